@@ -33,8 +33,8 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator
     tmp = Path(tmp_name)
     try:
         yield tmp
-        if not tmp.exists() or tmp.stat().st_size == 0:
-            raise ImageWriteError(f"{target}: the writer produced no data")
+        if not tmp.exists():
+            raise ImageWriteError(f"{target}: the writer produced no file")
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
