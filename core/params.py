@@ -42,6 +42,7 @@ class Param:
     choices: tuple[str, ...] | None = None
     label: str | None = None
     positional: bool = False
+    cli: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _TYPES:
@@ -51,7 +52,7 @@ class Param:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.cli or "--" + self.name.replace("_", "-")
 
     @property
     def title(self) -> str:

@@ -1,0 +1,40 @@
+"""``reelkit convert IN [OUT] --from ACEScg --to srgb``: files and sequences."""
+
+from __future__ import annotations
+
+import os
+
+
+def add_parser(sub) -> None:
+    from core.cli.main import add_output_options
+    from core.convert import CONVERT_PARAMS
+
+    p = sub.add_parser(
+        "convert",
+        help="convert images or sequences between colour spaces and formats",
+        description="Convert a file or an image sequence (plate.####.exr, plate.%%04d.exr) "
+        "between colour spaces; the output format follows the output extension.",
+    )
+    p.add_argument("input", help="input file or sequence pattern")
+    p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir "
+                   "(default: the input's name)")
+    p.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2, 1,5,7-9")
+    CONVERT_PARAMS.add_arguments(p)
+    add_output_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from core.cli.progress import progress_bar
+    from core.convert import CONVERT_PARAMS, convert
+
+    params = CONVERT_PARAMS.from_namespace(args)
+    output = args.output or os.path.basename(args.input)
+    with progress_bar("convert", quiet=args.quiet) as update:
+        manifest = convert(args.input, output, output_dir=args.output_dir, params=params,
+                           frames=args.frames, force=args.force, progress=update)
+    frames = manifest.data["frames"]
+    resumed = sum(1 for r in frames.values() if r.get("resumed"))
+    if not args.quiet:
+        print(f"converted {len(frames) - resumed} frame(s), {resumed} already done -> {manifest.output_dir}")
+    return 0

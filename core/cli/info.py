@@ -1,0 +1,76 @@
+"""``reelkit info FILE``: channels, size, colour space, min/max, NaN count."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("info", help="describe an image or sequence: channels, size, colour space, min/max, NaN/Inf",
+                       description="Describe an image file or a sequence pattern.")
+    p.add_argument("input", help="image file or sequence pattern")
+    p.add_argument("--colorspace", help="state the input colour space instead of reading it from the file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--output-dir", "-o", help="also write info.json into this folder")
+    p.add_argument("--force", action="store_true", help="replace an existing info.json")
+    p.set_defaults(func=run)
+
+
+def describe(path: str, colorspace: str | None = None) -> dict:
+    """Statistics of a file, or of a sequence's first frame plus its frame summary."""
+    from core import io
+    from core.frame import frame_stats
+
+    if io.is_sequence_pattern(path):
+        numbers = io.find_frames(path)
+        first = io.read_image(io.sequence_path(path, numbers[0]), colorspace=colorspace)
+        info = frame_stats(first)
+        info["sequence"] = {"pattern": path, "first": numbers[0], "last": numbers[-1], "count": len(numbers),
+                            "missing": io.missing_frames(numbers)}
+        return info
+    info = frame_stats(io.read_image(path, colorspace=colorspace))
+    if str(path).lower().endswith(".exr"):
+        header = io.read_exr_header(path)
+        info["exr"] = {k: header[k] for k in ("compression", "pixel_types", "attributes") if k in header}
+    return info
+
+
+def format_table(info: dict) -> str:
+    lines = [
+        f"file        {info['path']}",
+        f"size        {info['width']} x {info['height']}",
+        f"channels    {' '.join(info['channels'])}",
+        f"colorspace  {info['colorspace']} ({info.get('colorspace_source') or 'given'})",
+    ]
+    if info.get("layers"):
+        lines.append("layers      " + ", ".join(f"{k} ({v} ch)" for k, v in info["layers"].items()))
+    if "exr" in info:
+        exr = info["exr"]
+        if "compression" in exr:
+            lines.append(f"compression {exr['compression']}")
+        if "pixel_types" in exr:
+            types = exr["pixel_types"]
+            lines.append("pixel type  " + (", ".join(sorted(set(types.values()))) if isinstance(types, dict) else str(types)))
+    if "sequence" in info:
+        seq = info["sequence"]
+        gaps = f", missing {seq['missing']}" if seq["missing"] else ""
+        lines.append(f"sequence    {seq['count']} frames {seq['first']}-{seq['last']}{gaps} (stats of frame {seq['first']})")
+    lines.append(f"{'channel':<10}{'min':>14}{'max':>14}{'mean':>14}{'NaN':>10}{'Inf':>10}")
+    for name, s in info["stats"].items():
+        fmt = lambda v: "-" if v is None else f"{v:.6g}"  # noqa: E731
+        lines.append(f"{name:<10}{fmt(s['min']):>14}{fmt(s['max']):>14}{fmt(s['mean']):>14}{s['nan']:>10}{s['inf']:>10}")
+    lines.append(f"NaN count   {info['nan_count']}    Inf count {info['inf_count']}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    info = describe(args.input, args.colorspace)
+    text = json.dumps(info, indent=2, default=str)
+    print(text if args.json else format_table(info))
+    if args.output_dir:
+        from pathlib import Path
+
+        from core.io.atomic import write_text_atomic
+
+        write_text_atomic(Path(args.output_dir) / "info.json", text + "\n", overwrite=args.force)
+    return 0

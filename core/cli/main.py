@@ -1,0 +1,55 @@
+"""``reelkit`` entry point: subcommands, common options, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core import __version__
+from core.errors import ReelkitError
+
+# Subcommand modules; each defines ``add_parser(subparsers)`` and ``run(args) -> int``.
+COMMANDS = ("convert", "info", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="reelkit",
+        description="reelkit: supervised ML film restoration and dataset building (headless core).",
+    )
+    parser.add_argument("--version", action="version", version=f"reelkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"core.cli.{name}").add_parser(sub)
+    return parser
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, required: bool = False, default: str | None = ".") -> None:
+    """The options every writing command shares: ``--output-dir``, ``--force``, ``--quiet``."""
+    parser.add_argument("--output-dir", "-o", required=required, default=None if required else default,
+                        help="folder to write into (created if missing)" + ("" if required else f"; default {default!r}"))
+    parser.add_argument("--force", action="store_true", help="redo and replace existing outputs")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ReelkitError as exc:
+        print(f"reelkit {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"reelkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # disk full, permission denied... still one line
+        print(f"reelkit {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
