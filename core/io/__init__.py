@@ -1,0 +1,134 @@
+"""Image I/O: OpenEXR, PNG, TIFF, JPEG, numbered sequences, video, shipped samples.
+
+Every reader returns a :class:`~core.frame.Frame`: ``float32`` pixels,
+layout ``HWC`` with C in {1, 3, 4} (Y, RGB, RGBA), the colour space and
+where it came from (``metadata["colorspace_source"]``: ``"argument"``,
+``"header"``, ``"chromaticities"`` or ``"default"``). Defaults when a file
+names no colour space: ``"ACEScg"`` (scene-linear) for EXR and float TIFF,
+``"srgb"`` (display-encoded, 0..1) for 8/16-bit images and video. Every
+writer is atomic (temporary file + rename, :mod:`core.io.atomic`) and
+refuses to replace an existing file unless ``overwrite=True``. Paths may be
+``str`` or ``os.PathLike``.
+
+Importing this package is cheap: OpenEXR, OpenCV and tifffile are imported
+by the functions that use them. See :mod:`core.io.exr`,
+:mod:`core.io.raster`, :mod:`core.io.sequence`, :mod:`core.io.video`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ColorSpaceError, OutputExistsError, ParameterError
+from core.frame import Frame
+from core.io import samples
+from core.io._common import (
+    COLORSPACE_SOURCES,
+    DEFAULT_INTEGER_COLORSPACE,
+    DEFAULT_LINEAR_COLORSPACE,
+    EXTENSIONS,
+    check_colorspace_arg,
+    fspath,
+    image_format,
+)
+from core.io.exr import COMPRESSIONS, PIXEL_TYPES, check_exr_options, read_exr_header
+from core.io.raster import BIT_DEPTHS, DEFAULT_BIT_DEPTH, check_bit_depth
+from core.io.sequence import (
+    FrameRange,
+    as_frame_range,
+    find_frames,
+    format_frames,
+    is_sequence_pattern,
+    iter_frames,
+    missing_frames,
+    resolve_frames,
+    sequence_path,
+    sequence_pattern,
+)
+from core.io.video import VideoInfo, iter_video_frames, video_info
+
+__all__ = [
+    "BIT_DEPTHS", "COLORSPACE_SOURCES", "COMPRESSIONS", "DEFAULT_BIT_DEPTH", "DEFAULT_INTEGER_COLORSPACE",
+    "DEFAULT_LINEAR_COLORSPACE", "EXTENSIONS", "PIXEL_TYPES", "FrameRange", "VideoInfo", "as_frame_range",
+    "find_frames", "format_frames", "is_sequence_pattern", "iter_frames", "iter_video_frames", "missing_frames",
+    "read_exr_header", "read_image", "resolve_frames", "samples", "sequence_path", "sequence_pattern",
+    "video_info", "write_image",
+]
+
+
+def read_image(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame:
+    """Read one image file (``.exr``, ``.png``, ``.tif``/``.tiff``, ``.jpg``/``.jpeg``).
+
+    Returns a :class:`~core.frame.Frame` with ``float32`` ``HWC`` pixels:
+    EXR and float TIFF values as stored (scene-linear, unbounded); 8/16-bit
+    files normalised to 0..1 (display-encoded). ``colorspace`` states the
+    colour space and overrides what the file says. Missing, corrupt or
+    truncated files raise :class:`~core.errors.ImageReadError` naming the
+    path; unsupported extensions too.
+    """
+    from core.io._common import existing_file
+
+    p = existing_file(path)
+    if image_format(p) == "exr":
+        from core.io.exr import read_exr
+
+        return read_exr(p, colorspace=colorspace)
+    from core.io.raster import read_raster
+
+    return read_raster(p, colorspace=colorspace)
+
+
+def write_image(path: str | os.PathLike, frame_or_array: Frame | np.ndarray, *, colorspace: str | None = None,
+                pixel_type: str = "half", compression: str = "zip", bit_depth: int | None = None,
+                attributes: Mapping[str, Any] | None = None, overwrite: bool = False) -> Path:
+    """Write a frame (or a ``float32``-convertible ``HWC`` array) atomically; returns the path.
+
+    The format follows the extension. ``colorspace`` is required for a bare
+    array and, for a :class:`Frame`, may only repeat the frame's own colour
+    space (writing never converts: use :mod:`core.color` first). EXR:
+    ``pixel_type`` ``"half"``/``"float"``, ``compression`` from
+    :data:`COMPRESSIONS`, ``bit_depth`` must be ``None``. PNG/TIFF/JPEG:
+    ``bit_depth`` from :data:`BIT_DEPTHS` (``None``: 16 for PNG/TIFF, 8 for
+    JPEG); integer output clips to 0..1, rounds, and refuses NaN/Inf;
+    ``pixel_type`` and ``compression`` are validated but unused.
+    ``attributes`` (str/int/float values) are stored in the file header
+    beside ``reelkit/colorspace`` and ``reelkit/version``. Raises
+    :class:`~core.errors.OutputExistsError` if the file exists and not
+    ``overwrite``; the existing file is then untouched.
+    """
+    target = fspath(path)
+    fmt = image_format(target, writing=True)
+    colorspace = check_colorspace_arg(colorspace)
+    if isinstance(frame_or_array, Frame):
+        frame = frame_or_array
+        if colorspace is not None and colorspace != frame.colorspace:
+            raise ColorSpaceError(
+                f"{target}: the frame is {frame.colorspace}, colorspace={colorspace!r} asks to label it otherwise; "
+                "writing does not convert (use core.color first)"
+            )
+    else:
+        if colorspace is None:
+            raise ParameterError(f"{target}: colorspace= is required to write a bare array (it is never guessed)")
+        frame = Frame(frame_or_array, colorspace)
+    check_colorspace_arg(frame.colorspace)
+    check_exr_options(pixel_type, compression)
+    if not overwrite and os.path.exists(target):
+        raise OutputExistsError(f"{target}: already exists (use --force / overwrite=True to replace it)")
+    if fmt == "exr":
+        from core.io.exr import write_exr
+
+        if bit_depth is not None:
+            raise ParameterError(
+                f"{target}: bit_depth applies to PNG/TIFF/JPEG; for EXR choose pixel_type half or float"
+            )
+        return write_exr(target, frame, pixel_type=pixel_type, compression=compression,
+                         attributes=attributes, overwrite=overwrite)
+    from core.io.raster import write_raster
+
+    check_bit_depth(fmt, bit_depth, frame.n_channels)
+    return write_raster(target, frame, bit_depth=bit_depth, attributes=attributes, overwrite=overwrite)

@@ -1,0 +1,159 @@
+"""Shared helpers of :mod:`core.io`: paths, formats, colour-space bookkeeping, attributes.
+
+Private: the public names are re-exported by :mod:`core.io`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ColorSpaceError, ImageReadError, ImageWriteError, ParameterError
+
+logger = logging.getLogger("core.io")
+
+#: Colour space given to scene-linear float data (EXR, float TIFF) whose file
+#: names none: ACEScg, the reelkit working space (DESIGN.md).
+DEFAULT_LINEAR_COLORSPACE = "ACEScg"
+#: Colour space given to integer (8/16-bit) images and video whose file names
+#: none: display-encoded sRGB.
+DEFAULT_INTEGER_COLORSPACE = "srgb"
+
+#: Values of ``Frame.metadata["colorspace_source"]``.
+COLORSPACE_SOURCES = ("argument", "header", "chromaticities", "default")
+
+#: File extension (lower case) -> format name.
+EXTENSIONS = {
+    ".exr": "exr",
+    ".png": "png",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+}
+
+#: Header attribute holding the colour space name, in every format we write.
+COLORSPACE_ATTRIBUTE = "reelkit/colorspace"
+VERSION_ATTRIBUTE = "reelkit/version"
+
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+def fspath(path: Any, *, what: str = "path") -> str:
+    """``str`` of a ``str`` / ``os.PathLike``; anything else raises :class:`ParameterError`."""
+    try:
+        out = os.fspath(path)
+    except TypeError:
+        raise ParameterError(f"{what}: expected a str or os.PathLike, got {type(path).__name__}") from None
+    if isinstance(out, bytes):
+        out = os.fsdecode(out)
+    if not out:
+        raise ParameterError(f"{what}: empty path")
+    return out
+
+
+def image_format(path: str, *, writing: bool = False) -> str:
+    """Format name (``"exr"``, ``"png"``, ``"tiff"``, ``"jpeg"``) from the file extension."""
+    ext = Path(path).suffix.lower()
+    fmt = EXTENSIONS.get(ext)
+    if fmt is None:
+        known = ", ".join(sorted(EXTENSIONS))
+        err = ImageWriteError if writing else ImageReadError
+        raise err(f"{path}: unsupported file type {ext or '(no extension)'!r} (supported: {known})")
+    return fmt
+
+
+def existing_file(path: Any) -> str:
+    """The path as ``str`` if it is an existing regular file, else :class:`ImageReadError`."""
+    p = fspath(path)
+    if not os.path.exists(p):
+        from core.io.sequence import is_sequence_pattern
+
+        hint = " (a sequence pattern: use iter_frames or sequence_path)" if is_sequence_pattern(p) else ""
+        raise ImageReadError(f"{p}: no such file{hint}")
+    if not os.path.isfile(p):
+        raise ImageReadError(f"{p}: not a regular file")
+    return p
+
+
+def check_colorspace_arg(colorspace: Any) -> str | None:
+    """Validate a ``colorspace=`` argument: ``None`` or a non-empty string."""
+    if colorspace is None:
+        return None
+    if not isinstance(colorspace, str) or not colorspace.strip():
+        raise ColorSpaceError(f"colorspace: expected a colour space name, got {colorspace!r}")
+    return colorspace.strip()
+
+
+def choose_colorspace(argument: str | None, header: str | None, default: str) -> tuple[str, str]:
+    """(colour space, source): the argument wins, then the file's header, then the default."""
+    if argument is not None:
+        return argument, "argument"
+    if header:
+        return header, "header"
+    return default, "default"
+
+
+def validate_attributes(attributes: Mapping[str, Any] | None, *,
+                        reserved: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Check caller-supplied header attributes: names are non-empty strings, values str/int/float.
+
+    ``int`` values must fit in 32 bits (an EXR ``int``); numpy scalars are
+    converted; ``bool`` and other types are refused (say ``int(flag)``).
+    """
+    if attributes is None:
+        return {}
+    if not isinstance(attributes, Mapping):
+        raise ParameterError(f"attributes: expected a mapping of name -> value, got {type(attributes).__name__}")
+    out: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ParameterError(f"attributes: names must be non-empty strings, got {name!r}")
+        if name in reserved or name in (COLORSPACE_ATTRIBUTE, VERSION_ATTRIBUTE):
+            raise ParameterError(
+                f"attributes: {name!r} is written by reelkit itself and cannot be set "
+                "(the colour space comes from the frame)"
+            )
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ParameterError(
+                f"attribute {name!r}: values must be str, int or float, got {type(value).__name__}"
+            )
+        if isinstance(value, int) and not _INT32[0] <= value <= _INT32[1]:
+            raise ParameterError(f"attribute {name!r}: int {value} does not fit in 32 bits; store it as a str")
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ParameterError(f"attribute {name!r}: non-finite float {value}")
+        out[name] = value
+    return out
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly copy of a header value (numpy arrays, enums, tuples...)."""
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.hex()
+    name = getattr(value, "name", None)
+    if isinstance(name, str):  # pybind11 enums
+        return name
+    return str(value)
+
+
+def tool_version() -> str:
+    from core import __version__
+
+    return __version__
