@@ -15,10 +15,11 @@ from typing import Any
 
 from core.errors import ParameterError
 from core.manifest import Manifest, file_sha256
+from core.io.exr import COMPRESSIONS as EXR_COMPRESSIONS
+from core.io.exr import PIXEL_TYPES
 from core.params import Param, ParamSet
 
 COLORSPACES = ("ACEScg", "ACES2065-1", "lin_rec709", "srgb", "XYZ", "Lab", "OKLab")
-EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
 
 CONVERT_PARAMS = ParamSet(
     "convert",
@@ -28,8 +29,8 @@ CONVERT_PARAMS = ParamSet(
         Param("target", str, "srgb", "colour space to convert to", choices=COLORSPACES, cli="--to", label="To"),
         Param("nonfinite", str, "raise", "NaN/Inf pixels: 'raise' stops with the frame and pixel, 'pass' lets them through",
               choices=("raise", "pass"), label="NaN/Inf"),
-        Param("pixel_type", str, "half", "EXR output pixel type", choices=("half", "float"), label="EXR pixel type"),
-        Param("compression", str, "zip", "EXR output compression", choices=EXR_COMPRESSIONS, label="EXR compression"),
+        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
+        Param("compression", str, "zip", "EXR output compression", choices=tuple(EXR_COMPRESSIONS), label="EXR compression"),
         Param("bit_depth", str, "auto", "PNG/TIFF output bit depth ('auto': 16 for PNG/TIFF, 8 for JPEG)",
               choices=("auto", "8", "16"), label="Bit depth"),
     ],

@@ -26,7 +26,7 @@ def describe(path: str, colorspace: str | None = None) -> dict:
         first = io.read_image(io.sequence_path(path, numbers[0]), colorspace=colorspace)
         info = frame_stats(first)
         info["sequence"] = {"pattern": path, "first": numbers[0], "last": numbers[-1], "count": len(numbers),
-                            "missing": io.missing_frames(numbers)}
+                            "missing": io.format_frames(io.missing_frames(numbers))}
         return info
     info = frame_stats(io.read_image(path, colorspace=colorspace))
     if str(path).lower().endswith(".exr"):

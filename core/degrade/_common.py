@@ -1,0 +1,99 @@
+"""Shared pieces of the film damage model: the film/scan conventions, density
+conversions, blur and correlated noise.
+
+Conventions used by every effect (stated once here, repeated in docstrings):
+
+- Pixels are ``float32`` ``HW3`` scene-linear ACEScg (alpha is split off
+  before the effects run). Values are >= 0; effects keep them >= 0.
+- The degraded frame is treated as the scan of a film print: a linear value
+  ``v`` is the print's transmittance relative to clear base, so ``v = 1.0``
+  (:data:`BASE_WHITE`) is clear film and print density is ``D = -log10(v)``.
+  Values above 1.0 (scene highlights) have negative density: nothing of them
+  can fade or be stained.
+- Sizes are in pixels of the working resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+#: Scene-linear value of clear film base (print transmittance 1.0): what a
+#: speck of dust on the negative or an emulsion scratch on the print shows.
+BASE_WHITE = 1.0
+#: Smallest transmittance used for densities (caps density at 6, far beyond
+#: any print's D-max of about 3-4).
+MIN_TRANSMITTANCE = 1e-6
+
+
+class EffectOutput(NamedTuple):
+    """What one effect returns: new pixels, a JSON-friendly record, an optional damage mask."""
+
+    pixels: np.ndarray
+    record: dict[str, Any]
+    mask: np.ndarray | None = None
+
+
+def linear_to_density(v: np.ndarray) -> np.ndarray:
+    """Print density ``-log10(v)`` of scene-linear transmittance ``v`` (float32, any shape)."""
+    return -np.log10(np.maximum(v, np.float32(MIN_TRANSMITTANCE)))
+
+
+def density_to_linear(d: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`linear_to_density`: ``10 ** -d`` (float32)."""
+    return np.power(np.float32(10.0), -d).astype(np.float32, copy=False)
+
+
+def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with standard deviation ``sigma`` px (reflected borders); no-op at 0."""
+    if sigma <= 0:
+        return img
+    import cv2
+
+    radius = max(1, int(math.ceil(3.5 * sigma)))
+    return cv2.GaussianBlur(img, (2 * radius + 1, 2 * radius + 1), sigma, sigmaY=sigma,
+                            borderType=cv2.BORDER_REFLECT101)
+
+
+def disk_kernel(radius: float, *, supersample: int = 8) -> np.ndarray:
+    """Normalised defocus (pillbox) kernel of ``radius`` px with an area-weighted, anti-aliased edge."""
+    half = int(math.ceil(radius)) + 1
+    n = 2 * half + 1
+    ss = supersample
+    coords = (np.arange(n * ss, dtype=np.float64) + 0.5) / ss - half - 0.5
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    inside = (xx * xx + yy * yy <= radius * radius).astype(np.float64)
+    kernel = inside.reshape(n, ss, n, ss).mean(axis=(1, 3))
+    if kernel.sum() <= 0:  # radius far below a pixel: a delta
+        kernel[half, half] = 1.0
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def defocus_blur(img: np.ndarray, radius: float) -> np.ndarray:
+    """Convolve with :func:`disk_kernel` (a lens out of focus); no-op at 0."""
+    if radius <= 0:
+        return img
+    import cv2
+
+    return cv2.filter2D(img, -1, disk_kernel(radius), borderType=cv2.BORDER_REFLECT101)
+
+
+def correlated_noise(rng: np.random.Generator, height: int, width: int, sigma: float) -> np.ndarray:
+    """Stationary Gaussian noise, unit variance, autocorrelation ``exp(-r^2 / (4 sigma^2))``.
+
+    White noise filtered by a Gaussian of standard deviation ``sigma`` px and
+    divided by the filter's exact noise gain; generated with a margin so the
+    borders are as random as the middle. Returns ``float32`` ``(height, width)``.
+    """
+    import cv2
+
+    if sigma < 0.2:
+        return rng.standard_normal((height, width), dtype=np.float32)
+    radius = max(1, int(math.ceil(3.5 * sigma)))
+    white = rng.standard_normal((height + 2 * radius, width + 2 * radius), dtype=np.float32)
+    k = cv2.getGaussianKernel(2 * radius + 1, sigma, cv2.CV_64F)
+    gain = float(np.sum(k * k))  # std of the separable filter's output for unit white noise
+    out = cv2.sepFilter2D(white, cv2.CV_32F, k, k, borderType=cv2.BORDER_REFLECT101)
+    return out[radius:radius + height, radius:radius + width] * np.float32(1.0 / gain)
