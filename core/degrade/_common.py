@@ -1,5 +1,5 @@
-"""Shared pieces of the film damage model: the film/scan conventions, density
-conversions, blur and correlated noise.
+"""Shared pieces of the film damage model: the film/scan conventions, blur and
+correlated noise.
 
 Conventions used by every effect (stated once here, repeated in docstrings):
 
@@ -7,9 +7,7 @@ Conventions used by every effect (stated once here, repeated in docstrings):
   before the effects run). Values are >= 0; effects keep them >= 0.
 - The degraded frame is treated as the scan of a film print: a linear value
   ``v`` is the print's transmittance relative to clear base, so ``v = 1.0``
-  (:data:`BASE_WHITE`) is clear film and print density is ``D = -log10(v)``.
-  Values above 1.0 (scene highlights) have negative density: nothing of them
-  can fade or be stained.
+  (:data:`BASE_WHITE`) is clear film and print density is about ``-log10(v)``.
 - Sizes are in pixels of the working resolution.
 """
 
@@ -23,9 +21,6 @@ import numpy as np
 #: Scene-linear value of clear film base (print transmittance 1.0): what a
 #: speck of dust on the negative or an emulsion scratch on the print shows.
 BASE_WHITE = 1.0
-#: Smallest transmittance used for densities (caps density at 6, far beyond
-#: any print's D-max of about 3-4).
-MIN_TRANSMITTANCE = 1e-6
 
 
 class EffectOutput(NamedTuple):
@@ -34,16 +29,6 @@ class EffectOutput(NamedTuple):
     pixels: np.ndarray
     record: dict[str, Any]
     mask: np.ndarray | None = None
-
-
-def linear_to_density(v: np.ndarray) -> np.ndarray:
-    """Print density ``-log10(v)`` of scene-linear transmittance ``v`` (float32, any shape)."""
-    return -np.log10(np.maximum(v, np.float32(MIN_TRANSMITTANCE)))
-
-
-def density_to_linear(d: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`linear_to_density`: ``10 ** -d`` (float32)."""
-    return np.power(np.float32(10.0), -d).astype(np.float32, copy=False)
 
 
 def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:

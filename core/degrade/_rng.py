@@ -48,7 +48,8 @@ def effect_rng(seed: int, name: str, *keys: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
 
 
-def _catmull_rom(f: float) -> tuple[float, float, float, float]:
+def catmull_rom_weights(f):
+    """Catmull-Rom weights of the four samples around a point at fraction ``f`` (scalar or array) past the second."""
     f2, f3 = f * f, f * f * f
     return (
         0.5 * (-f3 + 2.0 * f2 - f),
@@ -78,6 +79,6 @@ def smooth_noise(seed: int, name: str, frame: int, period: int, shape: tuple[int
 
     if rem == 0:
         return np.asarray(knot(k0), dtype=np.float64)
-    weights = _catmull_rom(rem / period)
+    weights = catmull_rom_weights(rem / period)
     total = sum(w * knot(k0 + j) for w, j in zip(weights, (-1, 0, 1, 2)))
     return np.asarray(total / math.sqrt(sum(w * w for w in weights)), dtype=np.float64)

@@ -50,8 +50,9 @@ GAUGES: dict[str, Gauge] = {
 PARAMS = [
     Param("gauge", str, "none", "film gauge whose resolution and lens softness to imitate (input = 35mm)",
           choices=tuple(GAUGES)),
-    Param("gauge_scale", float, 0.0, "resolution divisor of the gauge relative to the input (0 = the gauge's own: "
-          "35mm 1, 16mm 2.14, super8 3.79)", minimum=0.0, maximum=16.0),
+    Param("gauge_scale", float, 0.0, "resolution divisor relative to the input, overriding the gauge's own "
+          "(35mm 1, 16mm 2.14, super8 3.79); 0 = the gauge's, below 1 = no resolution loss",
+          minimum=0.0, maximum=16.0),
     Param("blur_sigma", float, 0.0, "extra lens blur at the working resolution (Gaussian sigma, px)",
           minimum=0.0, maximum=50.0),
     Param("lens_defocus_px", float, 0.0, "extra defocus at the working resolution (disk radius, px)",

@@ -36,7 +36,7 @@ PARAMS = [
           minimum=0.0, maximum=10.0),
     Param("generation_contrast", float, 1.05, "contrast (density gamma about mid grey) of each generation",
           minimum=0.5, maximum=2.0),
-    Param("generation_grain", float, 0.03, "grain of each copy stock (RMS density at negative density 1)",
+    Param("generation_grain", float, 0.015, "grain of each copy stock (relative RMS on 18% grey)",
           minimum=0.0, maximum=1.0),
 ]
 

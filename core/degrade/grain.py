@@ -8,8 +8,9 @@ density. Working per channel on scene-linear ``v``:
    ``Dn = NEG_GAMMA * log10(1 + v / TOE)``;
 2. RMS granularity grows with density (Nutting/Selwyn: variance proportional
    to the number of developed grains):
-   ``sigma_D = intensity * layer * sqrt((Dn + FOG) / (1 + FOG))`` — so
-   ``grain_intensity`` is the RMS density fluctuation at ``Dn = 1``;
+   ``sigma_D = intensity * layer * (NEG_GAMMA / ln 10) * sqrt((Dn + FOG) / (Dn_grey + FOG))``
+   where ``Dn_grey`` is the density of 18% grey — so ``grain_intensity`` reads
+   as the relative RMS of the grain on an 18% grey card (0.05 = 5%);
 3. the fluctuation is a Gaussian field ``n`` with unit variance and a
    correlation length set by the layer's grain size (white noise filtered by
    a Gaussian of sigma ``size`` px: autocorrelation ``exp(-r^2/(4 size^2))``,
@@ -20,9 +21,8 @@ density. Working per channel on scene-linear ``v``:
 In linear light this is multiplicative lognormal noise on ``v + TOE``:
 ``v' + TOE = (v + TOE) exp(s n - s^2/2)`` with ``s = ln(10) sigma_D / NEG_GAMMA``,
 so the standard deviation of ``v'`` is ``(v + TOE) sqrt(exp(s^2) - 1)``
-(:func:`grain_std`): it grows with the signal, and in relative (log) terms
-shadows are grainier than highlights, as in scans of negative film. The
-result is clipped at 0.
+(:func:`grain_std`): it grows with the signal, and relative to ``v + TOE`` it
+grows slowly (as the square root of density). The result is clipped at 0.
 
 Pixels: ``float32`` ``HW3`` scene-linear ACEScg, >= 0, in and out.
 """
@@ -48,11 +48,13 @@ TOE = 0.18 / 32.0
 #: Base + fog density that still carries grain in the blacks.
 FOG = 0.1
 _LN10 = math.log(10.0)
+#: Negative density of 18% grey, where ``grain_intensity`` is the relative RMS.
+_DN_GREY = NEG_GAMMA * math.log10(1.0 + 0.18 / TOE)
 CHANNELS = ("r", "g", "b")
 
 PARAMS = [
-    Param("grain_intensity", float, 0.0, "film grain: RMS density fluctuation at negative density 1 "
-          "(0 = off; about 0.03 fine 35mm, 0.08 16mm, 0.15 Super 8)", minimum=0.0, maximum=1.0),
+    Param("grain_intensity", float, 0.0, "film grain: relative RMS grain on 18% grey (0.05 = 5%; 0 = off; "
+          "about 0.02 fine 35mm, 0.05 16mm, 0.08 Super 8)", minimum=0.0, maximum=1.0),
     Param("grain_size", float, 1.0, "film grain: dye cloud size (Gaussian sigma of the grain correlation, px)",
           minimum=0.2, maximum=10.0),
     Param("grain_intensity_r", float, 1.0, "grain intensity of the red-sensitive (cyan dye) layer, relative",
@@ -75,7 +77,7 @@ def enabled(p: Mapping[str, Any]) -> bool:
 
 
 def layer_intensities(p: Mapping[str, Any], intensity: float | None = None) -> list[float]:
-    """Per-channel RMS density fluctuation at ``Dn = 1`` (R, G, B)."""
+    """Per-channel grain intensity (relative RMS on 18% grey) (R, G, B)."""
     base = p["grain_intensity"] if intensity is None else intensity
     return [float(base * p[f"grain_intensity_{c}"]) for c in CHANNELS]
 
@@ -93,7 +95,7 @@ def negative_density(v: np.ndarray) -> np.ndarray:
 
 def density_sigma(dn: np.ndarray, intensity: float) -> np.ndarray:
     """RMS density fluctuation at negative density ``dn`` for a layer of ``intensity``."""
-    return intensity * np.sqrt((dn + FOG) / (1.0 + FOG))
+    return (intensity * NEG_GAMMA / _LN10) * np.sqrt((dn + FOG) / (_DN_GREY + FOG))
 
 
 def grain_std(v: np.ndarray | float, intensity: float) -> np.ndarray:
@@ -103,6 +105,8 @@ def grain_std(v: np.ndarray | float, intensity: float) -> np.ndarray:
     where ``v`` is within a few ``TOE`` of black):
     ``(v + TOE) * sqrt(exp(s^2) - 1)``, ``s = ln(10) sigma_D(v) / NEG_GAMMA``.
 
+    >>> round(float(grain_std(0.18, 0.05) / (0.18 + TOE)), 4)  # 5% of 18% grey (+ the toe offset)
+    0.05
     >>> bool(grain_std(0.5, 0.05) > grain_std(0.05, 0.05))
     True
     """

@@ -23,7 +23,7 @@ bits between CPUs).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -54,9 +54,10 @@ SEED_PARAM = Param("seed", int, 0, "random seed: same seed, same damage on every
                    minimum=0, maximum=2**31 - 1)
 
 
-def preset_names() -> list[str]:
-    """Names accepted by ``preset=`` (besides ``None`` / ``"none"``)."""
-    return list(PRESETS)
+def preset_name(preset: str | None) -> str | None:
+    """The canonical name of ``preset`` (``None`` for no preset); unknown names raise, listing the valid ones."""
+    name = PRESET_PARAM.coerce("none" if preset is None else preset)
+    return None if name == "none" else name
 
 
 def resolve_params(preset: str | None = None, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -68,10 +69,8 @@ def resolve_params(preset: str | None = None, params: Mapping[str, Any] | None =
     >>> resolve_params("dusty_35mm", {"dust_count": 5})["dust_count"]
     5.0
     """
-    name = "none" if preset is None else str(preset)
-    if name.lower() != "none" and name not in PRESETS:
-        raise ParameterError(f"degrade: unknown preset {preset!r}; valid: none, {', '.join(PRESETS)}")
-    merged = dict(PRESETS.get(name, {}))
+    name = preset_name(preset)
+    merged = dict(PRESETS[name]) if name else {}
     merged.update(params or {})
     return DEGRADE_PARAMS.resolve(merged)
 
@@ -152,15 +151,16 @@ class DegradeResult:
                                 metadata={**template.metadata, "reelkit/degrade": self.summary()})
 
 
-def _unpack(image: Frame | np.ndarray, frame: int | None) -> tuple[Any, int, str]:
+def unpack_image(image: Frame | np.ndarray, frame: int | None) -> tuple[Any, int, str]:
+    """``(pixels, frame number, name for messages)`` of an array or an ACEScg Frame."""
     if isinstance(image, Frame):
         if image.colorspace != WORKING_COLORSPACE:
             raise ColorSpaceError(f"{image.describe()}: degrade works on {WORKING_COLORSPACE}, got "
                                   f"{image.colorspace!r}; convert it first (core.color)")
-        number = frame if frame is not None else (image.frame if image.frame is not None else 0)
-        return image.pixels, int(number), image.describe() if image.frame is not None else f"frame {number}"
-    number = 0 if frame is None else frame
-    return image, int(number), f"frame {number}"
+        number = int(frame if frame is not None else (image.frame if image.frame is not None else 0))
+        return image.pixels, number, f"{image.path} (frame {number})" if image.path else f"frame {number}"
+    number = int(0 if frame is None else frame)
+    return image, number, f"frame {number}"
 
 
 def _degrade(pixels: Any, number: int, name: str, seed: int, values: Mapping[str, Any], chosen: tuple[str, ...],
@@ -208,8 +208,8 @@ def degrade_frame(image: Frame | np.ndarray, *, frame: int | None = None, seed: 
         A name from :data:`PRESETS` and/or parameter values over
         :data:`DEGRADE_PARAMS` (``params`` override the preset).
     effects:
-        Only run these effects (names from :data:`EFFECTS`); default all
-        that the parameters switch on.
+        Only these effects (names from :data:`EFFECTS`) among those the
+        parameters switch on; default all of them.
     masks:
         Also return the dust / scratch opacity masks.
 
@@ -221,8 +221,8 @@ def degrade_frame(image: Frame | np.ndarray, *, frame: int | None = None, seed: 
     values = resolve_params(preset, params)
     seed = SEED_PARAM.coerce(seed)
     chosen = enabled_effects(values, effects)
-    pixels, number, name = _unpack(image, frame)
-    return _degrade(pixels, number, name, seed, values, chosen, preset, masks)
+    pixels, number, name = unpack_image(image, frame)
+    return _degrade(pixels, number, name, seed, values, chosen, preset_name(preset), masks)
 
 
 def degrade_sequence(frames: Iterable[Frame | np.ndarray], *, seed: int = 0, preset: str | None = None,
@@ -239,11 +239,12 @@ def degrade_sequence(frames: Iterable[Frame | np.ndarray], *, seed: int = 0, pre
     seed = SEED_PARAM.coerce(seed)
     chosen = enabled_effects(values, effects)
     first = int(first_frame)
+    preset = preset_name(preset)
 
     def run() -> Iterator[DegradeResult]:
         for i, image in enumerate(frames):
             number = image.frame if isinstance(image, Frame) and image.frame is not None else first + i
-            pixels, number, name = _unpack(image, number)
+            pixels, number, name = unpack_image(image, number)
             yield _degrade(pixels, number, name, seed, values, chosen, preset, masks)
 
     return run()
@@ -272,5 +273,3 @@ def scratch_positions(frame: int, width: int, *, seed: int = 0, preset: str | No
         return []
     trk = scratches.tracks(values, seed=SEED_PARAM.coerce(seed), frame=int(frame), width=int(width))
     return [t["x"] for t in trk if t["visible"]]
-
-

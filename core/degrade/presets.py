@@ -13,8 +13,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "faded_16mm": {
         # an Eastmancolor 16mm print from the 1970s: cyan dye mostly gone, milky blacks
         "gauge": "16mm",
-        "grain_intensity": 0.07, "grain_size": 1.3,
-        "fade_cyan": 0.55, "fade_magenta": 0.1, "fade_yellow": 0.3, "fade_dmax": 2.2, "fade_stain": 0.04,
+        "grain_intensity": 0.05, "grain_size": 1.3,
+        "fade_cyan": 0.55, "fade_magenta": 0.08, "fade_yellow": 0.2, "fade_dmax": 2.2, "fade_stain": 0.04,
         "dust_count": 6.0, "dust_size": 2.0, "dust_polarity": "mixed",
         "scratch_count": 2, "scratch_opacity": 0.35, "scratch_polarity": "bright",
         "flicker_amplitude": 0.04, "flicker_period": 2,
@@ -23,7 +23,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "dusty_35mm": {
         # a well-exposed 35mm release print that has been run a lot and stored badly: dirt and scratches
         "gauge": "35mm",
-        "grain_intensity": 0.035, "grain_size": 1.0,
+        "grain_intensity": 0.025, "grain_size": 1.0,
         "dust_count": 40.0, "dust_size": 2.5, "dust_polarity": "mixed", "dust_opacity": 0.95, "dust_hairs": 0.2,
         "scratch_count": 3, "scratch_opacity": 0.45, "scratch_polarity": "mixed", "scratch_drift_px": 2.0,
         "flicker_amplitude": 0.02,
@@ -32,7 +32,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "super8_home_movie": {
         # reversal Super 8 shot on a consumer camera: soft, coarse grain, unsteady, uneven exposure
         "gauge": "super8",
-        "grain_intensity": 0.12, "grain_size": 1.8,
+        "grain_intensity": 0.08, "grain_size": 1.6,
         "fade_cyan": 0.25, "fade_yellow": 0.15, "fade_dmax": 2.8,
         "dust_count": 12.0, "dust_size": 3.0, "dust_polarity": "dark",
         "scratch_count": 1, "scratch_opacity": 0.4,
@@ -42,8 +42,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "third_generation_dupe": {
         # a 35mm print struck from a dupe negative (IP -> IN -> print): soft, contrasty, extra grain
         "gauge": "35mm",
-        "grain_intensity": 0.04, "grain_size": 1.0,
-        "generation_count": 3, "generation_blur": 0.7, "generation_contrast": 1.08, "generation_grain": 0.03,
+        "grain_intensity": 0.03, "grain_size": 1.0,
+        "generation_count": 3, "generation_blur": 0.7, "generation_contrast": 1.08, "generation_grain": 0.015,
         "dust_count": 15.0, "dust_polarity": "mixed",
         "scratch_count": 2, "scratch_polarity": "dark", "scratch_opacity": 0.3,
         "flicker_amplitude": 0.03,

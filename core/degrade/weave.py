@@ -11,25 +11,32 @@ are a pure function of (seed, frame, parameters): frame N needs no earlier
 frame, and :func:`weave_offsets` gives them without pixels (ground truth for
 alignment).
 
-Convention: the picture content moves by ``(+dx, +dy)`` px (x right, y down):
-``out(x, y) = in(x - dx, y - dy)`` for a pure translation; the rotation is
-about the frame centre ``((W - 1) / 2, (H - 1) / 2)``, positive
-counter-clockwise on screen (OpenCV's ``getRotationMatrix2D``). Resampling
-is bicubic; the few pixels moved in at the borders are a reflection of the
-picture (no black gate edge, which a training pair could not explain).
+Convention: a point ``p`` of the picture moves to ``R (p - c) + c + (dx, dy)``
+(x right, y down, :func:`weave_matrix`), with ``c = ((W - 1) / 2, (H - 1) / 2)``
+the frame centre and ``R`` a rotation by ``rotation_deg``, positive
+counter-clockwise on screen (as OpenCV's ``getRotationMatrix2D``). For a pure
+translation ``out(x, y) = in(x - dx, y - dy)``.
+
+Resampling: three 1-D shears (Paeth's rotation by shears; a translation is
+two 1-D shifts), each with the Catmull-Rom cubic, exact at any subpixel
+offset (no fixed-point position rounding) and reproducing linear ramps, so
+the picture's centroid moves by exactly the reported offset. Pixels moved in
+at the borders are a reflection of the picture (no black gate edge, which a
+training pair could not explain).
 
 Pixels: ``float32`` ``HW3`` scene-linear ACEScg, >= 0, in and out.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from core.degrade._common import EffectOutput
-from core.degrade._rng import smooth_noise
+from core.degrade._rng import catmull_rom_weights, smooth_noise
 from core.params import Param
 
 NAME = "weave"
@@ -50,28 +57,67 @@ def enabled(p: Mapping[str, Any]) -> bool:
 
 
 def weave_offsets(p: Mapping[str, Any], *, seed: int, frame: int) -> dict[str, float]:
-    """``{"dx", "dy", "rotation_deg"}`` of ``frame`` (see the module's sign convention)."""
+    """``{"dx", "dy", "rotation_deg"}`` of ``frame`` (see the module's convention)."""
     n = smooth_noise(seed, NAME, frame, p["weave_period"], shape=(3,))
     amp = p["weave_amplitude_px"]
-    return {"dx": float(amp * n[0]), "dy": float(amp * p["weave_jump_ratio"] * n[1]),
-            "rotation_deg": float(p["weave_rotation_deg"] * n[2])}
+    # + 0.0 turns -0.0 (zero amplitude times a negative draw) into 0.0
+    return {"dx": float(amp * n[0]) + 0.0, "dy": float(amp * p["weave_jump_ratio"] * n[1]) + 0.0,
+            "rotation_deg": float(p["weave_rotation_deg"] * n[2]) + 0.0}
 
 
 def weave_matrix(offsets: Mapping[str, float], height: int, width: int) -> np.ndarray:
     """2x3 forward affine matrix (input -> output pixel coordinates) of ``offsets``."""
-    import cv2
+    a = math.radians(offsets["rotation_deg"])
+    c, s = math.cos(a), math.sin(a)
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    rot = np.array([[c, s], [-s, c]])
+    shift = np.array([cx, cy]) - rot @ np.array([cx, cy]) + np.array([offsets["dx"], offsets["dy"]])
+    return np.hstack([rot, shift[:, None]])
 
-    m = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), offsets["rotation_deg"], 1.0)
-    m[:, 2] += (offsets["dx"], offsets["dy"])
-    return m
+
+def shift_rows(img: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """``out[y, x] = img[y, x - shifts[y]]`` (Catmull-Rom, reflected borders); ``img`` ``HWC`` float32."""
+    h, w = img.shape[:2]
+    shifts = np.broadcast_to(np.asarray(shifts, dtype=np.float64), (h,))
+    start = np.floor(-shifts).astype(np.int64)  # sample position x - s = x + start + frac
+    frac = -shifts - start
+    weights = np.asarray(catmull_rom_weights(frac), dtype=np.float32)  # (4, H)
+    pad = int(np.abs(start).max()) + 3
+    padded = np.pad(img, ((0, 0), (pad, pad), (0, 0)), mode="reflect")
+    out = np.zeros_like(img)
+    if np.all(shifts == shifts[0]):
+        for k in range(4):
+            lo = pad + int(start[0]) - 1 + k
+            out += weights[k, 0] * padded[:, lo:lo + w]
+        return out
+    for y in range(h):
+        row = out[y]
+        for k in range(4):
+            lo = pad + int(start[y]) - 1 + k
+            row += weights[k, y] * padded[y, lo:lo + w]
+    return out
+
+
+def warp(img: np.ndarray, offsets: Mapping[str, float]) -> np.ndarray:
+    """Apply :func:`weave_matrix` to ``img`` (``HWC`` float32) by three shears: x, y, x."""
+    h, w = img.shape[:2]
+    a = math.radians(offsets["rotation_deg"])
+    alpha, beta = math.tan(a / 2.0), -math.sin(a)  # R = Sx(alpha) Sy(beta) Sx(alpha)
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    rows = np.arange(h, dtype=np.float64) - cy
+    cols = np.arange(w, dtype=np.float64) - cx
+    out = img
+    if alpha != 0.0:
+        out = shift_rows(out, alpha * rows)
+    # y shear (with the vertical translation), done as a row shift of the transposed image
+    out = shift_rows(out.transpose(1, 0, 2), beta * cols + offsets["dy"]).transpose(1, 0, 2)
+    # last x shear; the translation dy added before it is sheared by alpha too: compensate
+    out = shift_rows(out, alpha * rows + offsets["dx"] - alpha * offsets["dy"])
+    return np.ascontiguousarray(out)
 
 
 def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> EffectOutput:
     """Move the frame by its weave offsets."""
-    import cv2
-
-    h, w = rgb.shape[:2]
     offsets = weave_offsets(p, seed=seed, frame=frame)
-    out = cv2.warpAffine(rgb, weave_matrix(offsets, h, w), (w, h), flags=cv2.INTER_CUBIC,
-                         borderMode=cv2.BORDER_REFLECT101)
+    out = warp(rgb, offsets)
     return EffectOutput(np.maximum(out, 0.0).astype(np.float32, copy=False), offsets)

@@ -1,0 +1,147 @@
+"""Degrade image files and sequences: the library behind ``reelkit degrade``.
+
+Reads each input frame (any format :mod:`core.io` reads; frames not in
+ACEScg are converted with :mod:`core.color`), degrades it with
+:func:`core.degrade.degrade_frame` for its frame number and the job seed,
+writes it (EXR recommended: the result is scene-linear ACEScg) and records
+it in the manifest — with the seed, and per frame the damage actually drawn
+(weave offsets, flicker gain, speck counts, scratch x). Per-frame work is a
+pure function of (frame, parameters, seed): a frame range can run anywhere
+and resumes like :func:`core.convert.convert`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from core.degrade._rng import STREAM_SCHEME
+from core.degrade.model import (
+    PRESET_PARAM,
+    RECORD_FORMAT,
+    SEED_PARAM,
+    WORKING_COLORSPACE,
+    degrade_frame,
+    enabled_effects,
+    resolve_params,
+)
+from core.errors import OutputExistsError, ParameterError
+from core.io import COMPRESSIONS, PIXEL_TYPES
+from core.manifest import Manifest, file_sha256
+from core.params import Param, ParamSet
+
+ProgressFn = Callable[[int, int, "int | None"], None]
+
+#: Run options of :func:`degrade_files` besides the effect parameters (CLI options / node knobs).
+DEGRADE_OUTPUT_PARAMS = ParamSet(
+    "degrade_output",
+    [
+        PRESET_PARAM,
+        SEED_PARAM,
+        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
+        Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
+              label="EXR compression"),
+    ],
+)
+
+
+def plan_degrade(input_path: str, output: str, *, frames: str | None = None) -> list[tuple[str, int | None, Path, Path]]:
+    """The work as ``(key, frame number, input file, output file)`` per frame.
+
+    Same rules as :func:`core.convert.plan_convert`: a file, or a sequence
+    pattern (``plate.####.exr``, ``plate.%04d.exr``, or one file of a
+    numbered sequence with ``frames``) whose output must be a pattern too.
+    """
+    from core.convert import plan_convert
+
+    return plan_convert(input_path, output, frames=frames)
+
+
+def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: str | None,
+                 values: Mapping[str, Any], pixel_type: str = "half", compression: str = "zip",
+                 overwrite: bool = False) -> dict[str, Any]:
+    """Degrade one file into ``dst``; returns the manifest record (paths, colour space, damage summary).
+
+    A single file that is not part of a sequence is frame 0.
+    """
+    from core import io
+
+    img = io.read_image(src)
+    number = 0 if frame is None else int(frame)
+    img = img.replace(frame=number)
+    source_space = img.colorspace
+    if img.colorspace != WORKING_COLORSPACE:
+        from core import color
+
+        img = color.convert_frame(img, WORKING_COLORSPACE)
+    result = degrade_frame(img, frame=number, seed=seed, preset=preset, params=values)
+    summary = result.summary()
+    io.write_image(dst, result.as_frame(img), pixel_type=pixel_type, compression=compression, overwrite=overwrite,
+                   attributes={"reelkit/source": os.path.basename(src),
+                               "reelkit/degrade": json.dumps(summary, sort_keys=True, separators=(",", ":")),
+                               "reelkit/degrade/seed": int(seed),
+                               "reelkit/degrade/preset": preset or "none"})
+    return {"input": str(src), "output": str(dst), "from": source_space, "frame": number, "degrade": summary}
+
+
+def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | os.PathLike = ".",
+                  preset: str | None = None, params: Mapping[str, Any] | None = None, seed: int = 0,
+                  frames: str | None = None, force: bool = False, progress: ProgressFn | None = None,
+                  pixel_type: str = "half", compression: str = "zip") -> Manifest:
+    """Degrade a file or sequence into ``output_dir``; returns the finished manifest.
+
+    ``params`` override the ``preset``'s values (pass only values the user
+    gave). The manifest records the preset, the resolved parameters, the
+    seed, and per frame the damage drawn. Frames already done by an earlier
+    run with the same configuration (inputs, parameters, seed) are skipped
+    (resume) unless ``force``; other existing outputs raise
+    :class:`~core.errors.OutputExistsError` unless ``force``.
+    """
+    import cv2
+    import numpy as np
+
+    values = resolve_params(preset, params)
+    run = DEGRADE_OUTPUT_PARAMS.resolve({"preset": preset or "none", "seed": seed,
+                                         "pixel_type": pixel_type, "compression": compression})
+    preset_name = None if run["preset"] == "none" else run["preset"]
+    out_dir = Path(output_dir)
+    out_pattern = output_pattern if os.path.isabs(output_pattern) else str(out_dir / output_pattern)
+    work = plan_degrade(input_pattern, out_pattern, frames=frames)
+    for _key, _n, src, dst in work:
+        if src.resolve() == dst.resolve():
+            raise ParameterError(f"output {dst} is the input file: choose another name or --output-dir")
+    config = {"input": str(input_pattern), "output": output_pattern, "preset": run["preset"], "params": values,
+              "seed": run["seed"], "pixel_type": run["pixel_type"], "compression": run["compression"],
+              "record_format": RECORD_FORMAT, "stream_scheme": STREAM_SCHEME}
+    manifest = Manifest(out_dir, "degrade", config, frame_range=frames, seed=run["seed"])
+    manifest.set("parameters", values)
+    manifest.set("preset", run["preset"])
+    manifest.set("effects", list(enabled_effects(values)))
+    manifest.set("libraries", {"numpy": np.__version__, "opencv": cv2.__version__})
+    done = {} if force else manifest.previous_done()
+    blocked = [str(dst) for key, _n, _s, dst in work if dst.exists() and key not in done and not force]
+    if blocked:
+        more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
+        raise OutputExistsError(f"{blocked[0]}{more}: already exists (use --force to replace)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = len(work)
+    try:
+        for i, (key, n, src, dst) in enumerate(work):
+            if key in done and dst.exists():
+                manifest.adopt(key, done[key])
+            else:
+                digest = file_sha256(src)
+                record = degrade_file(src, dst, frame=n, seed=run["seed"], preset=preset_name, values=values,
+                                      pixel_type=run["pixel_type"], compression=run["compression"], overwrite=True)
+                manifest.frame_done(key, sha256=digest, **record)
+            if progress is not None:
+                progress(i + 1, total, n)
+    except BaseException:
+        manifest.finish("failed")
+        raise
+    manifest.data["inputs"] = {rec["input"]: rec.get("sha256") for rec in manifest.data["frames"].values()}
+    manifest.finish("done")
+    return manifest
