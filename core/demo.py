@@ -52,7 +52,8 @@ def make_plate_frame(image_acescg: np.ndarray, move: tuple[float, float, float],
     out_w, out_h = size
     zoom = out_w / (image_acescg.shape[1] * scale)
     m = np.array([[zoom, 0.0, -x0 * zoom], [0.0, zoom, -y0 * zoom]], dtype=np.float64)
-    return cv2.warpAffine(image_acescg, m, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    out = cv2.warpAffine(image_acescg, m, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    return np.maximum(out, 0.0, out=out)  # cubic overshoot must not invent negative light
 
 
 def run_demo(output_dir: str | os.PathLike, *, params: dict | None = None, force: bool = False,
@@ -82,7 +83,7 @@ def run_demo(output_dir: str | os.PathLike, *, params: dict | None = None, force
             progress("plate", i + 1, len(moves))
     frames = f"{first}-{first + len(moves) - 1}"
     conv = convert(str(plate), "plate.####.png", output_dir=out / "preview",
-                   params={"source": "ACEScg", "target": "srgb", "bit_depth": "8"}, frames=frames, force=force,
+                   params={"source": "ACEScg", "target": "srgb", "bit_depth": "8"}, frames=None, force=force,
                    progress=(lambda d, t, f: progress("preview", d, t)) if progress else None)
     manifest.set("outputs", {"plate": str(plate), "preview": str(out / "preview" / "plate.####.png")})
     manifest.set("steps", {"preview": conv.config_hash})
