@@ -9,12 +9,11 @@ of (frame, parameters), so a frame range can run anywhere.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.errors import ParameterError
-from core.manifest import Manifest, file_sha256
+from core.jobs import ProgressFn, plan_frame_files, run_frame_job
+from core.manifest import Manifest
 from core.io.exr import COMPRESSIONS as EXR_COMPRESSIONS
 from core.io.exr import PIXEL_TYPES
 from core.params import Param, ParamSet
@@ -35,36 +34,6 @@ CONVERT_PARAMS = ParamSet(
               choices=("auto", "8", "16"), label="Bit depth"),
     ],
 )
-
-ProgressFn = Callable[[int, int, "int | None"], None]
-
-
-def plan_convert(input_path: str, output: str, *, frames: str | None = None) -> list[tuple[str, int | None, Path, Path]]:
-    """List the work: ``(key, frame number, input file, output file)`` per frame.
-
-    ``input_path`` is a file or a sequence pattern (``plate.####.exr``,
-    ``plate.%04d.exr``, or one file of a numbered sequence when ``frames`` is
-    given); ``output`` is a file name or, for a sequence, a pattern.
-    """
-    from core import io
-
-    pattern = io.sequence_pattern(input_path) if (frames or io.is_sequence_pattern(input_path)) else None
-    if pattern is None:
-        if frames:
-            raise ParameterError(f"--frames given but {input_path} is not part of a numbered sequence")
-        src = Path(input_path)
-        if not src.is_file():
-            from core.errors import ImageReadError
-
-            raise ImageReadError(f"{input_path}: no such file")
-        if io.is_sequence_pattern(output):
-            raise ParameterError(f"output {output} is a sequence pattern but the input {input_path} is a single file")
-        return [(src.name, None, src, Path(output))]
-    if not io.is_sequence_pattern(output):
-        raise ParameterError(f"input {input_path} is a sequence: the output must be a pattern too (e.g. out.####.exr), got {output}")
-    numbers = io.resolve_frames(pattern, frames)
-    return [(str(n), n, Path(io.sequence_path(pattern, n)), Path(io.sequence_path(output, n))) for n in numbers]
-
 
 def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: int | None = None,
                        overwrite: bool = False) -> dict[str, Any]:
@@ -92,38 +61,14 @@ def convert(input_path: str, output: str, *, output_dir: str | os.PathLike = "."
     made by such a run raise :class:`~core.errors.OutputExistsError` unless
     ``force``; they are never silently replaced.
     """
-    from core.errors import OutputExistsError
-
     values = CONVERT_PARAMS.resolve(params or {})
     out_dir = Path(output_dir)
     out_pattern = output if os.path.isabs(output) else str(out_dir / output)
-    work = plan_convert(input_path, out_pattern, frames=frames)
-    for _key, _n, src, dst in work:
-        if src.resolve() == dst.resolve():
-            raise ParameterError(f"output {dst} is the input file: choose another name or --output-dir")
+    tasks = plan_frame_files(input_path, out_pattern, frames=frames)
     manifest = Manifest(out_dir, "convert", {"input": str(input_path), "output": output, "params": values},
                         frame_range=frames)
     manifest.set("parameters", values)
-    done = {} if force else manifest.previous_done()
-    blocked = [str(dst) for key, _n, _s, dst in work if dst.exists() and key not in done and not force]
-    if blocked:
-        more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
-        raise OutputExistsError(f"{blocked[0]}{more}: already exists (use --force to replace)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    total = len(work)
-    try:
-        for i, (key, n, src, dst) in enumerate(work):
-            if key in done and dst.exists():
-                manifest.adopt(key, done[key])
-            else:
-                digest = file_sha256(src)
-                record = convert_frame_file(src, dst, values, frame=n, overwrite=True)
-                manifest.frame_done(key, sha256=digest, **record)
-            if progress is not None:
-                progress(i + 1, total, n)
-    except BaseException:
-        manifest.finish("failed")
-        raise
-    manifest.data["inputs"] = {rec["input"]: rec.get("sha256") for rec in manifest.data["frames"].values()}
-    manifest.finish("done")
-    return manifest
+    return run_frame_job(
+        manifest, tasks,
+        lambda t: convert_frame_file(t.source, t.target, values, frame=t.frame, overwrite=True),
+        force=force, progress=progress)

@@ -195,7 +195,7 @@ def config_hash(values: Mapping[str, Any]) -> str:
 
 
 def _cli_help(p: Param) -> str:
-    bits = [p.help]
+    bits = [p.help.replace("%", "%%")]  # argparse %-formats help strings
     if p.minimum is not None or p.maximum is not None:
         bits.append(f"range {p.minimum if p.minimum is not None else '-inf'}..{p.maximum if p.maximum is not None else 'inf'}")
     bits.append(f"default {p.default!r}")

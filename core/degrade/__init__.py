@@ -19,7 +19,7 @@ processes with bit-identical results.
 ((32, 48, 3), 'float32', 'weave')
 """
 
-from core.degrade.files import DEGRADE_OUTPUT_PARAMS, degrade_files, plan_degrade
+from core.degrade.files import DEGRADE_OUTPUT_PARAMS, degrade_files
 from core.degrade.model import (
     DEGRADE_PARAMS,
     EFFECTS,
@@ -57,7 +57,6 @@ __all__ = [
     "degrade_sequence",
     "enabled_effects",
     "flicker_gain",
-    "plan_degrade",
     "preset_name",
     "preview",
     "resolve_params",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,10 @@ from core.degrade.model import (
     enabled_effects,
     resolve_params,
 )
-from core.errors import OutputExistsError, ParameterError
 from core.io import COMPRESSIONS, PIXEL_TYPES
-from core.manifest import Manifest, file_sha256
+from core.jobs import ProgressFn, plan_frame_files, run_frame_job
+from core.manifest import Manifest
 from core.params import Param, ParamSet
-
-ProgressFn = Callable[[int, int, "int | None"], None]
 
 #: Run options of :func:`degrade_files` besides the effect parameters (CLI options / node knobs).
 DEGRADE_OUTPUT_PARAMS = ParamSet(
@@ -46,18 +44,6 @@ DEGRADE_OUTPUT_PARAMS = ParamSet(
               label="EXR compression"),
     ],
 )
-
-
-def plan_degrade(input_path: str, output: str, *, frames: str | None = None) -> list[tuple[str, int | None, Path, Path]]:
-    """The work as ``(key, frame number, input file, output file)`` per frame.
-
-    Same rules as :func:`core.convert.plan_convert`: a file, or a sequence
-    pattern (``plate.####.exr``, ``plate.%04d.exr``, or one file of a
-    numbered sequence with ``frames``) whose output must be a pattern too.
-    """
-    from core.convert import plan_convert
-
-    return plan_convert(input_path, output, frames=frames)
 
 
 def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: str | None,
@@ -109,10 +95,7 @@ def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | 
     preset_name = None if run["preset"] == "none" else run["preset"]
     out_dir = Path(output_dir)
     out_pattern = output_pattern if os.path.isabs(output_pattern) else str(out_dir / output_pattern)
-    work = plan_degrade(input_pattern, out_pattern, frames=frames)
-    for _key, _n, src, dst in work:
-        if src.resolve() == dst.resolve():
-            raise ParameterError(f"output {dst} is the input file: choose another name or --output-dir")
+    tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)
     config = {"input": str(input_pattern), "output": output_pattern, "preset": run["preset"], "params": values,
               "seed": run["seed"], "pixel_type": run["pixel_type"], "compression": run["compression"],
               "record_format": RECORD_FORMAT, "stream_scheme": STREAM_SCHEME}
@@ -121,27 +104,9 @@ def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | 
     manifest.set("preset", run["preset"])
     manifest.set("effects", list(enabled_effects(values)))
     manifest.set("libraries", {"numpy": np.__version__, "opencv": cv2.__version__})
-    done = {} if force else manifest.previous_done()
-    blocked = [str(dst) for key, _n, _s, dst in work if dst.exists() and key not in done and not force]
-    if blocked:
-        more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
-        raise OutputExistsError(f"{blocked[0]}{more}: already exists (use --force to replace)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    total = len(work)
-    try:
-        for i, (key, n, src, dst) in enumerate(work):
-            if key in done and dst.exists():
-                manifest.adopt(key, done[key])
-            else:
-                digest = file_sha256(src)
-                record = degrade_file(src, dst, frame=n, seed=run["seed"], preset=preset_name, values=values,
-                                      pixel_type=run["pixel_type"], compression=run["compression"], overwrite=True)
-                manifest.frame_done(key, sha256=digest, **record)
-            if progress is not None:
-                progress(i + 1, total, n)
-    except BaseException:
-        manifest.finish("failed")
-        raise
-    manifest.data["inputs"] = {rec["input"]: rec.get("sha256") for rec in manifest.data["frames"].values()}
-    manifest.finish("done")
-    return manifest
+    return run_frame_job(
+        manifest, tasks,
+        lambda t: degrade_file(t.source, t.target, frame=t.frame, seed=run["seed"], preset=preset_name,
+                               values=values, pixel_type=run["pixel_type"], compression=run["compression"],
+                               overwrite=True),
+        force=force, progress=progress)

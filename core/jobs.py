@@ -1,0 +1,95 @@
+"""Per-frame file jobs: plan the work, skip what is done, record it.
+
+The shared machinery behind every command that turns input frames into
+output files one frame at a time (``convert``, ``degrade``, ...). Per-frame
+work is a pure function of (frame, parameters), so a job is a list of
+:class:`FrameTask` that any process or farm machine can take a slice of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from core.errors import ImageReadError, OutputExistsError, ParameterError
+from core.manifest import Manifest, file_sha256
+
+ProgressFn = Callable[[int, int, "int | None"], None]
+
+
+class FrameTask(NamedTuple):
+    """One unit of work: manifest key, frame number (``None`` for a still), input and output files."""
+
+    key: str
+    frame: int | None
+    source: Path
+    target: Path
+
+
+def plan_frame_files(input_path: str, output: str, *, frames: str | None = None) -> list[FrameTask]:
+    """List the work for a file or a sequence, one :class:`FrameTask` per frame.
+
+    ``input_path`` is a file or a sequence pattern (``plate.####.exr``,
+    ``plate.%04d.exr``, or one file of a numbered sequence when ``frames`` is
+    given); ``output`` is a file name or, for a sequence, a pattern. Missing
+    frames inside the range raise :class:`~core.errors.SequenceError` naming them.
+    """
+    from core import io
+
+    pattern = io.sequence_pattern(input_path) if (frames or io.is_sequence_pattern(input_path)) else None
+    if pattern is None:
+        if frames:
+            raise ParameterError(f"--frames given but {input_path} is not part of a numbered sequence")
+        src = Path(input_path)
+        if not src.is_file():
+            raise ImageReadError(f"{input_path}: no such file")
+        if io.is_sequence_pattern(output):
+            raise ParameterError(f"output {output} is a sequence pattern but the input {input_path} is a single file")
+        tasks = [FrameTask(src.name, None, src, Path(output))]
+    else:
+        if not io.is_sequence_pattern(output):
+            raise ParameterError(
+                f"input {input_path} is a sequence: the output must be a pattern too (e.g. out.####.exr), got {output}")
+        numbers = io.resolve_frames(pattern, frames)
+        tasks = [FrameTask(str(n), n, Path(io.sequence_path(pattern, n)), Path(io.sequence_path(output, n)))
+                 for n in numbers]
+    for task in tasks:
+        if task.source.resolve() == task.target.resolve():
+            raise ParameterError(f"output {task.target} is the input file: choose another name or --output-dir")
+    return tasks
+
+
+def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
+                  process: Callable[[FrameTask], dict[str, Any]], *,
+                  force: bool = False, progress: ProgressFn | None = None) -> Manifest:
+    """Run ``process`` on every task not already done; returns the finished manifest.
+
+    Frames done by an earlier run with the same config hash (any manifest in
+    the output folder) are skipped unless ``force``. Outputs that exist but
+    were not made by such a run raise :class:`~core.errors.OutputExistsError`
+    before any work starts, unless ``force``: nothing is silently replaced.
+    ``process`` writes ``task.target`` (atomically, overwrite allowed) and
+    returns the frame's manifest record; the input's sha256 is added here.
+    """
+    done = {} if force else manifest.previous_done()
+    blocked = [str(t.target) for t in tasks if t.target.exists() and t.key not in done and not force]
+    if blocked:
+        more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
+        raise OutputExistsError(f"{blocked[0]}{more}: already exists (use --force to replace)")
+    manifest.output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for i, task in enumerate(tasks):
+            if task.key in done and task.target.exists():
+                manifest.adopt(task.key, done[task.key])
+            else:
+                digest = file_sha256(task.source)
+                manifest.frame_done(task.key, sha256=digest, **process(task))
+            if progress is not None:
+                progress(i + 1, len(tasks), task.frame)
+    except BaseException:
+        manifest.finish("failed")
+        raise
+    manifest.data["inputs"] = {rec["input"]: rec.get("sha256") for rec in manifest.data["frames"].values()}
+    manifest.finish("done")
+    return manifest
