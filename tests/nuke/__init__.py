@@ -1,0 +1,1 @@
+"""Tests of the Nuke layer against a fake ``nuke`` module (Nuke itself is not needed)."""

@@ -1,0 +1,205 @@
+"""Every gizmo parses, is what the generator writes, and mirrors its core spec; its commands resolve."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+
+from nuke_plugin import build_gizmos, host, registry
+from tests.nuke import tcl
+from tests.nuke.conftest import REPO
+
+GIZMO_DIR = REPO / "gizmos"
+SPECS = {spec.name: spec for spec in registry.NODES}
+
+# The rule of nuke_plugin.knobs, restated: addUserKnob type id per parameter.
+TYPE_IDS = {bool: 6, int: 3, float: 7, str: 1}
+ENUMERATION, FILE, TAB, PYSCRIPT, TEXT = 4, 2, 20, 22, 26
+
+
+def load(name: str) -> tcl.GizmoFile:
+    return tcl.parse_gizmo((GIZMO_DIR / f"{name}.gizmo").read_text("utf-8"))
+
+
+def user_knobs(gizmo: tcl.GizmoFile) -> dict[str, tcl.UserKnob]:
+    return {k.name: k for k in gizmo.top.user_knobs if k.name}
+
+
+def test_one_gizmo_per_registered_node():
+    assert sorted(p.stem for p in GIZMO_DIR.glob("*.gizmo")) == sorted(SPECS)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_gizmo_is_up_to_date_with_the_generator(name):
+    text = (GIZMO_DIR / f"{name}.gizmo").read_text("utf-8")
+    assert text == build_gizmos.render_gizmo(SPECS[name]), "run: python -m nuke_plugin.build_gizmos"
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_braces_balance(name):
+    text = (GIZMO_DIR / f"{name}.gizmo").read_text("utf-8")
+    unescaped = re.sub(r"\\.", "", text)
+    depth = 0
+    for c in unescaped:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        assert depth >= 0
+    assert depth == 0
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_knobs_mirror_the_spec(name):
+    spec = SPECS[name]
+    gizmo = load(name)
+    assert gizmo.top.cls == "Gizmo" and gizmo.version.startswith("14.")
+    knobs = user_knobs(gizmo)
+    assert gizmo.top.user_knobs[0].type_id == TAB
+    overrides = spec.knob_class_overrides()
+    mirrored = list(spec.knob_params())
+    for p in mirrored:
+        k = knobs[p.name]
+        expected = ENUMERATION if p.choices else TYPE_IDS[p.kind]
+        if overrides.get(p.name) == "File_Knob":
+            expected = FILE
+        assert k.type_id == expected, p.name
+        assert k.label == p.title
+        assert k.tooltip.startswith(p.help[:1].upper() + p.help[1:]), p.name
+        assert k.menu == (list(p.choices) if p.choices else None), p.name
+        if p.kind is float and p.minimum is not None and p.maximum is not None:
+            assert k.range == (p.minimum, p.maximum), p.name
+        else:
+            assert k.range is None, p.name
+        if p.kind is int and (p.minimum is not None or p.maximum is not None):
+            assert re.search(r"Range|At least|At most", k.tooltip), p.name
+        written = gizmo.top.knobs.get(p.name)
+        if p.default in (None, ""):
+            assert written is None, p.name
+        else:
+            parse = {bool: lambda w: {"true": True, "false": False}[w], int: int, float: float, str: str}[p.kind]
+            assert parse(written) == p.default, p.name
+    for excluded in spec.exclude:
+        assert excluded not in knobs
+    buttons = {b.name for b in spec.buttons}
+    result = {host.STATUS, host.OUTPUT_FILE, host.OUTPUT_FIRST, host.OUTPUT_LAST, host.OUTPUT_READY}
+    extra = set(knobs) - {p.name for p in mirrored} - buttons - result
+    assert all(knobs[k].type_id in (TAB, TEXT) for k in extra), extra
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_result_knobs_are_read_only(name):
+    knobs = user_knobs(load(name))
+    types = {host.STATUS: 1, host.OUTPUT_FILE: 1, host.OUTPUT_FIRST: 3, host.OUTPUT_LAST: 3, host.OUTPUT_READY: 6}
+    for knob_name, type_id in types.items():
+        assert knobs[knob_name].type_id == type_id
+        assert "+DISABLED" in knobs[knob_name].flags
+
+
+def _resolve(dotted: str):
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(dotted)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_python_commands_resolve_to_callables(name):
+    scripts = [k.text for k in load(name).top.user_knobs if k.type_id == PYSCRIPT]
+    assert len(scripts) == len(SPECS[name].buttons)
+    for script in scripts:
+        compile(script, name, "exec")
+        calls = 0
+        for line in script.splitlines():
+            if m := re.fullmatch(r"import ([\w.]+)", line):
+                importlib.import_module(m.group(1))
+            elif m := re.fullmatch(r"([\w.]+)\(nuke\.thisNode\(\)\)", line):
+                assert callable(_resolve(m.group(1))), line
+                calls += 1
+            else:
+                pytest.fail(f"{name}: unexpected line in a button script: {line!r}")
+        assert calls == 1
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_inside_the_gizmo(name):
+    gizmo = load(name)
+    assert [n.name for n in gizmo.children] == [host.INPUT_NODE, host.WRITE_NODE, host.READ_NODE,
+                                                host.SWITCH_NODE, host.OUTPUT_NODE]
+    write = gizmo.child(host.WRITE_NODE)
+    assert write.inputs == [host.INPUT_NODE]
+    assert write.knobs["disable"] == "true" and write.knobs["file_type"] == "exr"
+    assert write.knobs["datatype"] == "32 bit float" and write.knobs["raw"] == "true"
+    read = gizmo.child(host.READ_NODE)
+    assert read.inputs == []
+    assert read.knobs["file"] == f"[value parent.{host.OUTPUT_FILE}]"
+    assert read.knobs["first"].expression == f"parent.{host.OUTPUT_FIRST}"
+    assert read.knobs["last"].expression == f"parent.{host.OUTPUT_LAST}"
+    assert read.knobs["raw"] == "true"
+    switch = gizmo.child(host.SWITCH_NODE)
+    assert switch.inputs == [host.INPUT_NODE, host.READ_NODE]  # 0: pass-through, 1: result
+    assert switch.knobs["which"].expression == f"parent.{host.OUTPUT_READY}"
+    assert gizmo.child(host.OUTPUT_NODE).inputs == [host.SWITCH_NODE]
+
+
+# ----------------------------------------------------------------------------- the parser is strict
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Gizmo {\n inputs 1\n", "unbalanced '{'"),
+    ("Gizmo {\n}\n}\nend_group\n", "unbalanced '}'"),
+    ('Gizmo {\n label "[value x]"\n}\nend_group\n', "unescaped '\\['"),
+    ("Gizmo {\n addUserKnob {4 a l A Q x}\n}\nend_group\n", "unknown keyword 'Q'"),
+    ("Gizmo {\n}\n Switch {\n  inputs 2\n  name S\n }\nend_group\n", "takes 2 inputs, the stack holds 0"),
+    ("Gizmo {\n}\n", "missing end_group"),
+])
+def test_parser_rejects(text, message):
+    with pytest.raises(tcl.TclError, match=message):
+        tcl.parse_gizmo(text)
+
+
+def test_parser_stack_order():
+    text = ("Gizmo {\n}\n Input {\n  inputs 0\n  name A\n }\nset NA [stack 0]\n Read {\n  inputs 0\n  name B\n }\n"
+            "push $NA\n Switch {\n  inputs 2\n  name S\n }\n Output {\n  name O\n }\nend_group\n")
+    gizmo = tcl.parse_gizmo(text)
+    assert gizmo.child("S").inputs == ["A", "B"]
+    assert gizmo.child("O").inputs == ["S"]
+
+
+# ----------------------------------------------------------------------------- the generator's --check
+
+
+def test_check_and_write(tmp_path, capsys):
+    assert build_gizmos.main(["--check", "--dir", str(tmp_path)]) == 1
+    assert "missing" in capsys.readouterr().err
+    assert build_gizmos.main(["--dir", str(tmp_path)]) == 0
+    assert build_gizmos.main(["--check", "--dir", str(tmp_path)]) == 0
+    path = tmp_path / "ReelColorConvert.gizmo"
+    path.write_text(path.read_text("utf-8").replace("target srgb", "target Lab"), "utf-8")
+    assert build_gizmos.main(["--check", "--dir", str(tmp_path)]) == 1
+    assert "out of date" in capsys.readouterr().err
+    stale = tmp_path / "ReelGone.gizmo"
+    stale.write_text(build_gizmos.HEADER + "\n", "utf-8")
+    handmade = tmp_path / "Handmade.gizmo"
+    handmade.write_text("Gizmo {\n}\nend_group\n", "utf-8")
+    assert build_gizmos.problems(tmp_path) == [f"{path}: out of date",
+                                               f"{stale}: generated for a node that is no longer in the registry"]
+    build_gizmos.main(["--dir", str(tmp_path)])
+    assert not stale.exists() and handmade.exists()
+    assert build_gizmos.problems(tmp_path) == []
+
+
+def test_repository_gizmos_pass_check():
+    assert build_gizmos.problems() == []
+
+
+def test_tcl_words_round_trip():
+    for text in ["plain", "", "two words", 'quote " and \\ backslash', "[value x] $HOME {a} }b{", "line\nbreak\ttab"]:
+        word = build_gizmos.tcl_word(text)
+        (parsed,), = tcl.parse(word)
+        assert parsed == text

@@ -1,0 +1,68 @@
+"""init.py and menu.py as Nuke runs them at start-up (no ``__file__``, the folder as context)."""
+
+from __future__ import annotations
+
+import sys
+import webbrowser
+
+import pytest
+
+from nuke_plugin import registry
+from tests.nuke.conftest import REPO
+
+
+@pytest.mark.parametrize("gui", [True, False])
+def test_init_only_adds_the_gizmo_folder(nuke, gui):
+    nuke._set_gui(gui)
+    before = list(sys.path)
+    nuke._run_startup(str(REPO), "init.py")
+    assert nuke.calls == [("pluginAddPath", ("./gizmos",), {"addToSysPath": False})]
+    assert nuke.pluginPath() == [str(REPO / "gizmos")]
+    assert sys.path == before
+
+
+def test_menu_and_toolbar_entries(started):
+    nuke = started
+    nuke._run_startup(str(REPO), "menu.py")
+    assert nuke._menu_tree(nuke.menu("Nuke")) == [("reelkit", ["Color Convert", "-", "Documentation", "About"])]
+    assert nuke._menu_tree(nuke.toolbar("Nodes")) == [("reelkit", ["Color Convert"])]
+    for top in (nuke.menu("Nuke"), nuke.toolbar("Nodes")):
+        item = top.findItem("reelkit").findItem("Color Convert")
+        assert item.script() == "nuke.createNode('ReelColorConvert')"
+        assert item._tooltip == registry.get("ReelColorConvert").tooltip
+
+
+def test_menu_is_gui_only(headless):
+    headless._run_startup(str(REPO), "init.py")
+    headless._run_startup(str(REPO), "menu.py")
+    assert headless._calls("menu") == [] and headless._calls("toolbar") == []
+
+
+def test_every_node_entry_creates_its_gizmo(started):
+    nuke = started
+    nuke._run_startup(str(REPO), "menu.py")
+    entries = nuke.toolbar("Nodes").findItem("reelkit").items()
+    assert len(entries) == len(registry.NODES)
+    for spec, item in zip(registry.NODES, entries):
+        item.invoke()
+        (args, _kwargs), = nuke._calls("createNode")[-1:]
+        assert args == (spec.name,)
+        made = nuke._all_nodes[-1]
+        assert made.Class() == spec.name
+        assert made.knob(spec.buttons[0].name) is not None
+
+
+def test_about_and_documentation(started, monkeypatch):
+    from core import __version__
+
+    nuke = started
+    nuke._run_startup(str(REPO), "menu.py")
+    menu = nuke.menu("Nuke").findItem("reelkit")
+    menu.findItem("About").invoke()
+    (text,), _ = nuke._calls("message")[-1]
+    assert f"reelkit {__version__}" in text and "ReelColorConvert" in text and "15.1v3" in text
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    menu.findItem("Documentation").invoke()
+    assert opened == [(REPO / "docs" / "README.md").as_uri()]
+    assert (REPO / "docs" / "README.md").is_file()
