@@ -145,3 +145,17 @@ def test_bad_colorspace_argument(tmp_path, bad, photo):
     out = io.write_image(tmp_path / "x.png", photo, colorspace="srgb")
     with pytest.raises(ValueError, match="colorspace"):
         io.read_image(out, colorspace=bad)
+
+
+def test_atomic_outputs_have_umask_permissions(tmp_path):
+    import os
+    import stat
+
+    from core.io.atomic import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_text_atomic(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -35,6 +35,8 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator
         yield tmp
         if not tmp.exists():
             raise ImageWriteError(f"{target}: the writer produced no file")
+        # mkstemp makes private (0600) files; outputs get the usual umask-based mode
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -51,3 +53,10 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool 
 def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically; returns the path."""
     return write_bytes_atomic(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def _umask() -> int:
+    """The process umask (read without changing it for longer than a moment)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
