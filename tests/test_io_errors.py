@@ -153,9 +153,13 @@ def test_atomic_outputs_have_umask_permissions(tmp_path):
 
     from core.io.atomic import write_text_atomic
 
+    from core.io.atomic import _umask
+
+    _umask.cache_clear()
     old = os.umask(0o022)
     try:
         path = write_text_atomic(tmp_path / "a.json", "{}")
     finally:
         os.umask(old)
+        _umask.cache_clear()
     assert stat.S_IMODE(path.stat().st_mode) == 0o644

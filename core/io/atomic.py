@@ -7,6 +7,7 @@ existing output untouched.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -55,8 +56,9 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = F
     return write_bytes_atomic(path, text.encode("utf-8"), overwrite=overwrite)
 
 
+@functools.cache
 def _umask() -> int:
-    """The process umask (read without changing it for longer than a moment)."""
+    """The process umask, read once (reading it means setting it for a moment)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
