@@ -151,9 +151,7 @@ def test_atomic_outputs_have_umask_permissions(tmp_path):
     import os
     import stat
 
-    from core.io.atomic import write_text_atomic
-
-    from core.io.atomic import _umask
+    from core.io.atomic import _umask, write_text_atomic
 
     _umask.cache_clear()
     old = os.umask(0o022)
