@@ -1,0 +1,457 @@
+"""Operator: fit a K-colour palette to an image (or a shot) with deterministic k-means.
+
+Algorithm
+    1. Pixels with alpha <= ``alpha_threshold`` are ignored (RGBA input;
+       premultiplied colour is divided by alpha first).
+    2. A seeded sample of up to ``sample_size`` pixels (uniform, with
+       replacement, duplicates dropped) is converted to the fit space
+       (:mod:`core.palette.spaces`) and reduced to its distinct colours with
+       their counts as weights. If the sample holds fewer than ``k`` distinct
+       colours, every usable pixel is used instead; fewer than ``k`` there is
+       a :class:`~core.errors.ParameterError`.
+    3. Greedy weighted k-means++ (Arthur & Vassilvitskii 2007; ``2 + ln k``
+       candidates per step, the one lowering the potential most is kept, as
+       in scikit-learn) picks ``k`` distinct starting colours.
+    4. Lloyd iterations: assign (:mod:`core.palette.assign`, exact), move
+       every entry to the weighted mean of its colours (sums in float64 with
+       ``np.bincount``, a sequential loop), stop when the assignment no
+       longer changes or no entry moved more than ``tol`` (ΔE units), or
+       after ``max_iter``. An entry left without colours is moved to the
+       colour farthest from its entry.
+    5. Entries are stored in gradient order (:mod:`core.palette.order`).
+
+Determinism
+    Random draws come from ``numpy.random.PCG64`` raw 64-bit output (a
+    stream numpy keeps stable across versions), seeded by ``seed`` (and the
+    frame position for a shared palette); sampling and weighted choice use
+    integer arithmetic and sequential cumulative sums. With the kernels of
+    :mod:`core.palette.spaces` and :mod:`core.palette.assign`, the same input
+    and seed give the same palette bits on every run, thread count and
+    machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from core.errors import ImageError, ParameterError
+from core.palette import controller
+from core.palette.assign import QuantizedPoints
+from core.palette.order import gradient_order
+from core.palette.spaces import FitSpace, Workspace, fit_to_acescg, get_space, rgb_to_u, u_to_x
+
+METHOD = "kmeans++/lloyd (reelkit.palette)"
+#: Fits on at least this many distinct colours first run Lloyd on a seeded quarter of them.
+_COARSE_MIN_POINTS = 40_000
+_CONVERT_CHUNK = 1 << 15
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PaletteFit:
+    """A fitted palette (a value: nothing in it refers back to the image).
+
+    Attributes
+    ----------
+    palette:
+        ``(K, 3)`` float32, fit-space coordinates (OKLab: L 0..1; Lab: L*
+        0..100), stored **in gradient order**: entry ``i`` sits at
+        ``positions[i]`` along the hue path.
+    palette_acescg:
+        ``(K, 3)`` float32, the same colours in ACEScg (scene-linear).
+    positions:
+        ``(K,)`` float32, each entry's gradient value 0..1 (arc length along
+        the path, :mod:`core.palette.order`).
+    counts, shares:
+        ``(K,)`` sampled pixels per entry (int64) and their fraction (float64).
+    inertia:
+        Sum over sampled pixels of the squared fit-space distance to their
+        entry (native units squared, as scikit-learn's ``inertia_``).
+    mean_distance:
+        Mean distance of sampled pixels to their entry, in ΔE units (ΔE OK x
+        100 or ΔE76).
+    n_iter, converged, message:
+        Lloyd iterations run; whether they converged (else the palette is
+        the last iterate, usable but not settled); a one-line summary.
+    space, seed, params:
+        Fit space name, seed, and every parameter of the fit.
+    n_samples, n_distinct, n_frames:
+        Pixels in the fit sample, distinct colours among them, frames sampled.
+    """
+
+    palette: np.ndarray
+    palette_acescg: np.ndarray
+    positions: np.ndarray
+    counts: np.ndarray
+    shares: np.ndarray
+    inertia: float
+    mean_distance: float
+    n_iter: int
+    converged: bool
+    message: str
+    space: str
+    seed: int
+    params: Mapping[str, Any]
+    n_samples: int
+    n_distinct: int
+    n_frames: int = 1
+    method: str = METHOD
+
+    @property
+    def k(self) -> int:
+        return int(self.palette.shape[0])
+
+    @property
+    def fit_space(self) -> FitSpace:
+        return get_space(self.space)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (lists of floats, exact float32 values as Python floats)."""
+        return {
+            "k": self.k,
+            "space": self.space,
+            "palette": self.palette.astype(np.float64).tolist(),
+            "palette_acescg": self.palette_acescg.astype(np.float64).tolist(),
+            "positions": self.positions.astype(np.float64).tolist(),
+            "counts": self.counts.tolist(),
+            "shares": self.shares.tolist(),
+            "inertia": self.inertia,
+            "mean_distance": self.mean_distance,
+            "n_iter": self.n_iter,
+            "converged": self.converged,
+            "message": self.message,
+            "seed": self.seed,
+            "params": dict(self.params),
+            "n_samples": self.n_samples,
+            "n_distinct": self.n_distinct,
+            "n_frames": self.n_frames,
+            "method": self.method,
+        }
+
+
+# -- random stream ------------------------------------------------------------------------
+
+
+class _Stream:
+    """Seeded draws from PCG64's raw output (stable across numpy versions)."""
+
+    def __init__(self, seed: int, *extra: int):
+        ss = np.random.SeedSequence([int(seed), *[int(e) for e in extra]])
+        self._bg = np.random.PCG64(ss)
+
+    def raw(self, n: int) -> np.ndarray:
+        return np.asarray(self._bg.random_raw(n), dtype=np.uint64).reshape(n)
+
+    def uniform(self, n: int) -> np.ndarray:
+        """``n`` floats in [0, 1): the top 53 bits of raw draws times 2**-53."""
+        return (self.raw(n) >> np.uint64(11)).astype(np.float64) * (2.0**-53)
+
+    def below(self, n: int, high: int) -> np.ndarray:
+        """``n`` integers in [0, high), ``high < 2**32``: ``(raw >> 32) * high >> 32`` (bias < 2**-32 * high)."""
+        r = self.raw(n) >> np.uint64(32)
+        return ((r * np.uint64(high)) >> np.uint64(32)).astype(np.int64)
+
+
+# -- pixels -> fit space ---------------------------------------------------------------------
+
+
+def _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied) -> dict[str, Any]:
+    p = {
+        "k": controller.check_param("k", k),
+        "space": controller.check_param("space", space),
+        "seed": controller.check_param("seed", seed),
+        "sample_size": controller.check_param("sample_size", sample_size),
+        "max_iter": controller.check_param("max_iter", max_iter),
+        "tol": controller.check_param("tol", tol),
+        "alpha_threshold": controller.check_param("alpha_threshold", alpha_threshold),
+        "premultiplied": controller.check_param("premultiplied", premultiplied),
+    }
+    return p
+
+
+def _gather_rgb(pixels: np.ndarray, flat_index: np.ndarray | None, premultiplied: bool) -> np.ndarray:
+    """``(n, 3)`` float32 ACEScg of the chosen pixels (unpremultiplied when RGBA + premultiplied)."""
+    flat = pixels.reshape(-1, pixels.shape[2])
+    rows = flat if flat_index is None else flat[flat_index]
+    rgb = np.ascontiguousarray(rows[:, :3], dtype=np.float32)
+    if pixels.shape[2] == 4 and premultiplied:
+        rgb = rgb / rows[:, 3:4]
+        np.clip(rgb, -1e6, 1e6, out=rgb)
+    return rgb
+
+
+def _to_u_x(rgb: np.ndarray, space: FitSpace) -> tuple[np.ndarray, np.ndarray]:
+    """``(u, x)`` ``(n, 3)`` float32 for ``(n, 3)`` ACEScg (the encoder's kernel, chunked)."""
+    n = len(rgb)
+    u_out = np.empty((n, 3), np.float32)
+    x_out = np.empty((n, 3), np.float32)
+    ws = Workspace(min(_CONVERT_CHUNK, max(n, 1)))
+    for s in range(0, n, _CONVERT_CHUNK):
+        e = min(s + _CONVERT_CHUNK, n)
+        w = ws.view(e - s)
+        u = rgb_to_u(space, rgb[s:e, 0], rgb[s:e, 1], rgb[s:e, 2], w)
+        x = u_to_x(space, u, w)
+        for i in range(3):
+            u_out[s:e, i] = u[i]
+            x_out[s:e, i] = x[i]
+    return u_out, x_out
+
+
+def _distinct(u: np.ndarray, x: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct fit-space colours ``(u, x, weights)`` sorted by their bytes (deterministic order)."""
+    x = x + np.float32(0.0)  # -0.0 -> +0.0
+    keys = np.ascontiguousarray(x).view(np.dtype((np.void, 12))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, np.float64)
+    counts = np.bincount(inverse.reshape(-1), weights=w, minlength=len(first))
+    return u[first], x[first], counts
+
+
+# -- k-means -------------------------------------------------------------------------------------
+
+
+def _sqdist(xp: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Squared distances of planar ``(3, n)`` float64 points to one centre (fixed summation order)."""
+    d0 = xp[0] - c[0]
+    d1 = xp[1] - c[1]
+    d2 = xp[2] - c[2]
+    return (d0 * d0 + d1 * d1) + d2 * d2
+
+
+def _kmeans_pp(xp: np.ndarray, w: np.ndarray, k: int, stream: _Stream) -> np.ndarray:
+    """Greedy weighted k-means++: ``k`` indices of distinct starting points."""
+    n = xp.shape[1]
+    n_trials = 2 + int(math.log(k))
+    cum = np.cumsum(w)
+    first = int(np.searchsorted(cum, stream.uniform(1)[0] * cum[-1], side="right"))
+    chosen = [min(first, n - 1)]
+    d2 = _sqdist(xp, xp[:, chosen[0]])
+    for _ in range(1, k):
+        cum = np.cumsum(w * d2)
+        total = cum[-1]
+        if not total > 0:
+            break  # fewer distinct points than k (caller refuses)
+        cand = np.minimum(np.searchsorted(cum, stream.uniform(n_trials) * total, side="right"), n - 1)
+        best_pot, best_i, best_d2 = np.inf, -1, None
+        for ci in cand:
+            dn = np.minimum(d2, _sqdist(xp, xp[:, ci]))
+            pot = float(np.sum(w * dn))
+            if pot < best_pot:
+                best_pot, best_i, best_d2 = pot, int(ci), dn
+        chosen.append(best_i)
+        d2 = best_d2
+    return np.array(chosen, dtype=np.int64)
+
+
+def _means(labels: np.ndarray, wxp: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted sums and weights per entry (``np.bincount``: a sequential float64 loop, fixed order)."""
+    counts = np.bincount(labels, weights=w, minlength=k)
+    sums = np.stack([np.bincount(labels, weights=wxp[i], minlength=k) for i in range(3)], axis=1)
+    return sums, counts
+
+
+def _lloyd(points: QuantizedPoints, xp: np.ndarray, w: np.ndarray, centres: np.ndarray, space: FitSpace,
+           max_iter: int, tol: float) -> tuple[np.ndarray, int, bool, float]:
+    """Lloyd iterations from ``centres``; returns ``(centres, n_iter, converged, last_shift)``."""
+    k = len(centres)
+    wxp = w * xp
+    labels = points.nearest(centres, space)
+    shift = np.inf
+    for it in range(1, max_iter + 1):
+        sums, counts = _means(labels, wxp, w, k)
+        new = centres.copy()
+        filled = counts > 0
+        new[filled] = sums[filled] / counts[filled, None]
+        empty = np.flatnonzero(~filled)
+        if len(empty):
+            cur = np.stack([centres[labels, i] for i in range(3)])
+            far = _sqdist_rows(xp, cur)
+            order = np.argsort(-far, kind="stable")
+            for j, e in enumerate(empty):
+                new[e] = xp[:, order[j]]
+        dc = new - centres
+        shift = float(np.sqrt(np.max((dc[:, 0] * dc[:, 0] + dc[:, 1] * dc[:, 1]) + dc[:, 2] * dc[:, 2]))) * space.scale
+        centres = new
+        new_labels = points.nearest(centres, space)
+        same = bool(np.array_equal(new_labels, labels)) and not len(empty)
+        labels = new_labels
+        if same or shift <= tol:
+            return centres, it, True, shift
+    return centres, max_iter, False, shift
+
+
+def _sqdist_rows(xp: np.ndarray, cp: np.ndarray) -> np.ndarray:
+    d0 = xp[0] - cp[0]
+    d1 = xp[1] - cp[1]
+    d2 = xp[2] - cp[2]
+    return (d0 * d0 + d1 * d1) + d2 * d2
+
+
+def _fit_points(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any], space: FitSpace,
+                stream: _Stream, n_samples: int, n_frames: int) -> PaletteFit:
+    """k-means on distinct weighted points, then gradient order and the result value."""
+    k = p["k"]
+    xp = np.ascontiguousarray(x.T, dtype=np.float64)
+    start = _kmeans_pp(xp, w, k, stream)
+    if len(start) < k:  # pragma: no cover - guarded by the distinct-colour refusal
+        raise ParameterError(f"parameter 'k': only {len(start)} distinct colours could be chosen for k={k}")
+    centres = xp[:, start].T.copy()
+    n_iter = 0
+    n = len(w)
+    if n >= _COARSE_MIN_POINTS:
+        # coarse to fine: settle on a seeded quarter of the points, then finish on all of them
+        sub = np.unique(stream.below(n // 4, n))
+        coarse = QuantizedPoints(u[sub])
+        centres, n_iter, _, _ = _lloyd(coarse, np.ascontiguousarray(xp[:, sub]), w[sub], centres, space,
+                                       p["max_iter"], p["tol"])
+    points = QuantizedPoints(u)
+    centres, fine_iter, converged, shift = _lloyd(points, xp, w, centres, space, p["max_iter"], p["tol"])
+    n_iter += fine_iter
+    palette32 = centres.astype(np.float32)
+    order, positions = gradient_order(palette32, space)
+    palette32 = palette32[order]
+    # final statistics with the stored (float32) palette, as the encoder will use it
+    labels = points.nearest(palette32, space)
+    cp = palette32.astype(np.float64)[labels].T
+    d2 = _sqdist_rows(xp, cp)
+    total_w = float(w.sum())
+    counts = np.bincount(labels, weights=w, minlength=k)
+    inertia = float(np.sum(w * d2))
+    mean_distance = float(np.sum(w * np.sqrt(d2)) / total_w) * space.scale
+    if converged:
+        message = f"converged after {n_iter} iteration(s); mean distance {mean_distance:.3f} ΔE"
+    else:
+        message = (f"did not converge in {n_iter} iteration(s) (an entry still moved {shift:.3g} ΔE > tol "
+                   f"{p['tol']:g}); palette is the last iterate")
+    return PaletteFit(
+        palette=palette32,
+        palette_acescg=fit_to_acescg(palette32, space).astype(np.float32),
+        positions=positions.astype(np.float32),
+        counts=np.rint(counts).astype(np.int64),
+        shares=counts / total_w,
+        inertia=inertia,
+        mean_distance=mean_distance,
+        n_iter=n_iter,
+        converged=converged,
+        message=message,
+        space=space.name,
+        seed=p["seed"],
+        params=dict(p),
+        n_samples=int(n_samples),
+        n_distinct=int(len(w)),
+        n_frames=n_frames,
+    )
+
+
+# -- public -----------------------------------------------------------------------------------------
+
+
+class _Source:
+    """One frame to sample: pixels, valid pixel positions and a label."""
+
+    def __init__(self, image: Any, p: dict[str, Any]):
+        if isinstance(image, (str, os.PathLike)):
+            from core.io import read_image
+
+            image = read_image(image)
+        self.pixels, self.label = controller.check_image(image)
+        mask = controller.valid_mask(self.pixels, p["alpha_threshold"])
+        controller.refuse_empty(mask, p["alpha_threshold"], self.label)
+        self.valid = None if mask is None else np.flatnonzero(mask.reshape(-1))
+        self.n_valid = self.pixels.shape[0] * self.pixels.shape[1] if self.valid is None else len(self.valid)
+
+    def sample(self, size: int, stream: _Stream) -> np.ndarray | None:
+        """Sorted flat positions of up to ``size`` sampled usable pixels (``None``: all of them)."""
+        if self.n_valid <= size:
+            return self.valid
+        pos = np.unique(stream.below(size, self.n_valid))
+        return pos if self.valid is None else self.valid[pos]
+
+
+def _fit_sources(sources: list, images: list, p: dict[str, Any]) -> PaletteFit:
+    space = get_space(p["space"])
+    n_frames = len(images)
+    quota = -(-p["sample_size"] // n_frames)
+    us, xs, ws = [], [], []
+    n_samples = 0
+    everything = True
+    for j, image in enumerate(images):
+        src = sources[j] if sources[j] is not None else _Source(image, p)
+        pos = src.sample(quota, _Stream(p["seed"], j) if n_frames > 1 else _Stream(p["seed"]))
+        everything &= pos is src.valid
+        rgb = _gather_rgb(src.pixels, pos, p["premultiplied"])
+        u, x = _to_u_x(rgb, space)
+        u, x, w = _distinct(u, x)
+        us.append(u), xs.append(x), ws.append(w)
+        n_samples += len(rgb)
+        label = src.label
+    u, x, w = _distinct(np.concatenate(us), np.concatenate(xs), np.concatenate(ws))
+    if len(w) < p["k"] and not everything:
+        # the sample missed rare colours: use every usable pixel
+        us, xs, ws, n_samples = [], [], [], 0
+        for j, image in enumerate(images):
+            src = sources[j] if sources[j] is not None else _Source(image, p)
+            rgb = _gather_rgb(src.pixels, src.valid, p["premultiplied"])
+            uu, xx = _to_u_x(rgb, space)
+            uu, xx, ww = _distinct(uu, xx)
+            us.append(uu), xs.append(xx), ws.append(ww)
+            n_samples += len(rgb)
+        u, x, w = _distinct(np.concatenate(us), np.concatenate(xs), np.concatenate(ws))
+    if len(w) < p["k"]:
+        what = label if n_frames == 1 else f"the {n_frames} frames"
+        controller.refuse_distinct(p["k"], len(w), space=space.name, n_pixels=n_samples,
+                                   alpha_threshold=p["alpha_threshold"] if _has_alpha(sources) else None,
+                                   label=what)
+    stream = _Stream(p["seed"], 2**32 - 1)  # the k-means++ stream, apart from the sampling streams
+    return _fit_points(u, x, w, p, space, stream, n_samples, n_frames)
+
+
+def _has_alpha(sources: list) -> bool:
+    return any(s is not None and s.pixels.shape[2] == 4 for s in sources)
+
+
+def fit_palette(image: Any, *, k: int = 8, space: str = "oklab", seed: int = 0, sample_size: int = 100_000,
+                max_iter: int = 100, tol: float = 0.05, alpha_threshold: float = 0.0,
+                premultiplied: bool = True) -> PaletteFit:
+    """Fit a ``k``-colour palette to one image.
+
+    ``image``: ``float32`` ``HWC`` scene-linear ACEScg, RGB or RGBA (any
+    range; an array is taken as ACEScg, a :class:`~core.frame.Frame` in
+    another colour space is converted), or a path read with
+    :func:`core.io.read_image`. Parameters and ranges are those of
+    :data:`~core.palette.params.ENCODE_PARAMS`; ``tol`` is in ΔE units (ΔE
+    OK x 100 for OKLab, ΔE76 for Lab).
+
+    Raises :class:`~core.errors.ParameterError` (a parameter out of range,
+    ``k`` above the number of distinct colours) and
+    :class:`~core.errors.ImageError` (NaN/Inf, wrong channels, alpha leaving
+    no pixel). A fit that runs out of iterations is returned with
+    ``converged=False``.
+    """
+    p = _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied)
+    src = _Source(image, p)
+    return _fit_sources([src], [image], p)
+
+
+def fit_shared_palette(images: Iterable[Any], *, k: int = 8, space: str = "oklab", seed: int = 0,
+                       sample_size: int = 100_000, max_iter: int = 100, tol: float = 0.05,
+                       alpha_threshold: float = 0.0, premultiplied: bool = True) -> PaletteFit:
+    """Fit one palette over several frames (a shot), so its encoding does not flicker.
+
+    ``images``: frames as for :func:`fit_palette` (arrays, Frames or paths;
+    paths are read one at a time, so a long shot need not fit in memory).
+    Each frame contributes ``ceil(sample_size / n_frames)`` sampled pixels,
+    drawn with a stream seeded by ``(seed, frame position)``.
+    """
+    p = _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied)
+    images = list(images)
+    if not images:
+        raise ImageError("fit_shared_palette: no frames given")
+    lazy = [isinstance(im, (str, os.PathLike)) for im in images]
+    sources = [None if is_path else _Source(im, p) for im, is_path in zip(images, lazy)]
+    return _fit_sources(sources, images, p)
