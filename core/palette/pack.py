@@ -356,7 +356,8 @@ def unpack(path: str | os.PathLike, *, upgraders: Mapping[int, Callable] | None 
 
 
 def pack_exr(path: str | os.PathLike, encoding: PaletteEncoding, *, overwrite: bool = False) -> Path:
-    """Write one OpenEXR: RGB = reconstruction (ACEScg), layers ``palette_index`` / ``palette_gradient``.
+    """Write one OpenEXR: RGB = reconstruction (ACEScg), layers ``palette_index`` / ``palette_gradient``
+    (and ``palette_distance`` when the encoding has distances, in ΔE units).
 
     The index is stored exactly (half for uint8 maps, float for uint16);
     the header goes into the ``reelkit/palette`` string attribute, with the
@@ -371,9 +372,11 @@ def pack_exr(path: str | os.PathLike, encoding: PaletteEncoding, *, overwrite: b
     head["palette_acescg"] = fit.palette_acescg.astype(np.float64).tolist()
     head["positions"] = fit.positions.astype(np.float64).tolist()
     head["counts"] = encoding.counts.astype(np.int64).tolist()
-    frame = Frame(encoding.reconstruction(), "ACEScg",
-                  layers={"palette_index": encoding.index.astype(np.float32)[..., None],
-                          "palette_gradient": encoding.gradient()[..., None]})
+    layers = {"palette_index": encoding.index.astype(np.float32)[..., None],
+              "palette_gradient": encoding.gradient()[..., None]}
+    if encoding.distance is not None:
+        layers["palette_distance"] = encoding.distance[..., None]
+    frame = Frame(encoding.reconstruction(), "ACEScg", layers=layers)
     pixel_type = "half" if encoding.index.dtype == np.uint8 else "float"
     return write_image(path, frame, pixel_type=pixel_type, compression="zip",
                        attributes={EXR_ATTRIBUTE: json.dumps(head, sort_keys=True, allow_nan=False)},
