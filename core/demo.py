@@ -7,7 +7,11 @@ foundation end to end on real photos shipped with reelkit:
    photo, decoded from sRGB to scene-linear ACEScg) — ``plate/plate.####.exr``;
 2. converts it to sRGB-encoded PNG previews with the same library call as
    ``reelkit convert`` — ``preview/plate.####.png``;
-3. writes ``manifest.json`` (inputs with sha256, parameters, config hash).
+3. encodes the plate with one shared K-means palette (``palette/``: EXRs
+   with index / gradient / distance layers, compact packs) and writes a
+   palette report for the middle frame (``palette_report/``: swatches, a
+   luma-vs-palette comparison, metrics);
+4. writes ``manifest.json`` (inputs with sha256, parameters, config hash).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ DEMO_PARAMS = ParamSet(
         Param("frames", int, 12, "number of plate frames", minimum=2, maximum=240),
         Param("first_frame", int, 1001, "first frame number", minimum=0, maximum=10_000_000),
         Param("width", int, 480, "plate width in pixels", minimum=64, maximum=4096),
+        Param("k", int, 8, "palette colours", minimum=2, maximum=256),
     ],
 )
 
@@ -85,7 +90,17 @@ def run_demo(output_dir: str | os.PathLike, *, params: dict | None = None, force
     conv = convert(str(plate), "plate.####.png", output_dir=out / "preview",
                    params={"source": "ACEScg", "target": "srgb", "bit_depth": "8"}, frames=None, force=force,
                    progress=(lambda d, t, f: progress("preview", d, t)) if progress else None)
-    manifest.set("outputs", {"plate": str(plate), "preview": str(out / "preview" / "plate.####.png")})
-    manifest.set("steps", {"preview": conv.config_hash})
+    from core.palette.files import encode_files, report
+
+    pal = encode_files(str(plate), output_dir=out / "palette", params={"k": values["k"], "shared": True},
+                       force=force, progress=(lambda d, t, f: progress("palette", d, t)) if progress else None)
+    middle = io.sequence_path(str(plate), first + len(moves) // 2)
+    metrics = report(middle, output_dir=out / "palette_report", params={"k": values["k"]}, force=True)
+    manifest.set("outputs", {"plate": str(plate), "preview": str(out / "preview" / "plate.####.png"),
+                             "palette": str(out / "palette"), "palette_report": str(out / "palette_report")})
+    manifest.set("steps", {"preview": conv.config_hash, "palette": pal.config_hash})
+    manifest.set("palette", {"k": values["k"], "de2000_mean": metrics["error"]["de2000_mean"],
+                             "luma": metrics["luma"]["summary"]})
     manifest.finish()
-    return {"output_dir": str(out), "plate": str(plate), "frames": frames, "previews": len(conv.data["frames"])}
+    return {"output_dir": str(out), "plate": str(plate), "frames": frames, "previews": len(conv.data["frames"]),
+            "palette_de2000": metrics["error"]["de2000_mean"], "palette_luma": metrics["luma"]["summary"]}

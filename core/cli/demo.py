@@ -33,4 +33,5 @@ def run(args) -> int:
 
     summary = run_demo(args.output_dir, params=DEMO_PARAMS.from_namespace(args), force=args.force, progress=progress)
     print(f"demo done: {summary['previews']} frames {summary['frames']} -> {summary['output_dir']}")
+    print(f"palette: mean ΔE00 {summary['palette_de2000']:.2f}; {summary['palette_luma']}")
     return 0
