@@ -19,12 +19,28 @@ ProgressFn = Callable[[int, int, "int | None"], None]
 
 
 class FrameTask(NamedTuple):
-    """One unit of work: manifest key, frame number (``None`` for a still), input and output files."""
+    """One unit of work: manifest key, frame number (``None`` for a still), input and output files.
+
+    A task with several inputs or outputs (``align``: source and reference
+    in; aligned reference, mask, residual out) lists the others in
+    ``extra_sources`` / ``extra_targets``; the job hashes every input and
+    resumes a frame only when every output exists.
+    """
 
     key: str
     frame: int | None
     source: Path
     target: Path
+    extra_sources: tuple[Path, ...] = ()
+    extra_targets: tuple[Path, ...] = ()
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        return (self.source, *self.extra_sources)
+
+    @property
+    def targets(self) -> tuple[Path, ...]:
+        return (self.target, *self.extra_targets)
 
 
 def plan_frame_files(input_path: str, output: str, *, frames: str | None = None) -> list[FrameTask]:
@@ -69,27 +85,35 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     the output folder) are skipped unless ``force``. Outputs that exist but
     were not made by such a run raise :class:`~core.errors.OutputExistsError`
     before any work starts, unless ``force``: nothing is silently replaced.
-    ``process`` writes ``task.target`` (atomically, overwrite allowed) and
-    returns the frame's manifest record; the input's sha256 is added here.
+    ``process`` writes ``task.targets`` (atomically, overwrite allowed) and
+    returns the frame's manifest record; the input's sha256 is added here
+    (and ``extra_inputs``, path -> sha256, for a task's ``extra_sources``).
     """
     done = {} if force else manifest.previous_done()
-    blocked = [str(t.target) for t in tasks if t.target.exists() and t.key not in done and not force]
+    blocked = [str(p) for t in tasks if t.key not in done and not force for p in t.targets if p.exists()]
     if blocked:
         more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
         raise OutputExistsError(f"{blocked[0]}{more}: already exists (use --force to replace)")
     manifest.output_dir.mkdir(parents=True, exist_ok=True)
     try:
         for i, task in enumerate(tasks):
-            if task.key in done and task.target.exists():
+            if task.key in done and all(p.exists() for p in task.targets):
                 manifest.adopt(task.key, done[task.key])
             else:
                 digest = file_sha256(task.source)
-                manifest.frame_done(task.key, sha256=digest, **process(task))
+                extra = {}
+                if task.extra_sources:
+                    extra["extra_inputs"] = {str(p): file_sha256(p) for p in task.extra_sources}
+                manifest.frame_done(task.key, sha256=digest, **extra, **process(task))
             if progress is not None:
                 progress(i + 1, len(tasks), task.frame)
     except BaseException:
         manifest.finish("failed")
         raise
-    manifest.data["inputs"] = {rec["input"]: rec.get("sha256") for rec in manifest.data["frames"].values()}
+    inputs = {}
+    for rec in manifest.data["frames"].values():
+        inputs[rec["input"]] = rec.get("sha256")
+        inputs.update(rec.get("extra_inputs", {}))
+    manifest.data["inputs"] = inputs
     manifest.finish("done")
     return manifest

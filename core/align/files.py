@@ -1,0 +1,238 @@
+"""Align file sequences: the library behind ``reelkit align`` and the ``02_alignment`` stage.
+
+For each frame, reads the degraded source and the reference of the same
+frame number (any format :mod:`core.io` reads; frames not in ACEScg are
+converted with :mod:`core.color`), runs :func:`core.align.align`, and
+writes into ``output_dir``:
+
+- ``aligned/ref.####.exr``: the reference on the source's pixel grid
+  (scene-linear ACEScg, the source's size; EXR header
+  ``reelkit/align/converged``, ``.../transform`` and ``.../reason``);
+- ``mask/mask.####.exr``: validity, one channel ``Y``, 0 or 1 (all 0 for a
+  frame that failed to align), colour space ``"raw"`` (data, not colour);
+- ``residual/residual.####.exr``: ``Y``, the residual in robust
+  representation units (:mod:`core.align.represent`), colour space ``"raw"``;
+- ``report/report.####.png`` (``report=True``): before/after sheet
+  (:func:`core.align.report_image`);
+- ``report.csv``: one row per frame (:data:`REPORT_COLUMNS`);
+- ``manifest.json``: inputs with sha256 (source and reference), parameters,
+  timings and per frame the alignment record (:meth:`AlignResult.record`).
+
+A single source file pairs with a single reference file (names without a
+frame number: ``aligned/ref.exr``...). A frame that fails to align is not
+an error: its record says ``converged: false`` with the reason, its mask
+is zero, and the job goes on. Frames done by an earlier run with the same
+configuration are skipped (resume) unless ``force``; outputs that exist but
+were not made by such a run raise :class:`~core.errors.OutputExistsError`.
+Split frame ranges (``frames``) keep their own ``manifest.frames-A-B.json``
+and ``report.frames-A-B.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _stdio
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.align.geometry import decompose
+from core.align.model import WORKING_COLORSPACE, align
+from core.align.params import ALIGN_PARAMS
+from core.errors import ImageError, ImageReadError, ParameterError
+from core.io import COMPRESSIONS, PIXEL_TYPES
+from core.jobs import FrameTask, ProgressFn, plan_frame_files, run_frame_job
+from core.manifest import Manifest
+from core.params import Param, ParamSet
+
+#: Format tag of the per-frame record and the report.
+RECORD_FORMAT = "reelkit.align/1"
+#: Colour space written into the mask and residual files: data, not colour.
+DATA_COLORSPACE = "raw"
+
+#: Output options of :func:`align_files` (CLI options / node knobs) besides :data:`ALIGN_PARAMS`.
+ALIGN_OUTPUT_PARAMS = ParamSet(
+    "align_output",
+    [
+        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
+        Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
+              label="EXR compression"),
+        Param("report", bool, True, "write a before/after PNG per frame into report/", label="Report images"),
+    ],
+)
+
+#: Every parameter :func:`align_files` accepts.
+ALIGN_FILE_PARAMS = ParamSet("align_files", [*ALIGN_PARAMS, *ALIGN_OUTPUT_PARAMS])
+
+#: Columns of ``report.csv``.
+REPORT_COLUMNS = ("frame", "converged", "reason", "valid_fraction", "residual_before", "residual_after",
+                  "correlation", "flow_mean", "flow_max", "tx", "ty", "scale", "rotation_deg", "method", "motion",
+                  "seconds")
+
+#: Output folder and file stem of each output, per kind.
+OUTPUTS = {"aligned": ("aligned", "ref", ".exr"), "mask": ("mask", "mask", ".exr"),
+           "residual": ("residual", "residual", ".exr"), "report": ("report", "report", ".png")}
+
+
+def _output(out_dir: Path, kind: str, frame: int | None, pad: int) -> Path:
+    folder, stem, ext = OUTPUTS[kind]
+    name = f"{stem}{ext}" if frame is None else f"{stem}.{frame:0{pad}d}{ext}"
+    return out_dir / folder / name
+
+
+def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report: bool) -> list[FrameTask]:
+    from core import io
+
+    seq = bool(frames) or io.is_sequence_pattern(source)
+    primary = str(out_dir / OUTPUTS["aligned"][0] / ("ref.####.exr" if seq else "ref.exr"))
+    tasks = plan_frame_files(source, primary, frames=frames)
+    ref_seq = io.is_sequence_pattern(reference) or (seq and io.sequence_pattern(reference) is not None
+                                                    and not os.path.isfile(reference))
+    if seq and not ref_seq:
+        raise ParameterError(f"source {source} is a sequence: the reference must be one too "
+                             f"(a pattern such as ref.####.png), got {reference}")
+    if not seq and io.is_sequence_pattern(reference):
+        raise ParameterError(f"source {source} is a single file: the reference must be one too, got {reference}")
+    ref_pattern = io.sequence_pattern(reference) if seq else None
+    if seq and ref_pattern is None:
+        raise ParameterError(f"reference {reference} has no frame number to pair with the source's frames")
+    out = []
+    for t in tasks:
+        ref = Path(io.sequence_path(ref_pattern, t.frame)) if seq else Path(reference)
+        if not ref.is_file():
+            raise ImageReadError(f"{ref}: no such file (the reference of source frame {t.frame})"
+                                 if seq else f"{ref}: no such file")
+        pad = 4
+        if seq:
+            pad = max(4, len(str(t.frame)))
+        extra = [_output(out_dir, k, t.frame, pad) for k in ("mask", "residual")]
+        if report:
+            extra.append(_output(out_dir, "report", t.frame, pad))
+        target = _output(out_dir, "aligned", t.frame, pad)
+        for p in (target, *extra):
+            if p.resolve() in (t.source.resolve(), ref.resolve()):
+                raise ParameterError(f"output {p} is an input file: choose another --output-dir")
+        out.append(FrameTask(t.key, t.frame, t.source, target, (ref,), tuple(extra)))
+    return out
+
+
+def _read(path: Path, frame: int | None):
+    from core import color, io
+
+    img = io.read_image(path)
+    if frame is not None:
+        img = img.replace(frame=frame)
+    space = img.colorspace
+    if space != WORKING_COLORSPACE:
+        img = color.convert_frame(img, WORKING_COLORSPACE)
+    return img, space
+
+
+def align_file_pair(task: FrameTask, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Align one (source, reference) pair of ``task`` and write its outputs; returns the manifest record."""
+    import time
+
+    from core import io
+    from core.align.report import report_image
+
+    t0 = time.perf_counter()
+    src, src_space = _read(task.source, task.frame)
+    ref, ref_space = _read(task.extra_sources[0], task.frame)
+    s_px, r_px = src.pixels, ref.pixels
+    if s_px.shape[2] != r_px.shape[2]:
+        if min(s_px.shape[2], r_px.shape[2]) < 3:
+            raise ImageError(f"{task.source} has {s_px.shape[2]} channel(s), {task.extra_sources[0]} "
+                             f"{r_px.shape[2]}: align needs the same layout (Y, RGB or RGBA)")
+        s_px, r_px = s_px[..., :3], r_px[..., :3]  # RGB vs RGBA: align the colour, drop alpha
+    result = align(s_px, r_px, params={k: values[k] for k in ALIGN_PARAMS.params})
+    rec = result.record()
+    attrs = {"reelkit/source": task.source.name, "reelkit/reference": task.extra_sources[0].name,
+             "reelkit/align/converged": int(result.converged), "reelkit/align/reason": result.reason,
+             "reelkit/align/transform": json.dumps(rec["transform"])}
+    exr = {"pixel_type": values["pixel_type"], "compression": values["compression"], "overwrite": True}
+    mask_path, residual_path = task.extra_targets[:2]
+    io.write_image(task.target, result.warped, colorspace=WORKING_COLORSPACE, attributes=attrs, **exr)
+    io.write_image(mask_path, result.mask, colorspace=DATA_COLORSPACE, attributes=attrs, **exr)
+    io.write_image(residual_path, result.residual, colorspace=DATA_COLORSPACE, attributes=attrs, **exr)
+    outputs = {"output": str(task.target), "mask": str(mask_path), "residual": str(residual_path)}
+    if len(task.extra_targets) > 2:
+        sheet = report_image(s_px, r_px, result)
+        io.write_image(task.extra_targets[2], sheet.astype(np.float32) / 255.0, colorspace="srgb", bit_depth=8,
+                       overwrite=True)
+        outputs["report"] = str(task.extra_targets[2])
+    rec["timings"]["total"] = round(time.perf_counter() - t0, 4)
+    return {"input": str(task.source), "reference": str(task.extra_sources[0]), **outputs,
+            "frame": task.frame, "from": src_space, "reference_from": ref_space,
+            "source_size": [src.width, src.height], "reference_size": [ref.width, ref.height],
+            "format": RECORD_FORMAT, **rec}
+
+
+def report_rows(manifest: Manifest) -> list[dict[str, Any]]:
+    """One :data:`REPORT_COLUMNS` row per frame record of ``manifest`` (frame order)."""
+    rows = []
+    for key, rec in manifest.data["frames"].items():
+        t = np.asarray(rec.get("transform", np.eye(3)), dtype=np.float64)
+        d = decompose(t[:2, :2])
+        rows.append({
+            "frame": rec.get("frame", key) if rec.get("frame") is not None else key,
+            "converged": rec.get("converged"), "reason": rec.get("reason", ""),
+            "valid_fraction": rec.get("valid_fraction"), "residual_before": rec.get("residual_before"),
+            "residual_after": rec.get("residual_after"), "correlation": rec.get("correlation"),
+            "flow_mean": rec.get("flow_mean"), "flow_max": rec.get("flow_max"),
+            "tx": round(float(t[0, 2]), 4), "ty": round(float(t[1, 2]), 4), "scale": round(d["scale"], 6),
+            "rotation_deg": round(d["rotation_deg"], 5), "method": rec.get("method"), "motion": rec.get("motion"),
+            "seconds": rec.get("timings", {}).get("total"),
+        })
+    return rows
+
+
+def _write_report(manifest: Manifest) -> Path:
+    from core.io.atomic import write_text_atomic
+
+    buf = _stdio.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(report_rows(manifest))
+    name = "report" + manifest.path.name[len("manifest"):-len(".json")] + ".csv"
+    return write_text_atomic(manifest.output_dir / name, buf.getvalue(), overwrite=True)
+
+
+def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str | os.PathLike,
+                params: Mapping[str, Any] | None = None, frames: str | None = None, force: bool = False,
+                progress: ProgressFn | None = None) -> Manifest:
+    """Align a reference sequence (or file) to a source sequence (or file) into ``output_dir``.
+
+    ``source_pattern`` / ``reference_pattern``: files or sequence patterns
+    (``scan.####.exr``, ``dvd.%04d.png``); reference frames pair with the
+    source frames of the same number. ``params``: values over
+    :data:`ALIGN_FILE_PARAMS` (alignment and output options). ``frames``:
+    a range such as ``"1001-1100"``. Returns the finished manifest; see the
+    module for the files written. Raises :class:`~core.errors.ParameterError`
+    for bad parameters or a file/sequence mismatch,
+    :class:`~core.errors.ImageReadError` / :class:`~core.errors.SequenceError`
+    for missing inputs (before any work starts), and whatever a frame's
+    read or an image error raises (the manifest then says ``failed``).
+    """
+    import cv2
+
+    values = ALIGN_FILE_PARAMS.resolve(params or {})
+    out_dir = Path(output_dir)
+    tasks = _plan(str(source_pattern), str(reference_pattern), out_dir, frames, values["report"])
+    config = {"source": str(source_pattern), "reference": str(reference_pattern), "params": values,
+              "record_format": RECORD_FORMAT}
+    manifest = Manifest(out_dir, "align", config, frame_range=frames)
+    manifest.set("parameters", values)
+    manifest.set("libraries", {"numpy": np.__version__, "opencv": cv2.__version__})
+    run_frame_job(manifest, tasks, lambda t: align_file_pair(t, values), force=force, progress=progress)
+    report = _write_report(manifest)
+    records = manifest.data["frames"]
+    manifest.set("report", report.name)
+    manifest.set("summary", {"frames": len(records),
+                             "converged": sum(1 for r in records.values() if r.get("converged")),
+                             "failed": [k for k, r in records.items() if not r.get("converged")]})
+    manifest.save()
+    return manifest
