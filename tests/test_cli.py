@@ -167,7 +167,7 @@ def test_console_script_progress_on_stderr(tmp_path):
     assert "convert" in res.stderr and "2/2" in res.stderr
 
 
-@pytest.mark.parametrize("command", ["info", "convert", "degrade", "palette", "demo"])
+@pytest.mark.parametrize("command", ["info", "convert", "degrade", "align", "palette", "demo"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -190,3 +190,31 @@ def test_degrade_cli_is_seeded_and_records_the_seed(tmp_path):
     assert main(["degrade", pattern, "d.####.exr", "--preset", "faded_16mm", "--seed", "7", "--grain-intensity", "0",
                  "-o", str(tmp_path / "c"), "-q"]) == 0
     assert not np.array_equal(a, io.read_image(tmp_path / "c" / "d.1002.exr").pixels)
+
+
+def test_align_cli_recovers_a_known_shift_and_reports_failures(tmp_path, capsys):
+    from scipy import ndimage
+
+    from core import color
+
+    src = color.convert(srgb_sample("coffee.png")[::2, ::2], "srgb", "ACEScg")
+    ref = ndimage.shift(src, (1.5, -2.25, 0), order=3, mode="nearest").astype(np.float32)
+    flat = np.full_like(src, 0.18)
+    for n, (s, r) in {1001: (src, ref), 1002: (src, flat)}.items():
+        io.write_image(tmp_path / f"src.{n}.exr", s, colorspace="ACEScg", pixel_type="float")
+        io.write_image(tmp_path / f"ref.{n}.exr", r, colorspace="ACEScg", pixel_type="float")
+    out = tmp_path / "al"
+    rc = main(["align", "--source", str(tmp_path / "src.####.exr"), "--reference", str(tmp_path / "ref.####.exr"),
+               "--method", "global", "-o", str(out), "-q"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "frame 1002 not aligned" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    t = np.asarray(manifest["frames"]["1001"]["transform"])
+    # transform maps source pixels to reference pixels: the reference is the source moved by (+1.5 y, -2.25 x)
+    assert abs(t[0][2] - (-2.25)) < 0.05 and abs(t[1][2] - 1.5) < 0.05
+    aligned = io.read_image(out / "aligned" / "ref.1001.exr").pixels
+    inner = (slice(8, -8), slice(8, -8))
+    before = np.abs(ref[inner] - src[inner]).mean()
+    assert np.abs(aligned[inner] - src[inner]).mean() < 0.25 * before  # what is left is resampling blur
+    assert manifest["frames"]["1002"]["converged"] is False
