@@ -11,13 +11,16 @@ Algorithm
        a :class:`~core.errors.ParameterError`.
     3. Greedy weighted k-means++ (Arthur & Vassilvitskii 2007; ``2 + ln k``
        candidates per step, the one lowering the potential most is kept, as
-       in scikit-learn) picks ``k`` distinct starting colours.
+       in scikit-learn) picks ``k`` distinct starting colours. With
+       ``fixed`` entries (locked colours), k-means++ starts from them as if
+       already chosen and picks the ``k - len(fixed)`` others.
     4. Lloyd iterations: assign (:mod:`core.palette.assign`, exact), move
        every entry to the weighted mean of its colours (sums in float64 with
        ``np.bincount``, a sequential loop), stop when the assignment no
        longer changes or no entry moved more than ``tol`` (ΔE units), or
        after ``max_iter``. An entry left without colours is moved to the
-       colour farthest from its entry.
+       colour farthest from its entry. Fixed entries never move (they still
+       take their pixels in the assignment).
     5. Entries are stored in gradient order (:mod:`core.palette.order`).
 
 Determinism
@@ -82,6 +85,10 @@ class PaletteFit:
         Fit space name, seed, and every parameter of the fit.
     n_samples, n_distinct, n_frames:
         Pixels in the fit sample, distinct colours among them, frames sampled.
+    fixed:
+        ``(K,)`` bool, True for the entries given as ``fixed`` (kept as
+        they were given; their ``palette_acescg`` row is the given colour,
+        bit for bit); ``None`` when the fit had no fixed entries.
     """
 
     palette: np.ndarray
@@ -101,6 +108,7 @@ class PaletteFit:
     n_distinct: int
     n_frames: int = 1
     method: str = METHOD
+    fixed: np.ndarray | None = None
 
     @property
     def k(self) -> int:
@@ -111,8 +119,11 @@ class PaletteFit:
         return get_space(self.space)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary (lists of floats, exact float32 values as Python floats)."""
-        return {
+        """JSON-friendly summary (lists of floats, exact float32 values as Python floats).
+
+        ``fixed`` (the indices of fixed entries) is present only when the fit had some.
+        """
+        out = {
             "k": self.k,
             "space": self.space,
             "palette": self.palette.astype(np.float64).tolist(),
@@ -132,6 +143,9 @@ class PaletteFit:
             "n_frames": self.n_frames,
             "method": self.method,
         }
+        if self.fixed is not None:
+            out["fixed"] = [int(i) for i in np.flatnonzero(self.fixed)]
+        return out
 
 
 # -- random stream ------------------------------------------------------------------------
@@ -223,15 +237,28 @@ def _sqdist(xp: np.ndarray, c: np.ndarray) -> np.ndarray:
     return (d0 * d0 + d1 * d1) + d2 * d2
 
 
-def _kmeans_pp(xp: np.ndarray, w: np.ndarray, k: int, stream: _Stream) -> np.ndarray:
-    """Greedy weighted k-means++: ``k`` indices of distinct starting points."""
+def _kmeans_pp(xp: np.ndarray, w: np.ndarray, k: int, stream: _Stream,
+               fixed: np.ndarray | None = None) -> np.ndarray:
+    """Greedy weighted k-means++: indices of distinct starting points.
+
+    Without ``fixed``: ``k`` indices. With ``fixed`` (``(m, 3)`` float64
+    fit-space centres taken as already chosen): ``k - m`` more indices.
+    """
     n = xp.shape[1]
     n_trials = 2 + int(math.log(k))
-    cum = np.cumsum(w)
-    first = int(np.searchsorted(cum, stream.uniform(1)[0] * cum[-1], side="right"))
-    chosen = [min(first, n - 1)]
-    d2 = _sqdist(xp, xp[:, chosen[0]])
-    for _ in range(1, k):
+    if fixed is None:
+        cum = np.cumsum(w)
+        first = int(np.searchsorted(cum, stream.uniform(1)[0] * cum[-1], side="right"))
+        chosen = [min(first, n - 1)]
+        d2 = _sqdist(xp, xp[:, chosen[0]])
+        todo = k - 1
+    else:
+        chosen = []
+        d2 = _sqdist(xp, fixed[0])
+        for c in fixed[1:]:
+            d2 = np.minimum(d2, _sqdist(xp, c))
+        todo = k - len(fixed)
+    for _ in range(todo):
         cum = np.cumsum(w * d2)
         total = cum[-1]
         if not total > 0:
@@ -256,8 +283,12 @@ def _means(labels: np.ndarray, wxp: np.ndarray, w: np.ndarray, k: int) -> tuple[
 
 
 def _lloyd(points: QuantizedPoints, xp: np.ndarray, w: np.ndarray, centres: np.ndarray, space: FitSpace,
-           max_iter: int, tol: float) -> tuple[np.ndarray, int, bool, float]:
-    """Lloyd iterations from ``centres``; returns ``(centres, n_iter, converged, last_shift)``."""
+           max_iter: int, tol: float, n_fixed: int = 0) -> tuple[np.ndarray, int, bool, float]:
+    """Lloyd iterations from ``centres``; returns ``(centres, n_iter, converged, last_shift)``.
+
+    The first ``n_fixed`` centres are fixed: they take part in the
+    assignment but are never moved.
+    """
     k = len(centres)
     wxp = w * xp
     labels = points.nearest(centres, space)
@@ -267,7 +298,9 @@ def _lloyd(points: QuantizedPoints, xp: np.ndarray, w: np.ndarray, centres: np.n
         new = centres.copy()
         filled = counts > 0
         new[filled] = sums[filled] / counts[filled, None]
+        new[:n_fixed] = centres[:n_fixed]
         empty = np.flatnonzero(~filled)
+        empty = empty[empty >= n_fixed]
         if len(empty):
             cur = np.stack([centres[labels, i] for i in range(3)])
             far = _sqdist_rows(xp, cur)
@@ -293,14 +326,20 @@ def _sqdist_rows(xp: np.ndarray, cp: np.ndarray) -> np.ndarray:
 
 
 def _fit_points(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any], space: FitSpace,
-                stream: _Stream, n_samples: int, n_frames: int) -> PaletteFit:
+                stream: _Stream, n_samples: int, n_frames: int, fixed: "_Fixed | None" = None) -> PaletteFit:
     """k-means on distinct weighted points, then gradient order and the result value."""
     k = p["k"]
+    m = 0 if fixed is None else fixed.m
     xp = np.ascontiguousarray(x.T, dtype=np.float64)
-    start = _kmeans_pp(xp, w, k, stream)
-    if len(start) < k:  # pragma: no cover - guarded by the distinct-colour refusal
-        raise ParameterError(f"parameter 'k': only {len(start)} distinct colours could be chosen for k={k}")
+    start = _kmeans_pp(xp, w, k, stream, None if fixed is None else fixed.x)
+    if len(start) < k - m:
+        if fixed is None:  # pragma: no cover - guarded by the distinct-colour refusal
+            raise ParameterError(f"parameter 'k': only {len(start)} distinct colours could be chosen for k={k}")
+        raise ParameterError(f"parameter 'k': {k - m} colour(s) to fit besides the {m} fixed, but only "
+                             f"{len(start)} distinct colour(s) differ from the fixed ones; lower k or fix fewer")
     centres = xp[:, start].T.copy()
+    if fixed is not None:
+        centres = np.concatenate([fixed.x, centres], axis=0)
     n_iter = 0
     n = len(w)
     if n >= _COARSE_MIN_POINTS:
@@ -308,13 +347,18 @@ def _fit_points(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any], 
         sub = np.unique(stream.below(n // 4, n))
         coarse = QuantizedPoints(u[sub])
         centres, n_iter, _, _ = _lloyd(coarse, np.ascontiguousarray(xp[:, sub]), w[sub], centres, space,
-                                       p["max_iter"], p["tol"])
+                                       p["max_iter"], p["tol"], m)
     points = QuantizedPoints(u)
-    centres, fine_iter, converged, shift = _lloyd(points, xp, w, centres, space, p["max_iter"], p["tol"])
+    centres, fine_iter, converged, shift = _lloyd(points, xp, w, centres, space, p["max_iter"], p["tol"], m)
     n_iter += fine_iter
     palette32 = centres.astype(np.float32)
     order, positions = gradient_order(palette32, space)
     palette32 = palette32[order]
+    palette_acescg = fit_to_acescg(palette32, space).astype(np.float32)
+    fixed_mask = None
+    if fixed is not None:
+        fixed_mask = order < m
+        palette_acescg[fixed_mask] = fixed.acescg[order[fixed_mask]]
     # final statistics with the stored (float32) palette, as the encoder will use it
     labels = points.nearest(palette32, space)
     cp = palette32.astype(np.float64)[labels].T
@@ -330,7 +374,7 @@ def _fit_points(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any], 
                    f"{p['tol']:g}); palette is the last iterate")
     return PaletteFit(
         palette=palette32,
-        palette_acescg=fit_to_acescg(palette32, space).astype(np.float32),
+        palette_acescg=palette_acescg,
         positions=positions.astype(np.float32),
         counts=np.rint(counts).astype(np.int64),
         shares=counts / total_w,
@@ -345,7 +389,44 @@ def _fit_points(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any], 
         n_samples=int(n_samples),
         n_distinct=int(len(w)),
         n_frames=n_frames,
+        fixed=fixed_mask,
     )
+
+
+# -- fixed entries ----------------------------------------------------------------------------------
+
+
+class _Fixed:
+    """Validated fixed entries: ACEScg as given (float32) and their fit-space centres (float64)."""
+
+    def __init__(self, fixed: Any, k: int, space: FitSpace):
+        try:
+            acescg = np.array(fixed, dtype=np.float32, ndmin=2)
+        except (TypeError, ValueError):
+            raise ParameterError(f"parameter 'fixed': expected (n, 3) ACEScg colours, got {fixed!r}") from None
+        if acescg.ndim != 2 or acescg.shape[1] != 3:
+            raise ParameterError(f"parameter 'fixed': expected (n, 3) ACEScg colours, got shape {acescg.shape}")
+        if not np.isfinite(acescg).all():
+            raise ParameterError("parameter 'fixed': colours must be finite (no NaN/Inf)")
+        if len(acescg) > k:
+            raise ParameterError(f"parameter 'fixed': {len(acescg)} fixed colours for k={k}; at most k")
+        _, x = _to_u_x(np.ascontiguousarray(acescg), space)
+        x = x + np.float32(0.0)  # -0.0 -> +0.0
+        if len(np.unique(np.ascontiguousarray(x).view(np.dtype((np.void, 12))))) != len(x):
+            raise ParameterError("parameter 'fixed': two fixed colours are the same colour")
+        self.acescg = acescg
+        self.x = x.astype(np.float64)
+        self.m = len(acescg)
+
+    @staticmethod
+    def of(fixed: Any, k: int, space: str) -> "_Fixed | None":
+        """``None`` for no fixed entries (``None`` or an empty list): the fit is the plain one."""
+        if fixed is None or (hasattr(fixed, "__len__") and len(fixed) == 0):
+            return None
+        return _Fixed(fixed, k, get_space(space))
+
+    def record(self) -> list[list[float]]:
+        return self.acescg.astype(np.float64).tolist()
 
 
 # -- public -----------------------------------------------------------------------------------------
@@ -373,8 +454,9 @@ class _Source:
         return pos if self.valid is None else self.valid[pos]
 
 
-def _fit_sources(sources: list, images: list, p: dict[str, Any]) -> PaletteFit:
+def _fit_sources(sources: list, images: list, p: dict[str, Any], fixed: _Fixed | None = None) -> PaletteFit:
     space = get_space(p["space"])
+    need = p["k"] - (0 if fixed is None else fixed.m)
     n_frames = len(images)
     quota = -(-p["sample_size"] // n_frames)
     us, xs, ws = [], [], []
@@ -391,7 +473,7 @@ def _fit_sources(sources: list, images: list, p: dict[str, Any]) -> PaletteFit:
         n_samples += len(rgb)
         label = src.label
     u, x, w = _distinct(np.concatenate(us), np.concatenate(xs), np.concatenate(ws))
-    if len(w) < p["k"] and not everything:
+    if len(w) < need and not everything:
         # the sample missed rare colours: use every usable pixel
         us, xs, ws, n_samples = [], [], [], 0
         for j, image in enumerate(images):
@@ -402,13 +484,13 @@ def _fit_sources(sources: list, images: list, p: dict[str, Any]) -> PaletteFit:
             us.append(uu), xs.append(xx), ws.append(ww)
             n_samples += len(rgb)
         u, x, w = _distinct(np.concatenate(us), np.concatenate(xs), np.concatenate(ws))
-    if len(w) < p["k"]:
+    if len(w) < need:
         what = label if n_frames == 1 else f"the {n_frames} frames"
-        controller.refuse_distinct(p["k"], len(w), space=space.name, n_pixels=n_samples,
+        controller.refuse_distinct(need, len(w), space=space.name, n_pixels=n_samples,
                                    alpha_threshold=p["alpha_threshold"] if _has_alpha(sources) else None,
                                    label=what)
     stream = _Stream(p["seed"], 2**32 - 1)  # the k-means++ stream, apart from the sampling streams
-    return _fit_points(u, x, w, p, space, stream, n_samples, n_frames)
+    return _fit_points(u, x, w, p, space, stream, n_samples, n_frames, fixed)
 
 
 def _has_alpha(sources: list) -> bool:
@@ -417,7 +499,7 @@ def _has_alpha(sources: list) -> bool:
 
 def fit_palette(image: Any, *, k: int = 8, space: str = "oklab", seed: int = 0, sample_size: int = 100_000,
                 max_iter: int = 100, tol: float = 0.05, alpha_threshold: float = 0.0,
-                premultiplied: bool = True) -> PaletteFit:
+                premultiplied: bool = True, fixed: Any = None) -> PaletteFit:
     """Fit a ``k``-colour palette to one image.
 
     ``image``: ``float32`` ``HWC`` scene-linear ACEScg, RGB or RGBA (any
@@ -432,26 +514,43 @@ def fit_palette(image: Any, *, k: int = 8, space: str = "oklab", seed: int = 0, 
     :class:`~core.errors.ImageError` (NaN/Inf, wrong channels, alpha leaving
     no pixel). A fit that runs out of iterations is returned with
     ``converged=False``.
+
+    ``fixed``: ``(m, 3)`` ACEScg colours (m <= k) kept as palette entries
+    (e.g. entries an artist locked): k-means++ starts from them and Lloyd
+    never moves them; the other ``k - m`` entries are fitted around them.
+    Deterministic like the rest; ``fixed=None`` (or empty) is the plain fit,
+    bit for bit. The result marks them in :attr:`PaletteFit.fixed` and
+    records them in ``params["fixed"]``. Refused
+    (:class:`~core.errors.ParameterError`): a wrong shape, NaN/Inf, more
+    than ``k``, two equal colours, or fewer distinct image colours than
+    entries to fit.
     """
     p = _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied)
+    fx = _Fixed.of(fixed, p["k"], p["space"])
+    if fx is not None:
+        p["fixed"] = fx.record()
     src = _Source(image, p)
-    return _fit_sources([src], [image], p)
+    return _fit_sources([src], [image], p, fx)
 
 
 def fit_shared_palette(images: Iterable[Any], *, k: int = 8, space: str = "oklab", seed: int = 0,
                        sample_size: int = 100_000, max_iter: int = 100, tol: float = 0.05,
-                       alpha_threshold: float = 0.0, premultiplied: bool = True) -> PaletteFit:
+                       alpha_threshold: float = 0.0, premultiplied: bool = True, fixed: Any = None) -> PaletteFit:
     """Fit one palette over several frames (a shot), so its encoding does not flicker.
 
     ``images``: frames as for :func:`fit_palette` (arrays, Frames or paths;
     paths are read one at a time, so a long shot need not fit in memory).
     Each frame contributes ``ceil(sample_size / n_frames)`` sampled pixels,
-    drawn with a stream seeded by ``(seed, frame position)``.
+    drawn with a stream seeded by ``(seed, frame position)``. ``fixed``: as
+    for :func:`fit_palette`.
     """
     p = _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied)
+    fx = _Fixed.of(fixed, p["k"], p["space"])
+    if fx is not None:
+        p["fixed"] = fx.record()
     images = list(images)
     if not images:
         raise ImageError("fit_shared_palette: no frames given")
     lazy = [isinstance(im, (str, os.PathLike)) for im in images]
     sources = [None if is_path else _Source(im, p) for im, is_path in zip(images, lazy)]
-    return _fit_sources(sources, images, p)
+    return _fit_sources(sources, images, p, fx)

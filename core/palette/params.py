@@ -21,8 +21,9 @@ ENCODE_PARAMS = ParamSet(
     [
         Param("k", int, 8, "number of palette colours", minimum=2, maximum=256, label="Colours"),
         Param("space", str, "oklab", "perceptual space the palette is fitted in", choices=SPACES, label="Fit space"),
+        # 2**31 - 1: a Nuke Int_Knob is 32-bit (the same bound as core.degrade's seed)
         Param("seed", int, 0, "random seed of the pixel sample and the k-means++ start", minimum=0,
-              maximum=2**63 - 1),
+              maximum=2**31 - 1),
         Param("sample_size", int, 100_000, "pixels sampled (per shot, when shared) to fit the palette",
               minimum=1_000, maximum=50_000_000, label="Sample size"),
         Param("max_iter", int, 100, "Lloyd iterations at most", minimum=1, maximum=10_000, label="Max iterations"),

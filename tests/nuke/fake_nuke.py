@@ -13,7 +13,16 @@
   thread raises (Nuke would crash or corrupt the script);
 - loads gizmos for ``createNode`` from the plug-in path with the test TCL
   parser (:mod:`tests.nuke.tcl`), building the user knobs and the nodes
-  inside, wired as the file's node stack says.
+  inside, wired as the file's node stack says, and the layers its
+  ``add_layer`` lines declare;
+- evaluates knob expressions of the one form reelkit's gizmos use
+  (``{{parent.knob}}``; an Enumeration counts as its index, a Boolean as
+  0/1), and runs a gizmo's ``knobChanged`` script on every ``setValue`` of
+  its knobs, as Nuke does while the node's panel is open (``_show_panel``
+  plays the panel opening: ``thisKnob()`` is ``showPanel``);
+- computes what a node outputs for the modelled classes (:func:`_pixels`:
+  Read through :mod:`core.io`, Copy, Switch, Input/Output/Dot, a gizmo),
+  so a test can look at the image a gizmo shows.
 
 Signatures follow Nuke's Python API. Names starting with an underscore are
 test controls, not Nuke API (e.g. :func:`_pump` plays Nuke's event loop
@@ -41,10 +50,13 @@ _plugin_path: list[str] = []
 _startup_dir: str | None = None          # folder of the init.py/menu.py being run (see _run_startup)
 _main_queue: queue.Queue = queue.Queue()
 _this_node = None
+_this_knob = None
 _render_hook = None                      # called as _render_hook(write_node, frame) by execute()
 _cancel_after: int | None = None         # ProgressTask.isCancelled() is True from this call on
 _progress_tasks: list["ProgressTask"] = []
 _counters: dict[str, int] = {}
+# Layers known to the script: the built-in rgba, then those added by add_layer (gizmos).
+_layers: dict[str, list[str]] = {"rgba": ["rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"]}
 
 
 def __getattr__(name):
@@ -121,6 +133,8 @@ class Knob:
 
     def value(self):
         _check_thread(f"knob {self.fullyQualifiedName()}")
+        if self._expression is not None:
+            return self._coerce(_evaluate(self._expression, self._node))
         return self._value
 
     def setValue(self, value):
@@ -128,7 +142,13 @@ class Knob:
         self._value = self._coerce(value)
         self._expression = None
         _record("Knob.setValue", self.fullyQualifiedName(), self._value)
+        if self._node is not None:
+            self._node._knob_changed(self)
         return True
+
+    def _number(self):
+        """The knob's value as an expression sees it."""
+        return self.value()
 
     def hasExpression(self):
         return self._expression is not None
@@ -184,6 +204,9 @@ class Double_Knob(Array_Knob):
 class Boolean_Knob(Knob):
     _default = False
 
+    def _number(self):
+        return int(self.value())
+
     def _coerce(self, value):
         if not isinstance(value, (bool, int)):
             raise TypeError(f"{self._name}: a bool is required, got {type(value).__name__}")
@@ -221,6 +244,9 @@ class Enumeration_Knob(Knob):
 
     def values(self):
         return list(self._values)
+
+    def _number(self):
+        return self._values.index(self.value())
 
     def setValues(self, items):
         self._values = [str(v) for v in items]
@@ -263,6 +289,19 @@ class Text_Knob(Knob):
 
 class Tab_Knob(Knob):
     pass
+
+
+class Channel_Knob(Knob):
+    """A built-in node's channel choice (Copy's ``from0``...): ``none`` or a channel of a known layer."""
+
+    _default = "none"
+
+    def _coerce(self, value):
+        if not isinstance(value, str):
+            raise TypeError(f"{self._name}: a channel name is required, got {type(value).__name__}")
+        if value != "none" and not any(value in chans for chans in _layers.values()):
+            raise ValueError(f"fake nuke: {self._name}: unknown channel {value!r} (declare its layer with add_layer)")
+        return value
 
 
 class _Button(Knob):
@@ -311,9 +350,11 @@ _BUILTIN = {
     "Switch": ({"which": Int_Knob, "disable": Boolean_Knob}, 2),
     "Dot": ({}, 1),
     "Grade": ({"white": Double_Knob, "disable": Boolean_Knob}, 1),
+    "Copy": ({**{f"{d}{i}": Channel_Knob for i in range(4) for d in ("from", "to")}, "disable": Boolean_Knob}, 2),
 }
 _BUILTIN_DEFAULTS = {"Read": {"first": 1, "last": 1, "colorspace": "default"},
-                     "Write": {"channels": "rgb"}}
+                     "Write": {"channels": "rgb"},
+                     "Copy": {"from0": "rgba.alpha", "to0": "rgba.alpha"}}
 
 
 class Node:
@@ -371,6 +412,9 @@ class Node:
     def maxInputs(self):
         return len(self._inputs)
 
+    def _knob_changed(self, knob):
+        """Built-in nodes run no script when a knob changes (see Group)."""
+
     def frameRange(self):
         """The node's frame range: a Read's first/last, else its input's, else the script's."""
         _check_thread(f"node {self.fullName()}")
@@ -388,6 +432,20 @@ class Group(Node):
     def __init__(self, cls, name, max_inputs, parent=None):
         super().__init__(cls, name, max_inputs, parent)
         self._children: dict[str, Node] = {}
+        self._knob_changed_script = ""
+
+    def _knob_changed(self, knob):
+        """Run the ``knobChanged`` script with ``thisNode()`` / ``thisKnob()`` set, as Nuke does."""
+        global _this_node, _this_knob
+        if not self._knob_changed_script:
+            return
+        _record("knobChanged", self.fullName(), knob.name())
+        previous = (_this_node, _this_knob)
+        _this_node, _this_knob = self, knob
+        try:
+            exec(compile(self._knob_changed_script, f"<{self.fullName()}.knobChanged>", "exec"), _script_namespace())
+        finally:
+            _this_node, _this_knob = previous
 
     def node(self, name):
         _check_thread(f"node {self.fullName()}")
@@ -464,8 +522,15 @@ def _load_gizmo(path: Path) -> Group:
         if "+DISABLED" in uk.flags:
             knob._enabled = False
         group.addKnob(knob)
+    for layer, channels in spec.layers.items():
+        known = _layers.setdefault(layer, list(channels))
+        if known != list(channels):
+            raise AttributeError(f"fake nuke does not model redefining layer {layer} ({path.name})")
     for key, word in top.knobs.items():
         if key in ("inputs", "help", "tile_color", "label", "name"):
+            continue
+        if key == "knobChanged":
+            group._knob_changed_script = str(word)
             continue
         if key not in group._knobs:
             raise ValueError(f"{path.name}: value for unknown knob {key}")
@@ -510,6 +575,120 @@ def createNode(node, args=None, inpanel=True):
 
 def thisNode():
     return _this_node
+
+
+def thisKnob():
+    return _this_knob
+
+
+def _show_panel(node):
+    """Open ``node``'s panel: Nuke runs its knobChanged with ``thisKnob()`` named ``showPanel``."""
+    _record("showPanel", node.fullName())
+    knob = Knob("showPanel")
+    knob._node = node
+    node._knob_changed(knob)
+
+
+# --------------------------------------------------------------------------- expressions, pixels
+
+
+def _evaluate(expression, node):
+    """A knob expression: only ``parent.<knob>`` (the knob of the group holding ``node``) is modelled."""
+    import re
+
+    m = re.fullmatch(r"\s*parent\.(\w+)\s*", expression)
+    if m is None or node is None or node._parent is None:
+        raise AttributeError(f"fake nuke does not model the expression {expression!r}")
+    knob = node._parent.knob(m.group(1))
+    if knob is None:
+        raise NameError(f"{node.fullName()}: expression {expression!r}: no knob {m.group(1)} on the parent")
+    return knob._number()
+
+
+def _file_value(node):
+    """A Read's file with TCL ``[value parent.<knob>]`` substituted (the only TCL modelled)."""
+    import re
+
+    text = node["file"].value()
+
+    def sub(m):
+        return str(node._parent[m.group(1)].value())
+
+    out = re.sub(r"\[value parent\.(\w+)\]", sub, text)
+    if "[" in out or "$" in out:
+        raise AttributeError(f"fake nuke does not model the file name {text!r}")
+    return out
+
+
+_EXR_TO_NUKE = {"R": "red", "G": "green", "B": "blue", "A": "alpha"}
+
+
+def _nuke_channel(exr_name):
+    """Nuke's name for an EXR channel: ``R`` -> ``rgba.red``, ``layer.R`` -> ``layer.red``, ``layer.Y`` -> ``layer.Y``."""
+    layer, _, chan = exr_name.rpartition(".")
+    if not layer:
+        if exr_name not in _EXR_TO_NUKE:
+            raise AttributeError(f"fake nuke does not model the undotted EXR channel {exr_name!r}")
+        return f"rgba.{_EXR_TO_NUKE[exr_name]}"
+    return f"{layer}.{_EXR_TO_NUKE.get(chan, chan)}"
+
+
+def _read_pixels(node, frame):
+    from core import io
+
+    if not node["raw"].value():
+        raise AttributeError("fake nuke does not model a Read's colour conversion (set raw)")
+    first, last = node["first"].value(), node["last"].value()
+    if not first <= frame <= last:
+        raise AttributeError(f"fake nuke does not model frames outside a Read's range ({frame} of {first}-{last})")
+    path = _file_value(node)
+    img = io.read_image(io.sequence_path(path, frame) if io.is_sequence_pattern(path) else path)
+    out = {}
+    main = img.channels or ("R", "G", "B", "A")[:img.pixels.shape[2]]
+    for i, name in enumerate(main):
+        out[_nuke_channel(name)] = img.pixels[..., i]
+    names = img.metadata.get("layer_channels", {})
+    for layer, arr in img.layers.items():
+        for i, name in enumerate(names[layer]):
+            out[_nuke_channel(name)] = arr[..., i]
+    return out
+
+
+def _pixels(node, frame):
+    """What ``node`` outputs at ``frame``: ``{nuke channel name: HW float32}`` (modelled classes only)."""
+    import numpy as np
+
+    cls = node.Class()
+    if isinstance(node, Group):
+        outputs = [n for n in node.nodes() if n.Class() == "Output"]
+        if len(outputs) != 1:
+            raise AttributeError(f"fake nuke does not model a group with {len(outputs)} Output nodes")
+        return _pixels(outputs[0], frame)
+    if "disable" in node._knobs and node["disable"].value() and cls != "Read":
+        return _pixels(node.input(0), frame)
+    if cls == "Read":
+        return _read_pixels(node, frame)
+    if cls in ("Output", "Dot", "Write"):
+        return _pixels(node.input(0), frame)
+    if cls == "Input":
+        upstream = node._parent.input(node["number"].value())
+        if upstream is None:
+            raise AttributeError("fake nuke does not model an unconnected Input (black)")
+        return _pixels(upstream, frame)
+    if cls == "Switch":
+        connected = [i for i in range(node.maxInputs()) if node.input(i) is not None]
+        which = min(max(int(node["which"].value()), 0), max(connected))
+        return _pixels(node.input(which), frame)
+    if cls == "Copy":
+        b = dict(_pixels(node.input(0), frame))
+        a = _pixels(node.input(1), frame)
+        shape = next(iter(b.values())).shape
+        for i in range(4):
+            src, dst = node[f"from{i}"].value(), node[f"to{i}"].value()
+            if src != "none" and dst != "none":
+                b[dst] = a.get(src, np.zeros(shape, np.float32))  # Nuke copies black from a missing channel
+        return b
+    raise AttributeError(f"fake nuke does not model the pixels of a {cls}")
 
 
 _root = None

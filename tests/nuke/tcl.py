@@ -3,8 +3,8 @@
 It knows: commands split by newlines and ``;``, ``#`` comments, brace-quoted
 words (literal, nested, ``\\{`` does not count), double-quoted words (with
 backslash escapes), bare words with ``[...]`` and ``$var``; Nuke's node
-commands (``Read { knob value ... }``), ``addUserKnob {...}``, and the node
-stack (``set N [stack 0]``, ``push $N``, ``push 0``, ``end_group``), where a
+commands (``Read { knob value ... }``), ``addUserKnob {...}``, ``add_layer
+{layer layer.chan ...}`` (before the first node), and the node stack (``set N [stack 0]``, ``push $N``, ``push 0``, ``end_group``), where a
 node with ``inputs n`` pops ``n`` nodes and the top of the stack becomes its
 input 0.
 
@@ -185,6 +185,7 @@ class GizmoFile:
     version: str | None
     top: NodeDef
     children: list[NodeDef]
+    layers: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def child(self, name: str) -> NodeDef:
         for node in self.children:
@@ -255,6 +256,7 @@ def parse_gizmo(text: str) -> GizmoFile:
     children: list[NodeDef] = []
     stack: list[NodeDef | None] = []
     variables: dict[str, NodeDef | None] = {}
+    layers: dict[str, list[str]] = {}
     ended = False
     for cmd in parse(text):
         head = cmd[0]
@@ -262,6 +264,18 @@ def parse_gizmo(text: str) -> GizmoFile:
             raise TclError(f"line {head.line}: {head!r} after end_group")
         if head == "version":
             version = " ".join(cmd[1:])
+        elif head == "add_layer":
+            if len(cmd) != 2 or cmd[1].form != "braced":
+                raise TclError(f"line {head.line}: add_layer takes one braced list")
+            if top is not None:
+                raise TclError(f"line {head.line}: add_layer after the first node")
+            words = [str(w) for w in parse(cmd[1], base_line=cmd[1].line)[0]]
+            layer, channels = words[0], words[1:]
+            if not channels or any(c.partition(".")[0] != layer or not c.partition(".")[2] for c in channels):
+                raise TclError(f"line {head.line}: add_layer {layer}: channels must be named {layer}.<name>")
+            if layer in layers:
+                raise TclError(f"line {head.line}: add_layer {layer} twice")
+            layers[layer] = channels
         elif head == "set":
             if len(cmd) != 3 or cmd[2] != "[stack 0]":
                 raise TclError(f"line {head.line}: expected 'set NAME [stack 0]'")
@@ -303,4 +317,4 @@ def parse_gizmo(text: str) -> GizmoFile:
         raise TclError("no Gizmo or Group node")
     if not ended:
         raise TclError("missing end_group")
-    return GizmoFile(version, top, children)
+    return GizmoFile(version, top, children, layers)

@@ -56,7 +56,7 @@ def test_knobs_mirror_the_spec(name):
     knobs = user_knobs(gizmo)
     assert gizmo.top.user_knobs[0].type_id == TAB
     overrides = spec.knob_class_overrides()
-    mirrored = list(spec.knob_params())
+    mirrored = list(spec.knob_params()) + list(spec.group_params())
     for p in mirrored:
         k = knobs[p.name]
         expected = ENUMERATION if p.choices else TYPE_IDS[p.kind]
@@ -82,8 +82,50 @@ def test_knobs_mirror_the_spec(name):
         assert excluded not in knobs
     buttons = {b.name for b in spec.buttons}
     result = {host.STATUS, host.OUTPUT_FILE, host.OUTPUT_FIRST, host.OUTPUT_LAST, host.OUTPUT_READY}
-    extra = set(knobs) - {p.name for p in mirrored} - buttons - result
+    groups = spec.preset_groups
+    boxes = {groups.override_knob(g) for g in groups.group_names()} if groups is not None else set()
+    extra = set(knobs) - {p.name for p in mirrored} - buttons - result - boxes
     assert all(knobs[k].type_id in (TAB, TEXT) for k in extra), extra
+    assert len(gizmo.top.user_knobs) == len(knobs), "two knobs with one name"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if s.preset_groups is not None))
+def test_preset_groups_are_tabs_each_with_its_override_box(name):
+    """After the main tab: per group, its tab, its 'Override preset' box (off), then exactly its parameters."""
+    spec = SPECS[name]
+    groups = spec.preset_groups
+    order = [k.name for k in load(name).top.user_knobs]
+    names = groups.group_names()
+    start = order.index(groups.tab_knob(next(iter(names))))
+    expected = [k for g, params in names.items() for k in (groups.tab_knob(g), groups.override_knob(g), *params)]
+    assert order[start:start + len(expected)] == expected
+    assert order[start + len(expected)] == "result"
+    knobs = user_knobs(load(name))
+    for g in names:
+        assert knobs[groups.tab_knob(g)].type_id == TAB and knobs[groups.tab_knob(g)].label == groups.tab_label(g)
+        box = knobs[groups.override_knob(g)]
+        assert box.type_id == 6 and box.label == "Override preset"
+        assert load(name).top.knobs[groups.override_knob(g)] == "false"
+    # every parameter of the core spec, once, and the summary line on the main tab before the job knobs
+    assert sorted(spec.group_params().params) == sorted(groups.core_params().params)
+    assert order.index(groups.SUMMARY) < order.index("job_divider") < start
+
+
+def test_degrade_tabs_are_the_effects_in_film_order():
+    from core.degrade import DEGRADE_OUTPUT_PARAMS, DEGRADE_PARAMS, EFFECTS
+
+    spec = SPECS["ReelDegrade"]
+    assert list(spec.preset_groups.group_names()) == list(EFFECTS) == [
+        "gauge", "grain", "generation", "fade", "dust", "scratches", "flicker", "weave"]
+    assert list(spec.group_params().params) == list(DEGRADE_PARAMS.params)  # effect order = spec order
+    assert [p.name for p in spec.exposed()] == list(DEGRADE_OUTPUT_PARAMS.params)
+    assert spec.core_params()["seed"].maximum == 2**31 - 1
+
+
+def test_knob_names_are_unique_per_node():
+    for spec in registry.NODES:
+        names = spec.knob_names()
+        assert len(names) == len(set(names)), spec.name
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -129,7 +171,10 @@ def test_python_commands_resolve_to_callables(name):
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_inside_the_gizmo(name):
     gizmo = load(name)
-    assert [n.name for n in gizmo.children] == [host.INPUT_NODE, host.WRITE_NODE, host.READ_NODE,
+    view = SPECS[name].view
+    views = [] if view is None else [build_gizmos.view_node(c) for c, ch in reversed(view.channels.items()) if ch]
+    views += [build_gizmos.VIEW_SWITCH] if view is not None else []
+    assert [n.name for n in gizmo.children] == [host.INPUT_NODE, host.WRITE_NODE, host.READ_NODE, *views,
                                                 host.SWITCH_NODE, host.OUTPUT_NODE]
     write = gizmo.child(host.WRITE_NODE)
     assert write.inputs == [host.INPUT_NODE]
@@ -142,9 +187,36 @@ def test_inside_the_gizmo(name):
     assert read.knobs["last"].expression == f"parent.{host.OUTPUT_LAST}"
     assert read.knobs["raw"] == "true"
     switch = gizmo.child(host.SWITCH_NODE)
-    assert switch.inputs == [host.INPUT_NODE, host.READ_NODE]  # 0: pass-through, 1: result
+    result = host.READ_NODE if view is None else build_gizmos.VIEW_SWITCH
+    assert switch.inputs == [host.INPUT_NODE, result]  # 0: pass-through, 1: result
     assert switch.knobs["which"].expression == f"parent.{host.OUTPUT_READY}"
     assert gizmo.child(host.OUTPUT_NODE).inputs == [host.SWITCH_NODE]
+
+
+def test_spectrum_encode_view_switch_follows_the_output_choices():
+    """Switch_view input i shows choice i of 'output': a Copy of its layer into RGB, or the result's own RGB."""
+    from core.palette import ENCODE_PARAMS
+
+    gizmo = load("SpectrumEncode")
+    view = SPECS["SpectrumEncode"].view
+    assert view.knob == "output" and tuple(view.channels) == ENCODE_PARAMS["output"].choices
+    switch = gizmo.child(build_gizmos.VIEW_SWITCH)
+    assert switch.knobs["which"].expression == "parent.output"
+    assert switch.knobs["inputs"] == str(len(view.channels))
+    for (choice, channel), source in zip(view.channels.items(), switch.inputs):
+        if channel is None:
+            assert source == host.READ_NODE
+            continue
+        copy = gizmo.child(source)
+        assert copy.cls == "Copy" and source == build_gizmos.view_node(choice)
+        assert copy.inputs == [host.READ_NODE, host.READ_NODE]  # B and A: the result
+        assert [(copy.knobs[f"from{i}"], copy.knobs[f"to{i}"]) for i in range(3)] == [
+            (channel, "rgba.red"), (channel, "rgba.green"), (channel, "rgba.blue")]
+        layer = channel.partition(".")[0]
+        assert gizmo.layers[layer] == [channel]
+    # core.io names a one-channel EXR layer's channel <layer>.Y (what Nuke reads as that channel)
+    assert set(gizmo.layers) == {"palette_index", "palette_gradient", "palette_distance"}
+    assert all(ch.endswith(".Y") for ch in view.channels.values() if ch)
 
 
 # ----------------------------------------------------------------------------- the parser is strict
@@ -157,6 +229,8 @@ def test_inside_the_gizmo(name):
     ("Gizmo {\n addUserKnob {4 a l A Q x}\n}\nend_group\n", "unknown keyword 'Q'"),
     ("Gizmo {\n}\n Switch {\n  inputs 2\n  name S\n }\nend_group\n", "takes 2 inputs, the stack holds 0"),
     ("Gizmo {\n}\n", "missing end_group"),
+    ("add_layer {a b.Y}\nGizmo {\n}\nend_group\n", "channels must be named a.<name>"),
+    ("Gizmo {\n}\nadd_layer {a a.Y}\nend_group\n", "add_layer after the first node"),
 ])
 def test_parser_rejects(text, message):
     with pytest.raises(tcl.TclError, match=message):
