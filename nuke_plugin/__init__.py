@@ -12,8 +12,10 @@ the gizmo. Modules:
 ``menus``         the "reelkit" menu and toolbar (called by the repository's ``menu.py``)
 ``build_gizmos``  writes ``gizmos/*.gizmo`` from the registry (``python -m nuke_plugin.build_gizmos``)
 ``nodes.*``       one module per node with its button callbacks
+``panels.*``      Qt panels (the palette panel): plain QWidgets, also docked in Nuke
 
-Importing this package (or any module above) imports neither ``nuke`` nor
-Qt: functions that need Nuke import it when called, so the gizmo generator
-and the tests run in plain Python.
+Importing this package (or any module above, except the Qt widget modules
+``panels.widgets`` and ``panels.palette_panel``) imports neither ``nuke``
+nor Qt: functions that need Nuke import it when called, so the gizmo
+generator and the tests run in plain Python.
 """

@@ -352,6 +352,8 @@ _BUILTIN = {
     "Grade": ({"white": Double_Knob, "disable": Boolean_Knob}, 1),
     "Copy": ({**{f"{d}{i}": Channel_Knob for i in range(4) for d in ("from", "to")}, "disable": Boolean_Knob}, 2),
 }
+# Classes that take any number of inputs (the count in the script wins); the others take exactly theirs.
+_VARIABLE_INPUTS = {"Switch"}
 _BUILTIN_DEFAULTS = {"Read": {"first": 1, "last": 1, "colorspace": "default"},
                      "Write": {"channels": "rgb"},
                      "Copy": {"from0": "rgba.alpha", "to0": "rgba.alpha"}}
@@ -539,6 +541,11 @@ def _load_gizmo(path: Path) -> Group:
         node = _make_builtin(child.cls, child.name, parent=group)
         if child.user_knobs:
             raise AttributeError(f"fake nuke does not model user knobs on inner nodes ({path.name})")
+        n_inputs = int(child.knobs.get("inputs", 1))
+        if child.cls in _VARIABLE_INPUTS:
+            node._inputs = [None] * max(n_inputs, len(node._inputs))
+        elif n_inputs > len(node._inputs):
+            raise ValueError(f"{path.name}: {child.cls} {child.name} takes {len(node._inputs)} inputs, not {n_inputs}")
         for key, word in child.knobs.items():
             if key in ("inputs", "name", "xpos", "ypos"):
                 continue
@@ -624,7 +631,7 @@ _EXR_TO_NUKE = {"R": "red", "G": "green", "B": "blue", "A": "alpha"}
 
 
 def _nuke_channel(exr_name):
-    """Nuke's name for an EXR channel: ``R`` -> ``rgba.red``, ``layer.R`` -> ``layer.red``, ``layer.Y`` -> ``layer.Y``."""
+    """Nuke's name for an EXR channel: ``R`` -> ``rgba.red``, ``layer.R`` -> ``layer.red``, ``layer.Y`` stays."""
     layer, _, chan = exr_name.rpartition(".")
     if not layer:
         if exr_name not in _EXR_TO_NUKE:

@@ -71,3 +71,52 @@ def test_main_thread_queue_runs_only_when_pumped(nuke):
     assert seen == [1]
     with pytest.raises(TypeError):
         nuke.executeInMainThread(seen.append, args=1)
+
+
+def test_expressions_of_one_form_only(started):
+    nuke = started
+    node = nuke.createNode("SpectrumEncode")
+    switch = node.node("Switch_result")
+    assert switch["which"].value() == 0
+    node["output_ready"].setValue(True)
+    assert switch["which"].value() == 1 and switch["which"].hasExpression()
+    switch["which"]._expression = "parent.output_ready + 1"
+    with pytest.raises(AttributeError, match="does not model the expression"):
+        switch["which"].value()
+
+
+def test_knob_changed_runs_with_this_knob(started):
+    nuke = started
+    node = nuke.createNode("ReelDegrade")
+    node["seed"].setValue(3)
+    assert nuke._calls("knobChanged")[-1] == (("ReelDegrade1", "seed"), {})
+    assert nuke.thisNode() is None and nuke.thisKnob() is None
+    before = len(nuke._calls("knobChanged"))
+    nuke._show_panel(node)
+    assert nuke._calls("knobChanged")[before] == (("ReelDegrade1", "showPanel"), {})
+
+
+def test_copy_channels_must_be_declared(nuke):
+    copy = nuke.nodes.Copy()
+    assert (copy["from0"].value(), copy["to0"].value(), copy["from1"].value()) == ("rgba.alpha", "rgba.alpha", "none")
+    with pytest.raises(ValueError, match="unknown channel 'palette_index.Y'"):
+        copy["from1"].setValue("palette_index.Y")
+
+
+def test_pixels_of_unmodelled_nodes_raise(nuke):
+    with pytest.raises(AttributeError, match="does not model the pixels of a Grade"):
+        nuke._pixels(nuke.nodes.Grade(), 1)
+    read = nuke.nodes.Read(file="/x/a.####.exr", first=1, last=2)
+    with pytest.raises(AttributeError, match="colour conversion"):
+        nuke._pixels(read, 1)
+
+
+def test_fake_nukescripts_models_only_panels(nuke):
+    import nukescripts
+
+    with pytest.raises(AttributeError, match="does not model nukescripts.PythonPanel"):
+        nukescripts.PythonPanel
+    with pytest.raises(AttributeError, match=r"does not model nukescripts\.panels\.WidgetKnob"):
+        nukescripts.panels.WidgetKnob
+    with pytest.raises(KeyError):
+        nukescripts.panels.restorePanel("nobody")

@@ -168,6 +168,22 @@ def test_python_commands_resolve_to_callables(name):
         assert calls == 1
 
 
+@pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if s.knob_changed))
+def test_knob_changed_script_resolves(name):
+    """The gizmo's knobChanged imports its module and calls one callable with (thisNode, thisKnob)."""
+    script = str(load(name).top.knobs["knobChanged"])
+    (imp, call) = script.split("\n")
+    module = re.fullmatch(r"import ([\w.]+)", imp).group(1)
+    importlib.import_module(module)
+    m = re.fullmatch(r"([\w.]+)\(nuke\.thisNode\(\), nuke\.thisKnob\(\)\)", call)
+    assert m and m.group(1).startswith(module + ".") and callable(_resolve(m.group(1)))
+
+
+def test_only_nodes_that_ask_have_a_knob_changed():
+    for name, spec in SPECS.items():
+        assert ("knobChanged" in load(name).top.knobs) == bool(spec.knob_changed), name
+
+
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_inside_the_gizmo(name):
     gizmo = load(name)

@@ -8,7 +8,9 @@ import sys
 from tests.nuke.conftest import REPO
 
 MODULES = ["nuke_plugin", "nuke_plugin.registry", "nuke_plugin.specs", "nuke_plugin.knobs", "nuke_plugin.host",
-           "nuke_plugin.menus", "nuke_plugin.build_gizmos", "nuke_plugin.nodes.color_convert"]
+           "nuke_plugin.menus", "nuke_plugin.build_gizmos", "nuke_plugin.nodes.color_convert",
+           "nuke_plugin.nodes.spectrum_encode", "nuke_plugin.nodes.reel_degrade", "nuke_plugin.panels",
+           "nuke_plugin.panels.palette_model"]
 
 
 def test_import_without_nuke_or_qt():
@@ -16,7 +18,8 @@ def test_import_without_nuke_or_qt():
         "import sys\n"
         f"for m in {MODULES!r}: __import__(m)\n"
         "from nuke_plugin import registry\n"
-        "[spec.knob_params() for spec in registry.NODES]\n"
+        "[(spec.knob_params(), spec.group_params(), spec.knob_names()) for spec in registry.NODES]\n"
+        "from nuke_plugin import menus; menus.register_panels()\n"
         "bad = sorted(m for m in sys.modules if m == 'nuke' or m.split('.')[0] in ('PySide6', 'PySide2', 'PyQt5', 'PyQt6'))\n"
         "print(','.join(bad))\n"
     )

@@ -21,15 +21,52 @@ def test_init_only_adds_the_gizmo_folder(nuke, gui):
     assert sys.path == before
 
 
+NODE_LABELS = ["Color Convert", "Spectrum Encode", "Degrade"]
+
+
 def test_menu_and_toolbar_entries(started):
     nuke = started
     nuke._run_startup(str(REPO), "menu.py")
-    assert nuke._menu_tree(nuke.menu("Nuke")) == [("reelkit", ["Color Convert", "-", "Documentation", "About"])]
-    assert nuke._menu_tree(nuke.toolbar("Nodes")) == [("reelkit", ["Color Convert"])]
+    assert nuke._menu_tree(nuke.menu("Nuke")) == [
+        ("reelkit", [*NODE_LABELS, "-", "Palette Panel", "Documentation", "About"])]
+    assert nuke._menu_tree(nuke.toolbar("Nodes")) == [("reelkit", NODE_LABELS)]
     for top in (nuke.menu("Nuke"), nuke.toolbar("Nodes")):
-        item = top.findItem("reelkit").findItem("Color Convert")
-        assert item.script() == "nuke.createNode('ReelColorConvert')"
-        assert item._tooltip == registry.get("ReelColorConvert").tooltip
+        for spec in registry.NODES:
+            item = top.findItem("reelkit").findItem(spec.label)
+            assert item.script() == f"nuke.createNode({spec.name!r})"
+            assert item._tooltip == spec.tooltip
+
+
+def test_palette_panel_is_registered_and_opens(started, monkeypatch):
+    """registerWidgetAsPanel gets an expression Nuke can evaluate; opening the panel makes a PalettePanel."""
+    pytest.importorskip("PySide6", reason="the ui extra (PySide6) is not installed")
+    from PySide6 import QtWidgets
+
+    from nuke_plugin import menus
+
+    nuke = started
+    nuke._run_startup(str(REPO), "menu.py")
+    (args, _), = nuke._calls("nukescripts.registerWidgetAsPanel")
+    assert args == menus.PALETTE_PANEL
+    assert "reelkit Palette" in [i.name() for i in nuke.menu("Pane").items()]
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    nuke.menu("Nuke").findItem("reelkit").findItem("Palette Panel").invoke()
+    assert nuke._calls("nukescripts.addPanel") == [((menus.PALETTE_PANEL[2],), {})]
+    from nuke_plugin.panels.palette_panel import PalettePanel
+
+    panel = menus.show_panel(menus.PALETTE_PANEL[2])
+    assert type(panel.widget) is PalettePanel and panel.widget.model.empty
+    panel.widget.deleteLater()
+    app.processEvents()
+
+
+def test_menu_without_nukescripts_has_no_panel_entry(started, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nukescripts", None)  # import fails, as where nukescripts is missing
+    nuke = started
+    nuke._run_startup(str(REPO), "menu.py")
+    assert "Palette Panel" not in nuke._menu_tree(nuke.menu("Nuke"))[0][1]
 
 
 def test_menu_is_gui_only(headless):

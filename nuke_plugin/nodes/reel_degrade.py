@@ -1,0 +1,190 @@
+"""ReelDegrade: age the node's input like film with :func:`core.degrade.degrade_files`.
+
+Knobs: the main tab mirrors :data:`core.degrade.DEGRADE_OUTPUT_PARAMS`
+(preset, seed, EXR pixel type and compression) and the job spec; one tab
+per effect (Gauge, Grain, Generation, Fade, Dust, Scratches, Flicker,
+Weave) mirrors that effect's parameters of :data:`core.degrade.DEGRADE_PARAMS`.
+
+Preset or your own values — the rule, per effect tab:
+
+- **Override preset off** (the default): the preset decides that effect.
+  The tab shows the preset's values (refreshed when the preset changes or
+  the panel opens), and none of them is passed to core.
+- **Override preset on**: every knob of that tab is passed to core and
+  wins over the preset (``degrade_files(params=...)`` gets only those).
+- Changing a knob on a tab to something other than the preset's value
+  ticks its box; unticking it brings the preset's values back.
+
+So the knobs always show what will run, an untouched effect follows the
+preset, and setting an effect back to "off" (e.g. grain 0 under a grainy
+preset) is as explicit as any other change. ``preset_summary`` on the main
+tab lists the effects that will run and where their values come from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import ReelkitError
+from nuke_plugin import host, knobs, registry
+
+NODE = "ReelDegrade"
+
+
+def effect_groups() -> dict[str, list[str]]:
+    """``{effect: [parameter names]}`` in the order the effects are applied (one tab each)."""
+    from core.degrade import EFFECTS
+
+    return {name: [p.name for p in module.PARAMS] for name, module in EFFECTS.items()}
+
+
+def _groups() -> registry.PresetGroups:
+    groups = registry.get(NODE).preset_groups
+    if groups is None:
+        raise TypeError(f"{NODE}: the registry entry has no preset groups")
+    return groups
+
+
+def _preset_arg(preset: str) -> str | None:
+    return None if preset == "none" else preset
+
+
+def overridden(node) -> list[str]:
+    """The effects whose 'Override preset' box is on, in order."""
+    groups = _groups()
+    return [g for g in groups.group_names() if node[groups.override_knob(g)].value()]
+
+
+def overrides(node) -> dict[str, Any]:
+    """The values core gets as ``params``: every knob of the overridden effects, validated; nothing else."""
+    spec = registry.get(NODE)
+    values = knobs.read_values(node, spec.group_params())
+    names = _groups().group_names()
+    return {p: values[p] for g in overridden(node) for p in names[g]}
+
+
+def summary(preset: str, over: list[str], values: dict[str, Any]) -> str:
+    """The ``preset_summary`` line: effects that run, each marked when its values are the node's own."""
+    from core.degrade import enabled_effects
+
+    running = [f"{e} (override)" if e in over else e for e in enabled_effects(values)]
+    source = "no preset" if preset == "none" else preset
+    if not running:
+        return f"{source}: no effect runs; pick a preset or override an effect on its tab"
+    return f"{source}: {', '.join(running)}"
+
+
+# --------------------------------------------------------------------------- knobChanged
+
+
+def knob_changed(node, knob) -> None:
+    """The gizmo's ``knobChanged``: keep the tabs showing what will run (main thread, Nuke calls it).
+
+    ``showPanel`` or the preset changed: the effects without an override
+    show the preset's values. An override box turned off: that effect
+    shows the preset's values again. A tab's knob changed to something
+    other than the preset's value: its override box turns on.
+    """
+    from core.degrade import resolve_params
+
+    groups = _groups()
+    names = groups.group_names()
+    name = knob.name()
+    owner = {p: g for g, params in names.items() for p in params}
+    boxes = {groups.override_knob(g) for g in names}
+    if name not in owner and name not in boxes and name not in ("showPanel", groups.preset_param):
+        return  # xpos, selected, the result knobs...: nothing to show
+    preset_knob = node.knob(groups.preset_param)
+    if preset_knob is None:
+        return  # a knob made while the gizmo is still being built
+    preset = preset_knob.value()
+    try:
+        preset_values = resolve_params(_preset_arg(preset))
+    except ReelkitError:
+        return  # an unknown preset name: read_values reports it when the node runs
+    if name in ("showPanel", groups.preset_param):
+        for group in names:
+            if not node[groups.override_knob(group)].value():
+                _show_values(node, names[group], preset_values)
+    elif name in boxes:
+        group = name[len(groups.override_knob("")):]
+        if not knob.value():
+            _show_values(node, names[group], preset_values)
+    else:
+        box = node[groups.override_knob(owner[name])]
+        if not box.value() and knob.value() != preset_values[name]:
+            box.setValue(True)
+    _show_summary(node, preset, preset_values)
+
+
+def _show_values(node, params: list[str], values: dict[str, Any]) -> None:
+    for p in params:
+        knob = node[p]
+        if knob.value() != values[p]:
+            knob.setValue(values[p])
+
+
+def _show_summary(node, preset: str, preset_values: dict[str, Any]) -> None:
+    from core.degrade import resolve_params
+
+    over = overridden(node)
+    try:
+        values = resolve_params(_preset_arg(preset), overrides(node)) if over else preset_values
+    except ReelkitError as exc:
+        text = str(exc)
+    else:
+        text = summary(preset, over, values)
+    node[registry.PresetGroups.SUMMARY].setValue(text)
+
+
+# --------------------------------------------------------------------------- the Degrade button
+
+
+def run(node) -> host.Task | None:
+    """The Degrade button: degrade the node's input frames and show the result.
+
+    Returns the running :class:`~nuke_plugin.host.Task`, or ``None`` when
+    the job could not start (the reason is shown to the user; without a
+    GUI it is raised).
+    """
+    try:
+        return _start(node)
+    except ReelkitError as exc:
+        host.report(exc)
+        return None
+
+
+def _start(node) -> host.Task:
+    from core.degrade import enabled_effects, resolve_params
+
+    host.check_idle(node.fullName())
+    spec = registry.get(NODE)
+    run_values, job = spec.split(knobs.read_values(node, spec.knob_params()))
+    params = overrides(node)
+    over = overridden(node)
+    preset = _preset_arg(run_values["preset"])
+    resolved = resolve_params(preset, params)
+    seq = host.gather_input(node, frames=job["frames"], mode=job["input_mode"])
+    config = {"node": NODE, "run": run_values, "params": resolved, "input": seq.identity}
+    out_dir = host.output_dir(node, job["output_dir"], config)
+    name = f"{node.name()}.exr" if seq.still else f"{node.name()}.####.exr"
+    # A rendered input is new on every run, so frames made from an earlier render are stale.
+    force = job["force"] or seq.origin == "render"
+    effects = ", ".join(enabled_effects(resolved)) or "no effect"
+    origin = run_values["preset"] if preset else "no preset"
+    if over:
+        origin += f" + {', '.join(over)} overridden"
+    status = f"{origin}: {effects}; seed {run_values['seed']}, frames {seq.first}-{seq.last}"
+
+    def work(progress):
+        from core.degrade import degrade_files
+
+        return degrade_files(seq.pattern, name, output_dir=out_dir, preset=preset, params=params,
+                             seed=run_values["seed"], frames=seq.frames_text, force=force, progress=progress,
+                             pixel_type=run_values["pixel_type"], compression=run_values["compression"])
+
+    def done(_manifest) -> None:
+        host.set_output(node, out_dir / name, seq.first, seq.last, status)
+
+    return host.run_task(f"{node.name()}: degrade", work, on_done=done, cleanup=seq.temp_dir,
+                         key=node.fullName())

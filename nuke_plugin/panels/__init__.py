@@ -1,0 +1,14 @@
+"""reelkit's Qt panels: plain QWidgets usable standalone and docked in Nuke.
+
+Each panel keeps its data in a model without Qt (``palette_model``) and
+draws it with widgets made by small factories (``widgets``), after
+OpenColorIO's ocioview. ``nuke_plugin.menus`` registers the panels with
+``nukescripts.panels.registerWidgetAsPanel`` in GUI sessions.
+
+``palette_model``  :class:`~nuke_plugin.panels.palette_model.PaletteModel`: a palette, its edits and locks (no Qt)
+``widgets``        Qt widgets derived from core parameter specs, and the panel style
+``palette_panel``  :class:`~nuke_plugin.panels.palette_panel.PalettePanel`: swatches, shares, gradient
+                   order; edit, lock, refit, save
+
+Importing this package imports neither Qt nor Nuke.
+"""
