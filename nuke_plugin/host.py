@@ -434,6 +434,32 @@ def run_task(title: str, work: Callable[[ProgressFn], Any], *, on_done: Callable
     return task
 
 
+def button(start: Callable[[Any], Task]) -> Callable[[Any], Task | None]:
+    """Make a node's button command from its ``start(node) -> Task``.
+
+    The command returns the running :class:`Task`, or ``None`` when the job
+    could not start: the reason is shown to the user (raised without a GUI,
+    see :func:`report`).
+    """
+
+    def run(node) -> Task | None:
+        try:
+            return start(node)
+        except ReelkitError as exc:
+            report(exc)
+            return None
+
+    run.__doc__ = start.__doc__
+    run.__name__ = "run"
+    return run
+
+
+def must_redo(job: Mapping[str, Any], seq: InputSequence) -> bool:
+    """Whether a job redoes finished frames: asked for, or the input was rendered
+    (a rendered input is new on every run, so frames made from an earlier render are stale)."""
+    return bool(job["force"]) or seq.origin == "render"
+
+
 def report(exc: ReelkitError) -> None:
     """Tell the user why a node could not start: a message box in the GUI, an exception without."""
     import nuke

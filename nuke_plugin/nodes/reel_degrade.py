@@ -140,21 +140,8 @@ def _show_summary(node, preset: str, preset_values: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- the Degrade button
 
 
-def run(node) -> host.Task | None:
-    """The Degrade button: degrade the node's input frames and show the result.
-
-    Returns the running :class:`~nuke_plugin.host.Task`, or ``None`` when
-    the job could not start (the reason is shown to the user; without a
-    GUI it is raised).
-    """
-    try:
-        return _start(node)
-    except ReelkitError as exc:
-        host.report(exc)
-        return None
-
-
 def _start(node) -> host.Task:
+    """The Degrade button: degrade the node's input frames and show the result."""
     from core.degrade import enabled_effects, resolve_params
 
     host.check_idle(node.fullName())
@@ -168,8 +155,7 @@ def _start(node) -> host.Task:
     config = {"node": NODE, "run": run_values, "params": resolved, "input": seq.identity}
     out_dir = host.output_dir(node, job["output_dir"], config)
     name = f"{node.name()}.exr" if seq.still else f"{node.name()}.####.exr"
-    # A rendered input is new on every run, so frames made from an earlier render are stale.
-    force = job["force"] or seq.origin == "render"
+    force = host.must_redo(job, seq)
     effects = ", ".join(enabled_effects(resolved)) or "no effect"
     origin = run_values["preset"] if preset else "no preset"
     if over:
@@ -188,3 +174,6 @@ def _start(node) -> host.Task:
 
     return host.run_task(f"{node.name()}: degrade", work, on_done=done, cleanup=seq.temp_dir,
                          key=node.fullName())
+
+
+run = host.button(_start)

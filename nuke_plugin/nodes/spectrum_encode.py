@@ -17,24 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.errors import ReelkitError
 from nuke_plugin import host, knobs, registry
 
 NODE = "SpectrumEncode"
-
-
-def run(node) -> host.Task | None:
-    """The Encode button: fit and encode the node's input frames and show the result.
-
-    Returns the running :class:`~nuke_plugin.host.Task`, or ``None`` when
-    the job could not start (the reason is shown to the user; without a
-    GUI it is raised).
-    """
-    try:
-        return _start(node)
-    except ReelkitError as exc:
-        host.report(exc)
-        return None
 
 
 def output_pattern(manifest_data: dict[str, Any], still: bool) -> str:
@@ -61,13 +46,13 @@ def describe(manifest_data: dict[str, Any], params: dict[str, Any], first: int, 
 
 
 def _start(node) -> host.Task:
+    """The Encode button: fit and encode the node's input frames and show the result."""
     host.check_idle(node.fullName())
     spec = registry.get(NODE)
     params, job = spec.split(knobs.read_values(node, spec.knob_params()))
     seq = host.gather_input(node, frames=job["frames"], mode=job["input_mode"])
     out_dir = host.output_dir(node, job["output_dir"], {"node": NODE, "params": params, "input": seq.identity})
-    # A rendered input is new on every run, so frames made from an earlier render are stale.
-    force = job["force"] or seq.origin == "render"
+    force = host.must_redo(job, seq)
 
     def work(progress):
         from core.palette.files import encode_files
@@ -81,3 +66,6 @@ def _start(node) -> host.Task:
 
     return host.run_task(f"{node.name()}: encode", work, on_done=done, cleanup=seq.temp_dir,
                          key=node.fullName())
+
+
+run = host.button(_start)
