@@ -19,23 +19,11 @@ import numpy as np
 
 from core.align import geometry
 from core.align import represent as rep
+from core.sheets import contact_sheet
 
-_GAP = 4
-_GAP_VALUE = 40
 #: Difference shown as white.
 DIFF_WHITE = 2.0
 _INVALID = np.array([90, 0, 0], np.uint8)
-
-
-def _label(tile: np.ndarray, text: str) -> None:
-    import cv2
-
-    h = tile.shape[0]
-    scale = max(0.35, h / 600.0)
-    thickness = max(1, int(round(scale * 1.5)))
-    org = (int(6 * scale) + 2, int(22 * scale) + 4)
-    cv2.putText(tile, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-    cv2.putText(tile, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
 def _structure(pixels: np.ndarray) -> np.ndarray:
@@ -66,8 +54,6 @@ def report_image(source: np.ndarray, reference: np.ndarray, result, *, max_width
     ``result`` its :class:`~core.align.AlignResult`. The sheet is scaled
     down to at most ``max_width`` px (``None``: full size).
     """
-    import cv2
-
     h, w = source.shape[:2]
     z_src = _structure(source)
     same_framing = geometry.remap(reference, geometry.coordinate_map(
@@ -82,13 +68,4 @@ def report_image(source: np.ndarray, reference: np.ndarray, result, *, max_width
         (f"difference before {result.residual_before:.3f}", _diff_tile(z_src, z_before, None)),
         (f"difference after {result.residual_after:.3f}", _diff_tile(z_src, z_after, valid)),
     ]
-    sheet = np.full((h, len(tiles) * w + (len(tiles) - 1) * _GAP, 3), _GAP_VALUE, np.uint8)
-    for i, (title, tile) in enumerate(tiles):
-        tile = np.ascontiguousarray(tile)
-        if labels:
-            _label(tile, title)
-        sheet[:, i * (w + _GAP): i * (w + _GAP) + w] = tile
-    if max_width is not None and sheet.shape[1] > max_width:
-        s = max_width / sheet.shape[1]
-        sheet = cv2.resize(sheet, (max_width, max(1, round(sheet.shape[0] * s))), interpolation=cv2.INTER_AREA)
-    return sheet
+    return contact_sheet(tiles, labels=labels, max_width=max_width)

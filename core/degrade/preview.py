@@ -18,27 +18,13 @@ import numpy as np
 from core.degrade.model import SEED_PARAM, degrade_frame, enabled_effects, resolve_params, unpack_image
 from core.errors import ParameterError
 from core.frame import Frame, as_hwc_float32
+from core.sheets import contact_sheet
 
 #: Layout name -> description.
 PREVIEW_LAYOUTS = {
     "side_by_side": "the clean frame and the degraded frame next to each other",
     "grid": "the clean frame, each switched-on effect alone, and all effects together",
 }
-
-_GAP = 4
-_GAP_VALUE = 40
-
-
-def _label(tile: np.ndarray, text: str) -> None:
-    import cv2
-
-    h = tile.shape[0]
-    scale = max(0.35, h / 600.0)
-    thickness = max(1, int(round(scale * 1.5)))
-    org = (int(6 * scale) + 2, int(22 * scale) + 4)
-    cv2.putText(tile, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-    cv2.putText(tile, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
-
 
 def preview(image: Frame | np.ndarray, preset: str | None = None, *, params: Mapping[str, Any] | None = None,
             seed: int = 0, frame: int | None = None, layout: str = "side_by_side", max_width: int | None = 2048,
@@ -51,8 +37,6 @@ def preview(image: Frame | np.ndarray, preset: str | None = None, *, params: Map
     :func:`core.color.acescg_to_srgb_preview`. Returns ``uint8`` ``HW3``
     sRGB-encoded, at most ``max_width`` px wide (``None``: full size).
     """
-    import cv2
-
     from core.color import PREVIEW_VIEWS, acescg_to_srgb_preview
 
     if view not in PREVIEW_VIEWS:
@@ -71,18 +55,6 @@ def preview(image: Frame | np.ndarray, preset: str | None = None, *, params: Map
         for effect in enabled_effects(values):
             tiles.append((effect, degrade_frame(clean, effects=(effect,), **kwargs).pixels))
     tiles.append((f"degraded: {preset}" if preset else "degraded", degrade_frame(clean, **kwargs).pixels))
-    h, w = clean.shape[:2]
     cols = len(tiles) if layout == "side_by_side" else math.ceil(math.sqrt(len(tiles)))
-    rows = math.ceil(len(tiles) / cols)
-    sheet = np.full((rows * h + (rows - 1) * _GAP, cols * w + (cols - 1) * _GAP, 3), _GAP_VALUE, np.uint8)
-    for i, (title, px) in enumerate(tiles):
-        r, c = divmod(i, cols)
-        tile = acescg_to_srgb_preview(px[..., :3], view=view)
-        if labels:
-            _label(tile, title)
-        y, x = r * (h + _GAP), c * (w + _GAP)
-        sheet[y:y + h, x:x + w] = tile
-    if max_width is not None and sheet.shape[1] > max_width:
-        new_h = max(1, round(sheet.shape[0] * max_width / sheet.shape[1]))
-        sheet = cv2.resize(sheet, (int(max_width), new_h), interpolation=cv2.INTER_AREA)
-    return sheet
+    shown = [(title, acescg_to_srgb_preview(px[..., :3], view=view)) for title, px in tiles]
+    return contact_sheet(shown, cols=cols, labels=labels, max_width=max_width)

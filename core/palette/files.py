@@ -281,13 +281,12 @@ def luma_comparison_image(acescg: np.ndarray, enc, caption: str, *, width: int =
 
     from core.color import acescg_to_srgb_preview
     from core.palette.luma import rec709_luma
+    from core.sheets import contact_sheet
 
     h, w = acescg.shape[:2]
     size = (width, max(1, int(round(h * width / w))))
 
     def fit_panel(u8: np.ndarray) -> np.ndarray:
-        if u8.ndim == 2:
-            u8 = np.repeat(u8[..., None], 3, axis=2)
         return cv2.resize(u8, size, interpolation=cv2.INTER_AREA)
 
     rgb = acescg[..., :3]
@@ -296,14 +295,8 @@ def luma_comparison_image(acescg: np.ndarray, enc, caption: str, *, width: int =
     grad = (np.clip(enc.gradient(), 0, 1) * 255 + 0.5).astype(np.uint8)
     recon = acescg_to_srgb_preview(enc.reconstruction())
     panels = [fit_panel(p) for p in (source, luma, grad, recon)]
-    labels = ["source", "Rec.709 luma", "palette gradient", "palette reconstruction"]
-    for panel, label in zip(panels, labels):
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-        panel[:th + 14, :tw + 14] = (panel[:th + 14, :tw + 14] * 0.35).astype(np.uint8)
-        cv2.putText(panel, label, (7, th + 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-    top = np.concatenate(panels[:2], axis=1)
-    bottom = np.concatenate(panels[2:], axis=1)
-    grid = np.concatenate([top, bottom], axis=0)
+    titles = ["source", "Rec.709 luma", "palette gradient", "palette reconstruction"]
+    grid = contact_sheet(list(zip(titles, panels)), cols=2)
     strip = np.full((40, grid.shape[1], 3), 24, np.uint8)
     text = caption if len(caption) < 150 else caption[:147] + "..."
     cv2.putText(strip, text, (8, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (235, 235, 235), 1, cv2.LINE_AA)
