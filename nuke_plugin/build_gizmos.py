@@ -16,7 +16,13 @@ result exists) ``-> Output1``. A node with a :class:`~nuke_plugin.registry.Layer
 also gets ``View_<choice>`` Copy nodes (a one-channel layer copied into
 RGB) and ``Switch_view`` (driven by the view knob) between
 ``Read_output`` and ``Switch_result``, and ``add_layer`` lines declaring
-the layers it reads.
+the layers it reads. A node with a :class:`~nuke_plugin.registry.FileView`
+gets, besides ``Read_output``, a ``Read_<choice>`` per other choice (its
+file from a result knob), ``Grey_<choice>`` Copy nodes for one-channel
+files, and ``Switch_view`` (driven by the view knob). A node with named
+inputs (``NodeSpec.inputs``) has one Input node per input, named after it
+(the arrow labels), and a Write per input: ``Write_input`` for input 0,
+``Write_<name>`` for the others (:func:`nuke_plugin.host.write_node`).
 """
 
 from __future__ import annotations
@@ -105,14 +111,22 @@ def _param_knob(spec: KnobSpec) -> list[str]:
     return lines
 
 
-def _result_knobs() -> list[str]:
+def _result_knobs(spec: registry.NodeSpec) -> list[str]:
     ro = "+DISABLED"
+    view = spec.file_view
+    extra = [] if view is None else [
+        user_knob("String_Knob", knob, label=choice.capitalize(),
+                  tooltip=f"The {choice} files (set by the last run).", flags=[ro])
+        for choice, knob in view.extra_files().items()]
+    first = "Output" if view is None else next(iter(view.files)).capitalize()
     return [
         user_knob("Tab_Knob", "result", label="Result"),
         user_knob("String_Knob", host.STATUS, label="Status", tooltip="What the last run made.", flags=[ro]),
         f" {host.STATUS} {tcl_word(host.NOT_RUN)}",
-        user_knob("String_Knob", host.OUTPUT_FILE, label="Output",
-                  tooltip="The files the node shows (set by the last run).", flags=[ro]),
+        user_knob("String_Knob", host.OUTPUT_FILE, label=first,
+                  tooltip="The files the node shows (set by the last run)." if view is None else
+                  f"The {next(iter(view.files))} files (set by the last run).", flags=[ro]),
+        *extra,
         user_knob("Int_Knob", host.OUTPUT_FIRST, label="First frame", flags=[ro]),
         user_knob("Int_Knob", host.OUTPUT_LAST, label="Last frame", flags=[ro, "-STARTLINE"]),
         user_knob("Boolean_Knob", host.OUTPUT_READY, label="Showing the result",
@@ -145,39 +159,95 @@ def _view_nodes(view) -> list[str]:
     return lines
 
 
-def _internals(spec: registry.NodeSpec) -> list[str]:
+def input_names(spec: registry.NodeSpec) -> list[str]:
+    """The Input nodes inside the gizmo, input 0 first (their names label the arrows)."""
+    names = list(spec.inputs) or [host.INPUT_NODE]
+    if len(set(names)) != len(names) or not all(_BARE.fullmatch(n) and "." not in n for n in names):
+        raise TypeError(f"{spec.name}: input names {names} must be distinct plain words")
+    return names
+
+
+def _input_nodes(spec: registry.NodeSpec) -> list[str]:
+    """Input and Write per input; the first Input is saved as $Ninput (the pass-through)."""
+    lines = []
+    for i, name in enumerate(input_names(spec)):
+        x = 300 * i
+        lines += [" Input {", "  inputs 0"]
+        if i:
+            lines.append(f"  number {i}")
+        lines += [f"  name {name}", f"  xpos {x}", "  ypos -150", " }"]
+        if i == 0:
+            lines.append("set Ninput [stack 0]")
+        lines += [
+            " Write {",
+            "  file_type exr",
+            '  datatype "32 bit float"',
+            "  channels rgba",
+            "  raw true",
+            "  disable true",
+            f"  name {host.write_node(i, name)}",
+            f"  xpos {x + 150}",
+            "  ypos -80",
+            " }",
+        ]
+    return lines
+
+
+def _read(name: str, file_knob: str, x: int) -> list[str]:
     parent = "parent."
-    view = [] if spec.view is None else _view_nodes(spec.view)
     return [
-        " Input {",
-        "  inputs 0",
-        f"  name {host.INPUT_NODE}",
-        "  xpos 0",
-        "  ypos -150",
-        " }",
-        "set Ninput [stack 0]",
-        " Write {",
-        "  file_type exr",
-        '  datatype "32 bit float"',
-        "  channels rgba",
-        "  raw true",
-        "  disable true",
-        f"  name {host.WRITE_NODE}",
-        "  xpos 150",
-        "  ypos -80",
-        " }",
         " Read {",
         "  inputs 0",
-        f"  file {tcl_word('[value ' + parent + host.OUTPUT_FILE + ']')}",
+        f"  file {tcl_word('[value ' + parent + file_knob + ']')}",
         f"  first {{{{{parent}{host.OUTPUT_FIRST}}}}}",
         f"  last {{{{{parent}{host.OUTPUT_LAST}}}}}",
         "  before black",
         "  after black",
         "  raw true",
-        f"  name {host.READ_NODE}",
-        "  xpos -150",
+        f"  name {name}",
+        f"  xpos {x}",
         "  ypos -80",
         " }",
+    ]
+
+
+def _file_view_nodes(view: registry.FileView) -> list[str]:
+    """A Read (and a grey Copy) per choice after the first, then Switch_view; Read_output is on the stack.
+
+    Pushed so that the Switch's input i is choice i: the stack's top is input 0.
+    """
+    lines = ["set Nresult [stack 0]"]
+    extra = list(view.extra_files().items())
+    for n, (choice, knob) in enumerate(reversed(extra)):
+        x = -150 - 110 * (len(extra) - n)
+        lines += _read(view.read_node(choice), knob, x)
+        if choice in view.grey:
+            lines += [f"set N{choice} [stack 0]", f"push $N{choice}", " Copy {", "  inputs 2",
+                      "  from0 rgba.red", "  to0 rgba.green", "  from1 rgba.red", "  to1 rgba.blue",
+                      f"  name {view.grey_node(choice)}", f"  xpos {x}", "  ypos -20", " }"]
+    lines += [
+        "push $Nresult",
+        " Switch {",
+        f"  inputs {len(view.files)}",
+        f"  which {{{{parent.{view.knob}}}}}",
+        f"  name {VIEW_SWITCH}",
+        "  xpos -150",
+        "  ypos 40",
+        " }",
+    ]
+    return lines
+
+
+def _internals(spec: registry.NodeSpec) -> list[str]:
+    parent = "parent."
+    if spec.view is not None and spec.file_view is not None:
+        raise TypeError(f"{spec.name}: a node has a LayerView or a FileView, not both")
+    view = [] if spec.view is None else _view_nodes(spec.view)
+    if spec.file_view is not None:
+        view = _file_view_nodes(spec.file_view)
+    return [
+        *_input_nodes(spec),
+        *_read(host.READ_NODE, host.OUTPUT_FILE, -150),
         *view,
         "push $Ninput",
         " Switch {",
@@ -229,7 +299,7 @@ def render_gizmo(spec: registry.NodeSpec) -> str:
         lines += [f"add_layer {{{layer} {layer}.Y}}" for layer in spec.view.layers]
     lines += [
         "Gizmo {",
-        " inputs 1",
+        f" inputs {len(input_names(spec))}",
         f" help {tcl_word(spec.tooltip)}",
         f" tile_color 0x{spec.color:08x}",
         f" label {tcl_word('[value ' + host.STATUS + ']')}",
@@ -239,7 +309,7 @@ def render_gizmo(spec: registry.NodeSpec) -> str:
     lines.append(user_knob("Tab_Knob", spec.name, label=spec.label))
     overrides = spec.knob_class_overrides()
     specs = knob_specs(spec.knob_params(), overrides)
-    exposed = {p.name for p in spec.exposed()}
+    exposed = {p.name for p in spec.exposed()} | set(spec.view_params().params)
     job_started = False
     for ks in specs:
         if ks.name not in exposed and not job_started:
@@ -255,7 +325,7 @@ def render_gizmo(spec: registry.NodeSpec) -> str:
                                text=button.script, flags=["+STARTLINE"]))
     if spec.preset_groups is not None:
         lines += _group_tabs(spec.preset_groups)
-    lines += _result_knobs()
+    lines += _result_knobs(spec)
     lines.append("}")
     lines += _internals(spec)
     return "\n".join(lines) + "\n"

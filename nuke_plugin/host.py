@@ -8,7 +8,9 @@ Nuke has no Python pixel engine, so a reelkit node works on files:
    range). Otherwise the node renders its input to a temporary EXR sequence
    through the ``Write_input`` node inside it (``nuke.execute``), and core
    reads those. :func:`gather_input` decides and returns an
-   :class:`InputSequence`.
+   :class:`InputSequence`. A node with several inputs gathers each
+   (``input=i``); input i > 0 renders through its own ``Write_<label>``,
+   named after the Input node that labels its arrow.
 2. **Core.** The node module calls one core function on those files, off the
    UI thread (:func:`run_task`), with a ``nuke.ProgressTask`` that shows
    progress and can cancel between frames.
@@ -44,7 +46,8 @@ from core.errors import ColorSpaceError, ImageWriteError, ParameterError, Reelki
 
 logger = logging.getLogger("nuke_plugin.host")
 
-# Nodes inside every reelkit gizmo.
+# Nodes inside every reelkit gizmo. A node with several inputs names its Input nodes after
+# them (the labels on its input arrows) and renders input i > 0 through Write_<label>.
 INPUT_NODE = "Input1"
 WRITE_NODE = "Write_input"
 READ_NODE = "Read_output"
@@ -130,9 +133,22 @@ class InputSequence:
         return [self.pattern] if self.still else [sequence_path(self.pattern, n) for n in self.frames]
 
 
-def upstream(group):
-    """The node feeding ``group``'s first input, looking through Dots; ``None`` if unconnected."""
-    node = group.input(0)
+def input_label(group, input: int = 0) -> str:
+    """The name of the Input node inside ``group`` for input ``input`` (what its arrow shows)."""
+    for node in group.nodes():
+        if node.Class() == "Input" and int(node["number"].value()) == input:
+            return node.name()
+    raise ParameterError(f"{group.name()}: no Input node for input {input + 1} inside; create the node again")
+
+
+def write_node(input: int, label: str) -> str:
+    """The Write inside a gizmo that renders input ``input`` (whose Input node is ``label``)."""
+    return WRITE_NODE if input == 0 else f"Write_{label}"
+
+
+def upstream(group, input: int = 0):
+    """The node feeding ``group``'s input ``input``, looking through Dots; ``None`` if unconnected."""
+    node = group.input(input)
     while node is not None and node.Class() == "Dot":
         node = node.input(0)
     return node
@@ -201,21 +217,25 @@ def frame_runs(frames: Iterable[int]) -> list[tuple[int, int, int]]:
     return runs
 
 
-def render_input(group, frames: Iterable[int], temp_dir: str | os.PathLike) -> InputSequence:
-    """Render ``group``'s input to ``temp_dir/<node>.input.####.exr`` through its ``Write_input``.
+def render_input(group, frames: Iterable[int], temp_dir: str | os.PathLike, input: int = 0) -> InputSequence:
+    """Render ``group``'s input ``input`` to ``temp_dir/<node>.<what>.####.exr`` through its Write.
 
-    The Write is enabled only while it renders. A render error raises
-    :class:`~core.errors.ImageWriteError`; cancelling Nuke's render
-    progress raises :class:`TaskCancelled`.
+    Input 0 renders through ``Write_input`` to ``<node>.input.####.exr``;
+    input i > 0 through ``Write_<label>`` to ``<node>.<label>.####.exr``
+    (``label``: :func:`input_label`). The Write is enabled only while it
+    renders. A render error raises :class:`~core.errors.ImageWriteError`;
+    cancelling Nuke's render progress raises :class:`TaskCancelled`.
     """
     import nuke
 
     numbers = tuple(sorted(set(frames)))
-    write = group.node(WRITE_NODE)
+    label = "input" if input == 0 else input_label(group, input)
+    name = write_node(input, label)
+    write = group.node(name)
     if write is None:
-        raise ParameterError(f"{group.name()}: no {WRITE_NODE} node inside; create the node again")
+        raise ParameterError(f"{group.name()}: no {name} node inside; create the node again")
     os.makedirs(temp_dir, exist_ok=True)
-    pattern = (Path(temp_dir) / f"{group.name()}.input.####.exr").as_posix()
+    pattern = (Path(temp_dir) / f"{group.name()}.{label}.####.exr").as_posix()
     write["file"].setValue(pattern)
     write["disable"].setValue(False)
     try:
@@ -223,42 +243,47 @@ def render_input(group, frames: Iterable[int], temp_dir: str | os.PathLike) -> I
             nuke.execute(write, first, last, step)
     except RuntimeError as exc:
         if "cancel" in str(exc).lower():
-            raise TaskCancelled(f"{group.name()}: rendering the input was cancelled") from None
-        raise ImageWriteError(f"{group.name()}: rendering the input to {pattern} failed: {exc}") from None
+            raise TaskCancelled(f"{group.name()}: rendering the {label} was cancelled") from None
+        raise ImageWriteError(f"{group.name()}: rendering the {label} to {pattern} failed: {exc}") from None
     finally:
         write["disable"].setValue(True)
         write["file"].setValue("")
-    up = group.input(0)
+    up = group.input(input)
     return InputSequence(pattern=pattern, frames=numbers, origin="render", upstream=up.fullName(),
                          temp_dir=os.fspath(temp_dir))
 
 
-def gather_input(group, *, frames: str = "", mode: str = "auto") -> InputSequence:
-    """The input frames of ``group`` as files: an upstream Read's own, or a temporary render.
+def gather_input(group, *, frames: str = "", mode: str = "auto", input: int = 0) -> InputSequence:
+    """The frames of ``group``'s input ``input`` as files: an upstream Read's own, or a temporary render.
 
     ``frames`` is a core range string (empty: the input's whole range);
     ``mode`` ``"auto"`` reads a plain upstream Read directly, ``"render"``
-    always renders. Runs on the main thread (it may render).
+    always renders (input i > 0 through its own ``Write_<label>``, see
+    :func:`render_input`). Runs on the main thread (it may render).
     """
     from core.io import as_frame_range
 
-    if group.input(0) is None:
-        raise ParameterError(f"{group.name()}: connect an input first")
+    if group.input(input) is None:
+        label = input_label(group, input)
+        if label == INPUT_NODE:
+            raise ParameterError(f"{group.name()}: connect an input first")
+        raise ParameterError(f"{group.name()}: connect its {label} input (input {input + 1}) first")
     wanted = tuple(as_frame_range(frames)) if frames.strip() else None
-    source = upstream(group)
+    source = upstream(group, input)
+    what = "input" if input == 0 else f"{input_label(group, input)} input"
     if mode == "auto":
         problem = read_problem(source)
         if problem is None:
             return sequence_from_read(source, wanted)
-        logger.info("%s: rendering the input (%s)", group.name(), problem)
+        logger.info("%s: rendering the %s (%s)", group.name(), what, problem)
     elif mode != "render":
         raise ParameterError(f"{group.name()}: input mode {mode!r} is not auto or render")
     if wanted is None:
-        span = group.input(0).frameRange()
+        span = group.input(input).frameRange()
         wanted = tuple(range(int(span.first()), int(span.last()) + 1))
     temp_dir = tempfile.mkdtemp(prefix=f"reelkit_{group.name()}_")
     try:
-        return render_input(group, wanted, temp_dir)
+        return render_input(group, wanted, temp_dir, input)
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise
@@ -310,17 +335,28 @@ def output_dir(node, base: str, config: Mapping[str, Any]) -> Path:
     return root / node.name() / config_hash(dict(config))[:12]
 
 
-def set_output(group, pattern: str | os.PathLike, first: int, last: int, status: str) -> None:
-    """Show a result: set the node's result knobs and reload its ``Read_output``. Main thread only."""
+def set_output(group, pattern: str | os.PathLike, first: int, last: int, status: str, *,
+               files: Mapping[str, tuple[str | os.PathLike, str]] | None = None) -> None:
+    """Show a result: set the node's result knobs and reload its ``Read_output``. Main thread only.
+
+    ``files`` (a node with a :class:`~nuke_plugin.registry.FileView`): more
+    result files, ``{result knob: (pattern, Read node reading it)}``; each
+    knob is set and its Read reloaded too.
+    """
+    extra = dict(files or {})
+    reads = [READ_NODE, *(read for _, read in extra.values())]
+    missing = [name for name in reads if group.node(name) is None]
+    if missing:
+        raise ParameterError(f"{group.name()}: no {', '.join(missing)} node inside; create the node again")
     group[OUTPUT_FILE].setValue(Path(pattern).as_posix())
+    for knob, (path, _) in extra.items():
+        group[knob].setValue(Path(path).as_posix())
     group[OUTPUT_FIRST].setValue(int(first))
     group[OUTPUT_LAST].setValue(int(last))
     group[OUTPUT_READY].setValue(True)
     group[STATUS].setValue(status)
-    read = group.node(READ_NODE)
-    if read is None:
-        raise ParameterError(f"{group.name()}: no {READ_NODE} node inside; create the node again")
-    read["reload"].execute()
+    for name in reads:
+        group.node(name)["reload"].execute()
 
 
 # --------------------------------------------------------------------------- tasks
@@ -380,15 +416,20 @@ def _log_progress(title: str) -> ProgressFn:
 
 
 def run_task(title: str, work: Callable[[ProgressFn], Any], *, on_done: Callable[[Any], None] | None = None,
-             cleanup: str | os.PathLike | None = None, key: str | None = None) -> Task:
+             on_error: Callable[[BaseException], None] | None = None,
+             cleanup: str | os.PathLike | Iterable[str | os.PathLike | None] | None = None,
+             key: str | None = None) -> Task:
     """Run ``work(progress)``: in a background thread with a ProgressTask in the GUI, inline without.
 
     ``work`` must not touch knobs or nodes; ``progress(done, total, frame)``
     raises :class:`TaskCancelled` when the user cancels. ``on_done(result)``
-    runs on the main thread. ``cleanup`` (a folder) is deleted when the work
-    ends, however it ends. ``key`` (a node's full name) marks the job as
-    that node's until it ends (see :func:`check_idle`). In the GUI errors
-    are logged and shown with ``nuke.message``; without a GUI they propagate.
+    runs on the main thread; so does ``on_error(exception)`` when the work
+    fails (not when it is cancelled), e.g. to put the reason on the node.
+    ``cleanup`` (a folder, or several) is deleted when the work ends,
+    however it ends. ``key`` (a node's full name) marks the job as that
+    node's until it ends (see :func:`check_idle`). In the GUI errors are
+    logged and shown with ``nuke.message``; without a GUI they propagate
+    (after ``on_error``).
     """
     import nuke
 
@@ -398,6 +439,13 @@ def run_task(title: str, work: Callable[[ProgressFn], Any], *, on_done: Callable
     if not nuke.GUI:
         try:
             task.result = work(_log_progress(title))
+        except TaskCancelled:
+            raise
+        except Exception as exc:
+            task.error = exc
+            if on_error is not None:
+                on_error(exc)
+            raise
         finally:
             _remove(cleanup)
             task.finished.set()
@@ -418,6 +466,8 @@ def run_task(title: str, work: Callable[[ProgressFn], Any], *, on_done: Callable
             task.error = exc
             logger.error("%s failed", title, exc_info=True)
             text = str(exc) if isinstance(exc, ReelkitError) else f"{type(exc).__name__}: {exc}"
+            if on_error is not None:
+                nuke.executeInMainThread(on_error, args=(exc,))
             nuke.executeInMainThread(nuke.message, args=(f"{title} failed: {text}",))
         else:
             if on_done is not None:
@@ -454,10 +504,10 @@ def button(start: Callable[[Any], Task]) -> Callable[[Any], Task | None]:
     return run
 
 
-def must_redo(job: Mapping[str, Any], seq: InputSequence) -> bool:
-    """Whether a job redoes finished frames: asked for, or the input was rendered
+def must_redo(job: Mapping[str, Any], *seqs: InputSequence) -> bool:
+    """Whether a job redoes finished frames: asked for, or an input was rendered
     (a rendered input is new on every run, so frames made from an earlier render are stale)."""
-    return bool(job["force"]) or seq.origin == "render"
+    return bool(job["force"]) or any(seq.origin == "render" for seq in seqs)
 
 
 def report(exc: ReelkitError) -> None:
@@ -472,6 +522,10 @@ def report(exc: ReelkitError) -> None:
     nuke.message(str(exc))
 
 
-def _remove(folder: str | os.PathLike | None) -> None:
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
+def _remove(folders) -> None:
+    """Delete a folder, or each of several (``None`` entries skipped)."""
+    if folders is None:
+        return
+    for folder in [folders] if isinstance(folders, (str, os.PathLike)) else folders:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -13,10 +13,17 @@ Two optional parts shape a node beyond "one knob per parameter":
 :class:`LayerView`
     The result EXR holds extra layers and a choice knob picks which one the
     node shows, through nodes inside the gizmo (no re-run).
+:class:`FileView`
+    The result is several file sequences (one per choice of a knob of the
+    node itself, not of core), each read by its own Read inside the gizmo,
+    and the knob picks which the node shows (no re-run).
 :class:`PresetGroups`
     Parameters a preset sets, on one tab per group, each tab with an
     "Override preset" box: a group's knobs reach core only while its box is
     on (see :mod:`nuke_plugin.nodes.reel_degrade`).
+
+A node with several inputs names them (``inputs``): the names label its
+input arrows in the node graph.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.params import Param, ParamSet
+from nuke_plugin import host
 from nuke_plugin.specs import JOB_KNOB_CLASSES, JOB_PARAMS
 
 
@@ -70,6 +78,41 @@ class LayerView:
     def layers(self) -> list[str]:
         """The EXR layers the view reads (``palette_index`` of ``palette_index.Y``), in choice order."""
         return [c.rpartition(".")[0] for c in self.channels.values() if c is not None]
+
+
+@dataclasses.dataclass(frozen=True)
+class FileView:
+    """A choice knob of the node (``knob``; not a core parameter, never passed to core) picking which result files it shows.
+
+    ``files`` maps each choice, in order, to the result knob (Result tab)
+    that holds its file pattern; the first choice's is
+    :data:`nuke_plugin.host.OUTPUT_FILE`, read by ``Read_output``, the others
+    get a read-only knob each and a Read ``Read_<choice>``. Choices in
+    ``grey`` are one-channel files (EXR channel ``Y``, which Nuke reads into
+    red): a Copy ``Grey_<choice>`` spreads red into green and blue. A
+    Switch driven by the knob picks one; changing it re-runs nothing.
+    """
+
+    knob: str
+    label: str
+    help: str
+    files: Mapping[str, str]
+    grey: tuple[str, ...] = ()
+
+    def param(self) -> Param:
+        return Param(self.knob, str, next(iter(self.files)), self.help, choices=tuple(self.files), label=self.label)
+
+    def extra_files(self) -> dict[str, str]:
+        """``{choice: result knob}`` of every choice but the first (those with their own Read)."""
+        return dict(list(self.files.items())[1:])
+
+    @staticmethod
+    def read_node(choice: str) -> str:
+        return f"Read_{choice}"
+
+    @staticmethod
+    def grey_node(choice: str) -> str:
+        return f"Grey_{choice}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,11 +188,14 @@ class NodeSpec:
     parameters of it that the node fixes at their default (with
     ``exclude_reason`` saying why). ``knob_classes`` overrides the knob
     class derived for a parameter (e.g. ``File_Knob`` for a path);
-    ``help`` rewords a parameter's help where its meaning in Nuke differs
-    from the CLI's (type, default, range and choices never change).
-    ``view`` and ``preset_groups``: see :class:`LayerView`,
+    ``help`` rewords a parameter's help (of the core spec or of the job
+    spec) where its meaning in this node differs from the CLI's (type,
+    default, range and choices never change). ``view``, ``file_view`` and
+    ``preset_groups``: see :class:`LayerView`, :class:`FileView`,
     :class:`PresetGroups`. ``knob_changed`` is a dotted path to
     ``callable(node, knob)``, the gizmo's ``knobChanged`` script.
+    ``inputs`` names the node's inputs (arrow labels, input 0 first);
+    empty: one unnamed input.
     """
 
     name: str
@@ -162,9 +208,11 @@ class NodeSpec:
     knob_classes: Mapping[str, str] = dataclasses.field(default_factory=dict)
     help: Mapping[str, str] = dataclasses.field(default_factory=dict)
     view: LayerView | None = None
+    file_view: FileView | None = None
     preset_groups: PresetGroups | None = None
     knob_changed: str = ""
     color: int = 0x5A7D9AFF
+    inputs: tuple[str, ...] = ()
 
     @property
     def gizmo_file(self) -> str:
@@ -186,6 +234,8 @@ class NodeSpec:
         unknown = [name for name in self.exclude if name not in spec]
         if unknown:
             raise TypeError(f"{self.name}: excludes unknown parameter(s) {', '.join(unknown)} of {self.params}")
+        if self.file_view is not None and (self.file_view.knob in spec or self.file_view.knob in JOB_PARAMS):
+            raise TypeError(f"{self.name}: file view knob {self.file_view.knob!r} is a parameter of core or the job")
         if self.view is not None:
             param = spec.params.get(self.view.knob)
             if param is None or self.view.knob in self.exclude:
@@ -198,14 +248,21 @@ class NodeSpec:
     def exposed(self) -> list[Param]:
         """Core parameters shown as knobs, in spec order."""
         spec = self.core_params()
-        unknown = sorted(set(self.help) - set(spec.params))
+        unknown = sorted(set(self.help) - set(spec.params) - set(JOB_PARAMS.params))
         if unknown:
             raise TypeError(f"{self.name}: help given for unknown parameter(s) {', '.join(unknown)}")
-        return [dataclasses.replace(p, help=self.help.get(p.name, p.help)) for p in spec if p.name not in self.exclude]
+        return [self._reworded(p) for p in spec if p.name not in self.exclude]
+
+    def _reworded(self, p: Param) -> Param:
+        return dataclasses.replace(p, help=self.help.get(p.name, p.help))
+
+    def view_params(self) -> ParamSet:
+        """The :class:`FileView` knob as a parameter (empty without one): shown first, never passed to core."""
+        return ParamSet(f"{self.name}_view", [] if self.file_view is None else [self.file_view.param()])
 
     def knob_params(self) -> ParamSet:
-        """Every parameter shown as a knob: the exposed core ones, then the job's."""
-        return ParamSet(self.name, [*self.exposed(), *JOB_PARAMS])
+        """Every parameter shown as a knob: the view knob (:class:`FileView`), the exposed core ones, the job's."""
+        return ParamSet(self.name, [*self.view_params(), *self.exposed(), *(self._reworded(p) for p in JOB_PARAMS)])
 
     def knob_class_overrides(self) -> dict[str, str]:
         return {**JOB_KNOB_CLASSES, **self.knob_classes}
@@ -221,6 +278,8 @@ class NodeSpec:
     def knob_names(self) -> list[str]:
         """Every knob the gizmo adds besides the Result tab, for uniqueness checks."""
         names = [*self.knob_params().params, *(b.name for b in self.buttons)]
+        if self.file_view is not None:
+            names += self.file_view.extra_files().values()
         if self.preset_groups is not None:
             names += self.preset_groups.knob_names()
         return names
@@ -295,6 +354,39 @@ NODES: tuple[NodeSpec, ...] = (
                    "Degrade the frames now, in the background (cancel from the progress bar)."),
         ),
         color=0x9A7B4FFF,
+    ),
+    NodeSpec(
+        name="ReelAlign",
+        label="Align",
+        tooltip="Align another transfer of the same film (input 'reference': DVD, telecine, another print) "
+                "onto the degraded scan (input 'source'), frame by frame: a global transform, then a smooth "
+                "local field, resampled once onto the source's pixel grid. Reference frames pair with source "
+                "frames of the same number (the resolution may differ). Writes the aligned reference, a "
+                "validity mask, a residual map and before/after report images; 'Output' picks what the node "
+                "shows without running again. A frame that fails to align is listed on the Result tab.",
+        params="core.align:ALIGN_FILE_PARAMS",
+        inputs=("source", "reference"),
+        file_view=FileView(
+            "output", "Output",
+            "what the node shows (switching re-runs nothing): aligned = the reference on the source's pixel "
+            "grid (ACEScg), mask = 1 where the alignment is trusted, residual = what is left after aligning "
+            "(robust units); the report PNGs are in the report/ folder beside them",
+            {"aligned": host.OUTPUT_FILE, "mask": "output_mask", "residual": "output_residual"},
+            grey=("mask", "residual"),
+        ),
+        help={
+            "frames": "source frames to align, e.g. 1001-1100, 1001-1100x2, 1,5,7-9; each pairs with the "
+                      "reference frame of the same number, which the reference input must have; empty: the "
+                      "source input's whole range",
+            "input_mode": "auto: read the files of an upstream Read (per input) that passes them through "
+                          "unchanged, otherwise render that input to temporary EXR files; render: always render "
+                          "both inputs",
+        },
+        buttons=(
+            Button("align", "Align", "nuke_plugin.nodes.reel_align.run",
+                   "Align the reference to the source now, in the background (cancel from the progress bar)."),
+        ),
+        color=0x4F8A7BFF,
     ),
 )
 

@@ -631,7 +631,14 @@ _EXR_TO_NUKE = {"R": "red", "G": "green", "B": "blue", "A": "alpha"}
 
 
 def _nuke_channel(exr_name):
-    """Nuke's name for an EXR channel: ``R`` -> ``rgba.red``, ``layer.R`` -> ``layer.red``, ``layer.Y`` stays."""
+    """Nuke's name for an EXR channel: ``R`` -> ``rgba.red``, ``layer.R`` -> ``layer.red``, ``layer.Y`` stays.
+
+    A bare ``Y`` (a one-channel, luminance-only EXR) is modelled as ``rgba.red``
+    only, the narrower of what Nuke may do (red only, or red, green and blue):
+    a gizmo that shows such a file grey must copy red into green and blue itself.
+    """
+    if exr_name == "Y":
+        return "rgba.red"
     layer, _, chan = exr_name.rpartition(".")
     if not layer:
         if exr_name not in _EXR_TO_NUKE:

@@ -82,6 +82,8 @@ def test_knobs_mirror_the_spec(name):
         assert excluded not in knobs
     buttons = {b.name for b in spec.buttons}
     result = {host.STATUS, host.OUTPUT_FILE, host.OUTPUT_FIRST, host.OUTPUT_LAST, host.OUTPUT_READY}
+    if spec.file_view is not None:
+        result |= set(spec.file_view.extra_files().values())
     groups = spec.preset_groups
     boxes = {groups.override_knob(g) for g in groups.group_names()} if groups is not None else set()
     extra = set(knobs) - {p.name for p in mirrored} - buttons - result - boxes
@@ -128,10 +130,30 @@ def test_knob_names_are_unique_per_node():
         assert len(names) == len(set(names)), spec.name
 
 
+def test_align_knobs_are_the_core_spec_and_the_output_choice():
+    """ReelAlign shows every parameter of core.align.ALIGN_FILE_PARAMS (none left out), after its Output choice."""
+    from core.align import ALIGN_FILE_PARAMS
+
+    spec = SPECS["ReelAlign"]
+    assert spec.exclude == () and [p.name for p in spec.exposed()] == list(ALIGN_FILE_PARAMS.params)
+    order = [k.name for k in load("ReelAlign").top.user_knobs]
+    assert order[:3] == ["ReelAlign", "output", *list(ALIGN_FILE_PARAMS.params)[:1]]
+    assert order[2:2 + len(ALIGN_FILE_PARAMS.params)] == list(ALIGN_FILE_PARAMS.params)
+    output = user_knobs(load("ReelAlign"))["output"]
+    assert output.type_id == ENUMERATION and output.menu == ["aligned", "mask", "residual"]
+    assert "output" not in ALIGN_FILE_PARAMS  # the view knob never reaches core
+    # the frames pairing rule is said on the knobs an artist reads
+    knobs = user_knobs(load("ReelAlign"))
+    assert "reference frame of the same number" in knobs["frames"].tooltip
+    assert "frames of the same number" in str(load("ReelAlign").top.knobs["help"])
+
+
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_result_knobs_are_read_only(name):
     knobs = user_knobs(load(name))
     types = {host.STATUS: 1, host.OUTPUT_FILE: 1, host.OUTPUT_FIRST: 3, host.OUTPUT_LAST: 3, host.OUTPUT_READY: 6}
+    view = SPECS[name].file_view
+    types.update({knob: 1 for knob in (view.extra_files().values() if view else ())})
     for knob_name, type_id in types.items():
         assert knobs[knob_name].type_id == type_id
         assert "+DISABLED" in knobs[knob_name].flags
@@ -187,15 +209,25 @@ def test_only_nodes_that_ask_have_a_knob_changed():
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_inside_the_gizmo(name):
     gizmo = load(name)
-    view = SPECS[name].view
+    spec = SPECS[name]
+    view, file_view = spec.view, spec.file_view
+    inputs = list(spec.inputs) or [host.INPUT_NODE]
+    assert gizmo.top.knobs["inputs"] == str(len(inputs))
     views = [] if view is None else [build_gizmos.view_node(c) for c, ch in reversed(view.channels.items()) if ch]
-    views += [build_gizmos.VIEW_SWITCH] if view is not None else []
-    assert [n.name for n in gizmo.children] == [host.INPUT_NODE, host.WRITE_NODE, host.READ_NODE, *views,
-                                                host.SWITCH_NODE, host.OUTPUT_NODE]
-    write = gizmo.child(host.WRITE_NODE)
-    assert write.inputs == [host.INPUT_NODE]
-    assert write.knobs["disable"] == "true" and write.knobs["file_type"] == "exr"
-    assert write.knobs["datatype"] == "32 bit float" and write.knobs["raw"] == "true"
+    if file_view is not None:
+        for choice in reversed(list(file_view.extra_files())):
+            views.append(file_view.read_node(choice))
+            views += [file_view.grey_node(choice)] if choice in file_view.grey else []
+    views += [build_gizmos.VIEW_SWITCH] if (view or file_view) is not None else []
+    writes = [host.write_node(i, label) for i, label in enumerate(inputs)]
+    assert [n.name for n in gizmo.children] == [*(n for pair in zip(inputs, writes) for n in pair), host.READ_NODE,
+                                                *views, host.SWITCH_NODE, host.OUTPUT_NODE]
+    for i, (label, write_name) in enumerate(zip(inputs, writes)):
+        assert gizmo.child(label).cls == "Input" and int(gizmo.child(label).knobs.get("number", 0)) == i
+        write = gizmo.child(write_name)
+        assert write.inputs == [label]
+        assert write.knobs["disable"] == "true" and write.knobs["file_type"] == "exr"
+        assert write.knobs["datatype"] == "32 bit float" and write.knobs["raw"] == "true"
     read = gizmo.child(host.READ_NODE)
     assert read.inputs == []
     assert read.knobs["file"] == f"[value parent.{host.OUTPUT_FILE}]"
@@ -203,10 +235,28 @@ def test_inside_the_gizmo(name):
     assert read.knobs["last"].expression == f"parent.{host.OUTPUT_LAST}"
     assert read.knobs["raw"] == "true"
     switch = gizmo.child(host.SWITCH_NODE)
-    result = host.READ_NODE if view is None else build_gizmos.VIEW_SWITCH
-    assert switch.inputs == [host.INPUT_NODE, result]  # 0: pass-through, 1: result
+    result = host.READ_NODE if (view or file_view) is None else build_gizmos.VIEW_SWITCH
+    assert switch.inputs == [inputs[0], result]  # 0: pass-through (of input 0), 1: result
     assert switch.knobs["which"].expression == f"parent.{host.OUTPUT_READY}"
     assert gizmo.child(host.OUTPUT_NODE).inputs == [host.SWITCH_NODE]
+
+
+def test_align_file_view_reads_one_file_per_output_choice():
+    """Switch_view input i shows Output choice i: Read_output (aligned), else that choice's Read (grey for Y files)."""
+    gizmo = load("ReelAlign")
+    view = SPECS["ReelAlign"].file_view
+    switch = gizmo.child(build_gizmos.VIEW_SWITCH)
+    assert switch.knobs["which"].expression == "parent.output" and switch.knobs["inputs"] == "3"
+    assert switch.inputs == [host.READ_NODE, "Grey_mask", "Grey_residual"]
+    for choice in ("mask", "residual"):
+        read = gizmo.child(f"Read_{choice}")
+        assert read.knobs["file"] == f"[value parent.output_{choice}]"
+        assert read.knobs["first"].expression == f"parent.{host.OUTPUT_FIRST}" and read.knobs["raw"] == "true"
+        copy = gizmo.child(f"Grey_{choice}")
+        assert copy.cls == "Copy" and copy.inputs == [f"Read_{choice}", f"Read_{choice}"]
+        assert [(copy.knobs[f"from{i}"], copy.knobs[f"to{i}"]) for i in range(2)] == [
+            ("rgba.red", "rgba.green"), ("rgba.red", "rgba.blue")]
+    assert list(view.files.values()) == [host.OUTPUT_FILE, "output_mask", "output_residual"]
 
 
 def test_spectrum_encode_view_switch_follows_the_output_choices():

@@ -302,3 +302,60 @@ def test_a_node_runs_one_job_at_a_time(nuke):
     release.set()
     nuke._pump(until=lambda: first.done)
     host.check_idle("Group1.ReelColorConvert1")
+
+
+# ----------------------------------------------------------------------------- several inputs, several results
+
+
+def test_set_output_with_more_files(started, tmp_path):
+    nuke = started
+    node = nuke.createNode("ReelAlign")
+    host.set_output(node, tmp_path / "aligned" / "ref.####.exr", 1, 2, "aligned 2 of 2 frames",
+                    files={"output_mask": (tmp_path / "mask" / "mask.####.exr", "Read_mask")})
+    assert node["output_mask"].value() == (tmp_path / "mask" / "mask.####.exr").as_posix()
+    assert node["output_residual"].value() == ""
+    assert [a[0] for a, _ in nuke._calls("button.execute")] == ["ReelAlign1.Read_output.reload",
+                                                                "ReelAlign1.Read_mask.reload"]
+    with pytest.raises(ParameterError, match="no Read_gone node inside"):
+        host.set_output(node, tmp_path / "x.####.exr", 1, 2, "", files={"output_mask": ("m.####.exr", "Read_gone")})
+
+
+def test_an_input_beyond_the_gizmos_is_refused(node):
+    with pytest.raises(ParameterError, match="no Input node for input 2 inside"):
+        host.gather_input(node, input=1)
+
+
+def test_must_redo_when_any_input_was_rendered(tmp_path):
+    read = host.InputSequence("a.####.exr", (1,), "read", "Read1")
+    rendered = host.InputSequence("b.####.exr", (1,), "render", "Grade1", temp_dir=str(tmp_path))
+    assert not host.must_redo({"force": False}, read, read)
+    assert host.must_redo({"force": False}, read, rendered)
+    assert host.must_redo({"force": True}, read)
+
+
+@pytest.mark.parametrize("gui", [True, False])
+def test_on_error_runs_on_the_main_thread_and_every_cleanup_folder_goes(nuke, tmp_path, gui, caplog):
+    caplog.errors_expected = True
+    nuke._set_gui(gui)
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for f in folders:
+        f.mkdir()
+    seen = []
+
+    def work(progress):
+        raise ImageError("frame 3 is broken")
+
+    def on_error(exc):
+        seen.append((str(exc), threading.current_thread() is threading.main_thread()))
+
+    if gui:
+        task = host.run_task("job", work, on_done=pytest.fail, on_error=on_error,
+                             cleanup=(folders[0], None, folders[1]))
+        nuke._pump(until=lambda: task.done)
+        assert nuke._calls("message") == [(("job failed: frame 3 is broken",), {})]
+    else:
+        with pytest.raises(ImageError):
+            host.run_task("job", work, on_done=pytest.fail, on_error=on_error,
+                          cleanup=(folders[0], None, folders[1]))
+    assert seen == [("frame 3 is broken", True)]
+    assert not any(f.exists() for f in folders)
