@@ -1,0 +1,38 @@
+"""The restoration pipeline's stages (DESIGN.md, "Restoration pipeline (5 stages)").
+
+A project folder holds one folder per stage: ``pipeline/01_dataset_curation/``
+(pair manifest: degraded source + reference, frame matching),
+``02_alignment/``, ``03_training/``, ``04_inference_render/``,
+``05_validation/``.
+
+Stage 1, dataset curation (:mod:`core.pipeline.curation`):
+:func:`build_pairs` matches a degraded source to a reference of the same
+film and writes the ``reelkit.pairs/1`` pair manifest
+(:mod:`core.pipeline.pairs`: :class:`PairManifest`, :func:`load_pairs`).
+Its parts: :mod:`~core.pipeline.sources` (inputs),
+:mod:`~core.pipeline.signatures` (per-frame signatures),
+:mod:`~core.pipeline.matching` (rate, offset, banded alignment),
+:mod:`~core.pipeline.shots` (cuts), :mod:`~core.pipeline.selection`
+(diverse pairs per shot).
+
+Importing this package costs numpy only; OpenCV, scipy and the image
+readers are imported by the functions that use them.
+"""
+
+from core.pipeline.curation import PAIRS_PARAMS, build_pairs, contact_sheet
+from core.pipeline.pairs import (
+    FORMAT,
+    STATUSES,
+    UPGRADERS,
+    FrameMatch,
+    PairManifest,
+    Shot,
+    load_pairs,
+    parse_overrides,
+    upgrade,
+)
+
+__all__ = [
+    "FORMAT", "PAIRS_PARAMS", "STATUSES", "UPGRADERS", "FrameMatch", "PairManifest", "Shot", "build_pairs",
+    "contact_sheet", "load_pairs", "parse_overrides", "upgrade",
+]
