@@ -167,7 +167,7 @@ def test_console_script_progress_on_stderr(tmp_path):
     assert "convert" in res.stderr and "2/2" in res.stderr
 
 
-@pytest.mark.parametrize("command", ["info", "convert", "degrade", "align", "palette", "demo"])
+@pytest.mark.parametrize("command", ["info", "convert", "degrade", "pairs", "align", "palette", "demo"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

@@ -473,3 +473,22 @@ def test_params_spec():
     assert (got["pairs_per_shot"], got["framing"], got["contact_sheet"]) == (3, "crop", False)
     with pytest.raises(ParameterError):
         PAIRS_PARAMS.resolve({"framing": "stretch"})
+
+
+def test_cli_pairs_build_matches_the_library(footage, built, tmp_path, capsys):
+    from core.cli.main import main
+    from core.pipeline import load_pairs
+
+    src, ref, _, _ = footage
+    lib, _ = built
+    assert main(["pairs", "build", "--source", src, "--reference", ref, "--pairs-per-shot", "4",
+                 "-o", str(tmp_path / "cli"), "-q"]) == 0
+    cli = load_pairs(tmp_path / "cli")
+    assert [(m.source_frame, m.reference_frame, m.status) for m in cli.matches] == \
+        [(m.source_frame, m.reference_frame, m.status) for m in lib.matches]
+    assert cli.selected_pairs() == lib.selected_pairs()
+    capsys.readouterr()
+    assert main(["pairs", "build", "--source", src, "--reference", str(tmp_path / "none.####.exr"),
+                 "-o", str(tmp_path / "bad"), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.####.exr" in err[0]
