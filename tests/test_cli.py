@@ -218,3 +218,18 @@ def test_align_cli_recovers_a_known_shift_and_reports_failures(tmp_path, capsys)
     before = np.abs(ref[inner] - src[inner]).mean()
     assert np.abs(aligned[inner] - src[inner]).mean() < 0.25 * before  # what is left is resampling blur
     assert manifest["frames"]["1002"]["converged"] is False
+
+
+def test_info_on_a_real_video(tmp_path, capsys):
+    import cv2
+
+    photo = (srgb_sample("coffee.png")[:96, :128] * 255).astype(np.uint8)[..., ::-1]
+    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 24, (128, 96))
+    for i in range(6):
+        writer.write(np.ascontiguousarray(np.roll(photo, i, axis=1)))
+    writer.release()
+    assert main(["info", str(tmp_path / "clip.avi"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["width"], info["height"]) == (128, 96) and info["video"]["frames"] == 6
+    assert info["video"]["fps"] == 24 and info["colorspace"] == "srgb"
+    assert abs(info["stats"]["R"]["mean"] - photo[..., 2].mean() / 255) < 0.02

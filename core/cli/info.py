@@ -28,6 +28,15 @@ def describe(path: str, colorspace: str | None = None) -> dict:
         info["sequence"] = {"pattern": path, "first": numbers[0], "last": numbers[-1], "count": len(numbers),
                             "missing": io.format_frames(io.missing_frames(numbers))}
         return info
+    from pathlib import Path
+
+    from core.io._common import EXTENSIONS
+
+    if Path(path).suffix.lower() not in EXTENSIONS and Path(path).is_file():  # a video: what OpenCV decodes
+        video = io.video_info(path)
+        info = frame_stats(next(io.iter_video_frames(path, [0], colorspace=colorspace)))
+        info["video"] = {"frames": video.frame_count, "fps": video.fps, "codec": video.codec}
+        return info
     info = frame_stats(io.read_image(path, colorspace=colorspace))
     if str(path).lower().endswith(".exr"):
         header = io.read_exr_header(path)
@@ -51,6 +60,9 @@ def format_table(info: dict) -> str:
         if "pixel_types" in exr:
             types = exr["pixel_types"]
             lines.append("pixel type  " + (", ".join(sorted(set(types.values()))) if isinstance(types, dict) else str(types)))
+    if "video" in info:
+        v = info["video"]
+        lines.append(f"video       {v['frames']} frames at {v['fps']:g} fps, codec {v['codec']} (stats of frame 0)")
     if "sequence" in info:
         seq = info["sequence"]
         gaps = f", missing {seq['missing']}" if seq["missing"] else ""
