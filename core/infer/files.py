@@ -1,0 +1,142 @@
+"""Restore image files and sequences with an ONNX model: the library behind ``reelkit infer``.
+
+For each frame: read it (any format :mod:`core.io` reads), restore it with
+one :class:`~core.infer.session.Restorer` shared by every frame of the job
+(frames not in the model's colour space are converted to it first), and
+write scene-linear ACEScg OpenEXR (half by default) with the model's name,
+version and sha256 in the header. The manifest records the model, the
+parameters, the runtime (providers, threads) and per frame the source
+colour space, the tile count and the time.
+
+Resume: frames done by an earlier run with the same configuration — the
+input, the output name, the model's sha256 and manifest, tile, overlap,
+precision, EXR options — are skipped unless ``force``; the provider and
+thread count are not part of it (a frame rendered on a GPU counts as done
+for a CPU machine). The model is loaded only when a frame needs rendering.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from core.errors import ParameterError
+from core.infer.model import ModelError, ModelSpec, load_model_spec
+from core.infer.session import PRECISIONS, PROVIDERS, Restorer
+from core.infer.tiling import resolve_tiling
+from core.io import COMPRESSIONS, PIXEL_TYPES
+from core.jobs import ProgressFn, plan_frame_files, run_frame_job
+from core.manifest import Manifest
+from core.params import Param, ParamSet
+
+#: Colour space of the files written: the working space, scene-linear.
+OUTPUT_COLORSPACE = "ACEScg"
+
+#: Parameters of :func:`infer_files` (CLI options / node knobs).
+INFER_PARAMS = ParamSet(
+    "infer",
+    [
+        Param("tile", int, 512, "tile side in pixels; 0 runs the whole frame at once", minimum=0, maximum=16384),
+        Param("overlap", int, 0, "overlap between tiles in pixels, at least the model's receptive field; "
+              "0 = auto (receptive field + 16)", minimum=0, maximum=4096),
+        Param("provider", str, "auto", "onnxruntime device: auto (CUDA when available), cpu, cuda",
+              choices=PROVIDERS),
+        Param("threads", int, 0, "CPU threads for onnxruntime; 0 = one per core", minimum=0, maximum=256),
+        Param("precision", str, "auto", "auto runs the model as stored; fp16 converts a float32 model "
+              "(faster on GPUs); fp32 refuses a float16 model", choices=PRECISIONS),
+        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
+        Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
+              label="EXR compression"),
+    ],
+)
+
+#: Parameters that change how fast, not what: recorded, kept out of the resume hash.
+RUNTIME_ONLY = ("provider", "threads")
+
+
+def default_output(input_path: str, frames: str | None = None) -> str:
+    """Output name for ``input_path``: its file name (or sequence pattern) with the extension ``.exr``."""
+    from core import io
+
+    name = str(input_path)
+    if frames and not io.is_sequence_pattern(name):
+        name = io.sequence_pattern(name) or name
+    return Path(name).with_suffix(".exr").name
+
+
+def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, pixel_type: str = "half",
+               compression: str = "zip", overwrite: bool = False) -> dict[str, Any]:
+    """Restore one file into ``dst`` (ACEScg EXR); returns its manifest record."""
+    from core import color, io
+
+    t0 = time.perf_counter()
+    img = io.read_image(src)
+    if frame is not None:
+        img = img.replace(frame=frame)
+    source_space = img.colorspace
+    tiles_before = restorer.tiles_run
+    out = restorer.run_frame(img)
+    if out.colorspace != OUTPUT_COLORSPACE:
+        out = color.convert_frame(out, OUTPUT_COLORSPACE)
+    spec = restorer.spec
+    io.write_image(dst, out, pixel_type=pixel_type, compression=compression, overwrite=overwrite,
+                   attributes={"reelkit/source": os.path.basename(src),
+                               "reelkit/infer/model": spec.name,
+                               "reelkit/infer/version": spec.version,
+                               "reelkit/infer/sha256": spec.sha256,
+                               "reelkit/infer/tiling": f"{restorer.tile}/{restorer.overlap}"})
+    return {"input": str(src), "output": str(dst), "from": source_space, "frame": frame,
+            "tiles": restorer.tiles_run - tiles_before, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str | os.PathLike,
+                output: str | None = None, params: Mapping[str, Any] | None = None, frames: str | None = None,
+                force: bool = False, progress: ProgressFn | None = None,
+                manifest: str | os.PathLike | Mapping[str, Any] | None = None) -> Manifest:
+    """Restore a file or sequence with ``model`` into ``output_dir``; returns the finished manifest.
+
+    ``input_pattern``: a file, or a sequence (``plate.####.exr``,
+    ``plate.%04d.exr``, or one numbered file with ``frames``). ``output``:
+    the output file name or pattern inside ``output_dir`` (default: the
+    input's name with ``.exr``); it must be an EXR. ``params``: values for
+    :data:`INFER_PARAMS`. ``manifest``: the model manifest when it is not
+    beside the model. The model and its manifest are validated (sha256)
+    before anything else; one onnxruntime session serves every frame.
+    Frames already rendered with the same configuration are skipped unless
+    ``force``; other existing outputs raise
+    :class:`~core.errors.OutputExistsError` unless ``force``.
+    """
+    values = INFER_PARAMS.resolve(params or {})
+    spec: ModelSpec = load_model_spec(model, manifest=manifest)
+    resolve_tiling(tile=values["tile"], overlap=values["overlap"], halo=spec.halo, multiple_of=spec.multiple_of)
+    output = output or default_output(input_pattern, frames)
+    if Path(output).suffix.lower() != ".exr":
+        raise ParameterError(f"output {output}: restored frames are scene-linear; write OpenEXR (.exr)")
+    out_dir = Path(output_dir)
+    out_pattern = output if os.path.isabs(output) else str(out_dir / output)
+    tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)
+    hashed = {k: v for k, v in values.items() if k not in RUNTIME_ONLY}
+    config = {"input": str(input_pattern), "output": output, "model": spec.record(), "params": hashed,
+              "output_colorspace": OUTPUT_COLORSPACE}
+    job = Manifest(out_dir, "infer", config, frame_range=frames)
+    job.set("parameters", values)
+    job.set("model", {**spec.record(), "path": str(spec.path),
+                      "manifest": str(spec.manifest_path) if spec.manifest_path else None,
+                      "training": dict(spec.training)})
+    state: dict[str, Restorer] = {}
+
+    def process(task) -> dict[str, Any]:
+        if "restorer" not in state:  # loaded once, and only if a frame needs rendering
+            state["restorer"] = Restorer(model, manifest=manifest, tile=values["tile"], overlap=values["overlap"],
+                                         provider=values["provider"], threads=values["threads"],
+                                         precision=values["precision"])
+            if state["restorer"].spec.sha256 != spec.sha256:
+                raise ModelError(f"{model}: the model file changed after the job started")
+            job.set("runtime", state["restorer"].info())
+        return infer_file(state["restorer"], task.source, task.target, frame=task.frame,
+                          pixel_type=values["pixel_type"], compression=values["compression"], overwrite=True)
+
+    return run_frame_job(job, tasks, process, force=force, progress=progress)

@@ -1,0 +1,240 @@
+"""The restorer: one onnxruntime session, loaded once, run on frame after frame.
+
+:class:`Restorer` reads the ``.onnx`` once, checks it against its manifest
+(sha256 of the very bytes the session is built from), checks its inputs and
+outputs against the model contract, and keeps the session for every frame
+it runs. onnxruntime is imported here, when a restorer is made.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ImageError, ParameterError, require
+from core.frame import Frame, as_hwc_float32, check_finite
+from core.infer.encoding import decode_pixels, encode_pixels
+from core.infer.model import ModelError, ModelSpec, load_model_spec, read_model_bytes
+from core.infer.tiling import resolve_tiling, run_tiled
+
+#: ``provider`` choices: ``auto`` takes CUDA when onnxruntime has it, else the CPU.
+PROVIDERS = ("auto", "cpu", "cuda")
+#: ``precision`` choices: ``auto`` runs the model as stored (float32 or float16).
+PRECISIONS = ("auto", "fp32", "fp16")
+
+_ORT_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+_created = 0
+_created_lock = threading.Lock()
+
+
+def sessions_created() -> int:
+    """How many onnxruntime sessions this process has built (a restorer builds one, once)."""
+    return _created
+
+
+def available_providers() -> list[str]:
+    """onnxruntime's execution providers in this environment (e.g. ``["CPUExecutionProvider"]``)."""
+    ort = require("onnxruntime", "infer")
+    return list(ort.get_available_providers())
+
+
+def resolve_providers(provider: str) -> list[str]:
+    """onnxruntime provider list for ``provider`` (:data:`PROVIDERS`); ``cuda`` without CUDA raises."""
+    if provider not in PROVIDERS:
+        raise ParameterError(f"provider {provider!r}: expected one of {', '.join(PROVIDERS)}")
+    available = available_providers()
+    cuda = _ORT_PROVIDERS["cuda"]
+    if provider == "cuda" and cuda not in available:
+        raise ParameterError(f"provider 'cuda': this onnxruntime has no {cuda} (available: {', '.join(available)}); "
+                             "install onnxruntime-gpu, or use provider auto/cpu")
+    if provider in ("cuda", "auto") and cuda in available:
+        return [cuda, _ORT_PROVIDERS["cpu"]]
+    return [_ORT_PROVIDERS["cpu"]]
+
+
+def _to_fp16(data: bytes, path: Path) -> bytes:
+    """The model converted to float16 inside (inputs and outputs stay float32), with onnxruntime's converter."""
+    onnx = require("onnx", "train")
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    try:
+        model = convert_float_to_float16(onnx.load_from_string(data), keep_io_types=True)
+    except Exception as exc:  # the converter raises assorted errors on graphs it cannot handle
+        raise ModelError(f"{path}: cannot convert the model to float16 ({type(exc).__name__}: {exc})") from None
+    return model.SerializeToString()
+
+
+class Restorer:
+    """An ONNX restoration model, loaded once and run frame after frame.
+
+    Parameters
+    ----------
+    model:
+        Path of the ``.onnx`` file; its manifest is found beside it (see
+        :mod:`core.infer.model`) unless ``manifest`` gives it.
+    tile, overlap:
+        Tile side and overlap in pixels (:mod:`core.infer.tiling`); ``tile=0``
+        runs the whole frame at once; ``overlap=0`` picks the receptive field
+        plus a 16-pixel feather. An overlap below the receptive field raises
+        :class:`~core.errors.ParameterError`.
+    provider:
+        ``"auto"`` (CUDA when onnxruntime has it, else CPU), ``"cpu"``, ``"cuda"``.
+    threads:
+        onnxruntime intra-op threads; 0 lets onnxruntime choose (one per core).
+    precision:
+        ``"auto"`` runs the model as stored; ``"fp16"`` converts a float32
+        model to float16 in memory (needs the ``onnx`` package); ``"fp32"``
+        refuses a float16 model.
+
+    Raises :class:`~core.infer.model.ModelError` when the manifest is missing
+    or invalid, the sha256 differs, or the graph breaks the contract (one
+    NCHW float input and output, channels as declared, dynamic H and W).
+    """
+
+    def __init__(self, model: str | os.PathLike, *, manifest: str | os.PathLike | Mapping[str, Any] | None = None,
+                 tile: int = 512, overlap: int = 0, provider: str = "auto", threads: int = 0,
+                 precision: str = "auto"):
+        global _created
+        ort = require("onnxruntime", "infer")
+        path = Path(model)
+        data = read_model_bytes(path)
+        self.spec: ModelSpec = load_model_spec(path, manifest=manifest, data=data)
+        self.tile, self.overlap = resolve_tiling(tile=int(tile), overlap=int(overlap), halo=self.spec.halo,
+                                                 multiple_of=self.spec.multiple_of)
+        if precision not in PRECISIONS:
+            raise ParameterError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ParameterError(f"threads {threads!r}: expected an integer >= 0 (0 = onnxruntime's choice)")
+        self.precision = precision
+        self.threads = threads
+        requested = resolve_providers(provider)
+        if precision == "fp16":
+            data = _to_fp16(data, path)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        t0 = time.perf_counter()
+        try:
+            self.session = ort.InferenceSession(data, sess_options=options, providers=requested)
+        except Exception as exc:  # onnxruntime raises its own exception types for invalid graphs
+            raise ModelError(f"{path}: onnxruntime cannot load the model ({type(exc).__name__}: {exc})") from None
+        with _created_lock:
+            _created += 1
+        self.load_seconds = time.perf_counter() - t0
+        self.providers = list(self.session.get_providers())
+        if provider == "cuda" and _ORT_PROVIDERS["cuda"] not in self.providers:
+            raise ParameterError(f"provider 'cuda': onnxruntime could not start CUDA for {path} "
+                                 f"(running on {', '.join(self.providers)})")
+        self._check_graph(path)
+        self.frames_run = 0
+        self.tiles_run = 0
+
+    # -- contract -------------------------------------------------------------------
+    def _check_graph(self, path: Path) -> None:
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{path}: the model must have one input and one output, it has "
+                             f"{len(inputs)} input(s) and {len(outputs)} output(s)")
+        inp, out = inputs[0], outputs[0]
+        c = self.spec.channels
+        for kind, arg in (("input", inp), ("output", out)):
+            if arg.type not in _ORT_TYPES:
+                raise ModelError(f"{path}: {kind} {arg.name!r} is {arg.type}; the contract is float32 or float16")
+            shape = list(arg.shape)
+            if len(shape) != 4:
+                raise ModelError(f"{path}: {kind} {arg.name!r} has shape {shape}; the contract is NCHW (4 axes)")
+            if isinstance(shape[1], int) and shape[1] != c:
+                raise ModelError(f"{path}: {kind} {arg.name!r} has {shape[1]} channels (shape {shape}) but its "
+                                 f"manifest declares input.channels = {c}")
+            if kind == "input" and (isinstance(shape[2], int) or isinstance(shape[3], int)):
+                raise ModelError(f"{path}: input {arg.name!r} has a fixed size {shape}; the contract needs dynamic "
+                                 "H and W (export with dynamic axes)")
+        self.input_name, self.output_name = inp.name, out.name
+        self.input_dtype = _ORT_TYPES[inp.type]
+        if self.precision == "fp32" and self.input_dtype != np.float32:
+            raise ModelError(f"{path}: the model is float16; precision fp32 needs a float32 model (use auto)")
+
+    # -- running --------------------------------------------------------------------
+    def _run_tile(self, crop: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=self.input_dtype)
+        try:
+            y = self.session.run([self.output_name], {self.input_name: x})[0]
+        except Exception as exc:  # onnxruntime's own exception types
+            raise ModelError(f"{self.spec.path}: onnxruntime failed on a {list(x.shape)} {x.dtype} tile "
+                             f"({type(exc).__name__}: {exc})") from None
+        if y.shape != x.shape:
+            raise ModelError(f"{self.spec.path}: output shape {list(y.shape)} for input {list(x.shape)}; the "
+                             "contract is an output of the input's shape")
+        # decoded per tile, so tiles blend in linear light (float32 blending of encoded values would be
+        # amplified by the decoding: ~6e-6 relative at the top of the log2 range)
+        return decode_pixels(y[0].transpose(1, 2, 0), self.spec.encoding)
+
+    def run(self, pixels, *, name: str = "image") -> np.ndarray:
+        """Restore ``pixels`` (``HWC`` ``float32``, C in {1, 3, 4}, in the model's colour space); same shape out.
+
+        Four channels: the network runs on RGB and alpha passes through
+        unchanged. The colour channels must match the model's (1 or 3).
+        NaN/Inf in the input, or produced by the model, raise
+        :class:`~core.errors.ImageError` naming ``name``.
+        """
+        px = as_hwc_float32(pixels, name=name)
+        check_finite(px, name=name)
+        c = self.spec.channels
+        n = px.shape[2]
+        colour = n - 1 if n == 4 else n
+        if colour != c:
+            raise ImageError(f"{name}: {n} channel(s) but the model {self.spec.name} takes {c} "
+                             f"({'RGB' if c == 3 else 'one channel'}{' + alpha' if c == 3 else ''})")
+        encoded = encode_pixels(px[..., :c], self.spec.encoding)
+        restored, tiles = run_tiled(self._run_tile, encoded, tile=self.tile, overlap=self.overlap,
+                                    halo=self.spec.halo, multiple_of=self.spec.multiple_of)
+        del encoded
+        bad = ~np.isfinite(restored)
+        if bad.any():
+            raise ImageError(f"{name}: the model {self.spec.name} produced {int(bad.sum())} non-finite values "
+                             f"(NaN/Inf){' (float16 overflow?)' if self.input_dtype == np.float16 else ''}")
+        self.frames_run += 1
+        self.tiles_run += tiles
+        if n == 4:
+            return np.concatenate([restored, px[..., 3:]], axis=2)
+        return restored
+
+    def run_frame(self, frame: Frame | np.ndarray) -> Frame | np.ndarray:
+        """Restore one frame.
+
+        A :class:`~core.frame.Frame` is converted to the model's colour space
+        when it is in another (:func:`core.color.convert_frame`) and comes back
+        as a ``Frame`` in the model's colour space (frame number, path, alpha,
+        layers and metadata carried over; ``metadata["restored_by"]`` names the
+        model). A bare array is taken to be in the model's colour space and
+        comes back as an array. Errors name the frame (path and number).
+        """
+        if not isinstance(frame, Frame):
+            return self.run(frame)
+        from core import color
+
+        check_finite(frame.pixels, name=frame.describe())
+        if color.canonical_colorspace(frame.colorspace) != self.spec.colorspace:
+            frame = color.convert_frame(frame, self.spec.colorspace)
+        pixels = self.run(frame.pixels, name=frame.describe())
+        metadata = dict(frame.metadata)
+        metadata["restored_by"] = f"{self.spec.name} {self.spec.version}"
+        return frame.replace(pixels=pixels, metadata=metadata)
+
+    def info(self) -> dict[str, Any]:
+        """Runtime facts for manifests: providers, threads, precision, tiling, load time, library version."""
+        import onnxruntime
+
+        return {"onnxruntime": onnxruntime.__version__, "providers": self.providers, "threads": self.threads,
+                "precision": self.precision, "input_dtype": np.dtype(self.input_dtype).name,
+                "tile": self.tile, "overlap": self.overlap, "load_seconds": round(self.load_seconds, 3)}

@@ -1,0 +1,451 @@
+"""Training pairs, read lazily, and seeded random crops (numpy only; no torch here).
+
+A :class:`PairDataset` is a list of pair sources, each able to load one
+(degraded, reference, mask) triple: ``float32`` ``HW3`` scene-linear
+ACEScg for the two images (frames in another colour space are converted
+with :mod:`core.color`; a single channel is repeated to RGB, alpha is
+dropped) and ``float32`` ``HW1`` 0/1 for the mask (1 = the reference can be
+trusted; all 1 when there is none). Decoded frames live in a small LRU
+cache (``cache_frames``): a sequence is never held whole.
+
+Sources (:class:`~core.train.config.DataConfig`):
+
+- :meth:`PairDataset.from_pairs`: stage 1's ``pairs.json`` (its selected
+  pairs) and stage 2's folder: degraded = the source frame, reference =
+  ``aligned/ref.####.exr``, mask = ``mask/mask.####.exr`` (numbered by
+  source frame);
+- :meth:`PairDataset.from_files`: explicit degraded / reference (/ mask)
+  files or sequence patterns, paired in order;
+- :meth:`PairDataset.synthetic`: clean frames degraded on the fly by
+  :func:`core.degrade.degrade_frame` — ``variants`` damage draws per clean
+  frame (degrade frame numbers ``0 .. variants-1``, the job's seed), the
+  reference being the clean frame itself.
+
+Crops: :meth:`PairDataset.batch` draws the crops of optimiser step ``n``
+from ``numpy.random.default_rng([seed, n])`` — a pure function of (seed,
+step), so a resumed run sees the same crops as an uninterrupted one. A crop
+whose mask is valid on less than ``min_valid`` of its pixels is redrawn (up
+to 8 times; the best is kept). Augmentation (:class:`AugmentConfig`) is
+off unless asked: no flips, no rotation, no exposure change; when on, the
+input, reference and mask get the same transform. Batches are in the
+training encoding (:func:`core.infer.encoding.encode_pixels`), ``NCHW``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ImageError, ImageReadError, ParameterError, SequenceError
+from core.train.config import AugmentConfig, DataConfig, SyntheticConfig
+
+#: Working colour space of training data.
+WORKING_COLORSPACE = "ACEScg"
+#: Entropy tag of the preview crops' stream (steps are far below it).
+PREVIEW_STREAM = 2 ** 40
+#: Prefix naming a shipped sample photo among clean frames (``"sample:coffee"``).
+SAMPLE_PREFIX = "sample:"
+_TRIES = 8
+
+Loader = Callable[[], tuple[np.ndarray, np.ndarray, "np.ndarray | None"]]
+
+
+@dataclasses.dataclass(frozen=True)
+class PairSource:
+    """One training pair, not yet read: a name for messages, its files, and a loader."""
+
+    name: str
+    files: tuple[str, ...]
+    load: Loader
+
+
+@dataclasses.dataclass
+class Crop:
+    """One training crop, scene-linear (before encoding), with where it came from.
+
+    ``input``/``reference``: ``float32`` ``HW3`` ACEScg; ``mask``: ``HW1`` 0/1.
+    ``index``: pair number; ``y``/``x``: top-left corner in the pair's
+    frame; ``flip_h``/``flip_v``/``rot90`` (quarter turns, counter-clockwise)
+    and ``gain``: the augmentation applied (in that order).
+    """
+
+    input: np.ndarray
+    reference: np.ndarray
+    mask: np.ndarray
+    index: int
+    y: int
+    x: int
+    flip_h: bool = False
+    flip_v: bool = False
+    rot90: int = 0
+    gain: float = 1.0
+
+
+@dataclasses.dataclass
+class Batch:
+    """Crops stacked ``NCHW`` ``float32`` in the training encoding (mask: ``N x 1 x H x W``, 0/1)."""
+
+    input: np.ndarray
+    reference: np.ndarray
+    mask: np.ndarray
+    crops: list[Crop]
+
+
+class PairDataset:
+    """Degraded -> reference training pairs, read lazily, cropped at random with a seed.
+
+    Parameters
+    ----------
+    sources:
+        The pairs (:class:`PairSource`); usually built by :meth:`from_files`,
+        :meth:`from_pairs`, :meth:`synthetic` or :meth:`from_config`.
+    crop_size:
+        Side of the square crops (px); every frame must be at least that big.
+    encoding:
+        Name of the pixel encoding (:mod:`core.infer.encoding`) of batches.
+    augment:
+        :class:`~core.train.config.AugmentConfig` (default: none).
+    seed:
+        Seeds crop positions and augmentation.
+    cache_frames:
+        Decoded pairs kept in memory.
+    min_valid:
+        Minimum valid fraction of a crop's mask before it is redrawn.
+    """
+
+    def __init__(self, sources: Sequence[PairSource], *, crop_size: int, encoding: str = "linear",
+                 augment: AugmentConfig | None = None, seed: int = 0, cache_frames: int = 8,
+                 min_valid: float = 0.5, description: dict[str, Any] | None = None):
+        if not sources:
+            raise SequenceError("training data: no pairs")
+        self.sources = list(sources)
+        self.crop_size = int(crop_size)
+        self.encoding = encoding
+        self.augment = augment or AugmentConfig()
+        self.seed = int(seed)
+        self.cache_frames = max(1, int(cache_frames))
+        self.min_valid = float(min_valid)
+        self.description = dict(description or {})
+        self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = \
+            collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, data: DataConfig, *, crop_size: int, encoding: str, augment: AugmentConfig | None = None,
+                    seed: int = 0) -> "PairDataset":
+        """The dataset a :class:`~core.train.config.DataConfig` describes."""
+        kw = {"crop_size": crop_size, "encoding": encoding, "augment": augment, "seed": seed,
+              "cache_frames": data.cache_frames, "min_valid": data.min_valid}
+        if data.mode == "pairs":
+            return cls.from_pairs(data.pairs, aligned=data.aligned, **kw)
+        if data.mode == "files":
+            return cls.from_files(data.degraded, data.reference, data.mask or None, **kw)
+        return cls.synthetic(data.clean, degrade=data.degrade, **kw)
+
+    @classmethod
+    def from_files(cls, degraded: Sequence[str | os.PathLike], reference: Sequence[str | os.PathLike],
+                   mask: Sequence[str | os.PathLike] | None = None, **kwargs: Any) -> "PairDataset":
+        """Pairs from files or sequence patterns, in order (a pattern pairs frame numbers across the lists).
+
+        Missing files raise :class:`~core.errors.ImageReadError`, empty or
+        gappy sequences :class:`~core.errors.SequenceError`, before anything is read.
+        """
+        from core import io
+
+        degraded, reference = [os.fspath(p) for p in degraded], [os.fspath(p) for p in reference]
+        masks = [os.fspath(p) for p in mask] if mask else [None] * len(degraded)
+        if not (len(degraded) == len(reference) == len(masks)):
+            raise ParameterError(f"training data: {len(degraded)} degraded, {len(reference)} reference and "
+                                 f"{len(masks)} mask entries (one each per pair)")
+        sources = []
+        for d, r, m in zip(degraded, reference, masks):
+            if io.is_sequence_pattern(d):
+                others = [p for p in (r, m) if p is not None]
+                flat = [p for p in others if not io.is_sequence_pattern(p)]
+                if flat:
+                    raise ParameterError(f"training data: {d} is a sequence pattern, {flat[0]} is not "
+                                         "(pair sequences with sequences)")
+                for n in io.resolve_frames(d):
+                    sources.append(_file_source(io.sequence_path(d, n), io.sequence_path(r, n),
+                                                io.sequence_path(m, n) if m else None))
+            else:
+                sources.append(_file_source(d, r, m))
+        for s in sources:
+            for f in s.files:
+                if not os.path.isfile(f):
+                    raise ImageReadError(f"{f}: no such file (training pair {s.name})")
+        return cls(sources, description={"mode": "files", "pairs": len(sources)}, **kwargs)
+
+    @classmethod
+    def from_pairs(cls, pairs: str | os.PathLike, *, aligned: str | os.PathLike | None = None,
+                   **kwargs: Any) -> "PairDataset":
+        """The selected pairs of a stage-1 pair manifest with stage 2's aligned references and masks.
+
+        ``aligned`` defaults to ``02_alignment`` beside the manifest's folder
+        (``pipeline/01_dataset_curation/pairs.json`` -> ``pipeline/02_alignment``).
+        Missing aligned files raise :class:`~core.errors.ImageReadError` naming
+        the first and saying to run the alignment; a manifest without selected
+        pairs raises :class:`~core.errors.SequenceError` with its status message.
+        """
+        from core import io
+        from core.pipeline.pairs import FILE_NAME, load_pairs
+
+        manifest_path = Path(pairs)
+        if manifest_path.is_dir():
+            manifest_path = manifest_path / FILE_NAME
+        manifest = load_pairs(manifest_path)
+        chosen = manifest.selected_pairs()
+        if not chosen:
+            raise SequenceError(f"{manifest_path}: no training pairs selected (status {manifest.status}: "
+                                f"{manifest.message or 'no message'})")
+        folder = Path(aligned) if aligned is not None else manifest_path.parent.parent / "02_alignment"
+        src = manifest.source
+        kind, path = src.get("kind"), src.get("path")
+        colorspace = src.get("colorspace") if src.get("colorspace_source") == "argument" else None
+        sources, missing = [], []
+        for s, r in chosen:
+            pad = max(4, len(str(s)))
+            ref = folder / "aligned" / f"ref.{s:0{pad}d}.exr"
+            msk = folder / "mask" / f"mask.{s:0{pad}d}.exr"
+            if kind == "video":
+                deg = str(path)
+                read = _video_reader(deg, s, colorspace)
+            else:
+                deg = io.sequence_path(path, s)
+                read = _image_reader(deg, colorspace)
+            for f in (deg, ref, msk):
+                if not os.path.isfile(f):
+                    missing.append(str(f))
+            sources.append(PairSource(f"source frame {s} / reference frame {r}", (deg, str(ref), str(msk)),
+                                      _pair_loader(read, _image_reader(str(ref), None), str(msk))))
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise ImageReadError(f"{missing[0]}{more}: no such file; training on {manifest_path} needs stage 2's "
+                                 f"aligned references and masks in {folder} (run reelkit align)")
+        files = {str(manifest_path)}
+        return cls(sources, description={"mode": "pairs", "pairs": len(sources), "manifest": str(manifest_path),
+                                         "aligned": str(folder), "extra_files": sorted(files)}, **kwargs)
+
+    @classmethod
+    def synthetic(cls, clean: Sequence[str | os.PathLike], *, degrade: SyntheticConfig | None = None,
+                  seed: int = 0, **kwargs: Any) -> "PairDataset":
+        """Pairs made from clean frames: (degraded clean, clean), ``degrade.variants`` per frame.
+
+        ``clean``: files, sequence patterns, or ``"sample:NAME"`` for a photo
+        shipped in ``core/data/samples``. Damage is drawn with the dataset's
+        ``seed`` and frame numbers ``0 .. variants-1``.
+        """
+        from core import io
+        from core.io.samples import sample_path
+
+        degrade = degrade or SyntheticConfig()
+        files: list[str] = []
+        for entry in clean:
+            entry = os.fspath(entry)
+            if entry.startswith(SAMPLE_PREFIX):
+                files.append(str(sample_path(entry[len(SAMPLE_PREFIX):])))
+            elif io.is_sequence_pattern(entry):
+                files.extend(io.sequence_path(entry, n) for n in io.resolve_frames(entry))
+            elif not os.path.isfile(entry):
+                raise ImageReadError(f"{entry}: no such file (clean frame for synthetic training pairs)")
+            else:
+                files.append(entry)
+        effects = degrade.effects()
+        sources = []
+        for f in files:
+            for v in range(degrade.variants):
+                sources.append(PairSource(f"{f} (damage variant {v})", (f,),
+                                          _synthetic_loader(f, v, seed, degrade, effects)))
+        return cls(sources, seed=seed, description={"mode": "synthetic", "clean": files,
+                                                    "degrade": degrade.to_dict(), "pairs": len(sources)}, **kwargs)
+
+    # -- reading -----------------------------------------------------------------------
+    def frames(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pair ``index`` as ``(degraded HW3, reference HW3, mask HW1)``, scene-linear ACEScg (cached)."""
+        hit = self._cache.get(index)
+        if hit is not None:
+            self._cache.move_to_end(index)
+            return hit
+        src = self.sources[index]
+        inp, ref, mask = src.load()
+        if mask is None:
+            mask = np.ones(inp.shape[:2] + (1,), np.float32)
+        _check_pair(src, inp, ref, mask, self.crop_size)
+        item = (inp, ref, mask)
+        self._cache[index] = item
+        while len(self._cache) > self.cache_frames:
+            self._cache.popitem(last=False)
+        return item
+
+    def input_files(self) -> list[str]:
+        """Every file the pairs read (and the pair manifest), sorted, without duplicates."""
+        files = {f for s in self.sources for f in s.files}
+        files.update(self.description.get("extra_files", ()))
+        return sorted(files)
+
+    # -- sampling ----------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator, *, augment: bool = True) -> Crop:
+        """One random crop (scene-linear), drawn from ``rng``; augmented when configured and ``augment``."""
+        c = self.crop_size
+        best = None
+        for _ in range(_TRIES):
+            index = int(rng.integers(len(self.sources)))
+            inp, ref, mask = self.frames(index)
+            h, w = inp.shape[:2]
+            y = int(rng.integers(0, h - c + 1))
+            x = int(rng.integers(0, w - c + 1))
+            valid = float(mask[y:y + c, x:x + c].mean())
+            if best is None or valid > best[0]:
+                best = (valid, index, y, x)
+            if valid >= self.min_valid:
+                break
+        _, index, y, x = best
+        inp, ref, mask = self.frames(index)
+        crop = Crop(inp[y:y + c, x:x + c].copy(), ref[y:y + c, x:x + c].copy(), mask[y:y + c, x:x + c].copy(),
+                    index, y, x)
+        if augment:
+            self._augment(crop, rng)
+        return crop
+
+    def _augment(self, crop: Crop, rng: np.random.Generator) -> None:
+        a = self.augment
+        if a.hflip:
+            crop.flip_h = bool(rng.random() < 0.5)
+        if a.vflip:
+            crop.flip_v = bool(rng.random() < 0.5)
+        if a.rot90:
+            crop.rot90 = int(rng.integers(4))
+        if a.exposure_stops > 0:
+            crop.gain = float(2.0 ** rng.uniform(-a.exposure_stops, a.exposure_stops))
+        for name in ("input", "reference", "mask"):
+            arr = getattr(crop, name)
+            if crop.flip_h:
+                arr = arr[:, ::-1]
+            if crop.flip_v:
+                arr = arr[::-1]
+            if crop.rot90:
+                arr = np.rot90(arr, crop.rot90, axes=(0, 1))
+            if crop.gain != 1.0 and name != "mask":
+                arr = arr * np.float32(crop.gain)
+            setattr(crop, name, np.ascontiguousarray(arr, dtype=np.float32))
+
+    def batch(self, step: int, batch_size: int) -> Batch:
+        """The crops of optimiser step ``step`` (a pure function of seed and step), encoded, ``NCHW``."""
+        rng = np.random.default_rng([self.seed, int(step)])
+        return self.stack([self.sample(rng) for _ in range(batch_size)])
+
+    def preview(self, count: int) -> Batch:
+        """Fixed, unaugmented crops for contact sheets and metrics (the same for the whole run)."""
+        rng = np.random.default_rng([self.seed, PREVIEW_STREAM])
+        return self.stack([self.sample(rng, augment=False) for _ in range(count)])
+
+    def stack(self, crops: list[Crop]) -> Batch:
+        """Encode and stack crops into a :class:`Batch`."""
+        from core.infer.encoding import encode_pixels
+
+        def nchw(arrays: list[np.ndarray]) -> np.ndarray:
+            return np.ascontiguousarray(np.stack(arrays).transpose(0, 3, 1, 2), dtype=np.float32)
+
+        return Batch(nchw([encode_pixels(c.input, self.encoding) for c in crops]),
+                     nchw([encode_pixels(c.reference, self.encoding) for c in crops]),
+                     nchw([c.mask for c in crops]), crops)
+
+
+# -- loaders -------------------------------------------------------------------------------
+def _to_working_rgb(frame, what: str) -> np.ndarray:
+    from core import color
+
+    if frame.colorspace == "raw":
+        raise ImageError(f"{what}: colour space 'raw' (data, not colour) cannot be a training image")
+    if frame.colorspace != WORKING_COLORSPACE:
+        if frame.n_channels == 1:
+            frame = frame.replace(pixels=np.repeat(frame.pixels, 3, axis=2), channels=())
+        frame = color.convert_frame(frame, WORKING_COLORSPACE)
+    px = frame.pixels
+    if px.shape[2] == 1:
+        px = np.repeat(px, 3, axis=2)
+    return np.ascontiguousarray(px[..., :3], dtype=np.float32)
+
+
+def _image_reader(path: str, colorspace: str | None) -> Callable[[], np.ndarray]:
+    def read() -> np.ndarray:
+        from core import io
+
+        return _to_working_rgb(io.read_image(path, colorspace=colorspace), path)
+
+    return read
+
+
+def _video_reader(path: str, number: int, colorspace: str | None) -> Callable[[], np.ndarray]:
+    def read() -> np.ndarray:
+        from core import io
+
+        frame = next(iter(io.iter_video_frames(path, [number], colorspace=colorspace)))
+        return _to_working_rgb(frame, f"{path} frame {number}")
+
+    return read
+
+
+def _read_mask(path: str) -> np.ndarray:
+    from core import io
+
+    px = io.read_image(path).pixels[..., :1]
+    return (px > 0.5).astype(np.float32)
+
+
+def _pair_loader(read_input: Callable[[], np.ndarray], read_reference: Callable[[], np.ndarray],
+                 mask: str | None) -> Loader:
+    def load():
+        return read_input(), read_reference(), (_read_mask(mask) if mask else None)
+
+    return load
+
+
+def _file_source(degraded: str, reference: str, mask: str | None) -> PairSource:
+    files = (degraded, reference) + ((mask,) if mask else ())
+    name = f"{os.path.basename(degraded)} -> {os.path.basename(reference)}"
+    return PairSource(name, files, _pair_loader(_image_reader(degraded, None), _image_reader(reference, None),
+                                                mask))
+
+
+def _synthetic_loader(path: str, variant: int, seed: int, degrade: SyntheticConfig,
+                      effects: tuple[str, ...]) -> Loader:
+    def load():
+        from core.degrade import degrade_frame
+
+        clean = _image_reader(path, None)()
+        preset = None if degrade.preset == "none" else degrade.preset
+        damaged = degrade_frame(clean, frame=variant, seed=seed, preset=preset, params=degrade.params,
+                                effects=effects).pixels
+        return damaged, clean, None
+
+    return load
+
+
+def _check_pair(src: PairSource, inp: np.ndarray, ref: np.ndarray, mask: np.ndarray, crop: int) -> None:
+    from core.frame import check_finite
+
+    if inp.shape != ref.shape:
+        raise ImageError(f"training pair {src.name}: degraded is {inp.shape[1]}x{inp.shape[0]}, reference "
+                         f"{ref.shape[1]}x{ref.shape[0]} (align the reference first)")
+    if mask.shape[:2] != inp.shape[:2]:
+        raise ImageError(f"training pair {src.name}: mask is {mask.shape[1]}x{mask.shape[0]}, frames "
+                         f"{inp.shape[1]}x{inp.shape[0]}")
+    if min(inp.shape[:2]) < crop:
+        raise ParameterError(f"crop_size: {crop} px is larger than training pair {src.name} "
+                             f"({inp.shape[1]}x{inp.shape[0]})")
+    check_finite(inp, name=f"{src.files[0]} (degraded)")
+    bad = ~np.isfinite(ref) & (mask > 0)
+    if bad.any():
+        y, x, c = (int(v) for v in np.argwhere(bad)[0])
+        raise ImageError(f"{src.files[1] if len(src.files) > 1 else src.name} (reference): {int(bad.sum())} "
+                         f"non-finite values where the mask is valid; first at x={x} y={y} channel={c}")

@@ -1,0 +1,100 @@
+"""The networks behind :mod:`core.train.registry` (imports torch: load only when training).
+
+Both take and return ``N x 3 x H x W`` ``float32`` in the training
+encoding. Only ONNX-friendly, deterministic operations are used: zero-padded
+convolutions, ReLU, strided and transposed convolutions (no interpolation,
+no reflection padding: their CUDA backward passes are non-deterministic).
+The last convolution starts at a tenth of its default scale, so a residual
+network starts close to the identity.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from core.train.registry import IMAGE_CHANNELS
+
+#: Scale of the last layer's initial weights (a residual network starts near the identity).
+TAIL_INIT_SCALE = 0.1
+
+
+def _conv(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2)
+
+
+def _shrink(conv: nn.Conv2d) -> nn.Conv2d:
+    with torch.no_grad():
+        conv.weight.mul_(TAIL_INIT_SCALE)
+        conv.bias.zero_()
+    return conv
+
+
+class ResBlock(nn.Module):
+    """conv 3x3 -> ReLU -> conv 3x3, added to the input with a 0.1 scale (EDSR residual scaling)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = _conv(channels, channels)
+        self.act = nn.ReLU(inplace=True)
+        self.conv2 = _conv(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.1 * self.conv2(self.act(self.conv1(x)))
+
+
+class ResNet(nn.Module):
+    """Head conv, ``blocks`` residual blocks with a long skip, tail conv; optional global residual."""
+
+    def __init__(self, channels: int, blocks: int, *, residual: bool = True):
+        super().__init__()
+        self.residual = residual
+        self.head = _conv(IMAGE_CHANNELS, channels)
+        self.body = nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
+        self.tail = _shrink(_conv(channels, IMAGE_CHANNELS))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(x)
+        y = self.tail(h + self.body(h))
+        return x + y if self.residual else y
+
+
+class _Double(nn.Sequential):
+    def __init__(self, cin: int, cout: int):
+        super().__init__(_conv(cin, cout), nn.ReLU(inplace=True), _conv(cout, cout), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    """U-Net with ``depth`` levels; channels ``c, 2c, 4c, ...`` capped at ``8c``."""
+
+    def __init__(self, channels: int, depth: int, *, residual: bool = True):
+        super().__init__()
+        self.residual = residual
+        widths = [channels * min(2 ** i, 8) for i in range(depth + 1)]
+        self.enc = nn.ModuleList()
+        self.down = nn.ModuleList()
+        cin = IMAGE_CHANNELS
+        for i in range(depth):
+            self.enc.append(_Double(cin, widths[i]))
+            self.down.append(nn.Sequential(_conv(widths[i], widths[i + 1], stride=2), nn.ReLU(inplace=True)))
+            cin = widths[i + 1]
+        self.bottleneck = _Double(widths[depth], widths[depth])
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in reversed(range(depth)):
+            self.up.append(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2))
+            self.dec.append(_Double(2 * widths[i], widths[i]))
+        self.tail = _shrink(nn.Conv2d(widths[0], IMAGE_CHANNELS, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        h = x
+        for enc, down in zip(self.enc, self.down):
+            h = enc(h)
+            skips.append(h)
+            h = down(h)
+        h = self.bottleneck(h)
+        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
+            h = dec(torch.cat([up(h), skip], dim=1))
+        y = self.tail(h)
+        return x + y if self.residual else y

@@ -1,0 +1,387 @@
+"""The training loop: :func:`train` writes a ``03_training``-style folder.
+
+Files written into ``output_dir``:
+
+- ``config.json``: the complete resolved config (:meth:`TrainConfig.to_dict`);
+- ``checkpoints/step_NNNNNNNN.pt``: every ``checkpoint_every`` steps and at
+  the end, the last ``keep_checkpoints`` kept — weights, optimiser,
+  scheduler, torch RNG state and the loss history
+  (:data:`CHECKPOINT_FORMAT`);
+- ``loss.csv`` (one row per step), ``loss.png`` and ``contact_sheet.png``
+  (input / prediction / reference on fixed crops), refreshed while training
+  (:mod:`core.train.report`);
+- ``model.onnx`` + ``model.json`` (:mod:`core.train.export`);
+- ``manifest.json``: the run (``reelkit.manifest/1``: inputs with sha256,
+  config hash, seed, timings, metrics, outputs).
+
+Determinism: crops are a pure function of (seed, step)
+(:meth:`PairDataset.batch`), weights start from ``torch.manual_seed(seed)``
+and ``torch.use_deterministic_algorithms`` is on while training (the
+caller's torch RNG and settings are restored afterwards). On the CPU, two
+runs with the same config and torch build give bit-identical weights, and
+a run resumed from a checkpoint ends bit-identical to one never
+interrupted. On CUDA the same settings are asked for, but some kernels
+only warn that they are not deterministic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import OutputExistsError, ParameterError, ReelkitError, require
+from core.train.config import TrainConfig
+from core.train.data import Batch, PairDataset
+from core.train.schedule import lr_factor
+
+log = logging.getLogger(__name__)
+
+#: Format tag of checkpoints.
+CHECKPOINT_FORMAT = "reelkit.train_checkpoint/1"
+CHECKPOINT_DIR = "checkpoints"
+#: Output file names.
+OUTPUT_FILES = {"config": "config.json", "loss_csv": "loss.csv", "loss_png": "loss.png",
+                "contact_sheet": "contact_sheet.png", "onnx": "model.onnx", "model_manifest": "model.json",
+                "manifest": "manifest.json"}
+
+
+class TrainingError(ReelkitError, RuntimeError):
+    """Training cannot go on: the loss became NaN/Inf, or a checkpoint cannot be used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainProgress:
+    """What the progress callback gets after each step.
+
+    ``eta_s`` extrapolates the seconds per step of this session (``None``
+    before the first step is done); ``resumed_from`` is the checkpoint's
+    step (0 for a fresh run).
+    """
+
+    step: int
+    steps: int
+    loss: float
+    lr: float
+    elapsed_s: float
+    eta_s: float | None
+    resumed_from: int
+
+    def __str__(self) -> str:
+        eta = "?" if self.eta_s is None else _hms(self.eta_s)
+        return f"step {self.step}/{self.steps} loss {self.loss:.4g} lr {self.lr:.2e} ETA {eta}"
+
+
+#: ``progress(step, steps, info)``; raising from it stops training (the last checkpoint stays).
+TrainProgressFn = Callable[[int, int, TrainProgress], None]
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` did and where it wrote it."""
+
+    output_dir: Path
+    config: TrainConfig
+    device: str
+    steps: int
+    resumed_from: int
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    files: dict[str, Path]
+    checkpoint: Path
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.history[-1]["loss"]) if self.history else float("nan")
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def resolve_device(name: str) -> str:
+    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; ``"cuda"`` without one raises."""
+    torch = require("torch", "train")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"device: cuda was asked for but torch {torch.__version__} sees no GPU")
+    if name not in ("cpu", "cuda"):
+        raise ParameterError(f"device: expected auto, cpu or cuda, got {name!r}")
+    return name
+
+
+@contextlib.contextmanager
+def deterministic_session(device: str, *, seed: int, threads: int = 0):
+    """Seed torch, switch deterministic algorithms on, and restore the caller's state afterwards."""
+    import torch
+
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.get_num_threads(), torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    devices = [torch.cuda.current_device()] if device == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+            if threads:
+                torch.set_num_threads(threads)
+            torch.manual_seed(seed)
+            yield
+        finally:
+            torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+            torch.set_num_threads(saved[2])
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[3], saved[4]
+
+
+def build_model(config: TrainConfig):
+    """The config's network with its initial weights (from ``torch.manual_seed(config.seed)``; caller's RNG kept)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return config.model.build()
+
+
+def make_optimizer(model, config: TrainConfig):
+    """``(optimizer, scheduler)`` for ``model`` (Adam/AdamW, warm-up + decay through ``LambdaLR``)."""
+    import torch
+
+    o, s = config.optim, config.schedule
+    cls = torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam
+    opt = cls(model.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+    factor = functools.partial(lr_factor, kind=s.kind, steps=config.steps, warmup_steps=s.warmup_steps,
+                               min_lr_ratio=s.min_lr_ratio, step_size=s.step_size, gamma=s.gamma)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def checkpoint_path(output_dir: str | Path, step: int) -> Path:
+    return Path(output_dir) / CHECKPOINT_DIR / f"step_{step:08d}.pt"
+
+
+def list_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of the checkpoints in ``output_dir/checkpoints``, oldest first."""
+    folder = Path(output_dir) / CHECKPOINT_DIR
+    found = []
+    if folder.is_dir():
+        for p in folder.glob("step_*.pt"):
+            digits = p.stem[len("step_"):]
+            if digits.isdigit():
+                found.append((int(digits), p))
+    return sorted(found)
+
+
+def load_checkpoint(path: str | Path, *, device: str = "cpu") -> dict[str, Any]:
+    """Read a checkpoint (tensors only, no code: ``weights_only``); a foreign file raises :class:`TrainingError`."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many kinds for truncated or foreign files
+        raise TrainingError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{path}: not a reelkit training checkpoint ({CHECKPOINT_FORMAT})")
+    return state
+
+
+def _resume_state(config: TrainConfig, output_dir: Path, device: str) -> dict[str, Any] | None:
+    """The newest readable checkpoint of this config, or ``None``; another config's raise."""
+    for step, path in reversed(list_checkpoints(output_dir)):
+        try:
+            state = load_checkpoint(path, device=device)
+        except TrainingError as exc:
+            log.warning("%s; trying an older checkpoint", exc)
+            continue
+        if state.get("training_hash") != config.training_hash():
+            raise OutputExistsError(f"{path}: a checkpoint of another training config; train with resume=False "
+                                    "to start over (its checkpoints are removed) or choose another output folder")
+        return state
+    return None
+
+
+def _save_checkpoint(output_dir: Path, step: int, config: TrainConfig, model, opt, sched,
+                     history: list[dict[str, Any]], keep: int) -> Path:
+    import torch
+
+    from core.io.atomic import atomic_path
+
+    state = {
+        "format": CHECKPOINT_FORMAT, "step": step, "training_hash": config.training_hash(),
+        "config": config.to_dict(), "torch": str(torch.__version__),
+        "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+        "rng": {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        "history": history,
+    }
+    path = checkpoint_path(output_dir, step)
+    with atomic_path(path, overwrite=True) as tmp:
+        torch.save(state, tmp)
+    for _, old in list_checkpoints(output_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _to_device(batch: Batch, device: str):
+    import torch
+
+    return tuple(torch.from_numpy(a).to(device) for a in (batch.input, batch.reference, batch.mask))
+
+
+def _masked_l1(a, b, m) -> float:
+    valid = m.expand_as(a) > 0
+    return float((a - b).abs()[valid].mean()) if bool(valid.any()) else float("nan")
+
+
+def _preview(model, preview: Batch, config: TrainConfig, device: str) -> tuple[np.ndarray, dict[str, float]]:
+    """Contact sheet image and metrics of the fixed preview crops."""
+    import torch
+
+    from core.infer.encoding import decode_pixels
+    from core.train.report import contact_sheet_image
+
+    x, y, m = _to_device(preview, device)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pred = model(x)
+    model.train(was_training)
+    l1_model, l1_input = _masked_l1(pred, y, m), _masked_l1(x, y, m)
+    metrics = {"preview_l1": l1_model, "preview_l1_input": l1_input,
+               "preview_improvement": 1.0 - l1_model / l1_input if l1_input > 0 else float("nan")}
+    out = pred.detach().to("cpu").numpy().transpose(0, 2, 3, 1)
+    rows = [(c.input, decode_pixels(np.ascontiguousarray(p), config.encoding), c.reference)
+            for c, p in zip(preview.crops, out)]
+    return contact_sheet_image(rows), metrics
+
+
+def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, resume: bool = True,
+          progress: TrainProgressFn | None = None) -> TrainResult:
+    """Train an image-to-image network on degraded -> reference pairs; see the module for the files.
+
+    Parameters
+    ----------
+    config:
+        A :class:`~core.train.config.TrainConfig` or a mapping for
+        :meth:`TrainConfig.from_dict` (validated before anything is read).
+    output_dir:
+        The training folder (created).
+    resume:
+        Continue from the newest checkpoint of the same training config
+        (a finished run is only re-exported). Checkpoints of another config
+        raise :class:`~core.errors.OutputExistsError`. ``False`` removes
+        existing checkpoints and starts over.
+    progress:
+        ``progress(step, steps, info)`` after each step, ``info`` a
+        :class:`TrainProgress` (loss, learning rate, ETA). Raising from it
+        stops training; the last checkpoint stays for a resume.
+
+    Raises :class:`~core.errors.ParameterError` for a bad config,
+    :class:`~core.errors.ImageReadError` / :class:`~core.errors.SequenceError`
+    for missing data, :class:`~core.errors.ImageError` for unusable pixels,
+    :class:`~core.errors.MissingDependencyError` without torch (the
+    ``train`` extra), :class:`TrainingError` when the loss diverges.
+    """
+    from core.io.atomic import write_text_atomic
+    from core.manifest import Manifest, file_sha256
+    from core.train.export import export_onnx, write_model_json
+    from core.train.losses import compute_loss
+    from core.train.report import loss_plot, write_loss_csv, write_png
+
+    cfg = TrainConfig.from_dict(config)
+    torch = require("torch", "train")
+    out = Path(output_dir)
+    device = resolve_device(cfg.device)
+    dataset = PairDataset.from_config(cfg.data, crop_size=cfg.crop_size, encoding=cfg.encoding,
+                                      augment=cfg.augment, seed=cfg.seed)
+    files = {k: out / v for k, v in OUTPUT_FILES.items()}
+    out.mkdir(parents=True, exist_ok=True)
+    state = _resume_state(cfg, out, device) if resume else None
+    if not resume:
+        for _, old in list_checkpoints(out):
+            old.unlink()
+    write_text_atomic(files["config"], json.dumps(cfg.to_dict(), indent=2) + "\n", overwrite=True)
+
+    manifest = Manifest(out, "train", {"config": cfg.to_dict()}, seed=cfg.seed)
+    data_hashes = {f: file_sha256(f) for f in dataset.input_files()}
+    for f, digest in data_hashes.items():
+        manifest.add_input(f, digest)
+    manifest.set("data", dataset.description)
+    manifest.set("device", device)
+    manifest.set("torch", torch.__version__)
+    manifest.save()
+    t_start = time.perf_counter()
+    try:
+        with deterministic_session(device, seed=cfg.seed, threads=cfg.threads):
+            model = cfg.model.build().to(device)
+            opt, sched = make_optimizer(model, cfg)
+            history: list[dict[str, Any]] = []
+            start = 0
+            if state is not None:
+                model.load_state_dict(state["model"])
+                opt.load_state_dict(state["optimizer"])
+                sched.load_state_dict(state["scheduler"])
+                torch.set_rng_state(state["rng"]["torch"].cpu())
+                if device == "cuda" and state["rng"]["cuda"]:
+                    torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+                history = list(state["history"])
+                start = int(state["step"])
+            manifest.set("resumed_from", start)
+            preview = dataset.preview(cfg.preview_crops)
+            ckpt = checkpoint_path(out, start) if start else None
+            model.train()
+            t_loop = time.perf_counter()
+            for step in range(start + 1, cfg.steps + 1):
+                x, y, m = _to_device(dataset.batch(step, cfg.batch_size), device)
+                loss, parts = compute_loss(model(x), y, m, cfg.loss)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise TrainingError(f"step {step}: the loss is {value}; lower optim.lr (now {cfg.optim.lr}) or "
+                                        "check the data for extreme values")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.optim.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                lr = float(opt.param_groups[0]["lr"])
+                opt.step()
+                sched.step()
+                history.append({"step": step, "loss": value, **parts, "lr": lr})
+                at_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
+                if at_checkpoint:
+                    ckpt = _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints)
+                    write_loss_csv(files["loss_csv"], history)
+                if (step % cfg.preview_every == 0) if cfg.preview_every else at_checkpoint:
+                    write_png(files["loss_png"], loss_plot(history, title=f"{cfg.name}: training loss"))
+                    write_png(files["contact_sheet"], _preview(model, preview, cfg, device)[0])
+                if progress is not None:
+                    elapsed = time.perf_counter() - t_loop
+                    done = step - start
+                    eta = elapsed / done * (cfg.steps - step)
+                    progress(step, cfg.steps, TrainProgress(step, cfg.steps, value, lr, elapsed, eta, start))
+            sheet, preview_metrics = _preview(model, preview, cfg, device)
+        losses = [h["loss"] for h in history]
+        metrics = {"loss_first": float(np.mean(losses[:10])), "loss_last": float(np.mean(losses[-10:])),
+                   **preview_metrics, "steps": cfg.steps, "resumed_from": start,
+                   "seconds": round(time.perf_counter() - t_start, 3)}
+        write_loss_csv(files["loss_csv"], history)
+        write_png(files["loss_png"], loss_plot(history, title=f"{cfg.name}: training loss"))
+        write_png(files["contact_sheet"], sheet)
+        export_onnx(model, files["onnx"], multiple_of=cfg.model.multiple_of)
+        write_model_json(cfg, files["onnx"], data=data_hashes, metrics=metrics, steps=cfg.steps)
+    except BaseException:
+        manifest.finish("failed")
+        raise
+    manifest.set("metrics", metrics)
+    manifest.set("outputs", {k: p.name for k, p in files.items() if k != "manifest"}
+                 | {"checkpoint": str(ckpt.relative_to(out))})
+    manifest.finish("done")
+    return TrainResult(out, cfg, device, cfg.steps, start, history, metrics, files, ckpt)

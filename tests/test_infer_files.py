@@ -1,0 +1,158 @@
+"""core.infer.infer_files: sequences on disk, one session per job, provenance, resume, frame ranges, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from core import color, io  # noqa: E402
+from core.errors import ImageError, OutputExistsError, ParameterError  # noqa: E402
+from core.infer import INFER_PARAMS, ModelError, Restorer, default_output, infer_files, sessions_created  # noqa: E402
+from core.io import samples  # noqa: E402
+from tests.test_infer import make_model, residual_cnn  # noqa: E402
+
+FRAMES = (1001, 1002, 1003)
+
+
+@pytest.fixture()
+def plate(tmp_path):
+    """Three RGBA ACEScg half EXR frames 1001-1003 (72 x 100) of a slow pan across the coffee photo."""
+    photo = color.convert_frame(samples.load_sample("coffee.png"), "ACEScg").pixels
+    folder = tmp_path / "plate"
+    for i, n in enumerate(FRAMES):
+        rgb = photo[150:222, 200 + 4 * i:300 + 4 * i]
+        alpha = np.linspace(0, 1, rgb.shape[1], dtype=np.float32)[None, :, None].repeat(rgb.shape[0], 0)
+        io.write_image(folder / f"plate.{n}.exr", np.concatenate([rgb, alpha], axis=2), colorspace="ACEScg")
+    return folder / "plate.####.exr"
+
+
+@pytest.fixture()
+def model(tmp_path):
+    """A residual CNN (receptive field 7) with its manifest, in its own folder."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    return make_model(folder, "cnn", convs=3, seed=4, name="restore")
+
+
+PARAMS = {"tile": 48, "overlap": 0, "threads": 1}
+
+
+def test_restores_a_sequence_with_one_session_and_records_the_model(plate, model, tmp_path):
+    out_dir = tmp_path / "out"
+    seen = []
+    before = sessions_created()
+    manifest = infer_files(model, str(plate), output_dir=out_dir, params=PARAMS,
+                           progress=lambda done, total, n: seen.append((done, total, n)))
+    assert sessions_created() - before == 1  # one session for the three frames
+    assert seen == [(1, 3, 1001), (2, 3, 1002), (3, 3, 1003)]
+    data = json.loads((out_dir / "manifest.json").read_text())
+    sha = model.with_suffix(".json").read_text()
+    assert data["status"] == "done" and data["command"] == "infer"
+    assert data["model"]["sha256"] in sha and data["model"]["name"] == "restore"
+    assert data["config"]["model"]["sha256"] == data["model"]["sha256"]
+    assert data["runtime"]["providers"][-1] == "CPUExecutionProvider" and data["runtime"]["tile"] == 48
+    assert data["parameters"]["tile"] == 48 and len(data["inputs"]) == 3
+    r = Restorer(model, tile=48, overlap=0)
+    for n in FRAMES:
+        src = io.read_image(io.sequence_path(str(plate), n))
+        written = io.read_image(out_dir / f"plate.{n}.exr")
+        assert written.colorspace == "ACEScg" and written.channels == ("R", "G", "B", "A")
+        np.testing.assert_array_equal(written.pixels[..., 3], src.pixels[..., 3])  # alpha passes through
+        expected = r.run(src.pixels)
+        np.testing.assert_allclose(written.pixels, expected, rtol=2e-3, atol=1e-4)  # half-float file
+        attrs = written.metadata["attributes"]
+        assert attrs["reelkit/infer/model"] == "restore" and attrs["reelkit/infer/version"] == "0.1.0"
+        assert attrs["reelkit/infer/sha256"] == data["model"]["sha256"]
+        assert data["frames"][str(n)]["tiles"] > 1
+    assert manifest.data["frames"]["1002"]["frame"] == 1002
+
+
+def test_resume_skips_rendered_frames_and_force_redoes_them(plate, model, tmp_path):
+    out_dir = tmp_path / "out"
+    infer_files(model, str(plate), output_dir=out_dir, params=PARAMS)
+    target = out_dir / "plate.1002.exr"
+    os.utime(target, ns=(1_000_000_000, 1_000_000_000))
+    before = sessions_created()
+    again = infer_files(model, str(plate), output_dir=out_dir, params={**PARAMS, "threads": 2})
+    assert all(rec.get("resumed") for rec in again.data["frames"].values())
+    assert target.stat().st_mtime_ns == 1_000_000_000  # not rewritten
+    assert sessions_created() == before  # nothing to render: the model was not even loaded
+    # another tiling is another configuration: its outputs would replace these
+    with pytest.raises(OutputExistsError, match="plate.1001.exr and 2 more"):
+        infer_files(model, str(plate), output_dir=out_dir, params={**PARAMS, "tile": 64})
+    forced = infer_files(model, str(plate), output_dir=out_dir, params=PARAMS, force=True)
+    assert not any(rec.get("resumed") for rec in forced.data["frames"].values())
+    assert target.stat().st_mtime_ns > 1_000_000_000
+
+
+def test_a_new_model_is_a_new_job(plate, model, tmp_path):
+    out_dir = tmp_path / "out"
+    infer_files(model, str(plate), output_dir=out_dir, params=PARAMS)
+    other = make_model(tmp_path, "cnn", convs=3, seed=5, name="restore")
+    with pytest.raises(OutputExistsError):
+        infer_files(other, str(plate), output_dir=out_dir, params=PARAMS)
+
+
+def test_frame_ranges_split_like_one_run(plate, model, tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    infer_files(model, str(plate), output_dir=whole, params=PARAMS)
+    infer_files(model, str(plate), output_dir=split, params=PARAMS, frames="1003")
+    infer_files(model, str(plate), output_dir=split, params=PARAMS, frames="1001-1002")
+    assert (split / "manifest.frames-1003.json").exists() and (split / "manifest.frames-1001-1002.json").exists()
+    for n in FRAMES:
+        np.testing.assert_array_equal(io.read_image(whole / f"plate.{n}.exr").pixels,
+                                      io.read_image(split / f"plate.{n}.exr").pixels)
+    one = tmp_path / "one"
+    infer_files(model, io.sequence_path(str(plate), 1002), output_dir=one, params=PARAMS, frames="1002")
+    assert sorted(p.name for p in one.glob("*.exr")) == ["plate.1002.exr"]
+
+
+def test_nan_frame_stops_the_job_naming_it(plate, model, tmp_path):
+    bad = io.read_image(io.sequence_path(str(plate), 1002)).pixels.copy()
+    bad[10, 20, 0] = np.nan
+    io.write_image(io.sequence_path(str(plate), 1002), bad, colorspace="ACEScg", overwrite=True)
+    out_dir = tmp_path / "out"
+    with pytest.raises(ImageError, match=r"plate\.1002\.exr \(frame 1002\): 1 non-finite"):
+        infer_files(model, str(plate), output_dir=out_dir, params=PARAMS)
+    data = json.loads((out_dir / "manifest.json").read_text())
+    assert data["status"] == "failed" and data["frames"]["1001"]["status"] == "done"
+    assert not (out_dir / "plate.1002.exr").exists()
+
+
+def test_display_referred_input_is_converted_and_written_as_linear_exr(model, tmp_path):
+    src = samples.sample_path("coffee.png")
+    out_dir = tmp_path / "out"
+    infer_files(model, str(src), output_dir=out_dir, params={"tile": 128})
+    written = io.read_image(out_dir / "coffee.exr")
+    assert written.colorspace == "ACEScg" and written.pixels.shape == (400, 600, 3)
+    linear = color.convert_frame(io.read_image(src), "ACEScg").pixels
+    expected = Restorer(model, tile=128).run(linear)
+    np.testing.assert_allclose(written.pixels, expected, rtol=2e-3, atol=1e-4)
+
+
+def test_bad_requests(plate, model, tmp_path):
+    with pytest.raises(ParameterError, match="write OpenEXR"):
+        infer_files(model, str(plate), output_dir=tmp_path / "o", output="x.####.png")
+    with pytest.raises(ParameterError, match="overlap 4 is below the model's receptive field"):
+        infer_files(model, str(plate), output_dir=tmp_path / "o", params={"overlap": 4})
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        infer_files(model, str(plate), output_dir=tmp_path / "o", params={"tiles": 4})
+    residual_cnn(model, convs=3, seed=9)  # the model changed since its manifest was written
+    with pytest.raises(ModelError, match=r"restore\.onnx: sha256 .* in \S*restore\.json"):
+        infer_files(model, str(plate), output_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_params_and_default_output_names():
+    assert INFER_PARAMS.defaults() == {"tile": 512, "overlap": 0, "provider": "auto", "threads": 0,
+                                       "precision": "auto", "pixel_type": "half", "compression": "zip"}
+    assert default_output("shots/plate.####.exr") == "plate.####.exr"
+    assert default_output("scan.%04d.png") == "scan.%04d.exr"
+    assert default_output("a/scan.1001.tif", "1001-1010") == "scan.####.exr"
+    assert default_output("still.jpg") == "still.exr"
