@@ -1,8 +1,8 @@
 """The "reelkit" menu (Nuke menu bar) and toolbar (Nodes toolbar), built from the registry; the panels.
 
 Both list one entry per node of :data:`nuke_plugin.registry.NODES`, creating
-its gizmo; the menu bar's menu adds the Palette panel, Documentation and
-About. Commands are Python strings, as Nuke shows them in its menu editor.
+its gizmo; the menu bar's menu adds the Palette and Dataset review panels,
+Documentation and About. Commands are Python strings, as Nuke shows them in its menu editor.
 
 Panels are registered with ``nukescripts.panels.registerWidgetAsPanel``
 (they appear under the Pane menu, Windows > Custom, and restore with a saved
@@ -27,7 +27,9 @@ TOOLTIP = "reelkit: ML film restoration and clean dataset building"
 #: (widget expression, title, id) of each dockable panel.
 PALETTE_PANEL = ("__import__('nuke_plugin.panels.palette_panel', fromlist=['PalettePanel']).PalettePanel",
                  "reelkit Palette", "uk.reelkit.PalettePanel")
-PANELS = (PALETTE_PANEL,)
+REVIEW_PANEL = ("__import__('nuke_plugin.panels.review_panel', fromlist=['ReviewPanel']).ReviewPanel",
+                "reelkit Dataset review", "uk.reelkit.ReviewPanel")
+PANELS = (PALETTE_PANEL, REVIEW_PANEL)
 
 
 def node_command(spec: registry.NodeSpec) -> str:
@@ -48,6 +50,12 @@ def install() -> None:
         menubar.addCommand("Palette Panel", "import nuke_plugin.menus; nuke_plugin.menus.show_panel("
                            f"{PALETTE_PANEL[2]!r})",
                            tooltip="swatches, shares and gradient order of a palette pack; edit, lock, refit")
+        menubar.addCommand("Dataset Review Panel", "import nuke_plugin.menus; nuke_plugin.menus.show_panel("
+                           f"{REVIEW_PANEL[2]!r})",
+                           tooltip="clusters of a dataset: merge, split, rename, tag, caption; save decisions")
+    menubar.addCommand("Open validation report",
+                       "import nuke_plugin.nodes.reel_validate; nuke_plugin.nodes.reel_validate.open_latest_report()",
+                       tooltip="open the selected ReelValidate node's report.html (else the newest) in a browser")
     menubar.addCommand("Documentation", "import nuke_plugin.menus; nuke_plugin.menus.open_documentation()",
                        tooltip="open reelkit's documentation")
     menubar.addCommand("About", "import nuke_plugin.menus; nuke_plugin.menus.show_about()",

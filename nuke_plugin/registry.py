@@ -388,6 +388,80 @@ NODES: tuple[NodeSpec, ...] = (
         ),
         color=0x4F8A7BFF,
     ),
+    NodeSpec(
+        name="ReelValidate",
+        label="Validate",
+        tooltip="Judge a restoration (input 'ml') against the reference (input 'reference', aligned to the "
+                "degraded 'source'): fits the classic baselines it must beat (3x3 matrix, root-polynomial and "
+                "3D LUT grades, exported as .cube; dust busting, denoise, unsharp), measures PSNR, SSIM, "
+                "ΔE2000 and flicker of the source, every baseline and ml, and writes an HTML report. 'Output' "
+                "picks what the node shows without running again; 'Open report' opens the report.",
+        params="core.validate:VALIDATE_PARAMS",
+        exclude=("write_baselines",),
+        exclude_reason="the node always writes the baselines: its 'baseline' view reads them",
+        inputs=("source", "reference", "ml"),
+        file_view=FileView(
+            "output", "Output",
+            "what the node shows (switching re-runs nothing): baseline = the best baseline by PSNR "
+            "(ACEScg EXRs in the result folder), ml / source / reference = those inputs' frames",
+            {"baseline": host.OUTPUT_FILE, "ml": "output_ml", "source": "output_source",
+             "reference": "output_reference"},
+        ),
+        help={
+            "frames": "source frames to validate, e.g. 1001-1100; each pairs with the reference and ml frames "
+                      "of the same number, which those inputs must have; empty: the source input's whole range",
+            "input_mode": "auto: read the files of an upstream Read (per input) that passes them through "
+                          "unchanged, otherwise render that input to EXR files kept in the result folder; "
+                          "render: always render every input",
+        },
+        buttons=(
+            Button("validate", "Validate", "nuke_plugin.nodes.reel_validate.run",
+                   "Fit the baselines, measure everything against the reference and write the report, in the "
+                   "background (cancel from the progress bar)."),
+            Button("open_report", "Open report", "nuke_plugin.nodes.reel_validate.open_report",
+                   "Open the last run's report.html in the system's browser."),
+        ),
+        color=0x7A8F3CFF,
+    ),
+    NodeSpec(
+        name="ReelTrain",
+        label="Train",
+        tooltip="Train a restoration model on degraded -> reference pairs (the pair manifest of stage 1 with "
+                "stage 2's aligned references), like CopyCat: a config file and the options that most often "
+                "change. Train runs in the background and continues from the last checkpoint; Stop ends it "
+                "after the current step; Resume continues; Monitor shows the loss and the contact sheet live. "
+                "The node shows the latest contact sheet (input / prediction / reference).",
+        params="core.train.config:TRAIN_JOB_PARAMS",
+        knob_classes={"config": "File_Knob", "pairs": "File_Knob", "init_from": "File_Knob"},
+        help={"frames": "not used: training reads its pairs from the pair manifest",
+              "input_mode": "not used: training reads its pairs from the pair manifest",
+              "force": "start over instead of continuing from the last checkpoint of the same settings"},
+        buttons=(
+            Button("train", "Train", "nuke_plugin.nodes.reel_train.run",
+                   "Train now, in the background, continuing from the last checkpoint of the same settings."),
+            Button("stop", "Stop", "nuke_plugin.nodes.reel_train.stop",
+                   "Stop after the current step (checkpointed: Resume continues from it)."),
+            Button("resume", "Resume", "nuke_plugin.nodes.reel_train.resume",
+                   "Continue from the last checkpoint."),
+            Button("monitor", "Monitor", "nuke_plugin.nodes.reel_train.monitor",
+                   "Open the training monitor: live loss, contact sheet, stop / resume."),
+        ),
+        color=0xA85A5AFF,
+    ),
+    NodeSpec(
+        name="ReelInfer",
+        label="Restore (model)",
+        tooltip="Restore the input with a trained ONNX model (a .onnx with its manifest, or a shipped model "
+                "such as film_restore): tiled with feathered overlaps, alpha passed through, written as "
+                "scene-linear ACEScg EXR and read back. Frames done with the same model and settings are kept.",
+        params="core.infer.files:INFER_MODEL_PARAMS",
+        knob_classes={"model": "File_Knob"},
+        buttons=(
+            Button("restore", "Restore", "nuke_plugin.nodes.reel_infer.run",
+                   "Restore the frames now, in the background (cancel from the progress bar)."),
+        ),
+        color=0xA8845AFF,
+    ),
 )
 
 

@@ -145,6 +145,12 @@ def test_config_errors_name_the_key(raw, pattern):
     ({"clean": ["a.png"], "degrade": {"params": {"grain_intensity": -1}}}, r"data\.degrade: parameter "
                                                                           r"'grain_intensity'"),
     ({"clean": ["a.png"], "degrade": {"exclude": ["rust"]}}, r"data\.degrade\.exclude: unknown effect\(s\) rust"),
+    ({"clean": ["a.png"], "degrade": {"preset": "dusty_35mm", "presets": ["faded_16mm"]}},
+     r"data\.degrade: give 'preset' \(one damage look\) or 'presets'"),
+    ({"clean": ["a.png"], "degrade": {"presets": ["faded_16mm", "mouldy_8mm"]}},
+     r"data\.degrade\.presets: parameter 'preset': 'mouldy_8mm'"),
+    ({"clean": ["a.png"], "degrade": {"presets": ["faded_16mm", "faded_16mm"]}}, r"names a preset twice"),
+    ({"clean": ["a.png"], "degrade": {"presets": "faded_16mm,dusty_35mm"}}, r"parameter 'preset'"),
     ({"clean": ["a.png"], "source": "x"}, r"data: unknown key\(s\) source; known: pairs, aligned"),
 ])
 def test_data_section_errors(data, pattern):

@@ -189,6 +189,37 @@ def test_synthetic_pairs_are_the_degrade_model_applied_to_clean_frames(tmp_path)
     assert not np.array_equal(ds.frames(0)[0], ds.frames(1)[0])  # each variant its own damage
 
 
+def test_synthetic_presets_mix_every_look_evenly_and_deterministically(tmp_path):
+    presets = ("faded_16mm", "dusty_35mm", "super8_home_movie", "third_generation_dupe")
+    cfg = TrainConfig.from_dict({"model": {"type": "resnet_small"}, "crop_size": 16,
+                                 "data": {"clean": ["a.png"], "degrade": {"presets": list(presets), "variants": 8}}})
+    degrade = cfg.data.degrade
+    assert degrade.presets == presets
+    raw = cfg.to_dict()
+    assert raw["data"]["degrade"]["presets"] == list(presets) and "preset" not in raw["data"]["degrade"]
+    assert TrainConfig.from_dict(raw).to_dict() == raw  # round trip
+    # every round of 4 variants uses each look once, in a seeded order that differs between seeds
+    for seed in (0, 5):
+        picks = [degrade.preset_for(v, seed) for v in range(8)]
+        assert sorted(picks[:4]) == sorted(picks[4:]) == sorted(presets)
+    orders = {tuple(degrade.preset_for(v, s) for v in range(4)) for s in range(6)}
+    assert len(orders) > 1
+    assert [degrade.preset_for(v, 5) for v in range(8)] == [degrade.preset_for(v, 5) for v in range(8)]
+    assert SyntheticConfig(preset="dusty_35mm").preset_for(3, 9) == "dusty_35mm"  # one look: always it
+    # the pairs are core.degrade under each variant's look
+    clean = linear_sample("coffee.png", (100, 140, 200, 248))
+    path = write(tmp_path / "clean.exr", clean)
+    mixed = SyntheticConfig(presets=("faded_16mm", "third_generation_dupe"), variants=2)
+    ds = PairDataset.synthetic([path], degrade=mixed, crop_size=16, seed=4)
+    effects = tuple(e for e in EFFECTS if e != "weave")
+    for v in range(2):
+        look = mixed.preset_for(v, 4)
+        assert look in ds.sources[v].name
+        expect = degrade_frame(clean, frame=v, seed=4, preset=look, effects=effects).pixels
+        np.testing.assert_array_equal(ds.frames(v)[0], expect)
+    assert {mixed.preset_for(v, 4) for v in range(2)} == {"faded_16mm", "third_generation_dupe"}
+
+
 def test_synthetic_from_a_shipped_sample_via_config():
     cfg = TrainConfig.from_dict({"model": {"type": "resnet_small"}, "crop_size": 32,
                                  "data": {"clean": ["sample:chelsea"], "degrade": {"preset": "dusty_35mm",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -241,10 +242,17 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(coffee_pair, tmp_path)
 
     with pytest.raises(Crash):
         train(cfg, output_dir=tmp_path / "resumed", progress=crash_at(6))
-    assert [s for s, _ in list_checkpoints(tmp_path / "resumed")] == [4]
-    assert json.loads((tmp_path / "resumed" / "manifest.json").read_text())["status"] == "failed"
+    # a stop asked through the progress callback keeps the step it stopped at
+    assert [s for s, _ in list_checkpoints(tmp_path / "resumed")] == [4, 6]
+    assert json.loads((tmp_path / "resumed" / "manifest.json").read_text())["status"] == "stopped"
+    # a crash between checkpoints (the process gone): only step 4 is left
+    shutil.copytree(tmp_path / "resumed", tmp_path / "crashed")
+    list_checkpoints(tmp_path / "crashed")[-1][1].unlink()
+    crashed = train(cfg, output_dir=tmp_path / "crashed")
+    assert crashed.resumed_from == 4 and crashed.history == whole.history
+    assert_same_weights(load_checkpoint(whole.checkpoint)["model"], load_checkpoint(crashed.checkpoint)["model"])
     resumed = train(cfg, output_dir=tmp_path / "resumed")
-    assert resumed.resumed_from == 4
+    assert resumed.resumed_from == 6
     state_whole, state_resumed = load_checkpoint(whole.checkpoint), load_checkpoint(resumed.checkpoint)
     assert_same_weights(state_whole["model"], state_resumed["model"])
     for a, b in zip(state_whole["optimizer"]["state"].values(), state_resumed["optimizer"]["state"].values()):
@@ -281,7 +289,8 @@ def test_a_damaged_checkpoint_falls_back_to_the_one_before(coffee_pair, tmp_path
     cut = tmp_path / "cut"
     with pytest.raises(Crash):
         train(config(coffee_pair), output_dir=cut, progress=crash_at(10))
-    (cut / "checkpoints" / "step_00000008.pt").write_bytes(b"truncated by a power cut")
+    for step in (8, 10):  # 10: where the stop was checkpointed
+        (cut / "checkpoints" / f"step_{step:08d}.pt").write_bytes(b"truncated by a power cut")
     resumed = train(config(coffee_pair), output_dir=cut)
     assert resumed.resumed_from == 4 and "cannot read checkpoint" in caplog.text
     assert_same_weights(weights(whole.checkpoint), weights(resumed.checkpoint))
@@ -369,3 +378,19 @@ def test_model_manifest_is_what_inference_reads(trained, coffee_pair):
     assert t["seed"] == 0 and t["steps"] == 100 and t["config"] == result.config.to_dict()
     assert set(t["data"]) == set(coffee_pair) and t["metrics"]["loss_last"] == result.metrics["loss_last"]
     assert t["architecture"] == {"type": "resnet_small", "channels": 8, "blocks": 1, "residual": True}
+
+
+def test_unshuffle_receptive_field_covers_every_alignment():
+    """Pixel-unshuffle nets see a cell-aligned span of s*(2L+1) px; the declared field adds s-1 so that a
+    square centred on any output pixel holds its whole footprint (the tiling halo)."""
+    cfg = model_config({"type": "unshuffle_small", "channels": 8, "blocks": 1})
+    torch.manual_seed(0)
+    net = cfg.build().double()
+    x = torch.randn(1, 3, 96, 96, dtype=torch.float64, requires_grad=True)
+    reach = 0
+    for c in range(44, 48):
+        (g,) = torch.autograd.grad(net(x)[0, :, c, c].sum(), x)
+        idx = torch.nonzero(g.abs().sum(dim=(0, 1)).sum(dim=0)).flatten()
+        assert int(idx.max() - idx.min() + 1) == cfg.scale * (2 * (2 + 2 * cfg.blocks) + 1)
+        reach = max(reach, c - int(idx.min()), int(idx.max()) - c)
+    assert reach == cfg.receptive_field // 2

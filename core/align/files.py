@@ -19,7 +19,12 @@ writes into ``output_dir``:
   timings and per frame the alignment record (:meth:`AlignResult.record`).
 
 A single source file pairs with a single reference file (names without a
-frame number: ``aligned/ref.exr``...). A frame that fails to align is not
+frame number: ``aligned/ref.exr``...). By default reference frames pair
+with the source frames of the same number; ``pairs`` (a frame table, such
+as stage 1's :meth:`core.pipeline.PairManifest.mapping`) pairs each source
+frame with another reference frame number instead — a telecine numbered
+from 1, dropped or repeated frames — and leaves out source frames it maps
+to ``None`` or does not list. Outputs are always numbered by source frame. A frame that fails to align is not
 an error: its record says ``converged: false`` with the reason, its mask
 is zero, and the job goes on. Frames done by an earlier run with the same
 configuration are skipped (resume) unless ``force``; outputs that exist but
@@ -84,7 +89,8 @@ def _output(out_dir: Path, kind: str, frame: int | None, pad: int) -> Path:
     return out_dir / folder / name
 
 
-def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report: bool) -> list[FrameTask]:
+def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report: bool,
+          pairs: Mapping[int, int | None] | None = None) -> list[FrameTask]:
     from core import io
 
     seq = bool(frames) or io.is_sequence_pattern(source)
@@ -100,9 +106,17 @@ def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report
     ref_pattern = io.sequence_pattern(reference) if seq else None
     if seq and ref_pattern is None:
         raise ParameterError(f"reference {reference} has no frame number to pair with the source's frames")
+    if pairs is not None:
+        if not seq:
+            raise ParameterError(f"pairs: a frame table needs sequences, but source {source} is a single file")
+        tasks = [t for t in tasks if pairs.get(t.frame) is not None]
+        if not tasks:
+            raise ParameterError(f"pairs: no source frame of {source}"
+                                 f"{' in ' + frames if frames else ''} has a reference frame in the frame table")
     out = []
     for t in tasks:
-        ref = Path(io.sequence_path(ref_pattern, t.frame)) if seq else Path(reference)
+        ref_frame = t.frame if pairs is None else int(pairs[t.frame])
+        ref = Path(io.sequence_path(ref_pattern, ref_frame)) if seq else Path(reference)
         if not ref.is_file():
             raise ImageReadError(f"{ref}: no such file (the reference of source frame {t.frame})"
                                  if seq else f"{ref}: no such file")
@@ -203,12 +217,14 @@ def _write_report(manifest: Manifest) -> Path:
 
 def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str | os.PathLike,
                 params: Mapping[str, Any] | None = None, frames: str | None = None, force: bool = False,
-                progress: ProgressFn | None = None) -> Manifest:
+                progress: ProgressFn | None = None, pairs: Mapping[int, int | None] | None = None) -> Manifest:
     """Align a reference sequence (or file) to a source sequence (or file) into ``output_dir``.
 
     ``source_pattern`` / ``reference_pattern``: files or sequence patterns
     (``scan.####.exr``, ``dvd.%04d.png``); reference frames pair with the
-    source frames of the same number. ``params``: values over
+    source frames of the same number, or as ``pairs`` says (source frame ->
+    reference frame or ``None``; unlisted source frames are left out).
+    ``params``: values over
     :data:`ALIGN_FILE_PARAMS` (alignment and output options). ``frames``:
     a range such as ``"1001-1100"``. Returns the finished manifest; see the
     module for the files written. Raises :class:`~core.errors.ParameterError`
@@ -221,9 +237,12 @@ def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str 
 
     values = ALIGN_FILE_PARAMS.resolve(params or {})
     out_dir = Path(output_dir)
-    tasks = _plan(str(source_pattern), str(reference_pattern), out_dir, frames, values["report"])
+    table = None if pairs is None else {int(k): (None if v is None else int(v)) for k, v in pairs.items()}
+    tasks = _plan(str(source_pattern), str(reference_pattern), out_dir, frames, values["report"], table)
     config = {"source": str(source_pattern), "reference": str(reference_pattern), "params": values,
               "record_format": RECORD_FORMAT}
+    if table is not None:
+        config["pairs"] = {str(t.frame): table[t.frame] for t in tasks}
     manifest = Manifest(out_dir, "align", config, frame_range=frames)
     manifest.set("parameters", values)
     manifest.set("libraries", {"numpy": np.__version__, "opencv": cv2.__version__})

@@ -10,7 +10,7 @@ from core import __version__
 from core.errors import ReelkitError
 
 # Subcommand modules; each defines ``add_parser(subparsers)`` and ``run(args) -> int``.
-COMMANDS = ("info", "convert", "degrade", "pairs", "align", "palette", "demo")
+COMMANDS = ("info", "convert", "degrade", "pairs", "align", "palette", "train", "infer", "validate", "restore", "demo", "dataset")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,9 @@
 2. UMAP (``umap-learn``; McInnes, Healy & Melville 2018) to
    ``umap_components`` dimensions, ``min_dist=0`` (tight clumps, as the
    HDBSCAN docs advise), ``random_state=seed`` (which makes UMAP
-   single-threaded and reproducible). Skipped when ``umap_components`` is
+   single-threaded and reproducible), ``umap_epochs`` optimisation epochs
+   (100 by default: at 50,000 frames 200 epochs took 3x as long for the
+   same clusters in benchmarks/dataset_bench.py). Skipped when ``umap_components`` is
    0 or there are too few frames for the neighbourhood
    (``n <= umap_neighbors + 1``); the result says so.
 3. HDBSCAN (the ``hdbscan`` package; Campello, Moulavi & Sander 2013;
@@ -18,9 +20,49 @@
 A 2-D view for the report: the first two principal components of the
 space HDBSCAN clustered (cheap; no second UMAP).
 
-:class:`ClusterModel` keeps the fitted PCA, UMAP and HDBSCAN (pickled,
-``model.pkl``: load only files you made) so frames added later are placed
-with ``hdbscan.approximate_predict`` without re-clustering.
+Output of the cluster stage (stable; the review model reads it)
+----------------------------------------------------------------
+``OUTPUT_DIR/cluster/clusters.json``, written by :func:`clusters_document`
+and read back with :func:`read_clusters` (``OUTPUT_DIR`` is the folder
+given to :func:`core.dataset.run_dataset`)::
+
+    {
+      "format": "reelkit.clusters/1",
+      "config_hash": "<sha256 of the cluster stage's config>",
+      "params": {"pca_components": 32, "umap_components": 8, ..., "seed": 0},
+      "steps": {"frames": 812, "pca": {...}, "umap": {...}, "hdbscan": {...}},
+      "clusters": [                       # ordered by id; the noise bucket (id -1) last, always present
+        {"id": 0, "name": "cluster_000", "size": 57,
+         "exemplars": ["reel_a_f000014", ...],   # frame ids, most representative first (<= 8)
+         "tags": []},
+        ...,
+        {"id": -1, "name": "noise", "size": 9, "exemplars": [], "tags": []}
+      ],
+      "frames": [                         # every frame that survived filter + dedup, in dataset order
+        {"id": "reel_a_f000014",          # unique over the dataset: <video id>_f<frame:06d>
+         "path": "frames/reel_a/reel_a_f000014.png",   # relative to OUTPUT_DIR, 8-bit sRGB PNG
+         "video": "reel_a", "shot": "reel_a_s0000", "frame": 14, "time": 0.5833,
+         "width": 256, "height": 160,
+         "cluster": 0,                    # -1: noise
+         "probability": 0.93,             # HDBSCAN membership strength 0..1 (0 for noise)
+         "outlier_score": 0.07,           # GLOSH 0..1, higher is more unusual
+         "exemplar": true,                # listed in its cluster's "exemplars"
+         "xy": [0.41, -1.2],              # 2-D view coordinates (the report's scatter plot)
+         "tags": []}
+      ]
+    }
+
+Ids and names are strings, numbers are plain JSON numbers, lists keep the
+order given. Readers must ignore keys they do not know (later versions may
+add keys; a change of meaning bumps the format to ``/2``).
+
+Review decisions (``OUTPUT_DIR/review/decisions.json``, ``reelkit.review/1``,
+made by :mod:`core.dataset.review`) are applied by the caption and assemble
+stages through :func:`core.dataset.pipeline.reviewed_clusters`, which loads
+this file with ``review.load_clusters``, applies ``review.apply_decisions``
+and returns this document with the reviewed ``cluster``, ``tags``,
+``caption`` (fields) and ``excluded`` of every frame and the reviewed
+``name``, ``tags`` and ``fields`` of every cluster.
 """
 
 from __future__ import annotations
@@ -105,20 +147,23 @@ def _exemplar_rows(clusterer: Any, reduced: np.ndarray, labels: np.ndarray) -> d
         exemplars = clusterer.exemplars_
     except (AttributeError, ValueError, IndexError):  # no prediction data or no clusters
         exemplars = []
+    from sklearn.neighbors import NearestNeighbors
+
     for label, points in enumerate(exemplars):
         rows = np.flatnonzero(labels == label)
         if len(rows) == 0:
             continue
         pts = np.asarray(points, np.float64)
-        d = ((reduced[rows][:, None, :] - pts[None, :, :]) ** 2).sum(-1).min(axis=1)
+        # distance of each member to its nearest exemplar point (a tree: memory linear in the members)
+        d = NearestNeighbors(n_neighbors=1).fit(pts).kneighbors(reduced[rows])[0][:, 0]
         order = rows[np.argsort(d, kind="stable")]
         out[label] = [int(r) for r in order[: min(len(order), max(1, min(len(pts), 8)))]]
     return out
 
 
 def cluster_embeddings(embeddings: np.ndarray, *, pca_components: int = 32, umap_components: int = 8,
-                       umap_neighbors: int = 15, min_cluster_size: int = 12, min_samples: int = 2,
-                       seed: int = 0, view: bool = True) -> ClusterResult:
+                       umap_neighbors: int = 15, umap_epochs: int = 100, min_cluster_size: int = 12,
+                       min_samples: int = 2, seed: int = 0, view: bool = True) -> ClusterResult:
     """Cluster rows of ``embeddings`` (see the module doc); deterministic for a given ``seed``."""
     from sklearn.decomposition import PCA
 
@@ -144,9 +189,10 @@ def cluster_embeddings(embeddings: np.ndarray, *, pca_components: int = 32, umap
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs value.*")
             fitted_umap = umap.UMAP(n_components=umap_components, n_neighbors=umap_neighbors, min_dist=0.0,
-                                    random_state=seed, metric="euclidean").fit(reduced)
+                                    n_epochs=int(umap_epochs) or None, random_state=seed,
+                                    metric="euclidean").fit(reduced)
         space = np.asarray(fitted_umap.embedding_, np.float64)
-        steps["umap"] = {"components": umap_components, "neighbors": umap_neighbors}
+        steps["umap"] = {"components": umap_components, "neighbors": umap_neighbors, "epochs": umap_epochs}
     else:
         space = np.asarray(reduced, np.float64)
         steps["umap"] = None if umap_components == 0 else {"skipped": f"{n} frames are too few for "
@@ -180,3 +226,62 @@ def _view(space: np.ndarray) -> np.ndarray:
     k = min(2, vt.shape[0])
     out[:, :k] = centred @ vt[:k].T
     return out
+
+
+CLUSTERS_FORMAT = "reelkit.clusters/1"
+NOISE_NAME = "noise"
+
+
+def cluster_name(label: int) -> str:
+    """Default name of cluster ``label`` (``cluster_007``; ``noise`` for -1)."""
+    return NOISE_NAME if label == NOISE else f"cluster_{label:03d}"
+
+
+def clusters_document(records: list[dict[str, Any]], result: ClusterResult, *, params: dict[str, Any],
+                      config_hash: str) -> dict[str, Any]:
+    """The ``reelkit.clusters/1`` document (see the module doc) for ``records`` clustered as ``result``.
+
+    ``records`` (one per row of the clustered embeddings) carry ``id``,
+    ``path``, ``video``, ``shot``, ``frame``, ``time``, ``width``, ``height``.
+    """
+    labels = [int(v) for v in result.labels]
+    ex_ids = {lab: [records[r]["id"] for r in rows] for lab, rows in result.exemplars.items()}
+    ex_set = {i for ids in ex_ids.values() for i in ids}
+    frames = []
+    for k, r in enumerate(records):
+        frames.append({
+            **{key: r.get(key) for key in ("id", "path", "video", "shot", "frame", "time", "width", "height")},
+            "cluster": labels[k],
+            "probability": round(float(result.probabilities[k]), 4) if labels[k] != NOISE else 0.0,
+            "outlier_score": round(float(result.outlier_scores[k]), 4),
+            "exemplar": r["id"] in ex_set,
+            "xy": [round(float(v), 4) for v in result.view[k]],
+            "tags": [],
+        })
+    sizes: dict[int, int] = {}
+    for lab in labels:
+        sizes[lab] = sizes.get(lab, 0) + 1
+    clusters = [{"id": lab, "name": cluster_name(lab), "size": sizes[lab], "exemplars": ex_ids.get(lab, []),
+                 "tags": []} for lab in sorted(k for k in sizes if k != NOISE)]
+    clusters.append({"id": NOISE, "name": NOISE_NAME, "size": sizes.get(NOISE, 0), "exemplars": [], "tags": []})
+    return {"format": CLUSTERS_FORMAT, "config_hash": config_hash, "params": dict(params),
+            "steps": result.steps, "clusters": clusters, "frames": frames}
+
+
+def read_clusters(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and check a ``reelkit.clusters/1`` document (``cluster/clusters.json``)."""
+    import json
+
+    from core.errors import ImageReadError
+
+    try:
+        doc = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"{path}: cannot read the clusters file ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != CLUSTERS_FORMAT:
+        raise ParameterError(f"{path}: not a {CLUSTERS_FORMAT} file")
+    ids = {c["id"] for c in doc["clusters"]}
+    bad = [f["id"] for f in doc["frames"] if f["cluster"] not in ids]
+    if bad:
+        raise ParameterError(f"{path}: frame {bad[0]} is in cluster that is not listed")
+    return doc

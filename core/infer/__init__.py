@@ -61,7 +61,7 @@ Importing this package is cheap: onnxruntime is imported when a
 """
 
 from core.infer.encoding import ENCODINGS, decode_pixels, encode_pixels
-from core.infer.files import INFER_PARAMS, OUTPUT_COLORSPACE, default_output, infer_file, infer_files
+from core.infer.files import INFER_MODEL_PARAMS, INFER_PARAMS, OUTPUT_COLORSPACE, default_output, infer_file, infer_files
 from core.infer.model import (
     INDEX_FORMAT,
     MODEL_FORMAT,
@@ -77,6 +77,7 @@ from core.infer.tiling import resolve_tiling, run_tiled
 __all__ = [
     "ENCODINGS",
     "INDEX_FORMAT",
+    "INFER_MODEL_PARAMS",
     "INFER_PARAMS",
     "MODEL_FORMAT",
     "OUTPUT_COLORSPACE",

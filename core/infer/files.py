@@ -53,6 +53,13 @@ INFER_PARAMS = ParamSet(
     ],
 )
 
+#: :data:`INFER_PARAMS` with the model first (the ReelInfer node's knobs): a path or a shipped model's name.
+INFER_MODEL_PARAMS = ParamSet("infer_model", [
+    Param("model", str, "film_restore", "the .onnx model (its manifest beside it) or the name of a model shipped "
+          "in models/", label="Model"),
+    *INFER_PARAMS,
+])
+
 #: Parameters that change how fast, not what: recorded, kept out of the resume hash.
 RUNTIME_ONLY = ("provider", "threads")
 

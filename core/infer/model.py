@@ -219,12 +219,13 @@ def load_model_spec(model: str | os.PathLike, *, manifest: str | os.PathLike | M
 def write_model_manifest(model: str | os.PathLike, *, name: str, version: str, colorspace: str = "ACEScg",
                          encoding: str = "log2", channels: int = 3, multiple_of: int = 1,
                          receptive_field: int, training: Mapping[str, Any] | None = None,
-                         overwrite: bool = False) -> Path:
+                         weights: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
     """Write ``<model>.json`` beside ``model`` (sha256 computed from the file); returns its path.
 
     The document is validated with the same rules as when it is read, so a
     model that writes is a model that loads. Refuses to replace an existing
-    sidecar unless ``overwrite``.
+    sidecar unless ``overwrite``. ``weights``: the torch ``state_dict`` file of the same network
+    (recorded as ``{"file", "sha256"}``, for fine-tuning).
     """
     from core.io.atomic import write_text_atomic
 
@@ -239,6 +240,9 @@ def write_model_manifest(model: str | os.PathLike, *, name: str, version: str, c
                   "multiple_of": multiple_of, "receptive_field": receptive_field},
         "training": dict(training or {}),
     }
+    if weights is not None:
+        w = Path(weights)
+        doc["weights"] = {"file": w.name, "sha256": model_sha256(read_model_bytes(w))}
     try:
         parse_model_manifest(doc, model=path, where=path.with_suffix(".json"))
     except ModelError as exc:

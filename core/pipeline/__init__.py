@@ -15,6 +15,13 @@ Its parts: :mod:`~core.pipeline.sources` (inputs),
 :mod:`~core.pipeline.shots` (cuts), :mod:`~core.pipeline.selection`
 (diverse pairs per shot).
 
+The project (:mod:`core.pipeline.project`): :func:`init_project` creates
+the folder and ``project.json``, :func:`run_project` runs the five stages
+in order (stage 2 :func:`core.align.align_files` on stage 1's frame table,
+stage 3 :func:`core.train.train`, stage 4 :func:`core.infer.infer_files`,
+stage 5 :func:`core.validate.run_validation`), resuming and skipping what
+is done, and :func:`project_status` says where each stage stands.
+
 Importing this package costs numpy only; OpenCV, scipy and the image
 readers are imported by the functions that use them.
 """
@@ -31,8 +38,19 @@ from core.pipeline.pairs import (
     parse_overrides,
     upgrade,
 )
+from core.pipeline.project import (
+    STAGES,
+    Project,
+    StageError,
+    StageStatus,
+    init_project,
+    load_project,
+    project_status,
+    run_project,
+)
 
 __all__ = [
-    "FORMAT", "PAIRS_PARAMS", "STATUSES", "UPGRADERS", "FrameMatch", "PairManifest", "Shot", "build_pairs",
-    "contact_sheet", "load_pairs", "parse_overrides", "upgrade",
+    "FORMAT", "PAIRS_PARAMS", "STAGES", "STATUSES", "UPGRADERS", "FrameMatch", "PairManifest", "Project", "Shot",
+    "StageError", "StageStatus", "build_pairs", "contact_sheet", "init_project", "load_pairs", "load_project",
+    "parse_overrides", "project_status", "run_project", "upgrade",
 ]

@@ -50,7 +50,7 @@ from core.train.config import (
 )
 from core.train.data import Batch, Crop, PairDataset, PairSource
 from core.train.presets import TRAIN_PRESETS, preset_names
-from core.train.registry import ARCHITECTURES, ResNetConfig, UNetConfig, known_types, model_config, register
+from core.train.registry import ARCHITECTURES, ResNetConfig, UNetConfig, UnshuffleConfig, known_types, model_config, register
 from core.train.schedule import SCHEDULES, lr_factor
 from core.train.trainer import (
     CHECKPOINT_FORMAT,
@@ -68,6 +68,6 @@ __all__ = [
     "OPTIM_PARAMS", "RUN_PARAMS", "SCHEDULES", "SCHEDULE_PARAMS", "SYNTHETIC_PARAMS", "TRAIN_PRESETS",
     "AugmentConfig", "Batch", "Crop", "DataConfig", "LossConfig", "OptimConfig", "PairDataset", "PairSource",
     "ResNetConfig", "ScheduleConfig", "SyntheticConfig", "TrainConfig", "TrainProgress", "TrainResult",
-    "TrainingError", "UNetConfig", "build_model", "known_types", "list_checkpoints", "load_checkpoint",
+    "TrainingError", "UNetConfig", "UnshuffleConfig", "build_model", "known_types", "list_checkpoints", "load_checkpoint",
     "load_config", "lr_factor", "model_config", "preset_names", "register", "train",
 ]

@@ -57,6 +57,8 @@ RUN_PARAMS = ParamSet("train", [
     Param("crop_size", int, 128, "side of the square training crops (px)", minimum=8, maximum=4096),
     Param("encoding", str, "log2", "transform of scene-linear pixels before the network and its inverse after "
           "(core.infer.encoding; training and inference use the same)"),
+    Param("init_from", str, None, "start from these weights instead of random ones: a checkpoint (.pt) of an "
+          "earlier run, a state_dict .pt, or the name of a model shipped in models/ (e.g. film_restore)"),
     Param("threads", int, 0, "CPU threads for torch (0 = torch's default)", minimum=0, maximum=1024),
     Param("checkpoint_every", int, 500, "save a resumable checkpoint every N steps (and at the end)",
           minimum=1, maximum=10_000_000),
@@ -120,6 +122,56 @@ SYNTHETIC_PARAMS = ParamSet("degrade", [
     Param("variants", int, 16, "damage draws per clean frame (degrade frame numbers 0..N-1)",
           minimum=1, maximum=1_000_000),
 ])
+
+
+#: Entropy tag of the stream that picks each synthetic variant's preset (``data.degrade.presets``).
+PRESET_STREAM = 7_919
+
+#: What a host (the ReelTrain node) asks for: a config file and the options that most often change.
+#: Empty / 0 means "from the config file or the preset".
+TRAIN_JOB_PARAMS = ParamSet("train_job", [
+    Param("config", str, "", "training config (JSON); the knobs below override it", label="Config file"),
+    Param("preset", str, "", "training preset (colour_reference, colour_still, spatial_gauge, spatial_generation, "
+          "spatial_analog_video); empty: none or the config's", label="Preset"),
+    Param("pairs", str, "", "stage-1 pair manifest (pairs.json); empty: the config's data", label="Pairs"),
+    Param("init_from", str, "", "start from a checkpoint, a state_dict .pt or a shipped model (film_restore)",
+          label="Start from"),
+    Param("steps", int, 0, "optimiser steps (0: the config's)", minimum=0, maximum=10_000_000, label="Steps"),
+    Param("batch_size", int, 0, "crops per step (0: the config's)", minimum=0, maximum=1024, label="Batch size"),
+    Param("crop_size", int, 0, "crop side in px (0: the config's)", minimum=0, maximum=4096, label="Crop size"),
+    Param("lr", float, 0.0, "peak learning rate (0: the config's)", minimum=0.0, maximum=1.0, label="Learning rate"),
+    Param("device", str, "auto", "where to train: auto (CUDA if available), cpu, cuda", choices=DEVICES,
+          label="Device"),
+    Param("seed", int, 0, "random seed", minimum=0, maximum=2**31 - 1, label="Seed"),
+])
+
+
+def job_config(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw config mapping for :data:`TRAIN_JOB_PARAMS` values: the config file, then the set values."""
+    import json
+    from pathlib import Path
+
+    from core.errors import ImageReadError
+
+    v = TRAIN_JOB_PARAMS.resolve(values)
+    raw: dict[str, Any] = {}
+    if v["config"]:
+        try:
+            raw = json.loads(Path(v["config"]).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ImageReadError(f"{v['config']}: cannot read the training config ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ParameterError(f"{v['config']}: a training config is a JSON object")
+    for key in ("preset", "init_from", "steps", "batch_size", "crop_size"):
+        if v[key]:
+            raw[key] = v[key]
+    raw["device"], raw["seed"] = v["device"], v["seed"]
+    if v["lr"]:
+        raw["optim"] = {**(raw.get("optim") or {}), "lr": v["lr"]}
+    if v["pairs"]:
+        keep = {k: x for k, x in (raw.get("data") or {}).items() if k in ("cache_frames", "min_valid")}
+        raw["data"] = {**keep, "pairs": v["pairs"]}
+    return raw
 
 
 def _section(params: ParamSet, raw: Any, where: str) -> dict[str, Any]:
@@ -188,15 +240,21 @@ class AugmentConfig:
 class SyntheticConfig:
     """Synthetic pairs: clean frames degraded on the fly with :func:`core.degrade.degrade_frame`.
 
-    ``params`` override the preset's effect values; ``exclude`` lists
-    effects left out (default ``weave``: a real pipeline aligns the
-    reference, so the model must not learn to guess a shift).
+    ``preset`` is the damage look of every variant; ``presets`` (a list,
+    empty by default) mixes several looks instead: variant ``v`` of every
+    clean frame gets :meth:`preset_for` ``(v, seed)``, each look equally
+    often (a seeded shuffle of the list per round of ``len(presets)``
+    variants), so ``variants`` = 4 x 4 looks gives each clean frame every
+    look four times. ``params`` override the presets' effect values;
+    ``exclude`` lists effects left out (default ``weave``: a real pipeline
+    aligns the reference, so the model must not learn to guess a shift).
     """
 
     preset: str = SYNTHETIC_PARAMS["preset"].default
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     exclude: tuple[str, ...] = ("weave",)
     variants: int = SYNTHETIC_PARAMS["variants"].default
+    presets: tuple[str, ...] = ()
 
     def effects(self) -> tuple[str, ...]:
         """Effect names to apply (all of :data:`core.degrade.EFFECTS` but ``exclude``)."""
@@ -204,9 +262,25 @@ class SyntheticConfig:
 
         return tuple(e for e in EFFECTS if e not in self.exclude)
 
+    def preset_for(self, variant: int, seed: int) -> str:
+        """The damage preset of variant ``variant`` under ``seed`` (``preset`` when ``presets`` is empty).
+
+        Round ``r = variant // len(presets)`` uses the permutation of
+        ``presets`` drawn from ``numpy.random.default_rng([seed, PRESET_STREAM, r])``:
+        a pure function of (seed, variant), balanced over each round.
+        """
+        if not self.presets:
+            return self.preset
+        import numpy as np
+
+        n = len(self.presets)
+        order = np.random.default_rng([int(seed), PRESET_STREAM, int(variant) // n]).permutation(n)
+        return self.presets[int(order[int(variant) % n])]
+
     def to_dict(self) -> dict[str, Any]:
-        return {"preset": self.preset, "params": dict(self.params), "exclude": list(self.exclude),
-                "variants": self.variants}
+        out: dict[str, Any] = {"preset": self.preset} if not self.presets else {"presets": list(self.presets)}
+        out.update({"params": dict(self.params), "exclude": list(self.exclude), "variants": self.variants})
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,31 +366,42 @@ def data_config(raw: Any, *, where: str = "data") -> DataConfig:
 
 
 def synthetic_config(raw: Any, *, where: str = "data.degrade") -> SyntheticConfig:
-    """Validate ``data.degrade`` against :mod:`core.degrade` (preset, effect parameters, effect names)."""
+    """Validate ``data.degrade`` against :mod:`core.degrade` (presets, effect parameters, effect names).
+
+    ``preset`` (one look) and ``presets`` (a list of looks mixed per variant)
+    exclude each other; ``params`` must suit every preset used.
+    """
     from core.degrade import EFFECTS, resolve_params
 
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise ParameterError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    known = ("preset", "params", "exclude", "variants")
+    known = ("preset", "presets", "params", "exclude", "variants")
     unknown = sorted(str(k) for k in raw if k not in known)
     if unknown:
         raise ParameterError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
     scalars = _section(SYNTHETIC_PARAMS, {k: v for k, v in raw.items() if k in SYNTHETIC_PARAMS}, where)
+    presets = _str_list(raw.get("presets"), f"{where}.presets")
+    if presets and "preset" in raw:
+        raise ParameterError(f"{where}: give 'preset' (one damage look) or 'presets' (a list mixed per "
+                             "variant), not both")
+    if len(set(presets)) != len(presets):
+        raise ParameterError(f"{where}.presets: {list(presets)} names a preset twice")
     params = raw.get("params") or {}
     if not isinstance(params, Mapping):
         raise ParameterError(f"{where}.params: expected a mapping of core.degrade parameters")
-    try:
-        resolve_params(scalars["preset"], params)
-    except ParameterError as exc:
-        raise ParameterError(f"{where}: {exc}") from None
+    for name in presets or (scalars["preset"],):
+        try:
+            resolve_params(name, params)
+        except ParameterError as exc:
+            raise ParameterError(f"{where}{'.presets' if presets else ''}: {exc}") from None
     exclude = _str_list(raw.get("exclude", ["weave"]), f"{where}.exclude")
     bad = [e for e in exclude if e not in EFFECTS]
     if bad:
         raise ParameterError(f"{where}.exclude: unknown effect(s) {', '.join(bad)}; known: {', '.join(EFFECTS)}")
     return SyntheticConfig(preset=scalars["preset"], params=dict(params), exclude=exclude,
-                           variants=scalars["variants"])
+                           variants=scalars["variants"], presets=presets)
 
 
 def check_encoding(name: str, *, where: str = "encoding") -> str:
@@ -345,6 +430,7 @@ class TrainConfig:
     batch_size: int = RUN_PARAMS["batch_size"].default
     crop_size: int = RUN_PARAMS["crop_size"].default
     encoding: str = RUN_PARAMS["encoding"].default
+    init_from: str | None = None
     threads: int = RUN_PARAMS["threads"].default
     checkpoint_every: int = RUN_PARAMS["checkpoint_every"].default
     keep_checkpoints: int = RUN_PARAMS["keep_checkpoints"].default
@@ -379,8 +465,10 @@ class TrainConfig:
         unknown = sorted(str(k) for k in raw if k not in known)
         if unknown:
             raise ParameterError(f"training config: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raw = _from_shipped(raw)
         if "model" not in raw:
-            raise ParameterError("model: required (a mapping with a 'type' key)")
+            raise ParameterError("model: required (a mapping with a 'type' key), unless init_from names a "
+                                 "shipped model")
         run = _section(RUN_PARAMS, {k: v for k, v in raw.items() if k in RUN_PARAMS}, "training config")
         check_encoding(run["encoding"])
         model = model_config(raw["model"])
@@ -420,6 +508,32 @@ class TrainConfig:
         for key in ("name", "version", "checkpoint_every", "keep_checkpoints", "preview_every", "preview_crops"):
             d.pop(key)
         return config_hash(d)
+
+
+def _from_shipped(raw: dict[str, Any]) -> dict[str, Any]:
+    """With ``init_from`` naming a shipped model, its architecture and encoding fill in ``model`` and
+    ``encoding`` when the config leaves them out (fine-tuning must keep both)."""
+    name = raw.get("init_from")
+    if not isinstance(name, str) or not name or "model" in raw and "encoding" in raw:
+        return raw
+    from pathlib import Path
+
+    if Path(name).suffix or Path(name).exists():
+        return raw
+    from core.infer.model import ModelError
+    from core.infer.shipped import shipped_entry
+
+    try:
+        entry = shipped_entry(name)
+    except ModelError as exc:
+        raise ParameterError(f"init_from: {exc}") from None
+    training = entry.get("training") or {}
+    out = dict(raw)
+    if "model" not in out and isinstance(training.get("architecture"), Mapping):
+        out["model"] = dict(training["architecture"])
+    if "encoding" not in out and isinstance(entry.get("input"), Mapping):
+        out["encoding"] = entry["input"].get("encoding", RUN_PARAMS["encoding"].default)
+    return out
 
 
 def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,10 @@ Sources (:class:`~core.train.config.DataConfig`):
   files or sequence patterns, paired in order;
 - :meth:`PairDataset.synthetic`: clean frames degraded on the fly by
   :func:`core.degrade.degrade_frame` — ``variants`` damage draws per clean
-  frame (degrade frame numbers ``0 .. variants-1``, the job's seed), the
-  reference being the clean frame itself.
+  frame (degrade frame numbers ``0 .. variants-1``, the job's seed), each
+  under one preset or, with ``presets``, a look mixed per variant
+  (:meth:`~core.train.config.SyntheticConfig.preset_for`), the reference
+  being the clean frame itself.
 
 Crops: :meth:`PairDataset.batch` draws the crops of optimiser step ``n``
 from ``numpy.random.default_rng([seed, n])`` — a pure function of (seed,
@@ -51,6 +53,8 @@ WORKING_COLORSPACE = "ACEScg"
 PREVIEW_STREAM = 2 ** 40
 #: Prefix naming a shipped sample photo among clean frames (``"sample:coffee"``).
 SAMPLE_PREFIX = "sample:"
+#: Prefix naming one of scikit-image's bundled photos (``"skimage:astronaut"``; needs scikit-image).
+SKIMAGE_PREFIX = "skimage:"
 _TRIES = 8
 
 Loader = Callable[[], tuple[np.ndarray, np.ndarray, "np.ndarray | None"]]
@@ -240,9 +244,11 @@ class PairDataset:
                   seed: int = 0, **kwargs: Any) -> "PairDataset":
         """Pairs made from clean frames: (degraded clean, clean), ``degrade.variants`` per frame.
 
-        ``clean``: files, sequence patterns, or ``"sample:NAME"`` for a photo
-        shipped in ``core/data/samples``. Damage is drawn with the dataset's
-        ``seed`` and frame numbers ``0 .. variants-1``.
+        ``clean``: files, sequence patterns, ``"sample:NAME"`` for a photo
+        shipped in ``core/data/samples``, or ``"skimage:NAME"`` for a photo
+        bundled with scikit-image (:func:`skimage_path`). Damage is drawn with the dataset's
+        ``seed`` and frame numbers ``0 .. variants-1``; variant ``v`` uses the preset
+        ``degrade.preset_for(v, seed)`` (``degrade.preset`` unless ``degrade.presets`` mixes looks).
         """
         from core import io
         from core.io.samples import sample_path
@@ -253,6 +259,8 @@ class PairDataset:
             entry = os.fspath(entry)
             if entry.startswith(SAMPLE_PREFIX):
                 files.append(str(sample_path(entry[len(SAMPLE_PREFIX):])))
+            elif entry.startswith(SKIMAGE_PREFIX):
+                files.append(str(skimage_path(entry[len(SKIMAGE_PREFIX):])))
             elif io.is_sequence_pattern(entry):
                 files.extend(io.sequence_path(entry, n) for n in io.resolve_frames(entry))
             elif not os.path.isfile(entry):
@@ -263,8 +271,9 @@ class PairDataset:
         sources = []
         for f in files:
             for v in range(degrade.variants):
-                sources.append(PairSource(f"{f} (damage variant {v})", (f,),
-                                          _synthetic_loader(f, v, seed, degrade, effects)))
+                preset = degrade.preset_for(v, seed)
+                sources.append(PairSource(f"{f} (damage variant {v}, {preset})", (f,),
+                                          _synthetic_loader(f, v, seed, preset, degrade, effects)))
         return cls(sources, seed=seed, description={"mode": "synthetic", "clean": files,
                                                     "degrade": degrade.to_dict(), "pairs": len(sources)}, **kwargs)
 
@@ -360,6 +369,28 @@ class PairDataset:
                      nchw([c.mask for c in crops]), crops)
 
 
+def skimage_path(name: str) -> Path:
+    """Path of a photo bundled with scikit-image (``"astronaut"``, ``"camera"``; files in ``skimage/data``).
+
+    Only the files installed with the package (no download). Raises
+    :class:`~core.errors.MissingDependencyError` without scikit-image and
+    :class:`~core.errors.ImageReadError` for a name it does not bundle.
+    """
+    import importlib.util
+
+    from core.errors import MissingDependencyError
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(f"skimage:{name}: needs scikit-image (pip install scikit-image)")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    found = sorted(p for p in folder.glob(f"{name}.*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif"))
+    if not name or not found:
+        known = sorted({p.stem for p in folder.glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")})
+        raise ImageReadError(f"skimage:{name}: not a photo bundled with scikit-image; known: {', '.join(known)}")
+    return found[0]
+
+
 # -- loaders -------------------------------------------------------------------------------
 def _to_working_rgb(frame, what: str) -> np.ndarray:
     from core import color
@@ -417,15 +448,14 @@ def _file_source(degraded: str, reference: str, mask: str | None) -> PairSource:
                                                 mask))
 
 
-def _synthetic_loader(path: str, variant: int, seed: int, degrade: SyntheticConfig,
+def _synthetic_loader(path: str, variant: int, seed: int, preset: str, degrade: SyntheticConfig,
                       effects: tuple[str, ...]) -> Loader:
     def load():
         from core.degrade import degrade_frame
 
         clean = _image_reader(path, None)()
-        preset = None if degrade.preset == "none" else degrade.preset
-        damaged = degrade_frame(clean, frame=variant, seed=seed, preset=preset, params=degrade.params,
-                                effects=effects).pixels
+        damaged = degrade_frame(clean, frame=variant, seed=seed, preset=None if preset == "none" else preset,
+                                params=degrade.params, effects=effects).pixels
         return damaged, clean, None
 
     return load

@@ -84,10 +84,11 @@ def training_record(config: TrainConfig, *, data: Mapping[str, str], metrics: Ma
 
 
 def write_model_json(config: TrainConfig, onnx_path: str | os.PathLike, *, data: Mapping[str, str],
-                     metrics: Mapping[str, Any], steps: int) -> Path:
+                     metrics: Mapping[str, Any], steps: int, weights: str | os.PathLike | None = None) -> Path:
     """Write ``model.json`` beside ``onnx_path`` through :func:`core.infer.model.write_model_manifest`
 
-    (the reader's own rules validate it), replacing an older one; returns its path.
+    (the reader's own rules validate it), replacing an older one; returns its path. ``weights``: the
+    torch ``state_dict`` file beside it, recorded with its sha256 (``init_from`` can start from it).
     """
     from core.infer.model import write_model_manifest
 
@@ -96,4 +97,4 @@ def write_model_json(config: TrainConfig, onnx_path: str | os.PathLike, *, data:
                                 multiple_of=config.model.multiple_of,
                                 receptive_field=config.model.receptive_field,
                                 training=training_record(config, data=data, metrics=metrics, steps=steps),
-                                overwrite=True)
+                                weights=weights, overwrite=True)

@@ -98,3 +98,23 @@ class UNet(nn.Module):
             h = dec(torch.cat([up(h), skip], dim=1))
         y = self.tail(h)
         return x + y if self.residual else y
+
+
+class UnshuffleNet(nn.Module):
+    """Pixel-unshuffle by ``scale``, head conv, ``blocks`` residual blocks with a long skip, tail conv,
+    pixel-shuffle back; optional global residual. All the convolutions run at 1/``scale`` resolution."""
+
+    def __init__(self, scale: int, channels: int, blocks: int, *, residual: bool = True):
+        super().__init__()
+        self.residual = residual
+        packed = IMAGE_CHANNELS * scale * scale
+        self.down = nn.PixelUnshuffle(scale)
+        self.head = _conv(packed, channels)
+        self.body = nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
+        self.tail = _shrink(_conv(channels, packed))
+        self.up = nn.PixelShuffle(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(self.down(x))
+        y = self.up(self.tail(h + self.body(h)))
+        return x + y if self.residual else y

@@ -126,7 +126,58 @@ class UNetConfig:
         return dataclasses.asdict(self)
 
 
-ModelConfig = ResNetConfig | UNetConfig
+@dataclasses.dataclass(frozen=True)
+class UnshuffleConfig:
+    """A residual CNN at reduced resolution: pixel-unshuffle by ``scale``, ``blocks`` residual blocks of
+    ``channels`` features, pixel-shuffle back; with ``residual`` a correction added to the input.
+
+    The work happens on ``scale**2`` times fewer pixels, so a wide receptive
+    field is cheap per full-resolution pixel (:attr:`flops_per_pixel`): the
+    family for shipped models that must run on a 4K frame on a few CPU
+    cores. ``H`` and ``W`` must be multiples of ``scale``.
+    """
+
+    type: str
+    scale: int = 4
+    channels: int = 64
+    blocks: int = 3
+    residual: bool = True
+
+    PARAMS: ClassVar[ParamSet] = ParamSet("unshuffle", [
+        Param("scale", int, 4, "pixel-unshuffle factor (the network runs at 1/scale resolution)",
+              minimum=1, maximum=8),
+        Param("channels", int, 64, "feature channels at the reduced resolution", minimum=4, maximum=512),
+        Param("blocks", int, 3, "residual blocks (two 3x3 convolutions each)", minimum=1, maximum=64),
+        Param("residual", bool, True, "predict a correction added to the input (starts near the identity)"),
+    ])
+
+    @property
+    def multiple_of(self) -> int:
+        return self.scale
+
+    @property
+    def receptive_field(self) -> int:
+        convs = 2 + 2 * self.blocks              # 3x3 convs at the reduced resolution
+        return self.scale * (1 + 2 * convs) + self.scale - 1
+
+    @property
+    def flops_per_pixel(self) -> float:
+        """Floating-point operations (multiply and add counted apart) per full-resolution output pixel."""
+        cin = IMAGE_CHANNELS * self.scale ** 2
+        macs = 9 * (2 * cin * self.channels + 2 * self.blocks * self.channels ** 2)
+        return 2.0 * macs / self.scale ** 2
+
+    def build(self):
+        """The ``torch.nn.Module`` (initialised from torch's global RNG: seed it first)."""
+        from core.train.nets import UnshuffleNet
+
+        return UnshuffleNet(self.scale, self.channels, self.blocks, residual=self.residual)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+ModelConfig = ResNetConfig | UNetConfig | UnshuffleConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +219,12 @@ register("resnet_large", ResNetConfig, "residual CNN, 96 channels x 16 blocks (~
 register("unet_small", UNetConfig, "U-Net, 16 channels, 2 levels", channels=16, depth=2)
 register("unet_medium", UNetConfig, "U-Net, 32 channels, 3 levels", channels=32, depth=3)
 register("unet_large", UNetConfig, "U-Net, 48 channels, 4 levels", channels=48, depth=4)
+register("unshuffle_small", UnshuffleConfig, "1/4-resolution residual CNN, 32 channels x 2 blocks (cheap on CPU)",
+         scale=4, channels=32, blocks=2)
+register("unshuffle_medium", UnshuffleConfig, "1/4-resolution residual CNN, 64 channels x 3 blocks (~35 kFLOP/px)",
+         scale=4, channels=64, blocks=3)
+register("unshuffle_large", UnshuffleConfig, "1/4-resolution residual CNN, 96 channels x 6 blocks",
+         scale=4, channels=96, blocks=6)
 
 
 def known_types() -> list[str]:
@@ -182,7 +239,7 @@ def model_config(raw: Any, *, where: str = "model") -> ModelConfig:
     missing or unknown type (listing the known ones) and naming the key for
     unknown or invalid options.
     """
-    if isinstance(raw, (ResNetConfig, UNetConfig)):
+    if isinstance(raw, (ResNetConfig, UNetConfig, UnshuffleConfig)):
         return raw
     if not isinstance(raw, Mapping):
         raise ParameterError(f"{where}: expected a mapping with a 'type' key, got {type(raw).__name__}")

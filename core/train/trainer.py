@@ -7,8 +7,9 @@ Files written into ``output_dir``:
   the end, the last ``keep_checkpoints`` kept — weights, optimiser,
   scheduler, torch RNG state and the loss history
   (:data:`CHECKPOINT_FORMAT`);
-- ``loss.csv`` (one row per step), ``loss.png`` and ``contact_sheet.png``
-  (input / prediction / reference on fixed crops), refreshed while training
+- ``loss.csv`` (one row per step, rewritten every few seconds and at each
+  checkpoint), ``loss.png`` and ``contact_sheet.png`` (input / prediction /
+  reference on fixed crops), refreshed while training
   (:mod:`core.train.report`);
 - ``model.onnx`` + ``model.json`` (:mod:`core.train.export`);
 - ``manifest.json``: the run (``reelkit.manifest/1``: inputs with sha256,
@@ -46,12 +47,14 @@ from core.train.schedule import lr_factor
 
 log = logging.getLogger(__name__)
 
+#: ``loss.csv`` is rewritten at least this often (seconds) while training, for live monitoring.
+LOSS_CSV_SECONDS = 2.0
 #: Format tag of checkpoints.
 CHECKPOINT_FORMAT = "reelkit.train_checkpoint/1"
 CHECKPOINT_DIR = "checkpoints"
 #: Output file names.
 OUTPUT_FILES = {"config": "config.json", "loss_csv": "loss.csv", "loss_png": "loss.png",
-                "contact_sheet": "contact_sheet.png", "onnx": "model.onnx", "model_manifest": "model.json",
+                "contact_sheet": "contact_sheet.png", "onnx": "model.onnx", "weights": "model.pt", "model_manifest": "model.json",
                 "manifest": "manifest.json"}
 
 
@@ -81,7 +84,7 @@ class TrainProgress:
         return f"step {self.step}/{self.steps} loss {self.loss:.4g} lr {self.lr:.2e} ETA {eta}"
 
 
-#: ``progress(step, steps, info)``; raising from it stops training (the last checkpoint stays).
+#: ``progress(step, steps, info)``; raising from it stops training (that step is checkpointed for a resume).
 TrainProgressFn = Callable[[int, int, TrainProgress], None]
 
 
@@ -194,6 +197,56 @@ def load_checkpoint(path: str | Path, *, device: str = "cpu") -> dict[str, Any]:
     return state
 
 
+def initial_weights(init_from: str, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``state_dict`` that ``init_from`` names, and a record of it (``source``, ``path``, ``sha256``).
+
+    ``init_from``: a reelkit checkpoint (its ``model`` weights), a plain
+    ``state_dict`` ``.pt`` file, or the name of a model shipped in
+    ``models/`` with torch weights (:func:`core.infer.shipped.shipped_weights`,
+    sha256 checked). Files are read with ``torch.load(weights_only=True)``
+    (tensors only, no code). Raises :class:`~core.errors.ParameterError` for a
+    name that is neither, :class:`TrainingError` for a file that holds no weights.
+    """
+    import torch
+
+    from core.infer.model import ModelError
+    from core.manifest import file_sha256
+
+    path = Path(init_from)
+    if path.is_file():
+        source, digest = "file", file_sha256(path)
+    elif path.suffix or len(path.parts) > 1:
+        raise ParameterError(f"init_from: {init_from}: no such file")
+    else:
+        from core.infer.shipped import shipped_weights
+
+        try:
+            path, digest = shipped_weights(init_from)
+        except ModelError as exc:
+            raise ParameterError(f"init_from: {exc}") from None
+        source = "shipped"
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many kinds for truncated or foreign files
+        raise TrainingError(f"init_from: {path}: cannot read weights ({type(exc).__name__}: {exc})") from None
+    if isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT:
+        state = state["model"]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise TrainingError(f"init_from: {path}: neither a reelkit checkpoint nor a state_dict of tensors")
+    return state, {"source": source, "name": str(init_from), "path": str(path), "sha256": digest}
+
+
+def _load_initial(model, cfg: TrainConfig, device: str) -> dict[str, str]:
+    state, record = initial_weights(cfg.init_from, device=device)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[:3]
+        raise TrainingError(f"init_from: {record['path']} does not fit model {cfg.model.to_dict()} "
+                            f"({' '.join(first)}); give the model section of the run that made it") from None
+    return record
+
+
 def _resume_state(config: TrainConfig, output_dir: Path, device: str) -> dict[str, Any] | None:
     """The newest readable checkpoint of this config, or ``None``; another config's raise."""
     for step, path in reversed(list_checkpoints(output_dir)):
@@ -229,6 +282,18 @@ def _save_checkpoint(output_dir: Path, step: int, config: TrainConfig, model, op
     for _, old in list_checkpoints(output_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
+
+
+def save_weights(model, path: str | Path) -> Path:
+    """Write the model's ``state_dict`` (CPU tensors only: ``torch.load(weights_only=True)`` reads it), atomically."""
+    import torch
+
+    from core.io.atomic import atomic_path
+
+    state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+    with atomic_path(Path(path), overwrite=True) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
 
 
 def _to_device(batch: Batch, device: str):
@@ -283,7 +348,8 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     progress:
         ``progress(step, steps, info)`` after each step, ``info`` a
         :class:`TrainProgress` (loss, learning rate, ETA). Raising from it
-        stops training; the last checkpoint stays for a resume.
+        stops training: that step is checkpointed for a resume (which ends
+        as an uninterrupted run would) and the manifest says ``stopped``.
 
     Raises :class:`~core.errors.ParameterError` for a bad config,
     :class:`~core.errors.ImageReadError` / :class:`~core.errors.SequenceError`
@@ -320,6 +386,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     manifest.set("torch", torch.__version__)
     manifest.save()
     t_start = time.perf_counter()
+    stopped = False
     try:
         with deterministic_session(device, seed=cfg.seed, threads=cfg.threads):
             model = cfg.model.build().to(device)
@@ -335,11 +402,16 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                     torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
                 history = list(state["history"])
                 start = int(state["step"])
+            elif cfg.init_from:
+                init = _load_initial(model, cfg, device)
+                manifest.add_input(init["path"], init["sha256"])
+                manifest.set("init_from", init)
             manifest.set("resumed_from", start)
             preview = dataset.preview(cfg.preview_crops)
             ckpt = checkpoint_path(out, start) if start else None
             model.train()
             t_loop = time.perf_counter()
+            csv_written = time.monotonic()
             for step in range(start + 1, cfg.steps + 1):
                 x, y, m = _to_device(dataset.batch(step, cfg.batch_size), device)
                 loss, parts = compute_loss(model(x), y, m, cfg.loss)
@@ -358,7 +430,9 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                 at_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
                 if at_checkpoint:
                     ckpt = _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints)
-                    write_loss_csv(files["loss_csv"], history)
+                if at_checkpoint or time.monotonic() - csv_written > LOSS_CSV_SECONDS:
+                    write_loss_csv(files["loss_csv"], history)  # what the training monitor plots
+                    csv_written = time.monotonic()
                 if (step % cfg.preview_every == 0) if cfg.preview_every else at_checkpoint:
                     write_png(files["loss_png"], loss_plot(history, title=f"{cfg.name}: training loss"))
                     write_png(files["contact_sheet"], _preview(model, preview, cfg, device)[0])
@@ -366,7 +440,14 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                     elapsed = time.perf_counter() - t_loop
                     done = step - start
                     eta = elapsed / done * (cfg.steps - step)
-                    progress(step, cfg.steps, TrainProgress(step, cfg.steps, value, lr, elapsed, eta, start))
+                    try:
+                        progress(step, cfg.steps, TrainProgress(step, cfg.steps, value, lr, elapsed, eta, start))
+                    except BaseException:  # a stop asked by the caller: keep this step for the resume
+                        stopped = True
+                        if not at_checkpoint:
+                            _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints)
+                            write_loss_csv(files["loss_csv"], history)
+                        raise
             sheet, preview_metrics = _preview(model, preview, cfg, device)
         losses = [h["loss"] for h in history]
         metrics = {"loss_first": float(np.mean(losses[:10])), "loss_last": float(np.mean(losses[-10:])),
@@ -376,9 +457,11 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
         write_png(files["loss_png"], loss_plot(history, title=f"{cfg.name}: training loss"))
         write_png(files["contact_sheet"], sheet)
         export_onnx(model, files["onnx"], multiple_of=cfg.model.multiple_of)
-        write_model_json(cfg, files["onnx"], data=data_hashes, metrics=metrics, steps=cfg.steps)
+        save_weights(model, files["weights"])
+        write_model_json(cfg, files["onnx"], data=data_hashes, metrics=metrics, steps=cfg.steps,
+                         weights=files["weights"])
     except BaseException:
-        manifest.finish("failed")
+        manifest.finish("stopped" if stopped else "failed")
         raise
     manifest.set("metrics", metrics)
     manifest.set("outputs", {k: p.name for k, p in files.items() if k != "manifest"}

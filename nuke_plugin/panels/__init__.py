@@ -9,6 +9,9 @@ OpenColorIO's ocioview. ``nuke_plugin.menus`` registers the panels with
 ``widgets``        Qt widgets derived from core parameter specs, and the panel style
 ``palette_panel``  :class:`~nuke_plugin.panels.palette_panel.PalettePanel`: swatches, shares, gradient
                    order; edit, lock, refit, save
+``review_panel``   :class:`~nuke_plugin.panels.review_panel.ReviewPanel`: the dataset's clusters; merge, split,
+                   move, rename, tag, caption, reject, undo; save ``review/decisions.json``
+                   (its model, :mod:`core.dataset.review`, is in core: the pipeline reads it)
 
 Importing this package imports neither Qt nor Nuke.
 """

@@ -414,6 +414,12 @@ class Node:
     def maxInputs(self):
         return len(self._inputs)
 
+    def setSelected(self, selected):
+        self._selected = bool(selected)
+
+    def isSelected(self):
+        return getattr(self, "_selected", False)
+
     def _knob_changed(self, knob):
         """Built-in nodes run no script when a knob changes (see Group)."""
 
@@ -897,6 +903,20 @@ def execute(nameOrNode, start=None, end=None, incr=None, views=None, continueOnE
     for frame in range(int(start), int(end) + 1, int(incr or 1)):
         if _render_hook is not None:
             _render_hook(node, frame)
+
+
+def allNodes(filter=None, group=None, recurseGroups=False):
+    """Top-level nodes (made by createNode / nuke.nodes), optionally of one class; groups are not modelled."""
+    if group is not None or recurseGroups:
+        raise AttributeError("fake nuke does not model allNodes(group=..., recurseGroups=...)")
+    _check_thread("nuke.allNodes")
+    return [n for n in _all_nodes if filter is None or n.Class() == filter]
+
+
+def selectedNodes(filter=None):
+    """Selected top-level nodes (``Node.setSelected``), optionally of one class."""
+    _check_thread("nuke.selectedNodes")
+    return [n for n in allNodes(filter) if n.isSelected()]
 
 
 def message(prompt):

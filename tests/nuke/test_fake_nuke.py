@@ -8,8 +8,8 @@ import pytest
 
 
 def test_unmodelled_attribute_raises_naming_it(nuke):
-    with pytest.raises(AttributeError, match=r"fake nuke does not model nuke\.allNodes"):
-        nuke.allNodes()
+    with pytest.raises(AttributeError, match=r"fake nuke does not model nuke\.getFilename"):
+        nuke.getFilename("Open")
     with pytest.raises(AttributeError, match=r"fake nuke does not model nuke\.nodes\.Blur"):
         nuke.nodes.Blur()
     with pytest.raises(AttributeError, match=r"nuke\.toolbar\('Custom'\)"):

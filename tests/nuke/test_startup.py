@@ -21,14 +21,15 @@ def test_init_only_adds_the_gizmo_folder(nuke, gui):
     assert sys.path == before
 
 
-NODE_LABELS = ["Color Convert", "Spectrum Encode", "Degrade", "Align"]
+NODE_LABELS = ["Color Convert", "Spectrum Encode", "Degrade", "Align", "Validate", "Train", "Restore (model)"]
 
 
 def test_menu_and_toolbar_entries(started):
     nuke = started
     nuke._run_startup(str(REPO), "menu.py")
     assert nuke._menu_tree(nuke.menu("Nuke")) == [
-        ("reelkit", [*NODE_LABELS, "-", "Palette Panel", "Documentation", "About"])]
+        ("reelkit", [*NODE_LABELS, "-", "Palette Panel", "Dataset Review Panel", "Open validation report",
+                     "Documentation", "About"])]
     assert nuke._menu_tree(nuke.toolbar("Nodes")) == [("reelkit", NODE_LABELS)]
     for top in (nuke.menu("Nuke"), nuke.toolbar("Nodes")):
         for spec in registry.NODES:
@@ -46,7 +47,7 @@ def test_palette_panel_is_registered_and_opens(started, monkeypatch):
 
     nuke = started
     nuke._run_startup(str(REPO), "menu.py")
-    (args, _), = nuke._calls("nukescripts.registerWidgetAsPanel")
+    (args, _), _review = nuke._calls("nukescripts.registerWidgetAsPanel")  # the review panel: its own test
     assert args == menus.PALETTE_PANEL
     assert "reelkit Palette" in [i.name() for i in nuke.menu("Pane").items()]
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])

@@ -1,0 +1,43 @@
+"""``reelkit infer --model M.onnx IN --output-dir DIR [--frames A-B]``: restore frames with a model (stage 4)."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    from core.cli.main import add_output_options
+    from core.infer import INFER_PARAMS
+
+    p = sub.add_parser(
+        "infer",
+        help="restore a file or sequence with an ONNX model (tiled, resumable, scene-linear EXR out)",
+        description="Run a restoration model over every frame: tiled with feathered overlaps (no seams), "
+        "alpha passed through, written as scene-linear ACEScg OpenEXR. Frames already rendered with the "
+        "same model and settings are skipped; --force redoes them.",
+    )
+    p.add_argument("--model", "-m", required=True,
+                   help="an .onnx file with its manifest beside it, or a shipped model's name (film_restore)")
+    p.add_argument("input", help="input file or sequence pattern (plate.####.exr)")
+    p.add_argument("output", nargs="?", help="output EXR name or pattern inside --output-dir (default: the "
+                   "input's name with .exr)")
+    p.add_argument("--frames", help="frame range, e.g. 1001-1100")
+    INFER_PARAMS.add_arguments(p)
+    add_output_options(p, required=True)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from core.cli.progress import progress_bar
+    from core.infer import INFER_PARAMS, infer_files
+    from core.infer.shipped import resolve_model
+
+    model = resolve_model(args.model)
+    with progress_bar("infer", quiet=args.quiet) as update:
+        manifest = infer_files(model, args.input, output_dir=args.output_dir, output=args.output,
+                               params=INFER_PARAMS.from_namespace(args), frames=args.frames, force=args.force,
+                               progress=update)
+    frames = manifest.data["frames"]
+    resumed = sum(1 for r in frames.values() if r.get("resumed"))
+    if not args.quiet:
+        print(f"restored {len(frames) - resumed} frame(s), {resumed} already done with {model.name} "
+              f"-> {manifest.output_dir}")
+    return 0

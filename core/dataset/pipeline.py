@@ -1,0 +1,523 @@
+"""The dataset builder: footage -> shots -> frames -> filter -> embed -> dedup -> cluster -> caption -> assemble.
+
+:func:`run_dataset` runs the stages in order into one output folder, one
+sub-folder per stage, each with its own ``manifest.json``
+(``reelkit.manifest/1``)::
+
+    OUTPUT_DIR/
+      manifest.json            the run: footage with sha256, every parameter, per-stage status
+      shots/shots.json         reelkit.dataset_shots/1: videos and their shots
+      frames/<video>/*.png     extracted frames (8-bit sRGB PNG) + frames/frames.json (records)
+      filter/quality.json      quality measures, perceptual hash and rejection reasons of every frame
+      embed/embeddings.npz     ids + float32 vectors of the frames that passed the filter
+      dedup/dedup.json         kept / duplicate (stage, duplicate_of, score) for those frames
+      cluster/clusters.json    reelkit.clusters/1 (see core.dataset.cluster), model.pkl, clusters.png
+      review/decisions.json    reelkit.review/1, written by the review panel (optional)
+      caption/captions.json    schema fields, final caption, token count, flags per frame
+      dataset/                 the training set (see core.dataset.assemble)
+      cache/                   embedding cache (by content hash; cache_dir moves it)
+
+Resume: a stage's config hash covers its own parameters, the hash of the
+stage before it and (for shots) the footage's sha256s, so a changed caption
+option redoes caption and assemble only. A stage whose manifest says done
+with the same hash is skipped; shot detection and extraction also resume
+video by video inside an interrupted stage, and embeddings come from the
+cache. ``force`` redoes the stages asked for. An output folder built from
+other footage (adding videos to the same footage is fine), or holding files
+reelkit did not write, is refused unless ``force``.
+
+Memory stays flat in the number of frames: frames are decoded one at a
+time, deduplication uses hash buckets, BK-trees and radius queries on
+embeddings, clustering never forms an N x N matrix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.dataset.params import DATASET_PARAMS, STAGE_PARAMS, STAGES
+from core.errors import ImageReadError, OutputExistsError, ParameterError
+
+ProgressFn = Callable[[str, int, int], None]
+
+SHOTS_FORMAT = "reelkit.dataset_shots/1"
+FRAMES_FORMAT = "reelkit.dataset_frames/1"
+RUN_FORMAT = "reelkit.dataset_run/1"
+#: The folder of each stage's outputs, relative to the output folder.
+STAGE_DIRS = {"shots": "shots", "extract": "frames", "filter": "filter", "embed": "embed", "dedup": "dedup",
+              "cluster": "cluster", "caption": "caption", "assemble": "dataset"}
+#: Folders in the output folder that are ours besides the stage folders.
+_OURS = {"manifest.json", "cache", "review", *STAGE_DIRS.values()}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"{path}: cannot read ({exc}); run the stage that writes it") from exc
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    from core.io.atomic import write_text_atomic
+
+    return write_text_atomic(path, json.dumps(data, indent=1, default=str) + "\n", overwrite=True)
+
+
+def video_ids(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """File-safe ids from the file stems, unique (``_2``, ``_3``... for repeated stems)."""
+    out: list[str] = []
+    for p in paths:
+        base = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(p).stem) or "video"
+        vid, n = base, 2
+        while vid in out:
+            vid, n = f"{base}_{n}", n + 1
+        out.append(vid)
+    return out
+
+
+def decisions_path(output_dir: str | os.PathLike, params: Mapping[str, Any]) -> Path:
+    """Where review decisions are read from (``review_file`` or ``OUTPUT_DIR/review/decisions.json``)."""
+    return Path(params.get("review_file") or Path(output_dir) / "review" / "decisions.json")
+
+
+def reviewed_clusters(output_dir: str | os.PathLike, params: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The cluster document with review decisions applied (when there are any), and the decisions' sha256.
+
+    Decisions (``reelkit.review/1``) are read and applied by the review model,
+    :func:`core.dataset.review.load_clusters` / :func:`~core.dataset.review.apply_decisions`
+    (strict: decisions made for another cluster result raise
+    :class:`~core.dataset.review.StaleDecisionsError`). The result is a
+    ``reelkit.clusters/1`` document in which every frame carries its reviewed
+    ``cluster``, ``tags`` (its cluster's, then its own), ``caption`` (the
+    review's fields, the frame's over its cluster's) and ``excluded`` /
+    ``excluded_reason``; clusters carry their reviewed ``name``, ``tags`` and
+    ``fields``, split-made ones included. Without a decisions file the
+    document is returned as the cluster stage wrote it.
+    """
+    from core.dataset.cluster import read_clusters
+    from core.manifest import file_sha256
+
+    cluster_file = Path(output_dir) / "cluster" / "clusters.json"
+    doc = read_clusters(cluster_file)
+    path = decisions_path(output_dir, params)
+    if not path.is_file():
+        if params.get("review_file"):
+            raise ParameterError(f"review_file {path}: no such file")
+        return doc, None
+    try:
+        from core.dataset import review
+    except ImportError as exc:
+        raise ParameterError(f"{path}: review decisions found but core.dataset.review cannot be loaded "
+                             f"({exc})") from exc
+    cs = review.apply_decisions(review.load_clusters(cluster_file), review.load_decisions(path), source=str(path))
+    frames = []
+    for f in doc["frames"]:
+        d = cs.decision(f["id"])
+        frames.append({**f, "cluster": d.cluster, "tags": list(d.tags), "caption": dict(d.fields),
+                       "excluded": d.rejected, "excluded_reason": d.reason})
+    old = {c["id"]: c for c in doc["clusters"]}
+    clusters = []
+    for view in cs.clusters():
+        ex = [fid for fid in view.frames if cs.frames[fid].exemplar is not None]
+        clusters.append({**old.get(view.id, {}), "id": view.id, "name": view.name, "size": view.size,
+                         "exemplars": ex if view.id != -1 else [], "tags": list(view.tags),
+                         "fields": dict(view.fields), "created": view.created})
+    return {**doc, "clusters": clusters, "frames": frames, "review": {"file": str(path),
+                                                                     "history": list(cs.history)}}, file_sha256(path)
+
+
+class _Stage:
+    """One stage's folder, manifest and config hash."""
+
+    def __init__(self, run: "_Run", name: str, config: Mapping[str, Any]):
+        from core.manifest import Manifest
+
+        self.run, self.name = run, name
+        self.dir = run.out / STAGE_DIRS[name]
+        seed = run.params["seed"] if "seed" in STAGE_PARAMS[name] else None
+        self.manifest = Manifest(self.dir, f"dataset {name}", config, seed=seed)
+        self.hash = self.manifest.config_hash
+
+    def previous(self) -> dict[str, Any] | None:
+        path = self.dir / "manifest.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def up_to_date(self) -> bool:
+        old = self.previous()
+        return bool(old and old.get("config_hash") == self.hash and old.get("status") == "done")
+
+    def progress(self, done: int, total: int) -> None:
+        if self.run.progress is not None:
+            self.run.progress(self.name, done, total)
+
+
+class _Run:
+    def __init__(self, footage: list[Path], out: Path, params: dict[str, Any], progress: ProgressFn | None):
+        self.footage, self.out, self.params, self.progress = footage, out, params, progress
+        self.ids = video_ids(footage)
+        self.hashes: dict[str, str] = {}
+        self.summary: dict[str, dict[str, Any]] = {}
+
+    def cache_dir(self) -> Path:
+        return Path(self.params["cache_dir"]) if self.params["cache_dir"] else self.out / "cache"
+
+    def load(self, record: Mapping[str, Any]) -> np.ndarray:
+        from core.dataset.extract import read_uint8
+
+        return read_uint8(self.out / record["path"])
+
+
+# -- stages -------------------------------------------------------------------------------------------
+
+
+def _stage_shots(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
+    from core.dataset.shots import Shot, detect_shots
+
+    p = run.params
+    # per-video results of an earlier run with the same detector settings (adding videos keeps them)
+    old = None if force else st.previous()
+    same = old is not None and all(old.get("config", {}).get(k) == p[k] for k in STAGE_PARAMS["shots"])
+    done = {k: v for k, v in (old or {}).get("frames", {}).items() if same and v.get("status") == "done"}
+    videos, shots = [], []
+    for k, (path, vid) in enumerate(zip(run.footage, run.ids)):
+        sha = st.manifest.add_input(path)
+        rec = done.get(vid)
+        if rec and rec.get("sha256") == sha:
+            st.manifest.adopt(vid, rec)
+            found = [Shot.from_dict(s) for s in rec["shots"]]
+        else:
+            t0 = time.perf_counter()
+            found = detect_shots(path, video_id=vid, detector=p["detector"], threshold=p["detector_threshold"],
+                                 min_shot_length=p["min_shot_length"])
+            st.manifest.frame_done(vid, sha256=sha, shots=[s.to_dict() for s in found],
+                                   seconds=round(time.perf_counter() - t0, 3))
+        frames = found[-1].end if found else 0
+        videos.append({"id": vid, "path": str(path), "sha256": sha, "frames": frames,
+                       "fps": found[0].fps if found else 0.0, "shots": len(found)})
+        shots += [s.to_dict() for s in found]
+        st.progress(k + 1, len(run.footage))
+    _write_json(st.dir / "shots.json", {"format": SHOTS_FORMAT, "videos": videos, "shots": shots})
+    return {"videos": len(videos), "shots": len(shots), "video_frames": sum(v["frames"] for v in videos)}
+
+
+def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
+    from core.dataset.extract import extract_frames, plan_shot
+    from core.dataset.shots import Shot
+
+    p = run.params
+    doc = _read_json(run.out / "shots" / "shots.json")
+    shots = [Shot.from_dict(s) for s in doc["shots"]]
+    done = {} if force else st.manifest.previous_done()
+    records: list[dict[str, Any]] = []
+    total = 0
+    plans = {}
+    for s in shots:
+        plans[s.shot_id] = plan_shot(s, mode=p["extract_mode"], interval=p["interval"], budget=p["per_shot_budget"],
+                                     margin=p["shot_margin"])
+        total += len(plans[s.shot_id])
+    for v in doc["videos"]:
+        vshots = [s for s in shots if s.video == v["id"]]
+        rec = done.get(v["id"])
+        if rec and all((run.out / r["path"]).is_file() for r in rec["frames"]):
+            st.manifest.adopt(v["id"], rec)
+            records += rec["frames"]
+            continue
+        base = len(records)
+        got = extract_frames(v["path"], vshots, {s.shot_id: plans[s.shot_id] for s in vshots},
+                             frames_dir=st.dir, root=run.out,
+                             progress=lambda d, t, base=base: st.progress(base + d, total))
+        records += got
+        st.manifest.frame_done(v["id"], frames=got)
+    _write_json(st.dir / "frames.json", {"format": FRAMES_FORMAT, "frames": records})
+    wanted = {run.out / r["path"] for r in records}
+    for png in st.dir.glob("*/*.png"):  # frames of an earlier plan would linger
+        if png not in wanted:
+            png.unlink()
+    return {"frames": len(records)}
+
+
+def _stage_filter(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
+    from core.dataset.hashing import phash
+    from core.dataset.quality import measure, reasons
+
+    records = _read_json(run.out / "frames" / "frames.json")["frames"]
+    out = []
+    for k, r in enumerate(records):
+        img = run.load(r)
+        metrics = measure(img)
+        why = reasons(metrics, run.params)
+        out.append({"id": r["id"], "status": "rejected" if why else "kept", "reasons": why, "quality": metrics,
+                    "phash": f"{phash(img):016x}"})
+        st.progress(k + 1, len(records))
+    _write_json(st.dir / "quality.json", {"frames": out})
+    counts: dict[str, int] = {}
+    for f in out:
+        for why in f["reasons"]:
+            counts[why] = counts.get(why, 0) + 1
+    return {"frames": len(out), "kept": sum(f["status"] == "kept" for f in out), "reasons": counts}
+
+
+def _kept_records(run: _Run) -> list[dict[str, Any]]:
+    """Frame records that passed the filter, with their ``quality`` and ``phash``."""
+    records = _read_json(run.out / "frames" / "frames.json")["frames"]
+    quality = {f["id"]: f for f in _read_json(run.out / "filter" / "quality.json")["frames"]}
+    return [{**r, "quality": quality[r["id"]]["quality"], "phash": quality[r["id"]]["phash"]}
+            for r in records if quality[r["id"]]["status"] == "kept"]
+
+
+def _load_embeddings(run: _Run) -> tuple[list[str], np.ndarray]:
+    path = run.out / "embed" / "embeddings.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return [str(i) for i in z["ids"].tolist()], np.asarray(z["vectors"], np.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ImageReadError(f"{path}: cannot read ({exc}); run the embed stage") from exc
+
+
+def _stage_embed(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
+    import io as _io
+
+    from core.dataset.embed import EmbeddingCache, embed_records, make_embedder
+    from core.io.atomic import write_bytes_atomic
+
+    p = run.params
+    embedder = make_embedder(p["embedder"], onnx_model=p["onnx_model"], onnx_mean=p["onnx_mean"],
+                             onnx_std=p["onnx_std"])
+    records = _kept_records(run)
+    cache = EmbeddingCache(run.cache_dir(), embedder.key)
+    vectors, computed = embed_records(records, embedder, load=run.load, cache=cache, progress=st.progress)
+    buf = _io.BytesIO()
+    np.savez(buf, ids=np.asarray([r["id"] for r in records]), vectors=vectors)
+    write_bytes_atomic(st.dir / "embeddings.npz", buf.getvalue(), overwrite=True)
+    st.manifest.set("embedder", embedder.key)
+    return {"frames": len(records), "computed": computed, "reused": len(records) - computed,
+            "dims": int(vectors.shape[1]) if vectors.ndim == 2 else 0}
+
+
+def _stage_dedup(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
+    from core.dataset.dedup import dedup
+
+    p = run.params
+    records = _kept_records(run)
+    ids, vectors = _load_embeddings(run)
+    if ids != [r["id"] for r in records]:
+        raise ParameterError("dedup: the embeddings do not match the filtered frames; run the embed stage again")
+    results = dedup(records, vectors if len(vectors) else None, phash_distance=p["phash_distance"],
+                    ssim_threshold=p["ssim_threshold"], embedding_distance=p["embedding_distance"],
+                    load=run.load, seed=p["seed"], progress=lambda s, d, t: st.progress(d, t))
+    _write_json(st.dir / "dedup.json", {"frames": results})
+    by_stage: dict[str, int] = {}
+    for r in results:
+        if r["status"] == "duplicate":
+            by_stage[r["stage"]] = by_stage.get(r["stage"], 0) + 1
+    return {"frames": len(results), "kept": sum(r["status"] == "kept" for r in results), "duplicates": by_stage}
+
+
+def _stage_cluster(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
+    from core.dataset.cluster import cluster_embeddings, clusters_document
+    from core.dataset.report import cluster_plot
+
+    p = run.params
+    records = _kept_records(run)
+    ids, vectors = _load_embeddings(run)
+    row = {i: k for k, i in enumerate(ids)}
+    kept = {r["id"] for r in _read_json(run.out / "dedup" / "dedup.json")["frames"] if r["status"] == "kept"}
+    records = [r for r in records if r["id"] in kept]
+    x = vectors[[row[r["id"]] for r in records]] if records else np.zeros((0, max(1, vectors.shape[-1])), np.float32)
+    st.progress(0, 1)
+    result = cluster_embeddings(x, pca_components=p["pca_components"], umap_components=p["umap_components"],
+                                umap_neighbors=p["umap_neighbors"], umap_epochs=p["umap_epochs"],
+                                min_cluster_size=p["min_cluster_size"],
+                                min_samples=p["min_samples"], seed=p["seed"])
+    values = {k: p[k] for k in STAGE_PARAMS["cluster"]}
+    doc = clusters_document(records, result, params=values, config_hash=st.hash)
+    _write_json(st.dir / "clusters.json", doc)
+    result.model.save(st.dir / "model.pkl")
+    cluster_plot(doc, st.dir / "clusters.png")
+    st.progress(1, 1)
+    return {"frames": len(records), "clusters": result.n_clusters,
+            "noise": int(sum(1 for v in result.labels if v == -1))}
+
+
+def _stage_caption(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
+    from core.dataset.captions import caption_frame, check_template, make_captioner
+
+    p = run.params
+    check_template(p["caption_template"])
+    doc, _ = reviewed_clusters(run.out, p)
+    quality = {f["id"]: f["quality"] for f in _read_json(run.out / "filter" / "quality.json")["frames"]}
+    clusters = {c["id"]: c for c in doc["clusters"]}
+    captioner = make_captioner("schema")
+    out = []
+    frames = [f for f in doc["frames"] if not f.get("excluded")]
+    for k, f in enumerate(frames):
+        cap = caption_frame({**f, "quality": quality.get(f["id"], {})}, clusters[f["cluster"]], captioner,
+                            template=p["caption_template"], prefix=p["caption_prefix"],
+                            min_tokens=p["min_tokens"], max_tokens=p["max_tokens"])
+        out.append({"id": f["id"], **cap})
+        st.progress(k + 1, len(frames))
+    _write_json(st.dir / "captions.json", {"captioner": captioner.key, "frames": out})
+    return {"frames": len(out), "short": sum("short" in c["flags"] for c in out),
+            "truncated": sum("truncated" in c["flags"] for c in out)}
+
+
+def _stage_assemble(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
+    from core.dataset.assemble import assemble
+
+    return assemble(run.out, st.dir, run.params, progress=st.progress)
+
+
+_RUNNERS = {"shots": _stage_shots, "extract": _stage_extract, "filter": _stage_filter, "embed": _stage_embed,
+            "dedup": _stage_dedup, "cluster": _stage_cluster, "caption": _stage_caption,
+            "assemble": _stage_assemble}
+
+
+# -- the run ------------------------------------------------------------------------------------------
+
+
+def _check_folder(out: Path, footage_sha: dict[str, str], force: bool) -> None:
+    """Refuse a folder of other footage or of files that are not ours, unless ``force``."""
+    if not out.is_dir() or force:
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in _OURS and not p.name.startswith("."))
+    run_file = out / "manifest.json"
+    if run_file.is_file():
+        try:
+            old = json.loads(run_file.read_text("utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        if old.get("dataset_format") != RUN_FORMAT:
+            raise OutputExistsError(f"{run_file}: not a dataset run's manifest (use --force to replace it)")
+        if not set(old.get("inputs", {}).values()) <= set(footage_sha.values()):  # adding videos is fine
+            raise OutputExistsError(f"{out}: holds a dataset built from other footage (use --force to replace it)")
+    elif any((out / d).exists() for d in STAGE_DIRS.values()) or foreign:
+        names = ", ".join(foreign[:3]) or "stage folders without a run manifest"
+        raise OutputExistsError(f"{out}: already holds files reelkit did not write ({names}); "
+                                "use another folder or --force")
+
+
+def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output_dir: str | os.PathLike,
+                params: Mapping[str, Any] | None = None, *, stages: Iterable[str] | None = None,
+                force: bool = False, progress: ProgressFn | None = None) -> dict[str, dict[str, Any]]:
+    """Build a training set from ``footage`` (video files) in ``output_dir``; see the module doc.
+
+    ``params`` are values of :data:`~core.dataset.params.DATASET_PARAMS`
+    (validated; unknown names raise). ``stages`` (default all, in order)
+    names the stages to run; each reads what the stage before it wrote, so
+    a stage asked for alone needs its predecessors done. ``force`` redoes
+    the stages asked for even when up to date. ``progress(stage, done,
+    total)`` is called as work advances.
+
+    Returns ``{stage: {"status": "done" | "up to date", "config_hash": ...,
+    counts...}}`` for the stages asked for.
+    """
+    from core.manifest import Manifest, file_sha256
+
+    values = DATASET_PARAMS.resolve(params or {})
+    files = [Path(footage)] if isinstance(footage, (str, os.PathLike)) else [Path(f) for f in footage]
+    if not files:
+        raise ParameterError("dataset: no footage given")
+    for f in files:
+        if not f.is_file():
+            raise ImageReadError(f"{f}: no such video")
+    wanted = list(STAGES) if stages is None else [s.strip() for s in stages if s.strip()]
+    unknown = [s for s in wanted if s not in STAGES]
+    if unknown:
+        raise ParameterError(f"stages: unknown {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
+    out = Path(output_dir)
+    sha = {str(f): file_sha256(f) for f in files}
+    _check_folder(out, sha, force)
+    if force and stages is None and out.is_dir():
+        for d in STAGE_DIRS.values():  # a full forced run starts clean (stale frames would linger)
+            if (out / d).is_dir():
+                shutil.rmtree(out / d)
+    out.mkdir(parents=True, exist_ok=True)
+
+    run = _Run(files, out, values, progress)
+    top = Manifest(out, "dataset run", {"footage": sha, "params": values}, seed=values["seed"])
+    top.set("dataset_format", RUN_FORMAT)
+    for f, digest in sha.items():
+        top.add_input(f, digest)
+    top.save()  # first, so a folder whose first stage failed is still known as ours
+    old_stages = {}
+    if (out / "manifest.json").is_file():
+        old_stages = json.loads((out / "manifest.json").read_text("utf-8")).get("stages", {})
+    top.set("stages", old_stages)
+    previous = ""
+    for name in STAGES:
+        config: dict[str, Any] = {k: values[k] for k in STAGE_PARAMS[name]}
+        config["upstream"] = previous
+        if name == "shots":
+            config["footage"] = [sha[str(f)] for f in files]
+            config["video_ids"] = run.ids
+        if name in ("caption", "assemble"):
+            dpath = decisions_path(out, values)
+            config["review_sha256"] = file_sha256(dpath) if dpath.is_file() else None
+        st = _Stage(run, name, config)
+        previous = st.hash
+        if name not in wanted:
+            old = st.previous()
+            if old and old.get("config_hash") and not st.up_to_date():
+                previous = old["config_hash"]  # later stages read what is on disk, made with other settings
+            continue
+        if st.up_to_date() and not force:
+            old = st.previous() or {}
+            run.summary[name] = {"status": "up to date", "config_hash": st.hash, **old.get("counts", {})}
+            continue
+        if name == "assemble" and st.dir.is_dir():
+            shutil.rmtree(st.dir)  # a layout or split change must not leave old files behind
+        try:
+            counts = _RUNNERS[name](st, run, force)
+        except BaseException as exc:
+            st.manifest.set("error", str(exc))
+            st.manifest.finish("failed")
+            raise
+        st.manifest.set("counts", counts)
+        st.manifest.finish()
+        run.summary[name] = {"status": "done", "config_hash": st.hash, **counts}
+        top.data["stages"][name] = {"config_hash": st.hash, "counts": counts}
+        top.save()
+    top.finish()
+    return run.summary
+
+
+def dataset_status(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Per stage: ``stage``, ``status`` (done / running / failed / not run / stale), ``config_hash``,
+    ``finished`` and the stage's counts, read from the stage manifests.
+
+    ``stale``: done, but the stage before it was redone since (its hash is
+    not the one this stage was built on), or is stale, failed or not run.
+    """
+    out = Path(output_dir)
+    if not (out / "manifest.json").is_file():
+        raise ImageReadError(f"{out}: not a dataset folder (no manifest.json)")
+    rows, previous, behind = [], None, False
+    for name in STAGES:
+        path = out / STAGE_DIRS[name] / "manifest.json"
+        if not path.is_file():
+            rows.append({"stage": name, "status": "not run"})
+            previous, behind = None, True
+            continue
+        m = json.loads(path.read_text("utf-8"))
+        status = m.get("status", "unknown")
+        if status == "done" and (behind or (previous is not None and m.get("config", {}).get("upstream") != previous)):
+            status = "stale"
+        behind = status != "done"
+        rows.append({"stage": name, "status": status, "config_hash": m.get("config_hash", "")[:12],
+                     "finished": m.get("timings", {}).get("finished"), **m.get("counts", {})})
+        previous = m.get("config_hash")
+    return rows

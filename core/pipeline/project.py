@@ -1,0 +1,792 @@
+"""A restoration project: the five stages in one folder, run in order, resumed, and checked for staleness.
+
+A project folder (``reelkit restore init``)::
+
+    PROJECT/
+      project.json                    reelkit.project/1: inputs, seed, every stage's parameters
+      pipeline/01_dataset_curation/   stage 1: pairs.json (frame matching, training pairs)
+      pipeline/02_alignment/          stage 2: aligned/ref.####.exr, mask/mask.####.exr (by source frame)
+      pipeline/03_training/           stage 3: checkpoints, loss curves, model.onnx + model.json
+      pipeline/04_inference_render/   stage 4: restored.####.exr, the whole source restored
+      pipeline/05_validation/         stage 5: baselines, metrics, report.html
+      notes/experiments.md            appended by every stage: parameters, seeds, results
+
+``project.json`` (:data:`FORMAT`) holds the ``source`` (the degraded scan)
+and ``reference`` (another transfer of the same film: DVD, telecine,
+print), both image sequences (absolute patterns), the project ``seed`` and
+one mapping of parameters per stage under ``stages``: ``curation``
+(:data:`core.pipeline.PAIRS_PARAMS`), ``alignment``
+(:data:`core.align.ALIGN_FILE_PARAMS`), ``training`` (a training config,
+:mod:`core.train.config`, merged over the project's data, seed and
+``init_from``), ``inference`` (:data:`core.infer.files.INFER_PARAMS`) and
+``validation`` (:data:`core.validate.params.VALIDATE_PARAMS`, less the
+seed: the project's).
+Edit it by hand; :func:`project_status` notices.
+
+Each stage records itself in ``stage.json`` in its folder (:data:`STAGE_FORMAT`):
+``status`` (``running``/``done``/``failed``), the hash of its parameters,
+the digest of what it was run on (stage 1: the input files' names, sizes
+and times; later stages: the previous stage's outputs), the digest of its
+own outputs, counts, timings and the error of a failed run.
+:func:`project_status` compares those with ``project.json`` and the files
+on disk: a stage is ``not started``, ``done``, ``stale`` (its parameters,
+its input or its outputs changed since it ran — an edited ``overrides`` in
+``pairs.json`` makes stage 1 stale — or an earlier stage is not done) or
+``failed`` (an error, or an interrupted run).
+
+:func:`run_project` runs the chosen stages in order and skips those that
+are done. A failed or interrupted stage resumes where it stopped (each
+stage's library call resumes: frames already aligned or rendered,
+training from its last checkpoint); a stale stage is redone from scratch
+(its folder emptied, except stage 1, whose ``pairs.json`` keeps its manual
+overrides). ``force`` redoes the chosen stages even when done, and is
+needed to write into a stage folder holding files the project did not
+make.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from core.errors import ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
+from core.params import config_hash
+
+FORMAT_NAME = "reelkit.project"
+VERSION = 1
+FORMAT = f"{FORMAT_NAME}/{VERSION}"
+STAGE_FORMAT = "reelkit.stage/1"
+PROJECT_FILE = "project.json"
+STAGE_FILE = "stage.json"
+NOTES_FILE = Path("notes") / "experiments.md"
+#: Upgrade functions ``UPGRADERS[n](payload) -> version n + 1 payload``; version 1 is the first.
+UPGRADERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+#: Stage states :func:`project_status` reports.
+STATES = ("not started", "done", "stale", "failed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage: its number, key in ``project.json``'s ``stages``, folder and title."""
+
+    number: int
+    key: str
+    folder: str
+    title: str
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(1, "curation", "01_dataset_curation", "dataset curation"),
+    Stage(2, "alignment", "02_alignment", "alignment"),
+    Stage(3, "training", "03_training", "training"),
+    Stage(4, "inference", "04_inference_render", "inference render"),
+    Stage(5, "validation", "05_validation", "validation"),
+)
+
+#: Training defaults of a new project: a CPU fine-tune of the shipped model when there is one.
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "init_from": "auto", "device": "cpu", "steps": 300, "batch_size": 4, "crop_size": 64,
+    "checkpoint_every": 50, "preview_every": 0, "optim": {"lr": 3e-4}, "schedule": {"warmup_steps": 20},
+}
+#: Used when ``init_from`` is ``auto`` and no shipped model can be fine-tuned: train from scratch.
+SCRATCH_PRESET = "colour_reference"
+#: ``init_from: auto`` fine-tunes this shipped model when it ships torch weights.
+SHIPPED_MODEL = "film_restore"
+#: Pair statuses whose reference frame stage 2 aligns (low-confidence guesses are left out).
+ALIGNED_STATUSES = ("matched", "duplicate", "override")
+#: Stage 4's output pattern inside its folder.
+RESTORED = "restored.####.exr"
+
+#: ``progress(stage, done, total, info)``: stage number, units done of total (0: unknown), a short text.
+ProgressFn = Callable[[int, int, int, str], None]
+
+
+class StageError(ReelkitError, RuntimeError):
+    """A stage cannot run (an earlier stage is not done) or produced nothing usable."""
+
+
+# --------------------------------------------------------------------------- project file
+
+
+@dataclasses.dataclass
+class Project:
+    """The content of ``project.json`` and where it lives."""
+
+    path: Path
+    name: str
+    source: str
+    reference: str
+    seed: int = 0
+    stages: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    created: str = ""
+
+    def folder(self, stage: Stage | int) -> Path:
+        s = stage if isinstance(stage, Stage) else STAGES[stage - 1]
+        return self.path / "pipeline" / s.folder
+
+    @property
+    def notes(self) -> Path:
+        return self.path / NOTES_FILE
+
+    def params(self, stage: Stage | int) -> dict[str, Any]:
+        s = stage if isinstance(stage, Stage) else STAGES[stage - 1]
+        return dict(self.stages.get(s.key) or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        from core import __version__
+
+        return {"format": FORMAT, "tool": "reelkit", "version": __version__, "name": self.name,
+                "created": self.created, "source": self.source, "reference": self.reference, "seed": self.seed,
+                "stages": {s.key: dict(self.stages.get(s.key) or {}) for s in STAGES}}
+
+    def save(self) -> Path:
+        from core.io.atomic import write_text_atomic
+
+        return write_text_atomic(self.path / PROJECT_FILE, json.dumps(self.to_dict(), indent=2) + "\n",
+                                 overwrite=True)
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImageReadError(f"{path}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ImageReadError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(payload, dict):
+        raise ImageReadError(f"{path}: not a {what} (a JSON {type(payload).__name__})")
+    return payload
+
+
+def upgrade(payload: dict[str, Any], *, where: str) -> dict[str, Any]:
+    """Bring a ``project.json`` payload to :data:`VERSION`; foreign or newer files raise ImageReadError."""
+    fmt = payload.get("format")
+    if not isinstance(fmt, str) or not fmt.startswith(FORMAT_NAME + "/") or not fmt.split("/", 1)[1].isdigit():
+        raise ImageReadError(f"{where}: not a reelkit project (format {fmt!r}, expected {FORMAT})")
+    version = int(fmt.split("/", 1)[1])
+    if version > VERSION:
+        raise ImageReadError(f"{where}: format {fmt} is newer than this reelkit reads ({FORMAT}); upgrade reelkit")
+    while version < VERSION:
+        if version not in UPGRADERS:
+            raise ImageReadError(f"{where}: format {FORMAT_NAME}/{version} has no upgrade path to {FORMAT}")
+        payload = UPGRADERS[version](payload)
+        version += 1
+    return payload
+
+
+def load_project(path: str | os.PathLike) -> Project:
+    """Read ``PROJECT/project.json`` (a project folder or the file itself), validating every stage's parameters."""
+    p = Path(path)
+    file = p if p.suffix == ".json" else p / PROJECT_FILE
+    if not file.is_file():
+        raise ImageReadError(f"{file.parent}: not a reelkit project (no {PROJECT_FILE}; "
+                             "create one with reelkit restore init)")
+    d = upgrade(_read_json(file, "project file"), where=str(file))
+    stages = d.get("stages") or {}
+    if not isinstance(stages, Mapping):
+        raise ParameterError(f"{file}: 'stages' must be a mapping of stage name -> parameters")
+    unknown = sorted(str(k) for k in stages if k not in {s.key for s in STAGES})
+    if unknown:
+        raise ParameterError(f"{file}: unknown stage(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(s.key for s in STAGES)}")
+    for key in ("source", "reference"):
+        if not isinstance(d.get(key), str) or not d[key]:
+            raise ParameterError(f"{file}: '{key}' must be an image sequence pattern")
+    project = Project(path=file.parent, name=str(d.get("name") or file.parent.name), source=d["source"],
+                      reference=d["reference"], seed=_seed(d.get("seed", 0), str(file)),
+                      stages={k: dict(v or {}) for k, v in stages.items()}, created=str(d.get("created", "")))
+    validate_params(project, where=str(file))
+    return project
+
+
+def _seed(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ParameterError(f"{where}: seed must be an integer 0..2**31-1, got {value!r}")
+    return value
+
+
+def validate_params(project: Project, *, where: str = "project") -> None:
+    """Check every stage's parameters against its spec (raises :class:`ParameterError` naming the stage)."""
+    from core.align import ALIGN_FILE_PARAMS
+    from core.infer.files import INFER_PARAMS
+    from core.pipeline.curation import PAIRS_PARAMS
+
+    for stage, spec in (("curation", PAIRS_PARAMS), ("alignment", ALIGN_FILE_PARAMS), ("inference", INFER_PARAMS)):
+        raw = project.stages.get(stage) or {}
+        if not isinstance(raw, Mapping):
+            raise ParameterError(f"{where}: stages.{stage} must be a mapping of parameters")
+        try:
+            spec.resolve(raw)
+        except ParameterError as exc:
+            raise ParameterError(f"{where}: stages.{stage}: {exc}") from None
+    if not isinstance(project.stages.get("training") or {}, Mapping):
+        raise ParameterError(f"{where}: stages.training must be a mapping")
+    from core.validate.params import VALIDATE_PARAMS
+
+    raw = dict(project.stages.get("validation") or {})
+    if "seed" in raw:
+        raise ParameterError(f"{where}: stages.validation.seed: the project's seed is used")
+    try:
+        VALIDATE_PARAMS.resolve(raw)
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: stages.validation: {exc}") from None
+    training_config(project, where=where)  # validates the training section (no file is read)
+
+
+def _sequence(spec: str | os.PathLike, what: str) -> str:
+    """The absolute sequence pattern of ``spec`` (a pattern or one numbered file), checked non-empty."""
+    from core import io
+
+    text = os.fspath(spec)
+    pattern = text if io.is_sequence_pattern(text) else io.sequence_pattern(text)
+    if pattern is None:
+        kind = "a video" if os.path.isfile(text) and Path(text).suffix.lower() in _VIDEO else "not numbered"
+        raise ParameterError(f"{what} {text}: {kind}; a project needs an image sequence (frame.####.exr, "
+                             "frame.%04d.png or one file of a numbered sequence)")
+    pattern = os.path.abspath(pattern)
+    try:
+        numbers = io.find_frames(pattern)
+    except SequenceError as exc:
+        raise SequenceError(f"{what} {pattern}: empty sequence ({exc})") from None
+    if not numbers:
+        raise SequenceError(f"{what} {pattern}: empty sequence (no frame on disk)")
+    return pattern
+
+
+_VIDEO = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".mxf", ".webm", ".mpg", ".mpeg", ".vob")
+
+
+def init_project(path: str | os.PathLike, *, source: str | os.PathLike, reference: str | os.PathLike,
+                 seed: int = 0, params: Mapping[str, Mapping[str, Any]] | None = None, name: str | None = None,
+                 force: bool = False) -> Project:
+    """Create a project folder: ``project.json``, ``pipeline/01_dataset_curation`` ... ``05_validation``, ``notes/``.
+
+    ``source`` / ``reference``: image sequences (patterns or one numbered
+    file; checked to exist and to share one resolution per sequence).
+    ``params``: per stage key (``curation``, ``alignment``, ``training``,
+    ``inference``, ``validation``) values over the defaults
+    (``training`` over :data:`TRAINING_DEFAULTS`). An existing project is
+    not replaced unless ``force`` (which rewrites ``project.json`` and
+    keeps the stage folders: :func:`project_status` then says which are stale).
+    """
+    out = Path(path)
+    if (out / PROJECT_FILE).exists() and not force:
+        raise OutputExistsError(f"{out / PROJECT_FILE}: a project already exists (use --force to replace its "
+                                "settings)")
+    if out.is_file():
+        raise ParameterError(f"{out}: is a file, not a project folder")
+    src = _sequence(source, "source")
+    ref = _sequence(reference, "reference")
+    _check_sizes(src, "source")
+    _check_sizes(ref, "reference")
+    params = dict(params or {})
+    unknown = sorted(str(k) for k in params if k not in {s.key for s in STAGES})
+    if unknown:
+        raise ParameterError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(s.key for s in STAGES)}")
+    stages = {s.key: dict(params.get(s.key) or {}) for s in STAGES}
+    from core.train.config import merge
+
+    stages["training"] = merge(TRAINING_DEFAULTS, stages["training"])
+    project = Project(path=out, name=name or out.resolve().name, source=src, reference=ref, seed=_seed(seed, "seed"),
+                      stages=stages, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    validate_params(project)
+    for s in STAGES:
+        project.folder(s).mkdir(parents=True, exist_ok=True)
+    project.notes.parent.mkdir(parents=True, exist_ok=True)
+    if not project.notes.exists():
+        from core.io.atomic import write_text_atomic
+
+        write_text_atomic(project.notes, f"# Experiments: {project.name}\n\nAppended by every stage of "
+                          "`reelkit restore run`: parameters, seeds, results.\n", overwrite=False)
+    project.save()
+    return project
+
+
+def _check_sizes(pattern: str, what: str, *, samples: int = 3) -> None:
+    """First, middle and last frame must have one resolution (headers only where the format allows)."""
+    from core import io
+
+    numbers = io.find_frames(pattern)
+    picks = sorted({numbers[0], numbers[len(numbers) // 2], numbers[-1]})[:samples]
+    sizes = {}
+    for n in picks:
+        img = io.read_image(io.sequence_path(pattern, n))
+        if img.pixels.size == 0:
+            raise SequenceError(f"{what} frame {n} ({io.sequence_path(pattern, n)}): empty image")
+        sizes[n] = (img.width, img.height)
+    if len(set(sizes.values())) > 1:
+        detail = ", ".join(f"frame {n}: {w}x{h}" for n, (w, h) in sizes.items())
+        raise SequenceError(f"{what} {pattern}: frames differ in resolution ({detail}); a sequence must have one")
+
+
+# --------------------------------------------------------------------------- per-stage pieces
+
+
+def training_config(project: Project, *, where: str = "project") -> dict[str, Any]:
+    """The training config stage 3 runs: the project's ``training`` section over its data, seed and start weights.
+
+    ``init_from: "auto"`` fine-tunes the shipped ``film_restore`` model
+    when it ships torch weights, else trains from scratch with the
+    ``colour_reference`` preset; ``""`` or ``null`` always from scratch.
+    """
+    from core.train.config import TrainConfig, merge
+
+    raw = dict(project.stages.get("training") or {})
+    if "data" in raw:
+        raise ParameterError(f"{where}: stages.training.data: the project supplies the data (stages 1 and 2)")
+    init = raw.pop("init_from", "auto")
+    if init == "auto":
+        init = SHIPPED_MODEL if _can_finetune(SHIPPED_MODEL) else None
+    base: dict[str, Any] = {"name": project.name, "seed": project.seed,
+                            "data": {"pairs": str(project.folder(1) / "pairs.json"),
+                                     "aligned": str(project.folder(2))}}
+    if init:
+        base["init_from"] = str(init)
+    elif "model" not in raw and "preset" not in raw:
+        base["preset"] = SCRATCH_PRESET
+    cfg = merge(base, raw)
+    try:
+        return TrainConfig.from_dict(cfg).to_dict()
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: stages.training: {exc}") from None
+
+
+def _can_finetune(name: str) -> bool:
+    from core.infer.model import ModelError
+    from core.infer.shipped import shipped_entry
+
+    try:
+        entry = shipped_entry(name)
+    except ModelError:
+        return False
+    return isinstance(entry.get("weights"), Mapping)
+
+
+def _init_weights_sha(init_from: str | None) -> str | None:
+    """sha256 of the weights ``init_from`` names (a shipped model's, from its manifest; a file's own)."""
+    if not init_from:
+        return None
+    path = Path(init_from)
+    if path.is_file():
+        return _file_digest(path)
+    from core.infer.model import ModelError
+    from core.infer.shipped import shipped_entry
+
+    try:
+        weights = shipped_entry(init_from).get("weights") or {}
+    except ModelError:
+        return None
+    return weights.get("sha256") if isinstance(weights, Mapping) else None
+
+
+def _input_digest(project: Project) -> str:
+    """Names, sizes and modification times of both inputs' files (no pixels read)."""
+    from core import io
+
+    rows = []
+    for what, pattern in (("source", project.source), ("reference", project.reference)):
+        numbers = io.find_frames(pattern)
+        if not numbers:
+            raise SequenceError(f"{what} {pattern}: empty sequence (no frame on disk)")
+        for n in numbers:
+            st = os.stat(io.sequence_path(pattern, n))
+            rows.append((what, n, st.st_size, st.st_mtime_ns))
+    return config_hash({"inputs": rows})
+
+
+def _file_digest(path: Path) -> str | None:
+    from core.manifest import file_sha256
+
+    return file_sha256(path) if path.is_file() else None
+
+
+def _manifest_digest(folder: Path) -> str | None:
+    """Digest of a finished per-frame job in ``folder`` (frame statuses and when it finished), ``None`` when
+    it is unfinished or a frame's output is gone. Independent of where the project folder lives."""
+    path = folder / "manifest.json"
+    try:
+        d = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if d.get("status") != "done":
+        return None
+    frames = {}
+    for key, rec in d.get("frames", {}).items():
+        out = Path(str(rec.get("output", "")))
+        rel = out.parts[len(out.parts) - out.parts[::-1].index(folder.name):] if folder.name in out.parts else ()
+        if not rel or not folder.joinpath(*rel).is_file():
+            return None
+        frames[key] = [rec.get("status"), rec.get("converged"), "/".join(rel)]
+    return config_hash({"frames": frames, "finished": d.get("timings", {}).get("finished")})
+
+
+def _outputs_digest(project: Project, stage: Stage) -> str | None:
+    """Digest of a stage's outputs as they are on disk now (``None``: missing or unfinished)."""
+    folder = project.folder(stage)
+    if stage.number == 1:
+        return _file_digest(folder / "pairs.json")
+    if stage.number in (2, 4):
+        return _manifest_digest(folder)
+    if stage.number == 3:
+        return _file_digest(folder / "model.onnx")
+    return _file_digest(folder / "metrics.json")
+
+
+def _params_hash(project: Project, stage: Stage) -> str:
+    values: dict[str, Any] = {"stage": stage.key, "seed": project.seed, "params": project.params(stage)}
+    if stage.number == 1:
+        values["inputs"] = [project.source, project.reference]
+    if stage.number == 3:  # the resolved config, less what only names it or says where the project lives
+        values["params"] = training_config(project)
+        for key in ("name", "data"):
+            values["params"].pop(key, None)
+        values["init_weights"] = _init_weights_sha(values["params"].get("init_from"))
+    return config_hash(values)
+
+
+# --------------------------------------------------------------------------- status
+
+
+@dataclasses.dataclass
+class StageStatus:
+    """Where one stage stands: ``state`` (one of :data:`STATES`), why, and its counts."""
+
+    stage: Stage
+    state: str
+    reason: str = ""
+    counts: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seconds: float | None = None
+    record: dict[str, Any] | None = None
+
+    @property
+    def number(self) -> int:
+        return self.stage.number
+
+    def line(self) -> str:
+        """One line for people: ``3 training       done   steps 300, loss 0.0213 (41 s)``."""
+        counts = ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in self.counts.items())
+        bits = [f"{self.stage.number} {self.stage.title:<17} {self.state:<11}"]
+        if counts:
+            bits.append(counts)
+        if self.reason:
+            bits.append(f"({self.reason})")
+        elif self.seconds is not None and self.state == "done":
+            bits.append(f"({self.seconds:.0f} s)")
+        return " ".join(bits).rstrip()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage.number, "name": self.stage.key, "folder": self.stage.folder,
+                "state": self.state, "reason": self.reason, "counts": dict(self.counts), "seconds": self.seconds}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _read_stage(folder: Path) -> dict[str, Any] | None:
+    path = folder / STAGE_FILE
+    if not path.is_file():
+        return None
+    try:
+        d = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return d if isinstance(d, dict) and d.get("format") == STAGE_FORMAT else None
+
+
+def _upstream(project: Project, stage: Stage, before: StageStatus | None) -> str | None:
+    if stage.number == 1:
+        return _input_digest(project)
+    if before is None or before.record is None:
+        return None
+    return before.record.get("outputs_digest")
+
+
+def project_status(path: str | os.PathLike | Project) -> list[StageStatus]:
+    """Per stage: not started / done / stale / failed, with the reason and counts (see the module)."""
+    project = path if isinstance(path, Project) else load_project(path)
+    out: list[StageStatus] = []
+    before: StageStatus | None = None
+    for stage in STAGES:
+        st = _status_one(project, stage, before)
+        out.append(st)
+        before = st
+    return out
+
+
+def _status_one(project: Project, stage: Stage, before: StageStatus | None) -> StageStatus:
+    folder = project.folder(stage)
+    rec = _read_stage(folder)
+    if rec is None:
+        return StageStatus(stage, "not started", counts=_partial_counts(stage, folder))
+    seconds = rec.get("seconds")
+    if rec.get("status") == "running":
+        return StageStatus(stage, "failed", "interrupted; run again to resume", _partial_counts(stage, folder),
+                           record=rec)
+    if rec.get("status") != "done":
+        return StageStatus(stage, "failed", str(rec.get("error") or "failed"), _partial_counts(stage, folder),
+                           record=rec)
+    counts = dict(rec.get("counts") or {})
+    try:
+        params_hash = _params_hash(project, stage)
+        upstream = _upstream(project, stage, before)
+    except ReelkitError as exc:
+        return StageStatus(stage, "stale", str(exc), counts, seconds, rec)
+    if rec.get("params_hash") != params_hash:
+        return StageStatus(stage, "stale", "parameters changed in project.json", counts, seconds, rec)
+    if before is not None and before.state != "done":
+        return StageStatus(stage, "stale", f"stage {before.number} is {before.state}", counts, seconds, rec)
+    if rec.get("upstream") != upstream:
+        what = "the source or reference files changed" if stage.number == 1 else f"stage {stage.number - 1} changed"
+        return StageStatus(stage, "stale", what, counts, seconds, rec)
+    if _outputs_digest(project, stage) != rec.get("outputs_digest"):
+        what = ("pairs.json changed since the run (overrides edited?)" if stage.number == 1
+                else "its outputs changed or are missing")
+        return StageStatus(stage, "stale", what, counts, seconds, rec)
+    return StageStatus(stage, "done", "", counts, seconds, rec)
+
+
+def _partial_counts(stage: Stage, folder: Path) -> dict[str, Any]:
+    """Counts of an unfinished stage from its library's own records (frames done, last checkpoint)."""
+    if stage.number in (2, 4):
+        done = 0
+        for p in folder.glob("manifest*.json"):
+            try:
+                frames = json.loads(p.read_text("utf-8")).get("frames", {})
+            except (OSError, ValueError):
+                continue
+            done = max(done, sum(1 for r in frames.values() if r.get("status") == "done"))
+        return {"frames_done": done} if done else {}
+    if stage.number == 3:
+        from core.train.trainer import list_checkpoints
+
+        found = list_checkpoints(folder)
+        return {"checkpoint_step": found[-1][0]} if found else {}
+    return {}
+
+
+# --------------------------------------------------------------------------- running
+
+
+def parse_stages(spec: str | int | None) -> list[int]:
+    """``"1-5"``, ``"3"``, ``"2-4"``, ``"1,3"`` -> stage numbers, sorted; bad specs raise ParameterError."""
+    if spec is None or spec == "":
+        return [s.number for s in STAGES]
+    text = str(spec).replace(" ", "")
+    out: set[int] = set()
+    for part in text.split(","):
+        bounds = part.split("-")
+        if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
+            raise ParameterError(f"stages {spec!r}: expected stage numbers such as 1-5, 3 or 2,4")
+        lo, hi = int(bounds[0]), int(bounds[-1])
+        if not 1 <= lo <= hi <= len(STAGES):
+            raise ParameterError(f"stages {spec!r}: stages are numbered 1 to {len(STAGES)}")
+        out.update(range(lo, hi + 1))
+    return sorted(out)
+
+
+def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, force: bool = False,
+                progress: ProgressFn | None = None) -> list[StageStatus]:
+    """Run the chosen stages in order, skipping those done; returns every stage's status afterwards.
+
+    A stage runs when it is not done (not started, failed, stale) or when
+    ``force``. It needs the stage before it done (run now or earlier):
+    otherwise :class:`StageError` says which to run. Files in a stage folder
+    that the project did not make raise
+    :class:`~core.errors.OutputExistsError` unless ``force``. A stage that
+    raises is recorded ``failed`` (``stage.json``) and the error goes on up;
+    running again resumes it.
+    """
+    project = load_project(path)
+    chosen = parse_stages(stages)
+    for n in chosen:
+        stage = STAGES[n - 1]
+        status = project_status(project)
+        st = status[n - 1]
+        if st.state == "done" and not force:
+            if progress is not None:
+                progress(n, 1, 1, "done already, skipped")
+            continue
+        if n > 1 and status[n - 2].state != "done":
+            prev = status[n - 2]
+            raise StageError(f"stage {n} ({stage.title}) needs stage {n - 1} ({prev.stage.title}) done first; it is "
+                             f"{prev.state}{': ' + prev.reason if prev.reason else ''} (run --stages {n - 1}-{n})")
+        _run_stage(project, stage, st, status[n - 2] if n > 1 else None, force=force, progress=progress)
+    return project_status(project)
+
+
+def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageStatus | None, *, force: bool,
+               progress: ProgressFn | None) -> None:
+    from core.io.atomic import write_text_atomic
+
+    folder = project.folder(stage)
+    rec = _read_stage(folder)
+    if rec is None and not force and folder.is_dir():
+        foreign = sorted(p.name for p in folder.iterdir())
+        if foreign:
+            raise OutputExistsError(f"{folder}: holds files this project did not make ({', '.join(foreign[:3])}"
+                                    f"{', ...' if len(foreign) > 3 else ''}); use --force to replace them")
+    params_hash = _params_hash(project, stage)
+    upstream = _upstream(project, stage, before)
+    same = rec is not None and rec.get("params_hash") == params_hash and rec.get("upstream") == upstream
+    fresh = force or not same  # redo from scratch; else resume an interrupted or failed run of the same setup
+    if fresh and stage.number > 1 and folder.is_dir():
+        for p in folder.iterdir():
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {"format": STAGE_FORMAT, "stage": stage.number, "name": stage.key, "status": "running",
+                              "params_hash": params_hash, "upstream": upstream, "seed": project.seed,
+                              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": not fresh}
+
+    def save() -> None:
+        write_text_atomic(folder / STAGE_FILE, json.dumps(record, indent=2, default=str) + "\n", overwrite=True)
+
+    save()
+    t0 = time.perf_counter()
+
+    def relay(done: int, total: int, info: str = "") -> None:
+        if progress is not None:
+            progress(stage.number, done, total, info)
+
+    try:
+        params, counts, results = RUNNERS[stage.number](project, fresh=fresh, force=force, progress=relay)
+    except BaseException as exc:
+        record.update(status="failed", error=str(exc) or type(exc).__name__,
+                      seconds=round(time.perf_counter() - t0, 3))
+        if isinstance(exc, KeyboardInterrupt):
+            record["status"], record["error"] = "running", "interrupted"
+        save()
+        raise
+    record.update(status="done", counts=counts, outputs_digest=_outputs_digest(project, stage),
+                  finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), seconds=round(time.perf_counter() - t0, 3))
+    save()
+    _log(project, stage, params, {**counts, **results, "seconds": record["seconds"]})
+
+
+def _log(project: Project, stage: Stage, params: Mapping[str, Any], results: Mapping[str, Any]) -> None:
+    from core.validate import append_experiment
+
+    append_experiment(project.notes, title=f"Stage {stage.number}: {stage.title}",
+                      params={"seed": project.seed, **params}, results=dict(results))
+
+
+# --------------------------------------------------------------------------- the stages
+
+
+def _run_curation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+    from core.pipeline.curation import PAIRS_PARAMS, build_pairs
+    from core.pipeline.pairs import FILE_NAME, load_pairs
+
+    folder = project.folder(1)
+    values = PAIRS_PARAMS.resolve({"seed": project.seed, **project.params(1)})
+    replace = False
+    if (folder / FILE_NAME).is_file():  # same inputs: build_pairs keeps the manual overrides
+        old = load_pairs(folder / FILE_NAME)
+        replace = (os.path.abspath(str(old.source.get("path"))) != project.source
+                   or os.path.abspath(str(old.reference.get("path"))) != project.reference)
+    pairs = build_pairs(project.source, project.reference, output_dir=folder, params=values, force=replace,
+                        progress=lambda d, t, f: progress(d, t, f"frame {f}"))
+    s = pairs.summary
+    if pairs.status == "no_match" or not pairs.selected:
+        raise StageError(f"{folder / FILE_NAME}: {pairs.message or 'no training pairs selected'}")
+    counts = {"source_frames": s.get("source_frames"), "matched": s.get("matched", 0) + s.get("override", 0),
+              "shots": s.get("shots"), "pairs": s.get("selected")}
+    results = {"status": pairs.status, "rate": pairs.timing.get("rate"), "frame_offset": pairs.timing.get("frame_offset"),
+               "median_confidence": s.get("median_confidence"), "dropped": s.get("dropped", 0),
+               "low_confidence": s.get("low_confidence", 0), "overrides": len(pairs.overrides)}
+    return values, counts, results
+
+
+def _run_alignment(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+    from core.align import ALIGN_FILE_PARAMS, align_files
+    from core.pipeline.pairs import load_pairs
+
+    pairs = load_pairs(project.folder(1))
+    table = {m.source_frame: m.reference_frame for m in pairs.matches
+             if m.reference_frame is not None and m.status in ALIGNED_STATUSES}
+    values = ALIGN_FILE_PARAMS.resolve(project.params(2))
+    manifest = align_files(str(pairs.source["path"]), str(pairs.reference["path"]), output_dir=project.folder(2),
+                           params=values, pairs=table, force=fresh,
+                           progress=lambda d, t, f: progress(d, t, f"frame {f}"))
+    summary = manifest.data["summary"]
+    if not summary["converged"]:
+        raise StageError(f"{project.folder(2)}: no frame aligned ({len(summary['failed'])} failed; "
+                         "see report.csv)")
+    records = list(manifest.data["frames"].values())
+    valid = [r.get("valid_fraction") for r in records if r.get("converged") and r.get("valid_fraction") is not None]
+    counts = {"frames": summary["frames"], "aligned": summary["converged"], "failed": len(summary["failed"])}
+    results = {"mean_valid_fraction": round(sum(valid) / len(valid), 4) if valid else None,
+               "failed_frames": summary["failed"][:20]}
+    return values, counts, results
+
+
+def _run_training(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+    from core.train import train
+
+    cfg = training_config(project)
+    result = train(cfg, output_dir=project.folder(3), resume=not fresh,
+                   progress=lambda step, steps, info: progress(step, steps, f"loss {info.loss:.4g}"))
+    if not (project.folder(3) / "model.onnx").is_file():
+        raise StageError(f"{project.folder(3)}: training finished without exporting model.onnx")
+    init = cfg.get("init_from") or "scratch"
+    counts = {"steps": result.steps, "loss": round(result.final_loss, 5)}
+    results = {"init_from": init, "model": cfg["model"].get("type"), "device": result.device,
+               "resumed_from": result.resumed_from, **{k: v for k, v in result.metrics.items()
+                                                        if isinstance(v, (int, float, str))}}
+    params = {k: cfg[k] for k in ("steps", "batch_size", "crop_size", "encoding", "init_from") if k in cfg}
+    params.update(model=cfg["model"], optim=cfg["optim"], loss=cfg["loss"])
+    return params, counts, results
+
+
+def _run_inference(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+    from core.infer.files import INFER_PARAMS, infer_files
+
+    values = INFER_PARAMS.resolve(project.params(4))
+    manifest = infer_files(project.folder(3) / "model.onnx", project.source, output_dir=project.folder(4),
+                           output=RESTORED, params=values, force=fresh,
+                           progress=lambda d, t, f: progress(d, t, f"frame {f}"))
+    frames = manifest.data["frames"]
+    counts = {"frames": len(frames)}
+    return values, counts, {"model_sha256": manifest.data.get("model", {}).get("sha256")}
+
+
+def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+    from core.io import format_frames
+    from core.pipeline.pairs import load_pairs
+    from core.validate import run_validation
+
+    pairs = load_pairs(project.folder(1))
+    align = project.folder(2)
+    records = json.loads((align / "manifest.json").read_text("utf-8"))["frames"]
+    frames = sorted(int(k) for k in records)
+    trained = [s for s, _ in pairs.selected_pairs()]
+    shots = {f"shot {sh.index + 1}": f"{sh.first}-{sh.last}" for sh in pairs.shots}
+    rows = [{"stage": st.stage.folder, "status": st.state, "summary": ", ".join(
+        f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in st.counts.items())} for st in project_status(project)[:4]]
+    params = {**project.params(5), "seed": project.seed}
+    refs, masks = str(align / "aligned" / "ref.####.exr"), str(align / "mask" / "mask.####.exr")
+    result = run_validation(sources=project.source, references=refs, masks=masks,
+                            candidates={"ml": str(project.folder(4) / RESTORED)}, output_dir=project.folder(5),
+                            frames=format_frames(frames, sep=","), shots=shots, params=params,
+                            fit_sources=project.source, fit_references=refs, fit_masks=masks,
+                            fit_frames=format_frames(trained, sep=","), stages=rows, experiments=project.notes,
+                            title=f"{project.name}: validation", force=fresh,
+                            progress=lambda d, t, f: progress(d, t, f"frame {f}"))
+    counts = {"frames": len(frames), "best_psnr": result.best("psnr"), "best_delta_e": result.best("delta_e")}
+    return params, counts, result.summary
+
+
+RUNNERS: dict[int, Callable[..., tuple[dict, dict, dict]]] = {
+    1: _run_curation, 2: _run_alignment, 3: _run_training, 4: _run_inference, 5: _run_validation,
+}

@@ -1,0 +1,536 @@
+"""``run_validation``: baselines, metrics and the report of a restoration against its reference.
+
+Inputs are file sequences (patterns, or one file of a numbered sequence
+with ``frames=``, as :func:`core.jobs.plan_frame_files` takes them; one
+file without ``frames`` is a still, and then every input is one file): the
+degraded ``sources``, the ``references`` aligned to them, optional validity
+``masks`` (first channel, > 0.5 = valid) and ``candidates`` (name ->
+sequence: the ML results). Frames pair by number. Every image is read as
+ACEScg (files in another colour space are converted on reading).
+
+What it does, in order:
+
+1. Fits the grades the baselines need (:func:`~core.validate.fit_grade`) on
+   ``fit_sources``/``fit_references`` (the training pairs) when given,
+   otherwise on the validated frames themselves (the report says so: an
+   optimistic setting for the grade baselines); ``fit_frames`` frames evenly
+   spaced over them. Writes ``grades/<method>.json`` and ``.cube``.
+2. Per frame (a :func:`core.jobs.run_frame_job`: resumable, frame ranges,
+   refuses foreign outputs): runs the baselines, computes PSNR, SSIM, ΔE2000
+   and the flicker statistics of ``source``, each baseline and each
+   candidate against the reference on valid pixels
+   (:mod:`core.validate.metrics`), writes ``frames/metrics.####.json``,
+   the baselines' EXRs (``baselines/<name>/<name>.####.exr``) and, for the
+   comparison frames, 8-bit crops.
+3. Aggregates per frame, per shot and overall (flicker within a shot), and
+   writes ``metrics.csv``, ``metrics.json``, the plots and ``report.html``
+   (:mod:`core.validate.report`) beside ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io as _stdio
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ImageError, ParameterError, SequenceError
+from core.validate.metrics import HIGHER_IS_BETTER, METRIC_ENCODING, METRICS
+
+FORMAT = "reelkit.validation/1"
+COMMAND = "validate"
+SOURCE = "source"
+CSV_COLUMNS = ("frame", "shot", "method", *METRICS, "valid_pixels")
+
+
+# --------------------------------------------------------------------------- sequences
+
+
+@dataclasses.dataclass(frozen=True)
+class _Seq:
+    """A sequence pattern (or a still file, ``still=True``)."""
+
+    spec: str
+    still: bool
+
+    @classmethod
+    def of(cls, path, what: str, *, sequence: bool) -> "_Seq":
+        """``sequence``: a pattern, or one file of a numbered sequence standing for it; else one still file."""
+        from core import io
+
+        if path is None:
+            raise ParameterError(f"{what}: a file or sequence pattern is required")
+        text = os.fspath(path)
+        if io.is_sequence_pattern(text):
+            if not sequence:
+                raise ParameterError(f"{what}: {text} is a sequence pattern but the source is a single file")
+            return cls(text, False)
+        if sequence:
+            pattern = io.sequence_pattern(text)
+            if pattern is None:
+                raise SequenceError(f"{what}: {text} is not a numbered sequence (the source is one)")
+            return cls(pattern, False)
+        if not Path(text).is_file():
+            raise SequenceError(f"{what}: {text}: no such file")
+        return cls(text, True)
+
+    def path(self, frame: int | None) -> Path:
+        from core import io
+
+        return Path(self.spec if self.still or frame is None else io.sequence_path(self.spec, frame))
+
+    def has(self, frame: int) -> bool:
+        return not self.still and self.path(frame).is_file()
+
+
+def _read_acescg(path: Path, what: str, frame) -> np.ndarray:
+    from core import io
+    from core.color import convert_frame
+
+    f = io.read_image(path)
+    if f.colorspace != "ACEScg":
+        f = convert_frame(f, "ACEScg")
+    px = f.pixels
+    if px.shape[-1] == 1:
+        raise ImageError(f"{path}: {what} frame {frame} has one channel; RGB is needed")
+    return np.ascontiguousarray(px[..., :3], dtype=np.float32)
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    from core import io
+
+    return io.read_image(path).pixels[..., 0]
+
+
+def safe_name(name: str) -> str:
+    """A folder/file name for a method (``dust_bust+grade_lut3d`` -> ``dust_bust-grade_lut3d``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name.replace("+", "-")).strip("-") or "method"
+
+
+def _evenly(items: Sequence, n: int) -> list:
+    if len(items) <= n:
+        return list(items)
+    idx = np.unique(np.round(np.linspace(0, len(items) - 1, n)).astype(int))
+    return [items[i] for i in idx]
+
+
+def _shot_table(frames: Sequence[int | None], shots) -> dict[str, list]:
+    """``{shot name: [frames]}``; ``shots`` is None (one shot ``all``), a mapping name -> range, or ranges."""
+    from core.io import as_frame_range
+
+    if shots is None:
+        return {"all": list(frames)}
+    items = shots.items() if isinstance(shots, Mapping) else ((f"shot{i + 1:02d}", r) for i, r in enumerate(shots))
+    table: dict[str, list] = {}
+    taken: set = set()
+    for name, rng in items:
+        wanted = set(as_frame_range(rng))
+        mine = [n for n in frames if n in wanted and n not in taken]
+        taken.update(mine)
+        if mine:
+            table[str(name)] = mine
+    rest = [n for n in frames if n not in taken]
+    if rest:
+        table["other"] = rest
+    return table
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclasses.dataclass
+class ValidationResult:
+    """What a validation run produced.
+
+    ``summary``: method -> metric -> mean over all frames (``source`` first,
+    then baselines, then candidates); ``shots``: shot -> method -> metric ->
+    mean; ``rows``: the per-frame rows of ``metrics.csv``; ``fits``: method
+    -> :class:`~core.validate.GradeFit`.
+    """
+
+    output_dir: Path
+    summary: dict[str, dict[str, float]]
+    shots: dict[str, dict[str, dict[str, float]]]
+    rows: list[dict[str, Any]]
+    fits: dict[str, Any]
+    methods: dict[str, str]
+    report: Path
+    metrics_csv: Path
+    metrics_json: Path
+    manifest: Path
+    config_hash: str
+    seed: int
+
+    def best(self, metric: str, *, kind: str | None = None) -> str | None:
+        """The method with the best mean ``metric`` (optionally only of ``kind``: source/baseline/candidate)."""
+        if metric not in METRICS:
+            raise ParameterError(f"metric {metric!r}: expected one of {', '.join(METRICS)}")
+        vals = {m: s[metric] for m, s in self.summary.items()
+                if (kind is None or self.methods[m] == kind) and math.isfinite(s.get(metric, float("nan")))}
+        if not vals:
+            return None
+        return (max if metric in HIGHER_IS_BETTER else min)(vals, key=vals.get)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly: paths as strings, the summary, per-shot means and the fits (no per-frame rows)."""
+        return {"output_dir": str(self.output_dir), "summary": self.summary, "shots": self.shots,
+                "methods": self.methods, "fits": {m: f.to_dict() for m, f in self.fits.items()},
+                "report": str(self.report), "metrics_csv": str(self.metrics_csv),
+                "metrics_json": str(self.metrics_json), "manifest": str(self.manifest),
+                "config_hash": self.config_hash, "seed": self.seed}
+
+    def table(self, metrics: Sequence[str] = METRICS) -> str:
+        """The summary as a plain-text table (one row per method) for a terminal."""
+        width = max(len("method"), *(len(m) for m in self.summary))
+        head = f"{'method':<{width}}  " + "  ".join(f"{m:>14}" for m in metrics)
+        lines = [head, "-" * len(head)]
+        for method, vals in self.summary.items():
+            cells = "  ".join(f"{_fmt(vals.get(m)):>14}" for m in metrics)
+            lines.append(f"{method:<{width}}  {cells}")
+        return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:.4f}" if abs(v) < 100 else f"{v:.2f}"
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_validation(*, sources, references, candidates: Mapping[str, Any] | None = None, masks=None,
+                   output_dir, frames=None, shots=None, baselines=None, params: Mapping[str, Any] | None = None,
+                   fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
+                   stages: Sequence[Mapping[str, Any]] | None = None, experiments: str | os.PathLike | None = None,
+                   log_experiment: bool = False, title: str = "reelkit validation", seed: int | None = None,
+                   force: bool = False,
+                   progress: Callable[[int, int, Any], None] | None = None) -> ValidationResult:
+    """Validate ``candidates`` (and the baselines) against ``references``; see the module docstring.
+
+    ``frames``: a frame range of ``sources`` (default: all on disk);
+    ``shots``: ``{name: frame range}`` or a list of ranges (default: one
+    shot); ``baselines``: names (:data:`~core.validate.BASELINES`, ``+``
+    chains), default ``params["baselines"]``; ``params``:
+    :data:`~core.validate.VALIDATE_PARAMS` values; ``fit_*``: the training
+    pairs the grades are fitted on, and the frame range used of them;
+    ``stages``: rows for the report's per-stage summary (mappings, e.g.
+    ``{"stage": "03_training", "status": "done", "summary": "loss 0.012"}``);
+    ``experiments``: a ``notes/experiments.md`` whose entries the report
+    shows; ``log_experiment``: first append this run to it
+    (:func:`~core.validate.append_experiment`: parameters, seed, config
+    hash, the summary table); ``seed`` overrides ``params["seed"]``; ``progress(done, total,
+    frame)`` is called after each frame.
+    """
+    from core.jobs import FrameTask, run_frame_job
+    from core.manifest import Manifest
+    from core.validate.baselines import grade_methods, parse_baseline, parse_baselines
+    from core.validate.params import VALIDATE_PARAMS
+
+    given = dict(params or {})
+    if baselines is not None:
+        given["baselines"] = ",".join(parse_baselines(baselines)) if baselines else ""
+    if seed is not None:
+        given["seed"] = seed
+    opts = VALIDATE_PARAMS.resolve(given)
+    names = parse_baselines(opts["baselines"]) if opts["baselines"] else ()
+    candidates = dict(candidates or {})
+    for c in candidates:
+        if c in (SOURCE, "reference") or c in names:
+            raise ParameterError(f"candidate name {c!r} is taken (source, reference or a baseline name)")
+    out = Path(output_dir)
+    from core import io
+
+    # a pattern, or one file with frames=, is a sequence; one file alone is a still (as core.jobs reads them)
+    seq = io.is_sequence_pattern(os.fspath(sources)) or frames is not None
+    src = _Seq.of(sources, "sources", sequence=seq)
+    ref = _Seq.of(references, "references", sequence=seq)
+    msk = _Seq.of(masks, "masks", sequence=seq) if masks is not None else None
+    cands = {name: _Seq.of(p, f"candidate {name!r}", sequence=seq) for name, p in candidates.items()}
+    numbers: list = [None] if src.still else io.resolve_frames(src.spec, frames)
+    for what, seq in (("references", ref), ("masks", msk), *((f"candidate {k!r}", s) for k, s in cands.items())):
+        if seq is None or seq.still:
+            continue
+        lacking = [n for n in numbers if n is not None and not seq.path(n).is_file()]
+        if lacking:
+            from core.io import format_frames
+
+            raise SequenceError(f"{what} ({seq.spec}): missing frames {format_frames(lacking, limit=12)}")
+    shot_table = _shot_table(numbers, shots) if numbers != [None] else {"all": [None]}
+    methods = {SOURCE: "source", **{n: "baseline" for n in names}, **{c: "candidate" for c in cands}}
+    compare = set(_evenly([n for n in numbers], opts["compare_frames"])) if opts["compare_frames"] else set()
+
+    # -- grade fits ----------------------------------------------------------------------------
+    fit_seq = fit_sources is not None and (io.is_sequence_pattern(os.fspath(fit_sources)) or fit_frames is not None)
+    fit_src = _Seq.of(fit_sources, "fit_sources", sequence=fit_seq) if fit_sources is not None else None
+    fit_ref = _Seq.of(fit_references, "fit_references", sequence=fit_seq) if fit_references is not None else None
+    if (fit_src is None) != (fit_ref is None):
+        raise ParameterError("give fit_sources and fit_references together (the training pairs)")
+    stamp = _input_stamp([src, ref, msk, *cands.values(), fit_src, fit_ref])
+    config = {"format": FORMAT, "sources": src.spec, "references": ref.spec, "masks": msk and msk.spec,
+              "candidates": {k: s.spec for k, s in cands.items()}, "params": opts, "encoding": METRIC_ENCODING,
+              "fit": {"sources": fit_src and fit_src.spec, "references": fit_ref and fit_ref.spec,
+                      "masks": None if fit_masks is None else os.fspath(fit_masks),
+                      "frames": None if fit_frames is None else str(fit_frames)},
+              # shots only group the table: changing them re-aggregates without redoing frames
+              "compare": sorted(n for n in compare if n is not None), "inputs_stamp": stamp}
+    frame_range = None if frames is None else str(frames)
+    manifest = Manifest(out, COMMAND, config, frame_range=frame_range, seed=opts["seed"])
+    fits, fit_note = _fits(grade_methods(names), opts, out, manifest.config_hash, force, src=src, ref=ref,
+                           msk=msk, numbers=numbers, fit_src=fit_src, fit_ref=fit_ref, fit_masks=fit_masks,
+                           fit_frames=fit_frames)
+
+    # -- per frame -----------------------------------------------------------------------------
+    temporal = any(step.temporal for n in names for step in parse_baseline(n))
+    tasks = []
+    for n in numbers:
+        key = "still" if n is None else str(n)
+        stem = "still" if n is None else f"{n:04d}"
+        extra_src = [ref.path(n)] + ([msk.path(n)] if msk else []) + [s.path(n) for s in cands.values()]
+        targets = []
+        if opts["write_baselines"]:
+            # a baseline whose grade fit failed has no frames (it is not faked with the source)
+            targets = [out / "baselines" / safe_name(b) / f"{safe_name(b)}.{stem}.exr" for b in names
+                       if all(fits[s.grade].success for s in parse_baseline(b) if s.kind == "grade")]
+        tasks.append(FrameTask(key, n, src.path(n), out / "frames" / f"metrics.{stem}.json",
+                               tuple(extra_src), tuple(targets)))
+
+    def process(task: FrameTask) -> dict[str, Any]:
+        return _process_frame(task, src=src, ref=ref, msk=msk, cands=cands, names=names, fits=fits, opts=opts,
+                              temporal=temporal, out=out, crop=task.frame in compare)
+
+    manifest.set("methods", methods)
+    run_frame_job(manifest, tasks, process, force=force, progress=progress)
+
+    # -- aggregate + report ------------------------------------------------------------------------
+    from core.validate import report as rep
+
+    records = {t.frame: json.loads(t.target.read_text("utf-8")) for t in tasks}
+    rows, summary, per_shot = aggregate(records, shot_table, list(methods))
+    csv_path = _write_csv(out / "metrics.csv", rows)
+    fits_info = {m: f.to_dict() for m, f in fits.items()}
+    data = {"format": FORMAT, "title": title, "encoding": METRIC_ENCODING, "metrics": list(METRICS),
+            "higher_is_better": sorted(HIGHER_IS_BETTER), "methods": methods, "summary": summary,
+            "shots": per_shot, "frames": rows, "fits": fits_info, "fit_note": fit_note, "seed": opts["seed"],
+            "config_hash": manifest.config_hash, "params": opts}
+    from core.io.atomic import write_text_atomic
+
+    json_path = write_text_atomic(out / "metrics.json", json.dumps(data, indent=1, default=_json_default) + "\n",
+                                  overwrite=True)
+    if log_experiment:
+        if experiments is None:
+            raise ParameterError("log_experiment needs experiments= (the notes/experiments.md to append to)")
+        from core.validate.experiments import append_experiment
+
+        append_experiment(experiments, title=title, results=summary,
+                          params={**opts, "sources": src.spec, "references": ref.spec,
+                                  "candidates": ", ".join(f"{k}={s.spec}" for k, s in cands.items()),
+                                  "frames": _frames_text(numbers), "config_hash": manifest.config_hash[:16]})
+    report_path = rep.write_report(out, data, stages=stages, experiments=experiments, manifest=manifest.data,
+                                   compare=[n for n in numbers if n in compare])
+    manifest.data["outputs"] = {"metrics_csv": str(csv_path), "metrics_json": str(json_path),
+                                "report": str(report_path),
+                                "cubes": {m: str(out / "grades" / f"{m}.cube") for m in fits}}
+    manifest.set("summary", summary)
+    manifest.save()
+    return ValidationResult(out, summary, per_shot, rows, fits, methods, report_path, csv_path, json_path,
+                            manifest.path, manifest.config_hash, opts["seed"])
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    return str(o)
+
+
+def _input_stamp(seqs) -> str:
+    """sha256 of (path, size, mtime) of every input file: re-rendered inputs change the config hash."""
+    import hashlib
+
+    from core import io
+
+    h = hashlib.sha256()
+    for seq in seqs:
+        if seq is None:
+            continue
+        paths = [seq.path(None)] if seq.still else [seq.path(n) for n in io.find_frames(seq.spec)]
+        for p in paths:
+            try:
+                st = p.stat()
+                h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            except OSError:
+                h.update(f"{p}|missing\n".encode())
+    return h.hexdigest()
+
+
+def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, msk, numbers, fit_src, fit_ref,
+          fit_masks, fit_frames):
+    """Fit (or reuse, same config hash) the grades ``methods``; returns ``(fits, note for the report)``."""
+    from core.io.atomic import write_text_atomic
+    from core.validate.grade import GradeFit, fit_grade_frames
+
+    if not methods:
+        return {}, ""
+    gdir = out / "grades"
+    index = gdir / "fits.json"
+    if not force and index.is_file():
+        try:
+            old = json.loads(index.read_text("utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        if old.get("config_hash") == config_hash and all((gdir / f"{m}.json").is_file() for m in methods):
+            return {m: GradeFit.load(gdir / f"{m}.json") for m in methods}, old.get("note", "")
+    if fit_src is not None:
+        from core import io
+
+        fmsk = _Seq.of(fit_masks, "fit_masks", sequence=not fit_src.still) if fit_masks is not None else None
+        pool = [None] if fit_src.still else io.resolve_frames(fit_src.spec, fit_frames)
+        chosen = _evenly(pool, opts["fit_frames"])
+        s_seq, r_seq, m_seq = fit_src, fit_ref, fmsk
+        note = (f"grades fitted on {len(chosen)} training pair(s) ({fit_src.spec}), frames "
+                f"{_frames_text(chosen)}")
+    else:
+        chosen = _evenly(numbers, opts["fit_frames"])
+        s_seq, r_seq, m_seq = src, ref, msk
+        note = (f"grades fitted on {len(chosen)} of the validated frames ({_frames_text(chosen)}): no training "
+                "pairs were given, so the grade baselines saw these frames (optimistic for them)")
+
+    def pairs():
+        for n in chosen:
+            mask = _read_mask(m_seq.path(n)) if m_seq is not None else None
+            yield _read_acescg(s_seq.path(n), "source", n), _read_acescg(r_seq.path(n), "reference", n), mask
+
+    fits = {}
+    for m in methods:
+        fits[m] = fit_grade_frames(pairs(), method=m, degree=opts["root_poly_degree"], lut_size=opts["lut_size"],
+                                   max_samples=opts["max_samples"], seed=opts["seed"])
+    gdir.mkdir(parents=True, exist_ok=True)
+    for m, fit in fits.items():
+        fit.save(gdir / f"{m}.json")
+        if fit.success:
+            fit.write_cube(gdir / f"{m}.cube", size=None if m == "lut3d" else opts["cube_size"], overwrite=True)
+    write_text_atomic(index, json.dumps({"config_hash": config_hash, "note": note,
+                                         "fits": {m: f.to_dict() for m, f in fits.items()}}, indent=1,
+                                        default=_json_default) + "\n", overwrite=True)
+    return fits, note
+
+
+def _frames_text(frames) -> str:
+    from core.io import format_frames
+
+    nums = [n for n in frames if n is not None]
+    return format_frames(nums, sep=",") if nums else "still"
+
+
+def _process_frame(task, *, src, ref, msk, cands, names, fits, opts, temporal, out: Path, crop: bool):
+    from core.validate import metrics as M
+    from core.validate.baselines import parse_baseline, run_baselines
+
+    n = task.frame
+    s = _read_acescg(src.path(n), "source", n)
+    r = _read_acescg(ref.path(n), "reference", n)
+    if r.shape != s.shape:
+        raise ImageError(f"{ref.path(n)}: reference frame {n} is {r.shape[1]}x{r.shape[0]}, the source "
+                         f"{s.shape[1]}x{s.shape[0]}: align it to the source first")
+    mask = _read_mask(msk.path(n)) if msk is not None else None
+    if mask is not None and mask.shape != s.shape[:2]:
+        raise ImageError(f"{msk.path(n)}: mask frame {n} is {mask.shape[1]}x{mask.shape[0]}, the source "
+                         f"{s.shape[1]}x{s.shape[0]}")
+    prev = nxt = None
+    if temporal and n is not None and src.has(n - 1) and src.has(n + 1):
+        prev = _read_acescg(src.path(n - 1), "source", n - 1)
+        nxt = _read_acescg(src.path(n + 1), "source", n + 1)
+    images = {SOURCE: s}
+    failed = {}  # baselines whose grade fit failed have no result (the fit's reason is in the report)
+    for b in names:
+        for step in parse_baseline(b):
+            fit = fits.get(step.grade) if step.kind == "grade" else None
+            if fit is not None and not fit.success:
+                failed[b] = f"the {fit.method} grade fit failed: {fit.reason}"
+    images.update(run_baselines([b for b in names if b not in failed], s, prev=prev, next=nxt, grades=fits,
+                                options=opts))
+    for name, seq in cands.items():
+        c = _read_acescg(seq.path(n), f"candidate {name!r}", n)
+        if c.shape != s.shape:
+            raise ImageError(f"{seq.path(n)}: candidate {name!r} frame {n} is {c.shape[1]}x{c.shape[0]}, the "
+                             f"source {s.shape[1]}x{s.shape[0]}")
+        images[name] = c
+    record: dict[str, Any] = {"frame": n, "reference_stats": M.frame_stats(r, mask), "methods": {},
+                              "failed": failed}
+    for name, img in images.items():
+        record["methods"][name] = M.frame_metrics(img, r, mask)
+    if opts["write_baselines"]:
+        from core import io
+
+        for b in names:
+            if b in images:
+                target = next(t for t in task.targets if t.parent.name == safe_name(b))
+                io.write_image(target, images[b], colorspace="ACEScg", overwrite=True)
+    if crop:
+        from core.validate.report import write_crops
+
+        record["crops"] = write_crops(out, n, {**images, "reference": r}, mask, opts["crop_size"])
+    from core.io.atomic import write_text_atomic
+
+    write_text_atomic(task.target, json.dumps(record, default=_json_default) + "\n", overwrite=True)
+    return {"input": str(task.source), "output": str(task.target),
+            "psnr": {k: round(v["psnr"], 4) for k, v in record["methods"].items()}}
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def aggregate(records: Mapping[Any, Mapping[str, Any]], shot_table: Mapping[str, list], methods: list[str]):
+    """Per-frame rows, overall and per-shot means from the per-frame records (flicker within each shot)."""
+    from core.validate.metrics import flicker
+
+    rows: list[dict[str, Any]] = []
+    for shot, frames in shot_table.items():
+        ref_stats = [records[n]["reference_stats"] for n in frames]
+        for m in methods:
+            present = [n for n in frames if m in records[n]["methods"]]
+            if not present:
+                continue
+            stats = [records[n]["methods"][m]["stats"] for n in present]
+            ref_m = [records[n]["reference_stats"] for n in present] if len(present) < len(frames) else ref_stats
+            fl, vd = flicker(stats, ref_m)
+            for i, n in enumerate(present):
+                rec = records[n]["methods"][m]
+                rows.append({"frame": "" if n is None else n, "shot": shot, "method": m, "psnr": rec["psnr"],
+                             "ssim": rec["ssim"], "delta_e": rec["delta_e"], "flicker": fl[i],
+                             "variance_drift": vd[i], "valid_pixels": rec["valid"]})
+    order = {m: i for i, m in enumerate(methods)}
+    rows.sort(key=lambda r: (order[r["method"]], r["frame"] if r["frame"] != "" else -1))
+
+    def means(sel) -> dict[str, float]:
+        out = {}
+        for metric in METRICS:
+            v = np.array([r[metric] for r in sel], np.float64)
+            v = v[np.isfinite(v)]
+            out[metric] = float(v.mean()) if v.size else float("nan")
+        return out
+
+    summary = {m: means([r for r in rows if r["method"] == m]) for m in methods
+               if any(r["method"] == m for r in rows)}
+    per_shot = {shot: {m: means([r for r in rows if r["method"] == m and r["shot"] == shot]) for m in summary}
+                for shot in shot_table}
+    return rows, summary, per_shot
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    from core.io.atomic import write_text_atomic
+
+    buf = _stdio.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k]) for k in CSV_COLUMNS})
+    return write_text_atomic(path, buf.getvalue(), overwrite=True)

@@ -1,0 +1,249 @@
+"""run_validation end to end on a tiny project of real frames; the report, resume, errors; append_experiment."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+
+from core import io
+from core.errors import OutputExistsError, ParameterError, SequenceError
+from core.validate import append_experiment, metrics, run_validation
+from tests.conftest import srgb_sample
+
+FRAMES = range(1001, 1006)
+H, W = 72, 96
+MATRIX = np.array([[0.85, 0.10, 0.0], [0.05, 0.80, 0.05], [0.0, 0.12, 0.70]])  # a faded, shifted print
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """Reference: a pan over a real photo. Source: the reference through a known grade plus dust.
+    ML candidate: the reference with a little noise (a good restoration)."""
+    from core.color import convert
+
+    root = tmp_path_factory.mktemp("proj")
+    plate = convert(srgb_sample("coffee.png")[::3, ::3], "srgb", "ACEScg").astype(np.float32)
+    rng = np.random.default_rng(0)
+    for i, n in enumerate(FRAMES):
+        ref = np.ascontiguousarray(plate[20:20 + H, 10 + 2 * i:10 + 2 * i + W])
+        src = (ref.reshape(-1, 3) @ MATRIX.T).reshape(ref.shape).astype(np.float32)
+        for y, x in rng.integers(4, [H - 4, W - 4], (4, 2)):
+            src[y - 1:y + 1, x - 1:x + 1] = 1.5
+        ml = (ref * np.exp2(rng.normal(0, 0.02, ref.shape))).astype(np.float32)
+        mask = np.ones((H, W, 1), np.float32)
+        mask[:, :6] = 0.0
+        for name, img in (("src", src), ("ref", ref), ("ml", ml), ("mask", mask)):
+            io.write_image(root / name / f"{name}.{n}.exr", img, colorspace="ACEScg", pixel_type="float")
+    return root
+
+
+def _run(project, out, **kw):
+    args = dict(sources=project / "src" / "src.####.exr", references=project / "ref" / "ref.####.exr",
+                candidates={"ml": project / "ml" / "ml.####.exr"}, masks=project / "mask" / "mask.####.exr",
+                output_dir=out, baselines=("grade_matrix", "dust_bust+grade_lut3d"),
+                params={"compare_frames": 2, "crop_size": 48, "lut_size": 9})
+    args.update(kw)
+    return run_validation(**args)
+
+
+@pytest.fixture(scope="module")
+def result(project, tmp_path_factory):
+    out = tmp_path_factory.mktemp("val")
+    seen = []
+    res = _run(project, out, shots={"a": "1001-1002", "b": "1003-1005"},
+               stages=[{"stage": "04_inference_render", "status": "done", "summary": "5 frames"}],
+               progress=lambda done, total, frame: seen.append((done, total, frame)))
+    return res, seen
+
+
+def test_outputs_and_summary(result, project):
+    res, seen = result
+    assert seen[-1] == (5, 5, 1005)
+    assert list(res.summary) == ["source", "grade_matrix", "dust_bust+grade_lut3d", "ml"]
+    assert res.methods["ml"] == "candidate" and res.methods["grade_matrix"] == "baseline"
+    # the grade baseline recovers the known matrix, so it beats the source clearly
+    np.testing.assert_allclose(res.fits["matrix"].matrix, np.linalg.inv(MATRIX), atol=0.05)
+    assert res.summary["grade_matrix"]["delta_e"] < 0.5 * res.summary["source"]["delta_e"]
+    assert res.best("psnr") == "ml" and res.best("psnr", kind="baseline") == "dust_bust+grade_lut3d"
+    for name in ("metrics.csv", "metrics.json", "report.html", "manifest.json", "grades/matrix.cube",
+                 "grades/lut3d.cube", "report/plot_psnr.png", "report/compare.1001.png",
+                 "baselines/grade_matrix/grade_matrix.1003.exr",
+                 "baselines/dust_bust-grade_lut3d/dust_bust-grade_lut3d.1005.exr"):
+        assert (res.output_dir / name).is_file(), name
+    assert "source" in res.table() and "ml" in res.table().splitlines()[-1]
+
+
+def test_metrics_match_direct_computation(result, project):
+    res, _ = result
+    ref = io.read_image(project / "ref" / "ref.1003.exr").pixels
+    ml = io.read_image(project / "ml" / "ml.1003.exr").pixels
+    mask = io.read_image(project / "mask" / "mask.1003.exr").pixels[..., 0]
+    row = next(r for r in res.rows if r["frame"] == 1003 and r["method"] == "ml")
+    assert row["psnr"] == pytest.approx(metrics.psnr(ml, ref, mask))
+    assert row["ssim"] == pytest.approx(metrics.ssim(ml, ref, mask))
+    assert row["delta_e"] == pytest.approx(metrics.delta_e(ml, ref, mask))
+    assert row["valid_pixels"] == (W - 6) * H and row["shot"] == "b"
+    # the baseline EXR is what was measured
+    base = io.read_image(res.output_dir / "baselines/grade_matrix/grade_matrix.1003.exr").pixels
+    b_row = next(r for r in res.rows if r["frame"] == 1003 and r["method"] == "grade_matrix")
+    assert b_row["psnr"] == pytest.approx(metrics.psnr(base, ref, mask), abs=0.05)  # half-float EXR
+    with open(res.metrics_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4 * 5 and rows[0]["method"] == "source"
+    # flicker starts at each shot's first frame
+    firsts = [r for r in rows if r["frame"] in ("1001", "1003")]
+    assert all(r["flicker"] == "nan" for r in firsts)
+    data = json.loads(res.metrics_json.read_text())
+    assert data["encoding"] == "srgb_clip" and set(data["shots"]) == {"a", "b"}
+    assert "validated frames" in data["fit_note"]  # no training pairs given: said so
+
+
+def test_report_is_self_contained(result):
+    res, _ = result
+    page = res.report.read_text("utf-8")
+    srcs = re.findall(r'src="([^"]*)"', page)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "04_inference_render" in page and "Experiment log" in page and "type=range" in page
+    assert res.config_hash[:16] in page
+
+
+def test_resume_and_force(project, tmp_path):
+    first = _run(project, tmp_path, frames="1001-1003")
+    again = _run(project, tmp_path, frames="1001-1003")
+    man = json.loads(again.manifest.read_text())
+    assert all(rec.get("resumed") for rec in man["frames"].values())
+    assert again.summary == first.summary
+    forced = _run(project, tmp_path, frames="1001-1003", force=True)
+    assert not any(rec.get("resumed") for rec in json.loads(forced.manifest.read_text())["frames"].values())
+    # other settings over the same outputs: refused, nothing replaced
+    with pytest.raises(OutputExistsError):
+        _run(project, tmp_path, frames="1001-1003", params={"compare_frames": 2, "crop_size": 48, "lut_size": 5})
+
+
+def test_training_pairs_fit_and_errors(project, tmp_path):
+    res = _run(project, tmp_path / "a", frames="1004-1005", baselines=("grade_root_poly",),
+               fit_sources=project / "src" / "src.####.exr", fit_references=project / "ref" / "ref.####.exr",
+               fit_frames="1001-1003", candidates={})
+    assert res.fits["root_poly"].n_frames == 3
+    assert "training pair" in json.loads(res.metrics_json.read_text())["fit_note"]
+    import shutil
+
+    for n in (1001, 1002):
+        (tmp_path / "ml2").mkdir(exist_ok=True)
+        shutil.copy(project / "ml" / f"ml.{n}.exr", tmp_path / "ml2" / f"ml.{n}.exr")
+    with pytest.raises(SequenceError, match="candidate 'ml'.*missing frames 1003-1005"):
+        _run(project, tmp_path / "b", candidates={"ml": tmp_path / "ml2" / "ml.####.exr"})
+    with pytest.raises(ParameterError, match="taken"):
+        _run(project, tmp_path / "c", candidates={"source": project / "ml" / "ml.####.exr"})
+    with pytest.raises(ParameterError, match="together"):
+        _run(project, tmp_path / "d", fit_sources=project / "src" / "src.####.exr")
+
+
+def test_append_experiment(tmp_path, result):
+    res, _ = result
+    notes = tmp_path / "notes" / "experiments.md"
+    append_experiment(notes, title="validation", params={"seed": 7, "train_seed": 3, "baselines": "grade_matrix"},
+                      results=res.summary, when="2026-11-23 09:00")
+    append_experiment(notes, title="second", params={"seed": 8}, results=[{"method": "ml", "psnr": 30.5}],
+                      when="2026-11-23 10:00")
+    text = notes.read_text()
+    assert text.startswith("# Experiments")
+    assert text.index("## 2026-11-23 09:00 — validation") < text.index("## 2026-11-23 10:00 — second")
+    assert "Seeds: `seed=7`, `train_seed=3`" in text
+    assert "| method | psnr | ssim | delta_e | flicker | variance_drift |" in text
+    assert f"| ml | {res.summary['ml']['psnr']:.4f} |" in text and "| ml | 30.5000 |" in text
+
+
+def test_cli(project, tmp_path, capsys):
+    from core.cli.main import main
+
+    notes = tmp_path / "notes" / "experiments.md"
+    args = ["validate", "--source", str(project / "src" / "src.####.exr"),
+            "--reference", str(project / "ref" / "ref.####.exr"), "--candidate", f"ml={project / 'ml' / 'ml.####.exr'}",
+            "--mask", str(project / "mask" / "mask.####.exr"), "--frames", "1001-1003", "--shot", "a=1001-1002",
+            "--baselines", "grade_matrix", "--compare-frames", "1", "--crop-size", "32", "--seed", "5",
+            "--experiments", str(notes), "--output-dir", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 0
+    data = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert data["seed"] == 5 and set(data["shots"]) == {"a", "other"} and list(data["summary"]) == [
+        "source", "grade_matrix", "ml"]
+    text = notes.read_text()
+    assert "Seeds: `seed=5`" in text and "| grade_matrix |" in text
+    assert "Seeds: `seed=5`" in (tmp_path / "out" / "report.html").read_text()  # the report shows the log
+    assert main([*args[:-1], "--candidate", "oops"]) == 1
+    assert "expected NAME=VALUE" in capsys.readouterr().err
+
+
+WIPE_HARNESS = r"""
+const code = require('fs').readFileSync(process.argv[2], 'utf8');
+function el(props) { return Object.assign({style: {}}, props); }
+const imgs = [['source', 'data:S'], ['ml', 'data:M'], ['reference', 'data:R']].map(([n, s]) => el({name: n, src: s}));
+const a = el({value: 'ml'}), b = el({value: 'reference'}), pos = el({value: '30'}), ia = el({}), ib = el({});
+const parts = {'select.a': a, 'select.b': b, 'input.pos': pos, 'img.ia': ia, 'img.ib': ib};
+const wipe = {querySelector(sel) {
+  const m = sel.match(/img\.src\[data-name="(.*)"\]/);
+  return m ? (imgs.find(i => i.name === m[1]) || null) : parts[sel];
+}};
+global.document = {querySelectorAll: () => [wipe]};
+eval(code);
+a.value = 'source'; pos.value = '75'; pos.oninput();
+console.log(JSON.stringify([ia.src, ib.src, ib.style.clipPath]));
+"""
+
+
+def test_report_wipe_script_runs(result, tmp_path):
+    """The wipe's script, run by Node.js against a minimal stand-in for the page (skipped without node)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    res, _ = result
+    script = re.search(r"<script>(.*?)</script>", res.report.read_text("utf-8"), re.S).group(1)
+    (tmp_path / "wipe.js").write_text(script)
+    (tmp_path / "harness.js").write_text(WIPE_HARNESS)
+    out = subprocess.run([node, str(tmp_path / "harness.js"), str(tmp_path / "wipe.js")], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert json.loads(out) == ["data:S", "data:R", "inset(0 0 0 75%)"]
+
+
+def test_single_files_are_a_still(project, tmp_path):
+    res = run_validation(sources=project / "src" / "src.1002.exr", references=project / "ref" / "ref.1002.exr",
+                         candidates={"ml": project / "ml" / "ml.1002.exr"}, output_dir=tmp_path / "still",
+                         baselines=("grade_matrix",), params={"crop_size": 32})
+    assert [r["frame"] for r in res.rows] == ["", "", ""] and (tmp_path / "still" / "report.html").is_file()
+    assert (tmp_path / "still" / "baselines" / "grade_matrix" / "grade_matrix.still.exr").is_file()
+    with pytest.raises(ParameterError, match="sequence pattern but the source is a single file"):
+        run_validation(sources=project / "src" / "src.1002.exr", references=project / "ref" / "ref.####.exr",
+                       output_dir=tmp_path / "bad")
+
+
+def test_a_failed_grade_fit_is_reported_not_faked(project, tmp_path):
+    flat = np.full((H, W, 3), 0.18, np.float32)
+    for n in (1001, 1002):
+        io.write_image(tmp_path / "flat" / f"flat.{n}.exr", flat, colorspace="ACEScg")
+    res = _run(project, tmp_path / "out", frames="1001-1002", baselines=("grade_root_poly", "dust_bust"),
+               fit_sources=tmp_path / "flat" / "flat.####.exr", fit_references=tmp_path / "flat" / "flat.####.exr")
+    fit = res.fits["root_poly"]
+    assert not fit.success and "rank" in fit.reason
+    assert "grade_root_poly" not in res.summary and "dust_bust" in res.summary
+    assert not (res.output_dir / "grades" / "root_poly.cube").exists()
+    assert not (res.output_dir / "baselines" / "grade_root_poly").exists()  # no frames faked with the source
+    page = res.report.read_text("utf-8")
+    assert "rank" in page  # the reason is in the grade fits table
+    rec = json.loads((res.output_dir / "frames" / "metrics.1001.json").read_text())
+    assert "root_poly grade fit failed" in rec["failed"]["grade_root_poly"]
+
+
+def test_new_shots_reuse_the_frames(project, tmp_path):
+    first = _run(project, tmp_path, frames="1001-1004")
+    again = _run(project, tmp_path, frames="1001-1004", shots={"x": "1001-1002", "y": "1003-1004"})
+    assert all(r.get("resumed") for r in json.loads(again.manifest.read_text())["frames"].values())
+    assert set(again.shots) == {"x", "y"} and again.config_hash == first.config_hash
+    flick = [r["flicker"] for r in again.rows if r["method"] == "ml"]
+    assert np.isnan(flick[0]) and np.isnan(flick[2]) and not np.isnan(flick[1])  # restarts at shot y
