@@ -33,6 +33,17 @@ def no_logged_errors(caplog):
         pytest.fail("logged errors: " + "; ".join(r.getMessage() for r in errors))
 
 
+@pytest.fixture
+def torch_one_thread():
+    """torch on one thread: tiny tensors on two shared cores, where a thread pool only waits for the other process."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

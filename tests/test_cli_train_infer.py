@@ -30,12 +30,7 @@ TINY = {"type": "unshuffle_small", "channels": 8, "blocks": 1}
 EFFECTS_NO_WEAVE = tuple(e for e in EFFECTS if e != "weave")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

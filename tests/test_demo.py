@@ -23,12 +23,7 @@ from core.errors import OutputExistsError  # noqa: E402
 TINY = {"width": 96, "shot_length": 5, "steps": 2, "batch_size": 1, "crop_size": 32}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_footage_numbering_and_looks(tmp_path):

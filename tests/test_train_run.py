@@ -39,13 +39,7 @@ from tests.test_degrade import linear_sample  # noqa: E402
 TINY = {"type": "resnet_small", "channels": 8, "blocks": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors on two shared cores: torch's thread pool would only wait for the other process."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,7 @@ CFG = {"model": {"type": "unshuffle_small", "channels": 8, "blocks": 1}, "batch_
        "data": {"clean": ["sample:coffee"], "degrade": {"variants": 1}}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def make_node(nuke, tmp_path, steps):
