@@ -14,7 +14,7 @@ planted structure to recover:
 - shots of 1-12 consecutive frames of one cluster.
 
 Steps, each timed, exactly as the pipeline runs them:
-:func:`core.dataset.dedup.embedding_groups` (radius search in a 32-d PCA
+:func:`core.dataset.dedup.embedding_groups` (radius search in a 16-d PCA
 projection, blocked, checked at full dimension; ``embedding_distance``
 0.005) then :func:`core.dataset.cluster.cluster_embeddings` with the
 defaults (PCA 32 -> UMAP 8 -> HDBSCAN min_cluster_size 12, min_samples 2,

@@ -53,9 +53,9 @@ DEMO_PARAMS = ParamSet(
               choices=("faded_16mm", "dusty_35mm", "super8_home_movie", "third_generation_dupe")),
         Param("seed", int, 7, "seed of the damage, the pair selection and the training", minimum=0,
               maximum=2**31 - 1),
-        Param("steps", int, 400, "fine-tuning steps on the CPU", minimum=1, maximum=100_000),
-        Param("crop_size", int, 64, "training crop size (px)", minimum=16, maximum=512),
-        Param("batch_size", int, 4, "training crops per step", minimum=1, maximum=64),
+        Param("steps", int, 2000, "fine-tuning steps on the CPU", minimum=1, maximum=100_000),
+        Param("crop_size", int, 96, "training crop size (px)", minimum=16, maximum=512),
+        Param("batch_size", int, 8, "training crops per step", minimum=1, maximum=64),
     ],
 )
 

@@ -476,3 +476,12 @@ def test_screenshot(panel, qapp):
     out = Path("/tmp/reelkit_review_panel.png")
     assert image.save(str(out)) and out.stat().st_size > 50_000
 
+
+
+def test_thumbnails_use_no_worker_threads(panel):
+    """Closing the panel must never wait on a thread that needs the Python lock the closing thread holds:
+    a QThreadPool child running Python QRunnables deadlocked when the panel was deleted mid-load."""
+    from PySide6 import QtCore
+
+    assert panel.findChildren(QtCore.QThreadPool) == []
+    assert panel.thumbs.loads > 0  # thumbnails did load, on the GUI thread

@@ -105,7 +105,7 @@ DATASET_PARAMS = ParamSet(
         Param("max_tokens", int, 77, "captions are shortened to at most this many tokens (CLIP's 77)",
               minimum=1, maximum=1000, label="Max tokens"),
         Param("review_file", str, "", "reelkit.review/1 decisions (cluster names, merges, tags...); "
-              "empty: OUTPUT_DIR/review.json when it exists", label="Review file"),
+              "empty: OUTPUT_DIR/review/decisions.json when it exists", label="Review file"),
         # -- assemble -----------------------------------------------------------------------------
         Param("layout", str, "plain", "output layout: plain (images/ + captions/) or kohya "
               "(train/N_name/ and val/N_name/ with image + .txt side by side)", choices=LAYOUTS,

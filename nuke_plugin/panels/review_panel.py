@@ -3,9 +3,9 @@
 A plain ``QWidget`` (:class:`ReviewPanel`) over a
 :class:`core.dataset.review.ReviewModel` (no Qt in the model). Standalone::
 
-    python -m nuke_plugin.panels.review_panel DATASET_DIR
+    reelkit-review DATASET_DIR      (or: python -m nuke_plugin.panels.review_panel DATASET_DIR)
 
-(:func:`launch` is the same as a function, for the CLI), and docked in Nuke:
+(:func:`launch` is the same as a function), and docked in Nuke:
 ``nuke_plugin.menus`` registers it as the "reelkit Dataset review" pane.
 
 Left, the **clusters**: one row per cluster (its best exemplar, name,
@@ -14,7 +14,7 @@ cluster as a thumbnail grid, exemplars first (a star and their rank);
 rejected frames are dimmed and crossed. Below, two cards: the **cluster**
 (name, tags, caption fields) and the **selection** (its tags, caption
 fields that override the cluster's, move, reject). Thumbnails load lazily
-in a background thread (only the rows in view) and are kept in a cache.
+a few per event-loop turn on the GUI thread (only the rows in view) and are kept in a cache.
 
 Keys (when a list has focus; in a text field, keys type text):
 
@@ -82,46 +82,38 @@ _MOD = QtCore.Qt.KeyboardModifier
 # --------------------------------------------------------------------------- thumbnails
 
 
-class _Signals(QtCore.QObject):
-    done = QtCore.Signal(str, QtGui.QImage)
-
-
-class _Load(QtCore.QRunnable):
-    """Read one image scaled to fit ``size`` (QImageReader scales while decoding where it can)."""
-
-    def __init__(self, path: str, size: int, signals: _Signals):
-        super().__init__()
-        self.path, self.size, self.signals = path, size, signals
-
-    def run(self) -> None:
-        reader = QtGui.QImageReader(self.path)
-        reader.setAutoTransform(True)
-        full = reader.size()
-        if full.isValid() and (full.width() > self.size or full.height() > self.size):
-            reader.setScaledSize(full.scaled(self.size, self.size, QtCore.Qt.AspectRatioMode.KeepAspectRatio))
-        image = reader.read()
-        self.signals.done.emit(self.path, image)
+def _read_thumbnail(path: str, size: int) -> QtGui.QImage:
+    """One image scaled to fit ``size`` (QImageReader scales while decoding where it can); null if unreadable."""
+    reader = QtGui.QImageReader(path)
+    reader.setAutoTransform(True)
+    full = reader.size()
+    if full.isValid() and (full.width() > size or full.height() > size):
+        reader.setScaledSize(full.scaled(size, size, QtCore.Qt.AspectRatioMode.KeepAspectRatio))
+    return reader.read()
 
 
 class ThumbnailCache(QtCore.QObject):
-    """Thumbnails loaded in a background pool on first request, kept (least recently used out).
+    """Thumbnails loaded on first request, a few per event-loop turn, kept (least recently used out).
 
-    :meth:`get` returns the pixmap, or ``None`` while it loads; :attr:`ready`
-    tells when one arrived. A file that cannot be read gets :attr:`missing`.
+    :meth:`get` returns the pixmap, or ``None`` while it waits its turn;
+    :attr:`ready` tells when one arrived. A file that cannot be read gets
+    :attr:`missing`. Loading runs on the GUI thread in slices of at most
+    ``budget_ms``: no worker threads, so closing the panel (or Nuke) never
+    waits on a thread that needs the Python lock the closing thread holds.
     """
 
     ready = QtCore.Signal(str)
 
-    def __init__(self, size: int = THUMB, *, limit: int = 3000, threads: int = 2, parent=None):
+    def __init__(self, size: int = THUMB, *, limit: int = 3000, budget_ms: int = 15, parent=None):
         super().__init__(parent)
-        self.size, self.limit = size, limit
+        self.size, self.limit, self.budget_ms = size, limit, budget_ms
         self._cache: collections.OrderedDict[str, QtGui.QPixmap] = collections.OrderedDict()
+        self._queue: collections.deque[str] = collections.deque()
         self._pending: set[str] = set()
         self.loads = 0  # how many files were read (tests check laziness with it)
-        self.pool = QtCore.QThreadPool(self)
-        self.pool.setMaxThreadCount(threads)
-        self._signals = _Signals(self)
-        self._signals.done.connect(self._done)
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._load_some)
         self.missing = self._missing_pixmap()
 
     def _missing_pixmap(self) -> QtGui.QPixmap:
@@ -141,22 +133,34 @@ class ThumbnailCache(QtCore.QObject):
             return pm
         if key not in self._pending:
             self._pending.add(key)
-            self.loads += 1
-            self.pool.start(_Load(key, self.size, self._signals))
+            self._queue.append(key)
+            if not self._timer.isActive():
+                self._timer.start()
         return None
 
-    def _done(self, path: str, image: QtGui.QImage) -> None:
+    def _load_one(self) -> None:
+        path = self._queue.popleft()
+        self.loads += 1
+        image = _read_thumbnail(path, self.size)
         self._pending.discard(path)
         self._cache[path] = self.missing if image.isNull() else QtGui.QPixmap.fromImage(image)
         while len(self._cache) > self.limit:
             self._cache.popitem(last=False)
         self.ready.emit(path)
 
-    def wait(self, msecs: int = 10000) -> None:
-        """Wait for the loads under way and deliver them (tests, screenshots)."""
-        self.pool.waitForDone(msecs)
-        QtCore.QCoreApplication.processEvents()
-        QtCore.QCoreApplication.sendPostedEvents()
+    def _load_some(self) -> None:
+        clock = QtCore.QElapsedTimer()
+        clock.start()
+        while self._queue and clock.elapsed() < self.budget_ms:
+            self._load_one()
+        if not self._queue:
+            self._timer.stop()
+
+    def wait(self) -> None:
+        """Load everything requested so far, now (tests, screenshots), and deliver it."""
+        while self._queue:
+            self._load_one()
+        self._timer.stop()
         QtCore.QCoreApplication.processEvents()
 
 
@@ -1160,8 +1164,8 @@ def _set_text(edit: QtWidgets.QLineEdit, text: str) -> None:
 
 
 def launch(path: str | os.PathLike | None = None, *, exec_: bool = True) -> int:
-    """Open the panel in its own window on a dataset folder; returns the Qt exit status (the CLI's
-    ``reelkit dataset review DIR`` calls this). With ``exec_=False`` the window is shown and 0 returned."""
+    """Open the panel in its own window on a dataset folder; returns the Qt exit status (the
+    ``reelkit-review DIR`` command calls this). With ``exec_=False`` the window is shown and 0 returned."""
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     panel = ReviewPanel()
     if path is not None and not panel.open_path(path):
@@ -1176,7 +1180,7 @@ def launch(path: str | os.PathLike | None = None, *, exec_: bool = True) -> int:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m nuke_plugin.panels.review_panel",
+    parser = argparse.ArgumentParser(prog="reelkit-review",
                                      description="Review the clusters of a reelkit dataset.")
     parser.add_argument("dataset", nargs="?", help="dataset folder (after the cluster stage)")
     args = parser.parse_args(argv)

@@ -39,7 +39,7 @@ def plate(tmp_path_factory):
 
 def test_restore_end_to_end_with_the_shipped_model(started, tmp_path, plate):
     from core.infer import Restorer
-    from core.infer.shipped import resolve_model
+    from core.infer.shipped import resolve_model, shipped_entry
 
     nuke = started
     pattern, pixels = plate
@@ -51,7 +51,8 @@ def test_restore_end_to_end_with_the_shipped_model(started, tmp_path, plate):
     assert task is not None, nuke._calls("message")
     nuke._pump(until=lambda: task.done, timeout=60)
     assert task.error is None and nuke._calls("message") == []
-    assert node[host.STATUS].value() == "restored with film_restore 1.0.0, frames 1001-1002"
+    version = shipped_entry("film_restore")["version"]
+    assert node[host.STATUS].value() == f"restored with film_restore {version}, frames 1001-1002"
     want = Restorer(resolve_model("film_restore"), tile=0, threads=1).run(pixels[1002])
     px = nuke._pixels(node, 1002)
     got = np.stack([px["rgba.red"], px["rgba.green"], px["rgba.blue"]], axis=-1)
