@@ -35,22 +35,12 @@ def add_parser(sub) -> None:
 
 def build_config(args) -> dict:
     """The raw config mapping: the config file, then the options given on the command line."""
-    import json
-    from pathlib import Path
-
-    from core.errors import ImageReadError, ParameterError
+    from core.errors import ParameterError
+    from core.io.jsonfile import read_json_object
 
     raw: dict = {}
     if args.config:
-        path = Path(args.config)
-        try:
-            raw = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            raise ImageReadError(f"{path}: no such training config") from None
-        except (OSError, ValueError) as exc:
-            raise ImageReadError(f"{path}: cannot read the training config ({exc})") from None
-        if not isinstance(raw, dict):
-            raise ParameterError(f"{path}: a training config is a JSON object")
+        raw = read_json_object(args.config, "training config")
     for key in ("preset", "steps", "device", "seed", "init_from", "name"):
         value = getattr(args, key)
         if value is not None:

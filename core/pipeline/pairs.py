@@ -331,16 +331,6 @@ def load_pairs(path: str | os.PathLike) -> PairManifest:
     p = Path(path)
     if p.is_dir():
         p = p / FILE_NAME
-    try:
-        text = p.read_text("utf-8")
-    except FileNotFoundError:
-        raise ImageReadError(f"{p}: no such pair manifest") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImageReadError(f"{p}: cannot read ({exc})") from None
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImageReadError(f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    if not isinstance(payload, dict):
-        raise ImageReadError(f"{p}: not a reelkit pair manifest (a JSON {type(payload).__name__})")
-    return PairManifest.from_dict(payload, where=str(p))
+    from core.io.jsonfile import read_json_object
+
+    return PairManifest.from_dict(read_json_object(p, "reelkit pair manifest"), where=str(p))

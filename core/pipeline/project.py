@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
+from core.io.jsonfile import read_json_object
 from core.params import config_hash
 
 FORMAT_NAME = "reelkit.project"
@@ -153,18 +154,6 @@ class Project:
                                  overwrite=True)
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        payload = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ImageReadError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImageReadError(f"{path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ImageReadError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    if not isinstance(payload, dict):
-        raise ImageReadError(f"{path}: not a {what} (a JSON {type(payload).__name__})")
-    return payload
 
 
 def upgrade(payload: dict[str, Any], *, where: str) -> dict[str, Any]:
@@ -190,7 +179,7 @@ def load_project(path: str | os.PathLike) -> Project:
     if not file.is_file():
         raise ImageReadError(f"{file.parent}: not a reelkit project (no {PROJECT_FILE}; "
                              "create one with reelkit restore init)")
-    d = upgrade(_read_json(file, "project file"), where=str(file))
+    d = upgrade(read_json_object(file, "project file"), where=str(file))
     stages = d.get("stages") or {}
     if not isinstance(stages, Mapping):
         raise ParameterError(f"{file}: 'stages' must be a mapping of stage name -> parameters")

@@ -557,18 +557,6 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_config(path) -> TrainConfig:
     """Read and validate a JSON training config file."""
-    import json
-    from pathlib import Path
+    from core.io.jsonfile import read_json_object
 
-    from core.errors import ImageReadError
-
-    p = Path(path)
-    try:
-        raw = json.loads(p.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ImageReadError(f"{p}: no such training config") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImageReadError(f"{p}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ImageReadError(f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    return TrainConfig.from_dict(raw)
+    return TrainConfig.from_dict(read_json_object(path, "training config"))
