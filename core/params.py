@@ -179,10 +179,17 @@ class ParamSet:
             else:
                 parser.add_argument(p.flag, dest=p.name, **kwargs)
 
+    def given(self, namespace) -> dict[str, Any]:
+        """The values of this set an argparse namespace holds, unresolved; options left out (``None``) are absent.
+
+        For callees that tell given values from defaults (a preset's values
+        yield to given ones; manifests record what the user asked for).
+        """
+        return {p.name: v for p in self if (v := getattr(namespace, p.name, None)) is not None}
+
     def from_namespace(self, namespace) -> dict[str, Any]:
         """Resolve the values an argparse namespace holds for this set (``None`` = default)."""
-        given = {p.name: getattr(namespace, p.name) for p in self if getattr(namespace, p.name, None) is not None}
-        return self.resolve(given)
+        return self.resolve(self.given(namespace))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": [p.to_dict() for p in self]}

@@ -147,16 +147,7 @@ def _view_nodes(view) -> list[str]:
         copies = [f"  from{n} {tcl_word(channel)}\n  to{n} {out}" for n, out in enumerate(RGB)]
         lines += [" Copy {", "  inputs 2", *"\n".join(copies).split("\n"), f"  name {view_node(choice)}",
                   f"  xpos {-150 - 110 * (len(view.channels) - 1 - i)}", "  ypos -20", " }"]
-    lines += [
-        " Switch {",
-        f"  inputs {len(view.channels)}",
-        f"  which {{{{parent.{view.knob}}}}}",
-        f"  name {VIEW_SWITCH}",
-        "  xpos -150",
-        "  ypos 40",
-        " }",
-    ]
-    return lines
+    return lines + _view_switch(len(view.channels), view.knob)
 
 
 def input_names(spec: registry.NodeSpec) -> list[str]:
@@ -225,17 +216,20 @@ def _file_view_nodes(view: registry.FileView) -> list[str]:
             lines += [f"set N{choice} [stack 0]", f"push $N{choice}", " Copy {", "  inputs 2",
                       "  from0 rgba.red", "  to0 rgba.green", "  from1 rgba.red", "  to1 rgba.blue",
                       f"  name {view.grey_node(choice)}", f"  xpos {x}", "  ypos -20", " }"]
-    lines += [
-        "push $Nresult",
+    return lines + ["push $Nresult", *_view_switch(len(view.files), view.knob)]
+
+
+def _view_switch(inputs: int, knob: str) -> list[str]:
+    """The Switch that shows the view chosen by the gizmo's ``knob`` (its input i is choice i)."""
+    return [
         " Switch {",
-        f"  inputs {len(view.files)}",
-        f"  which {{{{parent.{view.knob}}}}}",
+        f"  inputs {inputs}",
+        f"  which {{{{parent.{knob}}}}}",
         f"  name {VIEW_SWITCH}",
         "  xpos -150",
         "  ypos 40",
         " }",
     ]
-    return lines
 
 
 def _internals(spec: registry.NodeSpec) -> list[str]:

@@ -28,7 +28,7 @@ def run(args) -> int:
     from core.align import ALIGN_FILE_PARAMS, align_files
     from core.cli.progress import progress_bar
 
-    given = {p.name: v for p in ALIGN_FILE_PARAMS if (v := getattr(args, p.name, None)) is not None}
+    given = ALIGN_FILE_PARAMS.given(args)
     with progress_bar("align", quiet=args.quiet) as update:
         manifest = align_files(args.source, args.reference, output_dir=args.output_dir, params=given,
                                frames=args.frames, force=args.force, progress=update)

@@ -33,7 +33,7 @@ def run(args) -> int:
     from core.cli.progress import progress_bar
     from core.dataset import DATASET_PARAMS, run_dataset
 
-    given = {p.name: v for p in DATASET_PARAMS if (v := getattr(args, p.name, None)) is not None}
+    given = DATASET_PARAMS.given(args)
     stages = args.stages.split(",") if args.stages else None
     with contextlib.ExitStack() as stack:
         bars: dict[str, object] = {}

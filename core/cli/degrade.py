@@ -30,7 +30,7 @@ def run(args) -> int:
 
     run_opts = DEGRADE_OUTPUT_PARAMS.from_namespace(args)
     # only the effect options the user typed: the rest come from the preset
-    given = {p.name: v for p in DEGRADE_PARAMS if (v := getattr(args, p.name, None)) is not None}
+    given = DEGRADE_PARAMS.given(args)
     output = args.output or os.path.basename(args.input)
     preset = None if run_opts["preset"] == "none" else run_opts["preset"]
     with progress_bar("degrade", quiet=args.quiet) as update:

@@ -29,7 +29,7 @@ def run_build(args) -> int:
     from core.cli.progress import progress_bar
     from core.pipeline import PAIRS_PARAMS, build_pairs
 
-    given = {p.name: v for p in PAIRS_PARAMS if (v := getattr(args, p.name, None)) is not None}
+    given = PAIRS_PARAMS.given(args)
     with progress_bar("reading frames", quiet=args.quiet) as update:
         pairs = build_pairs(args.source, args.reference, output_dir=args.output_dir, params=given,
                             force=args.force, progress=update)

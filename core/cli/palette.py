@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
 def _values(args) -> dict:
     from core.palette import ENCODE_PARAMS
 
-    return {p.name: v for p in ENCODE_PARAMS if (v := getattr(args, p.name, None)) is not None}
+    return ENCODE_PARAMS.given(args)
 
 
 def run_encode(args) -> int:
