@@ -55,25 +55,23 @@ HELD_OUT = ("sample:coffee", "skimage:motorcycle_left", "skimage:motorcycle_righ
 EVAL_PRESETS = ("faded_16mm", "dusty_35mm", "super8_home_movie", "third_generation_dupe")
 EVAL_SEED = 1000
 EVAL_VARIANTS = 2
-#: Grade baselines are fitted on these training photos (the shipped model's training set), degraded under
+#: Grade baselines are fitted on the shipped model's training photos (its training config), degraded under
 #: the training seed, one draw per photo and preset.
-GRADE_FIT_CLEAN = ("sample:astronaut", "sample:rocket", "sample:chelsea", "skimage:hubble_deep_field",
-                   "skimage:retina", "skimage:ihc", "skimage:camera", "skimage:brick", "skimage:grass",
-                   "skimage:gravel", "skimage:moon", "skimage:coins", "skimage:page", "skimage:cell",
-                   "skimage:text")
+TRAIN_CONFIG = Path(__file__).resolve().parents[1] / "models" / "film_restore.train.json"
+GRADE_FIT_CLEAN = tuple(json.loads(TRAIN_CONFIG.read_text("utf-8"))["data"]["clean"])
 GRADE_FIT_SEED = 0
 GRADE_METHODS = ("matrix", "root_poly", "lut3d")
 UHD = (2160, 3840)
 
 
 def load_clean(entry: str) -> np.ndarray:
-    """A clean photo (``sample:NAME`` / ``skimage:NAME``) as ``float32`` ``HW3`` scene-linear ACEScg."""
+    """A clean photo (``sample:NAME`` / ``skimage:NAME`` / ``sklearn:NAME``) as ``float32`` ``HW3`` scene-linear ACEScg."""
     from core import color, io
     from core.io.samples import sample_path
-    from core.train.data import skimage_path
+    from core.train.data import bundled_photo_path
 
     kind, name = entry.split(":", 1)
-    path = sample_path(name) if kind == "sample" else skimage_path(name)
+    path = sample_path(name) if kind == "sample" else bundled_photo_path(entry)
     frame = io.read_image(path, colorspace="srgb")
     px = frame.pixels[..., :3]
     if px.shape[2] == 1:
@@ -353,6 +351,12 @@ def curve(run_dir: Path, device: str) -> dict:
     from core.infer.encoding import decode_pixels, encode_pixels
     from core.train import list_checkpoints
 
+    from core.infer.context import frame_context
+    from core.train.trainer import forward
+
+    def nchw(px: np.ndarray):
+        return torch.from_numpy(encode_pixels(px, cfg.encoding).transpose(2, 0, 1)[None].copy()).to(device)
+
     frames = held_out_frames()
     t0 = (run_dir / "config.json").stat().st_mtime
     rows = []
@@ -360,9 +364,9 @@ def curve(run_dir: Path, device: str) -> dict:
         cfg, net = _torch_model(run_dir, path, device)
         values = []
         for _, _, bad, clean in frames:
-            x = torch.from_numpy(encode_pixels(bad, cfg.encoding).transpose(2, 0, 1)[None].copy()).to(device)
+            ctx = nchw(frame_context(bad, cfg.model.context)) if cfg.model.context else None
             with torch.no_grad():
-                y = net(x)[0].float().cpu().numpy().transpose(1, 2, 0)
+                y = forward(net, nchw(bad), ctx)[0].float().cpu().numpy().transpose(1, 2, 0)
             values.append(psnr(to_display(decode_pixels(np.ascontiguousarray(y), cfg.encoding)), to_display(clean)))
         rows.append({"step": step, "seconds": round(path.stat().st_mtime - t0, 1), "psnr": statistics.mean(values)})
     final = rows[-1]["psnr"]
@@ -376,18 +380,22 @@ def gpu_time(run_dir: Path, repeats: int) -> dict:
 
     import onnxruntime
 
-    _, net = _torch_model(run_dir, run_dir / "model.pt", "cuda")
+    from core.train.trainer import forward
+
+    cfg, net = _torch_model(run_dir, run_dir / "model.pt", "cuda")
     net = net.half().to(memory_format=torch.channels_last)
+    side = cfg.model.context
     x = torch.rand(1, 3, *UHD, device="cuda", dtype=torch.float16).to(memory_format=torch.channels_last)
+    c = torch.rand(1, 3, side, side, device="cuda", dtype=torch.float16) if side else None
     torch.backends.cudnn.benchmark = True
     with torch.no_grad():
         for _ in range(5):
-            net(x)
+            forward(net, x, c)
         torch.cuda.synchronize()
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
-            net(x)
+            forward(net, x, c)
             torch.cuda.synchronize()
             times.append(time.perf_counter() - t)
     # end to end: a float32 HWC frame in host memory -> GPU -> log2 encode -> fp16 network -> decode -> host
@@ -396,12 +404,15 @@ def gpu_time(run_dir: Path, repeats: int) -> dict:
     frame = np.random.default_rng(0).uniform(0, 1, (*UHD, 3)).astype(np.float32)
     k = LOG2_STOPS * math.log(2.0)
 
+    def encode(t):
+        return (torch.sign(t) * torch.log1p(LOG2_GAIN * t.abs()) / k).half()
+
     def whole(px: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             t = torch.from_numpy(px).to("cuda").permute(2, 0, 1)[None]
-            t = (torch.sign(t) * torch.log1p(LOG2_GAIN * t.abs()) / k).half().contiguous(
-                memory_format=torch.channels_last)
-            y = net(t).float()
+            # the thumbnail by torch's adaptive pooling (bands within a pixel of core.infer.context's): timing only
+            ctx = encode(torch.nn.functional.adaptive_avg_pool2d(t, side)) if side else None
+            y = forward(net, encode(t).contiguous(memory_format=torch.channels_last), ctx).float()
             y = torch.sign(y) * torch.expm1(y.abs() * k) / LOG2_GAIN
             return y[0].permute(1, 2, 0).cpu().numpy()
 

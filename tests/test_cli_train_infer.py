@@ -164,19 +164,25 @@ def test_shipped_onnx_and_torch_weights_are_the_same_network():
     net = build_model(cfg)
     net.load_state_dict(torch.load(shipped_weights("film_restore")[0], weights_only=True))
     net.eval()
-    x = np.random.default_rng(0).uniform(-0.1, 0.8, (1, 3, 40, 48)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.1, 0.8, (1, 3, 40, 48)).astype(np.float32)
+    side = cfg.model.context
+    assert side == entry["input"]["context"] == 32
+    context = rng.uniform(0.0, 0.8, (1, 3, side, side)).astype(np.float32)
     with torch.no_grad():
-        want = net(torch.from_numpy(x)).numpy()
+        want = net(torch.from_numpy(x), torch.from_numpy(context)).numpy()
     r = Restorer(MODELS_DIR / "film_restore.onnx", tile=0, threads=1)
-    got = r.session.run([r.output_name], {r.input_name: x})[0]
+    got = r.session.run([r.output_name], {r.input_name: x, r.context_name: context})[0]
     np.testing.assert_allclose(got, want, atol=1e-4)
 
 
-@pytest.mark.parametrize("preset", ["faded_16mm", "super8_home_movie", "third_generation_dupe"])
-def test_shipped_model_restores_a_held_out_photo(preset):
-    """coffee.png was held out of training: on the whole photo, +2 dB PSNR over the degraded input (sRGB
-    display values, as in benchmarks/restore_bench.py, which measures +3.5 to +6.6 dB on these looks over
-    three held-out photos; on dusty_35mm the model loses 3.3 dB there, see models/README.md)."""
+@pytest.mark.parametrize("preset, gain", [("faded_16mm", 8.0), ("super8_home_movie", 2.5),
+                                          ("third_generation_dupe", 1.5)])
+def test_shipped_model_restores_a_held_out_photo(preset, gain):
+    """coffee.png was held out of training: on the whole photo, PSNR (sRGB display values, as in
+    benchmarks/restore_bench.py) gains at least ``gain`` dB over the degraded input (film_restore 3.0.0
+    measures +9.4 / +2.9 / +1.8 dB here; the benchmark's three held-out photos +9.8 / +3.9 / +2.2 dB; on
+    dusty_35mm the model loses 1.8 dB there, see models/README.md)."""
     from core.color import convert
 
     clean = convert(linear_sample("coffee.png"), "lin_rec709", "ACEScg")
@@ -187,7 +193,7 @@ def test_shipped_model_restores_a_held_out_photo(preset):
         shown = np.clip(convert(a, "ACEScg", "srgb"), 0, 1)
         return -10 * np.log10(np.mean((shown - np.clip(convert(clean, "ACEScg", "srgb"), 0, 1)) ** 2))
 
-    assert psnr(restored) > psnr(damaged) + 2.0
+    assert psnr(restored) > psnr(damaged) + gain
 
 
 def test_fine_tune_the_shipped_model_by_name(tmp_path, pair):
@@ -196,7 +202,7 @@ def test_fine_tune_the_shipped_model_by_name(tmp_path, pair):
            "data": {"degraded": [pair[0]], "reference": [pair[1]]}}
     cfg["crop_size"] = 64  # the whole pair: the model's 71 px field sees it all
     result = train(cfg, output_dir=tmp_path / "ft")
-    assert result.config.model.type == "unshuffle_medium"
+    assert result.config.model.type == "unshuffle_context"
     scratch = train({**cfg, "init_from": None, "model": result.config.model.to_dict()}, output_dir=tmp_path / "s")
     # two Adam steps at lr 1e-5 move each weight by about 2e-5: the fine-tuned weights are the shipped ones,
     # nudged; the same two steps from random weights end far from them

@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     src.add_argument("--pairs", help="stage-1 pair manifest (pairs.json or its folder)")
     src.add_argument("--aligned", help="stage-2 folder with aligned/ and mask/ (default: 02_alignment beside it)")
     src.add_argument("--clean", nargs="+", metavar="FILE",
-                     help="clean frames to degrade on the fly (files, patterns, sample:NAME, skimage:NAME)")
+                     help="clean frames to degrade on the fly (files, patterns, sample:NAME, skimage:NAME, sklearn:NAME)")
     src.add_argument("--degrade-preset", help="core.degrade preset for --clean (default faded_16mm), or several "
                      "separated by commas, mixed per damage variant (faded_16mm,dusty_35mm)")
     p.add_argument("--steps", type=int, help="optimiser steps")

@@ -15,6 +15,14 @@ ops, resampling by factors dividing ``multiple_of``) for tiling to be
 exact. The graph may pad with zeros inside; inference reflect-pads the
 frame, so the network's own padding only touches pixels that are cropped.
 
+A model may also take the **whole frame** as a second input, ``context``:
+``N x C x S x S``, the frame (not the tile) area-averaged to ``S x S``
+(:func:`core.infer.context.frame_context`) in the same colour space and
+encoding, declared by ``"context": S`` in the manifest's ``input``. Every
+tile of a frame gets the same context, so tiling stays exact; it lets a
+model's colour correction depend on the whole frame (a faded print against
+a warm scene).
+
 Manifest (``<model>.json`` beside ``<model>.onnx``, or an entry of the
 folder's ``manifest.json``, format ``"reelkit.models/1"``, with the same
 keys plus ``"file"``)::
@@ -31,7 +39,8 @@ keys plus ``"file"``)::
         "encoding": "log2",           # linear | log2 | acescct (core.infer.encoding)
         "channels": 3,                # 3 (RGB; alpha passes through) or 1
         "multiple_of": 8,             # H and W padding
-        "receptive_field": 29         # px, side of the square one output pixel sees
+        "receptive_field": 29,        # px, side of the square one output pixel sees
+        "context": 32                 # optional: side of the whole-frame input (absent or 0: none)
       },
       "training": {...}               # provenance: data hashes, config, command, metrics
     }
@@ -45,6 +54,8 @@ Pieces
 ------
 - :mod:`core.infer.encoding`: :func:`encode_pixels` / :func:`decode_pixels`,
   the value encodings shared with training (numpy only).
+- :mod:`core.infer.context`: :func:`frame_context`, the whole-frame
+  thumbnail shared with training (numpy only).
 - :mod:`core.infer.model`: :class:`ModelSpec`, :func:`load_model_spec`
   (find, validate, check the sha256), :func:`write_model_manifest`.
 - :mod:`core.infer.tiling`: overlapping tiles with raised-cosine feathering

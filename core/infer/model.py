@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ColorSpaceError, ImageReadError, ParameterError, ReelkitError
+from core.infer.context import MAX_CONTEXT
 from core.infer.encoding import ENCODINGS
 
 #: Format tag of one model's manifest (sidecar ``<model>.json``).
@@ -53,8 +54,9 @@ class ModelSpec:
     ``encoding`` (:data:`~core.infer.encoding.ENCODINGS`), ``channels`` (1 or
     3), ``multiple_of`` (H and W of the network input must be multiples of
     it), ``receptive_field`` (side in pixels of the input square one output
-    pixel depends on), ``training`` (free-form provenance), ``document`` (the
-    manifest as read).
+    pixel depends on), ``context`` (side of the whole-frame thumbnail the
+    model takes as a second input, :mod:`core.infer.context`; 0 for none),
+    ``training`` (free-form provenance), ``document`` (the manifest as read).
     """
 
     path: Path
@@ -69,6 +71,7 @@ class ModelSpec:
     receptive_field: int
     training: Mapping[str, Any]
     document: Mapping[str, Any]
+    context: int = 0
 
     @property
     def halo(self) -> int:
@@ -77,9 +80,12 @@ class ModelSpec:
 
     def record(self) -> dict[str, Any]:
         """What outputs depend on, for manifests and config hashes (no paths)."""
+        spec = {"colorspace": self.colorspace, "encoding": self.encoding, "channels": self.channels,
+                "multiple_of": self.multiple_of, "receptive_field": self.receptive_field}
+        if self.context:
+            spec["context"] = self.context
         return {"format": MODEL_FORMAT, "name": self.name, "version": self.version, "sha256": self.sha256,
-                "input": {"colorspace": self.colorspace, "encoding": self.encoding, "channels": self.channels,
-                          "multiple_of": self.multiple_of, "receptive_field": self.receptive_field}}
+                "input": spec}
 
 
 def model_sha256(data: bytes) -> str:
@@ -185,6 +191,7 @@ def parse_model_manifest(doc: Mapping[str, Any], *, model: str | os.PathLike,
         channels=int(channels),
         multiple_of=_int_field(spec, "multiple_of", label, minimum=1, maximum=1024),
         receptive_field=_int_field(spec, "receptive_field", label, minimum=1, maximum=4096),
+        context=_int_field(spec, "context", label, minimum=0, maximum=MAX_CONTEXT) if "context" in spec else 0,
         training=dict(training), document=dict(doc))
 
 
@@ -218,13 +225,14 @@ def load_model_spec(model: str | os.PathLike, *, manifest: str | os.PathLike | M
 
 def write_model_manifest(model: str | os.PathLike, *, name: str, version: str, colorspace: str = "ACEScg",
                          encoding: str = "log2", channels: int = 3, multiple_of: int = 1,
-                         receptive_field: int, training: Mapping[str, Any] | None = None,
+                         receptive_field: int, context: int = 0, training: Mapping[str, Any] | None = None,
                          weights: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
     """Write ``<model>.json`` beside ``model`` (sha256 computed from the file); returns its path.
 
     The document is validated with the same rules as when it is read, so a
     model that writes is a model that loads. Refuses to replace an existing
-    sidecar unless ``overwrite``. ``weights``: the torch ``state_dict`` file of the same network
+    sidecar unless ``overwrite``. ``context``: side of the model's whole-frame
+    input (0: none; written only when set). ``weights``: the torch ``state_dict`` file of the same network
     (recorded as ``{"file", "sha256"}``, for fine-tuning).
     """
     from core.io.atomic import write_text_atomic
@@ -240,6 +248,8 @@ def write_model_manifest(model: str | os.PathLike, *, name: str, version: str, c
                   "multiple_of": multiple_of, "receptive_field": receptive_field},
         "training": dict(training or {}),
     }
+    if context:
+        doc["input"]["context"] = context
     if weights is not None:
         w = Path(weights)
         doc["weights"] = {"file": w.name, "sha256": model_sha256(read_model_bytes(w))}

@@ -8,6 +8,7 @@ it runs. onnxruntime is imported here, when a restorer is made.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -19,6 +20,7 @@ import numpy as np
 
 from core.errors import ImageError, ParameterError, require
 from core.frame import Frame, as_hwc_float32, check_finite
+from core.infer.context import frame_context
 from core.infer.encoding import decode_pixels, encode_pixels
 from core.infer.model import ModelError, ModelSpec, load_model_spec, read_model_bytes
 from core.infer.tiling import resolve_tiling, run_tiled
@@ -94,9 +96,14 @@ class Restorer:
         model to float16 in memory (needs the ``onnx`` package); ``"fp32"``
         refuses a float16 model.
 
+    A model whose manifest declares ``input.context`` also gets the whole
+    frame's thumbnail (:func:`core.infer.context.frame_context`, encoded),
+    the same for every tile of the frame.
+
     Raises :class:`~core.infer.model.ModelError` when the manifest is missing
     or invalid, the sha256 differs, or the graph breaks the contract (one
-    NCHW float input and output, channels as declared, dynamic H and W).
+    NCHW float input and output, channels as declared, dynamic H and W; a
+    second input ``N x C x S x S`` exactly when the manifest declares a context).
     """
 
     def __init__(self, model: str | os.PathLike, *, manifest: str | os.PathLike | Mapping[str, Any] | None = None,
@@ -142,11 +149,22 @@ class Restorer:
     # -- contract -------------------------------------------------------------------
     def _check_graph(self, path: Path) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(f"{path}: the model must have one input and one output, it has "
+        want = 2 if self.spec.context else 1
+        if len(inputs) != want or len(outputs) != 1:
+            what = (f"two inputs (image, and the {self.spec.context}x{self.spec.context} context its manifest "
+                    "declares)" if want == 2 else "one input (its manifest declares no context)")
+            raise ModelError(f"{path}: the model must have {what} and one output, it has "
                              f"{len(inputs)} input(s) and {len(outputs)} output(s)")
         inp, out = inputs[0], outputs[0]
         c = self.spec.channels
+        self.context_name = None
+        if want == 2:
+            ctx, s = inputs[1], self.spec.context
+            shape = list(ctx.shape)
+            if ctx.type != inp.type or len(shape) != 4 or shape[1:] != [c, s, s]:
+                raise ModelError(f"{path}: context input {ctx.name!r} is {ctx.type} {shape}; its manifest "
+                                 f"declares {inp.type} [N, {c}, {s}, {s}]")
+            self.context_name = ctx.name
         for kind, arg in (("input", inp), ("output", out)):
             if arg.type not in _ORT_TYPES:
                 raise ModelError(f"{path}: {kind} {arg.name!r} is {arg.type}; the contract is float32 or float16")
@@ -165,10 +183,13 @@ class Restorer:
             raise ModelError(f"{path}: the model is float16; precision fp32 needs a float32 model (use auto)")
 
     # -- running --------------------------------------------------------------------
-    def _run_tile(self, crop: np.ndarray) -> np.ndarray:
+    def _run_tile(self, crop: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
         x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=self.input_dtype)
+        feeds = {self.input_name: x}
+        if context is not None:
+            feeds[self.context_name] = context
         try:
-            y = self.session.run([self.output_name], {self.input_name: x})[0]
+            y = self.session.run([self.output_name], feeds)[0]
         except Exception as exc:  # onnxruntime's own exception types
             raise ModelError(f"{self.spec.path}: onnxruntime failed on a {list(x.shape)} {x.dtype} tile "
                              f"({type(exc).__name__}: {exc})") from None
@@ -196,7 +217,11 @@ class Restorer:
             raise ImageError(f"{name}: {n} channel(s) but the model {self.spec.name} takes {c} "
                              f"({'RGB' if c == 3 else 'one channel'}{' + alpha' if c == 3 else ''})")
         encoded = encode_pixels(px[..., :c], self.spec.encoding)
-        restored, tiles = run_tiled(self._run_tile, encoded, tile=self.tile, overlap=self.overlap,
+        context = None
+        if self.spec.context:  # the whole frame's thumbnail, the same for every tile
+            thumb = encode_pixels(frame_context(px[..., :c], self.spec.context), self.spec.encoding)
+            context = np.ascontiguousarray(thumb.transpose(2, 0, 1)[None], dtype=self.input_dtype)
+        restored, tiles = run_tiled(functools.partial(self._run_tile, context=context), encoded, tile=self.tile, overlap=self.overlap,
                                     halo=self.spec.halo, multiple_of=self.spec.multiple_of)
         del encoded
         bad = ~np.isfinite(restored)

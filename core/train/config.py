@@ -121,6 +121,10 @@ SYNTHETIC_PARAMS = ParamSet("degrade", [
     Param("preset", str, "faded_16mm", "damage preset of core.degrade (or none)"),
     Param("variants", int, 16, "damage draws per clean frame (degrade frame numbers 0..N-1)",
           minimum=1, maximum=1_000_000),
+    Param("scene_grade", float, 0.0, "strength of a random global grade (white balance, exposure, "
+          "saturation) given to each clean variant before the damage, reference included: teaches that "
+          "clean scenes have casts too (0 = off, 1 = up to +-0.5 stop exposure and +-0.3 stop white balance)",
+          minimum=0.0, maximum=2.0),
 ])
 
 
@@ -248,6 +252,9 @@ class SyntheticConfig:
     look four times. ``params`` override the presets' effect values;
     ``exclude`` lists effects left out (default ``weave``: a real pipeline
     aligns the reference, so the model must not learn to guess a shift).
+    ``scene_grade`` > 0 first gives each variant's clean frame a random
+    global grade (:func:`core.train.data.scene_grade`), which the reference
+    keeps: the scene is different, the damage is the same.
     """
 
     preset: str = SYNTHETIC_PARAMS["preset"].default
@@ -255,6 +262,7 @@ class SyntheticConfig:
     exclude: tuple[str, ...] = ("weave",)
     variants: int = SYNTHETIC_PARAMS["variants"].default
     presets: tuple[str, ...] = ()
+    scene_grade: float = SYNTHETIC_PARAMS["scene_grade"].default
 
     def effects(self) -> tuple[str, ...]:
         """Effect names to apply (all of :data:`core.degrade.EFFECTS` but ``exclude``)."""
@@ -280,6 +288,8 @@ class SyntheticConfig:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"preset": self.preset} if not self.presets else {"presets": list(self.presets)}
         out.update({"params": dict(self.params), "exclude": list(self.exclude), "variants": self.variants})
+        if self.scene_grade:  # written only when used: configs without it keep their hash
+            out["scene_grade"] = self.scene_grade
         return out
 
 
@@ -377,7 +387,7 @@ def synthetic_config(raw: Any, *, where: str = "data.degrade") -> SyntheticConfi
         raw = {}
     if not isinstance(raw, Mapping):
         raise ParameterError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    known = ("preset", "presets", "params", "exclude", "variants")
+    known = ("preset", "presets", "params", "exclude", "variants", "scene_grade")
     unknown = sorted(str(k) for k in raw if k not in known)
     if unknown:
         raise ParameterError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
@@ -401,7 +411,7 @@ def synthetic_config(raw: Any, *, where: str = "data.degrade") -> SyntheticConfi
     if bad:
         raise ParameterError(f"{where}.exclude: unknown effect(s) {', '.join(bad)}; known: {', '.join(EFFECTS)}")
     return SyntheticConfig(preset=scalars["preset"], params=dict(params), exclude=exclude,
-                           variants=scalars["variants"], presets=presets)
+                           variants=scalars["variants"], presets=presets, scene_grade=scalars["scene_grade"])
 
 
 def check_encoding(name: str, *, where: str = "encoding") -> str:

@@ -23,6 +23,11 @@ Sources (:class:`~core.train.config.DataConfig`):
   (:meth:`~core.train.config.SyntheticConfig.preset_for`), the reference
   being the clean frame itself.
 
+Context: with ``context_size`` > 0 (a model that sees the whole frame,
+:mod:`core.infer.context`) every crop also carries its whole degraded
+frame's ``S x S`` thumbnail, computed once per pair, given the crop's
+flips, rotation and gain, and encoded like the crop.
+
 Crops: :meth:`PairDataset.batch` draws the crops of optimiser step ``n``
 from ``numpy.random.default_rng([seed, n])`` — a pure function of (seed,
 step), so a resumed run sees the same crops as an uninterrupted one. A crop
@@ -51,10 +56,10 @@ from core.train.config import AugmentConfig, DataConfig, SyntheticConfig
 WORKING_COLORSPACE = "ACEScg"
 #: Entropy tag of the preview crops' stream (steps are far below it).
 PREVIEW_STREAM = 2 ** 40
+#: Entropy tag of the synthetic scene grades (:func:`scene_grade`).
+SCENE_STREAM = 4_243
 #: Prefix naming a shipped sample photo among clean frames (``"sample:coffee"``).
 SAMPLE_PREFIX = "sample:"
-#: Prefix naming one of scikit-image's bundled photos (``"skimage:astronaut"``; needs scikit-image).
-SKIMAGE_PREFIX = "skimage:"
 _TRIES = 8
 
 Loader = Callable[[], tuple[np.ndarray, np.ndarray, "np.ndarray | None"]]
@@ -76,7 +81,9 @@ class Crop:
     ``input``/``reference``: ``float32`` ``HW3`` ACEScg; ``mask``: ``HW1`` 0/1.
     ``index``: pair number; ``y``/``x``: top-left corner in the pair's
     frame; ``flip_h``/``flip_v``/``rot90`` (quarter turns, counter-clockwise)
-    and ``gain``: the augmentation applied (in that order).
+    and ``gain``: the augmentation applied (in that order). ``context``: the
+    whole degraded frame's thumbnail (``S x S x 3`` scene-linear, same
+    augmentation), ``None`` when the model takes none.
     """
 
     input: np.ndarray
@@ -89,16 +96,19 @@ class Crop:
     flip_v: bool = False
     rot90: int = 0
     gain: float = 1.0
+    context: np.ndarray | None = None
 
 
 @dataclasses.dataclass
 class Batch:
-    """Crops stacked ``NCHW`` ``float32`` in the training encoding (mask: ``N x 1 x H x W``, 0/1)."""
+    """Crops stacked ``NCHW`` ``float32`` in the training encoding (mask: ``N x 1 x H x W``, 0/1;
+    context: ``N x 3 x S x S`` or ``None``)."""
 
     input: np.ndarray
     reference: np.ndarray
     mask: np.ndarray
     crops: list[Crop]
+    context: np.ndarray | None = None
 
 
 class PairDataset:
@@ -121,11 +131,13 @@ class PairDataset:
         Decoded pairs kept in memory.
     min_valid:
         Minimum valid fraction of a crop's mask before it is redrawn.
+    context_size:
+        Side of the whole-frame thumbnail each crop carries (0: none).
     """
 
     def __init__(self, sources: Sequence[PairSource], *, crop_size: int, encoding: str = "linear",
                  augment: AugmentConfig | None = None, seed: int = 0, cache_frames: int = 8,
-                 min_valid: float = 0.5, description: dict[str, Any] | None = None):
+                 min_valid: float = 0.5, context_size: int = 0, description: dict[str, Any] | None = None):
         if not sources:
             raise SequenceError("training data: no pairs")
         self.sources = list(sources)
@@ -135,6 +147,8 @@ class PairDataset:
         self.seed = int(seed)
         self.cache_frames = max(1, int(cache_frames))
         self.min_valid = float(min_valid)
+        self.context_size = int(context_size)
+        self._contexts: dict[int, np.ndarray] = {}
         self.description = dict(description or {})
         self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = \
             collections.OrderedDict()
@@ -145,10 +159,10 @@ class PairDataset:
     # -- construction ------------------------------------------------------------------
     @classmethod
     def from_config(cls, data: DataConfig, *, crop_size: int, encoding: str, augment: AugmentConfig | None = None,
-                    seed: int = 0) -> "PairDataset":
+                    seed: int = 0, context_size: int = 0) -> "PairDataset":
         """The dataset a :class:`~core.train.config.DataConfig` describes."""
         kw = {"crop_size": crop_size, "encoding": encoding, "augment": augment, "seed": seed,
-              "cache_frames": data.cache_frames, "min_valid": data.min_valid}
+              "cache_frames": data.cache_frames, "min_valid": data.min_valid, "context_size": context_size}
         if data.mode == "pairs":
             return cls.from_pairs(data.pairs, aligned=data.aligned, **kw)
         if data.mode == "files":
@@ -245,8 +259,8 @@ class PairDataset:
         """Pairs made from clean frames: (degraded clean, clean), ``degrade.variants`` per frame.
 
         ``clean``: files, sequence patterns, ``"sample:NAME"`` for a photo
-        shipped in ``core/data/samples``, or ``"skimage:NAME"`` for a photo
-        bundled with scikit-image (:func:`skimage_path`). Damage is drawn with the dataset's
+        shipped in ``core/data/samples``, or ``"skimage:NAME"`` / ``"sklearn:NAME"`` for a photo
+        bundled with scikit-image / scikit-learn (:func:`bundled_photo_path`). Damage is drawn with the dataset's
         ``seed`` and frame numbers ``0 .. variants-1``; variant ``v`` uses the preset
         ``degrade.preset_for(v, seed)`` (``degrade.preset`` unless ``degrade.presets`` mixes looks).
         """
@@ -259,8 +273,8 @@ class PairDataset:
             entry = os.fspath(entry)
             if entry.startswith(SAMPLE_PREFIX):
                 files.append(str(sample_path(entry[len(SAMPLE_PREFIX):])))
-            elif entry.startswith(SKIMAGE_PREFIX):
-                files.append(str(skimage_path(entry[len(SKIMAGE_PREFIX):])))
+            elif entry.startswith(tuple(BUNDLED_PHOTOS)):
+                files.append(str(bundled_photo_path(entry)))
             elif io.is_sequence_pattern(entry):
                 files.extend(io.sequence_path(entry, n) for n in io.resolve_frames(entry))
             elif not os.path.isfile(entry):
@@ -290,6 +304,10 @@ class PairDataset:
             mask = np.ones(inp.shape[:2] + (1,), np.float32)
         _check_pair(src, inp, ref, mask, self.crop_size)
         item = (inp, ref, mask)
+        if self.context_size and index not in self._contexts:
+            from core.infer.context import frame_context
+
+            self._contexts[index] = frame_context(inp, self.context_size)
         self._cache[index] = item
         while len(self._cache) > self.cache_frames:
             self._cache.popitem(last=False)
@@ -320,7 +338,7 @@ class PairDataset:
         _, index, y, x = best
         inp, ref, mask = self.frames(index)
         crop = Crop(inp[y:y + c, x:x + c].copy(), ref[y:y + c, x:x + c].copy(), mask[y:y + c, x:x + c].copy(),
-                    index, y, x)
+                    index, y, x, context=self._contexts[index].copy() if self.context_size else None)
         if augment:
             self._augment(crop, rng)
         return crop
@@ -335,8 +353,10 @@ class PairDataset:
             crop.rot90 = int(rng.integers(4))
         if a.exposure_stops > 0:
             crop.gain = float(2.0 ** rng.uniform(-a.exposure_stops, a.exposure_stops))
-        for name in ("input", "reference", "mask"):
+        for name in ("input", "reference", "mask", "context"):
             arr = getattr(crop, name)
+            if arr is None:
+                continue
             if crop.flip_h:
                 arr = arr[:, ::-1]
             if crop.flip_v:
@@ -364,30 +384,46 @@ class PairDataset:
         def nchw(arrays: list[np.ndarray]) -> np.ndarray:
             return np.ascontiguousarray(np.stack(arrays).transpose(0, 3, 1, 2), dtype=np.float32)
 
+        context = None
+        if self.context_size:
+            context = nchw([encode_pixels(c.context, self.encoding) for c in crops])
         return Batch(nchw([encode_pixels(c.input, self.encoding) for c in crops]),
                      nchw([encode_pixels(c.reference, self.encoding) for c in crops]),
-                     nchw([c.mask for c in crops]), crops)
+                     nchw([c.mask for c in crops]), crops, context)
 
 
-def skimage_path(name: str) -> Path:
-    """Path of a photo bundled with scikit-image (``"astronaut"``, ``"camera"``; files in ``skimage/data``).
+#: Photos bundled with installed packages: clean-frame prefix -> (import name, data folder, pip name).
+BUNDLED_PHOTOS = {
+    "skimage:": ("skimage", "data", "scikit-image"),
+    "sklearn:": ("sklearn", "datasets/images", "scikit-learn"),
+}
+_PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif")
 
-    Only the files installed with the package (no download). Raises
-    :class:`~core.errors.MissingDependencyError` without scikit-image and
-    :class:`~core.errors.ImageReadError` for a name it does not bundle.
+
+def bundled_photo_path(entry: str) -> Path:
+    """Path of a photo a package installs (``"skimage:astronaut"``, ``"sklearn:china"``; :data:`BUNDLED_PHOTOS`).
+
+    Only files installed with the package (no download). Raises
+    :class:`~core.errors.MissingDependencyError` without the package and
+    :class:`~core.errors.ImageReadError` for a name it does not bundle (listing those it does).
     """
     import importlib.util
 
     from core.errors import MissingDependencyError
 
-    spec = importlib.util.find_spec("skimage")
+    prefix = next((p for p in BUNDLED_PHOTOS if entry.startswith(p)), None)
+    if prefix is None:
+        raise ImageReadError(f"{entry}: not a bundled photo; prefixes: {', '.join(BUNDLED_PHOTOS)}")
+    package, sub, pip_name = BUNDLED_PHOTOS[prefix]
+    name = entry[len(prefix):]
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(f"skimage:{name}: needs scikit-image (pip install scikit-image)")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
-    found = sorted(p for p in folder.glob(f"{name}.*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif"))
+        raise MissingDependencyError(f"{entry}: needs {pip_name} (pip install {pip_name})")
+    folder = Path(next(iter(spec.submodule_search_locations))) / sub
+    found = sorted(p for p in folder.glob(f"{name}.*") if p.suffix.lower() in _PHOTO_SUFFIXES)
     if not name or not found:
-        known = sorted({p.stem for p in folder.glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")})
-        raise ImageReadError(f"skimage:{name}: not a photo bundled with scikit-image; known: {', '.join(known)}")
+        known = sorted({p.stem for p in folder.glob("*") if p.suffix.lower() in _PHOTO_SUFFIXES})
+        raise ImageReadError(f"{entry}: not a photo bundled with {pip_name}; known: {', '.join(known)}")
     return found[0]
 
 
@@ -448,12 +484,43 @@ def _file_source(degraded: str, reference: str, mask: str | None) -> PairSource:
                                                 mask))
 
 
+def scene_grade(clean: np.ndarray, *, strength: float, seed: int, variant: int, name: str) -> np.ndarray:
+    """A clean frame given a random global grade: a different scene for synthetic training pairs.
+
+    ``clean``: ``float32`` ``HW3`` scene-linear ACEScg, >= 0; returns the
+    same layout, >= 0. Exposure ``2 ** (0.5 s u1)`` stops, a white-balance
+    shift (red ``2 ** (0.3 s u2)``, blue ``2 ** (-0.3 s u2)``, green
+    ``2 ** (0.15 s u3)``), saturation ``2 ** (0.4 s u4)`` about the
+    luminance (Y of :mod:`core.color`'s D65-adapted ACEScg -> XYZ row), ``u``
+    uniform in -1..1 and ``s`` = ``strength`` (0: the frame unchanged);
+    drawn from ``default_rng([seed, SCENE_STREAM, crc32(name), variant])``, a
+    pure function of the file name, variant and seed.
+    """
+    import zlib
+
+    from core.color.matrices import MATRIX_AP1_TO_XYZ
+
+    if not strength:
+        return clean.copy()
+    u = np.random.default_rng([int(seed), SCENE_STREAM, zlib.crc32(name.encode("utf-8")), int(variant)]).uniform(
+        -1.0, 1.0, 4)
+    s = float(strength)
+    gains = 2.0 ** (0.5 * s * u[0] + np.array([0.3 * s * u[1], 0.15 * s * u[2], -0.3 * s * u[1]]))
+    px = clean.astype(np.float64) * gains
+    y = px @ MATRIX_AP1_TO_XYZ[1]
+    px = y[..., None] + 2.0 ** (0.4 * s * u[3]) * (px - y[..., None])
+    return np.maximum(px, 0.0).astype(np.float32)
+
+
 def _synthetic_loader(path: str, variant: int, seed: int, preset: str, degrade: SyntheticConfig,
                       effects: tuple[str, ...]) -> Loader:
     def load():
         from core.degrade import degrade_frame
 
         clean = _image_reader(path, None)()
+        if degrade.scene_grade:
+            clean = scene_grade(clean, strength=degrade.scene_grade, seed=seed, variant=variant,
+                                name=os.path.basename(path))
         damaged = degrade_frame(clean, frame=variant, seed=seed, preset=None if preset == "none" else preset,
                                 params=degrade.params, effects=effects).pixels
         return damaged, clean, None

@@ -4,7 +4,9 @@ The ONNX graph: one input ``"input"`` and one output ``"output"``, both
 ``float32`` ``N x 3 x H x W`` (ACEScg RGB in the model's encoding,
 :mod:`core.infer.encoding`), with dynamic batch, height and width;
 opset :data:`OPSET`. ``H`` and ``W`` must be multiples of the manifest's
-``multiple_of``.
+``multiple_of``. A network with a context (``input.context = S`` in the
+manifest) has a second input ``"context"``, ``float32`` ``N x 3 x S x S``:
+the whole frame's thumbnail (:mod:`core.infer.context`), in the same encoding.
 
 The manifest (``model.json`` beside ``model.onnx``, format ``reelkit.model/1``)
 is written by :func:`core.infer.model.write_model_manifest`, so inference
@@ -33,15 +35,18 @@ from core.train.registry import IMAGE_CHANNELS
 #: ONNX opset of exported models.
 OPSET = 17
 INPUT_NAME = "input"
+CONTEXT_NAME = "context"
 OUTPUT_NAME = "output"
 
 
-def export_onnx(model, path: str | os.PathLike, *, multiple_of: int = 1, opset: int = OPSET) -> Path:
+def export_onnx(model, path: str | os.PathLike, *, multiple_of: int = 1, context: int = 0,
+                opset: int = OPSET) -> Path:
     """Export ``model`` (a ``torch.nn.Module``) to ``path``, atomically; returns the path.
 
     Traced on a CPU copy in eval mode with a ``1 x 3 x S x S`` example
     (``S`` a multiple of ``multiple_of``); batch, height and width are
-    dynamic axes. Uses torch's TorchScript-based exporter (the dynamo one
+    dynamic axes. ``context``: side of the network's second input (0: none;
+    its batch axis is dynamic). Uses torch's TorchScript-based exporter (the dynamo one
     needs ``onnxscript``, which the ``train`` extra does not install).
     """
     import copy
@@ -55,13 +60,17 @@ def export_onnx(model, path: str | os.PathLike, *, multiple_of: int = 1, opset: 
     target = Path(path)
     side = max(32, multiple_of * max(1, -(-32 // multiple_of)))
     net = copy.deepcopy(model).to("cpu").eval()
-    example = torch.zeros(1, IMAGE_CHANNELS, side, side, dtype=torch.float32)
     axes = {0: "batch", 2: "height", 3: "width"}
+    examples = [torch.zeros(1, IMAGE_CHANNELS, side, side, dtype=torch.float32)]
+    names, dynamic = [INPUT_NAME], {INPUT_NAME: axes, OUTPUT_NAME: axes}
+    if context:
+        examples.append(torch.zeros(1, IMAGE_CHANNELS, context, context, dtype=torch.float32))
+        names.append(CONTEXT_NAME)
+        dynamic[CONTEXT_NAME] = {0: "batch"}
     with atomic_path(target, overwrite=True) as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(net, (example,), str(tmp), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          opset_version=opset, dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
-                          dynamo=False, do_constant_folding=True)
+        torch.onnx.export(net, tuple(examples), str(tmp), input_names=names, output_names=[OUTPUT_NAME],
+                          opset_version=opset, dynamic_axes=dynamic, dynamo=False, do_constant_folding=True)
     return target
 
 
@@ -95,6 +104,6 @@ def write_model_json(config: TrainConfig, onnx_path: str | os.PathLike, *, data:
     return write_model_manifest(onnx_path, name=config.name, version=config.version, colorspace="ACEScg",
                                 encoding=config.encoding, channels=IMAGE_CHANNELS,
                                 multiple_of=config.model.multiple_of,
-                                receptive_field=config.model.receptive_field,
+                                receptive_field=config.model.receptive_field, context=config.model.context,
                                 training=training_record(config, data=data, metrics=metrics, steps=steps),
                                 weights=weights, overwrite=True)

@@ -1,7 +1,9 @@
 """The networks behind :mod:`core.train.registry` (imports torch: load only when training).
 
-Both take and return ``N x 3 x H x W`` ``float32`` in the training
-encoding. Only ONNX-friendly, deterministic operations are used: zero-padded
+All take and return ``N x 3 x H x W`` ``float32`` in the training
+encoding; a network with a context (:class:`UnshuffleNet` with
+``context`` > 0) also takes the frame's ``N x 3 x S x S`` thumbnail
+(:mod:`core.infer.context`, encoded) as a second argument. Only ONNX-friendly, deterministic operations are used: zero-padded
 convolutions, ReLU, strided and transposed convolutions (no interpolation,
 no reflection padding: their CUDA backward passes are non-deterministic).
 The last convolution starts at a tenth of its default scale, so a residual
@@ -100,11 +102,48 @@ class UNet(nn.Module):
         return x + y if self.residual else y
 
 
+class ContextEncoder(nn.Module):
+    """Whole-frame thumbnail -> a global 3x4 colour transform and a feature scale/shift (FiLM).
+
+    Three stride-2 3x3 convolutions with ReLU (3 -> 32 -> 64 -> 64), a mean
+    over the remaining pixels, then two linear layers. Both outputs start at
+    the identity (their last layers are zero), so a network with a context
+    starts as the same network without one.
+    """
+
+    WIDTH = 64
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.convs = nn.Sequential(
+            _conv(IMAGE_CHANNELS, 32, stride=2), nn.ReLU(inplace=True),
+            _conv(32, self.WIDTH, stride=2), nn.ReLU(inplace=True),
+            _conv(self.WIDTH, self.WIDTH, stride=2), nn.ReLU(inplace=True))
+        self.colour = nn.Linear(self.WIDTH, IMAGE_CHANNELS * (IMAGE_CHANNELS + 1))
+        self.film = nn.Linear(self.WIDTH, 2 * features)
+        for layer in (self.colour, self.film):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(matrix N x 3 x 3, offset N x 3, scale N x F, shift N x F)``."""
+        g = self.convs(context).mean(dim=(2, 3))
+        affine = self.colour(g).view(-1, IMAGE_CHANNELS, IMAGE_CHANNELS + 1)
+        eye = torch.eye(IMAGE_CHANNELS, dtype=g.dtype, device=g.device)
+        scale, shift = self.film(g).chunk(2, dim=1)
+        return eye + affine[:, :, :IMAGE_CHANNELS], affine[:, :, IMAGE_CHANNELS], 1.0 + scale, shift
+
+
 class UnshuffleNet(nn.Module):
     """Pixel-unshuffle by ``scale``, head conv, ``blocks`` residual blocks with a long skip, tail conv,
-    pixel-shuffle back; optional global residual. All the convolutions run at 1/``scale`` resolution."""
+    pixel-shuffle back; optional global residual. All the convolutions run at 1/``scale`` resolution.
 
-    def __init__(self, scale: int, channels: int, blocks: int, *, residual: bool = True):
+    With ``context`` > 0, ``forward(x, context)``: the :class:`ContextEncoder`'s
+    colour transform is applied to ``x`` first (the residual is added to the
+    transformed input) and its FiLM scales and shifts the head's features.
+    """
+
+    def __init__(self, scale: int, channels: int, blocks: int, *, residual: bool = True, context: int = 0):
         super().__init__()
         self.residual = residual
         packed = IMAGE_CHANNELS * scale * scale
@@ -113,8 +152,16 @@ class UnshuffleNet(nn.Module):
         self.body = nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
         self.tail = _shrink(_conv(channels, packed))
         self.up = nn.PixelShuffle(scale)
+        self.context = ContextEncoder(channels) if context else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.head(self.down(x))
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        if self.context is not None:
+            if context is None:
+                raise ValueError("this network takes a whole-frame context as its second input")
+            matrix, offset, scale, shift = self.context(context)
+            x = (matrix[:, :, :, None, None] * x[:, None]).sum(dim=2) + offset[:, :, None, None]
+            h = self.head(self.down(x)) * scale[:, :, None, None] + shift[:, :, None, None]
+        else:
+            h = self.head(self.down(x))
         y = self.up(self.tail(h + self.body(h)))
         return x + y if self.residual else y

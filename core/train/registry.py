@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from core.errors import ParameterError
+from core.infer.context import MAX_CONTEXT
 from core.params import Param, ParamSet
 
 #: Channels of every network's input and output (RGB; alpha is not restored).
@@ -50,6 +51,8 @@ class ResNetConfig:
     channels: int = 32
     blocks: int = 4
     residual: bool = True
+    #: Side of the whole-frame context input (0: the family takes none).
+    context: ClassVar[int] = 0
 
     PARAMS: ClassVar[ParamSet] = ParamSet("resnet", [
         Param("channels", int, 32, "feature channels of every layer", minimum=4, maximum=512),
@@ -91,6 +94,8 @@ class UNetConfig:
     channels: int = 16
     depth: int = 2
     residual: bool = True
+    #: Side of the whole-frame context input (0: the family takes none).
+    context: ClassVar[int] = 0
 
     PARAMS: ClassVar[ParamSet] = ParamSet("unet", [
         Param("channels", int, 16, "feature channels of the first level (doubling per level, at most 8x)",
@@ -135,6 +140,14 @@ class UnshuffleConfig:
     field is cheap per full-resolution pixel (:attr:`flops_per_pixel`): the
     family for shipped models that must run on a 4K frame on a few CPU
     cores. ``H`` and ``W`` must be multiples of ``scale``.
+
+    With ``context`` > 0 the network also takes the whole frame as a
+    ``context x context`` thumbnail (:mod:`core.infer.context`), from which a
+    small encoder predicts a global 3x4 colour transform applied to the
+    input (in the training encoding; it starts as the identity) and a
+    per-channel scale and shift of the features (FiLM, starting at none):
+    the colour correction can then depend on the whole frame — a faded
+    print against a warm scene — while tiling stays exact.
     """
 
     type: str
@@ -142,6 +155,7 @@ class UnshuffleConfig:
     channels: int = 64
     blocks: int = 3
     residual: bool = True
+    context: int = 0
 
     PARAMS: ClassVar[ParamSet] = ParamSet("unshuffle", [
         Param("scale", int, 4, "pixel-unshuffle factor (the network runs at 1/scale resolution)",
@@ -149,6 +163,8 @@ class UnshuffleConfig:
         Param("channels", int, 64, "feature channels at the reduced resolution", minimum=4, maximum=512),
         Param("blocks", int, 3, "residual blocks (two 3x3 convolutions each)", minimum=1, maximum=64),
         Param("residual", bool, True, "predict a correction added to the input (starts near the identity)"),
+        Param("context", int, 0, "side of the whole-frame thumbnail the network also sees (0 = none)",
+              minimum=0, maximum=MAX_CONTEXT),
     ])
 
     @property
@@ -171,10 +187,13 @@ class UnshuffleConfig:
         """The ``torch.nn.Module`` (initialised from torch's global RNG: seed it first)."""
         from core.train.nets import UnshuffleNet
 
-        return UnshuffleNet(self.scale, self.channels, self.blocks, residual=self.residual)
+        return UnshuffleNet(self.scale, self.channels, self.blocks, residual=self.residual, context=self.context)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if not self.context:  # written only when used: configs without one keep their hash
+            del out["context"]
+        return out
 
 
 ModelConfig = ResNetConfig | UNetConfig | UnshuffleConfig
@@ -223,6 +242,8 @@ register("unshuffle_small", UnshuffleConfig, "1/4-resolution residual CNN, 32 ch
          scale=4, channels=32, blocks=2)
 register("unshuffle_medium", UnshuffleConfig, "1/4-resolution residual CNN, 64 channels x 3 blocks (~35 kFLOP/px)",
          scale=4, channels=64, blocks=3)
+register("unshuffle_context", UnshuffleConfig, "unshuffle_medium that also sees the whole frame as a 32x32 "
+         "thumbnail (global colour: faded print vs warm scene)", scale=4, channels=64, blocks=3, context=32)
 register("unshuffle_large", UnshuffleConfig, "1/4-resolution residual CNN, 96 channels x 6 blocks",
          scale=4, channels=96, blocks=6)
 

@@ -297,9 +297,16 @@ def save_weights(model, path: str | Path) -> Path:
 
 
 def _to_device(batch: Batch, device: str):
+    """``(input, reference, mask, context or None)`` as tensors on ``device``."""
     import torch
 
-    return tuple(torch.from_numpy(a).to(device) for a in (batch.input, batch.reference, batch.mask))
+    arrays = (batch.input, batch.reference, batch.mask, batch.context)
+    return tuple(None if a is None else torch.from_numpy(a).to(device) for a in arrays)
+
+
+def forward(model, x, context=None):
+    """Run ``model`` on ``x`` (and the frame's ``context`` when the network takes one)."""
+    return model(x) if context is None else model(x, context)
 
 
 def _masked_l1(a, b, m) -> float:
@@ -314,11 +321,11 @@ def _preview(model, preview: Batch, config: TrainConfig, device: str) -> tuple[n
     from core.infer.encoding import decode_pixels
     from core.train.report import contact_sheet_image
 
-    x, y, m = _to_device(preview, device)
+    x, y, m, ctx = _to_device(preview, device)
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        pred = model(x)
+        pred = forward(model, x, ctx)
     model.train(was_training)
     l1_model, l1_input = _masked_l1(pred, y, m), _masked_l1(x, y, m)
     metrics = {"preview_l1": l1_model, "preview_l1_input": l1_input,
@@ -368,7 +375,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     out = Path(output_dir)
     device = resolve_device(cfg.device)
     dataset = PairDataset.from_config(cfg.data, crop_size=cfg.crop_size, encoding=cfg.encoding,
-                                      augment=cfg.augment, seed=cfg.seed)
+                                      augment=cfg.augment, seed=cfg.seed, context_size=cfg.model.context)
     files = {k: out / v for k, v in OUTPUT_FILES.items()}
     out.mkdir(parents=True, exist_ok=True)
     state = _resume_state(cfg, out, device) if resume else None
@@ -413,8 +420,8 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
             t_loop = time.perf_counter()
             csv_written = time.monotonic()
             for step in range(start + 1, cfg.steps + 1):
-                x, y, m = _to_device(dataset.batch(step, cfg.batch_size), device)
-                loss, parts = compute_loss(model(x), y, m, cfg.loss)
+                x, y, m, ctx = _to_device(dataset.batch(step, cfg.batch_size), device)
+                loss, parts = compute_loss(forward(model, x, ctx), y, m, cfg.loss)
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     raise TrainingError(f"step {step}: the loss is {value}; lower optim.lr (now {cfg.optim.lr}) or "
@@ -456,7 +463,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
         write_loss_csv(files["loss_csv"], history)
         write_png(files["loss_png"], loss_plot(history, title=f"{cfg.name}: training loss"))
         write_png(files["contact_sheet"], sheet)
-        export_onnx(model, files["onnx"], multiple_of=cfg.model.multiple_of)
+        export_onnx(model, files["onnx"], multiple_of=cfg.model.multiple_of, context=cfg.model.context)
         save_weights(model, files["weights"])
         write_model_json(cfg, files["onnx"], data=data_hashes, metrics=metrics, steps=cfg.steps,
                          weights=files["weights"])
