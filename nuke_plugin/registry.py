@@ -394,12 +394,13 @@ NODES: tuple[NodeSpec, ...] = (
         tooltip="Judge a restoration (input 'ml') against the reference (input 'reference', aligned to the "
                 "degraded 'source'): fits the classic baselines it must beat (3x3 matrix, root-polynomial and "
                 "3D LUT grades, exported as .cube; dust busting, denoise, unsharp), measures PSNR, SSIM, "
-                "ΔE2000 and flicker of the source, every baseline and ml, and writes an HTML report. 'Output' "
-                "picks what the node shows without running again; 'Open report' opens the report.",
+                "ΔE2000 and flicker of the source, every baseline and ml, and writes an HTML report. Optional "
+                "input 'mask' (ReelAlign's mask: first channel > 0.5 = trusted) limits the metrics to valid "
+                "pixels. 'Output' picks what the node shows without running again; 'Open report' opens the report.",
         params="core.validate:VALIDATE_PARAMS",
         exclude=("write_baselines",),
         exclude_reason="the node always writes the baselines: its 'baseline' view reads them",
-        inputs=("source", "reference", "ml"),
+        inputs=("source", "reference", "ml", "mask"),
         file_view=FileView(
             "output", "Output",
             "what the node shows (switching re-runs nothing): baseline = the best baseline by PSNR "

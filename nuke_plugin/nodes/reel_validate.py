@@ -1,12 +1,15 @@
 """ReelValidate: run :func:`core.validate.run_validation` on the node's inputs and show a chosen view.
 
-Three inputs: ``source`` (input 0, the degraded scan), ``reference``
-(input 1, aligned to the source) and ``ml`` (input 2, the restoration to
-judge; optional: without it only the baselines are measured). Frames pair
-by number, so the reference and ml inputs must cover the source's frames.
-Each input is gathered like any node's (:func:`nuke_plugin.host.gather_input`):
-an upstream Read's own files, or a render through ``Write_input`` /
-``Write_reference`` / ``Write_ml``. Rendered inputs are moved into the
+Four inputs: ``source`` (input 0, the degraded scan), ``reference``
+(input 1, aligned to the source), ``ml`` (input 2, the restoration to
+judge; optional: without it only the baselines are measured) and ``mask``
+(input 3, optional: where the aligned reference can be trusted, first
+channel > 0.5 — ReelAlign's mask; without it every pixel counts). Frames
+pair by number, so the reference, ml and mask inputs must cover the
+source's frames. Each input is gathered like any node's
+(:func:`nuke_plugin.host.gather_input`): an upstream Read's own files, or a
+render through ``Write_input`` / ``Write_reference`` / ``Write_ml`` /
+``Write_mask``. Rendered inputs are moved into the
 result folder (``inputs/<name>/``) instead of being deleted, so the views
 and the report keep working after the run.
 
@@ -33,9 +36,9 @@ from core.errors import ParameterError
 from nuke_plugin import host, knobs, registry
 
 NODE = "ReelValidate"
-SOURCE, REFERENCE, ML = 0, 1, 2
+SOURCE, REFERENCE, ML, MASK = 0, 1, 2, 3
 REPORT_KNOB = "report_file"
-LABELS = {REFERENCE: "reference", ML: "ml"}
+LABELS = {REFERENCE: "reference", ML: "ml", MASK: "mask"}
 
 
 def check_range(node, input: int, frames: tuple[int, ...]) -> None:
@@ -107,7 +110,7 @@ def _start(node) -> host.Task:
     gathered = [seq]
     try:
         others = {}
-        for i in (REFERENCE, ML):
+        for i in (REFERENCE, ML, MASK):
             if node.input(i) is None:
                 continue
             if not seq.still:
@@ -128,6 +131,7 @@ def _start(node) -> host.Task:
         raise
     ref = others[REFERENCE]
     ml = others.get(ML)
+    mask = others.get(MASK)
 
     def pattern(s: host.InputSequence) -> str:
         return s.paths()[0] if seq.still else s.pattern
@@ -136,7 +140,8 @@ def _start(node) -> host.Task:
         from core.validate import run_validation
 
         return run_validation(sources=pattern(seq), references=pattern(ref),
-                              candidates={"ml": pattern(ml)} if ml is not None else {}, output_dir=out_dir,
+                              candidates={"ml": pattern(ml)} if ml is not None else {},
+                              masks=pattern(mask) if mask is not None else None, output_dir=out_dir,
                               frames=seq.frames_text, params=params, force=force, progress=progress,
                               title=f"{node.name()}: validation")
 

@@ -1,4 +1,4 @@
-"""ReelValidate: three inputs (source, reference, ml); Validate runs core.validate.run_validation; views; report.
+"""ReelValidate: four inputs (source, reference, ml, mask); Validate runs core.validate.run_validation; views; report.
 
 End to end with core on a tiny real sequence: the reference is a pan over a
 shipped photo (ACEScg), the source the reference through a known faded
@@ -50,9 +50,9 @@ def read(nuke, pattern, first=FRAMES[0], last=FRAMES[-1]):
     return nuke.nodes.Read(file=pattern, first=first, last=last, raw=True)
 
 
-def make_node(nuke, tmp_path, source=None, reference=None, ml=None, **knobs):
+def make_node(nuke, tmp_path, source=None, reference=None, ml=None, mask=None, **knobs):
     node = nuke.createNode("ReelValidate")
-    for i, inp in enumerate((source, reference, ml)):
+    for i, inp in enumerate((source, reference, ml, mask)):
         if inp is not None:
             node.setInput(i, inp)
     values = {"output_dir": str(tmp_path / "out"), "baselines": "grade_matrix,dust_bust", "compare_frames": 1,
@@ -67,11 +67,12 @@ def shown(nuke, node, frame):
     return np.stack([px["rgba.red"], px["rgba.green"], px["rgba.blue"]], axis=-1)
 
 
-def test_three_labelled_inputs(started):
+def test_four_labelled_inputs(started):
     node = started.createNode("ReelValidate")
-    assert node.maxInputs() == 3
-    assert [host.input_label(node, i) for i in range(3)] == ["source", "reference", "ml"]
+    assert node.maxInputs() == 4
+    assert [host.input_label(node, i) for i in range(4)] == ["source", "reference", "ml", "mask"]
     assert node.node("Write_ml").input(0) is node.node("ml")
+    assert node.node("Write_mask").input(0) is node.node("mask")
     assert "write_baselines" not in node.knobs() and node.knob("open_report") is not None
 
 
@@ -193,3 +194,38 @@ def test_inputs_missing_or_short_are_named(started, tmp_path, shot):
     assert messages[1].startswith("ReelValidate1: the ml input has frames 1001-1002 and lacks source frame(s) 1003")
     assert messages[2] == "ReelValidate1: connect its reference input (input 2) first"
     assert nuke._progress_tasks == []
+
+
+def test_mask_input_limits_the_metrics_to_trusted_pixels(headless, tmp_path, shot):
+    """ml is ruined (black) on its left 32 columns, which the mask marks untrusted: the node's metrics equal
+    core.validate.run_validation's with the same mask (tested against reference metrics in
+    tests/test_validate_*.py), and ml scores as well as the untouched right part."""
+    from core import io
+    from core.validate import run_validation
+
+    nuke = headless
+    nuke._run_startup(str(Path(__file__).resolve().parents[2]), "init.py")
+    patterns, pixels = shot
+    bad = (tmp_path / "bad" / "bad.####.exr").as_posix()
+    mask = (tmp_path / "mask" / "mask.####.exr").as_posix()
+    trusted = np.ones((64, 96, 3), np.float32)
+    trusted[:, :32] = 0.0
+    for n in FRAMES:
+        ruined = pixels["ml"][n].copy()
+        ruined[:, :32] = 0.0
+        io.write_image(io.sequence_path(bad, n), ruined, colorspace="ACEScg", pixel_type="float")
+        io.write_image(io.sequence_path(mask, n), trusted, colorspace="raw", pixel_type="half")
+    node = make_node(nuke, tmp_path, read(nuke, patterns["src"]), read(nuke, patterns["ref"]), read(nuke, bad),
+                     read(nuke, mask), baselines="grade_matrix")
+    node["validate"].execute()
+    assert node[host.STATUS].value().startswith("validated 3 frame(s): ml "), node[host.STATUS].value()
+    got = json.loads((Path(node[host.OUTPUT_FILE].value()).parents[2] / "metrics.json").read_text())["summary"]
+    want = {}
+    for name, masks in (("masked", mask), ("unmasked", None)):
+        want[name] = run_validation(sources=patterns["src"], references=patterns["ref"], candidates={"ml": bad},
+                                    masks=masks, output_dir=tmp_path / name,
+                                    params={"baselines": "grade_matrix", "compare_frames": 1,
+                                            "crop_size": 32}).summary
+    assert got["ml"]["psnr"] == pytest.approx(want["masked"]["ml"]["psnr"], abs=1e-9)
+    assert got["ml"]["delta_e"] == pytest.approx(want["masked"]["ml"]["delta_e"], abs=1e-9)
+    assert got["ml"]["psnr"] > 35.0 > 20.0 > want["unmasked"]["ml"]["psnr"]
