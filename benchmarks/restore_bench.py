@@ -351,22 +351,21 @@ def curve(run_dir: Path, device: str) -> dict:
     from core.infer.encoding import decode_pixels, encode_pixels
     from core.train import list_checkpoints
 
-    from core.infer.context import frame_context
+    from core.infer.context import context_input
     from core.train.trainer import forward
-
-    def nchw(px: np.ndarray):
-        return torch.from_numpy(encode_pixels(px, cfg.encoding).transpose(2, 0, 1)[None].copy()).to(device)
 
     frames = held_out_frames()
     t0 = (run_dir / "config.json").stat().st_mtime
     rows = []
     for step, path in list_checkpoints(run_dir):
         cfg, net = _torch_model(run_dir, path, device)
+        side = cfg.model.context
         values = []
         for _, _, bad, clean in frames:
-            ctx = nchw(frame_context(bad, cfg.model.context)) if cfg.model.context else None
+            x = torch.from_numpy(encode_pixels(bad, cfg.encoding).transpose(2, 0, 1)[None].copy()).to(device)
+            ctx = torch.from_numpy(context_input(bad, side, cfg.encoding)).to(device) if side else None
             with torch.no_grad():
-                y = forward(net, nchw(bad), ctx)[0].float().cpu().numpy().transpose(1, 2, 0)
+                y = forward(net, x, ctx)[0].float().cpu().numpy().transpose(1, 2, 0)
             values.append(psnr(to_display(decode_pixels(np.ascontiguousarray(y), cfg.encoding)), to_display(clean)))
         rows.append({"step": step, "seconds": round(path.stat().st_mtime - t0, 1), "psnr": statistics.mean(values)})
     final = rows[-1]["psnr"]

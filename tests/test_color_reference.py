@@ -146,6 +146,7 @@ def test_matrices_equal_colour_science():
                                cs["ACES2065-1"].matrix_RGB_to_XYZ, atol=1e-10)
     np.testing.assert_allclose(matrices.normalised_primary_matrix(matrices.PRIMARIES_AP1, matrices.WHITE_ACES),
                                cs["ACEScg"].matrix_RGB_to_XYZ, atol=1e-10)
+    np.testing.assert_allclose(matrices.AP1_LUMINANCE, cs["ACEScg"].matrix_RGB_to_XYZ[1], atol=1e-10)
     # colour's "sRGB" space carries IEC's 4-decimal matrix; "ITU-R BT.709" is derived like ours.
     np.testing.assert_allclose(matrices.MATRIX_REC709_TO_XYZ, cs["ITU-R BT.709"].matrix_RGB_to_XYZ, atol=1e-12)
     for a, b in [("ACEScg", "ITU-R BT.709"), ("ACES2065-1", "ACEScg"), ("ITU-R BT.709", "ACES2065-1")]:

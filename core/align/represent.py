@@ -5,7 +5,7 @@ flicker), noise (grain, dust) and softness, so raw RGB is a poor thing to
 match. Each image becomes one channel that keeps the picture's structure and
 drops most of the rest:
 
-1. luminance ``Y`` of the ACEScg pixels (AP1 weights, :data:`AP1_LUMINANCE`),
+1. luminance ``Y`` of the ACEScg pixels (AP1 weights, :data:`core.color.matrices.AP1_LUMINANCE`),
    divided by its mean (a global exposure gain such as flicker cancels);
 2. sharpness matching (optional): the relative blur of the two is measured
    from their radial power spectra (:func:`relative_blur`, no correspondence
@@ -45,8 +45,7 @@ import math
 
 import numpy as np
 
-#: Luminance weights of ACEScg (AP1 primaries, ACES white): the middle row of AP1 -> XYZ.
-AP1_LUMINANCE = (0.2722287168, 0.6740817658, 0.0536895174)
+from core.color.matrices import AP1_LUMINANCE
 #: Floor of the local standard deviation, relative to the mean luminance: flat areas are not amplified into noise.
 CONTRAST_FLOOR = 0.02
 #: The representation is clipped to +-Z_CLIP (outliers such as dust specks and scratches saturate).

@@ -115,6 +115,10 @@ def bradford_matrix(source_white, target_white) -> np.ndarray:
     return np.linalg.inv(MATRIX_BRADFORD) @ np.diag(dst / src) @ MATRIX_BRADFORD
 
 
+#: Luminance weights of ACEScg (AP1 primaries, ACES white, not adapted): the middle row of its RGB -> XYZ
+#: (``normalised_primary_matrix(PRIMARIES_AP1, WHITE_ACES)[1]``; checked against colour-science in the tests).
+AP1_LUMINANCE = (0.2722287168, 0.6740817658, 0.0536895174)
+
 #: XYZ of the D65 white (Y = 1): the reference white of "XYZ", Lab and OKLab.
 XYZ_D65 = xy_to_XYZ(WHITE_D65)
 

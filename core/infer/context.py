@@ -64,3 +64,15 @@ def frame_context(pixels: np.ndarray, size: int) -> np.ndarray:
     sums, widths = _band_sums(rows, int(size), 1)
     # one division by the band's area: a mirrored frame gives exactly the mirrored thumbnail
     return (sums / (heights[:, None, None] * widths[None, :, None])).astype(np.float32)
+
+
+def context_input(pixels: np.ndarray, size: int, encoding: str, dtype=np.float32) -> np.ndarray:
+    """The network's ``context`` input for a frame: :func:`frame_context` in ``encoding``, ``1 x C x S x S``.
+
+    ``pixels``: ``HWC`` scene-linear in the model's colour space (the whole
+    frame, not a tile); ``dtype``: the graph's input type (float32 or float16).
+    """
+    from core.infer.encoding import encode_pixels
+
+    thumb = encode_pixels(frame_context(pixels, size), encoding)
+    return np.ascontiguousarray(thumb.transpose(2, 0, 1)[None], dtype=dtype)

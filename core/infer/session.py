@@ -20,7 +20,7 @@ import numpy as np
 
 from core.errors import ImageError, ParameterError, require
 from core.frame import Frame, as_hwc_float32, check_finite
-from core.infer.context import frame_context
+from core.infer.context import context_input
 from core.infer.encoding import decode_pixels, encode_pixels
 from core.infer.model import ModelError, ModelSpec, load_model_spec, read_model_bytes
 from core.infer.tiling import resolve_tiling, run_tiled
@@ -219,8 +219,7 @@ class Restorer:
         encoded = encode_pixels(px[..., :c], self.spec.encoding)
         context = None
         if self.spec.context:  # the whole frame's thumbnail, the same for every tile
-            thumb = encode_pixels(frame_context(px[..., :c], self.spec.context), self.spec.encoding)
-            context = np.ascontiguousarray(thumb.transpose(2, 0, 1)[None], dtype=self.input_dtype)
+            context = context_input(px[..., :c], self.spec.context, self.spec.encoding, self.input_dtype)
         restored, tiles = run_tiled(functools.partial(self._run_tile, context=context), encoded, tile=self.tile, overlap=self.overlap,
                                     halo=self.spec.halo, multiple_of=self.spec.multiple_of)
         del encoded

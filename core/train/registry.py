@@ -35,8 +35,22 @@ from core.params import Param, ParamSet
 IMAGE_CHANNELS = 3
 
 
+class _ModelConfig:
+    """What every model config shares: no whole-frame context unless its family declares one, and
+    :meth:`to_dict` (the fields; ``context`` only when used, so configs without one keep their hash)."""
+
+    #: Side of the whole-frame context input (0: none; a family may make it a field).
+    context: ClassVar[int] = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        if not self.context:
+            out.pop("context", None)
+        return out
+
+
 @dataclasses.dataclass(frozen=True)
-class ResNetConfig:
+class ResNetConfig(_ModelConfig):
     """A plain residual CNN at full resolution (EDSR-like, no normalisation).
 
     ``head`` 3x3 conv (3 -> ``channels``), ``blocks`` residual blocks
@@ -51,8 +65,6 @@ class ResNetConfig:
     channels: int = 32
     blocks: int = 4
     residual: bool = True
-    #: Side of the whole-frame context input (0: the family takes none).
-    context: ClassVar[int] = 0
 
     PARAMS: ClassVar[ParamSet] = ParamSet("resnet", [
         Param("channels", int, 32, "feature channels of every layer", minimum=4, maximum=512),
@@ -75,12 +87,10 @@ class ResNetConfig:
 
         return ResNet(self.channels, self.blocks, residual=self.residual)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass(frozen=True)
-class UNetConfig:
+class UNetConfig(_ModelConfig):
     """A U-Net: ``depth`` downsamplings (strided 3x3 conv), ``channels`` doubling per level
     (capped at 8x), two 3x3 convs per level on each side, transposed-conv upsampling and
     skip concatenations; with ``residual`` a correction added to the input.
@@ -94,8 +104,6 @@ class UNetConfig:
     channels: int = 16
     depth: int = 2
     residual: bool = True
-    #: Side of the whole-frame context input (0: the family takes none).
-    context: ClassVar[int] = 0
 
     PARAMS: ClassVar[ParamSet] = ParamSet("unet", [
         Param("channels", int, 16, "feature channels of the first level (doubling per level, at most 8x)",
@@ -127,12 +135,10 @@ class UNetConfig:
 
         return UNet(self.channels, self.depth, residual=self.residual)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass(frozen=True)
-class UnshuffleConfig:
+class UnshuffleConfig(_ModelConfig):
     """A residual CNN at reduced resolution: pixel-unshuffle by ``scale``, ``blocks`` residual blocks of
     ``channels`` features, pixel-shuffle back; with ``residual`` a correction added to the input.
 
@@ -189,11 +195,6 @@ class UnshuffleConfig:
 
         return UnshuffleNet(self.scale, self.channels, self.blocks, residual=self.residual, context=self.context)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        if not self.context:  # written only when used: configs without one keep their hash
-            del out["context"]
-        return out
 
 
 ModelConfig = ResNetConfig | UNetConfig | UnshuffleConfig
@@ -260,7 +261,7 @@ def model_config(raw: Any, *, where: str = "model") -> ModelConfig:
     missing or unknown type (listing the known ones) and naming the key for
     unknown or invalid options.
     """
-    if isinstance(raw, (ResNetConfig, UNetConfig, UnshuffleConfig)):
+    if isinstance(raw, _ModelConfig):
         return raw
     if not isinstance(raw, Mapping):
         raise ParameterError(f"{where}: expected a mapping with a 'type' key, got {type(raw).__name__}")

@@ -41,6 +41,7 @@ import math
 
 import numpy as np
 
+from core.color.matrices import AP1_LUMINANCE
 from core.errors import ImageError
 
 METRIC_ENCODING = "srgb_clip"
@@ -51,8 +52,6 @@ FLICKER_GRID = (8, 8)
 SSIM_WINDOW = 7
 _K1, _K2 = 0.01, 0.03
 _LOG_FLOOR = 2.0 ** -12
-#: ACEScg (AP1) luminance weights (Y row of the AP1 -> XYZ matrix).
-AP1_LUMA = (0.2722287168, 0.6740817658, 0.0536895174)
 #: PSNR where the images are identical on the valid pixels (instead of +inf).
 PSNR_CAP = 100.0
 
@@ -172,7 +171,7 @@ def delta_e(result: np.ndarray, reference: np.ndarray, mask=None) -> float:
 def luminance(image: np.ndarray) -> np.ndarray:
     """ACEScg luminance ``HW`` (float32)."""
     rgb = _rgb(image, "image")
-    return (rgb @ np.asarray(AP1_LUMA, np.float32)).astype(np.float32)
+    return (rgb @ np.asarray(AP1_LUMINANCE, np.float32)).astype(np.float32)
 
 
 def frame_stats(image: np.ndarray, mask=None) -> dict[str, object]:
