@@ -36,12 +36,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.timing import best_of  # noqa: E402
 
 WIDTH, HEIGHT = 2048, 1556
 MARGIN = 16
@@ -114,15 +115,6 @@ def _epe(coords: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> float:
     return float(err[valid].mean())
 
 
-def _best_of(fn, repeat: int):
-    best, out = math.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", default="coffee,astronaut,chelsea,rocket")
@@ -149,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         for kind in ("global", "local"):
             preset = PRESETS[(i + (kind == "local")) % len(PRESETS)]
             src, truth = _case(ref, i, kind, preset)
-            t_rk, res = _best_of(lambda: align(src, ref), args.repeat)
-            t_cv, warp = _best_of(lambda: _opencv_ecc(src, ref), args.repeat)
+            t_rk, res = best_of(lambda: align(src, ref), args.repeat)
+            t_cv, warp = best_of(lambda: _opencv_ecc(src, ref), args.repeat)
             valid = res.mask[..., 0] > 0
             valid[:MARGIN], valid[-MARGIN:], valid[:, :MARGIN], valid[:, -MARGIN:] = False, False, False, False
             if not res.converged or not valid.any():

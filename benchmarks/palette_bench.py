@@ -32,6 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import best_of  # noqa: E402
+
 
 def _frame(sample: str, width: int, height: int) -> np.ndarray:
     import cv2
@@ -42,15 +44,6 @@ def _frame(sample: str, width: int, height: int) -> np.ndarray:
     srgb = load_sample(sample).pixels
     big = cv2.resize(srgb, (width, height), interpolation=cv2.INTER_CUBIC)
     return np.ascontiguousarray(convert(np.clip(big, 0.0, 1.0), "srgb", "ACEScg"), dtype=np.float32)
-
-
-def _best_of(fn, repeat: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def _quality(frame: np.ndarray, oklab: np.ndarray, centres_oklab: np.ndarray, lab_sample_idx: np.ndarray) -> tuple[float, float]:
@@ -128,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         frame.copy()
         idx_out.fill(1)
 
-    t_floor, _ = _best_of(floor, args.repeat)
+    t_floor, _ = best_of(floor, args.repeat)
 
-    t_fit, fit = _best_of(lambda: fit_palette(frame, k=args.k, seed=0), args.repeat)
-    t_enc, enc = _best_of(lambda: encode(frame, fit, distance=False, threads=args.threads), args.repeat)
-    t_encd, _ = _best_of(lambda: encode(frame, fit, distance=True, threads=args.threads), args.repeat)
+    t_fit, fit = best_of(lambda: fit_palette(frame, k=args.k, seed=0), args.repeat)
+    t_enc, enc = best_of(lambda: encode(frame, fit, distance=False, threads=args.threads), args.repeat)
+    t_encd, _ = best_of(lambda: encode(frame, fit, distance=True, threads=args.threads), args.repeat)
     print(f"  reelkit fit          {t_fit * 1e3:8.1f} ms   ({fit.n_iter} iterations, converged={fit.converged}, "
           f"{fit.n_samples} sampled pixels, {fit.n_distinct} distinct)")
     print(f"  reelkit encode       {t_enc * 1e3:8.1f} ms   index only ({n / t_enc / 1e6:.0f} Mpixel/s)")

@@ -36,12 +36,13 @@ import importlib.util
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.timing import best_of  # noqa: E402
 
 W, H = 640, 360
 BIKES_CUTS = [30, 76, 137, 187, 242]
@@ -144,15 +145,6 @@ def photo_reel(folder: Path, seed: int = 7) -> tuple[Path, list[int]]:
     return path, cuts
 
 
-def _time(fn, repeat: int = 1):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tolerance", type=int, default=2, help="frames a found cut may be off (default 2)")
@@ -179,11 +171,11 @@ def main() -> int:
           f"{'time s':>7s} {'ref s':>6s} {'ratio':>5s}")
     totals: dict[str, list[float]] = {d: [0, 0, 0] for d in detectors}  # tp, found, true
     for name, path, truth in clips:
-        ref_t, _ = _time(lambda: scenedetect.detect(str(path), scenedetect.AdaptiveDetector()), repeat=3)
+        ref_t, _ = best_of(lambda: scenedetect.detect(str(path), scenedetect.AdaptiveDetector()), repeat=3)
         for det in detectors:
             if det == "transnetv2":
                 detect_cuts(path, detector=det)  # build the network once, outside the timing
-            t, (found, frames, _) = _time(lambda: detect_cuts(path, detector=det),
+            t, (found, frames, _) = best_of(lambda: detect_cuts(path, detector=det),
                                           repeat=1 if det == "transnetv2" else 3)
             s = cut_f1(found, truth, tolerance=args.tolerance)
             tp = round(s["recall"] * s["true"])

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -39,14 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def best_of(fn, repeat: int) -> tuple[float, object]:
-    out, best = None, float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+from benchmarks.timing import best_of  # noqa: E402
 
 
 def line(name: str, ours: float, ref: float, agree: str) -> None:
