@@ -68,10 +68,10 @@ def load_clean(entry: str) -> np.ndarray:
     """A clean photo (``sample:NAME`` / ``skimage:NAME`` / ``sklearn:NAME``) as ``float32`` ``HW3`` scene-linear ACEScg."""
     from core import color, io
     from core.io.samples import sample_path
-    from core.train.data import bundled_photo_path
+    from core.train.data import bundled_media_path
 
     kind, name = entry.split(":", 1)
-    path = sample_path(name) if kind == "sample" else bundled_photo_path(entry)
+    path = sample_path(name) if kind == "sample" else bundled_media_path(entry)
     frame = io.read_image(path, colorspace="srgb")
     px = frame.pixels[..., :3]
     if px.shape[2] == 1:
@@ -363,7 +363,8 @@ def curve(run_dir: Path, device: str) -> dict:
         values = []
         for _, _, bad, clean in frames:
             x = torch.from_numpy(encode_pixels(bad, cfg.encoding).transpose(2, 0, 1)[None].copy()).to(device)
-            ctx = torch.from_numpy(context_input(bad, side, cfg.encoding)).to(device) if side else None
+            ctx = (torch.from_numpy(context_input(bad, side, cfg.encoding, detail=cfg.model.context_detail)).to(device)
+                   if side else None)
             with torch.no_grad():
                 y = forward(net, x, ctx)[0].float().cpu().numpy().transpose(1, 2, 0)
             values.append(psnr(to_display(decode_pixels(np.ascontiguousarray(y), cfg.encoding)), to_display(clean)))
@@ -385,7 +386,8 @@ def gpu_time(run_dir: Path, repeats: int) -> dict:
     net = net.half().to(memory_format=torch.channels_last)
     side = cfg.model.context
     x = torch.rand(1, 3, *UHD, device="cuda", dtype=torch.float16).to(memory_format=torch.channels_last)
-    c = torch.rand(1, 3, side, side, device="cuda", dtype=torch.float16) if side else None
+    detail = cfg.model.context_detail
+    c = torch.rand(1, 6 if detail else 3, side, side, device="cuda", dtype=torch.float16) if side else None
     torch.backends.cudnn.benchmark = True
     with torch.no_grad():
         for _ in range(5):
@@ -406,25 +408,55 @@ def gpu_time(run_dir: Path, repeats: int) -> dict:
     def encode(t):
         return (torch.sign(t) * torch.log1p(LOG2_GAIN * t.abs()) / k).half()
 
+    def thumbnail(t):
+        # the thumbnail by torch's adaptive pooling (bands within a pixel of core.infer.context's): timing only
+        pool = torch.nn.functional.adaptive_avg_pool2d
+        if not detail:
+            return pool(t, side)
+        box = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
+        return torch.cat([pool(t, side), pool((t - box).abs(), side)], dim=1)
+
     def whole(px: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             t = torch.from_numpy(px).to("cuda").permute(2, 0, 1)[None]
-            # the thumbnail by torch's adaptive pooling (bands within a pixel of core.infer.context's): timing only
-            ctx = encode(torch.nn.functional.adaptive_avg_pool2d(t, side)) if side else None
+            ctx = encode(thumbnail(t)) if side else None
             y = forward(net, encode(t).contiguous(memory_format=torch.channels_last), ctx).float()
             y = torch.sign(y) * torch.expm1(y.abs() * k) / LOG2_GAIN
             return y[0].permute(1, 2, 0).cpu().numpy()
 
-    for _ in range(3):
-        whole(frame)
-    e2e = []
-    for _ in range(repeats // 2):
-        t = time.perf_counter()
-        whole(frame)
-        e2e.append(time.perf_counter() - t)
+    # the same with page-locked host buffers, as a reader/writer that decodes into and encodes from
+    # pinned memory would use (ONNX Runtime's IO binding does likewise): the copies run at full PCIe speed
+    pinned_in = torch.from_numpy(frame).pin_memory()
+    pinned_out = torch.empty_like(pinned_in).pin_memory()
+
+    def whole_pinned() -> torch.Tensor:
+        with torch.no_grad():
+            t = pinned_in.to("cuda", non_blocking=True).permute(2, 0, 1)[None]
+            ctx = encode(thumbnail(t)) if side else None
+            y = forward(net, encode(t).contiguous(memory_format=torch.channels_last), ctx).float()
+            y = torch.sign(y) * torch.expm1(y.abs() * k) / LOG2_GAIN
+            pinned_out.copy_(y[0].permute(1, 2, 0), non_blocking=True)
+            torch.cuda.synchronize()
+            return pinned_out
+
+    def timed(fn) -> list[float]:
+        for _ in range(3):
+            fn()
+        out = []
+        for _ in range(max(1, repeats // 2)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+        return out
+
+    e2e = timed(lambda: whole(frame))
+    e2e_pinned = timed(whole_pinned)
+    check = whole(frame)
+    pinned_error = float(np.abs(whole_pinned().numpy() - check).max())
     return {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "dtype": "float16",
             "size": f"{UHD[1]}x{UHD[0]}", "median_s": statistics.median(times), "min_s": min(times),
             "end_to_end_median_s": statistics.median(e2e),
+            "end_to_end_pinned_median_s": statistics.median(e2e_pinned), "pinned_max_abs_diff": pinned_error,
             "onnxruntime": onnxruntime.__version__, "ort_providers": onnxruntime.get_available_providers()}
 
 
@@ -453,7 +485,9 @@ def main(argv=None) -> int:
             result["gpu"] = gpu_time(args.gpu_time, 20)
             g = result["gpu"]
             print(f"{g['device']}: 3840x2160 torch fp16 {g['median_s'] * 1000:.1f} ms (median of 20); end to end "
-                  f"(host float32 frame -> GPU, log2, fp16 net, decode -> host) {g['end_to_end_median_s'] * 1000:.1f} ms; "
+                  f"(host float32 frame -> GPU, log2, fp16 net, decode -> host) {g['end_to_end_median_s'] * 1000:.1f} ms, "
+                  f"from/to pinned host buffers {g['end_to_end_pinned_median_s'] * 1000:.1f} ms "
+                  f"(max diff {g['pinned_max_abs_diff']:.1e}); "
                   f"onnxruntime {g['onnxruntime']} providers {g['ort_providers']}")
     else:
         result = {"model": args.model, "quality": evaluate(args.model, args.threads)}

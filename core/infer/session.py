@@ -20,7 +20,7 @@ import numpy as np
 
 from core.errors import ImageError, ParameterError, require
 from core.frame import Frame, as_hwc_float32, check_finite
-from core.infer.context import context_input
+from core.infer.context import context_channels, context_input
 from core.infer.encoding import decode_pixels, encode_pixels
 from core.infer.model import ModelError, ModelSpec, load_model_spec, read_model_bytes
 from core.infer.tiling import resolve_tiling, run_tiled
@@ -160,10 +160,11 @@ class Restorer:
         self.context_name = None
         if want == 2:
             ctx, s = inputs[1], self.spec.context
+            cc = context_channels(c, self.spec.context_detail)
             shape = list(ctx.shape)
-            if ctx.type != inp.type or len(shape) != 4 or shape[1:] != [c, s, s]:
+            if ctx.type != inp.type or len(shape) != 4 or shape[1:] != [cc, s, s]:
                 raise ModelError(f"{path}: context input {ctx.name!r} is {ctx.type} {shape}; its manifest "
-                                 f"declares {inp.type} [N, {c}, {s}, {s}]")
+                                 f"declares {inp.type} [N, {cc}, {s}, {s}]")
             self.context_name = ctx.name
         for kind, arg in (("input", inp), ("output", out)):
             if arg.type not in _ORT_TYPES:
@@ -219,7 +220,8 @@ class Restorer:
         encoded = encode_pixels(px[..., :c], self.spec.encoding)
         context = None
         if self.spec.context:  # the whole frame's thumbnail, the same for every tile
-            context = context_input(px[..., :c], self.spec.context, self.spec.encoding, self.input_dtype)
+            context = context_input(px[..., :c], self.spec.context, self.spec.encoding, self.input_dtype,
+                                    detail=self.spec.context_detail)
         restored, tiles = run_tiled(functools.partial(self._run_tile, context=context), encoded, tile=self.tile, overlap=self.overlap,
                                     halo=self.spec.halo, multiple_of=self.spec.multiple_of)
         del encoded

@@ -22,6 +22,9 @@ from core.errors import ImageReadError, SequenceError
 from core.frame import Frame
 from core.io._common import DEFAULT_INTEGER_COLORSPACE, check_colorspace_arg, choose_colorspace, existing_file
 
+#: File suffixes taken to be videos (lower case).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".mxf", ".webm", ".mpg", ".mpeg", ".vob")
+
 
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:

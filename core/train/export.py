@@ -5,8 +5,9 @@ The ONNX graph: one input ``"input"`` and one output ``"output"``, both
 :mod:`core.infer.encoding`), with dynamic batch, height and width;
 opset :data:`OPSET`. ``H`` and ``W`` must be multiples of the manifest's
 ``multiple_of``. A network with a context (``input.context = S`` in the
-manifest) has a second input ``"context"``, ``float32`` ``N x 3 x S x S``:
-the whole frame's thumbnail (:mod:`core.infer.context`), in the same encoding.
+manifest) has a second input ``"context"``, ``float32`` ``N x 3 x S x S``
+(``N x 6 x S x S`` with ``input.context_detail``): the whole frame's
+thumbnail (:mod:`core.infer.context`), in the same encoding.
 
 The manifest (``model.json`` beside ``model.onnx``, format ``reelkit.model/1``)
 is written by :func:`core.infer.model.write_model_manifest`, so inference
@@ -30,6 +31,7 @@ from typing import Any
 
 from core.errors import ParameterError
 from core.train.config import TrainConfig
+from core.infer.context import context_channels
 from core.train.registry import IMAGE_CHANNELS
 
 #: ONNX opset of exported models.
@@ -40,13 +42,13 @@ OUTPUT_NAME = "output"
 
 
 def export_onnx(model, path: str | os.PathLike, *, multiple_of: int = 1, context: int = 0,
-                opset: int = OPSET) -> Path:
+                context_detail: bool = False, opset: int = OPSET) -> Path:
     """Export ``model`` (a ``torch.nn.Module``) to ``path``, atomically; returns the path.
 
     Traced on a CPU copy in eval mode with a ``1 x 3 x S x S`` example
     (``S`` a multiple of ``multiple_of``); batch, height and width are
     dynamic axes. ``context``: side of the network's second input (0: none;
-    its batch axis is dynamic). Uses torch's TorchScript-based exporter (the dynamo one
+    its batch axis is dynamic; ``context_detail``: it has the detail channels too). Uses torch's TorchScript-based exporter (the dynamo one
     needs ``onnxscript``, which the ``train`` extra does not install).
     """
     import copy
@@ -64,7 +66,8 @@ def export_onnx(model, path: str | os.PathLike, *, multiple_of: int = 1, context
     examples = [torch.zeros(1, IMAGE_CHANNELS, side, side, dtype=torch.float32)]
     names, dynamic = [INPUT_NAME], {INPUT_NAME: axes, OUTPUT_NAME: axes}
     if context:
-        examples.append(torch.zeros(1, IMAGE_CHANNELS, context, context, dtype=torch.float32))
+        channels = context_channels(IMAGE_CHANNELS, context_detail)
+        examples.append(torch.zeros(1, channels, context, context, dtype=torch.float32))
         names.append(CONTEXT_NAME)
         dynamic[CONTEXT_NAME] = {0: "batch"}
     with atomic_path(target, overwrite=True) as tmp, warnings.catch_warnings(), torch.no_grad():
@@ -105,5 +108,6 @@ def write_model_json(config: TrainConfig, onnx_path: str | os.PathLike, *, data:
                                 encoding=config.encoding, channels=IMAGE_CHANNELS,
                                 multiple_of=config.model.multiple_of,
                                 receptive_field=config.model.receptive_field, context=config.model.context,
+                                context_detail=config.model.context_detail,
                                 training=training_record(config, data=data, metrics=metrics, steps=steps),
                                 weights=weights, overwrite=True)

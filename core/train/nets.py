@@ -105,7 +105,7 @@ class UNet(nn.Module):
 class ContextEncoder(nn.Module):
     """Whole-frame thumbnail -> a global 3x4 colour transform and a feature scale/shift (FiLM).
 
-    Three stride-2 3x3 convolutions with ReLU (3 -> 32 -> 64 -> 64), a mean
+    Three stride-2 3x3 convolutions with ReLU (3 or 6 with detail -> 32 -> 64 -> 64), a mean
     over the remaining pixels, then two linear layers. Both outputs start at
     the identity (their last layers are zero), so a network with a context
     starts as the same network without one.
@@ -113,10 +113,10 @@ class ContextEncoder(nn.Module):
 
     WIDTH = 64
 
-    def __init__(self, features: int):
+    def __init__(self, features: int, in_channels: int = IMAGE_CHANNELS):
         super().__init__()
         self.convs = nn.Sequential(
-            _conv(IMAGE_CHANNELS, 32, stride=2), nn.ReLU(inplace=True),
+            _conv(in_channels, 32, stride=2), nn.ReLU(inplace=True),
             _conv(32, self.WIDTH, stride=2), nn.ReLU(inplace=True),
             _conv(self.WIDTH, self.WIDTH, stride=2), nn.ReLU(inplace=True))
         self.colour = nn.Linear(self.WIDTH, IMAGE_CHANNELS * (IMAGE_CHANNELS + 1))
@@ -143,7 +143,8 @@ class UnshuffleNet(nn.Module):
     transformed input) and its FiLM scales and shifts the head's features.
     """
 
-    def __init__(self, scale: int, channels: int, blocks: int, *, residual: bool = True, context: int = 0):
+    def __init__(self, scale: int, channels: int, blocks: int, *, residual: bool = True, context: int = 0,
+                 context_detail: bool = False):
         super().__init__()
         self.residual = residual
         packed = IMAGE_CHANNELS * scale * scale
@@ -152,7 +153,8 @@ class UnshuffleNet(nn.Module):
         self.body = nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
         self.tail = _shrink(_conv(channels, packed))
         self.up = nn.PixelShuffle(scale)
-        self.context = ContextEncoder(channels) if context else None
+        self.context = (ContextEncoder(channels, IMAGE_CHANNELS * (2 if context_detail else 1)) if context
+                        else None)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         if self.context is not None:

@@ -41,11 +41,14 @@ class _ModelConfig:
 
     #: Side of the whole-frame context input (0: none; a family may make it a field).
     context: ClassVar[int] = 0
+    #: Whether the context carries the detail channels (:func:`core.infer.context.frame_context`).
+    context_detail: ClassVar[bool] = False
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        if not self.context:
-            out.pop("context", None)
+        for key in ("context", "context_detail"):
+            if not getattr(self, key):
+                out.pop(key, None)
         return out
 
 
@@ -153,7 +156,9 @@ class UnshuffleConfig(_ModelConfig):
     input (in the training encoding; it starts as the identity) and a
     per-channel scale and shift of the features (FiLM, starting at none):
     the colour correction can then depend on the whole frame — a faded
-    print against a warm scene — while tiling stays exact.
+    print against a warm scene — while tiling stays exact. ``context_detail``
+    adds the thumbnail's detail channels (band means of ``|x - box3(x)|``:
+    grain, softness, specks), so the encoder also sees the print's texture.
     """
 
     type: str
@@ -162,6 +167,7 @@ class UnshuffleConfig(_ModelConfig):
     blocks: int = 3
     residual: bool = True
     context: int = 0
+    context_detail: bool = False
 
     PARAMS: ClassVar[ParamSet] = ParamSet("unshuffle", [
         Param("scale", int, 4, "pixel-unshuffle factor (the network runs at 1/scale resolution)",
@@ -171,6 +177,8 @@ class UnshuffleConfig(_ModelConfig):
         Param("residual", bool, True, "predict a correction added to the input (starts near the identity)"),
         Param("context", int, 0, "side of the whole-frame thumbnail the network also sees (0 = none)",
               minimum=0, maximum=MAX_CONTEXT),
+        Param("context_detail", bool, False, "the thumbnail also carries the frame's detail (grain, softness, "
+              "specks: band means of |x - box3(x)|); needs context"),
     ])
 
     @property
@@ -193,7 +201,8 @@ class UnshuffleConfig(_ModelConfig):
         """The ``torch.nn.Module`` (initialised from torch's global RNG: seed it first)."""
         from core.train.nets import UnshuffleNet
 
-        return UnshuffleNet(self.scale, self.channels, self.blocks, residual=self.residual, context=self.context)
+        return UnshuffleNet(self.scale, self.channels, self.blocks, residual=self.residual, context=self.context,
+                            context_detail=self.context_detail)
 
 
 
@@ -280,4 +289,6 @@ def model_config(raw: Any, *, where: str = "model") -> ModelConfig:
         resolved = entry.config.PARAMS.resolve({**entry.defaults, **values})
     except ParameterError as exc:
         raise ParameterError(f"{where}: {exc}") from None
+    if resolved.get("context_detail") and not resolved.get("context"):
+        raise ParameterError(f"{where}.context_detail: needs a whole-frame context (context > 0) for type {name!r}")
     return entry.config(type=name, **resolved)

@@ -375,7 +375,8 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     out = Path(output_dir)
     device = resolve_device(cfg.device)
     dataset = PairDataset.from_config(cfg.data, crop_size=cfg.crop_size, encoding=cfg.encoding,
-                                      augment=cfg.augment, seed=cfg.seed, context_size=cfg.model.context)
+                                      augment=cfg.augment, seed=cfg.seed, context_size=cfg.model.context,
+                                      context_detail=cfg.model.context_detail)
     files = {k: out / v for k, v in OUTPUT_FILES.items()}
     out.mkdir(parents=True, exist_ok=True)
     state = _resume_state(cfg, out, device) if resume else None
@@ -463,7 +464,8 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
         write_loss_csv(files["loss_csv"], history)
         write_png(files["loss_png"], loss_plot(history, title=f"{cfg.name}: training loss"))
         write_png(files["contact_sheet"], sheet)
-        export_onnx(model, files["onnx"], multiple_of=cfg.model.multiple_of, context=cfg.model.context)
+        export_onnx(model, files["onnx"], multiple_of=cfg.model.multiple_of, context=cfg.model.context,
+                    context_detail=cfg.model.context_detail)
         save_weights(model, files["weights"])
         write_model_json(cfg, files["onnx"], data=data_hashes, metrics=metrics, steps=cfg.steps,
                          weights=files["weights"])
