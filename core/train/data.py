@@ -435,15 +435,21 @@ def clean_frames(entry: str | os.PathLike) -> list[tuple[str, int | None]]:
     from core.io.video import VIDEO_SUFFIXES
 
     entry = os.fspath(entry)
-    video, _, spec = entry.rpartition("@")
-    if video.startswith(tuple(BUNDLED_MEDIA)) or video.lower().endswith(VIDEO_SUFFIXES):
-        path = str(bundled_media_path(video)) if video.startswith(tuple(BUNDLED_MEDIA)) else video
+    video, at, spec = entry.rpartition("@")
+    bundled = video.startswith(tuple(BUNDLED_MEDIA))
+    # VIDEO@FRAMES: FRAMES never holds a path separator (so "user@host/clean.png" stays a file)
+    if at and "/" not in spec and os.sep not in spec and (
+            bundled or video.lower().endswith(VIDEO_SUFFIXES) or os.path.isfile(video)):
+        path = str(bundled_media_path(video)) if bundled else video
         if not path.lower().endswith(VIDEO_SUFFIXES):
             raise ImageReadError(f"{entry}: '@FRAMES' picks frames of a video ({', '.join(VIDEO_SUFFIXES)})")
         if not os.path.isfile(path):
             raise ImageReadError(f"{entry}: no such file (clean video for synthetic training pairs)")
+        try:
+            numbers = list(io.as_frame_range(spec))
+        except (SequenceError, ParameterError) as exc:
+            raise ImageReadError(f"{entry}: {exc} (FRAMES: 0-based video frames, e.g. 0-249x25)") from None
         count = io.video_info(path).frame_count
-        numbers = list(io.as_frame_range(spec))
         if count and numbers[-1] >= count:
             raise ImageReadError(f"{entry}: frame {numbers[-1]} is past the video's last frame {count - 1}")
         return [(path, n) for n in numbers]
