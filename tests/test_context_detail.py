@@ -31,7 +31,7 @@ ort = pytest.importorskip("onnxruntime")
 from core import color, io  # noqa: E402
 from core.degrade import EFFECTS, degrade_frame  # noqa: E402
 from core.errors import ParameterError  # noqa: E402
-from core.infer import ModelError, Restorer, decode_pixels, encode_pixels, load_model_spec, write_model_manifest  # noqa: E402
+from core.infer import ModelError, Restorer, encode_pixels, load_model_spec, write_model_manifest  # noqa: E402
 from core.infer.context import band_edges, context_channels, context_input, frame_context, local_detail  # noqa: E402
 from core.io import samples  # noqa: E402
 from core.params import config_hash  # noqa: E402
@@ -40,6 +40,7 @@ from core.train.export import export_onnx  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 from tests.test_degrade import linear_sample  # noqa: E402
 from tests.test_infer import identity_model  # noqa: E402
+from tests.test_infer_context import export_context_model, nchw, torch_restore  # noqa: E402
 
 SIDE = 8
 SPEC = {"type": "unshuffle_context", "channels": 8, "blocks": 1, "context": SIDE}
@@ -210,51 +211,12 @@ def test_manifest_detail_needs_a_context_and_a_bool(tmp_path):
 # -- a detail model in the restorer -----------------------------------------------------------------------------
 
 
-def random_context_weights(net):
-    gen = torch.Generator().manual_seed(7)
-    with torch.no_grad():  # the context layers start at zero (identity): give them weights that matter
-        for layer in (net.context.colour, net.context.film):
-            layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * 0.5)
-            layer.bias.copy_(torch.randn(layer.bias.shape, generator=gen) * 0.05)
-
-
 @pytest.fixture(scope="module")
 def detail_model(tmp_path_factory):
-    """(onnx path, torch net, model config): a random unshuffle_context net with detail, through the real export."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cfg = model_config(DETAIL_SPEC)
-        assert cfg.context_detail is True
-        torch.manual_seed(0)
-        net = cfg.build().eval()
-        random_context_weights(net)
-        path = tmp_path_factory.mktemp("detail_model") / "detail.onnx"
-        export_onnx(net, path, multiple_of=cfg.multiple_of, context=SIDE, context_detail=True)
-        write_model_manifest(path, name="detail", version="0.1.0", encoding="log2", multiple_of=cfg.multiple_of,
-                             receptive_field=cfg.receptive_field, context=SIDE, context_detail=True,
-                             training={"note": "built by tests/test_context_detail.py"})
-        yield path, net, cfg
-    finally:
-        torch.set_num_threads(threads)
-
-
-def nchw(px):
-    return np.ascontiguousarray(px.transpose(2, 0, 1)[None], dtype=np.float32)
-
-
-def torch_restore(net, cfg, px, thumb):
-    """The restorer's result recomputed with torch: log2 encode, reflect-pad (halo in front, then up to a
-    multiple of 4), the net with ``thumb`` (scene-linear S x S x 6) encoded, crop, decode."""
-    h, w = px.shape[:2]
-    halo = cfg.receptive_field // 2
-    m = cfg.multiple_of
-    pad = [(halo, -(-(n + 2 * halo) // m) * m - n - halo) for n in (h, w)]
-    x = np.pad(encode_pixels(px, "log2"), pad + [(0, 0)], mode="reflect")
-    with torch.no_grad():
-        y = net(torch.from_numpy(nchw(x)), torch.from_numpy(nchw(encode_pixels(thumb, "log2"))))
-    y = y[0].numpy().transpose(1, 2, 0)
-    return decode_pixels(np.ascontiguousarray(y[halo:halo + h, halo:halo + w]), "log2")
+    """(onnx path, torch net, model config): a random detail-context net through the real export path."""
+    path, net, cfg = export_context_model(tmp_path_factory.mktemp("detail_model"), DETAIL_SPEC, "detail")
+    assert cfg.context_detail is True
+    return path, net, cfg
 
 
 def test_the_exported_context_input_has_six_channels(detail_model):

@@ -53,45 +53,55 @@ def frame(photo):
     return np.ascontiguousarray(photo[120:270, 200:430])
 
 
-@pytest.fixture(scope="module")
-def context_model(tmp_path_factory):
-    """(onnx path, torch net, model config): a random unshuffle_context net through the real export path."""
+def random_context_weights(net):
+    """The context layers start at zero (identity): give them seeded random weights that matter."""
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for layer in (net.context.colour, net.context.film):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * 0.5)
+            layer.bias.copy_(torch.randn(layer.bias.shape, generator=gen) * 0.05)
+
+
+def export_context_model(folder, spec, name):
+    """(onnx path, torch net, model config): ``spec``'s net, random context weights, through the real export."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        cfg = model_config(SPEC)
+        cfg = model_config(spec)
         torch.manual_seed(0)
         net = cfg.build().eval()
-        gen = torch.Generator().manual_seed(7)
-        with torch.no_grad():  # the context layers start at zero (identity): give them weights that matter
-            for layer in (net.context.colour, net.context.film):
-                layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * 0.5)
-                layer.bias.copy_(torch.randn(layer.bias.shape, generator=gen) * 0.05)
-        path = tmp_path_factory.mktemp("context_model") / "ctx.onnx"
-        export_onnx(net, path, multiple_of=cfg.multiple_of, context=SIDE)
-        write_model_manifest(path, name="ctx", version="0.1.0", encoding="log2", multiple_of=cfg.multiple_of,
-                             receptive_field=cfg.receptive_field, context=SIDE,
-                             training={"note": "built by tests/test_infer_context.py"})
-        yield path, net, cfg
+        random_context_weights(net)
+        path = folder / f"{name}.onnx"
+        export_onnx(net, path, multiple_of=cfg.multiple_of, context=cfg.context, context_detail=cfg.context_detail)
+        write_model_manifest(path, name=name, version="0.1.0", encoding="log2", multiple_of=cfg.multiple_of,
+                             receptive_field=cfg.receptive_field, context=cfg.context,
+                             context_detail=cfg.context_detail, training={"note": "built by the reelkit tests"})
+        return path, net, cfg
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def context_model(tmp_path_factory):
+    """(onnx path, torch net, model config): a random unshuffle_context net through the real export path."""
+    return export_context_model(tmp_path_factory.mktemp("context_model"), SPEC, "ctx")
 
 
 def nchw(px):
     return np.ascontiguousarray(px.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
-def torch_restore(net, cfg, px, context_px):
+def torch_restore(net, cfg, px, thumb):
     """The restorer's result recomputed with torch: log2 encode, reflect-pad (halo in front, then up to a
-    multiple of 4), the net with ``context_px``'s encoded thumbnail, crop, decode."""
+    multiple of 4), the net with ``thumb`` (the scene-linear S x S x C thumbnail) encoded, crop, decode."""
     h, w = px.shape[:2]
     halo = cfg.receptive_field // 2
     m = cfg.multiple_of
     pad = [(halo, -(-(n + 2 * halo) // m) * m - n - halo) for n in (h, w)]
     x = np.pad(encode_pixels(px, "log2"), pad + [(0, 0)], mode="reflect")
-    ctx = encode_pixels(frame_context(context_px, SIDE), "log2")
     with torch.no_grad():
-        y = net(torch.from_numpy(nchw(x)), torch.from_numpy(nchw(ctx)))[0].numpy().transpose(1, 2, 0)
+        y = net(torch.from_numpy(nchw(x)), torch.from_numpy(nchw(encode_pixels(thumb, "log2"))))
+    y = y[0].numpy().transpose(1, 2, 0)
     return decode_pixels(np.ascontiguousarray(y[halo:halo + h, halo:halo + w]), "log2")
 
 
@@ -226,10 +236,10 @@ def test_the_context_is_the_whole_frames(context_model, frame):
     right = slice(2 * w // 3, w)
     assert 2 * w // 3 - w // 3 > cfg.receptive_field  # no output pixel of the right third sees the left third
     assert np.abs(after[:, right] - before[:, right]).max() > 1e-3
-    np.testing.assert_allclose(after, torch_restore(net, cfg, brighter, brighter), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(before, torch_restore(net, cfg, frame, frame), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(after, torch_restore(net, cfg, brighter, frame_context(brighter, SIDE)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(before, torch_restore(net, cfg, frame, frame_context(frame, SIDE)), rtol=1e-4, atol=1e-5)
     # control: the net fed the unmodified frame's thumbnail would not give the restorer's result
-    assert np.abs(after - torch_restore(net, cfg, brighter, frame))[:, right].max() > 1e-3
+    assert np.abs(after - torch_restore(net, cfg, brighter, frame_context(frame, SIDE)))[:, right].max() > 1e-3
 
 
 def test_a_context_manifest_needs_a_two_input_graph_and_back(context_model, tmp_path, frame):
