@@ -380,6 +380,7 @@ def gpu_time(run_dir: Path, repeats: int) -> dict:
 
     import onnxruntime
 
+    from core.infer.context import context_channels
     from core.train.trainer import forward
 
     cfg, net = _torch_model(run_dir, run_dir / "model.pt", "cuda")
@@ -387,7 +388,8 @@ def gpu_time(run_dir: Path, repeats: int) -> dict:
     side = cfg.model.context
     x = torch.rand(1, 3, *UHD, device="cuda", dtype=torch.float16).to(memory_format=torch.channels_last)
     detail = cfg.model.context_detail
-    c = torch.rand(1, 6 if detail else 3, side, side, device="cuda", dtype=torch.float16) if side else None
+    c = (torch.rand(1, context_channels(3, detail), side, side, device="cuda", dtype=torch.float16) if side
+         else None)
     torch.backends.cudnn.benchmark = True
     with torch.no_grad():
         for _ in range(5):
@@ -416,13 +418,16 @@ def gpu_time(run_dir: Path, repeats: int) -> dict:
         box = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(t, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
         return torch.cat([pool(t, side), pool((t - box).abs(), side)], dim=1)
 
+    def restore(t):
+        """HWC float32 frame on the GPU -> the restored HWC float32 frame on the GPU."""
+        t = t.permute(2, 0, 1)[None]
+        ctx = encode(thumbnail(t)) if side else None
+        y = forward(net, encode(t).contiguous(memory_format=torch.channels_last), ctx).float()
+        return (torch.sign(y) * torch.expm1(y.abs() * k) / LOG2_GAIN)[0].permute(1, 2, 0)
+
     def whole(px: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            t = torch.from_numpy(px).to("cuda").permute(2, 0, 1)[None]
-            ctx = encode(thumbnail(t)) if side else None
-            y = forward(net, encode(t).contiguous(memory_format=torch.channels_last), ctx).float()
-            y = torch.sign(y) * torch.expm1(y.abs() * k) / LOG2_GAIN
-            return y[0].permute(1, 2, 0).cpu().numpy()
+            return restore(torch.from_numpy(px).to("cuda")).cpu().numpy()
 
     # the same with page-locked host buffers, as a reader/writer that decodes into and encodes from
     # pinned memory would use (ONNX Runtime's IO binding does likewise): the copies run at full PCIe speed
@@ -431,11 +436,7 @@ def gpu_time(run_dir: Path, repeats: int) -> dict:
 
     def whole_pinned() -> torch.Tensor:
         with torch.no_grad():
-            t = pinned_in.to("cuda", non_blocking=True).permute(2, 0, 1)[None]
-            ctx = encode(thumbnail(t)) if side else None
-            y = forward(net, encode(t).contiguous(memory_format=torch.channels_last), ctx).float()
-            y = torch.sign(y) * torch.expm1(y.abs() * k) / LOG2_GAIN
-            pinned_out.copy_(y[0].permute(1, 2, 0), non_blocking=True)
+            pinned_out.copy_(restore(pinned_in.to("cuda", non_blocking=True)), non_blocking=True)
             torch.cuda.synchronize()
             return pinned_out
 

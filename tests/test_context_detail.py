@@ -19,7 +19,6 @@ before the key existed. Frames: the shipped coffee photo in ACEScg.
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -28,36 +27,24 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from core import color, io  # noqa: E402
-from core.degrade import EFFECTS, degrade_frame  # noqa: E402
 from core.errors import ParameterError  # noqa: E402
 from core.infer import ModelError, Restorer, encode_pixels, load_model_spec, write_model_manifest  # noqa: E402
-from core.infer.context import band_edges, context_channels, context_input, frame_context, local_detail  # noqa: E402
-from core.io import samples  # noqa: E402
+from core.infer.context import context_channels, context_input, frame_context, local_detail  # noqa: E402
 from core.params import config_hash  # noqa: E402
 from core.train import AugmentConfig, PairDataset, TrainConfig, model_config  # noqa: E402
 from core.train.export import export_onnx  # noqa: E402
-from tests.conftest import REPO  # noqa: E402
 from tests.test_degrade import linear_sample  # noqa: E402
 from tests.test_infer import identity_model  # noqa: E402
-from tests.test_infer_context import export_context_model, nchw, torch_restore  # noqa: E402
+from tests import test_infer_context as plain  # noqa: E402
+from tests.test_infer_context import (SIDE, SPEC, band_means, check_tiled_equals_whole_frame,  # noqa: E402
+                                      export_context_model, nchw, relabelled, torch_restore)
+from tests.test_train_context import shipped_entry, train_tiny  # noqa: E402
+from tests.test_train_run import write_coffee_pair  # noqa: E402
 
-SIDE = 8
-SPEC = {"type": "unshuffle_context", "channels": 8, "blocks": 1, "context": SIDE}
+#: the coffee photo in ACEScg and a 150 x 230 crop of it (fixtures shared with tests/test_infer_context.py)
+photo, frame = plain.photo, plain.frame
 DETAIL_SPEC = {**SPEC, "context_detail": True}
 EPS32 = float(np.finfo(np.float32).eps)
-
-
-@pytest.fixture(scope="module")
-def photo():
-    """The coffee photo (400 x 600) in ACEScg, float32 HWC."""
-    return color.convert_frame(samples.load_sample("coffee.png"), "ACEScg").pixels
-
-
-@pytest.fixture(scope="module")
-def frame(photo):
-    """150 x 230: neither side a multiple of the network's 4 nor of the tile."""
-    return np.ascontiguousarray(photo[120:270, 200:430])
 
 
 def reference_detail(px):
@@ -71,16 +58,6 @@ def reference_detail(px):
         for dx in range(2 * pxw + 1):
             total += padded[dy:dy + h, dx:dx + w]
     return np.abs(x - total / ((2 * py + 1) * (2 * pxw + 1)))
-
-
-def band_means(px, size):
-    """Float64 double loop over the band edges (sides >= size)."""
-    rows, cols = band_edges(px.shape[0], size), band_edges(px.shape[1], size)
-    out = np.empty((size, size, px.shape[2]))
-    for i in range(size):
-        for j in range(size):
-            out[i, j] = px[rows[i]:rows[i + 1], cols[j]:cols[j + 1]].astype(np.float64).mean(axis=(0, 1))
-    return out
 
 
 def check_detail(px):
@@ -247,13 +224,7 @@ def test_onnxruntime_matches_torch_and_the_detail_channels_matter(detail_model, 
 
 
 def test_tiled_equals_whole_frame(detail_model, frame):
-    path, _, _ = detail_model
-    whole = Restorer(path, tile=0, threads=1).run(frame)
-    r = Restorer(path, tile=64, overlap=40, threads=1)
-    tiled = r.run(frame)
-    assert r.tiles_run > 9 and whole.shape == frame.shape
-    np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-5)
-    assert np.abs(whole - frame).mean() > 1e-3  # the model changes the picture
+    check_tiled_equals_whole_frame(detail_model[0], frame)
 
 
 def test_grain_far_away_changes_the_output_through_the_detail_channels(detail_model, frame):
@@ -281,9 +252,7 @@ def test_a_detail_manifest_needs_a_six_channel_context_and_back(detail_model, tm
     common = {"version": "1", "encoding": "log2", "multiple_of": cfg.multiple_of,
               "receptive_field": cfg.receptive_field, "context": SIDE}
     # the 6-channel graph under a manifest without detail
-    six = tmp_path / "six.onnx"
-    shutil.copyfile(path, six)
-    write_model_manifest(six, name="six", **common)
+    six = relabelled(path, tmp_path / "six.onnx", cfg, context=SIDE)
     with pytest.raises(ModelError, match=r"six\.onnx: context input 'context' is tensor\(float\) \[.*, 6, 8, 8\]; "
                                          r"its manifest declares tensor\(float\) \[N, 3, 8, 8\]"):
         Restorer(six)
@@ -301,11 +270,6 @@ def test_a_detail_manifest_needs_a_six_channel_context_and_back(detail_model, tm
 
 
 # -- the config key ---------------------------------------------------------------------------------------------
-
-
-def shipped_entry():
-    doc = json.loads((REPO / "models" / "manifest.json").read_text("utf-8"))
-    return next(m for m in doc["models"] if m["name"] == "film_restore")
 
 
 #: film_restore 3.0.0's training config and config hash as models/manifest.json recorded them (commit 5bc366d)
@@ -377,19 +341,11 @@ def test_train_config_round_trip_keeps_detail():
 # -- training data and a short training run ---------------------------------------------------------------------
 
 
-def write(path, pixels):
-    io.write_image(path, pixels, colorspace="ACEScg", pixel_type="float")
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def detail_pair(tmp_path_factory):
-    """A 64 x 64 coffee crop (float EXR, exact) and its faded_16mm damage."""
+    """(folder, degraded, reference, degraded pixels): a 64 x 64 coffee crop and its faded_16mm damage."""
     folder = tmp_path_factory.mktemp("detail_pair")
-    clean = linear_sample("coffee.png", (150, 214, 250, 314))
-    effects = tuple(e for e in EFFECTS if e != "weave")
-    damaged = degrade_frame(clean, frame=1, seed=5, preset="faded_16mm", effects=effects).pixels
-    return folder, write(folder / "deg.exr", damaged), write(folder / "ref.exr", clean), damaged
+    return (folder, *write_coffee_pair(folder))
 
 
 def test_crops_carry_the_whole_degraded_frames_detail_context(detail_pair):
@@ -416,19 +372,8 @@ def test_crops_carry_the_whole_degraded_frames_detail_context(detail_pair):
 @pytest.fixture(scope="module")
 def detail_run(detail_pair):
     """A 2-step CPU training of a tiny unshuffle_context net with detail, on one coffee pair."""
-    from core.train import train
-
     folder, deg, ref, _ = detail_pair
-    cfg = {"model": DETAIL_SPEC, "name": "detail_run", "data": {"degraded": [deg], "reference": [ref]},
-           "steps": 2, "batch_size": 2, "crop_size": 32, "checkpoint_every": 2, "preview_every": 0,
-           "preview_crops": 2, "device": "cpu", "threads": 1, "seed": 3, "optim": {"lr": 1e-3},
-           "schedule": {"warmup_steps": 1}}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return train(cfg, output_dir=folder / "run")
-    finally:
-        torch.set_num_threads(threads)
+    return train_tiny(DETAIL_SPEC, deg, ref, [folder / "run"], name="detail_run", steps=2)[0]
 
 
 def test_a_detail_training_writes_a_detail_model(detail_run):

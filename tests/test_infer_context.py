@@ -53,6 +53,16 @@ def frame(photo):
     return np.ascontiguousarray(photo[120:270, 200:430])
 
 
+def band_means(px, size):
+    """The reference thumbnail: a float64 double loop over the band edges (sides >= size)."""
+    rows, cols = band_edges(px.shape[0], size), band_edges(px.shape[1], size)
+    out = np.empty((size, size, px.shape[2]))
+    for i in range(size):
+        for j in range(size):
+            out[i, j] = px[rows[i]:rows[i + 1], cols[j]:cols[j + 1]].astype(np.float64).mean(axis=(0, 1))
+    return out
+
+
 def random_context_weights(net):
     """The context layers start at zero (identity): give them seeded random weights that matter."""
     gen = torch.Generator().manual_seed(7)
@@ -85,6 +95,15 @@ def export_context_model(folder, spec, name):
 def context_model(tmp_path_factory):
     """(onnx path, torch net, model config): a random unshuffle_context net through the real export path."""
     return export_context_model(tmp_path_factory.mktemp("context_model"), SPEC, "ctx")
+
+
+def relabelled(graph, dst, cfg, **manifest):
+    """A copy of the ONNX ``graph`` at ``dst`` under a manifest of its own (``manifest``: more
+    :func:`write_model_manifest` options, e.g. another context)."""
+    shutil.copyfile(graph, dst)
+    write_model_manifest(dst, name=dst.stem, version="1", encoding="log2", multiple_of=cfg.multiple_of,
+                         receptive_field=cfg.receptive_field, **manifest)
+    return dst
 
 
 def nchw(px):
@@ -124,11 +143,7 @@ def test_dividing_sizes_are_block_means(photo):
 def test_non_dividing_sizes_equal_a_double_loop_over_the_band_edges(photo, shape, size):
     px = photo[50:50 + shape[0], 70:70 + shape[1]]
     rows, cols = band_edges(shape[0], size), band_edges(shape[1], size)
-    expect = np.empty((size, size, 3))
-    for i in range(size):
-        for j in range(size):
-            expect[i, j] = px[rows[i]:rows[i + 1], cols[j]:cols[j + 1]].astype(np.float64).mean(axis=(0, 1))
-    np.testing.assert_allclose(frame_context(px, size), expect, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(frame_context(px, size), band_means(px, size), rtol=1e-6, atol=0)
     # the bands tile the axis without gaps or empty bands
     for edges, n in ((rows, shape[0]), (cols, shape[1])):
         assert edges[0] == 0 and edges[-1] == n and np.all(np.diff(edges) >= 1)
@@ -195,14 +210,17 @@ def test_non_hwc_input_is_refused(shape):
 # -- a context model in the restorer -----------------------------------------------------------------------
 
 
-def test_tiled_equals_whole_frame(context_model, frame):
-    path, _, _ = context_model
+def check_tiled_equals_whole_frame(path, frame):
     whole = Restorer(path, tile=0, threads=1).run(frame)
     r = Restorer(path, tile=64, overlap=40, threads=1)
     tiled = r.run(frame)
     assert r.tiles_run > 9 and whole.shape == frame.shape
     np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-5)
     assert np.abs(whole - frame).mean() > 1e-3  # the model changes the picture
+
+
+def test_tiled_equals_whole_frame(context_model, frame):
+    check_tiled_equals_whole_frame(context_model[0], frame)
 
 
 def test_onnxruntime_matches_torch_on_the_same_input_and_context(context_model, photo):
@@ -249,18 +267,12 @@ def test_a_context_manifest_needs_a_two_input_graph_and_back(context_model, tmp_
     with pytest.raises(ModelError, match=r"one_input\.onnx: the model must have two inputs \(image, and the 8x8 "
                                          r"context its manifest declares\).* 1 input"):
         Restorer(one)
-    two = tmp_path / "two_inputs.onnx"
-    shutil.copyfile(path, two)
-    write_model_manifest(two, name="two_inputs", version="1", encoding="log2", multiple_of=cfg.multiple_of,
-                         receptive_field=cfg.receptive_field)
+    two = relabelled(path, tmp_path / "two_inputs.onnx", cfg)
     with pytest.raises(ModelError, match=r"two_inputs\.onnx: the model must have one input \(its manifest declares "
                                          r"no context\).* 2 input"):
         Restorer(two)
     # a context of another size than the graph's
-    wrong = tmp_path / "wrong_side.onnx"
-    shutil.copyfile(path, wrong)
-    write_model_manifest(wrong, name="wrong_side", version="1", encoding="log2", multiple_of=cfg.multiple_of,
-                         receptive_field=cfg.receptive_field, context=16)
+    wrong = relabelled(path, tmp_path / "wrong_side.onnx", cfg, context=16)
     with pytest.raises(ModelError, match=r"wrong_side\.onnx: context input 'context' .* declares .*\[N, 3, 16, 16\]"):
         Restorer(wrong)
 

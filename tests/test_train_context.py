@@ -28,6 +28,7 @@ from core.train import AugmentConfig, PairDataset, SyntheticConfig, TrainConfig,
 from core.train.data import BUNDLED_MEDIA, SCENE_STREAM, bundled_media_path, scene_grade
 from tests.conftest import REPO
 from tests.test_degrade import linear_sample
+from tests.test_train_run import write_coffee_pair
 
 SIDE = 8
 TINY_CONTEXT = {"type": "unshuffle_context", "channels": 8, "blocks": 1, "context": SIDE}
@@ -299,27 +300,30 @@ def test_unshuffle_configs_without_context_keep_their_dict_and_hash():
 # -- a short training run with a context -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def context_runs(tmp_path_factory):
-    """Two 4-step CPU trainings of a tiny unshuffle_context net with the same seed, on one coffee pair."""
+def train_tiny(model, deg, ref, outputs, *, name, steps):
+    """``steps``-step CPU trainings (one torch thread, seed 3) of ``model`` on the pair (deg, ref), one per
+    output folder: the :class:`~core.train.TrainResult` of each."""
     torch = pytest.importorskip("torch")
     from core.train import train
 
-    folder = tmp_path_factory.mktemp("context_run")
-    clean = linear_sample("coffee.png", (150, 214, 250, 314))
-    effects = tuple(e for e in EFFECTS if e != "weave")
-    damaged = degrade_frame(clean, frame=1, seed=5, preset="faded_16mm", effects=effects).pixels
-    cfg = {"model": TINY_CONTEXT, "name": "ctx_run",
-           "data": {"degraded": [write(folder / "deg.exr", damaged)], "reference": [write(folder / "ref.exr", clean)]},
-           "steps": 4, "batch_size": 2, "crop_size": 32, "checkpoint_every": 4, "preview_every": 0,
+    cfg = {"model": model, "name": name, "data": {"degraded": [deg], "reference": [ref]},
+           "steps": steps, "batch_size": 2, "crop_size": 32, "checkpoint_every": steps, "preview_every": 0,
            "preview_crops": 2, "device": "cpu", "threads": 1, "seed": 3, "optim": {"lr": 1e-3},
            "schedule": {"warmup_steps": 1}}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return [train(cfg, output_dir=folder / name) for name in ("a", "b")]
+        return [train(cfg, output_dir=out) for out in outputs]
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def context_runs(tmp_path_factory):
+    """Two 4-step CPU trainings of a tiny unshuffle_context net with the same seed, on one coffee pair."""
+    folder = tmp_path_factory.mktemp("context_run")
+    deg, ref, _ = write_coffee_pair(folder)
+    return train_tiny(TINY_CONTEXT, deg, ref, [folder / "a", folder / "b"], name="ctx_run", steps=4)
 
 
 def test_a_context_training_writes_a_context_model(context_runs):

@@ -42,17 +42,22 @@ TINY = {"type": "resnet_small", "channels": 8, "blocks": 1}
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-@pytest.fixture(scope="module")
-def coffee_pair(tmp_path_factory):
-    """(degraded, reference) EXR paths: a 64x64 crop of coffee.png and its faded_16mm degradation."""
-    folder = tmp_path_factory.mktemp("coffee_pair")
+def write_coffee_pair(folder):
+    """A 64x64 crop of coffee.png and its faded_16mm degradation as float EXRs in ``folder`` (exact):
+    ``(degraded path, reference path, degraded pixels)``."""
     clean = linear_sample("coffee.png", (150, 214, 250, 314))
     effects = tuple(e for e in EFFECTS if e != "weave")
     damaged = degrade_frame(clean, frame=1, seed=5, preset="faded_16mm", effects=effects).pixels
     deg, ref = folder / "degraded.exr", folder / "reference.exr"
     io.write_image(deg, damaged, colorspace="ACEScg", pixel_type="float")
     io.write_image(ref, clean, colorspace="ACEScg", pixel_type="float")
-    return str(deg), str(ref)
+    return str(deg), str(ref), damaged
+
+
+@pytest.fixture(scope="module")
+def coffee_pair(tmp_path_factory):
+    """(degraded, reference) EXR paths: :func:`write_coffee_pair`."""
+    return write_coffee_pair(tmp_path_factory.mktemp("coffee_pair"))[:2]
 
 
 def config(pair, **changes):

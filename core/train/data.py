@@ -270,16 +270,15 @@ class PairDataset:
         """
         degrade = degrade or SyntheticConfig()
         frames = [f for entry in clean for f in clean_frames(entry)]
+        labels = [path if number is None else f"{path}@{number}" for path, number in frames]
         effects = degrade.effects()
         sources = []
-        for path, number in frames:
-            label = path if number is None else f"{path}@{number}"
+        for (path, number), label in zip(frames, labels):
             for v in range(degrade.variants):
                 preset = degrade.preset_for(v, seed)
                 sources.append(PairSource(f"{label} (damage variant {v}, {preset})", (path,),
                                           _synthetic_loader(path, number, v, seed, preset, degrade, effects)))
-        files = [path if number is None else f"{path}@{number}" for path, number in frames]
-        return cls(sources, seed=seed, description={"mode": "synthetic", "clean": files,
+        return cls(sources, seed=seed, description={"mode": "synthetic", "clean": labels,
                                                     "degrade": degrade.to_dict(), "pairs": len(sources)}, **kwargs)
 
     # -- reading -----------------------------------------------------------------------
@@ -457,16 +456,15 @@ def clean_frames(entry: str | os.PathLike) -> list[tuple[str, int | None]]:
         return [(str(sample_path(entry[len(SAMPLE_PREFIX):])), None)]
     if entry.startswith(tuple(BUNDLED_MEDIA)):
         path = str(bundled_media_path(entry))
-        if path.lower().endswith(VIDEO_SUFFIXES):
-            raise ImageReadError(f"{entry}: a video; name its frames, e.g. '{entry}@0-99x10'")
-        return [(path, None)]
-    if io.is_sequence_pattern(entry):
+    elif io.is_sequence_pattern(entry):
         return [(io.sequence_path(entry, n), None) for n in io.resolve_frames(entry)]
-    if not os.path.isfile(entry):
+    elif not os.path.isfile(entry):
         raise ImageReadError(f"{entry}: no such file (clean frame for synthetic training pairs)")
-    if entry.lower().endswith(VIDEO_SUFFIXES):
+    else:
+        path = entry
+    if path.lower().endswith(VIDEO_SUFFIXES):
         raise ImageReadError(f"{entry}: a video; name its frames, e.g. '{entry}@0-99x10'")
-    return [(entry, None)]
+    return [(path, None)]
 
 
 # -- loaders -------------------------------------------------------------------------------

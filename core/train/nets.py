@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.infer.context import context_channels
 from core.train.registry import IMAGE_CHANNELS
 
 #: Scale of the last layer's initial weights (a residual network starts near the identity).
@@ -153,7 +154,7 @@ class UnshuffleNet(nn.Module):
         self.body = nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
         self.tail = _shrink(_conv(channels, packed))
         self.up = nn.PixelShuffle(scale)
-        self.context = (ContextEncoder(channels, IMAGE_CHANNELS * (2 if context_detail else 1)) if context
+        self.context = (ContextEncoder(channels, context_channels(IMAGE_CHANNELS, context_detail)) if context
                         else None)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
