@@ -340,7 +340,8 @@ NODES: tuple[NodeSpec, ...] = (
         name="ReelDegrade",
         label="Degrade",
         tooltip="Age clean footage like film, seeded and repeatable: gauge softness, grain, generation loss, "
-                "dye fade, dust, scratches, flicker and gate weave. Pick a preset; to set an effect yourself, "
+                "dye fade, dust, scratches, flicker, gate weave, and the digital and tape defects of a video "
+                "transfer on a few frames. Pick a preset; to set an effect yourself, "
                 "tick 'Override preset' on its tab (changing a knob there ticks it for you).",
         params="core.degrade:DEGRADE_OUTPUT_PARAMS",
         preset_groups=PresetGroups(params="core.degrade:DEGRADE_PARAMS",

@@ -21,6 +21,7 @@ from core.degrade import (
     DegradeResult,
     degrade_frame,
     degrade_sequence,
+    digital_defects,
     flicker_gain,
     preview,
     resolve_params,
@@ -78,8 +79,10 @@ def test_every_effect_parameter_has_one_spec_with_range_and_help():
             assert p.minimum <= p.default <= p.maximum, p.name
         if p.kind is str:
             assert p.choices and p.default in p.choices, p.name
-    # effects run in the order damage happens to film; weave last (film-borne damage moves with the picture)
-    assert list(EFFECTS) == ["gauge", "grain", "generation", "fade", "dust", "scratches", "flicker", "weave"]
+    # effects run in the order damage happens to film; weave last of the film's (film-borne damage moves with
+    # the picture), then the video transfer's digital defects
+    assert list(EFFECTS) == ["gauge", "grain", "generation", "fade", "dust", "scratches", "flicker", "weave",
+                             "digital"]
 
 
 def test_presets_are_valid_and_cover_the_named_looks():
@@ -101,7 +104,9 @@ def test_defaults_switch_every_effect_off(photo):
 
 def test_every_preset_changes_the_picture_and_records_its_effects(photo):
     for name in PRESETS:
-        out = degrade_frame(photo, frame=5, seed=1, preset=name)
+        # digital defects strike a few frames: the preset's first damaged frame (15 for seed 1)
+        frame = next(f for f in range(5, 100) if digital_defects(f, seed=1, preset=name) or name != "digital_tape")
+        out = degrade_frame(photo, frame=frame, seed=1, preset=name)
         assert out.record["preset"] == name
         assert out.record["applied"], name
         for effect in out.record["applied"]:

@@ -5,7 +5,9 @@ each with its own parameters in :data:`DEGRADE_PARAMS` and applied in film
 order: gauge loss (:mod:`.gauge`), film grain (:mod:`.grain`), generation
 loss (:mod:`.generation`), dye fade (:mod:`.fade`), dust and dirt
 (:mod:`.dust`), vertical scratches (:mod:`.scratches`), flicker
-(:mod:`.flicker`), gate weave (:mod:`.weave`). Named looks: :data:`PRESETS`.
+(:mod:`.flicker`), gate weave (:mod:`.weave`), digital and tape defects of
+a video transfer on a few frames (:mod:`.digital`). Named looks:
+:data:`PRESETS`.
 
 Frames are ``float32`` ``HWC`` scene-linear ACEScg, C = 3 or 4 (alpha passes
 through untouched), values >= 0. A frame's damage is a pure function of
@@ -30,6 +32,7 @@ from core.degrade.model import (
     DegradeResult,
     degrade_frame,
     degrade_sequence,
+    digital_defects,
     enabled_effects,
     flicker_gain,
     preset_name,
@@ -55,6 +58,7 @@ __all__ = [
     "degrade_files",
     "degrade_frame",
     "degrade_sequence",
+    "digital_defects",
     "enabled_effects",
     "flicker_gain",
     "preset_name",

@@ -2,9 +2,10 @@
 
 Effects run in the order damage happens to film (:data:`EFFECTS`): the
 gauge's optics, the camera negative's grain, duplication generations, dye
-fade of the print, dust and dirt, scratches, flicker, and finally gate weave
-(film-borne damage moves with the picture in the gate). Each is off until
-its amount parameter is set; a preset sets a coherent look.
+fade of the print, dust and dirt, scratches, flicker, gate weave (film-borne
+damage moves with the picture in the gate), and finally the digital and
+tape defects of a video transfer, on a few frames. Each is off until its
+amount (or rate) parameter is set; a preset sets a coherent look.
 
 Frames are ``float32`` ``HWC`` scene-linear ACEScg with C = 3 (RGB) or 4
 (RGBA); alpha passes through untouched. Inputs are expected >= 0: negative
@@ -15,9 +16,9 @@ Determinism: a frame's result is a pure function of (pixels, frame number,
 parameters, seed). Every effect draws from its own stream derived from
 (seed, effect, frame) (:mod:`core.degrade._rng`); persistent damage (weave,
 scratches, flicker) is a function of the frame number through seeded smooth
-noise, never of earlier frames. Results are bit-identical for the same
-inputs on the same numpy/OpenCV build (SIMD paths may differ in the last
-bits between CPUs).
+noise, never of earlier frames; so is whether a frame has a digital defect.
+Results are bit-identical for the same inputs on the same numpy/OpenCV
+build (SIMD paths may differ in the last bits between CPUs).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from core.degrade import dust, fade, flicker, gauge, generation, grain, scratches, weave
+from core.degrade import digital, dust, fade, flicker, gauge, generation, grain, scratches, weave
 from core.degrade.presets import PRESETS
 from core.errors import ColorSpaceError, ImageError, ParameterError
 from core.frame import Frame, as_hwc_float32, check_finite
@@ -42,7 +43,8 @@ WORKING_COLORSPACE = "ACEScg"
 
 #: Effect name -> module (``PARAMS``, ``enabled(params)``, ``apply(rgb, params, seed=, frame=)``),
 #: in the order they are applied.
-EFFECTS: dict[str, ModuleType] = {m.NAME: m for m in (gauge, grain, generation, fade, dust, scratches, flicker, weave)}
+EFFECTS: dict[str, ModuleType] = {m.NAME: m for m in (gauge, grain, generation, fade, dust, scratches, flicker, weave,
+                                                      digital)}
 
 #: Every effect parameter: one spec for CLI options, config keys, Nuke knobs and Qt widgets.
 DEGRADE_PARAMS = ParamSet("degrade", [p for m in EFFECTS.values() for p in m.PARAMS])
@@ -109,10 +111,12 @@ class DegradeResult:
         ``applied`` (effect names in order) and one entry per applied effect,
         e.g. ``weave`` ``{"dx", "dy", "rotation_deg"}`` (ground truth for
         alignment), ``flicker`` ``{"gain"}``, ``dust`` ``{"count", "specks"...}``,
-        ``scratches`` ``{"x": [...]}``.
+        ``scratches`` ``{"x": [...]}``, ``digital`` ``{"defects": [...]}``
+        (the frame's digital defects, often none).
     masks:
-        With ``masks=True``: ``"dust"`` / ``"scratches"`` opacity maps,
-        ``float32`` ``HW`` in 0..1, where those effects ran.
+        With ``masks=True``: ``"dust"`` / ``"scratches"`` opacity maps and
+        the ``"digital"`` defect mask, ``float32`` ``HW`` in 0..1, where
+        those effects ran.
     """
 
     pixels: np.ndarray
@@ -263,6 +267,15 @@ def flicker_gain(frame: int, *, seed: int = 0, preset: str | None = None,
                  params: Mapping[str, Any] | None = None) -> float:
     """Global flicker gain of ``frame`` without any pixels (1 when off)."""
     return flicker.flicker_gain(resolve_params(preset, params), seed=SEED_PARAM.coerce(seed), frame=int(frame))
+
+
+def digital_defects(frame: int, *, seed: int = 0, preset: str | None = None,
+                    params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The digital defects ``frame`` has (names from :data:`core.degrade.digital.DEFECTS`) without any pixels."""
+    values = resolve_params(preset, params)
+    if not digital.enabled(values):
+        return ()
+    return digital.frame_defects(values, seed=SEED_PARAM.coerce(seed), frame=int(frame))
 
 
 def scratch_positions(frame: int, width: int, *, seed: int = 0, preset: str | None = None,

@@ -49,4 +49,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "flicker_amplitude": 0.03,
         "weave_amplitude_px": 0.4, "weave_period": 3,
     },
+    "digital_tape": {
+        # a digitised video transfer of a clean print: clean frames, and digital or tape defects on about
+        # one frame in ten (line dropouts, torn and displaced blocks, solid patches, a rolled or mirrored
+        # frame, head-switching noise), each frame's defects drawn independently
+        "dropout_rate": 0.04, "dropout_lines": 6.0, "dropout_length": 0.3,
+        "tear_rate": 0.03, "tear_count": 3.0, "tear_shift_px": 24.0,
+        "patch_rate": 0.02, "patch_count": 2.0, "patch_size_px": 32.0,
+        "frame_shift_rate": 0.01, "frame_shift_px": 16.0,
+        "mirror_rate": 0.005,
+        "head_switch_rate": 0.01, "head_switch_lines": 8, "head_switch_shift_px": 12.0,
+    },
 }

@@ -3,7 +3,7 @@
 Knobs: the main tab mirrors :data:`core.degrade.DEGRADE_OUTPUT_PARAMS`
 (preset, seed, EXR pixel type and compression) and the job spec; one tab
 per effect (Gauge, Grain, Generation, Fade, Dust, Scratches, Flicker,
-Weave) mirrors that effect's parameters of :data:`core.degrade.DEGRADE_PARAMS`.
+Weave, Digital) mirrors that effect's parameters of :data:`core.degrade.DEGRADE_PARAMS`.
 
 Preset or your own values — the rule, per effect tab:
 

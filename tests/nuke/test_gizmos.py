@@ -118,7 +118,7 @@ def test_degrade_tabs_are_the_effects_in_film_order():
 
     spec = SPECS["ReelDegrade"]
     assert list(spec.preset_groups.group_names()) == list(EFFECTS) == [
-        "gauge", "grain", "generation", "fade", "dust", "scratches", "flicker", "weave"]
+        "gauge", "grain", "generation", "fade", "dust", "scratches", "flicker", "weave", "digital"]
     assert list(spec.group_params().params) == list(DEGRADE_PARAMS.params)  # effect order = spec order
     assert [p.name for p in spec.exposed()] == list(DEGRADE_OUTPUT_PARAMS.params)
     assert spec.core_params()["seed"].maximum == 2**31 - 1
