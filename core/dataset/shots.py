@@ -16,8 +16,14 @@ Detectors (``detector=``):
                where the per-frame transition probability falls back below the threshold (default
                0.5). Runs on the CPU; holds the 48x27 frames of one video in memory (4 KB each).
 
-Frame numbers are 0-based, as in :mod:`core.io.video`. A shot is
-``[start, end)``. A video without any cut is one shot.
+Frame numbers are the 0-based decode index of :mod:`core.io.video` (frame 0
+is the first decoded frame, whatever the container's first timestamp or
+frame rate): every detector decodes through :func:`core.io.video.open_capture`,
+PySceneDetect's detectors through its ``VideoCaptureAdapter``, which numbers
+frames in decode order rather than from timestamps. A shot is
+``[start, end)``; every shot, the first and the last included, is at least
+``min_shot_length`` frames long (:func:`core.shots.shot_starts`). A video
+without any cut is one shot.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 
 from core.errors import ImageReadError, ParameterError, require
 from core.dataset.params import DETECTORS
+from core.shots import shot_starts
 
 #: The detectors' own defaults, used when ``threshold`` is 0.
 DEFAULT_THRESHOLDS = {"adaptive": 3.0, "content": 27.0, "threshold": 12.0, "transnetv2": 0.5}
@@ -81,9 +88,9 @@ def detect_cuts(video: str | os.PathLike, *, detector: str = "adaptive", thresho
                 min_shot_length: int = 15) -> tuple[list[int], int, float]:
     """Frames where a shot starts in ``video`` (always ``0`` first), its frame count and fps.
 
-    Decodes the whole video once with OpenCV (through PySceneDetect's
-    ``opencv`` backend, full resolution, no downscaling beyond the
-    detector's own).
+    Decodes the whole video once with OpenCV (full resolution, no
+    downscaling beyond the detector's own). Frame numbers are the decode
+    index (see the module docstring).
     """
     path = os.fspath(video)
     if not os.path.isfile(path):
@@ -91,17 +98,36 @@ def detect_cuts(video: str | os.PathLike, *, detector: str = "adaptive", thresho
     if detector == "transnetv2":
         return _transnet_cuts(path, threshold=float(threshold) or DEFAULT_THRESHOLDS["transnetv2"],
                               min_shot_length=min_shot_length)
+    det = make_detector(detector, threshold=threshold, min_shot_length=min_shot_length)
     sd = require("scenedetect", "dataset")
+    from scenedetect.backends.opencv import VideoCaptureAdapter
+
+    from core.io.video import open_capture
+
+    cap = open_capture(path)
     try:
-        stream = sd.open_video(path, backend="opencv")
-    except Exception as exc:  # scenedetect raises its own VideoOpenFailure / OSError
-        raise ImageReadError(f"{path}: not a readable video ({exc})") from exc
-    manager = sd.SceneManager()
-    manager.add_detector(make_detector(detector, threshold=threshold, min_shot_length=min_shot_length))
-    frames = int(manager.detect_scenes(video=stream))
-    starts = sorted({0, *(_frame_number(start) for start, _ in manager.get_scene_list(start_in_scene=True))})
-    fps = float(stream.frame_rate)
-    return [s for s in starts if s < frames] or [0], frames, fps
+        fps = _capture_fps(cap, path)
+        # the adapter numbers frames by how many were grabbed (no retry: the first failed grab ends the
+        # video, as in core.io.video); scenedetect's own backend numbers them from timestamps
+        stream = VideoCaptureAdapter(cap, frame_rate=fps, max_read_attempts=0)
+        manager = sd.SceneManager()
+        manager.add_detector(det)
+        frames = int(manager.detect_scenes(video=stream))
+        found = [_frame_number(start) for start, _ in manager.get_scene_list(start_in_scene=True)]
+    finally:
+        cap.release()
+    if not frames:
+        raise ImageReadError(f"{path}: no frames could be decoded")
+    return shot_starts(found, frames, min_length=min_shot_length), frames, fps
+
+
+def _capture_fps(cap, path: str) -> float:
+    import cv2
+
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    if not fps > 0:
+        raise ImageReadError(f"{path}: the video reports no frame rate")
+    return fps
 
 
 _TRANSNET: list = []
@@ -126,13 +152,13 @@ def _transnet_cuts(path: str, *, threshold: float, min_shot_length: int) -> tupl
     import cv2
     import numpy as np
 
+    from core.io.video import open_capture
+
     torch = require("torch", "dataset-transnet")
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise ImageReadError(f"{path}: not a readable video")
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    cap = open_capture(path)
     small = []
     try:
+        fps = _capture_fps(cap, path)
         while True:
             ok, bgr = cap.read()
             if not ok:
@@ -147,11 +173,17 @@ def _transnet_cuts(path: str, *, threshold: float, min_shot_length: int) -> tupl
         single, _ = model.predict_frames(torch.from_numpy(np.ascontiguousarray(np.stack(small))), quiet=True)
     prob = single.numpy().astype(np.float64)
     above = prob > threshold
-    starts = [0]
+    # a shot starts where the transition probability falls back below the threshold; its strength is the
+    # transition's peak probability
+    cuts: dict[int, float] = {}
+    peak = 0.0
     for i in range(1, len(above)):
-        if above[i - 1] and not above[i] and i - starts[-1] >= min_shot_length:
-            starts.append(i)
-    return starts, len(small), fps
+        if above[i - 1]:
+            peak = max(peak, float(prob[i - 1]))
+            if not above[i]:
+                cuts[i] = peak
+                peak = 0.0
+    return shot_starts(cuts, len(small), min_length=min_shot_length), len(small), fps
 
 
 def detect_shots(video: str | os.PathLike, *, video_id: str | None = None, detector: str = "adaptive",

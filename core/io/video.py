@@ -1,9 +1,14 @@
 """Video files as frames, through OpenCV's FFmpeg backend (imported lazily).
 
-Frame numbers are **0-based**: the first decoded frame is frame 0, as in
-OpenCV (``CAP_PROP_POS_FRAMES``) and FFmpeg. Frames are decoded in order
-(no seeking, which is unreliable for many codecs); frames not asked for are
-grabbed without being converted. Pixels are ``float32`` ``HWC`` RGB, 0..1,
+Frame numbers are the **0-based decode index**: the first decoded frame is
+frame 0, the next one frame 1, and so on up to the first frame that cannot
+be grabbed, as in OpenCV (``CAP_PROP_POS_FRAMES``). They never come from
+timestamps: a video whose first timestamp is not zero (a stream copy cut
+between key frames, an edit list) or whose frame rate varies is numbered
+the same way. Every reader of video frames in reelkit counts like this,
+through :func:`open_capture`. Frames are decoded in order (no seeking,
+which is unreliable for many codecs); frames not asked for are grabbed
+without being converted. Pixels are ``float32`` ``HWC`` RGB, 0..1,
 display-encoded: colour space ``"srgb"`` with ``colorspace_source``
 ``"default"`` unless ``colorspace=`` states it (video is usually Rec.709 /
 BT.1886 encoded; reelkit treats it as sRGB unless told).
@@ -43,9 +48,15 @@ class VideoInfo:
     codec: str
 
 
-def _open(path: str):
+def open_capture(path: str | os.PathLike):
+    """An OpenCV ``VideoCapture`` (FFmpeg backend) on ``path``, before frame 0 of the decode index.
+
+    Its ``grab()`` calls number the frames: the k-th successful grab is
+    frame ``k - 1``; the first failed grab ends the video.
+    """
     import cv2
 
+    path = os.fspath(path)
     cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
@@ -64,7 +75,7 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
     import cv2
 
     p = existing_file(path)
-    cap = _open(p)
+    cap = open_capture(p)
     try:
         info = VideoInfo(
             path=p,
@@ -97,7 +108,7 @@ def iter_video_frames(path: str | os.PathLike, frames: Any = None, *, colorspace
     wanted = None if frames is None else as_frame_range(frames)
     space, source = choose_colorspace(check_colorspace_arg(colorspace), None, DEFAULT_INTEGER_COLORSPACE)
     info = video_info(p)
-    cap = _open(p)
+    cap = open_capture(p)
 
     def generate() -> Iterator[Frame]:
         try:

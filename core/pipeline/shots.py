@@ -1,25 +1,40 @@
 """Shot boundaries (hard cuts) in a sequence, from its frame signatures.
 
-A cut is placed before frame ``i`` when the signature distance to frame
-``i - 1``, ``d = 1 - similarity`` (0 for the same picture, about 1 for
-unrelated pictures, :mod:`core.pipeline.signatures`), is at least
-``threshold`` *and* at least :data:`LOCAL_RATIO` times the median distance
-of the frames around it (``±8``), so fast motion inside a shot does not
-cut it. Cuts closer than ``min_length`` frames to the previous one are
-ignored (flash frames, single-frame glitches). Two flat frames in a row
-(black, white) have distance 0: a fade to black and back is one cut in,
-one cut out. Dissolves and wipes are not detected (they are not cuts);
-the selection treats them as part of a shot.
+A cut is placed before frame ``i`` when three things hold:
+
+1. the signature distance to frame ``i - 1``, ``d = 1 - similarity`` (0 for
+   the same picture, about 1 for unrelated pictures,
+   :mod:`core.pipeline.signatures`), is at least ``threshold``;
+2. ``d`` is at least :data:`LOCAL_RATIO` times the median distance of the
+   frames around it (``±8``), so fast motion inside a shot does not cut it;
+3. the change lasts: every one of the :data:`SPAN` frames before ``i`` is at
+   least ``threshold`` away from every one of the :data:`SPAN` frames from
+   ``i`` on (the *across* distance). A damaged frame (a digital dropout, a
+   torn or blocky frame, a flash), or two in a row, differs from both
+   neighbours while the pictures on either side of it are the same shot: it
+   is not a cut, and it no longer hides a real cut a few frames later.
+
+Every shot, the first and the last included, is at least ``min_length``
+frames long; of two cuts closer than that, the one with the larger across
+distance is kept (:func:`core.shots.shot_starts`). Two flat frames in a row
+(black, white) have distance 0: a fade to black and back is one cut in, one
+cut out. Dissolves and wipes are not detected (they are not cuts); the
+selection treats them as part of a shot. Frame positions are rows of the
+signature array: the 0-based decode index for a video.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from core.shots import shot_starts
+
 #: A cut's distance must also exceed this multiple of the local median distance.
 LOCAL_RATIO = 2.5
 #: Half-width (frames) of the local window.
 LOCAL_HALF_WINDOW = 8
+#: Frames on each side of a cut compared by the across distance (damage runs up to SPAN - 1 frames are no cut).
+SPAN = 3
 
 
 def frame_distances(sigs: np.ndarray, flat: np.ndarray) -> np.ndarray:
@@ -36,13 +51,25 @@ def frame_distances(sigs: np.ndarray, flat: np.ndarray) -> np.ndarray:
     return np.clip(d, 0.0, 2.0)
 
 
+def across_distance(sigs: np.ndarray, flat: np.ndarray, i: int, *, span: int = SPAN) -> float:
+    """The smallest distance between one of the ``span`` frames before ``i`` and one of the ``span`` from ``i`` on.
+
+    Frames past either end of the sequence are left out; two flat frames
+    are at distance 0, as in :func:`frame_distances`.
+    """
+    lo, hi = max(0, i - span), min(len(sigs), i + span)
+    before = np.asarray(sigs[lo:i], np.float32)
+    after = np.asarray(sigs[i:hi], np.float32)
+    d = 1.0 - before @ after.T
+    d[np.outer(flat[lo:i], flat[i:hi])] = 0.0
+    return float(np.clip(d, 0.0, 2.0).min())
+
+
 def detect_cuts(sigs: np.ndarray, flat: np.ndarray, *, threshold: float = 0.6, min_length: int = 4) -> list[int]:
-    """Indices ``i`` (0-based positions) where a new shot starts, always beginning with 0."""
+    """Rows ``i`` (0-based positions) where a new shot starts, always beginning with 0 (see the module docstring)."""
     n = len(sigs)
-    if n == 0:
-        return []
     d = frame_distances(sigs, flat)
-    cuts = [0]
+    candidates: dict[int, float] = {}
     for i in range(1, n):
         if d[i] < threshold:
             continue
@@ -50,7 +77,7 @@ def detect_cuts(sigs: np.ndarray, flat: np.ndarray, *, threshold: float = 0.6, m
         local = float(np.median(around)) if len(around) else 0.0
         if d[i] < LOCAL_RATIO * local:
             continue
-        if i - cuts[-1] < min_length:
-            continue
-        cuts.append(i)
-    return cuts
+        across = across_distance(sigs, flat, i)
+        if across >= threshold:
+            candidates[i] = across
+    return shot_starts(candidates, n, min_length=min_length)
