@@ -65,6 +65,7 @@ def run(args) -> int:
                                 experiments=args.experiments,
                                 log_experiment=bool(args.experiments), force=args.force, progress=update)
     if not args.quiet:
+        print(result.headline)
         print(result.table())
         print(f"report: {result.report}")
     return 0

@@ -1,7 +1,10 @@
 """The validation report: one self-contained ``report.html`` plus its PNGs in ``report/``.
 
-Sections: per-stage summary (rows the pipeline passes as ``stages``), the
-metric summary (best value per metric in bold), per-shot tables, the grade
+First line: the verdict (who won, by how much, what is recommended: the
+``verdict`` and ``damaged_verdict`` sentences of
+:func:`core.validate.verdict.decide`). Sections: per-stage summary (rows
+the pipeline passes as ``stages``), the metric summary (best value per
+metric in bold), the same over the damaged frames when they are known, per-shot tables, the grade
 fits, plots over frames, side-by-side comparison strips and a wipe
 (slider) between any two of source / baselines / candidates / reference,
 and the experiment log (this run's parameters, seed, config hash and
@@ -128,8 +131,10 @@ def write_report(out: Path, data: Mapping[str, Any], *, stages=None, experiments
     metrics = data["metrics"]
     higher = set(data["higher_is_better"])
     rows = data["frames"]
-    parts = [f"<h1>{html.escape(data['title'])}</h1>",
-             f"<p class=meta>config hash <code>{data['config_hash'][:16]}</code> · seed {data['seed']} · "
+    verdicts = [v for v in (data.get("verdict"), data.get("damaged_verdict")) if v]
+    parts = [f"<h1>{html.escape(data['title'])}</h1>"]
+    parts += [f"<p class=verdict>{html.escape(v['line'])}</p>" for v in verdicts]
+    parts += [f"<p class=meta>config hash <code>{data['config_hash'][:16]}</code> · seed {data['seed']} · "
              f"PSNR/SSIM on {html.escape(data['encoding'])} (sRGB-encoded display values clipped to 0..1), "
              "ΔE2000 on CIE Lab D65 of the scene-linear values, flicker in stops; valid-mask pixels only</p>"]
     if stages:
@@ -138,7 +143,18 @@ def write_report(out: Path, data: Mapping[str, Any], *, stages=None, experiments
             keys += [k for k in s if k not in keys]
         parts += ["<h2>Pipeline stages</h2>", _table(keys, [[s.get(k, "") for k in keys] for s in stages])]
     parts += ["<h2>Summary (mean over frames)</h2>", _metric_table(data["summary"], methods, metrics, higher),
-              "<p class=note>Bold: the best baseline or candidate per metric.</p>"]
+              "<p class=note>Bold: the best baseline or candidate per metric. "
+              f"{html.escape((data.get('verdict') or {}).get('rule', ''))}.</p>"]
+    damaged = data.get("damaged_frames")
+    if data.get("damaged_summary"):
+        from core.io import format_frames
+
+        scored = {r["frame"] for r in rows if r.get("damaged") == 1}
+        parts += [f"<h2>Damaged frames ({len(scored)}: {html.escape(format_frames(sorted(scored), sep=',', limit=40))})"
+                  "</h2>", _metric_table(data["damaged_summary"], methods, metrics, higher),
+                  "<p class=note>The frames stage 1 found damaged: what restoration is for.</p>"]
+    elif damaged is not None:
+        parts.append("<p class=note>No damaged frame was flagged among the scored frames.</p>")
     if len(data["shots"]) > 1:
         parts.append("<h2>Per shot</h2>")
         for shot, summ in data["shots"].items():
@@ -231,7 +247,7 @@ _PAGE = """<!doctype html>
 body{{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}}
 table{{border-collapse:collapse;margin:8px 0 16px}} th,td{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 th{{background:#f2f2f2}} td:first-child,th:first-child{{text-align:left}}
-.meta,.note{{color:#555;font-size:90%}} img.plot{{display:block;margin:6px 0}} img.strip{{max-width:100%}}
+.meta,.note{{color:#555;font-size:90%}} .verdict{{font-size:115%;font-weight:600}} img.plot{{display:block;margin:6px 0}} img.strip{{max-width:100%}}
 .wipe .stage{{position:relative;display:inline-block}} .wipe .stage img{{display:block;image-rendering:pixelated}}
 .wipe .stage .ib{{position:absolute;left:0;top:0}} pre{{background:#f7f7f7;padding:8px;overflow:auto;max-height:500px}}
 </style></head><body>

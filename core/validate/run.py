@@ -23,8 +23,12 @@ What it does, in order:
    the baselines' EXRs (``baselines/<name>/<name>.####.exr``) and, for the
    comparison frames, 8-bit crops.
 3. Aggregates per frame, per shot and overall (flicker within a shot), and
-   writes ``metrics.csv``, ``metrics.json``, the plots and ``report.html``
-   (:mod:`core.validate.report`) beside ``manifest.json``.
+   separately over the ``damaged`` frames when they are known (the frames
+   restoration is for); decides who won (:func:`core.validate.verdict.decide`:
+   best mean PSNR, flicker flagged against the source's) and writes
+   ``metrics.csv``, ``metrics.json`` (its ``headline`` first), the plots and
+   ``report.html`` (:mod:`core.validate.report`, the verdict its first line)
+   beside ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from core.validate.metrics import HIGHER_IS_BETTER, METRIC_ENCODING, METRICS
 FORMAT = "reelkit.validation/1"
 COMMAND = "validate"
 SOURCE = "source"
-CSV_COLUMNS = ("frame", "shot", "method", *METRICS, "valid_pixels")
+CSV_COLUMNS = ("frame", "shot", "damaged", "method", *METRICS, "valid_pixels")
 
 
 # --------------------------------------------------------------------------- sequences
@@ -153,7 +157,11 @@ class ValidationResult:
     ``summary``: method -> metric -> mean over all frames (``source`` first,
     then baselines, then candidates); ``shots``: shot -> method -> metric ->
     mean; ``rows``: the per-frame rows of ``metrics.csv``; ``fits``: method
-    -> :class:`~core.validate.GradeFit`.
+    -> :class:`~core.validate.GradeFit`. ``verdict``: who won over all
+    frames (:func:`core.validate.verdict.decide`; ``verdict["line"]`` is the
+    report's first line); ``damaged_frames``: the frames given as damaged
+    (``None``: not known), ``damaged_summary`` and ``damaged_verdict`` the
+    same over those of them that were scored (``None`` when none were).
     """
 
     output_dir: Path
@@ -168,6 +176,15 @@ class ValidationResult:
     manifest: Path
     config_hash: str
     seed: int
+    verdict: dict[str, Any] = dataclasses.field(default_factory=dict)
+    damaged_frames: list[int] | None = None
+    damaged_summary: dict[str, dict[str, float]] | None = None
+    damaged_verdict: dict[str, Any] | None = None
+
+    @property
+    def headline(self) -> str:
+        """Who won and what is recommended, over all frames then the damaged frames (one or two sentences)."""
+        return " ".join(v["line"] for v in (self.verdict, self.damaged_verdict) if v)
 
     def best(self, metric: str, *, kind: str | None = None) -> str | None:
         """The method with the best mean ``metric`` (optionally only of ``kind``: source/baseline/candidate)."""
@@ -185,7 +202,9 @@ class ValidationResult:
                 "methods": self.methods, "fits": {m: f.to_dict() for m, f in self.fits.items()},
                 "report": str(self.report), "metrics_csv": str(self.metrics_csv),
                 "metrics_json": str(self.metrics_json), "manifest": str(self.manifest),
-                "config_hash": self.config_hash, "seed": self.seed}
+                "config_hash": self.config_hash, "seed": self.seed, "headline": self.headline,
+                "verdict": self.verdict, "damaged_frames": self.damaged_frames,
+                "damaged_summary": self.damaged_summary, "damaged_verdict": self.damaged_verdict}
 
     def table(self, metrics: Sequence[str] = METRICS) -> str:
         """The summary as a plain-text table (one row per method) for a terminal."""
@@ -208,7 +227,7 @@ def _fmt(v) -> str:
 
 
 def run_validation(*, sources, references, candidates: Mapping[str, Any] | None = None, masks=None,
-                   output_dir, frames=None, shots=None, baselines=None, params: Mapping[str, Any] | None = None,
+                   output_dir, frames=None, shots=None, damaged=None, baselines=None, params: Mapping[str, Any] | None = None,
                    fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
                    stages: Sequence[Mapping[str, Any]] | None = None, experiments: str | os.PathLike | None = None,
                    log_experiment: bool = False, title: str = "reelkit validation", seed: int | None = None,
@@ -218,7 +237,9 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
 
     ``frames``: a frame range of ``sources`` (default: all on disk);
     ``shots``: ``{name: frame range}`` or a list of ranges (default: one
-    shot); ``baselines``: names (:data:`~core.validate.BASELINES`, ``+``
+    shot); ``damaged``: the damaged source frames (a frame range or
+    numbers; ``None``: not known), scored apart as well (only the tables
+    change: the frames are the same); ``baselines``: names (:data:`~core.validate.BASELINES`, ``+``
     chains), default ``params["baselines"]``; ``params``:
     :data:`~core.validate.VALIDATE_PARAMS` values; ``fit_*``: the training
     pairs the grades are fitted on, and the frame range used of them;
@@ -265,6 +286,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
 
             raise SequenceError(f"{what} ({seq.spec}): missing frames {format_frames(lacking, limit=12)}")
     shot_table = _shot_table(numbers, shots) if numbers != [None] else {"all": [None]}
+    damaged_frames = _frame_list(damaged)
     methods = {SOURCE: "source", **{n: "baseline" for n in names}, **{c: "candidate" for c in cands}}
     compare = set(_evenly([n for n in numbers], opts["compare_frames"])) if opts["compare_frames"] else set()
 
@@ -313,11 +335,23 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     # -- aggregate + report ------------------------------------------------------------------------
     from core.validate import report as rep
 
+    from core.validate.verdict import decide
+
     records = {t.frame: json.loads(t.target.read_text("utf-8")) for t in tasks}
-    rows, summary, per_shot = aggregate(records, shot_table, list(methods))
+    hurt = None if damaged_frames is None else set(damaged_frames)
+    rows, summary, per_shot = aggregate(records, shot_table, list(methods), hurt)
+    verdict = decide(summary, methods, frames=len(numbers), scope="all frames")
+    scored_damaged = [n for n in numbers if hurt and n in hurt]
+    damaged_summary = damaged_verdict = None
+    if scored_damaged:
+        damaged_summary = summarize([r for r in rows if r["damaged"] == 1], list(methods))
+        damaged_verdict = decide(damaged_summary, methods, frames=len(scored_damaged), scope="damaged frames")
+    headline = " ".join(v["line"] for v in (verdict, damaged_verdict) if v)
     csv_path = _write_csv(out / "metrics.csv", rows)
     fits_info = {m: f.to_dict() for m, f in fits.items()}
-    data = {"format": FORMAT, "title": title, "encoding": METRIC_ENCODING, "metrics": list(METRICS),
+    data = {"headline": headline, "format": FORMAT, "title": title, "verdict": verdict,
+            "damaged_frames": damaged_frames, "damaged_summary": damaged_summary, "damaged_verdict": damaged_verdict,
+            "encoding": METRIC_ENCODING, "metrics": list(METRICS),
             "higher_is_better": sorted(HIGHER_IS_BETTER), "methods": methods, "summary": summary,
             "shots": per_shot, "frames": rows, "fits": fits_info, "fit_note": fit_note, "seed": opts["seed"],
             "config_hash": manifest.config_hash, "params": opts}
@@ -340,9 +374,11 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                                 "report": str(report_path),
                                 "cubes": {m: str(out / "grades" / f"{m}.cube") for m in fits}}
     manifest.set("summary", summary)
+    manifest.set("verdict", {"headline": headline, "winner": verdict["winner"], "recommend": verdict["recommend"]})
     manifest.save()
     return ValidationResult(out, summary, per_shot, rows, fits, methods, report_path, csv_path, json_path,
-                            manifest.path, manifest.config_hash, opts["seed"])
+                            manifest.path, manifest.config_hash, opts["seed"], verdict, damaged_frames,
+                            damaged_summary, damaged_verdict)
 
 
 def _json_default(o):
@@ -423,6 +459,19 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
     return fits, note
 
 
+def _frame_list(frames) -> list[int] | None:
+    """Sorted frame numbers of a range string, ints or an empty sequence (``None`` stays ``None``)."""
+    from core import io
+
+    if frames is None:
+        return None
+    if not isinstance(frames, (str, int, io.FrameRange)):
+        frames = list(frames)
+        if not frames:
+            return []
+    return sorted(set(io.as_frame_range(frames)))
+
+
 def _frames_text(frames) -> str:
     from core.io import format_frames
 
@@ -488,8 +537,13 @@ def _process_frame(task, *, src, ref, msk, cands, names, fits, opts, temporal, o
 # --------------------------------------------------------------------------- aggregation
 
 
-def aggregate(records: Mapping[Any, Mapping[str, Any]], shot_table: Mapping[str, list], methods: list[str]):
-    """Per-frame rows, overall and per-shot means from the per-frame records (flicker within each shot)."""
+def aggregate(records: Mapping[Any, Mapping[str, Any]], shot_table: Mapping[str, list], methods: list[str],
+              damaged: set | None = None):
+    """Per-frame rows, overall and per-shot means from the per-frame records (flicker within each shot).
+
+    ``damaged``: the damaged frame numbers (each row's ``damaged`` says whether its frame is one; ``""``
+    when ``None``: not known).
+    """
     from core.validate.metrics import flicker
 
     rows: list[dict[str, Any]] = []
@@ -504,25 +558,33 @@ def aggregate(records: Mapping[Any, Mapping[str, Any]], shot_table: Mapping[str,
             fl, vd = flicker(stats, ref_m)
             for i, n in enumerate(present):
                 rec = records[n]["methods"][m]
-                rows.append({"frame": "" if n is None else n, "shot": shot, "method": m, "psnr": rec["psnr"],
-                             "ssim": rec["ssim"], "delta_e": rec["delta_e"], "flicker": fl[i],
+                rows.append({"frame": "" if n is None else n, "shot": shot,
+                             "damaged": "" if damaged is None else int(n in damaged), "method": m,
+                             "psnr": rec["psnr"], "ssim": rec["ssim"], "delta_e": rec["delta_e"], "flicker": fl[i],
                              "variance_drift": vd[i], "valid_pixels": rec["valid"]})
     order = {m: i for i, m in enumerate(methods)}
     rows.sort(key=lambda r: (order[r["method"]], r["frame"] if r["frame"] != "" else -1))
+    summary = summarize(rows, methods)
+    per_shot = {shot: summarize([r for r in rows if r["shot"] == shot], list(summary)) for shot in shot_table}
+    return rows, summary, per_shot
 
-    def means(sel) -> dict[str, float]:
-        out = {}
+
+def summarize(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``{method: {metric: mean of the finite values}}`` over ``rows``, for the ``methods`` that have rows."""
+    by_method: dict[str, list] = {}
+    for r in rows:
+        by_method.setdefault(r["method"], []).append(r)
+    out = {}
+    for m in methods:
+        sel = by_method.get(m)
+        if not sel:
+            continue
+        out[m] = {}
         for metric in METRICS:
             v = np.array([r[metric] for r in sel], np.float64)
             v = v[np.isfinite(v)]
-            out[metric] = float(v.mean()) if v.size else float("nan")
-        return out
-
-    summary = {m: means([r for r in rows if r["method"] == m]) for m in methods
-               if any(r["method"] == m for r in rows)}
-    per_shot = {shot: {m: means([r for r in rows if r["method"] == m and r["shot"] == shot]) for m in summary}
-                for shot in shot_table}
-    return rows, summary, per_shot
+            out[m][metric] = float(v.mean()) if v.size else float("nan")
+    return out
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
