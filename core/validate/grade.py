@@ -76,6 +76,8 @@ _LUT_ITERATIONS = 400
 _ROBUST_ITERATIONS = 5
 _LUT_SMOOTH = 1e-3
 _LUT_RIDGE = 1e-6
+#: Pixels per slice when a 3D LUT is applied to an image.
+_APPLY_CHUNK = 32768
 
 
 # --------------------------------------------------------------------------- features
@@ -113,19 +115,17 @@ def lut_apply(lut: np.ndarray, u: np.ndarray) -> np.ndarray:
     idx = np.clip(np.asarray(u, dtype=np.float32), 0.0, 1.0) * np.float32(n - 1)
     i0 = np.minimum(idx.astype(np.int32), n - 2)
     f = idx - i0
-    channels = [np.ascontiguousarray(lut[..., c], dtype=np.float32).ravel() for c in range(lut.shape[-1])]
+    table = np.ascontiguousarray(lut, dtype=np.float32).reshape(-1, lut.shape[-1])
     base = (i0[:, 0] * n + i0[:, 1]) * n + i0[:, 2]
-    out = np.zeros((lut.shape[-1], idx.shape[0]), np.float32)
+    out = np.zeros((idx.shape[0], lut.shape[-1]), np.float32)
     fr, fg, fb = f[:, 0], f[:, 1], f[:, 2]
     for dr, wr in ((0, 1.0 - fr), (1, fr)):
         for dg, wg in ((0, 1.0 - fg), (1, fg)):
             wrg = wr * wg
             for db, wb in ((0, 1.0 - fb), (1, fb)):
-                corner = base + (dr * n + dg) * n + db
                 w = wrg * wb
-                for c, values in enumerate(channels):
-                    out[c] += w * values.take(corner)
-    return out.T
+                out += w[:, None] * table.take(base + ((dr * n + dg) * n + db), axis=0)
+    return out
 
 
 def _corners(i0: np.ndarray, f: np.ndarray):
@@ -187,10 +187,9 @@ class GradeFit:
     def apply_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """Apply to ``(N, 3)`` ACEScg values; float64 ``(N, 3)``."""
         self._check()
-        rgb = np.asarray(rgb, dtype=np.float64)
         if self.method == "lut3d":
-            return lut_apply(self.lut, self.shaper.forward(rgb.astype(np.float32))).astype(np.float64)
-        return _features(rgb, self.method, self.degree) @ self.coefficients
+            return lut_apply(self.lut, self.shaper.forward(np.asarray(rgb, dtype=np.float32))).astype(np.float64)
+        return _features(np.asarray(rgb, dtype=np.float64), self.method, self.degree) @ self.coefficients
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """Apply to an ACEScg ``(..., 3|4)`` image (usually ``HWC`` ``float32``); returns ``float32``, alpha kept.
@@ -204,7 +203,15 @@ class GradeFit:
         if not np.isfinite(rgb).all():
             raise ImageError("grade apply: the image has NaN/Inf pixels")
         out = arr.astype(np.float32, copy=True)
-        out[..., :3] = self.apply_rgb(rgb).reshape(arr.shape[:-1] + (3,)).astype(np.float32)
+        if self.method == "lut3d":  # float32 through and through (apply_rgb's float64 holds the same values)
+            self._check()
+            # in slices that stay in the CPU cache; every step is per pixel, so the values are the same
+            graded = np.empty(rgb.shape, np.float32)
+            for i in range(0, rgb.shape[0], _APPLY_CHUNK):
+                graded[i:i + _APPLY_CHUNK] = lut_apply(self.lut, self.shaper.forward(rgb[i:i + _APPLY_CHUNK]))
+        else:
+            graded = self.apply_rgb(rgb).astype(np.float32)
+        out[..., :3] = graded.reshape(arr.shape[:-1] + (3,))
         return out
 
     def baked(self, size: int = 33) -> "GradeFit":
@@ -377,24 +384,56 @@ def fit_grade_frames(frames: Iterable[tuple[np.ndarray, np.ndarray, Any]], *, me
     long sequences. A fit the data cannot determine comes back with
     ``success=False`` and the reason.
     """
+    _check_fit_args(method, degree, lut_size)
+    return fit_grade_samples(sample_frames(frames, max_samples=max_samples, seed=seed), method=method,
+                             degree=degree, lut_size=lut_size, seed=seed, shaper_hi=shaper_hi, robust=robust)
+
+
+def _check_fit_args(method: str, degree: int, lut_size: int) -> None:
     if method not in GRADE_METHODS:
         raise ParameterError(f"grade method {method!r}: expected one of {', '.join(GRADE_METHODS)}")
     if degree not in (2, 3):
         raise ParameterError(f"root_poly degree must be 2 or 3, got {degree}")
     if not 3 <= int(lut_size) <= 65:
         raise ParameterError(f"lut_size must be 3..65, got {lut_size}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Samples:
+    """The pixels a fit learns from: ``src``, ``ref`` ``(N, 3)`` float64 ACEScg, ``weight`` ``(N,)``, and how
+    many frames they were drawn from (:func:`sample_frames`)."""
+
+    src: np.ndarray
+    ref: np.ndarray
+    weight: np.ndarray
+    n_frames: int
+
+
+def sample_frames(frames: Iterable[tuple[np.ndarray, np.ndarray, Any]], *, max_samples: int = 200_000,
+                  seed: int = 0) -> Samples:
+    """:func:`sample_pairs` of every ``(source, reference, mask)`` frame (read one at a time), joined.
+
+    Several fits of the same frames (``matrix``, ``root_poly``, ``lut3d``) can share one draw: the draw
+    depends only on the frames, ``max_samples`` and ``seed``.
+    """
     if int(max_samples) < 1:
         raise ParameterError(f"max_samples must be at least 1, got {max_samples}")
     parts = [sample_pairs(s, r, m, max_samples=int(max_samples), seed=seed, index=i)
              for i, (s, r, m) in enumerate(frames)]
     if not parts:
         raise ParameterError("fit_grade: no frames given")
-    src = np.concatenate([p[0] for p in parts])
-    ref = np.concatenate([p[1] for p in parts])
-    w = np.concatenate([p[2] for p in parts])
+    return Samples(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                   np.concatenate([p[2] for p in parts]), len(parts))
+
+
+def fit_grade_samples(samples: Samples, *, method: str = "matrix", degree: int = 2, lut_size: int = 17,
+                      seed: int = 0, shaper_hi: float | None = None, robust: bool = True) -> GradeFit:
+    """Fit ``method`` on drawn :class:`Samples` (see :func:`fit_grade`; ``seed`` is recorded in the fit)."""
+    _check_fit_args(method, degree, lut_size)
+    src, ref, w = samples.src, samples.ref, samples.weight
     hi = float(shaper_hi) if shaper_hi is not None else shaper_max(src) if src.size else 1.0
     shaper = Shaper(hi)
-    base = dict(method=method, shaper=shaper, degree=degree, n_samples=int(src.shape[0]), n_frames=len(parts),
+    base = dict(method=method, shaper=shaper, degree=degree, n_samples=int(src.shape[0]), n_frames=samples.n_frames,
                 seed=int(seed))
     n_terms = {"matrix": 3, "root_poly": 6 if degree == 2 else 13, "lut3d": 6}[method]
     if src.shape[0] < n_terms * _MIN_SAMPLES_PER_TERM:

@@ -53,6 +53,8 @@ FORMAT = "reelkit.validation/1"
 COMMAND = "validate"
 SOURCE = "source"
 CSV_COLUMNS = ("frame", "shot", "damaged", "method", *METRICS, "valid_pixels")
+#: EXR compression of the baselines' frames: lossless, and faster to write than zip on grainy pictures.
+BASELINE_EXR = "piz"
 
 
 # --------------------------------------------------------------------------- sequences
@@ -325,12 +327,16 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
         tasks.append(FrameTask(key, n, src.path(n), out / "frames" / f"metrics.{stem}.json",
                                tuple(extra_src), tuple(targets)))
 
-    def process(task: FrameTask) -> dict[str, Any]:
-        return _process_frame(task, src=src, ref=ref, msk=msk, cands=cands, names=names, fits=fits, opts=opts,
-                              temporal=temporal, out=out, crop=task.frame in compare)
+    sources = _SourceWindow(src)
+    from concurrent.futures import ThreadPoolExecutor
 
-    manifest.set("methods", methods)
-    run_frame_job(manifest, tasks, process, force=force, progress=progress)
+    with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="reelkit-validate") as pool:
+        def process(task: FrameTask) -> dict[str, Any]:
+            return _process_frame(task, sources=sources, ref=ref, msk=msk, cands=cands, names=names, fits=fits,
+                                  opts=opts, temporal=temporal, out=out, crop=task.frame in compare, pool=pool)
+
+        manifest.set("methods", methods)
+        run_frame_job(manifest, tasks, process, force=force, progress=progress)
 
     # -- aggregate + report ------------------------------------------------------------------------
     from core.validate import report as rep
@@ -411,7 +417,7 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
           fit_masks, fit_frames):
     """Fit (or reuse, same config hash) the grades ``methods``; returns ``(fits, note for the report)``."""
     from core.io.atomic import write_text_atomic
-    from core.validate.grade import GradeFit, fit_grade_frames
+    from core.validate.grade import GradeFit, fit_grade_samples, sample_frames
 
     if not methods:
         return {}, ""
@@ -444,10 +450,9 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
             mask = _read_mask(m_seq.path(n)) if m_seq is not None else None
             yield _read_acescg(s_seq.path(n), "source", n), _read_acescg(r_seq.path(n), "reference", n), mask
 
-    fits = {}
-    for m in methods:
-        fits[m] = fit_grade_frames(pairs(), method=m, degree=opts["root_poly_degree"], lut_size=opts["lut_size"],
-                                   max_samples=opts["max_samples"], seed=opts["seed"])
+    drawn = sample_frames(pairs(), max_samples=opts["max_samples"], seed=opts["seed"])  # one read for every fit
+    fits = {m: fit_grade_samples(drawn, method=m, degree=opts["root_poly_degree"], lut_size=opts["lut_size"],
+                                 seed=opts["seed"]) for m in methods}
     gdir.mkdir(parents=True, exist_ok=True)
     for m, fit in fits.items():
         fit.save(gdir / f"{m}.json")
@@ -479,12 +484,48 @@ def _frames_text(frames) -> str:
     return format_frames(nums, sep=",") if nums else "still"
 
 
-def _process_frame(task, *, src, ref, msk, cands, names, fits, opts, temporal, out: Path, crop: bool):
+def _workers() -> int:
+    """Threads that score methods and write files beside the main thread: one per CPU this process may use."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+class _SourceWindow:
+    """Source frames read once each: frame n is also n+1's previous and n-1's next frame (three are kept)."""
+
+    def __init__(self, seq: _Seq):
+        self.seq = seq
+        self.kept: dict[Any, np.ndarray] = {}
+
+    def read(self, n) -> np.ndarray:
+        if n not in self.kept:
+            self.kept[n] = _read_acescg(self.seq.path(n), "source", n)
+        return self.kept[n]
+
+    def window(self, n, temporal: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Frame ``n`` and, when ``temporal`` and both exist, frames n-1 and n+1 (else ``None``)."""
+        if n is not None:
+            for k in [k for k in self.kept if k is None or abs(k - n) > 1]:
+                del self.kept[k]
+        s = self.read(n)
+        if temporal and n is not None and self.seq.has(n - 1) and self.seq.has(n + 1):
+            return s, self.read(n - 1), self.read(n + 1)
+        return s, None, None
+
+
+def _process_frame(task, *, sources: _SourceWindow, ref, msk, cands, names, fits, opts, temporal, out: Path,
+                   crop: bool, pool):
+    """Baselines, metrics and files of one frame. The main thread runs the baselines; ``pool`` scores each
+    image as soon as it exists and writes the baselines' EXRs (each result is a pure function of its
+    inputs, so the order the threads finish in changes nothing)."""
     from core.validate import metrics as M
     from core.validate.baselines import parse_baseline, run_baselines
 
     n = task.frame
-    s = _read_acescg(src.path(n), "source", n)
+    s, prev, nxt = sources.window(n, temporal)
     r = _read_acescg(ref.path(n), "reference", n)
     if r.shape != s.shape:
         raise ImageError(f"{ref.path(n)}: reference frame {n} is {r.shape[1]}x{r.shape[0]}, the source "
@@ -493,36 +534,41 @@ def _process_frame(task, *, src, ref, msk, cands, names, fits, opts, temporal, o
     if mask is not None and mask.shape != s.shape[:2]:
         raise ImageError(f"{msk.path(n)}: mask frame {n} is {mask.shape[1]}x{mask.shape[0]}, the source "
                          f"{s.shape[1]}x{s.shape[0]}")
-    prev = nxt = None
-    if temporal and n is not None and src.has(n - 1) and src.has(n + 1):
-        prev = _read_acescg(src.path(n - 1), "source", n - 1)
-        nxt = _read_acescg(src.path(n + 1), "source", n + 1)
+    scorer = M.ReferenceScorer(r, mask)
     images = {SOURCE: s}
-    failed = {}  # baselines whose grade fit failed have no result (the fit's reason is in the report)
-    for b in names:
-        for step in parse_baseline(b):
-            fit = fits.get(step.grade) if step.kind == "grade" else None
-            if fit is not None and not fit.success:
-                failed[b] = f"the {fit.method} grade fit failed: {fit.reason}"
-    images.update(run_baselines([b for b in names if b not in failed], s, prev=prev, next=nxt, grades=fits,
-                                options=opts))
+    scores = {SOURCE: pool.submit(scorer.score, s)}
     for name, seq in cands.items():
         c = _read_acescg(seq.path(n), f"candidate {name!r}", n)
         if c.shape != s.shape:
             raise ImageError(f"{seq.path(n)}: candidate {name!r} frame {n} is {c.shape[1]}x{c.shape[0]}, the "
                              f"source {s.shape[1]}x{s.shape[0]}")
         images[name] = c
-    record: dict[str, Any] = {"frame": n, "reference_stats": M.frame_stats(r, mask), "methods": {},
-                              "failed": failed}
-    for name, img in images.items():
-        record["methods"][name] = M.frame_metrics(img, r, mask)
-    if opts["write_baselines"]:
-        from core import io
+        scores[name] = pool.submit(scorer.score, c)
+    failed = {}  # baselines whose grade fit failed have no result (the fit's reason is in the report)
+    for b in names:
+        for step in parse_baseline(b):
+            fit = fits.get(step.grade) if step.kind == "grade" else None
+            if fit is not None and not fit.success:
+                failed[b] = f"the {fit.method} grade fit failed: {fit.reason}"
+    writes = []
 
-        for b in names:
-            if b in images:
-                target = next(t for t in task.targets if t.parent.name == safe_name(b))
-                io.write_image(target, images[b], colorspace="ACEScg", overwrite=True)
+    def ready(name: str, img: np.ndarray) -> None:
+        scores[name] = pool.submit(scorer.score, img)
+        if opts["write_baselines"]:
+            from core import io
+
+            target = next(t for t in task.targets if t.parent.name == safe_name(name))
+            writes.append(pool.submit(io.write_image, target, img, colorspace="ACEScg", compression=BASELINE_EXR,
+                                      overwrite=True))
+
+    baselines = run_baselines([b for b in names if b not in failed], s, prev=prev, next=nxt, grades=fits,
+                              options=opts, ready=ready)
+    images = {SOURCE: s, **baselines, **{name: images[name] for name in cands}}
+    record: dict[str, Any] = {"frame": n, "reference_stats": scorer.stats, "methods": {}, "failed": failed}
+    for name in images:
+        record["methods"][name] = scores[name].result()
+    for w in writes:
+        w.result()
     if crop:
         from core.validate.report import write_crops
 
