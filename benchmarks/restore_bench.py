@@ -1,35 +1,33 @@
-"""Restoration benchmark: the shipped model against classic baselines on held-out real photos, and its speed.
+"""Restoration benchmark: the shipped model against classic baselines on real photos and video frames, and its speed.
 
-Held-out frames: real photos that no shipped model trains on (``coffee``,
-a shipped sample, and scikit-image's ``motorcycle_left`` /
-``motorcycle_right``), each degraded by :mod:`core.degrade` with every one
-of the four damage presets (:data:`EVAL_PRESETS`; weave left out as in
-training: stage 2 aligns it away), two damage draws each, under a seed the
-training never used. PSNR is measured on the display encoding (sRGB, 0..1,
-clipped) against the clean photo, per preset and over all frames, for:
+Frames come from :mod:`restore_sets`: a development set (``--set dev``, the
+default: choose variants on it) and a test set (``--set test``: report it
+once per released model version). Each source is scored as shot and under
+another light, with every damage look and clean; PSNR is measured on the
+display encoding (sRGB, 0..1, clipped) against the clean frame, for:
 
 - the degraded input;
-- each classic filter (median, bilateral, OpenCV non-local means, unsharp
-  mask), each at a small grid of settings with the best setting per filter
-  reported: the filters are tuned on the test set itself (favourable to them);
-- a grade-matching baseline (:func:`core.validate.fit_grade`: 3x3 matrix,
-  root-polynomial and 3D LUT, best reported), fitted on the *training*
-  photos degraded (training seed) -> their clean originals, never on
-  held-out pixels: ``grade`` is fitted per preset (it knows the look, as a
-  grade fitted on one reel's own pairs does), ``grade_blind`` once over all
-  four presets (it knows what the model knows); and the per-preset 3x3
-  matrix grade followed by non-local means;
+- the best classic filter per look (median, bilateral, OpenCV non-local
+  means, unsharp mask, each at a small grid of settings; the look's best
+  setting chosen on the set's own frames, which favours the filters);
+- grade-matching baselines (:func:`core.validate.fit_grade`: 3x3 matrix,
+  root-polynomial and 3D LUT, best per frame), fitted on the *training*
+  photos degraded (training seed) -> their clean originals: ``grade`` per
+  look (it knows the look, as a grade fitted on one reel's own pairs does),
+  ``grade_blind`` once over all looks (it knows what the model knows);
 - the model (tiled onnxruntime, :class:`core.infer.Restorer`).
 
-The best baseline is the best of the filters and grades per preset. An
-*oracle* global colour correction (a 3x4 affine map fitted to each clean
-held-out photo itself, which no real tool can do) is printed for reference.
-Then the CPU time of one 3840x2160 frame through the model, next to
-OpenCV's colour non-local means on the same frame and threads, in the same run.
+Reported per look, per source and per light: the mean, the gain over the
+input and over the best filter, and the worst frame's gain; the clean
+frames through the model (mean and worst); the flicker of a static shot
+before and after the model; and the targets of a released model
+(:data:`TARGETS`). Then the CPU time of one 3840x2160 frame through the
+model, next to OpenCV's colour non-local means on the same frame and
+threads, in the same run.
 
 Usage::
 
-    python benchmarks/restore_bench.py [--model models/film_restore.onnx] [--threads 2]
+    python benchmarks/restore_bench.py [--model models/film_restore.onnx] [--threads 2] [--set dev|test]
     python benchmarks/restore_bench.py --curve RUN_DIR [--device cuda]    # PSNR per checkpoint vs time
     python benchmarks/restore_bench.py --gpu-time RUN_DIR                 # torch fp16 4K time on CUDA
 """
@@ -48,56 +46,25 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-#: Held-out clean frames (never in the shipped model's training data).
-HELD_OUT = ("sample:coffee", "skimage:motorcycle_left", "skimage:motorcycle_right")
-#: Damage of the held-out frames: every core.degrade preset, under a seed the training never used.
-EVAL_PRESETS = ("faded_16mm", "dusty_35mm", "super8_home_movie", "third_generation_dupe")
-EVAL_SEED = 1000
-EVAL_VARIANTS = 2
+import restore_sets  # noqa: E402  (benchmarks/restore_sets.py: the development and test sets)
+
 #: Grade baselines are fitted on the shipped model's training photos (its training config), degraded under
-#: the training seed, one draw per photo and preset.
+#: the training seed, one draw per photo and look.
 TRAIN_CONFIG = Path(__file__).resolve().parents[1] / "models" / "film_restore.train.json"
 GRADE_FIT_CLEAN = tuple(json.loads(TRAIN_CONFIG.read_text("utf-8"))["data"]["clean"])
 GRADE_FIT_SEED = 0
 GRADE_METHODS = ("matrix", "root_poly", "lut3d")
 UHD = (2160, 3840)
+#: Targets of a released model on the test set (issue 13).
+TARGETS = {"gain_all_db": 5.0, "gain_over_filter_db": 2.0, "gain_look_db": 0.0, "worst_frame_db": -1.0,
+           "clean_db": 45.0}
 
 
 def load_clean(entry: str) -> np.ndarray:
     """A clean photo (``sample:NAME`` / ``skimage:NAME`` / ``sklearn:NAME``) as ``float32`` ``HW3`` scene-linear ACEScg."""
-    from core import color, io
-    from core.io.samples import sample_path
-    from core.train.data import bundled_media_path
-
-    kind, name = entry.split(":", 1)
-    path = sample_path(name) if kind == "sample" else bundled_media_path(entry)
-    frame = io.read_image(path, colorspace="srgb")
-    px = frame.pixels[..., :3]
-    if px.shape[2] == 1:
-        px = np.repeat(px, 3, axis=2)
-    px = color.convert(px, "srgb", "ACEScg")
-    h, w = px.shape[:2]
-    return np.ascontiguousarray(px[: h // 4 * 4, : w // 4 * 4], dtype=np.float32)
-
-
-def _degrade(clean: np.ndarray, *, frame: int, seed: int, preset: str) -> np.ndarray:
-    from core.degrade import EFFECTS, degrade_frame
-
-    effects = tuple(e for e in EFFECTS if e != "weave")
-    return degrade_frame(clean, frame=frame, seed=seed, preset=preset, effects=effects).pixels
-
-
-def held_out_frames() -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """``(label, preset, degraded ACEScg, clean ACEScg)`` for every held-out photo, preset and damage draw."""
-    out = []
-    for entry in HELD_OUT:
-        clean = load_clean(entry)
-        for preset in EVAL_PRESETS:
-            for v in range(EVAL_VARIANTS):
-                bad = _degrade(clean, frame=v, seed=EVAL_SEED, preset=preset)
-                out.append((f"{entry.split(':', 1)[1]}/{preset}#{v}", preset, bad, clean))
-    return out
+    return restore_sets.load_clean(entry)
 
 
 def to_display(acescg: np.ndarray) -> np.ndarray:
@@ -175,11 +142,12 @@ def fit_grades() -> tuple[dict[str, dict[str, object]], dict]:
     info: dict = {"clean": list(GRADE_FIT_CLEAN), "seed": GRADE_FIT_SEED, "tool": "core.validate.fit_grade"
                   if fit_grade else "numpy lstsq 3x3", "rms": {}}
     every: list[np.ndarray] = []
-    for preset in (*EVAL_PRESETS, "blind"):
+    all_looks = restore_sets.looks()
+    for preset in (*all_looks, "blind"):
         if preset == "blind":
-            bad, ref_frames, samples = every, cleans * len(EVAL_PRESETS), 50_000 // len(EVAL_PRESETS)
+            bad, ref_frames, samples = every, cleans * len(all_looks), 50_000 // len(all_looks)
         else:
-            bad, ref_frames, samples = [_degrade(c, frame=0, seed=GRADE_FIT_SEED, preset=preset)
+            bad, ref_frames, samples = [restore_sets.degrade(c, frame=0, seed=GRADE_FIT_SEED, look=preset)
                                         for c in cleans], cleans, 50_000
             every.extend(bad)
         fits[preset] = {}
@@ -202,94 +170,105 @@ def fit_grades() -> tuple[dict[str, dict[str, object]], dict]:
     return fits, info
 
 
-def oracle_colour_match(shown: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """The degraded display image under the 3x4 affine colour map that best fits it to the reference
-    (least squares over all pixels). An oracle: it looks at the answer, which no real filter can."""
-    x = np.concatenate([shown.reshape(-1, 3), np.ones((shown.shape[0] * shown.shape[1], 1), np.float32)], axis=1)
-    m, *_ = np.linalg.lstsq(x.astype(np.float64), ref.reshape(-1, 3).astype(np.float64), rcond=None)
-    return np.clip(x @ m, 0.0, 1.0).reshape(shown.shape).astype(np.float32)
+def _summary(values: list[float]) -> dict:
+    return {"mean": statistics.mean(values), "worst": min(values), "frames": len(values)}
 
 
-def _best(settings: dict[str, list[float]]) -> tuple[str, float]:
-    name = max(settings, key=lambda s: statistics.mean(settings[s]))
-    return name, statistics.mean(settings[name])
-
-
-def evaluate(model: str, threads: int) -> dict:
-    """Held-out PSNR per preset and overall: input, every baseline (best setting), the model, the gains."""
+def evaluate(model: str, threads: int, set_name: str, *, grades: bool = True) -> dict:
+    """PSNR (dB, sRGB display values) of the input, the classic filters, the grades and the model on the
+    frames of ``set_name`` (:mod:`restore_sets`): per look, per source, per light, mean and worst frame;
+    clean frames through the model; flicker of a static shot."""
     from core.infer import Restorer
 
-    frames = held_out_frames()
     restorer = Restorer(model, tile=512, provider="cpu", threads=threads)
-    grades, grade_info = fit_grades()
+    fits = fit_grades()[0] if grades else {}
     filters = classic_filters()
-    groups = {p: [i for i, f in enumerate(frames) if f[1] == p] for p in EVAL_PRESETS}
-    groups["all"] = list(range(len(frames)))
-    # scores[method][setting] = per-frame PSNR list, in frame order
-    scores: dict[str, dict[str, list[float]]] = {"degraded": {"-": []}, "model": {"-": []},
-                                                 "oracle_colour": {"-": []}}
-    for label, preset, bad, clean in frames:
-        ref, shown = to_display(clean), to_display(bad)
-        scores["degraded"]["-"].append(psnr(shown, ref))
+    rows: list[dict] = []   # one per damaged frame
+    clean_rows: list[dict] = []
+    # filter scores[filter][setting] = per-damaged-frame PSNR, in row order
+    fscores: dict[str, dict[str, list[float]]] = {}
+    for f in restore_sets.eval_frames(set_name):
+        ref = to_display(f.clean)
+        out = to_display(restorer.run(f.damaged, name=f.label))
+        if f.look == "clean":
+            clean_rows.append({"label": f.label, "source": f.source, "light": f.light, "model": psnr(out, ref)})
+            continue
+        shown = to_display(f.damaged)
+        row = {"label": f.label, "source": f.source, "light": f.light, "look": f.look,
+               "input": psnr(shown, ref), "model": psnr(out, ref)}
         for fname, settings in filters.items():
             for sname, fn in settings.items():
-                scores.setdefault(fname, {}).setdefault(sname, []).append(psnr(fn(shown), ref))
-        for key, which in (("grade", preset), ("grade_blind", "blind")):
-            for method, fit in grades[which].items():
-                scores.setdefault(key, {}).setdefault(method, []).append(psnr(to_display(fit.apply(bad)), ref))
-        # the per-preset 3x3 matrix grade (the one every tool has) then non-local means h5
-        matrix = to_display(grades[preset]["matrix"].apply(bad))
-        scores.setdefault("grade_matrix+nlmeans", {}).setdefault("h5", []).append(psnr(_nlm(matrix, 5), ref))
-        scores["model"]["-"].append(psnr(to_display(restorer.run(bad, name=label)), ref))
-        scores["oracle_colour"]["-"].append(psnr(oracle_colour_match(shown, ref), ref))
-    baselines = [m for m in scores if m not in ("degraded", "model", "oracle_colour")]
-    result: dict = {"frames": [f[0] for f in frames], "presets": list(EVAL_PRESETS), "seed": EVAL_SEED,
-                    "grade_fit": grade_info, "per_preset": {}}
-    for group, idx in groups.items():
-        row: dict = {"frames": len(idx)}
-        for method, settings in scores.items():
-            sub = {s: [v[i] for i in idx] for s, v in settings.items()}
-            name, value = _best(sub)
-            row[method] = {"psnr": value} if name == "-" else {"setting": name, "psnr": value}
-        best = max(baselines, key=lambda m: row[m]["psnr"])
-        row["best_baseline"] = best
-        row["gain_over_input_db"] = row["model"]["psnr"] - row["degraded"]["psnr"]
-        row["gain_over_best_baseline_db"] = row["model"]["psnr"] - row[best]["psnr"]
-        classic = max(filters, key=lambda m: row[m]["psnr"])
-        row["best_classic_filter"] = classic
-        row["gain_over_best_classic_filter_db"] = row["model"]["psnr"] - row[classic]["psnr"]
-        result["per_preset"][group] = row
-    result["per_frame"] = {f[0]: {"degraded": scores["degraded"]["-"][i], "model": scores["model"]["-"][i]}
-                           for i, f in enumerate(frames)}
-    return result
+                fscores.setdefault(fname, {}).setdefault(sname, []).append(psnr(fn(shown), ref))
+        if fits:
+            row["grade"] = max(psnr(to_display(fit.apply(f.damaged)), ref) for fit in fits[f.look].values())
+            row["grade_blind"] = max(psnr(to_display(fit.apply(f.damaged)), ref) for fit in fits["blind"].values())
+        rows.append(row)
+    # the best classic filter per look, its setting chosen on these frames (favourable to the filters)
+    for look in restore_sets.looks():
+        idx = [i for i, r in enumerate(rows) if r["look"] == look]
+        best = max(((fn, sn) for fn, st in fscores.items() for sn in st),
+                   key=lambda k: statistics.mean(fscores[k[0]][k[1]][i] for i in idx))
+        for i in idx:
+            rows[i]["filter"] = fscores[best[0]][best[1]][i]
+            rows[i]["filter_name"] = f"{best[0]} {best[1]}"
+    methods = ["input", "filter", "model"] + (["grade", "grade_blind"] if fits else [])
+
+    def group(key: str | None) -> dict:
+        out = {}
+        names = sorted({r[key] for r in rows}) if key else ["all"]
+        for name in names:
+            sel = [r for r in rows if key is None or r[key] == name]
+            g = {m: statistics.mean(r[m] for r in sel) for m in methods}
+            gains = [r["model"] - r["input"] for r in sel]
+            g.update(frames=len(sel), gain_db=g["model"] - g["input"], gain_over_filter_db=g["model"] - g["filter"],
+                     worst_gain_db=min(gains), worst_frame=sel[gains.index(min(gains))]["label"])
+            if key == "look":
+                g["filter_name"] = sel[0]["filter_name"]
+            out[name] = g
+        return out
+
+    stats = [restore_sets.static_shot(set_name)]
+    from core.validate.metrics import flicker, frame_stats
+
+    shot = stats[0]
+    fin = flicker([frame_stats(px) for px in shot])[0][1:]
+    fout = flicker([frame_stats(restorer.run(px, name="static")) for px in shot])[0][1:]
+    return {"set": set_name, "seed": restore_sets.EVAL_SEED, "looks": list(restore_sets.looks()),
+            "sources": list(restore_sets.SETS[set_name]), "methods": methods,
+            "per_look": group("look"), "per_source": group("source"), "per_light": group("light"),
+            "all": group(None)["all"], "clean": {**_summary([r["model"] for r in clean_rows]),
+                                                  "worst_frame": min(clean_rows, key=lambda r: r["model"])["label"]},
+            "static_flicker": {"shot": "%s@%d-%d" % (restore_sets.STATIC_SHOTS[set_name][0],
+                                                      restore_sets.STATIC_SHOTS[set_name][1],
+                                                      sum(restore_sets.STATIC_SHOTS[set_name][1:]) - 1),
+                               "input": statistics.mean(fin), "model": statistics.mean(fout)},
+            "per_frame": rows, "clean_frames": clean_rows}
 
 
 def print_quality(q: dict) -> None:
-    cols = ["degraded", "median", "bilateral", "nlmeans", "unsharp", "grade", "grade_blind", "grade_matrix+nlmeans",
-            "model"]
-    short = {"grade_matrix+nlmeans": "grade+nlm", "degraded": "input", "grade_blind": "grd blind"}
-    print(f"held-out: {len(q['frames'])} frames = {len(HELD_OUT)} photos x {len(q['presets'])} presets x "
-          f"{EVAL_VARIANTS} draws, seed {q['seed']}; PSNR dB on sRGB display values; grade fitted on "
-          f"{len(q['grade_fit']['clean'])} training photos ({q['grade_fit']['tool']})")
-    head = f"{'preset':<22}" + "".join(f"{short.get(c, c):>10}" for c in cols)
-    print(head + f"{'vs input':>10}{'vs filt':>9}{'vs best':>9}  best baseline")
-    for group, row in q["per_preset"].items():
-        line = f"{group:<22}" + "".join(f"{row[c]['psnr']:10.2f}" for c in cols)
-        best = row["best_baseline"]
-        setting = row[best].get("setting", "")
-        print(line + f"{row['gain_over_input_db']:+10.2f}{row['gain_over_best_classic_filter_db']:+9.2f}"
-                     f"{row['gain_over_best_baseline_db']:+9.2f}  {best} {setting}")
-    print("targets: +4 dB over the input, +2 dB over the best baseline (classic filters and grades; per preset and "
-          "overall)")
-    for group, row in q["per_preset"].items():
-        miss = [f"{row['gain_over_input_db']:+.2f} dB over the input"] if row["gain_over_input_db"] < 4 else []
-        if row["gain_over_best_classic_filter_db"] < 2:
-            miss.append(f"{row['gain_over_best_classic_filter_db']:+.2f} dB over {row['best_classic_filter']}")
-        if row["gain_over_best_baseline_db"] < 2 and row["best_baseline"] != row["best_classic_filter"]:
-            miss.append(f"{row['gain_over_best_baseline_db']:+.2f} dB over {row['best_baseline']}")
-        print(f"  {group:<22} {'MISSED: ' + ', '.join(miss) if miss else 'met'}")
-    print("oracle colour match (3x4 affine fitted to each clean held-out photo itself): " +
-          ", ".join(f"{g} {r['oracle_colour']['psnr']:.2f}" for g, r in q["per_preset"].items()))
+    methods = q["methods"]
+    print(f"{q['set']} set: {q['all']['frames']} damaged frames = {len(q['sources'])} sources x 2 lights x "
+          f"{len(q['looks'])} looks (seed {q['seed']}) + {q['clean']['frames']} clean; PSNR dB on sRGB display "
+          "values; filters tuned per look on these frames")
+    head = "".join(f"{m:>12}" for m in methods)
+    for title, table in (("look", q["per_look"]), ("source", q["per_source"]), ("light", q["per_light"]),
+                         ("", {"all": q["all"]})):
+        print(f"{title or 'all':<26}{head}{'vs input':>10}{'vs filter':>10}{'worst':>8}  worst frame")
+        for name, g in table.items():
+            print(f"{name:<26}" + "".join(f"{g[m]:12.2f}" for m in methods) +
+                  f"{g['gain_db']:+10.2f}{g['gain_over_filter_db']:+10.2f}{g['worst_gain_db']:+8.2f}  {g['worst_frame']}")
+    c, fl = q["clean"], q["static_flicker"]
+    print(f"clean frames through the model: mean {c['mean']:.2f} dB, worst {c['worst']:.2f} dB ({c['worst_frame']})")
+    print(f"static shot {fl['shot']}: flicker input {fl['input']:.4f}, model {fl['model']:.4f}")
+    t, a = TARGETS, q["all"]
+    checks = [("overall gain over the input", a["gain_db"], t["gain_all_db"]),
+              ("overall gain over the best filter", a["gain_over_filter_db"], t["gain_over_filter_db"]),
+              ("worst look's mean gain", min(g["gain_db"] for g in q["per_look"].values()), t["gain_look_db"]),
+              ("worst single frame's gain", a["worst_gain_db"], t["worst_frame_db"]),
+              ("worst clean frame", c["worst"], t["clean_db"]),
+              ("static flicker, input minus model", fl["input"] - fl["model"], 0.0)]
+    for name, value, target in checks:
+        print(f"  {name:<36} {value:+8.2f}  target >= {target:+.2f}  {'met' if value >= target else 'MISSED'}")
 
 
 def uhd_frame() -> np.ndarray:
@@ -299,7 +278,7 @@ def uhd_frame() -> np.ndarray:
     from core.degrade import degrade_frame
 
     clean = load_clean("sample:coffee")
-    bad = degrade_frame(clean, frame=0, seed=EVAL_SEED, preset="faded_16mm").pixels
+    bad = degrade_frame(clean, frame=0, seed=restore_sets.EVAL_SEED, preset="faded_16mm").pixels
     return np.ascontiguousarray(cv2.resize(bad, UHD[::-1], interpolation=cv2.INTER_LINEAR), dtype=np.float32)
 
 
@@ -354,14 +333,14 @@ def curve(run_dir: Path, device: str) -> dict:
     from core.infer.context import context_input
     from core.train.trainer import forward
 
-    frames = held_out_frames()
+    frames = [(f.damaged, f.clean) for f in restore_sets.eval_frames("dev") if f.look != "clean"]
     t0 = (run_dir / "config.json").stat().st_mtime
     rows = []
     for step, path in list_checkpoints(run_dir):
         cfg, net = _torch_model(run_dir, path, device)
         side = cfg.model.context
         values = []
-        for _, _, bad, clean in frames:
+        for bad, clean in frames:
             x = torch.from_numpy(encode_pixels(bad, cfg.encoding).transpose(2, 0, 1)[None].copy()).to(device)
             ctx = (torch.from_numpy(context_input(bad, side, cfg.encoding, detail=cfg.model.context_detail)).to(device)
                    if side else None)
@@ -471,6 +450,9 @@ def main(argv=None) -> int:
     ap.add_argument("--gpu-time", type=Path, help="training folder: torch fp16 4K time on CUDA")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--set", default="dev", choices=tuple(restore_sets.SETS),
+                    help="dev: choose variants on it; test: report once per released model version")
+    ap.add_argument("--no-grades", action="store_true", help="skip the grade baselines (fitted on training photos)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     if args.curve or args.gpu_time:
@@ -491,7 +473,8 @@ def main(argv=None) -> int:
                   f"(max diff {g['pinned_max_abs_diff']:.1e}); "
                   f"onnxruntime {g['onnxruntime']} providers {g['ort_providers']}")
     else:
-        result = {"model": args.model, "quality": evaluate(args.model, args.threads)}
+        result = {"model": args.model, "quality": evaluate(args.model, args.threads, args.set,
+                                                           grades=not args.no_grades)}
         print_quality(result["quality"])
         if not args.no_4k:
             result["cpu_4k"] = t = time_cpu(args.model, args.threads, args.repeats)

@@ -50,6 +50,8 @@ INFER_PARAMS = ParamSet(
         Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
         Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
               label="EXR compression"),
+        Param("mix", float, 1.0, "how much of the restoration to apply: 0 gives the input back, 1 the model's "
+              "output, in between a mix in linear light (alpha untouched)", minimum=0.0, maximum=1.0, label="Mix"),
     ],
 )
 
@@ -94,7 +96,8 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
                                "reelkit/infer/model": spec.name,
                                "reelkit/infer/version": spec.version,
                                "reelkit/infer/sha256": spec.sha256,
-                               "reelkit/infer/tiling": f"{restorer.tile}/{restorer.overlap}"})
+                               "reelkit/infer/tiling": f"{restorer.tile}/{restorer.overlap}",
+                               "reelkit/infer/mix": f"{restorer.mix:g}"})
     return {"input": str(src), "output": str(dst), "from": source_space, "frame": frame,
             "tiles": restorer.tiles_run - tiles_before, "seconds": round(time.perf_counter() - t0, 3)}
 
@@ -125,7 +128,8 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
     out_dir = Path(output_dir)
     out_pattern = output if os.path.isabs(output) else str(out_dir / output)
     tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)
-    hashed = {k: v for k, v in values.items() if k not in RUNTIME_ONLY}
+    # mix 1 (the default) stays out of the hash, so jobs from before the knob existed still resume
+    hashed = {k: v for k, v in values.items() if k not in RUNTIME_ONLY and not (k == "mix" and v == 1.0)}
     config = {"input": str(input_pattern), "output": output, "model": spec.record(), "params": hashed,
               "output_colorspace": OUTPUT_COLORSPACE}
     job = Manifest(out_dir, "infer", config, frame_range=frames)
@@ -139,7 +143,7 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
         if "restorer" not in state:  # loaded once, and only if a frame needs rendering
             state["restorer"] = Restorer(model, manifest=manifest, tile=values["tile"], overlap=values["overlap"],
                                          provider=values["provider"], threads=values["threads"],
-                                         precision=values["precision"])
+                                         precision=values["precision"], mix=values["mix"])
             if state["restorer"].spec.sha256 != spec.sha256:
                 raise ModelError(f"{model}: the model file changed after the job started")
             job.set("runtime", state["restorer"].info())

@@ -95,6 +95,10 @@ class Restorer:
         ``"auto"`` runs the model as stored; ``"fp16"`` converts a float32
         model to float16 in memory (needs the ``onnx`` package); ``"fp32"``
         refuses a float16 model.
+    mix:
+        How much of the restoration to apply, 0..1: the output is
+        ``input + mix * (restored - input)`` in linear light (1 = the model's
+        output, 0 = the input unchanged); alpha passes through.
 
     A model whose manifest declares ``input.context`` also gets the whole
     frame's thumbnail (:func:`core.infer.context.frame_context`, encoded),
@@ -108,7 +112,7 @@ class Restorer:
 
     def __init__(self, model: str | os.PathLike, *, manifest: str | os.PathLike | Mapping[str, Any] | None = None,
                  tile: int = 512, overlap: int = 0, provider: str = "auto", threads: int = 0,
-                 precision: str = "auto"):
+                 precision: str = "auto", mix: float = 1.0):
         global _created
         ort = require("onnxruntime", "infer")
         path = Path(model)
@@ -120,6 +124,9 @@ class Restorer:
             raise ParameterError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise ParameterError(f"threads {threads!r}: expected an integer >= 0 (0 = onnxruntime's choice)")
+        if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0.0 <= float(mix) <= 1.0:
+            raise ParameterError(f"mix {mix!r}: expected a number in 0..1 (0 = the input, 1 = the model's output)")
+        self.mix = float(mix)
         self.precision = precision
         self.threads = threads
         requested = resolve_providers(provider)
@@ -229,6 +236,8 @@ class Restorer:
         if bad.any():
             raise ImageError(f"{name}: the model {self.spec.name} produced {int(bad.sum())} non-finite values "
                              f"(NaN/Inf){' (float16 overflow?)' if self.input_dtype == np.float16 else ''}")
+        if self.mix < 1.0:
+            restored = px[..., :c] + np.float32(self.mix) * (restored - px[..., :c])
         self.frames_run += 1
         self.tiles_run += tiles
         if n == 4:
@@ -262,5 +271,5 @@ class Restorer:
         import onnxruntime
 
         return {"onnxruntime": onnxruntime.__version__, "providers": self.providers, "threads": self.threads,
-                "precision": self.precision, "input_dtype": np.dtype(self.input_dtype).name,
+                "precision": self.precision, "mix": self.mix, "input_dtype": np.dtype(self.input_dtype).name,
                 "tile": self.tile, "overlap": self.overlap, "load_seconds": round(self.load_seconds, 3)}

@@ -125,11 +125,19 @@ SYNTHETIC_PARAMS = ParamSet("degrade", [
           "saturation) given to each clean variant before the damage, reference included: teaches that "
           "clean scenes have casts too (0 = off, 1 = up to +-0.5 stop exposure and +-0.3 stop white balance)",
           minimum=0.0, maximum=2.0),
+    Param("clean_share", float, 0.0, "share of the variants left undamaged (input = reference, scene grade "
+          "included): the clean case as a training case of its own, so the model learns to leave clean frames "
+          "alone (0 = every variant damaged)", minimum=0.0, maximum=1.0),
+    Param("strength_min", float, 1.0, "each damaged variant's strength is drawn uniformly in strength_min..1: "
+          "the damaged frame mixed with its clean frame in linear light (1 = always the look's full strength)",
+          minimum=0.0, maximum=1.0),
 ])
 
 
 #: Entropy tag of the stream that picks each synthetic variant's preset (``data.degrade.presets``).
 PRESET_STREAM = 7_919
+#: Entropy tag of the stream that draws each synthetic variant's damage strength (:meth:`SyntheticConfig.strength_for`).
+STRENGTH_STREAM = 6_151
 
 #: What a host (the ReelTrain node) asks for: a config file and the options that most often change.
 #: Empty / 0 means "from the config file or the preset".
@@ -255,6 +263,9 @@ class SyntheticConfig:
     ``scene_grade`` > 0 first gives each variant's clean frame a random
     global grade (:func:`core.train.data.scene_grade`), which the reference
     keeps: the scene is different, the damage is the same.
+    ``clean_share`` of the variants stay undamaged and the others get a
+    damage strength in ``strength_min``..1 (:meth:`strength_for`): from none
+    to the look's full strength, so a model learns how much to undo.
     """
 
     preset: str = SYNTHETIC_PARAMS["preset"].default
@@ -263,6 +274,26 @@ class SyntheticConfig:
     variants: int = SYNTHETIC_PARAMS["variants"].default
     presets: tuple[str, ...] = ()
     scene_grade: float = SYNTHETIC_PARAMS["scene_grade"].default
+    clean_share: float = SYNTHETIC_PARAMS["clean_share"].default
+    strength_min: float = SYNTHETIC_PARAMS["strength_min"].default
+
+    def strength_for(self, variant: int, seed: int, name: str) -> float:
+        """Damage strength of ``variant`` of the clean frame ``name`` under ``seed``: 0 (clean) or in ``strength_min``..1.
+
+        Drawn from ``numpy.random.default_rng([seed, STRENGTH_STREAM, crc32(name), variant])``
+        (``u0 < clean_share`` -> 0, else ``strength_min + (1 - strength_min) * u1``):
+        a pure function of (seed, name, variant). With the defaults it is always 1.
+        """
+        if not self.clean_share and self.strength_min >= 1.0:
+            return 1.0
+        import zlib
+
+        import numpy as np
+
+        u = np.random.default_rng([int(seed), STRENGTH_STREAM, zlib.crc32(name.encode("utf-8")), int(variant)]).random(2)
+        if u[0] < self.clean_share:
+            return 0.0
+        return float(self.strength_min + (1.0 - self.strength_min) * u[1])
 
     def effects(self) -> tuple[str, ...]:
         """Effect names to apply (all of :data:`core.degrade.EFFECTS` but ``exclude``)."""
@@ -288,8 +319,12 @@ class SyntheticConfig:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"preset": self.preset} if not self.presets else {"presets": list(self.presets)}
         out.update({"params": dict(self.params), "exclude": list(self.exclude), "variants": self.variants})
-        if self.scene_grade:  # written only when used: configs without it keep their hash
-            out["scene_grade"] = self.scene_grade
+        # written only when used: configs without them keep their hash
+        for key in ("scene_grade", "clean_share"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.strength_min < 1.0:
+            out["strength_min"] = self.strength_min
         return out
 
 
@@ -387,7 +422,7 @@ def synthetic_config(raw: Any, *, where: str = "data.degrade") -> SyntheticConfi
         raw = {}
     if not isinstance(raw, Mapping):
         raise ParameterError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    known = ("preset", "presets", "params", "exclude", "variants", "scene_grade")
+    known = ("preset", "presets", "params", "exclude", "variants", "scene_grade", "clean_share", "strength_min")
     unknown = sorted(str(k) for k in raw if k not in known)
     if unknown:
         raise ParameterError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
@@ -411,7 +446,8 @@ def synthetic_config(raw: Any, *, where: str = "data.degrade") -> SyntheticConfi
     if bad:
         raise ParameterError(f"{where}.exclude: unknown effect(s) {', '.join(bad)}; known: {', '.join(EFFECTS)}")
     return SyntheticConfig(preset=scalars["preset"], params=dict(params), exclude=exclude,
-                           variants=scalars["variants"], presets=presets, scene_grade=scalars["scene_grade"])
+                           variants=scalars["variants"], presets=presets, scene_grade=scalars["scene_grade"],
+                           clean_share=scalars["clean_share"], strength_min=scalars["strength_min"])
 
 
 def check_encoding(name: str, *, where: str = "encoding") -> str:

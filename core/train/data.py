@@ -563,8 +563,13 @@ def _synthetic_loader(path: str, number: int | None, variant: int, seed: int, pr
             clean, name = _video_reader(path, number, None)(), f"{os.path.basename(path)}@{number}"
         if degrade.scene_grade:
             clean = scene_grade(clean, strength=degrade.scene_grade, seed=seed, variant=variant, name=name)
+        strength = degrade.strength_for(variant, seed, name)
+        if strength == 0.0:
+            return clean.copy(), clean, None
         damaged = degrade_frame(clean, frame=variant, seed=seed, preset=None if preset == "none" else preset,
                                 params=degrade.params, effects=effects).pixels
+        if strength < 1.0:  # the look at part strength: a mix with the clean frame in linear light
+            damaged = (clean + np.float32(strength) * (damaged - clean)).astype(np.float32)
         return damaged, clean, None
 
     return load

@@ -20,6 +20,8 @@ from core.train.registry import IMAGE_CHANNELS
 
 #: Scale of the last layer's initial weights (a residual network starts near the identity).
 TAIL_INIT_SCALE = 0.1
+#: Initial damage-mask logit of a gated network: sigmoid(-2) = 0.12, the local correction starts mostly off.
+MASK_INIT_LOGIT = -2.0
 
 
 def _conv(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -114,7 +116,7 @@ class ContextEncoder(nn.Module):
 
     WIDTH = 64
 
-    def __init__(self, features: int, in_channels: int = IMAGE_CHANNELS):
+    def __init__(self, features: int, in_channels: int = IMAGE_CHANNELS, *, confidence: bool = False):
         super().__init__()
         self.convs = nn.Sequential(
             _conv(in_channels, 32, stride=2), nn.ReLU(inplace=True),
@@ -125,11 +127,19 @@ class ContextEncoder(nn.Module):
         for layer in (self.colour, self.film):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.confidence = None
+        if confidence:  # the colour transform's confidence, starting at sigmoid(0) = 0.5
+            self.confidence = nn.Linear(self.WIDTH, 1)
+            nn.init.zeros_(self.confidence.weight)
+            nn.init.zeros_(self.confidence.bias)
 
     def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(matrix N x 3 x 3, offset N x 3, scale N x F, shift N x F)``."""
+        """``(matrix N x 3 x 3, offset N x 3, scale N x F, shift N x F)``; with a confidence ``c``
+        (N x 1, 0..1) the transform is ``I + c A``, ``c b``."""
         g = self.convs(context).mean(dim=(2, 3))
         affine = self.colour(g).view(-1, IMAGE_CHANNELS, IMAGE_CHANNELS + 1)
+        if self.confidence is not None:
+            affine = affine * torch.sigmoid(self.confidence(g))[:, :, None]
         eye = torch.eye(IMAGE_CHANNELS, dtype=g.dtype, device=g.device)
         scale, shift = self.film(g).chunk(2, dim=1)
         return eye + affine[:, :, :IMAGE_CHANNELS], affine[:, :, IMAGE_CHANNELS], 1.0 + scale, shift
@@ -142,10 +152,14 @@ class UnshuffleNet(nn.Module):
     With ``context`` > 0, ``forward(x, context)``: the :class:`ContextEncoder`'s
     colour transform is applied to ``x`` first (the residual is added to the
     transformed input) and its FiLM scales and shifts the head's features.
+    With ``gate``, the colour transform is scaled towards the identity by the
+    encoder's confidence, and the correction is multiplied by a per-pixel
+    damage mask (a sigmoid of a 3x3 convolution beside the tail, same
+    receptive field), so ``output = T(x) + mask * correction``.
     """
 
     def __init__(self, scale: int, channels: int, blocks: int, *, residual: bool = True, context: int = 0,
-                 context_detail: bool = False):
+                 context_detail: bool = False, gate: bool = False):
         super().__init__()
         self.residual = residual
         packed = IMAGE_CHANNELS * scale * scale
@@ -154,8 +168,13 @@ class UnshuffleNet(nn.Module):
         self.body = nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
         self.tail = _shrink(_conv(channels, packed))
         self.up = nn.PixelShuffle(scale)
-        self.context = (ContextEncoder(channels, context_channels(IMAGE_CHANNELS, context_detail)) if context
-                        else None)
+        self.context = (ContextEncoder(channels, context_channels(IMAGE_CHANNELS, context_detail), confidence=gate)
+                        if context else None)
+        self.mask = None
+        if gate:  # a damage-mask logit per full-resolution pixel, starting nearly closed
+            self.mask = _shrink(_conv(channels, scale * scale))
+            with torch.no_grad():
+                self.mask.bias.fill_(MASK_INIT_LOGIT)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         if self.context is not None:
@@ -166,5 +185,8 @@ class UnshuffleNet(nn.Module):
             h = self.head(self.down(x)) * scale[:, :, None, None] + shift[:, :, None, None]
         else:
             h = self.head(self.down(x))
-        y = self.up(self.tail(h + self.body(h)))
+        h = h + self.body(h)
+        y = self.up(self.tail(h))
+        if self.mask is not None:
+            y = torch.sigmoid(self.up(self.mask(h))) * y
         return x + y if self.residual else y

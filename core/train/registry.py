@@ -43,10 +43,12 @@ class _ModelConfig:
     context: ClassVar[int] = 0
     #: Whether the context carries the detail channels (:func:`core.infer.context.frame_context`).
     context_detail: ClassVar[bool] = False
+    #: Whether the global colour transform has a confidence and the local correction a damage mask.
+    gate: ClassVar[bool] = False
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        for key in ("context", "context_detail"):
+        for key in ("context", "context_detail", "gate"):
             if not getattr(self, key):
                 out.pop(key, None)
         return out
@@ -159,6 +161,13 @@ class UnshuffleConfig(_ModelConfig):
     print against a warm scene — while tiling stays exact. ``context_detail``
     adds the thumbnail's detail channels (band means of ``|x - box3(x)|``:
     grain, softness, specks), so the encoder also sees the print's texture.
+
+    ``gate`` (needs a context) makes the two corrections explicit and
+    cautious: the colour transform is ``I + c (A - I)`` with a predicted
+    confidence ``c`` in 0..1 for the frame, and the local correction is
+    ``m * r`` with a predicted per-pixel damage mask ``m`` in 0..1 (starting
+    nearly closed), so where the network sees no damage it leaves the pixel
+    as it is, and where it is unsure of the grade it leaves the colour.
     """
 
     type: str
@@ -168,6 +177,7 @@ class UnshuffleConfig(_ModelConfig):
     residual: bool = True
     context: int = 0
     context_detail: bool = False
+    gate: bool = False
 
     PARAMS: ClassVar[ParamSet] = ParamSet("unshuffle", [
         Param("scale", int, 4, "pixel-unshuffle factor (the network runs at 1/scale resolution)",
@@ -179,6 +189,8 @@ class UnshuffleConfig(_ModelConfig):
               minimum=0, maximum=MAX_CONTEXT),
         Param("context_detail", bool, False, "the thumbnail also carries the frame's detail (grain, softness, "
               "specks: band means of |x - box3(x)|); needs context"),
+        Param("gate", bool, False, "a confidence on the global colour transform and a damage mask on the local "
+              "correction, so unsure or undamaged pixels stay as they are; needs context"),
     ])
 
     @property
@@ -202,7 +214,7 @@ class UnshuffleConfig(_ModelConfig):
         from core.train.nets import UnshuffleNet
 
         return UnshuffleNet(self.scale, self.channels, self.blocks, residual=self.residual, context=self.context,
-                            context_detail=self.context_detail)
+                            context_detail=self.context_detail, gate=self.gate)
 
 
 
@@ -291,4 +303,8 @@ def model_config(raw: Any, *, where: str = "model") -> ModelConfig:
         raise ParameterError(f"{where}: {exc}") from None
     if resolved.get("context_detail") and not resolved.get("context"):
         raise ParameterError(f"{where}.context_detail: needs a whole-frame context (context > 0) for type {name!r}")
+    if resolved.get("gate") and not resolved.get("context"):
+        raise ParameterError(f"{where}.gate: needs a whole-frame context (context > 0) for type {name!r}")
+    if resolved.get("gate") and not resolved.get("residual", True):
+        raise ParameterError(f"{where}.gate: gates a correction of the input; needs residual true for type {name!r}")
     return entry.config(type=name, **resolved)
