@@ -23,6 +23,7 @@ DEV_MODULES = {
     "umap": "dataset",
     "PySide6.QtWidgets": "ui",
     "colour": "dev",
+    "av": "dev",
     "skimage": "dev",
     "PyOpenColorIO": "core",
     "OpenEXR": "core",
