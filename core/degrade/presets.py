@@ -60,4 +60,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "mirror_rate": 0.005,
         "head_switch_rate": 0.01, "head_switch_lines": 8, "head_switch_shift_px": 12.0,
     },
+    "worn_tape_transfer": {
+        # a worn tape dub of a clean print: line dropouts, torn blocks, solid patches and head-switching
+        # noise on most frames (no rolled or mirrored frames: those are a whole-frame repair for stage 2)
+        "dropout_rate": 0.6, "dropout_lines": 8.0, "dropout_length": 0.3,
+        "tear_rate": 0.3, "tear_count": 3.0, "tear_shift_px": 24.0,
+        "patch_rate": 0.3, "patch_count": 2.0, "patch_size_px": 32.0,
+        "head_switch_rate": 0.5, "head_switch_lines": 8, "head_switch_shift_px": 12.0,
+    },
 }
