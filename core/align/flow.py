@@ -1,4 +1,4 @@
-"""Dense optical flow: DIS both ways, and the forward-backward validity check.
+"""Dense optical flow: DIS both ways, and the forward-backward consistency check.
 
 After the global transform, what is left between the source and the
 reference is local: gate weave that bends the frame, lens distortion that
@@ -17,11 +17,12 @@ Presets (:data:`FLOW_PRESETS`): OpenCV's ``ultrafast``, ``fast`` and
 resolution instead of half) with a denser patch grid and more variational
 refinement.
 
-Validity: the flow is computed both ways; a pixel whose forward flow and the
-backward flow at its target do not cancel to within a threshold is an
-occlusion, a disocclusion or a mismatch (Sundaram, Brox & Keutzer, ECCV
+Consistency: the flow is computed both ways; a pixel whose forward flow
+and the backward flow at its target do not cancel to within a threshold is
+an occlusion, a disocclusion or a mismatch (Sundaram, Brox & Keutzer, ECCV
 2010): content one image has and the other has not (a burned-in title, a
-tear, a patch), and flat areas where nothing can be matched.
+tear, a patch), and flat areas where nothing can be matched. Its flow does
+not start the smooth field.
 
 Flow convention: ``fixed(p) ~= moving(p + flow(p))``, ``flow`` ``float32``
 ``HW2`` ``(dx, dy)`` in pixels of the level it was computed at.

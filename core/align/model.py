@@ -12,16 +12,23 @@ Pipeline (stages from :data:`core.align.params.METHODS`):
 2. ``phase``: optional scale and rotation search (log-polar), then the
    translation by phase correlation (:mod:`core.align.phase`).
 3. ``ecc``: ECC on a Gaussian pyramid, coarse to fine, with the ``motion``
-   model (:mod:`core.align.ecc`); plausibility checks on the transform.
-4. ``flow``: the reference's representation is made again through the
-   global transform (sharpness and tone matched where the pictures now
-   correspond); DIS optical flow both ways gives the forward-backward
-   validity and the start of a smooth B-spline field refined by Gauss-Newton
-   (:mod:`core.align.flow`, :mod:`core.align.spline`). The field is kept only
-   if, fitted on half the frame, it explains the other half better than the
-   global transform alone (``flow_min_gain``); else the flow is zero.
+   model (:mod:`core.align.ecc`); then, through that fit, the residual
+   shows the damage (what no small displacement explains:
+   :mod:`core.align.robust`), the representations are made again with
+   statistics free of it, and ECC refines the fit with it masked out;
+   plausibility checks on the transform.
+4. ``flow``: the reference's representation seen through the global
+   transform (made again from the full reference when the scales differ);
+   DIS optical flow both ways starts a smooth B-spline field, refined by
+   Gauss-Newton with damage left out (:mod:`core.align.flow`,
+   :mod:`core.align.spline`). The field is kept only if, fitted on half the
+   frame, it beats the global transform alone on the other half by more
+   than noise can (:mod:`core.align.heldout`); else the flow is zero.
 5. The reference's pixels are resampled once, through the composed map,
    onto the source grid; the validity mask, residual and statistics follow.
+   The mask says where the geometry holds (inside the reference, optionally
+   a residual threshold): damage in the source is valid — it is what a
+   restoration model learns from.
 
 Failure is a value: a result with ``converged=False`` and a ``reason``
 (too little texture, no phase peak, ECC not converging or too weakly
@@ -41,7 +48,7 @@ import numpy as np
 
 from core.align import ecc as _ecc
 from core.align import flow as _flow
-from core.align import geometry, phase
+from core.align import geometry, heldout, phase, robust
 from core.align import represent as rep
 from core.align import spline as _spline
 from core.align.params import ALIGN_PARAMS, METHODS
@@ -58,6 +65,9 @@ COARSEST_SIZE = 64
 FINAL_ITERATIONS = 3
 #: Fraction of the source's smaller side masked out of ECC at each border (content there rarely matches).
 ECC_BORDER = 0.03
+#: A global transform within this of scale 1 lets the local stage see the reference's representation through it;
+#: beyond, the reference is resampled from full size first (:meth:`_Aligner._rerender`).
+SAME_SCALE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +88,11 @@ class AlignResult:
         Lanczos interpolation overshoot slightly at edges); 0 where the
         source pixel maps outside the reference.
     mask:
-        Validity, ``float32`` ``HW1``, 1 = trusted, 0 = outside the
-        reference (or within ``border_px`` of its edge), forward-backward
-        inconsistent flow, residual above ``residual_threshold``; all 0 when
-        the alignment failed.
+        Validity, ``float32`` ``HW1``, 1 = the geometry holds, 0 = outside
+        the reference (or within ``border_px`` of its edge), residual above
+        ``residual_threshold`` when set; all 0 when the alignment failed.
+        Damage in one image only (dust, a patch, a dropout) stays valid:
+        the reference there is still the right picture.
     residual:
         ``float32`` ``HW1`` >= 0: ``|z_source - z_reference|`` after
         alignment, in units of the robust representation
@@ -211,13 +222,6 @@ def _border_masks(hw: tuple[int, int], levels: int) -> list[np.ndarray]:
     return out
 
 
-def _checkerboard(hw: tuple[int, int], block: int) -> np.ndarray:
-    """``bool`` ``HW`` checkerboard of ``block`` px squares (True on the squares of the top-left one's colour)."""
-    ys = (np.arange(hw[0]) // block)[:, None]
-    xs = (np.arange(hw[1]) // block)[None, :]
-    return ((ys + xs) % 2) == 0
-
-
 def _plausibility(t: np.ndarray, hw: tuple[int, int], v: Mapping[str, Any]) -> str:
     """Empty if the relative transform (same grid) is within the bounds, else why not."""
     d = geometry.decompose(t[:2, :2])
@@ -303,7 +307,9 @@ class _Aligner:
     ``max_size``, and the reference's resampled onto that grid for the same
     framing. ``self.t`` maps working-grid source coordinates to working-grid
     reference coordinates; :meth:`finish` carries it and the local field to
-    full resolution.
+    full resolution. Once the reference's representation has been made again
+    through a transform ``R`` (:meth:`_rerender`, ``self.rendered``), what is
+    left to apply to it is ``R^-1 t`` (:meth:`_rel`).
     """
 
     def __init__(self, src: np.ndarray, ref: np.ndarray, v: dict[str, Any]):
@@ -318,10 +324,10 @@ class _Aligner:
         self.work_to_ref = geometry.resize_matrix(self.hw, self.ref_hw) @ self.work_to_src
         self.t = np.eye(3)
         self.field: np.ndarray | None = None  # local field on the working grid (working px)
-        self.fb: np.ndarray | None = None  # forward-backward error on the working grid (working px)
         self.z_src = self.z_ref = None
         self.overlap: np.ndarray | None = None  # working pixels inside the reference after _rerender
-        self.m_global: np.ndarray | None = None  # working grid -> reference, set by _rerender
+        self.rendered: np.ndarray | None = None  # the transform z_ref was last made through (_rerender)
+        self.damage: np.ndarray | None = None  # working pixels the global fit calls damage (_ecc_without_damage)
         self.stages: dict[str, Any] = {"work_level": self.level}
         self.timings: dict[str, float] = {}
         stages = self.method.stages
@@ -366,44 +372,41 @@ class _Aligner:
         self._tick("represent")
         return ""
 
-    def _match(self, y_src: np.ndarray, y_ref: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """Sharpness match, tone match and normalise two relative luminances of one grid: ``(z_src, z_ref)``."""
+    def _match(self, y_src: np.ndarray, y_ref: np.ndarray, key: str, *, keep: np.ndarray | None = None,
+               keep_ref: np.ndarray | None = None, probe: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Sharpness match, tone match and normalise two relative luminances: ``(z_src, z_ref)``.
+
+        Without ``keep`` the statistics are those of the whole images (no
+        correspondence needed). Once a global fit makes the pictures
+        correspond and shows the damage, ``keep`` / ``keep_ref`` (``bool``
+        ``HW`` of each image's grid) are the pixels whose statistics count:
+        the tone curve is fitted on them and the local normalisation averages
+        over them only; ``probe`` (the source with the reference's pixels in
+        place of its damage) stands for the source in the spectra (a solid
+        patch is a softer picture, a dropout line a sharper one).
+        """
         v = self.v
         if v["sharpness_match"]:
-            blur = rep.relative_blur(y_src, y_ref)
+            blur = rep.relative_blur(y_src if probe is None else probe, y_ref)
             self.stages[key] = {"source_softer_by_px": round(blur * self.scale, 3)}
             if blur > rep.BLUR_MIN:
                 y_ref = rep.gaussian(y_ref, blur)
             elif blur < -rep.BLUR_MIN:
                 y_src = rep.gaussian(y_src, -blur)
         if v["tone_match"]:
-            y_src = rep.tone_match(y_src, y_ref)
+            y_src = rep.tone_match(y_src, y_ref, mask=keep, target_mask=keep_ref)
         kw = {"presmooth": v["presmooth"], "normalize_sigma": v["normalize_sigma"]}
-        return rep.normalize(y_src, **kw)[0], rep.normalize(y_ref, **kw)[0]
+        return (rep.normalize(y_src, weight=None if keep is None else keep.astype(np.float32), **kw)[0],
+                rep.normalize(y_ref, weight=None if keep_ref is None else keep_ref.astype(np.float32), **kw)[0])
 
-    def _rerender(self) -> None:
-        """The representations again, with the reference resampled through the global transform.
+    def _overlap(self, m: np.ndarray, coords: np.ndarray) -> np.ndarray:
+        """Working pixels whose reference point (``coords``, through ``m``) the reference's representation serves.
 
-        Sharpness and tone are matched where the pictures now correspond,
-        and a reference at another scale (a zoomed transfer) is filtered for
-        the source's grid instead of being resampled twice.
+        Inside the reference; and where the reference ends well inside the
+        source's frame (by more than half a normalisation size), not within
+        two normalisation sizes of that edge (that representation has seen
+        mirrored content).
         """
-        m = self.work_to_ref @ self.t
-        coords = geometry.coordinate_map(m, self.work_hw)
-        s = geometry.decompose(self.t[:2, :2])["scale"]
-        if abs(s - 1.0) < 0.05:  # about the same scale: the working copy of the reference will do
-            y = geometry.remap(self.y_ref, geometry.coordinate_map(self.t, self.work_hw), interpolation="cubic",
-                               border="reflect")
-        else:  # from the full reference, low-passed first where it has more pixels than the working grid
-            y = self.y_ref_full
-            s_full = geometry.decompose(m[:2, :2])["scale"]
-            if s_full > 1.0:
-                y = rep.gaussian(y, 0.5 * math.sqrt(s_full * s_full - 1.0))
-            y = geometry.remap(y, coords, interpolation="cubic", border="reflect")
-        # mirrored outside the reference, so that normalisation sees no artificial edge; those pixels are not used
-        y = np.maximum(y, 0.0)
-        # where the reference ends well inside the source's frame (by more than half a normalisation size), its
-        # representation within two normalisation sizes of that edge has seen much mirrored content: not used
         inside = geometry.inside(coords, self.ref_hw)
         scale = geometry.decompose(m[:2, :2])["scale"]
         rh, rw = self.ref_hw
@@ -413,11 +416,35 @@ class _Aligner:
         xs, ys = np.arange(w, dtype=np.float32)[None, :], np.arange(h, dtype=np.float32)[:, None]
         d_src = np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys))
         sigma = self.v["normalize_sigma"]
-        inside &= ~((d_ref < 2.0 * sigma) & (d_src - d_ref > 0.5 * sigma))
-        self.z_src, self.z_ref = self._match(self.y_src, rep.relative(y), "sharpness_aligned")
-        self.overlap = inside
-        self.t = np.eye(3)
-        self.m_global = m
+        return inside & ~((d_ref < 2.0 * sigma) & (d_src - d_ref > 0.5 * sigma))
+
+    def _rerender(self) -> None:
+        """The representations again, the reference resampled from full size through the global transform.
+
+        For a reference at another scale (a zoomed transfer): it is
+        low-passed where it has more pixels than the working grid and
+        resampled once, so that both representations see the picture at
+        the same scale. Sharpness and tone are matched where the pictures
+        now correspond, without the damage.
+        """
+        m = self.work_to_ref @ self.t
+        coords = geometry.coordinate_map(m, self.work_hw)
+        y = self.y_ref_full
+        s_full = geometry.decompose(m[:2, :2])["scale"]
+        if s_full > 1.0:
+            y = rep.gaussian(y, 0.5 * math.sqrt(s_full * s_full - 1.0))
+        # mirrored outside the reference, so that normalisation sees no artificial edge; those pixels are not used
+        y = rep.relative(np.maximum(geometry.remap(y, coords, interpolation="cubic", border="reflect"), 0.0))
+        self.overlap = self._overlap(m, coords)
+        self.rendered = self.t.copy()
+        keep = self.overlap if self.damage is None else self.overlap & ~self.damage
+        probe = None if self.damage is None else np.where(self.damage, y, self.y_src)
+        self.z_src, self.z_ref = self._match(self.y_src, y, "sharpness_aligned", keep=keep, keep_ref=keep,
+                                             probe=probe)
+
+    def _rel(self) -> np.ndarray:
+        """What is left to apply to ``z_ref``: ``t``, or ``R^-1 t`` once it was made through ``R``."""
+        return self.t if self.rendered is None else geometry.normalize(np.linalg.inv(self.rendered) @ self.t)
 
     def stage_phase(self) -> str:
         v = self.v
@@ -460,6 +487,8 @@ class _Aligner:
             retry = run(np.eye(3))
             if not retry.reason and (res.reason or retry.correlation > res.correlation):
                 res = retry
+        if not res.reason:
+            res = self._ecc_without_damage(res, masks[0], v)
         self.stages["ecc"] = {"correlation": round(res.correlation, 6), "levels": res.levels}
         self._tick("ecc")
         if res.reason:
@@ -470,51 +499,84 @@ class _Aligner:
                     "unrelated content or too different")
         return ""
 
+    def _ecc_without_damage(self, res: _ecc.EccResult, border: np.ndarray, v: Mapping[str, Any]) -> _ecc.EccResult:
+        """ECC again on the finest level, leaving out the damage the first fit shows (:mod:`core.align.robust`).
+
+        ECC weighs every pixel alike, and damage also bends the tone curve,
+        the sharpness measure and the local normalisation of the
+        representation: a solid patch or a line dropout moved the transform
+        by a tenth of a pixel. Through the first fit the pictures correspond,
+        so the residual shows the damage (beyond what half a pixel of
+        misalignment explains); the representations are made again with
+        statistics free of it, and ECC refines the first fit with it masked
+        out. Both images stay on their own grids (a reference resampled
+        through the first fit and refined again would carry the resampling's
+        bias into the result). The first fit stands when the refit fails.
+        """
+        t0 = res.transform
+        hw = self.work_hw
+        coords = geometry.coordinate_map(t0, hw)
+        use = border.astype(bool) & geometry.inside(coords, hw)
+        z_seen = geometry.remap(self.z_ref, coords, interpolation="linear")
+        e = self.z_src - z_seen
+        hit = robust.damage(e, robust.sigma(e, use), slack=robust.misalignment_slack(z_seen)) & use
+        keep = use & ~hit
+        # the same pixels on the reference's grid
+        back = geometry.coordinate_map(np.linalg.inv(t0), hw)
+        keep_ref = geometry.remap(keep.astype(np.float32), back, interpolation="linear") > 0.5
+        probe = np.where(hit, geometry.remap(self.y_ref, coords, interpolation="linear"), self.y_src)
+        self.damage = hit
+        self.z_src, self.z_ref = self._match(self.y_src, self.y_ref, "sharpness_without_damage", keep=keep,
+                                             keep_ref=keep_ref, probe=probe)
+        again = _ecc.ecc_pyramid([self.z_src], [self.z_ref], t0, motion=v["motion"], iterations=v["ecc_iterations"],
+                                 eps=v["ecc_eps"], fixed_masks=[keep.astype(np.uint8)])
+        if again.reason:
+            return res
+        level = {**again.levels[-1], "damage_masked": round(float(np.count_nonzero(hit)) / hit.size, 6)}
+        return dataclasses.replace(again, levels=res.levels + [level])
+
     def check_transform(self) -> str:
         return _plausibility(self.t, self.work_hw, self.v)
 
     def stage_flow(self) -> str:
         v = self.v
-        if not np.allclose(self.t, np.eye(3)):
+        hw = self.work_hw
+        m = self.work_to_ref @ self.t
+        if abs(geometry.decompose(self.t[:2, :2])["scale"] - 1.0) < SAME_SCALE:
+            # the reference's representation on its own grid, seen through the global transform
+            self.overlap = self._overlap(m, geometry.coordinate_map(m, hw))
+        else:
             self._rerender()
-        fixed = self.z_src
-        moving = self.z_ref
-        f8, m8 = rep.to_u8(fixed), rep.to_u8(moving)
+        base = self._rel()
+        fixed, moving = self.z_src, self.z_ref
+        f8 = rep.to_u8(fixed)
+        m8 = rep.to_u8(geometry.remap(moving, geometry.coordinate_map(base, hw), interpolation="linear"))
         fwd = _flow.dis_flow(f8, m8, preset=v["flow_preset"])
         bwd = _flow.dis_flow(m8, f8, preset=v["flow_preset"])
-        self.fb = _flow.fb_error(fwd, bwd)
-        consistent = self.fb <= v["fb_threshold"] / self.scale
+        consistent = _flow.fb_error(fwd, bwd) <= v["fb_threshold"] / self.scale
         self._tick("flow")
-        hw = self.work_hw
         model = _spline.SplineField(hw, max(hw) / v["flow_grid"])
         lam = (v["flow_smooth"] / model.spacing) ** 4
-        inner = _border_masks(hw, 1)[0].astype(bool)
-        if self.overlap is not None:
-            inner &= self.overlap
-        # model selection by held-out pixels: fit on half the frame (a checkerboard of half-cells), score the fit
+        inner = _border_masks(hw, 1)[0].astype(bool) & self.overlap
+        # model selection by held-out pixels: fit on half the frame (a checkerboard of half-cells), judge the fit
         # on the other half against the global transform alone; a field that only fits noise does not carry over
-        half = _checkerboard(hw, max(4, int(model.spacing / 2)))
+        half, labels = heldout.split(hw, max(4, int(model.spacing / 2)))
         coef = model.fit(fwd, consistent & inner & half, lam=lam)
         coef, info = _spline.refine(fixed, moving, model, coef, lam=lam, iterations=v["flow_iterations"],
-                                    mask=inner & half)
-        held_out = inner & ~half
-        field = model.field(coef)
-        _, sig = _spline.robust_cost(fixed, moving, field, scale=1.0, mask=held_out)
-        cost_global, _ = _spline.robust_cost(fixed, moving, np.zeros_like(field), scale=sig, mask=held_out)
-        cost_local, _ = _spline.robust_cost(fixed, moving, field, scale=sig, mask=held_out)
-        gain = (cost_global - cost_local) / max(cost_global, 1e-12)
-        kept = bool(gain >= v["flow_min_gain"])
-        if kept:  # then on every pixel, from the half fit
-            coef, more = _spline.refine(fixed, moving, model, coef, lam=lam, iterations=FINAL_ITERATIONS, mask=inner)
+                                    mask=inner & half, transform=base)
+        verdict = heldout.judge(fixed, moving, model.field(coef), transform=base, held_out=inner & ~half,
+                                labels=labels, min_gain=v["flow_min_gain"])
+        if verdict.kept:  # then on every pixel, from the half fit
+            coef, more = _spline.refine(fixed, moving, model, coef, lam=lam, iterations=FINAL_ITERATIONS, mask=inner,
+                                        transform=base)
             info = {"iterations": info["iterations"] + more["iterations"], "last_step": more["last_step"]}
             self.field = model.field(coef)
         else:
-            self.field = np.zeros_like(field)
+            self.field = np.zeros(hw + (2,), np.float32)
         self.stages["flow"] = {"preset": v["flow_preset"], "grid": [model.nx, model.ny],
                                "fb_consistent": round(float(np.count_nonzero(consistent)) / consistent.size, 6),
                                "iterations": info["iterations"],
-                               "last_step_px": round(info["last_step"] * self.scale, 5),
-                               "held_out_gain": round(gain, 5), "kept": kept}
+                               "last_step_px": round(info["last_step"] * self.scale, 5), **verdict.record()}
         self._tick("local_field")
         return ""
 
@@ -542,7 +604,7 @@ class _Aligner:
     def finish(self, reason: str) -> AlignResult:
         v = self.v
         hw = self.hw
-        to_ref = self.m_global if self.m_global is not None else self.work_to_ref @ self.t
+        to_ref = self.work_to_ref @ self.t
         transform = geometry.normalize(to_ref @ np.linalg.inv(self.work_to_src))
         flow = None
         if "flow" in self.method.stages:
@@ -555,13 +617,11 @@ class _Aligner:
         before = after = corr = 0.0
         if self.z_src is not None:
             # residual on the working grid, then brought to full size
-            rel = geometry.coordinate_map(self.t, self.work_hw, self.field)
+            rel = geometry.coordinate_map(self._rel(), self.work_hw, self.field)
             z_warped = geometry.remap(self.z_ref, rel, interpolation="linear")
             res_w = np.abs(self.z_src - z_warped)
             residual = self._full(res_w)
             residual[~valid] = 0.0
-            if self.fb is not None:
-                valid &= self._full(self.fb) * np.float32(self.scale) <= v["fb_threshold"]
             if v["residual_threshold"] > 0:
                 valid &= residual <= v["residual_threshold"]
             # statistics on the working grid, over the pixels valid there

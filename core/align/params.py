@@ -82,10 +82,10 @@ ALIGN_PARAMS = ParamSet(
               maximum=1000, label="Flow iterations"),
         Param("flow_min_gain", float, 0.05, "keep the local field only when, fitted on half the frame, it lowers "
               "the robust residual cost of the other half by at least this fraction over the global transform "
-              "alone (else it fits noise: the flow is zero)",
+              "alone, by more than noise can (a t test over blocks); else the flow is zero",
               minimum=0.0, maximum=1.0, label="Flow min gain"),
-        Param("fb_threshold", float, 0.5, "forward-backward flow mismatch (px) above which a pixel is invalid",
-              minimum=0.01, maximum=100.0, label="FB threshold"),
+        Param("fb_threshold", float, 0.5, "forward-backward optical flow mismatch (px) above which a pixel's flow "
+              "does not start the local field", minimum=0.01, maximum=100.0, label="FB threshold"),
         Param("residual_threshold", float, 0.0, "pixels whose aligned residual exceeds this (representation units, "
               "about local standard deviations) are invalid; 0 = off", minimum=0.0, maximum=100.0,
               label="Residual threshold"),

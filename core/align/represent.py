@@ -106,14 +106,23 @@ def relative(y: np.ndarray) -> np.ndarray:
     return (y / np.float32(mean)).astype(np.float32, copy=False) if mean > 0 else y
 
 
-def tone_match(y: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``y`` mapped through the monotone curve that gives it ``target``'s histogram (quantile matching)."""
-    def quantiles(img: np.ndarray) -> np.ndarray:
+def tone_match(y: np.ndarray, target: np.ndarray, *, mask: np.ndarray | None = None,
+               target_mask: np.ndarray | None = None) -> np.ndarray:
+    """``y`` mapped through the monotone curve that gives it ``target``'s histogram (quantile matching).
+
+    ``mask`` / ``target_mask`` (``bool``, the shape of each): the histograms
+    of those pixels only (damage left out, the same part of the picture in
+    both); all of ``y`` is mapped. A mask with no pixel counts as none.
+    """
+    def quantiles(img: np.ndarray, sel: np.ndarray | None) -> np.ndarray:
         step = max(1, int(math.sqrt(img.size / 250_000)))
-        vals = np.sort(img[::step, ::step], axis=None)
+        vals = img[::step, ::step]
+        if sel is not None and sel[::step, ::step].any():
+            vals = vals[sel[::step, ::step]]
+        vals = np.sort(vals, axis=None)
         return vals[np.rint(np.linspace(0, vals.size - 1, TONE_QUANTILES)).astype(np.int64)].astype(np.float64)
 
-    qy, qt = quantiles(y), quantiles(target)
+    qy, qt = quantiles(y, mask), quantiles(target, target_mask)
     # flat runs in y's quantiles (many equal values) map to their mean target value
     qy, idx = np.unique(qy, return_inverse=True)
     qt = np.bincount(idx, weights=qt) / np.bincount(idx)
@@ -159,17 +168,27 @@ def relative_blur(a: np.ndarray, b: np.ndarray, *, band: tuple[float, float] = B
     return float(math.copysign(math.sqrt(abs(d)), d))
 
 
-def normalize(y: np.ndarray, *, presmooth: float, normalize_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def normalize(y: np.ndarray, *, presmooth: float, normalize_sigma: float,
+              weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Steps 4-5 of the module recipe on a relative luminance image (``float32`` ``HW``, mean about 1).
 
     Returns ``(z, local_std)``: the representation (``float32`` ``HW``,
     clipped to +-:data:`Z_CLIP`) and the local standard deviation of the
     blurred luminance before flooring (relative units), the texture measure.
+    ``weight`` (``float32`` ``HW`` in 0..1): the local mean and spread are
+    weighted averages (normalised convolution), so that pixels of weight 0
+    — damage — do not shift the representation of their neighbours.
     """
     smooth = gaussian(y, presmooth)
-    mean = gaussian(smooth, normalize_sigma)
-    detail = smooth - mean
-    var = np.maximum(gaussian(detail * detail, normalize_sigma), 0.0)
+    if weight is None:
+        mean = gaussian(smooth, normalize_sigma)
+        detail = smooth - mean
+        var = np.maximum(gaussian(detail * detail, normalize_sigma), 0.0)
+    else:
+        norm = np.maximum(gaussian(weight, normalize_sigma), np.float32(1e-3))
+        mean = gaussian(weight * smooth, normalize_sigma) / norm
+        detail = smooth - mean
+        var = np.maximum(gaussian(weight * detail * detail, normalize_sigma) / norm, 0.0)
     z = detail / np.sqrt(var + np.float32(CONTRAST_FLOOR**2))
     np.clip(z, -Z_CLIP, Z_CLIP, out=z)
     return z.astype(np.float32, copy=False), np.sqrt(var).astype(np.float32, copy=False)

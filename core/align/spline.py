@@ -15,9 +15,10 @@ minimises ``sum_p w_p (e_p - g_p . du(p))^2 + lam * bending(C)`` per
 Gauss-Newton step (``e``: residual of the warped moving image, ``g``: the
 mean of both images' gradients, an efficient second-order step; Benhimane &
 Malis 2004), where ``bending`` penalises the second differences of the
-control grid (an affine field costs nothing), and ``w`` are robust (Cauchy)
-weights that discount dust, scratches and content the two images do not
-share. Normal equations are assembled with dense matrix products of the
+control grid (an affine field costs nothing), and ``w`` are robust weights
+(Tukey's biweight, :mod:`core.align.robust`): damage the two images do not
+share — dust, scratches, patches, dropouts — and its near neighbours weigh
+nothing. Normal equations are assembled with dense matrix products of the
 separable basis (``G @ Bx``, then ``By^T @ .``) and solved densely (a grid
 of at most :data:`MAX_GRID` control points a side keeps that small). Images are ``float32`` ``HW``; the field is
 ``float32`` ``HW2`` ``(dx, dy)`` px with ``fixed(p) ~= moving(p + u(p))``.
@@ -29,11 +30,14 @@ import math
 
 import numpy as np
 
+from core.align import geometry, robust
+
 #: Most control points per side the dense solver is meant for (``flow_grid`` is capped below it).
 MAX_GRID = 40
-#: Cauchy weight scale in robust standard deviations (1.4826 MAD) of the residual.
-ROBUST_SCALE = 3.0
 DAMPING = 1e-6
+#: After a Gauss-Newton step smaller than this (px), damage is left out (:func:`core.align.robust.damage`; far
+#: from the answer, what is misaligned would pass for damage).
+NEAR_STEP = 0.25
 
 
 def _bspline3(t: np.ndarray) -> np.ndarray:
@@ -171,64 +175,26 @@ class SplineField:
         return self.solve(w, zero, w, w * flow[..., 0], w * flow[..., 1], lam=lam)
 
 
-def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)`` ``float32`` coordinate images, broadcast views (no full-size allocation)."""
-    xs = np.broadcast_to(np.arange(w, dtype=np.float32)[None, :], (h, w))
-    ys = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (h, w))
-    return xs, ys
-
-
-def _robust_sigma(e: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """1.4826 x the median absolute value of ``e`` (over ``mask``), from at most about 50k samples."""
-    step = max(1, e.size // 50_000)
-    vals = e.ravel()[::step]
-    if mask is not None and mask.shape == e.shape:
-        vals = vals[mask.ravel()[::step]]
-    return 1.4826 * float(np.median(np.abs(vals))) if vals.size else 0.0
-
-
-def robust_cost(fixed: np.ndarray, moving: np.ndarray, field: np.ndarray, *, scale: float,
-                mask: np.ndarray | None = None) -> tuple[float, float]:
-    """``(mean Cauchy cost, robust residual scale)`` of ``fixed - moving(p + field(p))`` over ``mask``.
-
-    ``scale`` (> 0) is the residual scale the Cauchy cost uses; pass the same
-    one to compare fields. The returned scale is 1.4826 MAD of the residual.
-    """
-    import cv2
-
-    h, w = fixed.shape
-    xs, ys = _grid(h, w)
-    warped = cv2.remap(moving, xs + field[..., 0], ys + field[..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
-    inside = np.isfinite(warped)
-    if mask is not None:
-        inside &= mask
-    e = (fixed - warped)[inside]
-    if e.size == 0:
-        return float("inf"), 0.0
-    c = ROBUST_SCALE * scale
-    return float(np.log1p((e / c) ** 2).mean(dtype=np.float64)), _robust_sigma(e)
-
-
 def refine(fixed: np.ndarray, moving: np.ndarray, model: SplineField, coef: np.ndarray, *, lam: float,
-           iterations: int, tol: float = 1e-2, mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-    """Gauss-Newton iterations of ``coef`` so that ``fixed(p) ~= moving(p + u(p))`` (``float32`` ``HW``).
+           iterations: int, tol: float = 1e-2, mask: np.ndarray | None = None,
+           transform: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Gauss-Newton iterations of ``coef`` so that ``fixed(p) ~= moving(T(p + u(p)))`` (``float32`` ``HW``).
 
-    ``mask``: optional ``bool`` ``HW`` of fixed pixels to use. Stops after
-    ``iterations`` or when the field moves no pixel by more than ``tol`` px.
-    Returns the control grid and ``{"iterations", "last_step"}``.
+    ``transform``: ``T``, 3x3 from ``fixed``'s grid to ``moving``'s
+    (identity if ``None``): the field is what is left after it, in
+    ``fixed``'s pixels. ``mask``: optional ``bool`` ``HW`` of fixed pixels
+    to use. Stops after ``iterations`` or when the field moves no pixel by
+    more than ``tol`` px. Returns the control grid and ``{"iterations", "last_step"}``.
     """
     import cv2
 
-    h, w = fixed.shape
-    xs, ys = _grid(h, w)
+    t = np.eye(3) if transform is None else transform
     fx = cv2.Scharr(fixed, cv2.CV_32F, 1, 0, scale=1.0 / 32.0)
     fy = cv2.Scharr(fixed, cv2.CV_32F, 0, 1, scale=1.0 / 32.0)
     step = float("inf")
     done = 0
     for done in range(1, iterations + 1):
-        u = model.field(coef)
-        warped = cv2.remap(moving, xs + u[..., 0], ys + u[..., 1], cv2.INTER_LINEAR,
+        warped = cv2.remap(moving, geometry.coordinate_map(t, fixed.shape, model.field(coef)), None, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
         inside = np.isfinite(warped)
         if mask is not None:
@@ -239,9 +205,10 @@ def refine(fixed: np.ndarray, moving: np.ndarray, model: SplineField, coef: np.n
         e = np.where(inside, fixed - warped, 0.0).astype(np.float32)
         if not inside.any():
             break
-        s = _robust_sigma(e, inside) + 1e-6
-        wgt = inside / (1.0 + (e / np.float32(ROBUST_SCALE * s)) ** 2)
-        wgt = wgt.astype(np.float32)
+        noise = robust.sigma(e, inside)
+        if step <= NEAR_STEP:  # near the answer: damage has no say
+            inside &= ~robust.damage(e, noise, slack=robust.misalignment_slack(warped))
+        wgt = np.where(inside, robust.cauchy_weights(e, noise), np.float32(0.0))
         wgx, wgy = wgt * gx, wgt * gy
         d = model.solve(wgx * gx, wgx * gy, wgy * gy, wgx * e, wgy * e, lam=lam, coef=coef)
         coef = coef + d
