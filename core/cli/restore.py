@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
                         "resume, stale ones (parameters or inputs changed) are redone.")
     r.add_argument("project", help="project folder")
     r.add_argument("--stages", default="1-5", help="stages to run: 1-5, 3, 2-4, 1,3 (default 1-5)")
+    r.add_argument("--method", help="what stage 4 renders, saved in project.json: ml (the model), a baseline "
+                   "(grade_lut3d, dust_bust+grade_lut3d, ...), source, or winner (stage 5's recommendation)")
     r.add_argument("--force", action="store_true", help="redo the chosen stages even when done")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     r.set_defaults(func=run_run)
@@ -80,8 +82,15 @@ class _Bars:
 
 
 def run_run(args) -> int:
-    from core.pipeline.project import run_project
+    from core.errors import ParameterError
+    from core.pipeline.project import parse_stages, run_project, set_render_method
 
+    if args.method is not None:
+        if 4 not in parse_stages(args.stages):
+            raise ParameterError(f"--method sets what stage 4 renders: include stage 4 in --stages (got {args.stages})")
+        method = set_render_method(args.project, args.method)
+        if not args.quiet:
+            print(f"stage 4 renders: {method}")
     bars = _Bars(args.quiet)
     try:
         status = run_project(args.project, args.stages, force=args.force, progress=bars)

@@ -18,9 +18,12 @@ one mapping of parameters per stage under ``stages``: ``curation``
 (:data:`core.pipeline.PAIRS_PARAMS`), ``alignment``
 (:data:`core.align.ALIGN_FILE_PARAMS`), ``training`` (a training config,
 :mod:`core.train.config`, merged over the project's data, seed and
-``init_from``), ``inference`` (:data:`core.infer.files.INFER_PARAMS`) and
-``validation`` (:data:`core.validate.params.VALIDATE_PARAMS`, less the
-seed: the project's).
+``init_from``), ``inference`` (:data:`core.infer.files.INFER_PARAMS`, plus
+``method``: what stage 4 renders, ``ml`` — the model, the default — or a
+baseline name or ``source``, rendered by :func:`core.validate.render_method`;
+:func:`set_render_method` sets it, ``winner`` taking stage 5's
+recommendation) and ``validation`` (:data:`core.validate.params.VALIDATE_PARAMS`,
+less the seed: the project's).
 Edit it by hand; :func:`project_status` notices.
 
 Each stage records itself in ``stage.json`` in its folder (:data:`STAGE_FORMAT`):
@@ -105,6 +108,10 @@ SHIPPED_MODEL = "film_restore"
 ALIGNED_STATUSES = ("matched", "duplicate", "override")
 #: Stage 4's output pattern inside its folder.
 RESTORED = "restored.####.exr"
+#: Stage 4's default method: the trained model (stage 5's candidate of that name).
+ML_METHOD = "ml"
+#: Stage 5's name for stage 4's render when it rendered the source unchanged (``source`` is taken).
+RENDERED_SOURCE = "render"
 
 #: ``progress(stage, done, total, info)``: stage number, units done of total (0: unknown), a short text.
 ProgressFn = Callable[[int, int, int, str], None]
@@ -215,7 +222,9 @@ def validate_params(project: Project, *, where: str = "project") -> None:
         if not isinstance(raw, Mapping):
             raise ParameterError(f"{where}: stages.{stage} must be a mapping of parameters")
         try:
-            spec.resolve(raw)
+            spec.resolve({k: v for k, v in raw.items() if not (stage == "inference" and k == "method")})
+            if stage == "inference":
+                render_method_of(project)
         except ParameterError as exc:
             raise ParameterError(f"{where}: stages.{stage}: {exc}") from None
     if not isinstance(project.stages.get("training") or {}, Mapping):
@@ -462,6 +471,8 @@ class StageStatus:
         """One line for people: ``3 training       done   steps 300, loss 0.0213 (41 s)``."""
         counts = ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in self.counts.items())
         bits = [f"{self.stage.number} {self.stage.title:<17} {self.state:<11}"]
+        if self.state == "done" and self.record and self.record.get("headline"):
+            bits.append(self.record["headline"] + " —")  # what the stage found, first (stage 5: who won)
         if counts:
             bits.append(counts)
         if self.reason:
@@ -472,7 +483,8 @@ class StageStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage.number, "name": self.stage.key, "folder": self.stage.folder,
-                "state": self.state, "reason": self.reason, "counts": dict(self.counts), "seconds": self.seconds}
+                "state": self.state, "reason": self.reason, "counts": dict(self.counts), "seconds": self.seconds,
+                "headline": (self.record or {}).get("headline") if self.state == "done" else None}
 
 
 def _fmt(v: Any) -> str:
@@ -655,8 +667,11 @@ def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageSta
             record["status"], record["error"] = "running", "interrupted"
         save()
         raise
+    headline = results.pop("headline", None)
     record.update(status="done", counts=counts, outputs_digest=_outputs_digest(project, stage),
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), seconds=round(time.perf_counter() - t0, 3))
+    if headline:
+        record["headline"] = headline
     save()
     _log(project, stage, params, {**counts, **results, "seconds": record["seconds"]})
 
@@ -736,42 +751,118 @@ def _run_training(project: Project, *, fresh: bool, force: bool, progress) -> tu
     return params, counts, results
 
 
+def render_method_of(project: Project) -> str:
+    """What stage 4 renders: ``ml`` (the trained model) or a baseline name or ``source`` (checked)."""
+    from core.validate.render import check_method
+
+    method = project.params(4).get("method", ML_METHOD)
+    return ML_METHOD if method == ML_METHOD else check_method(method)
+
+
+def set_render_method(path: str | os.PathLike | Project, method: str) -> str:
+    """Set what stage 4 renders in ``project.json`` and return it (stage 4 is then stale until run again).
+
+    ``method``: ``ml``, a baseline name (``grade_lut3d``,
+    ``dust_bust+grade_lut3d``), ``source``, or ``winner``: what stage 5
+    recommended last time it ran (its ``metrics.json`` verdict; stage 5
+    must have run).
+    """
+    project = path if isinstance(path, Project) else load_project(path)
+    if method == "winner":
+        metrics = project.folder(5) / "metrics.json"
+        try:
+            verdict = json.loads(metrics.read_text("utf-8")).get("verdict") or {}
+        except (OSError, ValueError):
+            raise StageError(f"{metrics}: no validation to take the winner from; run stage 5 first "
+                             "(--stages 5)") from None
+        method = verdict.get("recommend") or ML_METHOD
+        method = "source" if method == RENDERED_SOURCE else method
+    stages = dict(project.stages)
+    stages["inference"] = {**project.params(4), "method": method}
+    if method == ML_METHOD:
+        stages["inference"].pop("method")
+    trial = dataclasses.replace(project, stages=stages)
+    validate_params(trial, where=str(project.path / PROJECT_FILE))
+    trial.save()
+    return render_method_of(trial)
+
+
 def _run_inference(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
     from core.infer.files import INFER_PARAMS, infer_files
 
-    values = INFER_PARAMS.resolve(project.params(4))
-    manifest = infer_files(project.folder(3) / "model.onnx", project.source, output_dir=project.folder(4),
-                           output=RESTORED, params=values, force=fresh,
-                           progress=lambda d, t, f: progress(d, t, f"frame {f}"))
-    frames = manifest.data["frames"]
-    counts = {"frames": len(frames)}
-    return values, counts, {"model_sha256": manifest.data.get("model", {}).get("sha256")}
+    method = render_method_of(project)
+    values = INFER_PARAMS.resolve({k: v for k, v in project.params(4).items() if k != "method"})
+    relay = lambda d, t, f: progress(d, t, f"frame {f}")  # noqa: E731
+    if method == ML_METHOD:
+        manifest = infer_files(project.folder(3) / "model.onnx", project.source, output_dir=project.folder(4),
+                               output=RESTORED, params=values, force=fresh, progress=relay)
+        results = {"model_sha256": manifest.data.get("model", {}).get("sha256")}
+    else:
+        from core.validate.render import render_method
+
+        fit = _fit_pairs(project)
+        manifest = render_method(method, project.source, output_dir=project.folder(4), output=RESTORED,
+                                 params={**project.params(5), "seed": project.seed}, pixel_type=values["pixel_type"],
+                                 compression=values["compression"], force=fresh, progress=relay, **fit)
+        results = {"fit": manifest.data.get("fit_note")}
+    counts = {"frames": len(manifest.data["frames"]), "method": method}
+    return {**values, "method": method}, counts, results
+
+
+def _fit_pairs(project: Project) -> dict[str, str]:
+    """The training pairs (stage 1's selected source frames, stage 2's aligned references and masks) as
+    ``fit_*`` arguments of :func:`core.validate.run_validation` / :func:`core.validate.render_method`."""
+    from core.io import format_frames
+    from core.pipeline.pairs import load_pairs
+
+    align = project.folder(2)
+    trained = [s for s, _ in load_pairs(project.folder(1)).selected_pairs()]
+    return {"fit_sources": project.source, "fit_references": str(align / "aligned" / "ref.####.exr"),
+            "fit_masks": str(align / "mask" / "mask.####.exr"), "fit_frames": format_frames(trained, sep=",")}
+
+
+def _damaged_frames(pairs) -> list[int] | None:
+    """Source frames stage 1 reported damaged (matched, with low similarity); ``None`` when its pair
+    manifest does not say (then stage 5 scores all frames only)."""
+    if not pairs.matches or not all(hasattr(m, "damaged") for m in pairs.matches):
+        return None
+    return [m.source_frame for m in pairs.matches if m.damaged]
 
 
 def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
     from core.io import format_frames
     from core.pipeline.pairs import load_pairs
     from core.validate import run_validation
+    from core.validate.baselines import parse_baselines
+    from core.validate.params import VALIDATE_PARAMS
 
     pairs = load_pairs(project.folder(1))
     align = project.folder(2)
     records = json.loads((align / "manifest.json").read_text("utf-8"))["frames"]
     frames = sorted(int(k) for k in records)
-    trained = [s for s, _ in pairs.selected_pairs()]
     shots = {f"shot {sh.index + 1}": f"{sh.first}-{sh.last}" for sh in pairs.shots}
     rows = [{"stage": st.stage.folder, "status": st.state, "summary": ", ".join(
         f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in st.counts.items())} for st in project_status(project)[:4]]
     params = {**project.params(5), "seed": project.seed}
+    # stage 4's render is the candidate, named for what it rendered (a rendered baseline leaves the baselines)
+    method = render_method_of(project)
+    name = RENDERED_SOURCE if method == "source" else method
+    baselines = [b for b in parse_baselines(VALIDATE_PARAMS.resolve(params)["baselines"]) if b != name]
     refs, masks = str(align / "aligned" / "ref.####.exr"), str(align / "mask" / "mask.####.exr")
+    damaged = _damaged_frames(pairs)
     result = run_validation(sources=project.source, references=refs, masks=masks,
-                            candidates={"ml": str(project.folder(4) / RESTORED)}, output_dir=project.folder(5),
-                            frames=format_frames(frames, sep=","), shots=shots, params=params,
-                            fit_sources=project.source, fit_references=refs, fit_masks=masks,
-                            fit_frames=format_frames(trained, sep=","), stages=rows, experiments=project.notes,
-                            title=f"{project.name}: validation", force=fresh,
+                            candidates={name: str(project.folder(4) / RESTORED)}, output_dir=project.folder(5),
+                            frames=format_frames(frames, sep=","), shots=shots, damaged=damaged,
+                            params={**params, "baselines": ",".join(baselines)}, **_fit_pairs(project), stages=rows,
+                            experiments=project.notes, title=f"{project.name}: validation", force=fresh,
                             progress=lambda d, t, f: progress(d, t, f"frame {f}"))
-    counts = {"frames": len(frames), "best_psnr": result.best("psnr"), "best_delta_e": result.best("delta_e")}
-    return params, counts, result.summary
+    verdict = result.verdict
+    counts = {"frames": len(frames), "damaged": "unknown" if damaged is None else len(damaged)}
+    headline = result.headline
+    if verdict.get("recommend") not in (None, name):
+        headline += f" To render it: reelkit restore run {project.path} --stages 4-5 --method winner"
+    results = {"winner": verdict.get("winner"), "recommend": verdict.get("recommend"), **result.summary}
+    return params, counts, {**results, "headline": headline}
 
 
 RUNNERS: dict[int, Callable[..., tuple[dict, dict, dict]]] = {

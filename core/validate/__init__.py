@@ -11,8 +11,12 @@
 * Metrics (:mod:`core.validate.metrics`): PSNR, SSIM (as scikit-image),
   ΔE2000, temporal flicker and local variance drift, on valid pixels.
 * :func:`run_validation`: all of it over file sequences, per frame, per
-  shot and overall, with ``metrics.csv``, ``metrics.json``, ``report.html``
-  and a manifest; :func:`append_experiment` writes ``notes/experiments.md``.
+  shot, overall and over the damaged frames, with ``metrics.csv``,
+  ``metrics.json``, ``report.html`` and a manifest; who won and what to
+  recommend (:func:`decide`, :mod:`core.validate.verdict`) is their first
+  line; :func:`append_experiment` writes ``notes/experiments.md``.
+* :func:`render_method`: one baseline (or the source) rendered over a
+  whole sequence, as the project's stage 4 does when a baseline wins.
 
 Images are ACEScg (AP1, scene-linear) ``float32`` ``HWC``. Importing this
 package is cheap (numpy only); OpenCV, SciPy and OCIO load on use.
@@ -24,10 +28,12 @@ from core.validate.baselines import (BASELINES, DEFAULT_BASELINES, Baseline, par
 from core.validate.experiments import append_experiment
 from core.validate.grade import GRADE_METHODS, GradeFit, fit_grade, fit_grade_frames, ocio_apply_cube
 from core.validate.params import VALIDATE_PARAMS
+from core.validate.render import render_method
 from core.validate.run import ValidationResult, run_validation
+from core.validate.verdict import decide
 
 __all__ = [
     "BASELINES", "DEFAULT_BASELINES", "GRADE_METHODS", "VALIDATE_PARAMS", "Baseline", "GradeFit",
-    "ValidationResult", "append_experiment", "filters", "fit_grade", "fit_grade_frames", "metrics",
-    "ocio_apply_cube", "parse_baselines", "run_baseline", "run_baselines", "run_validation",
+    "ValidationResult", "append_experiment", "decide", "filters", "fit_grade", "fit_grade_frames", "metrics",
+    "ocio_apply_cube", "parse_baselines", "render_method", "run_baseline", "run_baselines", "run_validation",
 ]
