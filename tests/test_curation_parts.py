@@ -219,22 +219,33 @@ def test_missing_scene_and_inserted_material_beyond_the_search_window(film):
 
 
 def test_align_band_moves():
-    """The dynamic programme on a hand-made similarity band: duplicate, drop and skip."""
+    """The dynamic programme on a hand-made similarity band: duplicate, drop, skip, and a damaged frame excused."""
     n, width = 6, 5
     lo = np.zeros(n, np.int64)
+    moves = {"m": width, "event": 0.1, "jump": 0.5}
     S = np.full((n, width), 0.1)
-    # rows 0..5 want reference 0, 1, 1 (a repeat), -, 3 (row 3 matches nothing), 4
-    for r, j in enumerate([0, 1, 1, None, 3, 4]):
+    # rows 0..5 want reference 0, 1, 1 (a repeat), -, 2 (row 3 matches nothing, and no reference frame is left
+    # for it between its neighbours' matches), 3
+    for r, j in enumerate([0, 1, 1, None, 2, 3]):
         if j is not None:
             S[r, j] = 0.95
-    path = matching.align_band(S, lo, np.full(n, 0.8), p_dup=0.01, p_skip=0.04, p_jump=0.5)
-    assert path.tolist() == [0, 1, 1, -1, 3, 4]
+    assert matching.align_band(S, lo, np.full(n, 0.8), **moves).path.tolist() == [0, 1, 1, -1, 2, 3]
     # reference frame 2 skipped between rows: row 2 moves on to 3
     S2 = np.full((4, width), 0.1)
     for r, j in enumerate([0, 1, 3, 4]):
         S2[r, j] = 0.95
-    assert matching.align_band(S2, np.zeros(4, np.int64), np.full(4, 0.8), p_dup=0.01, p_skip=0.04,
-                               p_jump=0.5).tolist() == [0, 1, 3, 4]
+    assert matching.align_band(S2, np.zeros(4, np.int64), np.full(4, 0.8), **moves).path.tolist() == [0, 1, 3, 4]
+    # row 2 damaged (0.3 everywhere) between neighbours on the steady rate: dropped on similarity alone, matched
+    # to the free reference frame once excused up to the typical 0.95; excused rows are never neighbours
+    S3 = np.full((5, width), 0.1)
+    for r, j in enumerate([0, 1, None, 3, 4]):
+        if j is not None:
+            S3[r, j] = 0.95
+    S3[2] = 0.3
+    assert matching.align_band(S3, np.zeros(5, np.int64), np.full(5, 0.8), **moves).path.tolist() == [0, 1, -1, 3, 4]
+    excused = matching.align_band(S3, np.zeros(5, np.int64), np.full(5, 0.8), excuse=np.maximum(0.95 - S3.max(1), 0),
+                                  **moves)
+    assert excused.path.tolist() == [0, 1, 2, 3, 4] and excused.steady.tolist() == [False, False, True, False, False]
 
 
 def test_rate_estimate_from_pairs():

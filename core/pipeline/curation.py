@@ -117,6 +117,9 @@ COARSE_SIZE = 16
 CONTACT_SHEET_MAX = 48
 #: Aspect ratios closer than this (relative) are the same framing.
 SAME_ASPECT = 0.01
+#: A damaged frame is a training pair only when its similarity is at least this far from unrelated (0)
+#: towards identical (1): most of the picture still shows the reference's.
+TRAINING_EVIDENCE = 0.5
 
 
 def build_pairs(source: str | os.PathLike, reference: str | os.PathLike, *, output_dir: str | os.PathLike,
@@ -250,7 +253,9 @@ def _build(src: InputSource, ref: InputSource, out: Path, values: dict[str, Any]
         status, message = "no_match", (f"no plausible alignment: {fraction:.0%} of the source frames matched "
                                        "confidently; check that both inputs are the same film, or add overrides")
 
-    shot_list, selected = _select(cut_rows, matches, s_full, values, select=status != "no_match")
+    evidence = np.clip((np.nan_to_num(res.similarity, nan=res.baseline) - res.baseline)
+                       / max(1.0 - res.baseline, 1e-6), 0.0, 1.0)
+    shot_list, selected = _select(cut_rows, matches, s_full, evidence, values, select=status != "no_match")
 
     ref_unmatched = [{"reference_frame": ref_numbers[j], "status": kind,
                       "same_as": ref_numbers[int(res.ref_index[i])] if kind == "duplicate" else None,
@@ -258,7 +263,9 @@ def _build(src: InputSource, ref: InputSource, out: Path, values: dict[str, Any]
     counts = {s: sum(1 for m in matches if m.status == s) for s in ("matched", "duplicate", "dropped",
                                                                      "low_confidence", "override")}
     confs = [m.confidence for m in matches if m.reference_frame is not None]
-    summary = {**counts, "source_frames": len(matches), "shots": len(shot_list), "selected": len(selected),
+    summary = {**counts, "damaged": sum(1 for m in matches if m.damaged), "source_frames": len(matches),
+               "shots": len(shot_list), "selected": len(selected),
+               "selected_damaged": sum(1 for p in selected if p["damaged"]),
                "reference_duplicates": sum(1 for r in ref_unmatched if r["status"] == "duplicate"),
                "reference_not_in_source": sum(1 for r in ref_unmatched if r["status"] == "not_in_source"),
                "median_confidence": round(float(np.median(confs)), 4) if confs else 0.0,
@@ -380,6 +387,9 @@ def _frame_records(res: matching.MatchResult, src_numbers, ref_numbers, flat, ov
             measured = min(1.0, max(0.0, (s - res.baseline) / max(1.0 - res.baseline, 1e-6)))
             out.append(FrameMatch(number, forced, "override", round(measured, 4), _r(s), None, "forced by override"))
             continue
+        damaged = bool(res.damaged[i])
+        note = (f"damaged: similarity {res.similarity[i]:.2f} where its neighbours' pairs score "
+                f"{res.typical[i]:.2f}; matched by continuity") if damaged else None
         if j < 0:
             out.append(FrameMatch(number, None, "dropped", 0.0, None, None, _DROP_REASONS[res.drop_reason[i]]))
         elif flat[i]:
@@ -387,12 +397,13 @@ def _frame_records(res: matching.MatchResult, src_numbers, ref_numbers, flat, ov
                                   "flat frame: no picture to match"))
         elif res.kind[i] == "duplicate":
             out.append(FrameMatch(number, ref_numbers[j], "duplicate", round(conf, 4), sim, margin,
-                                  f"same reference frame as source frame {src_numbers[i - 1]}"))
+                                  f"same reference frame as source frame {src_numbers[i - 1]}", damaged))
         elif conf < min_conf:
             out.append(FrameMatch(number, ref_numbers[j], "low_confidence", round(conf, 4), sim, margin,
-                                  f"confidence {conf:.2f} below {min_conf:g}"))
+                                  f"confidence {conf:.2f} below {min_conf:g}" + (f"; {note}" if note else ""),
+                                  damaged))
         else:
-            out.append(FrameMatch(number, ref_numbers[j], "matched", round(conf, 4), sim, margin, None))
+            out.append(FrameMatch(number, ref_numbers[j], "matched", round(conf, 4), sim, margin, note, damaged))
     return out
 
 
@@ -434,24 +445,36 @@ def _timing(res: matching.MatchResult, matches: list[FrameMatch], src_pos, ref_p
     return timing
 
 
-def _select(cut_rows: list[int], matches: list[FrameMatch], sigs: np.ndarray, values: dict[str, Any], *,
-            select: bool) -> tuple[list[Shot], list[dict[str, Any]]]:
+def _select(cut_rows: list[int], matches: list[FrameMatch], sigs: np.ndarray, evidence: np.ndarray,
+            values: dict[str, Any], *, select: bool) -> tuple[list[Shot], list[dict[str, Any]]]:
+    """Training pairs per shot: confident matches and overrides, damaged ones first.
+
+    A damaged frame must still show its reference's picture over most of
+    the frame (``evidence``, its similarity from unrelated (0) to identical
+    (1), at least :data:`TRAINING_EVIDENCE`): a mirrored or rolled frame is
+    matched by continuity, but it is no pair to learn from.
+    """
     n = len(matches)
     conf = np.array([m.confidence for m in matches], np.float64)
-    eligible = np.array([(m.status == "matched" and m.confidence >= values["min_confidence"])
-                         or (m.status == "override" and m.reference_frame is not None) for m in matches])
+    eligible = np.array([(m.status == "matched" and m.confidence >= values["min_confidence"]
+                          and (not m.damaged or evidence[i] >= TRAINING_EVIDENCE))
+                         or (m.status == "override" and m.reference_frame is not None)
+                         for i, m in enumerate(matches)])
+    damaged = np.array([m.damaged for m in matches])
     shot_list: list[Shot] = []
     selected: list[dict[str, Any]] = []
     bounds = list(cut_rows) + [n]
     for index, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
         rows = np.arange(a, b)[eligible[a:b]] if select else np.zeros(0, np.int64)
         picks = selection.select_pairs(rows, sigs, conf, count=values["pairs_per_shot"],
-                                       min_spacing=values["min_spacing"], seed=values["seed"], shot=index)
+                                       min_spacing=values["min_spacing"], seed=values["seed"], shot=index,
+                                       prefer=damaged)
         shot_list.append(Shot(index, matches[a].source_frame, matches[b - 1].source_frame, b - a,
                               tuple(matches[p].source_frame for p in picks)))
         for p in picks:
             selected.append({"shot": index, "source_frame": matches[p].source_frame,
-                             "reference_frame": matches[p].reference_frame, "confidence": matches[p].confidence})
+                             "reference_frame": matches[p].reference_frame, "confidence": matches[p].confidence,
+                             "damaged": matches[p].damaged})
     return shot_list, selected
 
 

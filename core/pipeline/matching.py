@@ -79,6 +79,8 @@ STATS_HALF_WINDOW = 16
 SIGMA_FACTOR = 2.5
 #: Lower bound of the drop tolerance (similarity units).
 MIN_TOLERANCE = 0.02
+#: Confidence reaches 1 - 1/e when the best alternative scores this many events worse than the path found.
+EVIDENCE_SCALE = 1.0
 #: Score given to an overridden (forced) cell, far above any similarity.
 FORCE_BONUS = 10.0
 
@@ -94,9 +96,8 @@ class MatchSettings:
     rate_hint: float | None = None
     max_anchors: int = 2000
     top: int = 4
-    p_dup: float = 0.01
-    p_skip: float = 0.04
-    p_jump: float = 0.5
+    event: float = 0.1
+    jump: float = 0.5
     chain_penalty: float = 0.05
     chain_cap: float = 20.0
     chain_lookback: int = 48
@@ -130,6 +131,9 @@ class MatchResult:
     baseline: float
     ref_unmatched: list[tuple[int, str, int]]
     chain_points: int
+    damaged: np.ndarray
+    evidence: np.ndarray
+    typical: np.ndarray
 
 
 # --------------------------------------------------------------------------- candidates and rate
@@ -285,134 +289,250 @@ def band_similarities(src: np.ndarray, ref: np.ndarray, lo: np.ndarray, width: i
     return out
 
 
-def align_band(S: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, p_dup: float, p_skip: float,
-               p_jump: float) -> np.ndarray:
-    """Monotonic alignment inside the band: reference index per source row, -1 for dropped rows.
+@dataclasses.dataclass
+class BandPath:
+    """A monotonic path through the band (see :func:`align_band`).
 
-    ``S`` are band similarities ``(n, width)`` (see :func:`band_similarities`),
-    ``gap`` the score of dropping each row. Moves and costs are described in
-    the module docstring. At the ends: reference frames before the first
-    match and after the last are free; a dropped source frame costs
-    ``p_skip`` more (as if a reference frame were skipped) unless it lies
-    outside the reference — before a first match on the reference's first
-    frame, or after a last match on its last frame — so a damaged first or
-    last frame is not dropped more easily than one in the middle.
+    ``path[r]`` is the reference index of source row ``r`` or -1 (dropped);
+    ``steady[r]`` says the row was matched between two neighbours on the
+    steady rate (scored with its excuse); ``total`` is the path's score.
+    With ``marginals``: ``marginal[r, k]`` is the best score of any path
+    that matches row ``r`` to band cell ``k`` (reference ``lo[r] + k``), so
+    ``total - marginal[r, k]`` is what choosing that cell instead would
+    cost; ``drop_cost[r]`` is what dropping a matched row costs with its
+    neighbours' matches kept.
     """
-    n, width = S.shape
-    m_ref = int(lo.max()) + width  # reference frames up to the last band
-    k_idx = np.arange(width)
-    ramp = p_skip * k_idx
-    m_from = np.zeros((n, width), np.int8)
-    a_from = np.zeros((n, width), np.int8)
-    b_from = np.zeros((n, width), np.int16)
-    jstar = np.full(n, -10**9, np.int64)
-    t_any_from = np.full(n, -1, np.int64)
-    t_end_from = np.full(n, -1, np.int64)
-    m_prev = b_prev = None
-    lo_prev = int(lo[0])
-    zero = 0.0  # every row so far dropped
-    t_any = t_end = _NEG  # last match somewhere / on the last reference frame, then only drops
-    neg = np.full(width, _NEG)
+
+    path: np.ndarray
+    steady: np.ndarray
+    total: float
+    marginal: np.ndarray | None = None
+    drop_cost: np.ndarray | None = None
+
+
+def _step_cost(a: int, b: int, event: float, jump: float) -> float:
+    """Cost of the move from reference ``a`` (last matched) to ``b`` (next matched): see :func:`align_band`."""
+    if b == a + 1:
+        return 0.0
+    if b == a:
+        return event
+    return min(event * (b - a - 1), jump) if b > a else float("inf")
+
+
+def _advances(rate: float) -> tuple[int, ...]:
+    """Reference frames a steady path advances per source frame at ``rate`` (1 for 1; 1 or 2 for 25/24...)."""
+    return tuple(sorted({math.floor(rate), math.ceil(rate)}))
+
+
+# layers of the programme: matched (any moves), matched on the steady rate (excused), dropped, dropped with the
+# last match far below the band
+_FREE, _STEADY, _DROP, _FAR = 0, 1, 2, 3
+
+
+def _forward(score: np.ndarray, excused: np.ndarray, good: np.ndarray, lo: np.ndarray, gap: np.ndarray, m: int,
+             event: float, jump: float, steps: tuple[int, ...]):
+    """The dynamic programme of :func:`align_band`, front to back: the layers' scores and back-pointers.
+
+    A dropped row keeps the position of the last match, which may lie below
+    the row's band: dropped states cover ``below`` positions under the band
+    and one *far* state for anything lower, from which every move costs a
+    jump. Every path of the model is represented, whichever direction it is
+    read in (the reversed pass of :func:`align_band` relies on that).
+    """
+    n, width = score.shape
+    below = int(math.ceil(jump / event)) + 1   # from further down every move is a jump
+    ext = below + width
+    cols, ecols = np.arange(width), np.arange(ext)
+    free = np.full((n, width), _NEG)
+    steady = np.full((n, width), _NEG)
+    drop = np.full((n, ext), _NEG)             # position lo[r] - below + e
+    far = np.full(n, _NEG)
+    far_pos = np.zeros(n, np.int64)
+    far_from = np.zeros(n, np.int8)            # the previous row's layer (_FAR: its far state)
+    first = np.zeros((n, width), bool)         # free: the first match (every row before it dropped)
+    from_j = np.zeros((n, 2, width), np.int64)  # free, steady: the previous row's reference index
+    from_layer = np.zeros((n, 2, width), np.int8)
+    drop_from = np.zeros((n, ext), np.int8)
+    start = 0.0                                # every row so far dropped, inside the reference
     for r in range(n):
-        lo_r = int(lo[r])
-        s = S[r].astype(np.float64)
-        start = np.full(width, zero)
-        start[lo_r + k_idx == 0] += r * p_skip  # the rows before were before the reference: no penalty
-        if m_prev is None:
-            diag = same_m = same_b = jump = neg
-        else:
-            delta = lo_r - lo_prev
-            diag = _shifted(b_prev, delta - 1)
-            same_m = _shifted(m_prev, delta)
-            same_b = _shifted(b_prev, delta)
-            kb = int(np.argmax(b_prev))
-            js = lo_prev + kb
-            jstar[r] = js
-            jump = np.where(lo_r + k_idx >= js + 2, b_prev[kb] - p_jump, _NEG)
-        best, mf = _pick(diag, (same_m - p_dup, jump, start))
-        m_cur = s + best
-        a_cur, af = _pick(m_cur, (same_b + gap[r], jump + gap[r]))
-        vals = a_cur + ramp
-        cm = np.maximum.accumulate(vals)
-        m_from[r], a_from[r] = mf, af
-        b_from[r] = np.maximum.accumulate(np.where(vals >= cm, k_idx, 0))
-        b_cur = cm - ramp
-        # the end states
-        k_any = int(np.argmax(m_cur))
-        if m_cur[k_any] >= t_any + gap[r] - p_skip:
-            t_any, t_any_from[r] = float(m_cur[k_any]), k_any
-        else:
-            t_any = t_any + gap[r] - p_skip
-        k_end = m_ref - 1 - lo_r
-        here = float(m_cur[k_end]) if 0 <= k_end < width else _NEG
-        if here >= t_end + gap[r] and here > _NEG / 2:
-            t_end, t_end_from[r] = here, k_end
-        else:
-            t_end = t_end + gap[r]
-        zero = zero + gap[r] - p_skip
-        m_prev, b_prev, lo_prev = m_cur, b_cur, lo_r
+        J = lo[r] + cols
+        begin = np.full(width, start)
+        begin[J == 0] += r * event             # those rows were before the reference: no event each
+        start += gap[r] - event
+        if r == 0:
+            free[0] = score[0] + begin
+            first[0] = True
+            steady[0] = excused[0]             # the sequence's first row may be excused (its next must be good)
+            continue
+        P = lo[r - 1] - below + ecols          # the previous row's positions
+        loose = drop[r - 1].copy()
+        loose_layer = np.full(ext, _DROP, np.int8)
+        better = free[r - 1] > loose[below:]
+        loose[below:] = np.where(better, free[r - 1], loose[below:])
+        loose_layer[below:] = np.where(better, _FREE, _DROP)
+        adv = J[:, None] - P[None, :]          # reference frames advanced from the previous row's position
+        cost = np.where(adv == 0, event, np.where(adv >= 2, np.minimum(event * (adv - 1), jump), 0.0))
+        cost = np.where(adv < 0, np.inf, cost)
+        # into a free match: any move from a free or dropped row (from the far state: a jump); the steady rate
+        # from an excused row (into a good match only); or the first match
+        c_loose = loose[None, :] - cost
+        k_loose = np.argmax(c_loose, axis=1)
+        v_loose = c_loose[cols, k_loose]
+        v_far = np.full(width, far[r - 1] - jump)
+        band_adv, band_cost = adv[:, below:], cost[:, below:]
+        on_rate = np.isin(band_adv, steps)
+        c_steady = np.where(on_rate & good[r][:, None], steady[r - 1][None, :] - band_cost, _NEG)
+        k_steady = np.argmax(c_steady, axis=1)
+        v_steady = c_steady[cols, k_steady]
+        best = np.maximum.reduce([v_loose, v_far, v_steady])
+        src = np.where(v_loose >= best, loose_layer[k_loose], np.where(v_steady >= best, _STEADY, _FAR))
+        first[r] = begin > best
+        free[r] = score[r] + np.maximum(best, begin)
+        from_layer[r, _FREE] = src
+        from_j[r, _FREE] = np.select([src == _STEADY, src == _FAR], [P[below + k_steady], far_pos[r - 1]],
+                                     P[k_loose])
+        # into an excused match: the steady rate from a good free match
+        c_good = np.where(on_rate & good[r - 1][None, :], free[r - 1][None, :] - band_cost, _NEG)
+        k_good = np.argmax(c_good, axis=1)
+        steady[r] = excused[r] + c_good[cols, k_good]
+        from_j[r, _STEADY] = P[below + k_good]
+        from_layer[r, _STEADY] = _FREE
+        # a dropped row keeps the last match's position
+        shift = int(lo[r] - lo[r - 1])
+        idx = ecols + shift
+        inside = idx < ext
+        drop[r] = np.where(inside, loose[np.clip(idx, 0, ext - 1)], _NEG) + gap[r] - event
+        drop_from[r] = np.where(inside, loose_layer[np.clip(idx, 0, ext - 1)], _DROP)
+        sink = loose[:min(shift, ext)]         # positions that fall below the band's reach: the far state
+        far[r], far_pos[r], far_from[r] = far[r - 1], far_pos[r - 1], _FAR
+        if len(sink) and sink.max() > far[r]:
+            e = int(np.argmax(sink))
+            far[r], far_pos[r], far_from[r] = sink[e], P[e], loose_layer[e]
+        far[r] += gap[r] - event
+    return free, steady, drop, far, far_pos, far_from, first, from_j, from_layer, drop_from, start, below
+
+
+def _terminal(free: np.ndarray, steady: np.ndarray, lo: np.ndarray, gap: np.ndarray, m: int, event: float,
+              start: float):
+    """``(total, row, reference index, layer)`` of the best end: the last match (rows after it dropped), or none."""
+    n, width = free.shape
+    rows = np.arange(n)
+    after = np.concatenate([np.cumsum(gap[::-1])[::-1], [0.0]])[1:]   # sum of gap over the rows after r
+    k = np.argmax(free, axis=1)
+    any_end = free[rows, k] + after - event * (n - 1 - rows)
+    k_last = m - 1 - lo
+    last_ok = (k_last >= 0) & (k_last < width)
+    at_last = np.where(last_ok, free[rows, np.clip(k_last, 0, width - 1)] + after, _NEG)
+    ends = [(start, -1, -1, _FREE)]
+    r = int(np.argmax(any_end))
+    ends.append((float(any_end[r]), r, int(lo[r] + k[r]), _FREE))
+    r = int(np.argmax(at_last))
+    ends.append((float(at_last[r]), r, m - 1, _FREE))
+    ks = int(np.argmax(steady[n - 1]))   # a steady run may reach the last row
+    ends.append((float(steady[n - 1, ks]), n - 1, int(lo[n - 1] + ks), _STEADY))
+    return max(ends, key=lambda e: e[0])  # ties: the earlier entry
+
+
+def align_band(score: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, m: int, event: float, jump: float,
+               rate: float = 1.0, excuse: np.ndarray | None = None, marginals: bool = False) -> BandPath:
+    """Monotonic alignment inside the band: a reference index per source row, -1 for dropped rows.
+
+    ``score`` ``(n, width)``: the score of matching row ``r`` to reference
+    ``lo[r] + k`` (the similarity, floored by the caller); ``gap``: what
+    dropping each row scores; ``m``: reference length. Moves between
+    consecutive rows, each a cost subtracted:
+
+    - *match* the next reference frame: 0 (the steady rate);
+    - *skip* ``k`` reference frames: ``event * k``, at most ``jump``;
+    - *duplicate* (the same reference frame as the last match): ``event``;
+    - *drop* the row (no counterpart): it scores ``gap - event`` instead
+      of a match — ``gap`` alone when it lies outside the reference:
+      before a first match on its first frame or after a last match on
+      its last.
+
+    Reference frames before the first match and after the last are free.
+    A row matched *between two good matches on the steady rate* (the rows
+    before and after matched, each scoring at least its ``gap``, ``rate``
+    reference frames away, rounded down or up: the next frame at rate 1,
+    the next or the one after at 25/24; or one of them the sequence's
+    end) may instead score ``score + excuse[r]`` (default 0):
+    that is how continuity outweighs the low similarity of a damaged
+    frame. Two excused rows are never neighbours, so a run of unrelated
+    frames cannot pass for a damaged one. Every departure from the steady
+    rate is one ``event``.
+    With ``marginals``, also the max-marginals (a second pass on the
+    reversed problem: every move costs the same read backwards) and each
+    matched row's drop cost (:class:`BandPath`).
+    """
+    n, width = score.shape
+    score = np.asarray(score, np.float64)
+    gap = np.asarray(gap, np.float64)
+    lo = np.asarray(lo, np.int64)
+    excused = score + (0.0 if excuse is None else np.asarray(excuse, np.float64)[:, None])
+    good = score >= gap[:, None]
     out = np.full(n, -1, np.int64)
-    if max(t_any, t_end) < zero:
-        return out
-    trail = t_end_from if t_end >= t_any else t_any_from
-    r = n - 1
-    while r >= 0 and trail[r] < 0:
-        r -= 1
-    if r < 0:
-        return out
-    layer, k = "m", int(trail[r])
+    on_steady = np.zeros(n, bool)
+    if n == 0:
+        return BandPath(out, on_steady, 0.0)
+    steps = _advances(rate)
+    fwd = _forward(score, excused, good, lo, gap, m, event, jump, steps)
+    free, steady, drop, far, far_pos, far_from, first, from_j, from_layer, drop_from, start, below = fwd
+    total, r, j, layer = _terminal(free, steady, lo, gap, m, event, start)
     while r >= 0:
-        if layer == "b":
-            k, layer = int(b_from[r, k]), "a"
-            continue
-        if layer == "a":
-            how = a_from[r, k]
-            if how == 0:
-                layer = "m"
-                continue
-            j_abs = lo[r] + k if how == 1 else jstar[r]
-            r -= 1
-            if r >= 0:
-                k, layer = int(j_abs - lo[r]), "b"
-            continue
-        j_abs = int(lo[r] + k)
-        out[r] = j_abs
-        how = m_from[r, k]
-        if how == 3:
-            break
-        r -= 1
-        if r < 0:
-            break
-        if how == 0:
-            k, layer = j_abs - 1 - int(lo[r]), "b"
-        elif how == 1:
-            k, layer = j_abs - int(lo[r]), "m"
+        if layer == _DROP:
+            layer = drop_from[r, j - (lo[r] - below)]
+        elif layer == _FAR:
+            layer = far_from[r]
         else:
-            k, layer = int(jstar[r + 1] - lo[r]), "b"
-    return out
+            k = j - lo[r]
+            out[r], on_steady[r] = j, layer == _STEADY
+            if r == 0 or (layer == _FREE and first[r, k]):  # the first match: every row before it is dropped
+                break
+            layer, j = from_layer[r, layer, k], int(from_j[r, layer, k])
+        r -= 1
+    result = BandPath(out, on_steady, total)
+    if not marginals:
+        return result
+    lo_rev = m - (lo[::-1] + width)
+    rev = _forward(score[::-1, ::-1], excused[::-1, ::-1], good[::-1, ::-1], lo_rev, gap[::-1], m, event, jump,
+                   steps)
+    free_b, steady_b = rev[0][::-1, ::-1], rev[1][::-1, ::-1]
+    result.marginal = np.maximum(free + free_b - score, steady + steady_b - excused)
+    result.drop_cost = _drop_costs(out, on_steady, score, excused, lo, gap, event, jump)
+    return result
 
 
-def _pick(first: np.ndarray, others) -> tuple[np.ndarray, np.ndarray]:
-    """Element-wise maximum of ``first`` and ``others`` and which one won (0 = first; ties: the earlier)."""
-    best = first.copy()
-    which = np.zeros(len(first), np.int8)
-    for code, cand in enumerate(others, start=1):
-        better = cand > best
-        best[better] = cand[better]
-        which[better] = code
-    return best, which
+def _drop_costs(path: np.ndarray, on_steady: np.ndarray, score: np.ndarray, excused: np.ndarray, lo: np.ndarray,
+                gap: np.ndarray, event: float, jump: float) -> np.ndarray:
+    """What dropping each matched row costs, its neighbours' matches kept (``nan`` for dropped rows).
 
+    Neighbours matched on the steady rate lose their excuse: their
+    diagonal to the dropped row is gone.
+    """
+    n = len(path)
+    out = np.full(n, np.nan)
+    hits = np.flatnonzero(path >= 0)
 
-def _shifted(prev: np.ndarray, shift: int) -> np.ndarray:
-    """``out[k] = prev[k + shift]`` where that index exists, else -inf."""
-    width = len(prev)
-    out = np.full(width, _NEG)
-    if shift >= width or shift <= -width:
-        return out
-    if shift >= 0:
-        out[:width - shift] = prev[shift:]
-    else:
-        out[-shift:] = prev[:width + shift]
+    def value(r: int) -> float:
+        k = int(path[r] - lo[r])
+        return float(excused[r, k] if on_steady[r] else score[r, k])
+
+    for a, r in enumerate(hits):
+        j = int(path[r])
+        before = int(hits[a - 1]) if a > 0 else None
+        after = int(hits[a + 1]) if a + 1 < len(hits) else None
+        old, new = value(r), gap[r] - event
+        if before is not None:
+            old -= _step_cost(int(path[before]), j, event, jump)
+            if on_steady[before] and before == r - 1:
+                new -= value(before) - score[before, int(path[before] - lo[before])]
+        if after is not None:
+            old -= _step_cost(j, int(path[after]), event, jump)
+            if on_steady[after] and after == r + 1:
+                new -= value(after) - score[after, int(path[after] - lo[after])]
+        if before is not None and after is not None:
+            new -= _step_cost(int(path[before]), int(path[after]), event, jump)
+        out[r] = old - new
     return out
 
 
@@ -532,24 +652,42 @@ def match_signatures(src: np.ndarray, ref: np.ndarray, src_coarse: np.ndarray, r
         k = j - lo[i]
         if 0 <= k < width:
             S[i, k] += FORCE_BONUS
-    # flat source frames: neutral rows, carried along the path by the transitions
-    pass1_gap = np.full(n, floor)
-    S_run = S.copy()
-    S_run[src_flat] = floor + 1e-3
-    path1 = align_band(S_run, lo, pass1_gap, p_dup=settings.p_dup, p_skip=settings.p_skip, p_jump=settings.p_jump)
+    moves = {"m": m, "event": settings.event, "jump": settings.jump, "rate": rate}
+    # pass 1: a fixed gap halfway between unrelated and the typical best pair, to measure what a pair scores here
+    gap1 = np.full(n, floor)
+    score1 = _scores(S, gap1, src_flat, settings.event)
+    path1 = align_band(score1, lo, gap1, excuse=_excuses(score1, gap1), **moves).path
     s_typ, sigma, marg = local_statistics(S, lo, path1, src_flat | np.isin(np.arange(n), list(forced)),
                                           shot_labels)
     tol = np.maximum.reduce([marg / 2.0, SIGMA_FACTOR * sigma, np.full(n, MIN_TOLERANCE)])
     gap = s_typ - tol
-    S_run = S.copy()
-    S_run[src_flat] = gap[src_flat, None] + 1e-3
-    path = align_band(S_run, lo, gap, p_dup=settings.p_dup, p_skip=settings.p_skip, p_jump=settings.p_jump)
+    score = _scores(S, gap, src_flat, settings.event)
+    band = align_band(score, lo, gap, excuse=_excuses(score, s_typ), marginals=True, **moves)
+    path = band.path
     if settings.rate <= 0:  # the pairs found say more than the candidates did
         on = np.flatnonzero((path >= 0) & ~src_flat)
         if len(on) >= 2:
             rate, rate_scores = estimate_rate(on, path[on], np.ones(len(on)), hint=settings.rate_hint,
                                               preference=FINAL_RATE_PREFERENCE)
-    return _describe(S, lo, path, src_flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m, len(chain_i))
+    return _describe(S, lo, band, ref, src_flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
+                     len(chain_i), settings.event)
+
+
+def _scores(S: np.ndarray, gap: np.ndarray, flat: np.ndarray, event: float) -> np.ndarray:
+    """Band scores for :func:`align_band`: similarities floored at ``gap - event``; flat rows neutral.
+
+    The floor is what lets continuity decide a damaged frame: however low
+    its similarity, matching it to the reference frame its neighbours
+    leave free scores above dropping it and skipping that frame
+    (``gap - 2 event``), while a frame with no free reference frame is
+    still dropped (a duplicate at the floor scores ``gap - 2 event``,
+    a drop ``gap - event``). Flat rows (no picture) score the same in
+    every cell, a little above the gap: the moves carry them along.
+    """
+    floor = (gap - event)[:, None]
+    out = np.maximum(S.astype(np.float64), floor)
+    out[flat] = gap[flat, None] + 1e-3
+    return out
 
 
 def _merge_forced(ci: np.ndarray, cj: np.ndarray, forced: Mapping[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -566,23 +704,53 @@ def _merge_forced(ci: np.ndarray, cj: np.ndarray, forced: Mapping[int, int]) -> 
     return i, np.maximum.accumulate(j)
 
 
-def _describe(S, lo, path, flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
-              chain_points) -> MatchResult:
+def _excuses(score: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """What lifts each row's best score to ``level`` (0 when it is there already): the excuse of a damaged frame.
+
+    The excuse is the same for every cell of the row, so the row's own
+    preference among reference frames stays; it is only granted to a row
+    matched between two neighbours on the steady rate (:func:`align_band`),
+    so a frame that has no counterpart (no free reference frame between
+    its neighbours' matches) is still dropped.
+    """
+    return np.maximum(level - score.max(axis=1), 0.0)
+
+
+def _dot(sigs: np.ndarray, a: int, b: int) -> float:
+    """Similarity of two frames of one input."""
+    return float(np.dot(np.asarray(sigs[a], np.float32), np.asarray(sigs[b], np.float32)))
+
+
+def _describe(S, lo, band: BandPath, ref, flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
+              chain_points, event) -> MatchResult:
+    path = band.path
     n, width = S.shape
     rows = np.arange(n)
     matched = path >= 0
     k = np.clip(path - lo, 0, width - 1)
-    s = np.where(matched, S[rows, k], np.nan).astype(np.float64)
-    s = np.where(s > FORCE_BONUS / 2, s - FORCE_BONUS, s)
-    left = np.where(k > 0, S[rows, np.maximum(k - 1, 0)], -np.inf)
-    right = np.where(k < width - 1, S[rows, np.minimum(k + 1, width - 1)], -np.inf)
+    raw = np.where(S > FORCE_BONUS / 2, S - FORCE_BONUS, S).astype(np.float64)
+    s = np.where(matched, raw[rows, k], np.nan)
+    left = np.where(k > 0, raw[rows, np.maximum(k - 1, 0)], -np.inf)
+    right = np.where(k < width - 1, raw[rows, np.minimum(k + 1, width - 1)], -np.inf)
     adj = np.maximum(left, right)
-    margin = np.where(matched & np.isfinite(adj), s - np.where(adj > FORCE_BONUS / 2, adj - FORCE_BONUS, adj),
-                      np.nan)
-    absolute = np.clip((s - baseline) / max(1.0 - baseline, 1e-6), 0.0, 1.0)
-    consistency = np.clip(1.5 - (s_typ - s) / (2.0 * tol), 0.0, 1.0)
-    conf = np.where(matched, absolute * consistency, np.nan)
+    margin = np.where(matched & np.isfinite(adj), s - adj, np.nan)
+    # evidence: how much worse the best path with this frame anywhere else (another reference frame, or
+    # dropped) scores than the path found; continuity with the shot counts as much as the frame's own picture
+    others = band.marginal.copy()
+    others[rows, k] = _NEG
+    for r in np.flatnonzero(matched):  # another copy of the same picture (a repeated frame) is no alternative
+        same_at = max(float(s[r]), float(s_typ[r]))
+        for step in (-1, 1):
+            kk = int(k[r]) + step
+            while 0 <= kk < width and _dot(ref, lo[r] + kk, path[r]) >= same_at:
+                others[r, kk] = _NEG
+                kk += step
+    alternative = np.maximum(others.max(axis=1), band.total - np.nan_to_num(band.drop_cost, nan=np.inf))
+    evidence = np.where(matched, band.total - alternative, np.nan)
+    line = np.clip((s_typ - baseline) / max(1.0 - baseline, 1e-6), 0.0, 1.0)
+    conf = np.where(matched, line * (1.0 - np.exp(-np.maximum(evidence, 0.0) / (EVIDENCE_SCALE * event))), np.nan)
     conf = np.where(flat & matched, 0.0, conf)
+    damaged = matched & ~flat & (s < s_typ - tol)
     kind: list[str] = []
     reason: list[str | None] = []
     hits = np.flatnonzero(matched)
@@ -604,25 +772,22 @@ def _describe(S, lo, path, flat, s_typ, tol, baseline, rate, rate_scores, rate_f
         else:
             kind.append("match")
             reason.append(None)
-    # reference frames inside the matched range that no source frame uses
+    # reference frames inside the matched range that no source frame uses: a duplicate when it is as like
+    # the reference frame matched beside it as a correct pair is (compared reference to reference, so a
+    # damaged source frame nearby changes nothing)
     unmatched: list[tuple[int, str, int]] = []
     if len(hits):
         used = set(int(v) for v in path[hits])
-        owner = {}
-        for r in hits:
-            owner.setdefault(int(path[r]), int(r))
         for j in range(first_j, last_j + 1):
             if j in used:
                 continue
-            # the source frames matched just before and just after it (the path is monotonic)
             before, after = hits[path[hits] < j], hits[path[hits] > j]
             near = ([int(before[-1])] if len(before) else []) + ([int(after[0])] if len(after) else [])
             kind_j, who = "not_in_source", near[0]
             for r in near:
-                kk = j - lo[r]
-                if 0 <= kk < width and S[r, kk] >= s[r] - tol[r]:
+                if _dot(ref, j, path[r]) >= s_typ[r] - tol[r]:
                     kind_j, who = "duplicate", r
                     break
             unmatched.append((j, kind_j, who))
     return MatchResult(path, kind, reason, s, margin, conf, tol, rate, rate_scores, rate_from, baseline,
-                       unmatched, chain_points)
+                       unmatched, chain_points, damaged, evidence, s_typ)

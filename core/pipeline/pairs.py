@@ -37,21 +37,29 @@ well. Keys, in file order:
 ``params``
     Every parameter of :data:`core.pipeline.curation.PAIRS_PARAMS`.
 ``summary``
-    Counts per status, shots, selected pairs, reference frames unmatched,
-    ``median_confidence``, ``baseline_similarity``, ``unused_overrides``.
+    Counts per status, ``damaged`` (matched frames reported damaged),
+    shots, selected pairs (``selected_damaged`` of them damaged), reference
+    frames unmatched, ``median_confidence``, ``baseline_similarity``,
+    ``unused_overrides``.
 ``shots``
     ``index``, ``first``, ``last`` (source frame numbers), ``frames``, ``selected``.
 ``selected``
-    The training pairs: ``shot``, ``source_frame``, ``reference_frame``, ``confidence``.
+    The training pairs: ``shot``, ``source_frame``, ``reference_frame``,
+    ``confidence``, ``damaged``.
 ``matches``
     One per source frame: ``source_frame``, ``reference_frame`` (or
     ``null``), ``status`` — ``matched``, ``duplicate`` (the same reference
     frame as the previous source frame), ``dropped`` (no counterpart in the
     reference), ``low_confidence`` (a guess below ``min_confidence``, or a
-    flat frame), ``override`` — ``confidence`` (0..1), ``similarity``
-    (signature similarity, -1..1), ``margin`` (similarity minus that of the
-    better adjacent reference frame: near 0 in a static shot, where
-    neighbours show the same picture) and ``reason``.
+    flat frame), ``override`` — ``confidence`` (0..1: how sure the
+    reference frame is the right one; see :mod:`core.pipeline.matching`),
+    ``similarity`` (signature similarity, -1..1), ``margin`` (similarity
+    minus that of the better adjacent reference frame: near 0 in a static
+    shot, where neighbours show the same picture), ``reason`` and
+    ``damaged`` (``true``: matched by continuity with its neighbours
+    although its similarity is well below theirs — the source frame is
+    damaged there, which is what a restorer must learn; absent in files
+    of older reelkit versions, read as ``false``).
 ``reference_unmatched``
     Reference frames inside the matched range that no source frame uses:
     ``reference_frame``, ``status`` (``duplicate``: the same picture as
@@ -99,6 +107,7 @@ class FrameMatch:
     similarity: float | None = None
     margin: float | None = None
     reason: str | None = None
+    damaged: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -107,7 +116,7 @@ class FrameMatch:
     def from_dict(cls, d: Mapping[str, Any]) -> "FrameMatch":
         return cls(int(d["source_frame"]), None if d.get("reference_frame") is None else int(d["reference_frame"]),
                    str(d["status"]), float(d.get("confidence", 0.0)), _opt_float(d.get("similarity")),
-                   _opt_float(d.get("margin")), d.get("reason"))
+                   _opt_float(d.get("margin")), d.get("reason"), bool(d.get("damaged", False)))
 
 
 @dataclasses.dataclass(frozen=True)
