@@ -101,6 +101,9 @@ def test_end_to_end(finished, footage):
     assert len(mapping) == 18 and mapping[SOURCE_FIRST] == 1 + REFERENCE_LEAD
     assert mapping[SOURCE_FIRST + 10] == 1 + REFERENCE_LEAD + 10
     assert status[0].counts["source_frames"] == 18 and status[0].counts["shots"] == 3
+    # damaged-but-matched frames are counted (restore status shows them) and flagged in the pair manifest
+    assert status[0].counts["damaged"] == sum(1 for m in pairs["matches"] if m["damaged"])
+    assert "damaged" in status[0].line()
     # stage 2 used that table: aligned references numbered by source frame, from the right reference file
     align = json.loads((path / "pipeline/02_alignment/manifest.json").read_text())
     rec = align["frames"][str(SOURCE_FIRST + 10)]

@@ -703,7 +703,8 @@ def _run_curation(project: Project, *, fresh: bool, force: bool, progress) -> tu
     if pairs.status == "no_match" or not pairs.selected:
         raise StageError(f"{folder / FILE_NAME}: {pairs.message or 'no training pairs selected'}")
     counts = {"source_frames": s.get("source_frames"), "matched": s.get("matched", 0) + s.get("override", 0),
-              "shots": s.get("shots"), "pairs": s.get("selected")}
+              "damaged": s.get("damaged", 0), "shots": s.get("shots"), "pairs": s.get("selected"),
+              "damaged_pairs": s.get("selected_damaged", 0)}
     results = {"status": pairs.status, "rate": pairs.timing.get("rate"), "frame_offset": pairs.timing.get("frame_offset"),
                "median_confidence": s.get("median_confidence"), "dropped": s.get("dropped", 0),
                "low_confidence": s.get("low_confidence", 0), "overrides": len(pairs.overrides)}
