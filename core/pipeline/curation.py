@@ -205,8 +205,6 @@ def _build(src: InputSource, ref: InputSource, out: Path, values: dict[str, Any]
     r_full, _ = sig.signatures(sig.crop_grid(tr.pixels, rbox, grid), dtype=np.float16)
     s_coarse, _ = sig.signatures(sig.crop_grid(ts.pixels, sbox, coarse_grid), gradients=False)
     r_coarse, _ = sig.signatures(sig.crop_grid(tr.pixels, rbox, coarse_grid), gradients=False)
-    ts.release()
-    tr.release()
 
     src_numbers = [int(v) for v in ts.numbers]
     ref_numbers = [int(v) for v in tr.numbers]
@@ -236,9 +234,18 @@ def _build(src: InputSource, ref: InputSource, out: Path, values: dict[str, Any]
         labels[c:] += 1
     res = matching.match_signatures(s_full, r_full, s_coarse, r_coarse, s_flat, settings=settings, forced=forced,
                                     shot_labels=labels)
+    # local damage the signatures average away (a line dropout, a torn block): compared on the thumbnails
+    on = np.flatnonzero((res.ref_index >= 0) & ~s_flat)
+    differing = np.full(len(s_full), np.nan)
+    differing[on] = sig.pair_damage(ts.pixels, tr.pixels, sbox, rbox, on, res.ref_index[on],
+                                    sig.grid_shape(max(8, round(sbox[2] - sbox[0])), aspect))
+    local = matching.locally_damaged(np.nan_to_num(differing), np.isfinite(differing), labels)
+    res.damaged = res.damaged | local
+    ts.release()
+    tr.release()
 
-    matches = _frame_records(res, src_numbers, ref_numbers, s_flat, overrides, src_pos, ref_pos, s_full, r_full,
-                             values["min_confidence"])
+    matches = _frame_records(res, differing, src_numbers, ref_numbers, s_flat, overrides, src_pos, ref_pos, s_full,
+                             r_full, values["min_confidence"])
     timing = _timing(res, matches, src_pos, ref_pos)
     timing["fps"] = {"source": src_fps, "reference": ref_fps}
     fraction = sum(1 for m in matches if m.reference_frame is not None and (
@@ -370,8 +377,8 @@ _DROP_REASONS = {"before_reference": "before the reference starts", "after_refer
                  "not_in_reference": "not in the reference (dropped there)"}
 
 
-def _frame_records(res: matching.MatchResult, src_numbers, ref_numbers, flat, overrides, src_pos, ref_pos,
-                   s_full, r_full, min_conf: float) -> list[FrameMatch]:
+def _frame_records(res: matching.MatchResult, differing: np.ndarray, src_numbers, ref_numbers, flat, overrides,
+                   src_pos, ref_pos, s_full, r_full, min_conf: float) -> list[FrameMatch]:
     out = []
     for i, number in enumerate(src_numbers):
         j = int(res.ref_index[i])
@@ -388,8 +395,8 @@ def _frame_records(res: matching.MatchResult, src_numbers, ref_numbers, flat, ov
             out.append(FrameMatch(number, forced, "override", round(measured, 4), _r(s), None, "forced by override"))
             continue
         damaged = bool(res.damaged[i])
-        note = (f"damaged: similarity {res.similarity[i]:.2f} where its neighbours' pairs score "
-                f"{res.typical[i]:.2f}; matched by continuity") if damaged else None
+        note = (f"damaged: similarity {res.similarity[i]:.2f} (its neighbours' pairs {res.typical[i]:.2f}), "
+                f"{differing[i]:.1%} of the picture differs; matched by continuity") if damaged else None
         if j < 0:
             out.append(FrameMatch(number, None, "dropped", 0.0, None, None, _DROP_REASONS[res.drop_reason[i]]))
         elif flat[i]:

@@ -79,6 +79,11 @@ STATS_HALF_WINDOW = 16
 SIGMA_FACTOR = 2.5
 #: Lower bound of the drop tolerance (similarity units).
 MIN_TOLERANCE = 0.02
+#: A matched pair is also damaged where this fraction of its picture differs from the reference
+#: (:func:`core.pipeline.signatures.pair_damage`)...
+DAMAGE_FRACTION = 0.004
+#: ...and it is this many times the typical fraction of the pairs around it.
+DAMAGE_RATIO = 3.0
 #: Confidence reaches 1 - 1/e when the best alternative scores this many events worse than the path found.
 EVIDENCE_SCALE = 1.0
 #: Score given to an overridden (forced) cell, far above any similarity.
@@ -539,7 +544,7 @@ def _drop_costs(path: np.ndarray, on_steady: np.ndarray, score: np.ndarray, excu
 # --------------------------------------------------------------------------- statistics
 
 
-def _rolling_median(values: np.ndarray, valid: np.ndarray, half: int, labels: np.ndarray) -> np.ndarray:
+def rolling_median(values: np.ndarray, valid: np.ndarray, half: int, labels: np.ndarray) -> np.ndarray:
     """Median of the valid values within ``±half`` rows of the same shot (a run of equal labels).
 
     Where that window holds fewer than 3 values: the whole shot's median,
@@ -584,14 +589,27 @@ def local_statistics(S: np.ndarray, lo: np.ndarray, path: np.ndarray, flat: np.n
     right = np.where(k < width - 1, S[rows, np.minimum(k + 1, width - 1)], -np.inf)
     adj = np.maximum(left, right)
     margin = np.where(np.isfinite(adj), s - adj, np.nan)
-    s_typ = _rolling_median(s, ok, half, labels)
+    s_typ = rolling_median(s, ok, half, labels)
     dev = np.abs(s - s_typ)
-    sigma = 1.4826 * _rolling_median(dev, ok, half, labels)
-    marg = _rolling_median(margin, ok & np.isfinite(margin), half, labels)
+    sigma = 1.4826 * rolling_median(dev, ok, half, labels)
+    marg = rolling_median(margin, ok & np.isfinite(margin), half, labels)
     s_typ = np.nan_to_num(s_typ, nan=0.0)
     sigma = np.nan_to_num(sigma, nan=0.0)
     marg = np.nan_to_num(np.maximum(marg, 0.0), nan=0.0)
     return s_typ, sigma, marg
+
+
+def locally_damaged(fraction: np.ndarray, valid: np.ndarray, labels: np.ndarray | None = None,
+                    half: int = STATS_HALF_WINDOW) -> np.ndarray:
+    """Pairs whose differing fraction (:func:`core.pipeline.signatures.pair_damage`) stands out locally.
+
+    At least :data:`DAMAGE_FRACTION` of the picture and :data:`DAMAGE_RATIO`
+    times the median of the valid pairs within ``±half`` frames of the
+    same shot: a defect on some frames, not the wear every frame shows.
+    """
+    labels = np.zeros(len(fraction), np.int64) if labels is None else np.asarray(labels)
+    typical = np.nan_to_num(rolling_median(fraction, valid, half, labels), nan=0.0)
+    return valid & (fraction >= np.maximum(DAMAGE_FRACTION, DAMAGE_RATIO * typical))
 
 
 def baseline_similarity(src: np.ndarray, ref: np.ndarray, flat: np.ndarray, *, samples: int = 32) -> float:
