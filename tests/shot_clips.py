@@ -85,12 +85,15 @@ def vfr_times(n: int) -> list[int]:
 
 
 def to_u8(frame: np.ndarray) -> np.ndarray:
+    """8-bit RGB of a float frame (0..1); uint8 frames as they are."""
+    if frame.dtype == np.uint8:
+        return frame
     return np.rint(np.clip(frame, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def write_clip(path: str | Path, frames: list[np.ndarray], *, times_ms: list[int] | None = None,
                late_start: bool = False, fps: int = FPS) -> Path:
-    """Write float RGB frames (HWC, 0..1) as H.264 (``.mp4`` or ``.mkv``); see the module docstring."""
+    """Write RGB frames (HWC, float 0..1 or uint8) as H.264 (``.mp4`` or ``.mkv``); see the module docstring."""
     import av
 
     path = Path(path)

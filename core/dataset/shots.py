@@ -108,8 +108,9 @@ def detect_cuts(video: str | os.PathLike, *, detector: str = "adaptive", thresho
     try:
         fps = _capture_fps(cap, path)
         # the adapter numbers frames by how many were grabbed (no retry: the first failed grab ends the
-        # video, as in core.io.video); scenedetect's own backend numbers them from timestamps
-        stream = VideoCaptureAdapter(cap, frame_rate=fps, max_read_attempts=0)
+        # video, as in core.io.video); scenedetect's own backend numbers them from timestamps.
+        # Positional: (cap, frame rate, read attempts); the rate's keyword changed name in 0.7.
+        stream = VideoCaptureAdapter(cap, fps, 0)
         manager = sd.SceneManager()
         manager.add_detector(det)
         frames = int(manager.detect_scenes(video=stream))
