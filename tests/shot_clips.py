@@ -13,8 +13,8 @@ their timestamps are under our control:
   so the first *decoded* frame carries the timestamp of the second frame
   (41.7 ms at 24 fps). Every frame given is decoded, in order.
 
-:func:`digital_damage` adds the defects of a damaged digital transfer
-(corrupted blocks, dropped lines, a torn frame) to single frames.
+:func:`damaged_copy` gives frames the defects of a digital transfer
+(:mod:`core.degrade`'s ``digital_tape`` look).
 """
 
 from __future__ import annotations
@@ -136,63 +136,29 @@ def decoded_times_ms(path: str | Path) -> list[float]:
     return times
 
 
-DAMAGE_KINDS = ("blocks", "lines", "tear", "slice")
+#: Frames of ``four_shots`` that get a mirrored frame (one of the ``digital_tape`` look's defects), as in the
+#: restore project's report: three frames before the first cut (its cut at 95 for 98), the two before the last.
+FORCED_DAMAGE = (95, 198, 199)
 
 
-def digital_damage(frame: np.ndarray, rng: np.random.Generator, kind: str | None = None) -> np.ndarray:
-    """One frame (float HWC 0..1) with one digital defect (``kind``, or one chosen by ``rng``).
+def damaged_copy(frames: list[np.ndarray], *, seed: int = 3,
+                 forced: tuple[int, ...] = FORCED_DAMAGE) -> tuple[list[np.ndarray], list[int]]:
+    """``frames`` (float HWC sRGB 0..1) through :mod:`core.degrade`'s ``digital_tape`` look, and the damaged frames.
 
-    ``blocks``: 2-5 rectangles of corrupted blocks (a flat colour, 8x8 noise,
-    or the picture shifted sideways); ``lines``: a band of 8-40 lines
-    dropped to black; ``tear``: the frame torn, its lower part shifted by
-    8-30 px; ``slice``: a lost slice, everything below a row in the upper
-    third replaced by 16x16 blocks of the frame's mean colour plus noise
-    (``rng`` picks one of the other three).
+    The look gives about one frame in ten a digital or tape defect (line
+    dropouts, torn blocks, solid patches, a rolled or mirrored frame,
+    head-switching noise), drawn per frame from ``seed``; the frames in
+    ``forced`` are mirrored besides. Frames go to ACEScg and back.
     """
-    out = frame.copy()
-    h, w = frame.shape[:2]
-    kind = kind or DAMAGE_KINDS[int(rng.integers(3))]
-    if kind == "blocks":
-        for _ in range(int(rng.integers(2, 6))):
-            bh, bw = int(rng.integers(16, 64)), int(rng.integers(32, 128))
-            y, x = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
-            fill = int(rng.integers(3))
-            if fill == 0:
-                out[y:y + bh, x:x + bw] = rng.random(3)
-            elif fill == 1:
-                out[y:y + bh, x:x + bw] = np.roll(frame, int(rng.integers(20, 80)), axis=1)[y:y + bh, x:x + bw]
-            else:
-                noise = rng.random((bh // 8 + 1, bw // 8 + 1, 3)).repeat(8, 0).repeat(8, 1)
-                out[y:y + bh, x:x + bw] = noise[:bh, :bw]
-    elif kind == "lines":
-        y = int(rng.integers(0, h - 40))
-        out[y:y + int(rng.integers(8, 40))] = 0.0
-    elif kind == "tear":
-        y = int(rng.integers(40, h - 40))
-        out[y:] = np.roll(frame, int(rng.integers(8, 30)), axis=1)[y:]
-    elif kind == "slice":
-        y = int(rng.integers(h // 8, h // 4))
-        noise = rng.normal(0.0, 0.15, ((h - y) // 16 + 1, w // 16 + 1, 3)).repeat(16, 0).repeat(16, 1)
-        out[y:] = np.clip(frame.mean(axis=(0, 1)) + noise[:h - y, :w], 0.0, 1.0)
-    else:
-        raise ValueError(f"digital_damage: unknown kind {kind!r}")
-    return out.astype(np.float32)
+    from core import color
+    from core.degrade import degrade_frame, digital_defects
 
-
-def damaged_copy(frames: list[np.ndarray], damage: dict[int, str | None], *, seed: int) -> list[np.ndarray]:
-    """``frames`` with :func:`digital_damage` on the frames of ``damage`` (frame -> kind or None: any), seeded."""
-    rng = np.random.default_rng(seed)
-    return [digital_damage(f, rng, damage[i]) if i in damage else f for i, f in enumerate(frames)]
-
-
-def four_shot_damage(seed: int = 3, *, count: int = 29) -> dict[int, str | None]:
-    """``count`` damaged frames of ``four_shots`` (29: about 10 %, as in the report), frame -> kind.
-
-    A lost slice on frame 95, three before the first cut (the report's
-    cut at 95 for 98), and on 198-199, just before the last one; the other
-    frames are spread by ``seed``, with milder defects (blocks, lines, tears).
-    """
-    rng = np.random.default_rng(seed)
-    fixed = {95: "slice", 198: "slice", 199: "slice"}
-    rest = [int(i) for i in rng.permutation(cuts_of(FOUR_SHOTS)[-1] + FOUR_SHOTS[-1][2]) if int(i) not in fixed]
-    return {**fixed, **{i: None for i in rest[:count - len(fixed)]}}
+    out, damaged = [], []
+    for i, f in enumerate(frames):
+        params = {"mirror_rate": 1.0} if i in forced else None
+        if i in forced or digital_defects(i, seed=seed, preset="digital_tape", params=params):
+            damaged.append(i)
+        lin = degrade_frame(color.convert(f, "srgb", "ACEScg"), frame=i, seed=seed, preset="digital_tape",
+                            params=params).pixels
+        out.append(np.clip(color.convert(lin, "ACEScg", "srgb"), 0.0, 1.0).astype(np.float32))
+    return out, damaged
