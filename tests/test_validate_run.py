@@ -247,3 +247,39 @@ def test_new_shots_reuse_the_frames(project, tmp_path):
     assert set(again.shots) == {"x", "y"} and again.config_hash == first.config_hash
     flick = [r["flicker"] for r in again.rows if r["method"] == "ml"]
     assert np.isnan(flick[0]) and np.isnan(flick[2]) and not np.isnan(flick[1])  # restarts at shot y
+
+
+def test_damaged_frames_are_scored_apart_and_the_verdict_leads(project, tmp_path):
+    from core.validate.run import summarize
+    from core.validate.verdict import decide
+
+    first = _run(project, tmp_path, frames="1001-1004")
+    assert first.damaged_frames is None and first.damaged_summary is None
+    assert {r["damaged"] for r in first.rows} == {""}
+    res = _run(project, tmp_path, frames="1001-1004", damaged=[1002, 1004, 1009])  # 1009: not scored
+    assert all(r.get("resumed") for r in json.loads(res.manifest.read_text())["frames"].values())  # same frames
+    assert res.damaged_frames == [1002, 1004, 1009]
+    hurt = [r for r in res.rows if r["damaged"] == 1]
+    assert {r["frame"] for r in hurt} == {1002, 1004}
+    assert res.damaged_summary == summarize(hurt, list(res.methods))
+    assert res.damaged_summary["ml"]["psnr"] == pytest.approx(np.mean([r["psnr"] for r in hurt
+                                                                       if r["method"] == "ml"]))
+    assert res.verdict == decide(res.summary, res.methods, frames=4)
+    assert res.damaged_verdict["line"].startswith("damaged frames (2): ")
+    # the ML candidate (the reference plus a little noise) wins, by the margin over the best baseline
+    best = res.best("psnr", kind="baseline")
+    assert res.verdict["winner"] == "ml" and res.verdict["recommend"] == "ml"
+    assert res.verdict["margin_db"] == pytest.approx(res.summary["ml"]["psnr"] - res.summary[best]["psnr"])
+    # first in metrics.json, first under the report's title, a column of metrics.csv
+    text = res.metrics_json.read_text()
+    assert text.splitlines()[1].lstrip().startswith('"headline": ') and json.loads(text)["headline"] == res.headline
+    assert res.headline == f"{res.verdict['line']} {res.damaged_verdict['line']}"
+    page = res.report.read_text("utf-8")
+    import html
+
+    after_title = page[page.index("</h1>") + 5:].lstrip()
+    assert after_title.startswith(f"<p class=verdict>{html.escape(res.verdict['line'])}</p>")
+    assert "<h2>Damaged frames (2: 1002,1004)</h2>" in page
+    with open(res.metrics_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {(r["frame"], r["damaged"]) for r in rows} == {("1001", "0"), ("1002", "1"), ("1003", "0"), ("1004", "1")}
