@@ -176,6 +176,12 @@ def test_cli(project, tmp_path, capsys):
     assert "Seeds: `seed=5`" in (tmp_path / "out" / "report.html").read_text()  # the report shows the log
     assert main([*args[:-1], "--candidate", "oops"]) == 1
     assert "expected NAME=VALUE" in capsys.readouterr().err
+    out = tmp_path / "damaged"
+    assert main([*args[:-3], "--damaged", "1002-1003", "--output-dir", str(out)]) == 0
+    data = json.loads((out / "metrics.json").read_text())
+    assert data["damaged_frames"] == [1002, 1003] and data["damaged_verdict"]["frames"] == 2
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == data["headline"] and printed[0].startswith("all frames (3): ")
 
 
 WIPE_HARNESS = r"""

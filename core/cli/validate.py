@@ -37,6 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", help="frame range of the source, e.g. 1001-1100")
     p.add_argument("--shot", action="append", metavar="NAME=RANGE",
                    help="a shot for per-shot tables, e.g. opening=1001-1048 (repeat; default: one shot)")
+    p.add_argument("--damaged", help="damaged source frames, also scored on their own (e.g. 1012,1040-1042)")
     p.add_argument("--fit-source", help="training pairs' sources to fit the grades on (default: the validated "
                    "frames, which the report flags as optimistic)")
     p.add_argument("--fit-reference", help="training pairs' references (with --fit-source)")
@@ -59,7 +60,8 @@ def run(args) -> int:
     with progress_bar("validate", quiet=args.quiet) as update:
         result = run_validation(sources=args.source, references=args.reference,
                                 candidates=_pairs(args.candidate, "--candidate"), masks=args.mask,
-                                output_dir=args.output_dir, frames=args.frames, shots=shots, params=params,
+                                output_dir=args.output_dir, frames=args.frames, shots=shots,
+                                damaged=args.damaged, params=params,
                                 fit_sources=args.fit_source, fit_references=args.fit_reference,
                                 fit_masks=args.fit_mask, fit_frames=args.fit_range, title=args.title,
                                 experiments=args.experiments,
