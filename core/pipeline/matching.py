@@ -29,34 +29,54 @@ Steps
    reel change or a missing scene costs a bounded amount). Interpolated, it
    is the centre of the search band for every source frame.
 4. **Banded alignment** (:func:`align_band`): dynamic programming over a
-   band of ``2 * window + 1`` reference frames around the centre, with
-   moves *match* (next reference frame), *duplicate* (the same reference
-   frame as the previous source frame, cost ``p_dup``), *skip reference
-   frames* (``p_skip`` each, capped by a *jump* costing ``p_jump``) and
-   *drop* (the source frame has no counterpart; it scores ``gap``
-   instead of a similarity, and ``p_skip`` less unless it lies before the
-   reference's first frame or after its last). Reference frames before
-   the first match and after the last are free. Two passes: the first
-   (with a fixed gap halfway between the unrelated level and the typical
-   best similarity) measures, within ``±16`` frames of the same shot, the
+   band of ``2 * window + 1`` reference frames around the centre. *Sequence
+   continuity comes first*: matching the next reference frame costs
+   nothing, and every departure from the steady rate is one ``event``
+   (0.1 in similarity units): a *duplicate* (the same reference frame as
+   the previous source frame), a *skip* of a reference frame (up to a
+   *jump*), a *drop* (the source frame has no counterpart: it scores
+   ``gap - event`` instead of a similarity; ``gap`` alone before the
+   reference's first frame or after its last). Repeats are the steady
+   rate, free: skipping a reference frame that repeats its neighbour (a
+   telecine's cadence) and keeping the reference frame for a source frame
+   that repeats the one before (a scan's repeat), each as alike as a
+   correct pair. Reference frames before the first match and after the
+   last are free. A frame's similarity only moves it off its neighbours'
+   line when it outweighs the events that takes, so adjacent
+   near-identical frames are told apart by the rest of the shot, not by
+   noise. Similarities are floored at ``gap - event`` and a frame matched
+   between two good matches on the steady rate is *excused* up to the
+   typical similarity ``s_typ``: a damaged frame between matched
+   neighbours is a match (its reference frame is the one they leave free),
+   not a drop, while a frame with no free reference frame between its
+   neighbours' matches is still dropped, and a run of unrelated frames
+   (no good neighbours) is not excused. Two passes: the first (with a
+   fixed gap halfway between the unrelated level and the typical best
+   similarity) measures, within ``±16`` frames of the same shot, the
    typical similarity of a correct pair ``s_typ``, its robust spread
    ``sigma`` and what one frame of motion costs (``margin``: the pair's
    similarity minus that of the better adjacent reference frame). The
    second uses ``gap = s_typ - tol`` with
-   ``tol = max(margin / 2, 2.5 * sigma, 0.02)``: a source frame is dropped
-   when no reference frame is about as similar as a correct pair is,
-   locally. Limits: in a static shot a dropped frame is indistinguishable
-   from a repeated one (both are reported, as a duplicate); a frame damaged
-   far beyond its neighbours may be reported dropped rather than matched.
+   ``tol = max(margin / 2, 2.5 * sigma, 0.02)``. Limits: in a static
+   stretch, which frame is missing (or repeated) cannot be told from the
+   pictures: the frames there get a low confidence; an absent frame in a
+   static shot is reported as a duplicate.
 
 Per source frame the result is a reference index (or -1), the similarity,
-the margin, and a confidence in 0..1:
-``clip((s - b) / (1 - b)) * clip(1.5 - (s_typ - s) / (2 * tol))`` where
-``b`` is the similarity of unrelated frames (median over source frames of
-the median similarity to 32 reference frames spread over the reference):
-how far the pair is from "unrelated" towards "identical", scaled down
-linearly when it is less similar than its neighbours' pairs by more than
-``tol`` (to 0 at ``3 * tol``).
+the margin, whether it is *damaged* (matched with a similarity below
+``s_typ - tol``) and a confidence in 0..1, calibrated on the events the
+matching trusts: the *evidence* is how much worse the best path that puts
+the frame anywhere else — another reference frame (a copy of the same
+picture does not count) or dropped — scores than the path found (from
+max-marginals: the programme run forwards and on the reversed problem),
+and ``confidence = line * (1 - 2 ** (-evidence / event))`` with ``line =
+clip((s_typ - b) / (1 - b))`` (``b``: the similarity of unrelated frames,
+the median over source frames of the median similarity to 32 reference
+frames spread over the reference): 0.5 when the best alternative needs
+one more event than the match found, 0.75 for two. A frame that only
+continuity places (a damaged one, a near-static one) gets what the events
+give it, whatever its similarity; a wrong match, whose alternative the
+programme nearly took, gets little.
 """
 
 from __future__ import annotations
@@ -84,8 +104,6 @@ MIN_TOLERANCE = 0.02
 DAMAGE_FRACTION = 0.004
 #: ...and it is this many times the typical fraction of the pairs around it.
 DAMAGE_RATIO = 3.0
-#: Confidence reaches 1 - 1/e when the best alternative scores this many events worse than the path found.
-EVIDENCE_SCALE = 1.0
 #: Score given to an overridden (forced) cell, far above any similarity.
 FORCE_BONUS = 10.0
 
@@ -120,7 +138,11 @@ class MatchResult:
     ``"after_reference"`` or ``"not_in_reference"``. ``ref_unmatched`` lists
     ``(j, kind, i)`` for reference frames inside the matched range that no
     source frame uses: ``"duplicate"`` (the same picture as the reference
-    frame source frame ``i`` matched) or ``"not_in_source"``.
+    frame source frame ``i`` matched) or ``"not_in_source"``. ``damaged[i]``:
+    matched with a similarity below ``typical[i] - tolerance[i]`` (``typical``:
+    the local similarity of a correct pair); ``evidence[i]``: how much worse
+    the best path placing frame ``i`` elsewhere scores (the confidence's
+    input, see the module docstring).
     """
 
     ref_index: np.ndarray
@@ -315,12 +337,14 @@ class BandPath:
     drop_cost: np.ndarray | None = None
 
 
-def _step_cost(a: int, b: int, event: float, jump: float) -> float:
+def _step_cost(a: int, b: int, event: float, jump: float, repeated_ref: np.ndarray, repeat: bool) -> float:
     """Cost of the move from reference ``a`` (last matched) to ``b`` (next matched): see :func:`align_band`."""
     if b == a + 1:
         return 0.0
     if b == a:
-        return event
+        return 0.0 if repeat else event
+    if b == a + 2 and repeated_ref[a + 1]:
+        return 0.0
     return min(event * (b - a - 1), jump) if b > a else float("inf")
 
 
@@ -335,7 +359,7 @@ _FREE, _STEADY, _DROP, _FAR = 0, 1, 2, 3
 
 
 def _forward(score: np.ndarray, excused: np.ndarray, good: np.ndarray, lo: np.ndarray, gap: np.ndarray, m: int,
-             event: float, jump: float, steps: tuple[int, ...]):
+             event: float, jump: float, steps: tuple[int, ...], repeated_ref: np.ndarray, repeat_src: np.ndarray):
     """The dynamic programme of :func:`align_band`, front to back: the layers' scores and back-pointers.
 
     A dropped row keeps the position of the last match, which may lie below
@@ -377,20 +401,30 @@ def _forward(score: np.ndarray, excused: np.ndarray, good: np.ndarray, lo: np.nd
         loose_layer[below:] = np.where(better, _FREE, _DROP)
         adv = J[:, None] - P[None, :]          # reference frames advanced from the previous row's position
         cost = np.where(adv == 0, event, np.where(adv >= 2, np.minimum(event * (adv - 1), jump), 0.0))
+        # skipping one reference frame that repeats its neighbour (a telecine's cadence) is the steady rate
+        skips_repeat = repeated_ref[np.clip(J - 1, 0, m - 1)][:, None] & (adv == 2)
+        cost = np.where(skips_repeat, 0.0, cost)
         cost = np.where(adv < 0, np.inf, cost)
+        # from a matched row, a source frame repeating it (a scan's repeat) keeps its reference frame for free
+        band_adv, band_cost = adv[:, below:], cost[:, below:]
+        if repeat_src[r]:
+            band_cost = np.where(band_adv == 0, 0.0, band_cost)
+        on_rate = np.isin(band_adv, steps) | (band_cost == 0.0)
         # into a free match: any move from a free or dropped row (from the far state: a jump); the steady rate
         # from an excused row (into a good match only); or the first match
-        c_loose = loose[None, :] - cost
-        k_loose = np.argmax(c_loose, axis=1)
-        v_loose = c_loose[cols, k_loose]
+        c_drop = drop[r - 1][None, :] - cost
+        c_drop[:, below:] = np.maximum(c_drop[:, below:], free[r - 1][None, :] - band_cost)
+        from_free = np.zeros((width, ext), bool)
+        from_free[:, below:] = free[r - 1][None, :] - band_cost >= drop[r - 1][None, below:] - cost[:, below:]
+        k_loose = np.argmax(c_drop, axis=1)
+        v_loose = c_drop[cols, k_loose]
+        loose_src = np.where(from_free[cols, k_loose], _FREE, _DROP)
         v_far = np.full(width, far[r - 1] - jump)
-        band_adv, band_cost = adv[:, below:], cost[:, below:]
-        on_rate = np.isin(band_adv, steps)
         c_steady = np.where(on_rate & good[r][:, None], steady[r - 1][None, :] - band_cost, _NEG)
         k_steady = np.argmax(c_steady, axis=1)
         v_steady = c_steady[cols, k_steady]
         best = np.maximum.reduce([v_loose, v_far, v_steady])
-        src = np.where(v_loose >= best, loose_layer[k_loose], np.where(v_steady >= best, _STEADY, _FAR))
+        src = np.where(v_loose >= best, loose_src, np.where(v_steady >= best, _STEADY, _FAR))
         first[r] = begin > best
         free[r] = score[r] + np.maximum(best, begin)
         from_layer[r, _FREE] = src
@@ -439,7 +473,8 @@ def _terminal(free: np.ndarray, steady: np.ndarray, lo: np.ndarray, gap: np.ndar
 
 
 def align_band(score: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, m: int, event: float, jump: float,
-               rate: float = 1.0, excuse: np.ndarray | None = None, marginals: bool = False) -> BandPath:
+               rate: float = 1.0, excuse: np.ndarray | None = None, repeated_ref: np.ndarray | None = None,
+               repeat_src: np.ndarray | None = None, marginals: bool = False) -> BandPath:
     """Monotonic alignment inside the band: a reference index per source row, -1 for dropped rows.
 
     ``score`` ``(n, width)``: the score of matching row ``r`` to reference
@@ -480,7 +515,9 @@ def align_band(score: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, m: int, ev
     if n == 0:
         return BandPath(out, on_steady, 0.0)
     steps = _advances(rate)
-    fwd = _forward(score, excused, good, lo, gap, m, event, jump, steps)
+    repeated_ref = np.zeros(m, bool) if repeated_ref is None else np.asarray(repeated_ref, bool)
+    repeat_src = np.zeros(n, bool) if repeat_src is None else np.asarray(repeat_src, bool)
+    fwd = _forward(score, excused, good, lo, gap, m, event, jump, steps, repeated_ref, repeat_src)
     free, steady, drop, far, far_pos, far_from, first, from_j, from_layer, drop_from, start, below = fwd
     total, r, j, layer = _terminal(free, steady, lo, gap, m, event, start)
     while r >= 0:
@@ -499,16 +536,19 @@ def align_band(score: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, m: int, ev
     if not marginals:
         return result
     lo_rev = m - (lo[::-1] + width)
+    # read backwards, the move into row r' is the move between rows n - r' and n - 1 - r'
+    repeat_rev = np.concatenate([[False], repeat_src[::-1][:-1]])
     rev = _forward(score[::-1, ::-1], excused[::-1, ::-1], good[::-1, ::-1], lo_rev, gap[::-1], m, event, jump,
-                   steps)
+                   steps, repeated_ref[::-1], repeat_rev)
     free_b, steady_b = rev[0][::-1, ::-1], rev[1][::-1, ::-1]
     result.marginal = np.maximum(free + free_b - score, steady + steady_b - excused)
-    result.drop_cost = _drop_costs(out, on_steady, score, excused, lo, gap, event, jump)
+    result.drop_cost = _drop_costs(out, on_steady, score, excused, lo, gap, event, jump, repeated_ref, repeat_src)
     return result
 
 
 def _drop_costs(path: np.ndarray, on_steady: np.ndarray, score: np.ndarray, excused: np.ndarray, lo: np.ndarray,
-                gap: np.ndarray, event: float, jump: float) -> np.ndarray:
+                gap: np.ndarray, event: float, jump: float, repeated_ref: np.ndarray,
+                repeat_src: np.ndarray) -> np.ndarray:
     """What dropping each matched row costs, its neighbours' matches kept (``nan`` for dropped rows).
 
     Neighbours matched on the steady rate lose their excuse: their
@@ -528,15 +568,16 @@ def _drop_costs(path: np.ndarray, on_steady: np.ndarray, score: np.ndarray, excu
         after = int(hits[a + 1]) if a + 1 < len(hits) else None
         old, new = value(r), gap[r] - event
         if before is not None:
-            old -= _step_cost(int(path[before]), j, event, jump)
+            old -= _step_cost(int(path[before]), j, event, jump, repeated_ref, bool(repeat_src[r]) and before == r - 1)
             if on_steady[before] and before == r - 1:
                 new -= value(before) - score[before, int(path[before] - lo[before])]
         if after is not None:
-            old -= _step_cost(j, int(path[after]), event, jump)
+            old -= _step_cost(j, int(path[after]), event, jump, repeated_ref,
+                              bool(repeat_src[after]) and after == r + 1)
             if on_steady[after] and after == r + 1:
                 new -= value(after) - score[after, int(path[after] - lo[after])]
         if before is not None and after is not None:
-            new -= _step_cost(int(path[before]), int(path[after]), event, jump)
+            new -= _step_cost(int(path[before]), int(path[after]), event, jump, repeated_ref, False)
         out[r] = old - new
     return out
 
@@ -680,7 +721,9 @@ def match_signatures(src: np.ndarray, ref: np.ndarray, src_coarse: np.ndarray, r
     tol = np.maximum.reduce([marg / 2.0, SIGMA_FACTOR * sigma, np.full(n, MIN_TOLERANCE)])
     gap = s_typ - tol
     score = _scores(S, gap, src_flat, settings.event)
-    band = align_band(score, lo, gap, excuse=_excuses(score, s_typ), marginals=True, **moves)
+    repeated_ref, repeat_src = _repeats(src, ref, s_typ, src_flat | np.isin(np.arange(n), list(forced)))
+    band = align_band(score, lo, gap, excuse=_excuses(score, s_typ), repeated_ref=repeated_ref,
+                      repeat_src=repeat_src, marginals=True, **moves)
     path = band.path
     if settings.rate <= 0:  # the pairs found say more than the candidates did
         on = np.flatnonzero((path >= 0) & ~src_flat)
@@ -720,6 +763,28 @@ def _merge_forced(ci: np.ndarray, cj: np.ndarray, forced: Mapping[int, int]) -> 
     i, j = i[order], j[order]
     # forced points that contradict each other: the chain stays monotonic
     return i, np.maximum.accumulate(j)
+
+
+def _repeats(src: np.ndarray, ref: np.ndarray, s_typ: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(repeated_ref, repeat_src)``: reference frames showing the picture of a neighbour, source frames
+    showing the picture of the one before — as alike as a correct pair is (the local typical similarity;
+    for the reference, its median over the sequence). Skipping such a reference frame or matching such a
+    source frame to its predecessor's reference frame is the steady rate: a telecine's or a scan's repeat.
+    """
+    def adjacent(sigs: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(sigs))
+        for start in range(1, len(sigs), 1024):
+            end = min(len(sigs), start + 1024)
+            out[start:end] = np.einsum("nd,nd->n", np.asarray(sigs[start:end], np.float32),
+                                       np.asarray(sigs[start - 1:end - 1], np.float32))
+        return out
+
+    ref_adj = adjacent(ref)
+    level = float(np.median(s_typ[~flat])) if (~flat).any() else 1.0
+    near = ref_adj >= level
+    repeated_ref = near | np.concatenate([near[1:], [False]])
+    repeat_src = (adjacent(src) >= s_typ) & ~flat & ~np.concatenate([[True], flat[:-1]])
+    return repeated_ref, repeat_src
 
 
 def _excuses(score: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -766,7 +831,7 @@ def _describe(S, lo, band: BandPath, ref, flat, s_typ, tol, baseline, rate, rate
     alternative = np.maximum(others.max(axis=1), band.total - np.nan_to_num(band.drop_cost, nan=np.inf))
     evidence = np.where(matched, band.total - alternative, np.nan)
     line = np.clip((s_typ - baseline) / max(1.0 - baseline, 1e-6), 0.0, 1.0)
-    conf = np.where(matched, line * (1.0 - np.exp(-np.maximum(evidence, 0.0) / (EVIDENCE_SCALE * event))), np.nan)
+    conf = np.where(matched, line * (1.0 - 2.0 ** (-np.maximum(evidence, 0.0) / event)), np.nan)
     conf = np.where(flat & matched, 0.0, conf)
     damaged = matched & ~flat & (s < s_typ - tol)
     kind: list[str] = []
