@@ -180,7 +180,7 @@ def score_matching(pairs, case: Case) -> dict:
             wrong_conf = max(wrong_conf, m.confidence)
         elif m.source_frame in case.damaged and m.reference_frame is not None:
             damaged_right.append(m.source_frame)
-        if getattr(m, "damaged", False):
+        if m.damaged:
             flagged.append(m.source_frame)
     selected = [p["source_frame"] for p in pairs.selected]
     return {"frames": len(pairs.matches), "correct": len(pairs.matches) - len(wrong), "wrong": wrong,
@@ -300,8 +300,10 @@ def run_variant(root: Path, case: Case, stages: list[int], stage_params: dict, *
         from core.demo import metric_table
 
         data = json.loads((folder / "05_validation" / "metrics.json").read_text("utf-8"))
-        result["validation"] = data["summary"]
+        result["validation"] = {k: data.get(k) for k in ("summary", "damaged_summary", "verdict", "damaged_verdict")}
         result["table"] = metric_table(data["summary"], data.get("methods", {}))
+        if data.get("damaged_summary"):
+            result["damaged_table"] = metric_table(data["damaged_summary"], data.get("methods", {}))
     return result
 
 
@@ -326,7 +328,11 @@ def report(result: dict) -> None:
               f"ratio (ECC / reelkit) "
               f"{(a['ecc_mean_px'] / a['total_mean_px']) if a['total_mean_px'] else float('inf'):.2f}")
     if "table" in result:
-        print("stage 5:\n" + result["table"])
+        v = result["validation"]
+        print(f"stage 5: {v.get('verdict') or ''}\n" + result["table"])
+        if "damaged_table" in result:
+            print(f"         the damaged frames stage 1 reported: {v.get('damaged_verdict') or ''}\n"
+                  + result["damaged_table"])
 
 
 def main(argv=None) -> int:
