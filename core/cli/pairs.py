@@ -39,6 +39,8 @@ def run_build(args) -> int:
         counts = ", ".join(f"{len(pairs.by_status(s))} {s}" for s in ("matched", "duplicate", "dropped",
                                                                         "low_confidence", "override")
                            if pairs.by_status(s))
-        print(f"{counts or 'no frames matched'}; {len(pairs.selected_pairs())} training pairs selected "
-              f"-> {args.output_dir}/pairs.json")
+        damaged = pairs.summary.get("damaged", 0)
+        print(f"{counts or 'no frames matched'}{f' ({damaged} damaged)' if damaged else ''}; "
+              f"{len(pairs.selected_pairs())} training pairs selected "
+              f"({pairs.summary.get('selected_damaged', 0)} damaged) -> {args.output_dir}/pairs.json")
     return 0

@@ -22,10 +22,14 @@ log-luminance thumbnails (:mod:`~core.pipeline.signatures`); letterbox
 bars are found over each sequence and both pictures are cropped to a
 common area (``framing``); tone-invariant signatures are matched
 (:mod:`~core.pipeline.matching`: global search for rate and offset, a
-monotonic chain, band-limited dynamic programming that allows duplicated
-and dropped frames); cuts split the source into shots
+monotonic chain, band-limited dynamic programming that follows the shot's
+rate first and allows duplicated and dropped frames); each matched pair's
+thumbnails are compared for local damage the signatures average away
+(:func:`~core.pipeline.signatures.pair_damage`): a frame is *damaged*
+when its similarity is well below its neighbours' pairs or part of its
+picture differs far more than theirs; cuts split the source into shots
 (:mod:`~core.pipeline.shots`); a few diverse, confident pairs per shot are
-selected (:mod:`~core.pipeline.selection`).
+selected, damaged ones first (:mod:`~core.pipeline.selection`).
 
 Overrides: edit ``overrides`` in ``pairs.json`` (``{"1012": 1043, "1013":
 null}``: force a match / exclude a frame) and run :func:`build_pairs`

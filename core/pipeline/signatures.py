@@ -34,6 +34,11 @@ about 0.9 and above for the same picture under film damage and a grade,
 lower for a neighbouring frame in motion, near 0 for unrelated pictures.
 Frames with no usable content (black, white, a flat fade: log-luminance
 spread under 0.05 stops) get a zero signature and are flagged ``flat``.
+
+Once frames are matched, :func:`pair_damage` compares each pair's
+thumbnails cell by cell (after a robust grade of one onto the other): the
+fraction of the picture that differs finds the line dropouts and torn
+blocks a signature averages away.
 """
 
 from __future__ import annotations
