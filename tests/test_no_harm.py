@@ -211,3 +211,26 @@ def test_mix_is_a_job_parameter_recorded_in_the_manifest_and_the_hash(gated_mode
     np.testing.assert_allclose(b.pixels, frame + 0.5 * (a.pixels - frame), atol=2e-3)  # EXR half
     assert half.data["parameters"]["mix"] == 0.5 and full.data["parameters"]["mix"] == 1.0
     assert "mix" not in full.data["config"]["params"] and half.data["config"]["params"]["mix"] == 0.5
+
+
+def test_a_gated_network_starts_from_the_weights_of_the_same_network_without_a_gate(tmp_path):
+    from core.train import train
+
+    plain = {k: v for k, v in GATED.items() if k != "gate"}
+    torch.manual_seed(1)
+    weights = model_config(plain).build().state_dict()
+    torch.save(weights, tmp_path / "plain.pt")
+    cfg = {"model": GATED, "name": "g", "init_from": str(tmp_path / "plain.pt"), "steps": 1, "batch_size": 1,
+           "crop_size": 32, "checkpoint_every": 1, "preview_every": 0, "preview_crops": 1, "device": "cpu",
+           "threads": 1, "seed": 3, "optim": {"lr": 1e-9}, "schedule": {"warmup_steps": 0},
+           "data": {"clean": ["sample:coffee"], "degrade": {"variants": 1}}}
+    result = train(TrainConfig.from_dict(cfg), output_dir=tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "manifest.json").read_text())["init_from"]
+    assert record["fresh_layers"] == ["context.confidence.weight", "context.confidence.bias", "mask.weight",
+                                      "mask.bias"]
+    state = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    state = state.get("model", state)
+    for k, v in weights.items():  # lr 1e-9: the plain weights come through (one Adam step moves them by ~1e-9)
+        torch.testing.assert_close(state[k], v)
+    assert float(state["mask.bias"].mean()) == pytest.approx(-2.0, abs=1e-6)
+    assert result is not None
