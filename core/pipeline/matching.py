@@ -383,70 +383,88 @@ def _forward(score: np.ndarray, excused: np.ndarray, good: np.ndarray, lo: np.nd
     from_layer = np.zeros((n, 2, width), np.int8)
     drop_from = np.zeros((n, ext), np.int8)
     start = 0.0                                # every row so far dropped, inside the reference
+    moves: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # per band shift: advances, costs, steady
+
+    def moves_for(shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if shift not in moves:
+            adv = (shift + below) + cols[:, None] - ecols[None, :]   # reference frames advanced
+            cost = np.where(adv == 0, event, np.where(adv >= 2, np.minimum(event * (adv - 1), jump), 0.0))
+            cost = np.where(adv < 0, np.inf, cost)
+            moves[shift] = adv, cost, np.isin(adv[:, below:], steps)
+        return moves[shift]
+
     for r in range(n):
         J = lo[r] + cols
         begin = np.full(width, start)
-        begin[J == 0] += r * event             # those rows were before the reference: no event each
+        if lo[r] == 0:
+            begin[0] += r * event              # those rows were before the reference: no event each
         start += gap[r] - event
         if r == 0:
             free[0] = score[0] + begin
             first[0] = True
             steady[0] = excused[0]             # the sequence's first row may be excused (its next must be good)
             continue
-        P = lo[r - 1] - below + ecols          # the previous row's positions
-        loose = drop[r - 1].copy()
-        loose_layer = np.full(ext, _DROP, np.int8)
-        better = free[r - 1] > loose[below:]
-        loose[below:] = np.where(better, free[r - 1], loose[below:])
-        loose_layer[below:] = np.where(better, _FREE, _DROP)
-        adv = J[:, None] - P[None, :]          # reference frames advanced from the previous row's position
-        cost = np.where(adv == 0, event, np.where(adv >= 2, np.minimum(event * (adv - 1), jump), 0.0))
+        shift = int(lo[r] - lo[r - 1])
+        P0 = int(lo[r - 1]) - below            # the previous row's positions: P0 + ecols
+        adv, cost, on_rate = moves_for(shift)
         # skipping one reference frame that repeats its neighbour (a telecine's cadence) is the steady rate
-        skips_repeat = repeated_ref[np.clip(J - 1, 0, m - 1)][:, None] & (adv == 2)
-        cost = np.where(skips_repeat, 0.0, cost)
-        cost = np.where(adv < 0, np.inf, cost)
+        skipped = np.flatnonzero(repeated_ref[np.clip(J - 1, 0, m - 1)] & (J >= 1))
+        e2 = skipped + shift + below - 2       # the previous position two below the target
+        skipped, e2 = skipped[(e2 >= 0) & (e2 < ext)], e2[(e2 >= 0) & (e2 < ext)]
+        if len(skipped):
+            cost = cost.copy()
+            cost[skipped, e2] = 0.0
+        band_cost = cost[:, below:]
         # from a matched row, a source frame repeating it (a scan's repeat) keeps its reference frame for free
-        band_adv, band_cost = adv[:, below:], cost[:, below:]
         if repeat_src[r]:
-            band_cost = np.where(band_adv == 0, 0.0, band_cost)
-        on_rate = np.isin(band_adv, steps) | (band_cost == 0.0)
+            band_cost = np.where(adv[:, below:] == 0, 0.0, band_cost)
+        if len(skipped) or repeat_src[r]:
+            on_rate = on_rate | (band_cost == 0.0)
         # into a free match: any move from a free or dropped row (from the far state: a jump); the steady rate
         # from an excused row (into a good match only); or the first match
-        c_drop = drop[r - 1][None, :] - cost
-        c_drop[:, below:] = np.maximum(c_drop[:, below:], free[r - 1][None, :] - band_cost)
+        prev_free, prev_drop, prev_steady = free[r - 1], drop[r - 1], steady[r - 1]
+        c_drop = prev_drop[None, :] - cost
+        c_free = prev_free[None, :] - band_cost
         from_free = np.zeros((width, ext), bool)
-        from_free[:, below:] = free[r - 1][None, :] - band_cost >= drop[r - 1][None, below:] - cost[:, below:]
+        from_free[:, below:] = c_free >= c_drop[:, below:]
+        c_drop[:, below:] = np.maximum(c_drop[:, below:], c_free)
         k_loose = np.argmax(c_drop, axis=1)
         v_loose = c_drop[cols, k_loose]
-        loose_src = np.where(from_free[cols, k_loose], _FREE, _DROP)
-        v_far = np.full(width, far[r - 1] - jump)
-        c_steady = np.where(on_rate & good[r][:, None], steady[r - 1][None, :] - band_cost, _NEG)
+        v_far = far[r - 1] - jump
+        c_steady = np.where(on_rate & good[r][:, None], prev_steady[None, :] - band_cost, _NEG)
         k_steady = np.argmax(c_steady, axis=1)
         v_steady = c_steady[cols, k_steady]
-        best = np.maximum.reduce([v_loose, v_far, v_steady])
-        src = np.where(v_loose >= best, loose_src, np.where(v_steady >= best, _STEADY, _FAR))
+        best = np.maximum(np.maximum(v_loose, v_steady), v_far)
+        take_loose = v_loose >= best
+        take_steady = ~take_loose & (v_steady >= best)
+        src = np.where(take_loose, np.where(from_free[cols, k_loose], _FREE, _DROP),
+                       np.where(take_steady, _STEADY, _FAR))
         first[r] = begin > best
         free[r] = score[r] + np.maximum(best, begin)
         from_layer[r, _FREE] = src
-        from_j[r, _FREE] = np.select([src == _STEADY, src == _FAR], [P[below + k_steady], far_pos[r - 1]],
-                                     P[k_loose])
+        from_j[r, _FREE] = np.where(take_loose, P0 + k_loose, np.where(take_steady, P0 + below + k_steady,
+                                                                       far_pos[r - 1]))
         # into an excused match: the steady rate from a good free match
-        c_good = np.where(on_rate & good[r - 1][None, :], free[r - 1][None, :] - band_cost, _NEG)
+        c_good = np.where(on_rate & good[r - 1][None, :], prev_free[None, :] - band_cost, _NEG)
         k_good = np.argmax(c_good, axis=1)
         steady[r] = excused[r] + c_good[cols, k_good]
-        from_j[r, _STEADY] = P[below + k_good]
+        from_j[r, _STEADY] = P0 + below + k_good
         from_layer[r, _STEADY] = _FREE
         # a dropped row keeps the last match's position
-        shift = int(lo[r] - lo[r - 1])
-        idx = ecols + shift
-        inside = idx < ext
-        drop[r] = np.where(inside, loose[np.clip(idx, 0, ext - 1)], _NEG) + gap[r] - event
-        drop_from[r] = np.where(inside, loose_layer[np.clip(idx, 0, ext - 1)], _DROP)
+        loose = prev_drop.copy()
+        loose_layer = np.full(ext, _DROP, np.int8)
+        better = prev_free >= loose[below:]
+        loose[below:] = np.where(better, prev_free, loose[below:])
+        loose_layer[below:] = np.where(better, _FREE, _DROP)
+        if shift < ext:
+            drop[r, :ext - shift] = loose[shift:] + (gap[r] - event)
+            drop_from[r, :ext - shift] = loose_layer[shift:]
+        drop_from[r, max(ext - shift, 0):] = _DROP
         sink = loose[:min(shift, ext)]         # positions that fall below the band's reach: the far state
         far[r], far_pos[r], far_from[r] = far[r - 1], far_pos[r - 1], _FAR
         if len(sink) and sink.max() > far[r]:
             e = int(np.argmax(sink))
-            far[r], far_pos[r], far_from[r] = sink[e], P[e], loose_layer[e]
+            far[r], far_pos[r], far_from[r] = sink[e], P0 + e, loose_layer[e]
         far[r] += gap[r] - event
     return free, steady, drop, far, far_pos, far_from, first, from_j, from_layer, drop_from, start, below
 
