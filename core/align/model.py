@@ -68,6 +68,9 @@ ECC_BORDER = 0.03
 #: A global transform within this of scale 1 lets the local stage see the reference's representation through it;
 #: beyond, the reference is resampled from full size first (:meth:`_Aligner._rerender`).
 SAME_SCALE = 0.05
+#: The local stage decides whether to keep a field one pyramid level down when the working grid's smaller side
+#: is at least twice this (px).
+MIN_FLOW_SIZE = 96
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,7 +298,22 @@ def align(source: Frame | np.ndarray, reference: Frame | np.ndarray, *, method: 
     if src.shape[2] != ref.shape[2]:
         raise ImageError(f"source has {src.shape[2]} channel(s), reference {ref.shape[2]}: "
                          "align needs the same layout (Y, RGB or RGBA) on both")
-    return _Aligner(src, ref, v).run()
+    with _one_blas_thread():
+        return _Aligner(src, ref, v).run()
+
+
+def _one_blas_thread():
+    """A context in which NumPy's BLAS runs on one thread.
+
+    The linear algebra of one frame is small (matrices of a few hundred
+    rows, a few hundred thousand pixels): a BLAS thread pool gains nothing
+    on it, and on busy cores every call waits for a second core to be free
+    (a 720x528 frame took 3.2 s against 0.51 s on one thread, 2 cores at
+    load 4). Parallelism belongs to frames (:mod:`core.jobs`), not to these calls.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _Aligner:
@@ -364,7 +382,7 @@ class _Aligner:
                 return (f"too little texture in the {name}: {100 * tex:.1f}% of pixels have detail, "
                         f"min_texture is {100 * v['min_texture']:g}%")
         self.y_src, self.y_ref, self.y_ref_full = y_src, y_ref, y_ref_full
-        self.z_src, self.z_ref = self._match(y_src, y_ref, "sharpness")
+        self.z_src, self.z_ref = self._normalize(*self._match(y_src, y_ref, "sharpness"))
         self.before = np.abs(self.z_src - self.z_ref)  # residual of the same-framing start
         self.levels = _levels_for(self.work_hw, v["pyramid_levels"])
         self.pyr_src = rep.pyramid(self.z_src, self.levels)
@@ -374,16 +392,16 @@ class _Aligner:
 
     def _match(self, y_src: np.ndarray, y_ref: np.ndarray, key: str, *, keep: np.ndarray | None = None,
                keep_ref: np.ndarray | None = None, probe: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Sharpness match, tone match and normalise two relative luminances: ``(z_src, z_ref)``.
+        """Sharpness and tone match of two relative luminances: ``(y_src, y_ref)`` matched.
 
         Without ``keep`` the statistics are those of the whole images (no
         correspondence needed). Once a global fit makes the pictures
         correspond and shows the damage, ``keep`` / ``keep_ref`` (``bool``
-        ``HW`` of each image's grid) are the pixels whose statistics count:
-        the tone curve is fitted on them and the local normalisation averages
-        over them only; ``probe`` (the source with the reference's pixels in
-        place of its damage) stands for the source in the spectra (a solid
-        patch is a softer picture, a dropout line a sharper one).
+        ``HW`` of each image's grid) are the pixels whose statistics count
+        (the tone curve is fitted on them), and ``probe`` (the source with
+        the reference's pixels in place of its damage) stands for the source
+        in the spectra (a solid patch is a softer picture, a dropout line a
+        sharper one).
         """
         v = self.v
         if v["sharpness_match"]:
@@ -395,7 +413,13 @@ class _Aligner:
                 y_src = rep.gaussian(y_src, -blur)
         if v["tone_match"]:
             y_src = rep.tone_match(y_src, y_ref, mask=keep, target_mask=keep_ref)
-        kw = {"presmooth": v["presmooth"], "normalize_sigma": v["normalize_sigma"]}
+        return y_src, y_ref
+
+    def _normalize(self, y_src: np.ndarray, y_ref: np.ndarray, keep: np.ndarray | None = None,
+                   keep_ref: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The representations ``(z_src, z_ref)`` of two matched luminances; with ``keep`` / ``keep_ref``, local
+        statistics over those pixels only (damage does not shift its neighbours' representation)."""
+        kw = {"presmooth": self.v["presmooth"], "normalize_sigma": self.v["normalize_sigma"]}
         return (rep.normalize(y_src, weight=None if keep is None else keep.astype(np.float32), **kw)[0],
                 rep.normalize(y_ref, weight=None if keep_ref is None else keep_ref.astype(np.float32), **kw)[0])
 
@@ -439,8 +463,8 @@ class _Aligner:
         self.rendered = self.t.copy()
         keep = self.overlap if self.damage is None else self.overlap & ~self.damage
         probe = None if self.damage is None else np.where(self.damage, y, self.y_src)
-        self.z_src, self.z_ref = self._match(self.y_src, y, "sharpness_aligned", keep=keep, keep_ref=keep,
-                                             probe=probe)
+        self.z_src, self.z_ref = self._normalize(*self._match(self.y_src, y, "sharpness_aligned", keep=keep,
+                                                              keep_ref=keep, probe=probe))
 
     def _rel(self) -> np.ndarray:
         """What is left to apply to ``z_ref``: ``t``, or ``R^-1 t`` once it was made through ``R``."""
@@ -476,9 +500,11 @@ class _Aligner:
     def stage_ecc(self) -> str:
         v = self.v
         masks = _border_masks(self.work_hw, self.levels)
+        # the finest level is fitted once, by the refit without damage
+        finest = 1 if self.levels > 1 else 0
 
-        def run(start: np.ndarray) -> _ecc.EccResult:
-            return _ecc.ecc_pyramid(self.pyr_src, self.pyr_ref, start, motion=v["motion"],
+        def run(start: np.ndarray, level: int = finest) -> _ecc.EccResult:
+            return _ecc.ecc_pyramid(self.pyr_src, self.pyr_ref, start, motion=v["motion"], finest_level=level,
                                     iterations=v["ecc_iterations"], eps=v["ecc_eps"], fixed_masks=masks)
 
         res = run(self.t)
@@ -488,7 +514,10 @@ class _Aligner:
             if not retry.reason and (res.reason or retry.correlation > res.correlation):
                 res = retry
         if not res.reason:
-            res = self._ecc_without_damage(res, masks[0], v)
+            refit = self._ecc_without_damage(res, masks[0], v)
+            if refit.reason and finest:  # the refit failed: the finest level as it is
+                refit = run(res.transform, 0)
+            res = refit if not refit.reason else res
         self.stages["ecc"] = {"correlation": round(res.correlation, 6), "levels": res.levels}
         self._tick("ecc")
         if res.reason:
@@ -500,18 +529,18 @@ class _Aligner:
         return ""
 
     def _ecc_without_damage(self, res: _ecc.EccResult, border: np.ndarray, v: Mapping[str, Any]) -> _ecc.EccResult:
-        """ECC again on the finest level, leaving out the damage the first fit shows (:mod:`core.align.robust`).
+        """ECC on the finest level, leaving out the damage the coarser fit shows (:mod:`core.align.robust`).
 
         ECC weighs every pixel alike, and damage also bends the tone curve,
         the sharpness measure and the local normalisation of the
         representation: a solid patch or a line dropout moved the transform
-        by a tenth of a pixel. Through the first fit the pictures correspond,
+        by a tenth of a pixel. Through the coarser fit the pictures correspond,
         so the residual shows the damage (beyond what half a pixel of
         misalignment explains); the representations are made again with
-        statistics free of it, and ECC refines the first fit with it masked
+        statistics free of it, and ECC refines the fit with it masked
         out. Both images stay on their own grids (a reference resampled
         through the first fit and refined again would carry the resampling's
-        bias into the result). The first fit stands when the refit fails.
+        bias into the result). A failed refit is returned as it is (``reason``).
         """
         t0 = res.transform
         hw = self.work_hw
@@ -526,12 +555,16 @@ class _Aligner:
         keep_ref = geometry.remap(keep.astype(np.float32), back, interpolation="linear") > 0.5
         probe = np.where(hit, geometry.remap(self.y_ref, coords, interpolation="linear"), self.y_src)
         self.damage = hit
-        self.z_src, self.z_ref = self._match(self.y_src, self.y_ref, "sharpness_without_damage", keep=keep,
-                                             keep_ref=keep_ref, probe=probe)
-        again = _ecc.ecc_pyramid([self.z_src], [self.z_ref], t0, motion=v["motion"], iterations=v["ecc_iterations"],
+        y_src, y_ref = self._match(self.y_src, self.y_ref, "sharpness_without_damage", keep=keep, keep_ref=keep_ref,
+                                   probe=probe)
+        z_src, z_ref = self._normalize(y_src, y_ref, keep, keep_ref)
+        # the local stage's representations: the same, normalised over every pixel (under a local warp the
+        # global fit's "damage" is also the misaligned edges the field must see)
+        self.z_src, self.z_ref = self._normalize(y_src, y_ref)
+        again = _ecc.ecc_pyramid([z_src], [z_ref], t0, motion=v["motion"], iterations=v["ecc_iterations"],
                                  eps=v["ecc_eps"], fixed_masks=[keep.astype(np.uint8)])
         if again.reason:
-            return res
+            return again
         level = {**again.levels[-1], "damage_masked": round(float(np.count_nonzero(hit)) / hit.size, 6)}
         return dataclasses.replace(again, levels=res.levels + [level])
 
@@ -539,6 +572,8 @@ class _Aligner:
         return _plausibility(self.t, self.work_hw, self.v)
 
     def stage_flow(self) -> str:
+        import cv2
+
         v = self.v
         hw = self.work_hw
         m = self.work_to_ref @ self.t
@@ -548,32 +583,42 @@ class _Aligner:
         else:
             self._rerender()
         base = self._rel()
-        fixed, moving = self.z_src, self.z_ref
+        inner = _border_masks(hw, 1)[0].astype(bool) & self.overlap
+        # the question (is there a local field at all?) is asked a pyramid level down, where it costs a quarter
+        level = 1 if min(hw) >= 2 * MIN_FLOW_SIZE else 0
+        fixed, moving, inner_l, base_l = self.z_src, self.z_ref, inner, base
+        for _ in range(level):
+            fixed, moving = cv2.pyrDown(fixed), cv2.pyrDown(moving)
+            inner_l = cv2.resize(inner_l.astype(np.uint8), fixed.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            base_l = geometry.to_level(base_l, 1)
+        hw_l = fixed.shape
         f8 = rep.to_u8(fixed)
-        m8 = rep.to_u8(geometry.remap(moving, geometry.coordinate_map(base, hw), interpolation="linear"))
+        m8 = rep.to_u8(geometry.remap(moving, geometry.coordinate_map(base_l, hw_l), interpolation="linear"))
         fwd = _flow.dis_flow(f8, m8, preset=v["flow_preset"])
         bwd = _flow.dis_flow(m8, f8, preset=v["flow_preset"])
-        consistent = _flow.fb_error(fwd, bwd) <= v["fb_threshold"] / self.scale
+        consistent = _flow.fb_error(fwd, bwd) <= v["fb_threshold"] / (self.scale * 2**level)
         self._tick("flow")
-        model = _spline.SplineField(hw, max(hw) / v["flow_grid"])
-        lam = (v["flow_smooth"] / model.spacing) ** 4
-        inner = _border_masks(hw, 1)[0].astype(bool) & self.overlap
+        spacing = max(hw) / v["flow_grid"]
+        model = _spline.SplineField(hw_l, spacing / 2**level)
+        lam = (v["flow_smooth"] / spacing) ** 4
         # model selection by held-out pixels: fit on half the frame (a checkerboard of half-cells), judge the fit
         # on the other half against the global transform alone; a field that only fits noise does not carry over
-        half, labels = heldout.split(hw, max(4, int(model.spacing / 2)))
-        coef = model.fit(fwd, consistent & inner & half, lam=lam)
+        half, labels = heldout.split(hw_l, max(4, int(model.spacing / 2)))
+        coef = model.fit(fwd, consistent & inner_l & half, lam=lam)
         coef, info = _spline.refine(fixed, moving, model, coef, lam=lam, iterations=v["flow_iterations"],
-                                    mask=inner & half, transform=base)
-        verdict = heldout.judge(fixed, moving, model.field(coef), transform=base, held_out=inner & ~half,
+                                    mask=inner_l & half, transform=base_l)
+        verdict = heldout.judge(fixed, moving, model.field(coef), transform=base_l, held_out=inner_l & ~half,
                                 labels=labels, min_gain=v["flow_min_gain"])
-        if verdict.kept:  # then on every pixel, from the half fit
-            coef, more = _spline.refine(fixed, moving, model, coef, lam=lam, iterations=FINAL_ITERATIONS, mask=inner,
-                                        transform=base)
+        self.field = np.zeros(hw + (2,), np.float32)
+        if verdict.kept:  # then on every pixel of the working grid, from the half fit
+            full = _spline.SplineField(hw, spacing)
+            start = model.field(coef, hw, 2.0**level) if level else model.field(coef)
+            coef = full.fit(start, np.ones(hw, np.float32), lam=lam) if level else coef
+            coef, more = _spline.refine(self.z_src, self.z_ref, full, coef, lam=lam, iterations=v["flow_iterations"],
+                                        mask=inner, transform=base)
             info = {"iterations": info["iterations"] + more["iterations"], "last_step": more["last_step"]}
-            self.field = model.field(coef)
-        else:
-            self.field = np.zeros(hw + (2,), np.float32)
-        self.stages["flow"] = {"preset": v["flow_preset"], "grid": [model.nx, model.ny],
+            self.field = full.field(coef)
+        self.stages["flow"] = {"preset": v["flow_preset"], "grid": [model.nx, model.ny], "level": level,
                                "fb_consistent": round(float(np.count_nonzero(consistent)) / consistent.size, 6),
                                "iterations": info["iterations"],
                                "last_step_px": round(info["last_step"] * self.scale, 5), **verdict.record()}

@@ -24,7 +24,7 @@ DAMAGE_SIGMAS = 4.685
 #: Scale of the Cauchy weights in robust standard deviations.
 CAUCHY_SIGMAS = 3.0
 #: Damage grows by this many pixels (the presmoothing and interpolation spread a defect's edge).
-DAMAGE_GROW = 2
+DAMAGE_GROW = 4
 #: Misalignment (px) a rough fit may leave without its residual counting as damage (:func:`misalignment_slack`).
 MISALIGNMENT_PX = 0.5
 #: Smallest noise level used (representation units): identical images have a zero residual.

@@ -35,9 +35,9 @@ from core.align import geometry, robust
 #: Most control points per side the dense solver is meant for (``flow_grid`` is capped below it).
 MAX_GRID = 40
 DAMPING = 1e-6
-#: After a Gauss-Newton step smaller than this (px), damage is left out (:func:`core.align.robust.damage`; far
-#: from the answer, what is misaligned would pass for damage).
-NEAR_STEP = 0.25
+#: The field's damage grows by this many pixels (less than the global fit's: a wider band would hide the very
+#: edges a local warp moves).
+DAMAGE_GROW = 2
 
 
 def _bspline3(t: np.ndarray) -> np.ndarray:
@@ -206,8 +206,9 @@ def refine(fixed: np.ndarray, moving: np.ndarray, model: SplineField, coef: np.n
         if not inside.any():
             break
         noise = robust.sigma(e, inside)
-        if step <= NEAR_STEP:  # near the answer: damage has no say
-            inside &= ~robust.damage(e, noise, slack=robust.misalignment_slack(warped))
+        if np.isfinite(step):  # damage has no say: what the last step's size of misalignment cannot explain
+            slack = robust.misalignment_slack(warped, max(step, robust.MISALIGNMENT_PX))
+            inside &= ~robust.damage(e, noise, slack=slack, grow=DAMAGE_GROW)
         wgt = np.where(inside, robust.cauchy_weights(e, noise), np.float32(0.0))
         wgx, wgy = wgt * gx, wgt * gy
         d = model.solve(wgx * gx, wgx * gy, wgy * gy, wgx * e, wgy * e, lam=lam, coef=coef)
