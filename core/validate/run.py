@@ -561,9 +561,11 @@ def _process_frame(task, *, sources: _SourceWindow, ref, msk, cands, names, fits
             writes.append(pool.submit(io.write_image, target, img, colorspace="ACEScg", compression=BASELINE_EXR,
                                       overwrite=True))
 
-    baselines = run_baselines([b for b in names if b not in failed], s, prev=prev, next=nxt, grades=fits,
-                              options=opts, ready=ready)
-    images = {SOURCE: s, **baselines, **{name: images[name] for name in cands}}
+    # the longest chains first: their scoring then overlaps the quick grades instead of ending the frame
+    order = sorted((b for b in names if b not in failed), key=lambda b: -sum(
+        st.kind == "filter" for st in parse_baseline(b)))
+    baselines = run_baselines(order, s, prev=prev, next=nxt, grades=fits, options=opts, ready=ready)
+    images = {SOURCE: s, **{b: baselines[b] for b in names if b in baselines}, **{c: images[c] for c in cands}}
     record: dict[str, Any] = {"frame": n, "reference_stats": scorer.stats, "methods": {}, "failed": failed}
     for name in images:
         record["methods"][name] = scores[name].result()

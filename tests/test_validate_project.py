@@ -1,0 +1,117 @@
+"""The project's stages 4 and 5: stage 5 says who won, and stage 4 renders the winner when asked.
+
+The footage is the demo's tiny film (:func:`core.demo.make_footage`: three shots of 6 frames at 96x54,
+faded_16mm scan, graded telecine); a 6-step model from scratch cannot beat a fitted grade, so a
+baseline wins and ``--method winner`` renders it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from core import io  # noqa: E402
+from core.demo import make_footage  # noqa: E402
+from core.errors import ParameterError  # noqa: E402
+from core.pipeline.project import (  # noqa: E402
+    StageError,
+    init_project,
+    load_project,
+    project_status,
+    render_method_of,
+    run_project,
+    set_render_method,
+)
+
+SETTINGS = {
+    "curation": {"pairs_per_shot": 3, "min_spacing": 1, "contact_sheet": False},
+    "alignment": {"method": "global", "report": False},
+    "training": {"init_from": "", "model": {"type": "resnet_small", "channels": 8, "blocks": 1}, "steps": 6,
+                 "batch_size": 2, "crop_size": 32, "checkpoint_every": 3, "threads": 1, "preview_crops": 1},
+    "inference": {"tile": 0, "threads": 1},
+    "validation": {"baselines": "grade_matrix,grade_lut3d", "lut_size": 9, "fit_frames": 2, "compare_frames": 1,
+                   "crop_size": 32},
+}
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    src, ref = make_footage(tmp_path_factory.mktemp("footage"), width=96, shot_length=6, seed=7)
+    path = tmp_path_factory.mktemp("projects") / "shot"
+    init_project(path, source=src, reference=ref, seed=3, params=SETTINGS)
+    run_project(path, "1-5")
+    return path
+
+
+def test_stage_five_says_who_won_first(project):
+    status = project_status(project)
+    assert [s.state for s in status] == ["done"] * 5
+    metrics = json.loads((project / "pipeline/05_validation/metrics.json").read_text())
+    verdict = metrics["verdict"]
+    assert verdict["winner"] in ("grade_matrix", "grade_lut3d") and verdict["versus"] == "ml"
+    assert verdict["margin_db"] == pytest.approx(metrics["summary"][verdict["winner"]]["psnr"]
+                                                 - metrics["summary"]["ml"]["psnr"])
+    line = status[4].line()
+    frames = status[4].counts["frames"]  # the frames stage 2 aligned
+    assert line.split(None, 3)[3].startswith(f"all frames ({frames}): baseline {verdict['winner']} wins with")
+    assert f"Recommended: {verdict['recommend']}" in line and "--method winner" in line
+    assert status[4].to_dict()["headline"] == status[4].record["headline"]
+    assert status[3].counts["method"] == "ml"
+    # stage 1's pair manifest says which frames are damaged, or the status says it does not know
+    damaged = status[4].counts["damaged"]
+    assert damaged == "unknown" or (isinstance(damaged, int) and metrics["damaged_frames"] is not None)
+
+
+def test_method_winner_renders_the_recommended_baseline(project, tmp_path, capsys):
+    import shutil
+
+    from core.cli.main import main
+
+    path = tmp_path / "copy"
+    shutil.copytree(project, path)
+    want = json.loads((path / "pipeline/05_validation/metrics.json").read_text())["verdict"]["recommend"]
+    assert main(["restore", "run", str(path), "--stages", "4-5", "--method", "winner"]) == 0
+    assert f"stage 4 renders: {want}" in capsys.readouterr().out
+    assert json.loads((path / "project.json").read_text())["stages"]["inference"]["method"] == want
+    status = project_status(path)
+    assert [s.state for s in status] == ["done"] * 5 and status[3].counts["method"] == want
+    render = json.loads((path / "pipeline/04_inference_render/manifest.json").read_text())
+    assert render["command"] == "render" and render["config"]["method"] == want
+    # stage 5 validated the render under the method's name (not as a second copy of the baseline)
+    metrics = json.loads((path / "pipeline/05_validation/metrics.json").read_text())
+    assert metrics["methods"][want] == "candidate" and "ml" not in metrics["methods"]
+    n = 1004
+    frame = io.read_image(path / f"pipeline/04_inference_render/restored.{n}.exr")
+    baseline = io.read_image(project / "pipeline/05_validation/baselines" / want / f"{want}.{n}.exr")
+    np.testing.assert_array_equal(frame.pixels, baseline.pixels)  # what stage 5 measured before
+    # back to the model
+    assert set_render_method(path, "ml") == "ml" and "method" not in load_project(path).stages["inference"]
+    assert [s.state for s in project_status(path)][3:] == ["stale", "stale"]
+
+
+def test_method_errors(project, tmp_path):
+    import shutil
+
+    from core.cli.main import main
+
+    path = tmp_path / "copy"
+    shutil.copytree(project, path)
+    with pytest.raises(ParameterError, match="stages.inference: baseline 'grade_sharp'"):
+        set_render_method(path, "grade_sharp")
+    assert render_method_of(load_project(path)) == "ml"  # nothing written
+    assert main(["restore", "run", str(path), "--stages", "5", "--method", "grade_lut3d"]) == 1
+    shutil.rmtree(path / "pipeline/05_validation")
+    with pytest.raises(StageError, match="run stage 5 first"):
+        set_render_method(path, "winner")
+    doc = json.loads((path / "project.json").read_text())
+    doc["stages"]["inference"]["method"] = "dust_bust+unknown"
+    (path / "project.json").write_text(json.dumps(doc))
+    with pytest.raises(ParameterError, match="stages.inference: baseline 'dust_bust\\+unknown': unknown step"):
+        load_project(path)
