@@ -60,6 +60,8 @@ BLUR_MIN = 0.3
 TEXTURE_SIZE = 256
 #: Quantiles used by tone matching.
 TONE_QUANTILES = 1024
+#: Entries of the table tone matching looks pixels up in (between the lowest and highest quantile).
+TONE_TABLE = 65536
 
 
 def gaussian(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -128,7 +130,14 @@ def tone_match(y: np.ndarray, target: np.ndarray, *, mask: np.ndarray | None = N
     qt = np.bincount(idx, weights=qt) / np.bincount(idx)
     if qy.size < 2:
         return np.full_like(y, float(qt.mean()))
-    return np.interp(y, qy, qt).astype(np.float32)
+    # the piecewise-linear curve through the quantiles, tabulated finely and interpolated linearly (np.interp on
+    # every pixel searches the quantiles per pixel, in float64: 5x slower); flat outside the quantiles, like np.interp
+    lo, hi = float(qy[0]), float(qy[-1])
+    table = np.interp(np.linspace(lo, hi, TONE_TABLE), qy, qt).astype(np.float32)
+    pos = (y - np.float32(lo)) * np.float32((TONE_TABLE - 1) / (hi - lo))
+    np.clip(pos, 0.0, TONE_TABLE - 1, out=pos)
+    i = np.minimum(pos.astype(np.int32), TONE_TABLE - 2)
+    return table[i] + (pos - i) * np.diff(table)[i]
 
 
 def radial_power(img: np.ndarray, bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
