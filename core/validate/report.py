@@ -247,7 +247,8 @@ _PAGE = """<!doctype html>
 body{{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}}
 table{{border-collapse:collapse;margin:8px 0 16px}} th,td{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 th{{background:#f2f2f2}} td:first-child,th:first-child{{text-align:left}}
-.meta,.note{{color:#555;font-size:90%}} .verdict{{font-size:115%;font-weight:600}} img.plot{{display:block;margin:6px 0}} img.strip{{max-width:100%}}
+.meta,.note{{color:#555;font-size:90%}}
+.verdict{{font-size:115%;font-weight:600}} img.plot{{display:block;margin:6px 0}} img.strip{{max-width:100%}}
 .wipe .stage{{position:relative;display:inline-block}} .wipe .stage img{{display:block;image-rendering:pixelated}}
 .wipe .stage .ib{{position:absolute;left:0;top:0}} pre{{background:#f7f7f7;padding:8px;overflow:auto;max-height:500px}}
 </style></head><body>

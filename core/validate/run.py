@@ -229,7 +229,8 @@ def _fmt(v) -> str:
 
 
 def run_validation(*, sources, references, candidates: Mapping[str, Any] | None = None, masks=None,
-                   output_dir, frames=None, shots=None, damaged=None, baselines=None, params: Mapping[str, Any] | None = None,
+                   output_dir, frames=None, shots=None, damaged=None, baselines=None,
+                   params: Mapping[str, Any] | None = None,
                    fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
                    stages: Sequence[Mapping[str, Any]] | None = None, experiments: str | os.PathLike | None = None,
                    log_experiment: bool = False, title: str = "reelkit validation", seed: int | None = None,

@@ -137,7 +137,8 @@ def _line(summary, kinds, v, scope: str, frames: int | None) -> str:
     if rec == "source":
         text += " Recommended: keep the source (no method beats it)."
     elif rec in flagged:
-        text += f" Recommended: {rec} (more than {FLICKER_TRADE_DB:g} dB ahead of any steadier method; check its flicker)."
+        text += (f" Recommended: {rec} (more than {FLICKER_TRADE_DB:g} dB ahead of any steadier method; "
+                 "check its flicker).")
     elif rec != w:
         text += (f" Recommended: {rec} ({_psnr(summary, rec)}: {w} gains {FLICKER_TRADE_DB:g} dB or less over it "
                  "and flickers).")
