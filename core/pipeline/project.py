@@ -822,14 +822,6 @@ def _fit_pairs(project: Project) -> dict[str, str]:
             "fit_masks": str(align / "mask" / "mask.####.exr"), "fit_frames": format_frames(trained, sep=",")}
 
 
-def _damaged_frames(pairs) -> list[int] | None:
-    """Source frames stage 1 reported damaged (matched, with low similarity); ``None`` when its pair
-    manifest does not say (then stage 5 scores all frames only)."""
-    if not pairs.matches or not all(hasattr(m, "damaged") for m in pairs.matches):
-        return None
-    return [m.source_frame for m in pairs.matches if m.damaged]
-
-
 def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
     from core.io import format_frames
     from core.pipeline.pairs import load_pairs
@@ -850,7 +842,7 @@ def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> 
     name = RENDERED_SOURCE if method == "source" else method
     baselines = [b for b in parse_baselines(VALIDATE_PARAMS.resolve(params)["baselines"]) if b != name]
     refs, masks = str(align / "aligned" / "ref.####.exr"), str(align / "mask" / "mask.####.exr")
-    damaged = _damaged_frames(pairs)
+    damaged = [m.source_frame for m in pairs.matches if m.damaged]  # stage 1: matched, but with low similarity
     result = run_validation(sources=project.source, references=refs, masks=masks,
                             candidates={name: str(project.folder(4) / RESTORED)}, output_dir=project.folder(5),
                             frames=format_frames(frames, sep=","), shots=shots, damaged=damaged,
@@ -858,7 +850,7 @@ def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> 
                             experiments=project.notes, title=f"{project.name}: validation", force=fresh,
                             progress=lambda d, t, f: progress(d, t, f"frame {f}"))
     verdict = result.verdict
-    counts = {"frames": len(frames), "damaged": "unknown" if damaged is None else len(damaged)}
+    counts = {"frames": len(frames), "damaged": len(damaged)}
     headline = result.headline
     if verdict.get("recommend") not in (None, name):
         headline += f" To render it: reelkit restore run {project.path} --stages 4-5 --method winner"
