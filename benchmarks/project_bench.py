@@ -329,10 +329,15 @@ def report(result: dict) -> None:
               f"{(a['ecc_mean_px'] / a['total_mean_px']) if a['total_mean_px'] else float('inf'):.2f}")
     if "table" in result:
         v = result["validation"]
-        print(f"stage 5: {v.get('verdict') or ''}\n" + result["table"])
+        print(f"stage 5: {_verdict(v.get('verdict'))}\n" + result["table"])
         if "damaged_table" in result:
-            print(f"         the damaged frames stage 1 reported: {v.get('damaged_verdict') or ''}\n"
+            print(f"         the damaged frames stage 1 reported: {_verdict(v.get('damaged_verdict'))}\n"
                   + result["damaged_table"])
+
+
+def _verdict(verdict) -> str:
+    """Stage 5's verdict sentence (a record with a ``line``, or the sentence itself)."""
+    return str(verdict.get("line", "")) if isinstance(verdict, dict) else str(verdict or "")
 
 
 def main(argv=None) -> int:
