@@ -231,6 +231,29 @@ def test_same_inputs_give_the_same_result():
     assert np.array_equal(a.transform, b.transform) and np.array_equal(a.flow, b.flow)
 
 
+def test_align_runs_blas_on_one_thread_and_gives_the_pool_back(monkeypatch):
+    """Per-frame linear algebra is small: a BLAS pool on busy cores made it 6x slower (benchmarks/align_bench.py)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from core.align import spline
+
+    seen = []
+    solve = spline.SplineField.solve
+
+    def spy(self, *args, **kwargs):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(spline.SplineField, "solve", spy)
+    t = similarity((320, 448), 0.6, -0.4)
+    src, ref, _ = make_pair("coffee", CROP, t, preset="dusty_35mm")
+    with threadpool_limits(limits=2, user_api="blas"):
+        align(src, ref)
+        after = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert seen and all(n == {1} for n in seen)
+    assert after == {2}
+
+
 def test_content_the_reference_does_not_share_is_valid_geometry_unless_a_residual_threshold_drops_it():
     t = similarity((320, 448), 0.6, -0.4)
     src, ref, m = make_pair("coffee", CROP, t, preset="dusty_35mm")

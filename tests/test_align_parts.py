@@ -1,5 +1,5 @@
 """The pieces of core.align on their own: phase correlation, scale search, sharpness measure,
-coordinate conventions, the spline field, ECC on a pyramid, the parameter spec."""
+coordinate conventions, the spline field, damage and the held-out test, ECC on a pyramid, the parameter spec."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from core.align import ALIGN_PARAMS, geometry, phase, spline
+from core.align import ALIGN_PARAMS, geometry, heldout, phase, robust, spline
 from core.align import represent as rep
 from core.align.ecc import ecc_pyramid
 from tests.test_align import photo, resample, similarity, truth
@@ -138,6 +138,70 @@ def test_spline_refine_follows_a_smooth_warp(z_coffee):
     ys, xs = np.mgrid[0:y.shape[0], 0:y.shape[1]]
     err = np.hypot(*(model.field(coef) - (m - np.stack([xs, ys], -1))).transpose(2, 0, 1))[12:-12, 12:-12]
     assert err.mean() < 0.1 and info["iterations"] <= 15
+
+
+def _with_defects(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(y with three solid patches and a line dropout, their mask)``: relative luminance ``HW``."""
+    out, mask = y.copy(), np.zeros(y.shape, bool)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        y0, x0 = int(rng.integers(0, y.shape[0] - 40)), int(rng.integers(0, y.shape[1] - 60))
+        out[y0:y0 + 30, x0:x0 + 50] = rng.uniform(0.2, 2.0)
+        mask[y0:y0 + 30, x0:x0 + 50] = True
+    r = int(rng.integers(0, y.shape[0] - 2))
+    out[r:r + 2] = 0.0
+    mask[r:r + 2] = True
+    return out, mask
+
+
+def test_damage_is_what_half_a_pixel_of_misalignment_does_not_explain(z_coffee):
+    import cv2
+
+    y, z = z_coffee
+    shifted = resample(y[..., None], truth(geometry.translation(0.3, 0.0), y.shape))[..., 0]
+    damaged, defects = _with_defects(shifted, seed=0)
+    e = _z(damaged) - z
+    noise = robust.sigma(e)
+    found = robust.damage(e, noise, slack=robust.misalignment_slack(z))
+    far = ~cv2.dilate(defects.astype(np.uint8), np.ones((81, 81), np.uint8)).astype(bool)  # beyond their halo
+    assert found[defects].mean() > 0.95
+    assert found[far].mean() < 0.02
+    # without the slack, the 0.3 px shift's edges would pass for damage
+    assert robust.damage(e, noise)[far].mean() > 0.1
+    # identical images: no noise, no damage, no division by zero
+    assert robust.sigma(np.zeros_like(z)) == robust.MIN_SIGMA and not robust.damage(np.zeros_like(z), 0.0).any()
+
+
+@pytest.mark.parametrize("case, kept", [("smooth warp", True), ("grain", False), ("damage", False),
+                                        ("damage and grain", False)])
+def test_held_out_blocks_keep_a_real_field_and_refuse_noise_and_damage(z_coffee, case, kept):
+    """The local field is fitted on half the blocks, judged on the others (t >= heldout.MIN_T)."""
+    y, z = z_coffee
+    rng = np.random.default_rng(1)
+
+    def grain(img: np.ndarray) -> np.ndarray:  # multiplicative, 5 % per pixel
+        return (img * (1.0 + 0.05 * rng.standard_normal(img.shape))).astype(np.float32)
+
+    fixed, moving = {
+        "smooth warp": lambda: (_z(resample(y[..., None], truth(np.eye(3), y.shape, 1.5, (250.0, 400.0)))[..., 0]), z),
+        "grain": lambda: (_z(grain(y)), _z(grain(y))),
+        "damage": lambda: (_z(_with_defects(y, 3)[0]), z),
+        "damage and grain": lambda: (_z(_with_defects(grain(y), 4)[0]), _z(grain(y))),
+    }[case]()
+    model = spline.SplineField(y.shape, max(y.shape) / 12)
+    lam = (10.0 / model.spacing) ** 4
+    fit, labels = heldout.split(y.shape, int(model.spacing / 2))
+    inner = np.zeros(y.shape, bool)
+    inner[10:-10, 10:-10] = True
+    coef, _ = spline.refine(fixed, moving, model, model.zeros(), lam=lam, iterations=6, mask=inner & fit)
+    verdict = heldout.judge(fixed, moving, model.field(coef), transform=np.eye(3), held_out=inner & ~fit,
+                            labels=labels, min_gain=0.05)
+    assert verdict.kept is kept and verdict.blocks > 100
+    assert (verdict.t > 10.0) if kept else (verdict.t < 2.0)
+    # no field at all: nothing gained
+    zero = heldout.judge(fixed, moving, np.zeros(y.shape + (2,), np.float32), transform=np.eye(3),
+                         held_out=inner & ~fit, labels=labels, min_gain=0.05)
+    assert zero.gain == 0.0 and zero.t == 0.0 and not zero.kept
 
 
 def test_ecc_pyramid_refines_an_affine_from_a_rough_start(z_coffee):

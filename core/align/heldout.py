@@ -11,9 +11,9 @@ noise level): a pixel of damage costs both models the same, so it cannot
 vote. Per held-out block the loss saved is summed; the blocks are
 independent samples (the noise of one block is not the noise the field saw),
 so a one-sample t statistic of the block sums says whether the saving is
-real. The field is kept when ``t >= MIN_T`` (a false keep on noise has odds
-of about 1 in 3 million for independent blocks) and the relative saving is
-at least ``min_gain`` (worth having).
+real. The field is kept when ``t >= MIN_T`` (on noise alone the saving's
+mean is negative, and a t of 5 has a one-sided normal tail of 3e-7) and the
+relative saving is at least ``min_gain`` (worth having).
 
 Images are the representation of :mod:`core.align.represent` (``float32``
 ``HW``); the field is ``float32`` ``HW2`` ``(dx, dy)`` px with
