@@ -199,3 +199,34 @@ def test_dropped_frames_never_give_a_confident_wrong_match(bikes_cases, tmp_path
     # the frames lost from the reference that have both neighbours matched on the line are dropped
     lost = [f for f, refs in case.truth.items() if not refs]
     assert any(pairs.match(f).status == "dropped" for f in lost)
+
+
+def test_repeats_are_copies_not_a_slow_pan_seen_through_damage():
+    """A damaged scan of a slow pan: neighbours are more alike than scan and reference are, yet no repeats.
+
+    Were "as alike as a correct pair" enough for a repeat, every scan frame
+    could take its neighbour's reference frame for free. The reference shows
+    pan frame 7 twice; after it, dust and grain outweigh the 1.2 px motion in
+    the signatures, so the rest of the shot may slide by a frame (the
+    reference's end is free): then its confidences say so.
+    """
+    from core.degrade import degrade_frame
+
+    n = 20
+    film = [pan(t) for t in range(n)]
+    source = [Frame(degrade_frame(f, frame=t, seed=3, preset="faded_16mm").pixels, "ACEScg")
+              for t, f in enumerate(film)]
+    order = list(range(8)) + list(range(7, n))          # reference: pan frame 7 twice
+    reference = [Frame(film[t], "ACEScg") for t in order]
+    s_sig, s_flat = sigs_of(source)
+    r_sig, _ = sigs_of(reference)
+    s_coarse, _ = sigs_of(source, grid_width=16, gradients=False)
+    r_coarse, _ = sigs_of(reference, grid_width=16, gradients=False)
+    neighbours = float(np.median(np.sum(s_sig[1:] * s_sig[:-1], axis=1)))
+    pairs = float(np.median(np.sum(s_sig * r_sig[[order.index(t) for t in range(n)]], axis=1)))
+    assert neighbours > pairs  # the trap
+    res = matching.match_signatures(s_sig, r_sig, s_coarse, r_coarse, s_flat)
+    shown = [order[j] for j in res.ref_index]
+    assert shown[:8] == list(range(8)) and "duplicate" not in res.kind
+    for t in range(n):
+        assert shown[t] == t or res.confidence[t] < 0.5, (t, shown[t], res.confidence[t])

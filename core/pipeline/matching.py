@@ -99,6 +99,8 @@ STATS_HALF_WINDOW = 16
 SIGMA_FACTOR = 2.5
 #: Lower bound of the drop tolerance (similarity units).
 MIN_TOLERANCE = 0.02
+#: A repeated frame is at most this fraction as far from its neighbour as the frames around are from theirs.
+REPEAT_RATIO = 0.25
 #: A matched pair is also damaged where this fraction of its picture differs from the reference
 #: (:func:`core.pipeline.signatures.pair_damage`)...
 DAMAGE_FRACTION = 0.004
@@ -739,7 +741,8 @@ def match_signatures(src: np.ndarray, ref: np.ndarray, src_coarse: np.ndarray, r
     tol = np.maximum.reduce([marg / 2.0, SIGMA_FACTOR * sigma, np.full(n, MIN_TOLERANCE)])
     gap = s_typ - tol
     score = _scores(S, gap, src_flat, settings.event)
-    repeated_ref, repeat_src = _repeats(src, ref, s_typ, src_flat | np.isin(np.arange(n), list(forced)))
+    copy_ref, repeat_src = _repeats(src, ref, s_typ, src_flat | np.isin(np.arange(n), list(forced)), shot_labels)
+    repeated_ref = copy_ref | np.concatenate([copy_ref[1:], [False]])  # a copy, or the frame it copies
     band = align_band(score, lo, gap, excuse=_excuses(score, s_typ), repeated_ref=repeated_ref,
                       repeat_src=repeat_src, marginals=True, **moves)
     path = band.path
@@ -748,7 +751,7 @@ def match_signatures(src: np.ndarray, ref: np.ndarray, src_coarse: np.ndarray, r
         if len(on) >= 2:
             rate, rate_scores = estimate_rate(on, path[on], np.ones(len(on)), hint=settings.rate_hint,
                                               preference=FINAL_RATE_PREFERENCE)
-    return _describe(S, lo, band, ref, src_flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
+    return _describe(S, lo, band, ref, copy_ref, src_flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
                      len(chain_i), settings.event)
 
 
@@ -783,26 +786,41 @@ def _merge_forced(ci: np.ndarray, cj: np.ndarray, forced: Mapping[int, int]) -> 
     return i, np.maximum.accumulate(j)
 
 
-def _repeats(src: np.ndarray, ref: np.ndarray, s_typ: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(repeated_ref, repeat_src)``: reference frames showing the picture of a neighbour, source frames
-    showing the picture of the one before — as alike as a correct pair is (the local typical similarity;
-    for the reference, its median over the sequence). Skipping such a reference frame or matching such a
-    source frame to its predecessor's reference frame is the steady rate: a telecine's or a scan's repeat.
-    """
-    def adjacent(sigs: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(sigs))
-        for start in range(1, len(sigs), 1024):
-            end = min(len(sigs), start + 1024)
-            out[start:end] = np.einsum("nd,nd->n", np.asarray(sigs[start:end], np.float32),
-                                       np.asarray(sigs[start - 1:end - 1], np.float32))
-        return out
+def _repeats(src: np.ndarray, ref: np.ndarray, s_typ: np.ndarray, flat: np.ndarray,
+             labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(copy_ref, repeat_src)``: reference frames repeating the one before, source frames repeating the
+    one before.
 
-    ref_adj = adjacent(ref)
-    level = float(np.median(s_typ[~flat])) if (~flat).any() else 1.0
-    near = ref_adj >= level
-    repeated_ref = near | np.concatenate([near[1:], [False]])
-    repeat_src = (adjacent(src) >= s_typ) & ~flat & ~np.concatenate([[True], flat[:-1]])
-    return repeated_ref, repeat_src
+    A repeat is a frame much closer to its neighbour than its neighbours
+    are to theirs — a distance ``1 - similarity`` at most
+    :data:`REPEAT_RATIO` times the median over ``±16`` frames (of the same
+    shot, for the source) — and at least as alike as a correct pair (the
+    local typical similarity; for the reference, its median over the
+    sequence). Skipping such a reference frame, or matching such a source
+    frame to its predecessor's reference frame, is the steady rate: a
+    telecine's or a scan's repeat. Adjacent frames of a slow pan or a
+    static shot are alike, but no more than their neighbours: no repeats.
+    """
+    def repeats(sigs: np.ndarray, level: np.ndarray, skip: np.ndarray, shots: np.ndarray) -> np.ndarray:
+        n = len(sigs)
+        sim = np.zeros(n)
+        for start in range(1, n, 1024):
+            end = min(n, start + 1024)
+            sim[start:end] = np.einsum("nd,nd->n", np.asarray(sigs[start:end], np.float32),
+                                       np.asarray(sigs[start - 1:end - 1], np.float32))
+        dist = 1.0 - sim
+        valid = ~skip
+        valid[:1] = False
+        typical = np.nan_to_num(rolling_median(dist, valid, STATS_HALF_WINDOW, shots), nan=0.0)
+        return valid & (dist <= REPEAT_RATIO * typical) & (sim >= level)
+
+    ok = ~flat
+    level = float(np.median(s_typ[ok])) if ok.any() else 1.0
+    m = len(ref)
+    copy_ref = repeats(ref, np.full(m, level), np.zeros(m, bool), np.zeros(m, np.int64))
+    shots = np.zeros(len(src), np.int64) if labels is None else np.asarray(labels)
+    repeat_src = repeats(src, s_typ, flat | np.concatenate([[True], flat[:-1]]), shots)
+    return copy_ref, repeat_src
 
 
 def _excuses(score: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -822,7 +840,7 @@ def _dot(sigs: np.ndarray, a: int, b: int) -> float:
     return float(np.dot(np.asarray(sigs[a], np.float32), np.asarray(sigs[b], np.float32)))
 
 
-def _describe(S, lo, band: BandPath, ref, flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
+def _describe(S, lo, band: BandPath, ref, copy_ref, flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
               chain_points, event) -> MatchResult:
     path = band.path
     n, width = S.shape
@@ -840,12 +858,14 @@ def _describe(S, lo, band: BandPath, ref, flat, s_typ, tol, baseline, rate, rate
     others = band.marginal.copy()
     others[rows, k] = _NEG
     for r in np.flatnonzero(matched):  # another copy of the same picture (a repeated frame) is no alternative
-        same_at = max(float(s[r]), float(s_typ[r]))
-        for step in (-1, 1):
-            kk = int(k[r]) + step
-            while 0 <= kk < width and _dot(ref, lo[r] + kk, path[r]) >= same_at:
-                others[r, kk] = _NEG
-                kk += step
+        kk = int(k[r])
+        while kk > 0 and copy_ref[lo[r] + kk]:
+            kk -= 1
+            others[r, kk] = _NEG
+        kk = int(k[r])
+        while kk + 1 < width and copy_ref[lo[r] + kk + 1]:
+            kk += 1
+            others[r, kk] = _NEG
     alternative = np.maximum(others.max(axis=1), band.total - np.nan_to_num(band.drop_cost, nan=np.inf))
     evidence = np.where(matched, band.total - alternative, np.nan)
     line = np.clip((s_typ - baseline) / max(1.0 - baseline, 1e-6), 0.0, 1.0)
