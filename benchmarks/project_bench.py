@@ -170,6 +170,8 @@ def make_case(folder: Path, variant: str, clip: list[np.ndarray]) -> Case:
 
 def score_matching(pairs, case: Case) -> dict:
     """Stage 1's pair manifest against the truth (see the module docstring for each number)."""
+    from core.pipeline import STATUSES
+
     wrong, damaged_right, flagged = [], [], []
     wrong_conf = 0.0
     for m in pairs.matches:
@@ -183,7 +185,9 @@ def score_matching(pairs, case: Case) -> dict:
         if m.damaged:
             flagged.append(m.source_frame)
     selected = [p["source_frame"] for p in pairs.selected]
+    statuses = {s: n for s, n in ((s, len(pairs.by_status(s))) for s in STATUSES) if n}
     return {"frames": len(pairs.matches), "correct": len(pairs.matches) - len(wrong), "wrong": wrong,
+            "statuses": statuses,
             "max_wrong_confidence": round(wrong_conf, 4), "damaged": len(case.damaged),
             "damaged_matched": len(damaged_right),
             "damaged_flagged": len([f for f in flagged if f in case.damaged]),
@@ -313,7 +317,7 @@ def report(result: dict) -> None:
     print(f"\n== {result['variant']}  (rate {result['rate']}; seconds per stage {result['seconds']})")
     print(f"stage 1: {m['correct']}/{m['frames']} correct ({100 * m['correct'] / m['frames']:.1f}%), "
           f"wrong {m['wrong'][:12]}{' ...' if len(m['wrong']) > 12 else ''}, highest confidence of a wrong "
-          f"match {m['max_wrong_confidence']:.3f}")
+          f"match {m['max_wrong_confidence']:.3f}; {', '.join(f'{n} {s}' for s, n in m['statuses'].items())}")
     print(f"         damaged frames {m['damaged']}: matched right {m['damaged_matched']}, reported damaged "
           f"{m['damaged_flagged']} (undamaged reported damaged: {m['flagged_undamaged']})")
     print(f"         training pairs {m['selected']}: from wrong matches {m['selected_wrong']}, damaged "
