@@ -32,8 +32,8 @@ global pairs and <= 0.3 px on local pairs, and a 2048x1556 pair in under
 
 Then the restoration project's stage 2 at its size (issue 14): each photo
 at 720x528 and a copy of it with damage and nothing moved (core.degrade's
-dusty_35mm without weave, plus solid patches and line dropouts:
-``tests.test_align_identity.damaged_copy``). The truth is the identity;
+dusty_35mm without weave, and its line dropouts, solid patches and block
+tears on every frame: ``tests.test_align_identity.damaged_copy``). The truth is the identity;
 printed: the largest and 95th-percentile displacement ``|coords(p) - p|``
 over the valid pixels and the valid fraction for reelkit, the same
 displacement for OpenCV's ECC alone, seconds per frame of both (and their

@@ -2,13 +2,14 @@
 
 The case of issue 14: a scan and a copy of it with damage, geometrically
 identical. Each shipped photo (sRGB decoded to ACEScg) is the reference;
-the source is the same pixels with film damage from ``core.degrade``
-(grain, dust, scratches; its gate weave off, so nothing moves) and a few
-digital defects written here (solid patches, line dropouts). The truth is
-the identity map, so the statistic is the displacement ``|coords(p) - p|``
-over the valid pixels: before the fix the default method moved pixels by up
-to 0.36 px on these pairs (a local field fitted to the damage) and the
-forward-backward check left 72-89 % of pixels valid.
+the source is the same pixels with film damage and digital defects from
+``core.degrade``: dusty_35mm's grain, dust, scratches and flicker (its gate
+weave off, so nothing moves), and on every frame line dropouts, solid
+patches and block tears (bands of picture torn sideways). The truth is the
+identity map, so the statistic is the displacement ``|coords(p) - p|`` over
+the valid pixels: before the fix the default method moved pixels by up to
+0.36 px on pairs like these (a local field fitted to the damage, an affine
+pulled by it) and the forward-backward check left 65-89 % of pixels valid.
 """
 
 from __future__ import annotations
@@ -23,27 +24,18 @@ from tests.test_align import photo
 
 #: The issue's target: within 0.05 px of identity on identical pairs.
 MAX_DISPLACEMENT = 0.05
+#: core.degrade parameters of the damage: no weave, no scratch drift (nothing moves), every digital defect that
+#: keeps the frame in place on every frame.
+DAMAGE = {"weave_amplitude_px": 0.0, "scratch_drift_px": 0.0, "dropout_rate": 1.0, "patch_rate": 1.0,
+          "tear_rate": 1.0}
 
 
 def damaged_copy(ref: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(source, defects)``: ``ref`` with film damage (no weave) and digital defects; ``defects`` marks the latter."""
+    """``(source, defects)``: ``ref`` (``HW3`` ACEScg) with :data:`DAMAGE`; ``defects`` marks the digital ones."""
     from core.degrade import degrade_frame
 
-    out = degrade_frame(ref, preset="dusty_35mm", seed=seed, frame=1,
-                        params={"weave_amplitude_px": 0.0, "scratch_drift_px": 0.0}).pixels.copy()
-    rng = np.random.default_rng(seed)
-    h, w = out.shape[:2]
-    defects = np.zeros((h, w), bool)
-    for _ in range(3):  # solid patches (a dropped macroblock, a tape hit)
-        y, x = int(rng.integers(0, h - 40)), int(rng.integers(0, w - 60))
-        ph, pw = int(rng.integers(8, 40)), int(rng.integers(16, 60))
-        out[y:y + ph, x:x + pw] = rng.uniform(0.0, 1.0, 3).astype(np.float32)
-        defects[y:y + ph, x:x + pw] = True
-    for _ in range(2):  # line dropouts
-        y = int(rng.integers(0, h - 3))
-        out[y:y + 2] = 0.0
-        defects[y:y + 2] = True
-    return out, defects
+    out = degrade_frame(ref, preset="dusty_35mm", seed=seed, frame=1, params=DAMAGE, masks=True)
+    return out.pixels, out.masks["digital"] > 0
 
 
 def displacement(res) -> np.ndarray:
@@ -55,9 +47,10 @@ def displacement(res) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "astronaut", "rocket"])
-def test_damaged_copy_aligns_at_identity_with_most_pixels_valid(name):
+@pytest.mark.parametrize("seed", [5, 6])
+def test_damaged_copy_aligns_at_identity_with_most_pixels_valid(name, seed):
     ref = photo(name)
-    src, defects = damaged_copy(ref, seed=5)
+    src, defects = damaged_copy(ref, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # spline.py:210 "invalid value encountered in divide" was one
         res = align(src, ref)
@@ -65,7 +58,7 @@ def test_damaged_copy_aligns_at_identity_with_most_pixels_valid(name):
     valid = res.mask[..., 0] > 0
     d = displacement(res)[valid]
     assert d.max() <= MAX_DISPLACEMENT, (d.max(), np.percentile(d, 95), res.stages["flow"])
-    assert not res.stages["flow"]["kept"]
+    assert not res.stages["flow"]["kept"] and res.motion == "translation"  # the affine's extra terms fitted nothing
     assert res.valid_fraction >= 0.95
     # the damage is what training must see: the reference stays valid where the source is damaged
     assert res.mask[..., 0][defects].mean() >= 0.95

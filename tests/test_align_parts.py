@@ -141,17 +141,12 @@ def test_spline_refine_follows_a_smooth_warp(z_coffee):
 
 
 def _with_defects(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(y with three solid patches and a line dropout, their mask)``: relative luminance ``HW``."""
-    out, mask = y.copy(), np.zeros(y.shape, bool)
-    rng = np.random.default_rng(seed)
-    for _ in range(3):
-        y0, x0 = int(rng.integers(0, y.shape[0] - 40)), int(rng.integers(0, y.shape[1] - 60))
-        out[y0:y0 + 30, x0:x0 + 50] = rng.uniform(0.2, 2.0)
-        mask[y0:y0 + 30, x0:x0 + 50] = True
-    r = int(rng.integers(0, y.shape[0] - 2))
-    out[r:r + 2] = 0.0
-    mask[r:r + 2] = True
-    return out, mask
+    """``(y with core.degrade's line dropouts, solid patches and block tears, their mask)`` (luminance ``HW``)."""
+    from core.degrade import degrade_frame
+
+    out = degrade_frame(np.repeat(y[..., None], 3, axis=2), seed=seed, frame=1, masks=True,
+                        params={"dropout_rate": 1.0, "patch_rate": 1.0, "tear_rate": 1.0})
+    return rep.luminance(out.pixels), out.masks["digital"] > 0
 
 
 def test_damage_is_what_half_a_pixel_of_misalignment_does_not_explain(z_coffee):
@@ -164,7 +159,7 @@ def test_damage_is_what_half_a_pixel_of_misalignment_does_not_explain(z_coffee):
     noise = robust.sigma(e)
     found = robust.damage(e, noise, slack=robust.misalignment_slack(z))
     far = ~cv2.dilate(defects.astype(np.uint8), np.ones((81, 81), np.uint8)).astype(bool)  # beyond their halo
-    assert found[defects].mean() > 0.95
+    assert found[defects].mean() > 0.9  # the rest changed too little to see (a patch of the region's mean colour)
     assert found[far].mean() < 0.02
     # without the slack, the 0.3 px shift's edges would pass for damage
     assert robust.damage(e, noise)[far].mean() > 0.1

@@ -12,10 +12,13 @@ Pipeline (stages from :data:`core.align.params.METHODS`):
 2. ``phase``: optional scale and rotation search (log-polar), then the
    translation by phase correlation (:mod:`core.align.phase`).
 3. ``ecc``: ECC on a Gaussian pyramid, coarse to fine, with the ``motion``
-   model (:mod:`core.align.ecc`); then, through that fit, the residual
+   model (:mod:`core.align.ecc`), without the damage the start shows on
+   the coarsest level; then, twice, through the fit so far the residual
    shows the damage (what no small displacement explains:
    :mod:`core.align.robust`), the representations are made again with
-   statistics free of it, and ECC refines the fit with it masked out;
+   statistics free of it, and ECC refits the finest level with it masked
+   out; a richer motion than a translation is kept only when it beats one
+   on held-out pixels (:mod:`core.align.heldout`) or is plainly large;
    plausibility checks on the transform.
 4. ``flow``: the reference's representation seen through the global
    transform (made again from the full reference when the scales differ);
@@ -61,10 +64,15 @@ WORKING_COLORSPACE = "ACEScg"
 MIN_SIZE = 32
 #: Coarsest pyramid level is about this wide (px) when ``pyramid_levels`` is 0.
 COARSEST_SIZE = 64
-#: Gauss-Newton iterations of the local field on all pixels after the held-out check.
-FINAL_ITERATIONS = 3
 #: Fraction of the source's smaller side masked out of ECC at each border (content there rarely matches).
 ECC_BORDER = 0.03
+#: Misalignment (coarsest-level px) the phase start may leave without its residual counting as damage.
+START_SLACK_PX = 1.0
+#: A richer global motion that moves some pixel this far (working px) from the translation is kept without the
+#: held-out test (noise and leftover damage moved them by at most 0.3 px at the coarse levels, 0.1 px at the finest).
+OBVIOUS_MOTION_PX = 1.0
+#: Rounds of finding the damage through the fit so far and fitting the finest ECC level without it.
+DAMAGE_ROUNDS = 2
 #: A global transform within this of scale 1 lets the local stage see the reference's representation through it;
 #: beyond, the reference is resampled from full size first (:meth:`_Aligner._rerender`).
 SAME_SCALE = 0.05
@@ -503,11 +511,11 @@ class _Aligner:
         # the finest level is fitted once, by the refit without damage
         finest = 1 if self.levels > 1 else 0
 
-        def run(start: np.ndarray, level: int = finest) -> _ecc.EccResult:
+        def run(start: np.ndarray, level: int = finest, fixed: list[np.ndarray] = masks) -> _ecc.EccResult:
             return _ecc.ecc_pyramid(self.pyr_src, self.pyr_ref, start, motion=v["motion"], finest_level=level,
-                                    iterations=v["ecc_iterations"], eps=v["ecc_eps"], fixed_masks=masks)
+                                    iterations=v["ecc_iterations"], eps=v["ecc_eps"], fixed_masks=fixed)
 
-        res = run(self.t)
+        res = run(self.t, finest, self._without_start_damage(masks))
         if (res.reason or res.correlation < v["min_correlation"]) and not np.allclose(self.t, np.eye(3)):
             # the phase peak may be a wrong one (repeated structure, a scratch): try the same-framing start
             retry = run(np.eye(3))
@@ -528,45 +536,136 @@ class _Aligner:
                     "unrelated content or too different")
         return ""
 
+    def _without_start_damage(self, masks: list[np.ndarray]) -> list[np.ndarray]:
+        """The ECC masks per pyramid level, less the damage the start (``self.t``) shows on the coarsest level.
+
+        A band of picture torn sideways, or a large patch, pulls the coarse
+        levels into a shear or a scale that the finest level cannot undo.
+        On the coarsest level the start is within a pixel or so; what it
+        leaves beyond :data:`START_SLACK_PX` of misalignment is damage. When
+        that is most of the picture the start is wrong, not the picture:
+        the masks stay as they were.
+        """
+        import cv2
+
+        top = self.levels - 1
+        fixed, moving = self.pyr_src[top], self.pyr_ref[top]
+        coords = geometry.coordinate_map(geometry.to_level(self.t, top), fixed.shape)
+        use = masks[top].astype(bool) & geometry.inside(coords, moving.shape)
+        seen = geometry.remap(moving, coords, interpolation="linear")
+        e = fixed - seen
+        hit = robust.damage(e, robust.sigma(e, use), slack=robust.misalignment_slack(seen, START_SLACK_PX),
+                            grow=1) & use
+        if np.count_nonzero(hit) > 0.5 * np.count_nonzero(use):
+            return masks
+        out = []
+        for level, m in enumerate(masks):
+            h, w = m.shape
+            hit_l = cv2.resize(hit.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) if level != top else hit
+            out.append((m.astype(bool) & ~hit_l.astype(bool)).astype(np.uint8))
+        self.stages["start_damage"] = round(float(np.count_nonzero(hit)) / hit.size, 6)
+        return out
+
     def _ecc_without_damage(self, res: _ecc.EccResult, border: np.ndarray, v: Mapping[str, Any]) -> _ecc.EccResult:
-        """ECC on the finest level, leaving out the damage the coarser fit shows (:mod:`core.align.robust`).
+        """ECC on the finest level, leaving out the damage the fit so far shows (:mod:`core.align.robust`).
 
         ECC weighs every pixel alike, and damage also bends the tone curve,
         the sharpness measure and the local normalisation of the
         representation: a solid patch or a line dropout moved the transform
-        by a tenth of a pixel. Through the coarser fit the pictures correspond,
-        so the residual shows the damage (beyond what half a pixel of
-        misalignment explains); the representations are made again with
-        statistics free of it, and ECC refines the fit with it masked
-        out. Both images stay on their own grids (a reference resampled
-        through the first fit and refined again would carry the resampling's
-        bias into the result). A failed refit is returned as it is (``reason``).
+        by a tenth of a pixel. Through the coarser fit the pictures
+        correspond, so the residual shows the damage (beyond what half a
+        pixel of misalignment explains); the representations are made again
+        with statistics free of it, and ECC refits the finest level with it
+        masked out, :data:`DAMAGE_ROUNDS` times. Both images stay on their
+        own grids (a reference resampled through the first fit and refined
+        again would carry the resampling's bias into the result). Then
+        :meth:`_simplest_motion`. A failed refit is returned as it is
+        (``reason``).
         """
-        t0 = res.transform
         hw = self.work_hw
-        coords = geometry.coordinate_map(t0, hw)
-        use = border.astype(bool) & geometry.inside(coords, hw)
-        z_seen = geometry.remap(self.z_ref, coords, interpolation="linear")
-        e = self.z_src - z_seen
-        hit = robust.damage(e, robust.sigma(e, use), slack=robust.misalignment_slack(z_seen)) & use
-        keep = use & ~hit
-        # the same pixels on the reference's grid
-        back = geometry.coordinate_map(np.linalg.inv(t0), hw)
-        keep_ref = geometry.remap(keep.astype(np.float32), back, interpolation="linear") > 0.5
-        probe = np.where(hit, geometry.remap(self.y_ref, coords, interpolation="linear"), self.y_src)
+        t = res.transform
+        levels = list(res.levels)
+        # each round sees the damage through a better fit; at another scale the two representations also differ by
+        # their normalisation's scale, which a second round would chase
+        same_scale = abs(geometry.decompose(t[:2, :2])["scale"] - 1.0) < SAME_SCALE
+        for _ in range(DAMAGE_ROUNDS if same_scale else 1):
+            coords = geometry.coordinate_map(t, hw)
+            use = border.astype(bool) & geometry.inside(coords, hw)
+            z_seen = geometry.remap(self.z_ref, coords, interpolation="linear")
+            e = self.z_src - z_seen
+            hit = robust.damage(e, robust.sigma(e, use), slack=robust.misalignment_slack(z_seen)) & use
+            keep = use & ~hit
+            # the same pixels on the reference's grid
+            back = geometry.coordinate_map(np.linalg.inv(t), hw)
+            keep_ref = geometry.remap(keep.astype(np.float32), back, interpolation="linear") > 0.5
+            probe = np.where(hit, geometry.remap(self.y_ref, coords, interpolation="linear"), self.y_src)
+            y_src, y_ref = self._match(self.y_src, self.y_ref, "sharpness_without_damage", keep=keep,
+                                       keep_ref=keep_ref, probe=probe)
+            z_src, z_ref = self._normalize(y_src, y_ref, keep, keep_ref)
+            again = _ecc.ecc_pyramid([z_src], [z_ref], t, motion=v["motion"], iterations=v["ecc_iterations"],
+                                     eps=v["ecc_eps"], fixed_masks=[keep.astype(np.uint8)])
+            if again.reason:
+                return again
+            t = again.transform
+            levels.append({**again.levels[-1], "damage_masked": round(float(np.count_nonzero(hit)) / hit.size, 6)})
+            # the next round's residual, and the local stage's representations: normalised over every pixel
+            # (under a local warp the global fit's "damage" is also the misaligned edges the field must see)
+            self.z_src, self.z_ref = self._normalize(y_src, y_ref)
         self.damage = hit
-        y_src, y_ref = self._match(self.y_src, self.y_ref, "sharpness_without_damage", keep=keep, keep_ref=keep_ref,
-                                   probe=probe)
-        z_src, z_ref = self._normalize(y_src, y_ref, keep, keep_ref)
-        # the local stage's representations: the same, normalised over every pixel (under a local warp the
-        # global fit's "damage" is also the misaligned edges the field must see)
-        self.z_src, self.z_ref = self._normalize(y_src, y_ref)
-        again = _ecc.ecc_pyramid([z_src], [z_ref], t0, motion=v["motion"], iterations=v["ecc_iterations"],
-                                 eps=v["ecc_eps"], fixed_masks=[keep.astype(np.uint8)])
-        if again.reason:
-            return again
-        level = {**again.levels[-1], "damage_masked": round(float(np.count_nonzero(hit)) / hit.size, 6)}
-        return dataclasses.replace(again, levels=res.levels + [level])
+        if v["motion"] != "translation":
+            again = self._simplest_motion(again, z_src, z_ref, keep, v)
+        return dataclasses.replace(again, levels=levels)
+
+    def _simplest_motion(self, res: _ecc.EccResult, z_src: np.ndarray, z_ref: np.ndarray, keep: np.ndarray,
+                         v: Mapping[str, Any]) -> _ecc.EccResult:
+        """``res``, or a translation when the ``motion`` model does not beat one on held-out pixels.
+
+        The scale, shear and turn of an affine fit are also fitted to noise
+        and to the damage left over: on a damaged copy of a flat picture
+        they moved its corners by 0.08 px where nothing moved. A fit that
+        moves some pixel more than :data:`OBVIOUS_MOTION_PX` from its own
+        translation stands (noise does not do that, and an affine left to a
+        local warp's residual loses the test's power, not its truth).
+        Otherwise both models are fitted on half the blocks of the finest
+        level (:func:`core.align.heldout.split`); the richer one is kept
+        when it beats the translation on the other half by more than noise
+        can (:func:`core.align.heldout.judge`: a turn of 0.05 degree or a
+        scale of 1.001 on a 448 px photo passes, t 6.5-7; a pyramid level
+        down they did not), else the translation is fitted on every pixel.
+        ``z_src``, ``z_ref``: the representations ECC fitted, ``keep`` the
+        pixels it used.
+        """
+        hw = self.work_hw
+        h, w = hw
+        cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+        centre = geometry.apply(res.transform, np.array([cx]), np.array([cy]))
+        start = geometry.translation(float(centre[0][0]) - cx, float(centre[1][0]) - cy)
+        apart = float(np.abs(geometry.coordinate_map(res.transform, hw) - geometry.coordinate_map(start, hw)).max())
+        record = {"against": "translation", "apart_px": round(apart * self.scale, 4)}
+        if apart > OBVIOUS_MOTION_PX:
+            self.stages["motion_test"] = {**record, "kept": True}
+            return res
+
+        def ecc(motion: str, t: np.ndarray, mask: np.ndarray) -> _ecc.EccResult:
+            return _ecc.ecc_pyramid([z_src], [z_ref], t, motion=motion, iterations=v["ecc_iterations"],
+                                    eps=v["ecc_eps"], fixed_masks=[mask.astype(np.uint8)])
+
+        fit, labels = heldout.split(hw, max(4, int(max(hw) / v["flow_grid"] / 2)))
+        rich, simple = ecc(v["motion"], res.transform, keep & fit), ecc("translation", start, keep & fit)
+        if rich.reason or simple.reason:
+            return res
+        field = (geometry.coordinate_map(np.linalg.inv(simple.transform) @ rich.transform, hw)
+                 - geometry.coordinate_map(np.eye(3), hw))
+        verdict = heldout.judge(z_src, z_ref, field, transform=simple.transform, held_out=keep & ~fit, labels=labels,
+                                min_gain=0.0)
+        self.stages["motion_test"] = {**record, **verdict.record()}
+        if verdict.kept:
+            return res
+        one = ecc("translation", simple.transform, keep)
+        if one.reason:
+            return res
+        self.motion = "translation"
+        return one
 
     def check_transform(self) -> str:
         return _plausibility(self.t, self.work_hw, self.v)

@@ -7,8 +7,9 @@ so it must not drive an estimate. A residual ``e`` (``float32`` ``HW``, in
 representation units, :mod:`core.align.represent`) is summarised by its
 robust scale ``sigma`` (1.4826 x the median absolute value: the standard
 deviation of Gaussian noise, unmoved by up to half the pixels being
-damage); pixels beyond :data:`DAMAGE_SIGMAS` ``sigma`` are damage, and so
-are their near neighbours (:data:`DAMAGE_GROW` px: the representation's
+damage); pixels beyond :data:`DAMAGE_SIGMAS` ``sigma`` are damage, so are
+neighbourhoods whose residual is too large as a whole, and so are their near
+neighbours (:data:`DAMAGE_GROW` px: the representation's
 presmoothing spreads a defect's edge); a rough fit's residual along edges
 is not damage (:func:`misalignment_slack`). Estimators leave damage out and
 weight the rest with Cauchy weights; comparisons of two models use Tukey's
@@ -17,10 +18,16 @@ bounded loss, under which damage costs both the same.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: A residual beyond this many robust standard deviations is damage (Tukey's 95 %-efficiency constant).
 DAMAGE_SIGMAS = 4.685
+#: A neighbourhood (Gaussian sigma, px) whose root-mean-square residual is more than REGION_SIGMAS robust standard
+#: deviations (plus its slack) is damage (:func:`damage`).
+REGION_SIGMA = 4.0
+REGION_SIGMAS = 3.0
 #: Scale of the Cauchy weights in robust standard deviations.
 CAUCHY_SIGMAS = 3.0
 #: Damage grows by this many pixels (the presmoothing and interpolation spread a defect's edge).
@@ -50,15 +57,29 @@ def sigma(e: np.ndarray, mask: np.ndarray | None = None) -> float:
 
 
 def damage(e: np.ndarray, noise: float, *, grow: int = DAMAGE_GROW, slack: np.ndarray | None = None) -> np.ndarray:
-    """``bool`` ``HW``: ``|e| > DAMAGE_SIGMAS * noise (+ slack)``, grown by ``grow`` px (a square neighbourhood).
+    """``bool`` ``HW``: where ``e`` holds more than noise (and ``slack``) can, grown by ``grow`` px.
 
-    ``slack`` (``float32`` ``HW``, optional): what else the residual may
-    hold and not be damage, such as :func:`misalignment_slack`.
+    A pixel is damage when ``|e| > DAMAGE_SIGMAS * noise + slack``, or when
+    its neighbourhood's root-mean-square residual (Gaussian,
+    :data:`REGION_SIGMA` px) exceeds ``REGION_SIGMAS * noise`` plus the
+    neighbourhood's root-mean-square slack: a band of picture torn sideways
+    is damage even where single pixels stay under the threshold (it moved
+    an identical pair's alignment by 0.056 px). ``slack`` (``float32``
+    ``HW``, optional): what else the residual may hold and not be damage,
+    such as :func:`misalignment_slack`.
     """
     import cv2
 
-    limit = np.float32(DAMAGE_SIGMAS * noise) if slack is None else np.float32(DAMAGE_SIGMAS * noise) + slack
-    out = (np.abs(e) > limit).astype(np.uint8)
+    def local_rms(x: np.ndarray) -> np.ndarray:
+        k = 2 * int(math.ceil(3.0 * REGION_SIGMA)) + 1
+        return np.sqrt(cv2.GaussianBlur(x * x, (k, k), REGION_SIGMA, borderType=cv2.BORDER_REFLECT101))
+
+    pixel = np.float32(DAMAGE_SIGMAS * noise)
+    region = np.float32(REGION_SIGMAS * noise)
+    if slack is not None:
+        pixel = pixel + slack
+        region = region + local_rms(slack)
+    out = ((np.abs(e) > pixel) | (local_rms(e) > region)).astype(np.uint8)
     if grow > 0 and out.any():
         out = cv2.dilate(out, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     return out.astype(bool)
