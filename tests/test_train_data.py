@@ -271,3 +271,25 @@ def test_pairs_manifest_without_alignment_says_to_run_it(tmp_path):
     pairs, _ = _pipeline(tmp_path, align=False)
     with pytest.raises(ImageReadError, match=r"ref\.1001\.exr and 3 more: no such file; .*run reelkit align"):
         PairDataset.from_pairs(pairs, crop_size=8)
+
+
+def test_opencv_samples_are_found_in_the_samples_folder(tmp_path, monkeypatch):
+    """``opencv:SUB/NAME`` resolves in $REELKIT_OPENCV_SAMPLES (Debian's opencv-doc examples folder layout)."""
+    import shutil
+
+    from core.errors import ImageReadError, MissingDependencyError
+    from core.io.samples import sample_path
+    from core.train.data import bundled_media_path, clean_frames
+
+    (tmp_path / "data").mkdir()
+    shutil.copyfile(sample_path("coffee"), tmp_path / "data" / "coffee.png")
+    monkeypatch.setenv("REELKIT_OPENCV_SAMPLES", str(tmp_path))
+    assert bundled_media_path("opencv:data/coffee") == tmp_path / "data" / "coffee.png"
+    assert clean_frames("opencv:data/coffee") == [(str(tmp_path / "data" / "coffee.png"), None)]
+    with pytest.raises(ImageReadError, match=r"opencv:data/nothing: not bundled with Debian's opencv-doc"):
+        bundled_media_path("opencv:data/nothing")
+    with pytest.raises(ImageReadError, match=r"without '\.\.'"):
+        bundled_media_path("opencv:../data/coffee")
+    monkeypatch.setenv("REELKIT_OPENCV_SAMPLES", str(tmp_path / "missing"))
+    with pytest.raises(MissingDependencyError, match="REELKIT_OPENCV_SAMPLES"):
+        bundled_media_path("opencv:data/coffee")

