@@ -46,8 +46,9 @@ def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: i
         img = img.replace(frame=frame)
     out = color.convert_frame(img, params["target"], nonfinite=params["nonfinite"])
     bit_depth = None if params["bit_depth"] == "auto" else int(params["bit_depth"])
+    # the target is what the user asked the file to hold, whatever the container
     io.write_image(dst, out, pixel_type=params["pixel_type"], compression=params["compression"],
-                   bit_depth=bit_depth, overwrite=overwrite,
+                   bit_depth=bit_depth, output_colorspace=out.colorspace, overwrite=overwrite,
                    attributes={"reelkit/source": os.path.basename(src)})
     return {"input": str(src), "output": str(dst), "from": img.colorspace, "to": out.colorspace}
 

@@ -161,7 +161,9 @@ def test_jpeg_round_trip_and_limits(tmp_path, photo):
 @pytest.mark.parametrize("ext", [".png", ".tif", ".jpg"])
 def test_colorspace_and_attributes_travel_in_the_file(tmp_path, ext):
     attrs = {"reelkit/source": "plate.1001.exr", "reelkit/frame": 1001, "gain": 0.5}
-    out = io.write_image(tmp_path / f"lin{ext}", np.full((8, 8, 3), 0.25), colorspace="lin_rec709", attributes=attrs)
+    # asked for, a linear space travels in an integer file (the default would encode it as srgb)
+    out = io.write_image(tmp_path / f"lin{ext}", np.full((8, 8, 3), 0.25), colorspace="lin_rec709", attributes=attrs,
+                         output_colorspace="lin_rec709")
     frame = io.read_image(out)
     assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("lin_rec709", "header")
     for k, v in attrs.items():

@@ -6,7 +6,7 @@ import os
 
 
 def add_parser(sub) -> None:
-    from core.cli.main import add_output_options
+    from core.cli.main import add_colorspace_options, add_output_options
     from core.degrade import DEGRADE_OUTPUT_PARAMS, DEGRADE_PARAMS
 
     p = sub.add_parser(
@@ -15,16 +15,18 @@ def add_parser(sub) -> None:
         description="Degrade a clean file or sequence with a seeded film damage model, to build "
         "supervised training pairs or test footage. Effect options override the preset.",
     )
-    p.add_argument("input", help="input file or sequence pattern (scene-linear; EXR recommended)")
+    p.add_argument("input", help="input file or sequence pattern (EXR, PNG, TIFF, JPEG)")
     p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir (default: the input's name)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     DEGRADE_OUTPUT_PARAMS.add_arguments(p)
+    add_colorspace_options(p)
     DEGRADE_PARAMS.add_arguments(p.add_argument_group("effects (override the preset)"))
     add_output_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.degrade import DEGRADE_OUTPUT_PARAMS, DEGRADE_PARAMS, degrade_files
 
@@ -36,7 +38,8 @@ def run(args) -> int:
     with progress_bar("degrade", quiet=args.quiet) as update:
         manifest = degrade_files(args.input, output, output_dir=args.output_dir, preset=preset, params=given,
                                  seed=run_opts["seed"], frames=args.frames, force=args.force, progress=update,
-                                 pixel_type=run_opts["pixel_type"], compression=run_opts["compression"])
+                                 pixel_type=run_opts["pixel_type"], compression=run_opts["compression"],
+                                 **colorspace_values(args))
     frames = manifest.data["frames"]
     resumed = sum(1 for r in frames.values() if r.get("resumed"))
     if not args.quiet:

@@ -35,6 +35,22 @@ def add_output_options(parser: argparse.ArgumentParser, *, required: bool = Fals
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
+def add_colorspace_options(parser: argparse.ArgumentParser, *, reads: bool = True, writes: bool = True) -> None:
+    """``--input-colorspace`` (commands that read images) and ``--output-colorspace`` (commands that write them)."""
+    from core.io import COLORSPACE_PARAMS
+
+    skip = ([] if reads else ["input_colorspace"]) + ([] if writes else ["output_colorspace"])
+    COLORSPACE_PARAMS.add_arguments(parser, skip=skip)
+
+
+def colorspace_values(args) -> dict[str, str | None]:
+    """The colour-space options of ``args`` as keyword arguments (``None`` = auto; names checked)."""
+    from core.io import colorspace_option
+
+    return {name: colorspace_option(getattr(args, name), name="--" + name.replace("_", "-"))
+            for name in ("input_colorspace", "output_colorspace") if hasattr(args, name)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

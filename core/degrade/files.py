@@ -3,8 +3,10 @@
 Reads each input frame (any format :mod:`core.io` reads; frames not in
 ACEScg are converted with :mod:`core.color`), degrades it with
 :func:`core.degrade.degrade_frame` for its frame number and the job seed,
-writes it (EXR recommended: the result is scene-linear ACEScg) and records
-it in the manifest — with the seed, and per frame the damage actually drawn
+writes it (EXR keeps the scene-linear ACEScg result; 8/16-bit PNG, TIFF and
+JPEG are encoded for display, sRGB unless ``output_colorspace`` says
+otherwise — see :func:`core.io.encoded_colorspace`) and records it in the
+manifest — with the seed, and per frame the damage actually drawn
 (weave offsets, flicker gain, speck counts, scratch x). Per-frame work is a
 pure function of (frame, parameters, seed): a frame range can run anywhere
 and resumes like :func:`core.convert.convert`.
@@ -48,14 +50,18 @@ DEGRADE_OUTPUT_PARAMS = ParamSet(
 
 def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: str | None,
                  values: Mapping[str, Any], pixel_type: str = "half", compression: str = "zip",
+                 input_colorspace: str | None = None, output_colorspace: str | None = None,
                  overwrite: bool = False) -> dict[str, Any]:
-    """Degrade one file into ``dst``; returns the manifest record (paths, colour space, damage summary).
+    """Degrade one file into ``dst``; returns the manifest record (paths, colour spaces, damage summary).
 
-    A single file that is not part of a sequence is frame 0.
+    A single file that is not part of a sequence is frame 0. ``input_colorspace``
+    states the input's colour space (``None``: :func:`core.io.read_image`'s
+    rule); ``output_colorspace`` the one written (``None``: the container's
+    rule). The record's ``from`` / ``colorspace`` are the spaces read / written.
     """
     from core import io
 
-    img = io.read_image(src)
+    img = io.read_image(src, colorspace=input_colorspace)
     number = 0 if frame is None else int(frame)
     img = img.replace(frame=number)
     source_space = img.colorspace
@@ -65,18 +71,23 @@ def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: 
         img = color.convert_frame(img, WORKING_COLORSPACE)
     result = degrade_frame(img, frame=number, seed=seed, preset=preset, params=values)
     summary = result.summary()
-    io.write_image(dst, result.as_frame(img), pixel_type=pixel_type, compression=compression, overwrite=overwrite,
+    out = result.as_frame(img)
+    io.write_image(dst, out, pixel_type=pixel_type, compression=compression, overwrite=overwrite,
+                   output_colorspace=output_colorspace,
                    attributes={"reelkit/source": os.path.basename(src),
                                "reelkit/degrade": json.dumps(summary, sort_keys=True, separators=(",", ":")),
                                "reelkit/degrade/seed": int(seed),
                                "reelkit/degrade/preset": preset or "none"})
-    return {"input": str(src), "output": str(dst), "from": source_space, "frame": number, "degrade": summary}
+    return {"input": str(src), "output": str(dst), "from": source_space,
+            "colorspace": io.encoded_colorspace(str(dst), out.colorspace, output_colorspace=output_colorspace),
+            "frame": number, "degrade": summary}
 
 
 def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | os.PathLike = ".",
                   preset: str | None = None, params: Mapping[str, Any] | None = None, seed: int = 0,
                   frames: str | None = None, force: bool = False, progress: ProgressFn | None = None,
-                  pixel_type: str = "half", compression: str = "zip") -> Manifest:
+                  pixel_type: str = "half", compression: str = "zip", input_colorspace: str | None = None,
+                  output_colorspace: str | None = None) -> Manifest:
     """Degrade a file or sequence into ``output_dir``; returns the finished manifest.
 
     ``params`` override the ``preset``'s values (pass only values the user
@@ -85,11 +96,18 @@ def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | 
     run with the same configuration (inputs, parameters, seed) are skipped
     (resume) unless ``force``; other existing outputs raise
     :class:`~core.errors.OutputExistsError` unless ``force``.
+    ``input_colorspace`` / ``output_colorspace``: OCIO or reelkit names, or
+    ``None`` / ``"auto"`` for the file-type rules of :mod:`core.io`; both
+    are recorded in the manifest's ``colorspaces`` (and its config, when set).
     """
     import cv2
     import numpy as np
 
+    from core.io import colorspace_option
+
     values = resolve_params(preset, params)
+    input_colorspace = colorspace_option(input_colorspace, name="input_colorspace")
+    output_colorspace = colorspace_option(output_colorspace, name="output_colorspace")
     run = DEGRADE_OUTPUT_PARAMS.resolve({"preset": preset or "none", "seed": seed,
                                          "pixel_type": pixel_type, "compression": compression})
     preset_name = None if run["preset"] == "none" else run["preset"]
@@ -99,14 +117,19 @@ def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | 
     config = {"input": str(input_pattern), "output": output_pattern, "preset": run["preset"], "params": values,
               "seed": run["seed"], "pixel_type": run["pixel_type"], "compression": run["compression"],
               "record_format": RECORD_FORMAT, "stream_scheme": STREAM_SCHEME}
+    # set spaces only: jobs from before the options existed keep their hash and resume
+    config.update({k: v for k, v in (("input_colorspace", input_colorspace),
+                                     ("output_colorspace", output_colorspace)) if v is not None})
     manifest = Manifest(out_dir, "degrade", config, frame_range=frames, seed=run["seed"])
     manifest.set("parameters", values)
     manifest.set("preset", run["preset"])
     manifest.set("effects", list(enabled_effects(values)))
+    manifest.set("colorspaces", {"input": input_colorspace or "auto", "output": output_colorspace or "auto"})
     manifest.set("libraries", {"numpy": np.__version__, "opencv": cv2.__version__})
     return run_frame_job(
         manifest, tasks,
         lambda t: degrade_file(t.source, t.target, frame=t.frame, seed=run["seed"], preset=preset_name,
                                values=values, pixel_type=run["pixel_type"], compression=run["compression"],
+                               input_colorspace=input_colorspace, output_colorspace=output_colorspace,
                                overwrite=True),
         force=force, progress=progress)

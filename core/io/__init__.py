@@ -6,6 +6,9 @@ where it came from (``metadata["colorspace_source"]``: ``"argument"``,
 ``"header"``, ``"chromaticities"`` or ``"default"``). Defaults when a file
 names no colour space: ``"ACEScg"`` (scene-linear) for EXR and float TIFF,
 ``"srgb"`` (display-encoded, 0..1) for 8/16-bit images and video. Every
+writer encodes for its container (:func:`encoded_colorspace`): 8/16-bit
+PNG, TIFF and JPEG get scene-linear frames sRGB-encoded (or in an asked
+``output_colorspace``), EXR stays scene-linear with chromaticities. Every
 writer is atomic (temporary file + rename, :mod:`core.io.atomic`) and
 refuses to replace an existing file unless ``overwrite=True``. Paths may be
 ``str`` or ``os.PathLike``.
@@ -28,11 +31,16 @@ from core.errors import ColorSpaceError, OutputExistsError, ParameterError
 from core.frame import Frame
 from core.io import samples
 from core.io._common import (
+    COLORSPACE_PARAMS,
     COLORSPACE_SOURCES,
     DEFAULT_INTEGER_COLORSPACE,
     DEFAULT_LINEAR_COLORSPACE,
+    DEFAULT_OUTPUT_COLORSPACE,
     EXTENSIONS,
+    SCENE_LINEAR_COLORSPACES,
     check_colorspace_arg,
+    colorspace_option,
+    encoded_colorspace,
     fspath,
     image_format,
 )
@@ -53,9 +61,10 @@ from core.io.sequence import (
 from core.io.video import VideoInfo, iter_video_frames, video_info
 
 __all__ = [
-    "BIT_DEPTHS", "COLORSPACE_SOURCES", "COMPRESSIONS", "DEFAULT_BIT_DEPTH", "DEFAULT_INTEGER_COLORSPACE",
-    "DEFAULT_LINEAR_COLORSPACE", "EXTENSIONS", "PIXEL_TYPES", "FrameRange", "VideoInfo", "as_frame_range",
-    "find_frames", "format_frames", "is_sequence_pattern", "iter_frames", "iter_video_frames", "missing_frames",
+    "BIT_DEPTHS", "COLORSPACE_PARAMS", "COLORSPACE_SOURCES", "COMPRESSIONS", "DEFAULT_BIT_DEPTH", "DEFAULT_INTEGER_COLORSPACE",
+    "DEFAULT_LINEAR_COLORSPACE", "DEFAULT_OUTPUT_COLORSPACE", "EXTENSIONS", "PIXEL_TYPES",
+    "SCENE_LINEAR_COLORSPACES", "FrameRange", "VideoInfo", "as_frame_range", "colorspace_option",
+    "encoded_colorspace", "find_frames", "format_frames", "is_sequence_pattern", "iter_frames", "iter_video_frames", "missing_frames",
     "read_exr_header", "read_image", "resolve_frames", "samples", "sequence_path", "sequence_pattern",
     "video_info", "write_image",
 ]
@@ -85,12 +94,19 @@ def read_image(path: str | os.PathLike, *, colorspace: str | None = None) -> Fra
 
 def write_image(path: str | os.PathLike, frame_or_array: Frame | np.ndarray, *, colorspace: str | None = None,
                 pixel_type: str = "half", compression: str = "zip", bit_depth: int | None = None,
-                attributes: Mapping[str, Any] | None = None, overwrite: bool = False) -> Path:
+                attributes: Mapping[str, Any] | None = None, output_colorspace: str | None = None,
+                overwrite: bool = False) -> Path:
     """Write a frame (or a ``float32``-convertible ``HWC`` array) atomically; returns the path.
 
     The format follows the extension. ``colorspace`` is required for a bare
     array and, for a :class:`Frame`, may only repeat the frame's own colour
-    space (writing never converts: use :mod:`core.color` first). EXR:
+    space (it labels, it does not convert). The pixels are then encoded for
+    the container by :func:`encoded_colorspace`: a scene-linear frame
+    written to 8/16-bit PNG, TIFF or JPEG is converted to
+    ``output_colorspace`` (``None``: ``"srgb"``, what viewers assume), EXR
+    and float TIFF keep the frame's space unless ``output_colorspace`` asks
+    for another; data (``"raw"``, unknown names) is never converted. The
+    header names the colour space actually written. EXR:
     ``pixel_type`` ``"half"``/``"float"``, ``compression`` from
     :data:`COMPRESSIONS`, ``bit_depth`` must be ``None``. PNG/TIFF/JPEG:
     ``bit_depth`` from :data:`BIT_DEPTHS` (``None``: 16 for PNG/TIFF, 8 for
@@ -119,6 +135,12 @@ def write_image(path: str | os.PathLike, frame_or_array: Frame | np.ndarray, *, 
     check_exr_options(pixel_type, compression)
     if not overwrite and os.path.exists(target):
         raise OutputExistsError(f"{target}: already exists (use --force / overwrite=True to replace it)")
+    if fmt != "exr":
+        check_bit_depth(fmt, bit_depth, frame.n_channels)
+    space = encoded_colorspace(target, frame.colorspace, output_colorspace=check_colorspace_arg(output_colorspace),
+                               bit_depth=bit_depth)
+    if space != frame.colorspace:
+        frame = _encode(frame, space)
     if fmt == "exr":
         from core.io.exr import write_exr
 
@@ -130,5 +152,19 @@ def write_image(path: str | os.PathLike, frame_or_array: Frame | np.ndarray, *, 
                          attributes=attributes, overwrite=overwrite)
     from core.io.raster import write_raster
 
-    check_bit_depth(fmt, bit_depth, frame.n_channels)
     return write_raster(target, frame, bit_depth=bit_depth, attributes=attributes, overwrite=overwrite)
+
+
+def _encode(frame: Frame, space: str) -> Frame:
+    """``frame`` converted to ``space`` for writing; a 1-channel (grey) frame takes the sRGB curve alone.
+
+    A grey channel of any scene-linear RGB space is achromatic, and the same
+    value in linear Rec.709, so only per-channel targets (``srgb``,
+    ``lin_rec709``) are defined for it.
+    """
+    from core import color
+
+    linear = color.canonical_colorspace(frame.colorspace) in SCENE_LINEAR_COLORSPACES
+    if frame.n_channels == 1 and linear and space in ("srgb", "lin_rec709"):
+        frame = frame.replace(colorspace="lin_rec709")
+    return color.convert_frame(frame, space)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ColorSpaceError, ImageReadError, ImageWriteError, ParameterError
+from core.params import Param, ParamSet
 
 logger = logging.getLogger("core.io")
 
@@ -23,6 +24,29 @@ DEFAULT_LINEAR_COLORSPACE = "ACEScg"
 #: Colour space given to integer (8/16-bit) images and video whose file names
 #: none: display-encoded sRGB.
 DEFAULT_INTEGER_COLORSPACE = "srgb"
+
+#: Colour space that 8/16-bit PNG, TIFF and JPEG files are encoded in when a
+#: scene-linear frame is written and no output colour space is asked for: the
+#: display encoding every viewer assumes for them (Nuke's Write node does the same).
+DEFAULT_OUTPUT_COLORSPACE = "srgb"
+#: Scene-linear colour spaces (canonical names): what integer containers never hold unless asked.
+SCENE_LINEAR_COLORSPACES = frozenset({"ACEScg", "ACES2065-1", "lin_rec709", "XYZ"})
+
+#: The colour-space options of every command that reads or writes images
+#: (``--input-colorspace``, ``--output-colorspace``); ``"auto"`` is ``None``
+#: for :func:`core.io.read_image` / :func:`core.io.write_image`. Names are
+#: checked by :func:`colorspace_option`.
+COLORSPACE_PARAMS = ParamSet("colorspace", [
+    Param("input_colorspace", str, "auto",
+          "colour space of the input images, like Nuke's Read node: an OCIO or reelkit name (ACEScg, "
+          "lin_rec709, srgb, 'sRGB Encoded Rec.709 (sRGB)'...); 'auto' reads the file's header "
+          "(reelkit tag, colorInteropID, chromaticities), else 8/16-bit files and video are srgb and float "
+          "files take the scene_linear role of the OCIO config in $OCIO, else lin_rec709",
+          label="Input colour space"),
+    Param("output_colorspace", str, "auto",
+          "colour space to encode the written images in; 'auto': 8/16-bit PNG/TIFF/JPEG are srgb, "
+          "EXR and float TIFF stay scene-linear (with chromaticities)", label="Output colour space"),
+])
 
 #: Values of ``Frame.metadata["colorspace_source"]``.
 COLORSPACE_SOURCES = ("argument", "header", "chromaticities", "default")
@@ -90,6 +114,22 @@ def check_colorspace_arg(colorspace: Any) -> str | None:
     return colorspace.strip()
 
 
+def colorspace_option(value: Any, *, name: str = "colorspace") -> str | None:
+    """A ``--input-colorspace`` / ``--output-colorspace`` value: ``None`` for ``None``/``"auto"``, else the canonical name.
+
+    Unknown names raise :class:`~core.errors.ColorSpaceError` naming the option
+    and the known names.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    from core.color.spaces import canonical_colorspace
+
+    try:
+        return canonical_colorspace(value)
+    except ColorSpaceError as exc:
+        raise ColorSpaceError(f"{name}: {exc}") from None
+
+
 def choose_colorspace(argument: str | None, header: str | None, default: str) -> tuple[str, str]:
     """(colour space, source): the argument wins, then the file's header, then the default."""
     if argument is not None:
@@ -97,6 +137,35 @@ def choose_colorspace(argument: str | None, header: str | None, default: str) ->
     if header:
         return header, "header"
     return default, "default"
+
+
+def encoded_colorspace(path: str, colorspace: str, *, output_colorspace: str | None = None,
+                       bit_depth: int | None = None) -> str:
+    """The colour space a frame in ``colorspace`` is written in at ``path`` (the one rule every writer follows).
+
+    - ``output_colorspace`` given: that space (canonical name), for every
+      container — unless the frame holds data (a name :mod:`core.color` does
+      not know, such as ``"raw"``), which is written as is.
+    - EXR and 32-bit float TIFF: the frame's own space (scene-linear stays
+      scene-linear; EXR adds chromaticities).
+    - 8/16-bit PNG, TIFF and JPEG: a scene-linear frame (ACEScg, ACES2065-1,
+      lin_rec709, XYZ) is encoded as :data:`DEFAULT_OUTPUT_COLORSPACE`
+      (``"srgb"``), so ordinary viewers show it right; display-encoded and
+      data frames are written as is.
+
+    ``bit_depth`` is the requested one (``None``: the format's default).
+    """
+    from core.color.spaces import canonical_colorspace
+
+    try:
+        space = canonical_colorspace(colorspace)
+    except ColorSpaceError:
+        return colorspace  # data (masks, residuals) or a space reelkit cannot convert: never touched
+    if output_colorspace is not None:
+        return canonical_colorspace(output_colorspace)
+    if image_format(path, writing=True) == "exr" or bit_depth == 32:
+        return colorspace
+    return DEFAULT_OUTPUT_COLORSPACE if space in SCENE_LINEAR_COLORSPACES else colorspace
 
 
 def validate_attributes(attributes: Mapping[str, Any] | None, *,
