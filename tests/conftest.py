@@ -23,6 +23,12 @@ SAMPLES = REPO / "core" / "data" / "samples"
 
 
 @pytest.fixture(autouse=True)
+def no_ocio_env(monkeypatch):
+    """Tests see no user $OCIO: untagged float files default to lin_rec709 unless a test sets one."""
+    monkeypatch.delenv("OCIO", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def no_logged_errors(caplog):
     """Fail any test during which reelkit logged an ERROR it did not assert on."""
     caplog.set_level(logging.WARNING)

@@ -277,7 +277,7 @@ def test_colorspace_default_and_argument(tmp_path, caplog):
     ones = np.ones((2, 2), np.float32)
     OpenEXR.File({}, {"R": ones, "G": ones, "B": ones}).write(str(tmp_path / "plain.exr"))
     frame = io.read_image(tmp_path / "plain.exr")
-    assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("ACEScg", "default")
+    assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("lin_rec709", "default")
     frame = io.read_image(tmp_path / "plain.exr", colorspace="lin_rec709")
     assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("lin_rec709", "argument")
     # the argument also beats the header
@@ -287,7 +287,7 @@ def test_colorspace_default_and_argument(tmp_path, caplog):
     p3 = OpenEXR.colorInteropIDToChromaticities("lin_p3d65_scene")
     OpenEXR.File({"chromaticities": p3}, {"R": ones, "G": ones, "B": ones}).write(str(tmp_path / "p3.exr"))
     frame = io.read_image(tmp_path / "p3.exr")
-    assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("ACEScg", "default")
+    assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("lin_rec709", "default")
     assert any("p3.exr" in r.getMessage() and "match none" in r.getMessage() for r in caplog.records)
 
 
@@ -344,7 +344,7 @@ def test_reads_nuke_written_colour_science_pattern():
     assert frame.metadata["compression"] == "zips"
     for i, name in enumerate("RGB"):
         assert np.array_equal(frame.pixels[..., i], planes[name].astype(np.float32))
-    assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("ACEScg", "default")
+    assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("lin_rec709", "default")
     assert frame.pixels.max() > 0.5 and frame.pixels.min() >= 0.0  # a real pattern, not zeros
 
 

@@ -180,7 +180,7 @@ def test_foreign_integer_files_default_to_srgb(tmp_path):
     assert np.all(frame.pixels == 1.0) and frame.metadata["bit_depth"] == 16
     tifffile.imwrite(tmp_path / "tf.tif", np.full((4, 5), 2.5, np.float32))
     frame = io.read_image(tmp_path / "tf.tif")
-    assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("ACEScg", "default")
+    assert (frame.colorspace, frame.metadata["colorspace_source"]) == ("lin_rec709", "default")
     assert frame.pixels.shape == (4, 5, 1) and np.all(frame.pixels == 2.5)
 
 

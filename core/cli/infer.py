@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    from core.cli.main import add_output_options
+    from core.cli.main import add_colorspace_options, add_output_options
     from core.infer import INFER_PARAMS
 
     p = sub.add_parser(
@@ -21,11 +21,13 @@ def add_parser(sub) -> None:
                    "input's name with .exr)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     INFER_PARAMS.add_arguments(p)
+    add_colorspace_options(p, writes=False)
     add_output_options(p, required=True)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.infer import INFER_PARAMS, infer_files
     from core.infer.shipped import resolve_model
@@ -34,7 +36,7 @@ def run(args) -> int:
     with progress_bar("infer", quiet=args.quiet) as update:
         manifest = infer_files(model, args.input, output_dir=args.output_dir, output=args.output,
                                params=INFER_PARAMS.from_namespace(args), frames=args.frames, force=args.force,
-                               progress=update)
+                               progress=update, **colorspace_values(args))
     frames = manifest.data["frames"]
     resumed = sum(1 for r in frames.values() if r.get("resumed"))
     if not args.quiet:

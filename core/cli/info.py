@@ -6,10 +6,12 @@ import json
 
 
 def add_parser(sub) -> None:
+    from core.cli.main import add_colorspace_options
+
     p = sub.add_parser("info", help="describe an image or sequence: channels, size, colour space, min/max, NaN/Inf",
                        description="Describe an image file or a sequence pattern.")
     p.add_argument("input", help="image file or sequence pattern")
-    p.add_argument("--colorspace", help="state the input colour space instead of reading it from the file")
+    add_colorspace_options(p, writes=False)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--output-dir", "-o", help="also write info.json into this folder")
     p.add_argument("--force", action="store_true", help="replace an existing info.json")
@@ -39,7 +41,7 @@ def describe(path: str, colorspace: str | None = None) -> dict:
         return info
     info = frame_stats(io.read_image(path, colorspace=colorspace))
     if str(path).lower().endswith(".exr"):
-        header = io.read_exr_header(path)
+        header = io.read_exr_header(path, colorspace=colorspace)
         info["exr"] = {k: header[k] for k in ("compression", "pixel_types", "attributes") if k in header}
     return info
 
@@ -76,7 +78,9 @@ def format_table(info: dict) -> str:
 
 
 def run(args) -> int:
-    info = describe(args.input, args.colorspace)
+    from core.cli.main import colorspace_values
+
+    info = describe(args.input, colorspace_values(args)["input_colorspace"])
     text = json.dumps(info, indent=2, default=str)
     print(text if args.json else format_table(info))
     if args.output_dir:

@@ -58,8 +58,29 @@ def _config(config: str):
     ocio = _ocio()
     try:
         return ocio.Config.CreateFromFile(config)
-    except ocio.Exception as exc:
+    except (ocio.Exception, ocio.ExceptionMissingFile) as exc:
         raise ColorSpaceError(f"cannot load OCIO config {config!r}: {exc}") from None
+
+
+def ocio_scene_linear(config: str) -> str:
+    """The colour space of the ``scene_linear`` role of an OCIO config (a file path or ``ocio://`` URI).
+
+    Returns the reelkit canonical name when the space or one of its aliases
+    is one reelkit knows (``ocio://cg-config-latest`` -> ``"ACEScg"``), else
+    the config's own name. Raises :class:`~core.errors.ColorSpaceError` when
+    the config cannot be loaded or has no ``scene_linear`` role.
+    """
+    ocio = _ocio()
+    cfg = _config(config)
+    space = cfg.getColorSpace(ocio.ROLE_SCENE_LINEAR)
+    if space is None:
+        raise ColorSpaceError(f"OCIO config {config!r} has no scene_linear role")
+    for name in (space.getName(), *space.getAliases()):
+        try:
+            return canonical_colorspace(name)
+        except ColorSpaceError:
+            continue
+    return space.getName()
 
 
 def _resolve(cfg, name: str) -> str:

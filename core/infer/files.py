@@ -77,12 +77,17 @@ def default_output(input_path: str, frames: str | None = None) -> str:
 
 
 def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, pixel_type: str = "half",
-               compression: str = "zip", overwrite: bool = False) -> dict[str, Any]:
-    """Restore one file into ``dst`` (ACEScg EXR); returns its manifest record."""
+               compression: str = "zip", input_colorspace: str | None = None,
+               overwrite: bool = False) -> dict[str, Any]:
+    """Restore one file into ``dst`` (ACEScg EXR); returns its manifest record.
+
+    ``input_colorspace`` states the input's colour space (``None``: what
+    :func:`core.io.read_image` finds); the record's ``from`` is the one used.
+    """
     from core import color, io
 
     t0 = time.perf_counter()
-    img = io.read_image(src)
+    img = io.read_image(src, colorspace=input_colorspace)
     if frame is not None:
         img = img.replace(frame=frame)
     source_space = img.colorspace
@@ -105,7 +110,8 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
 def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str | os.PathLike,
                 output: str | None = None, params: Mapping[str, Any] | None = None, frames: str | None = None,
                 force: bool = False, progress: ProgressFn | None = None,
-                manifest: str | os.PathLike | Mapping[str, Any] | None = None) -> Manifest:
+                manifest: str | os.PathLike | Mapping[str, Any] | None = None,
+                input_colorspace: str | None = None) -> Manifest:
     """Restore a file or sequence with ``model`` into ``output_dir``; returns the finished manifest.
 
     ``input_pattern``: a file, or a sequence (``plate.####.exr``,
@@ -115,11 +121,17 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
     :data:`INFER_PARAMS`. ``manifest``: the model manifest when it is not
     beside the model. The model and its manifest are validated (sha256)
     before anything else; one onnxruntime session serves every frame.
+    ``input_colorspace``: the inputs' colour space, an OCIO or reelkit name
+    (``None`` / ``"auto"``: the file-type rules of :mod:`core.io`), recorded
+    in the manifest's ``colorspaces``.
     Frames already rendered with the same configuration are skipped unless
     ``force``; other existing outputs raise
     :class:`~core.errors.OutputExistsError` unless ``force``.
     """
+    from core.io import colorspace_option
+
     values = INFER_PARAMS.resolve(params or {})
+    input_colorspace = colorspace_option(input_colorspace, name="input_colorspace")
     spec: ModelSpec = load_model_spec(model, manifest=manifest)
     resolve_tiling(tile=values["tile"], overlap=values["overlap"], halo=spec.halo, multiple_of=spec.multiple_of)
     output = output or default_output(input_pattern, frames)
@@ -132,8 +144,11 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
     hashed = {k: v for k, v in values.items() if k not in RUNTIME_ONLY and not (k == "mix" and v == 1.0)}
     config = {"input": str(input_pattern), "output": output, "model": spec.record(), "params": hashed,
               "output_colorspace": OUTPUT_COLORSPACE}
+    if input_colorspace is not None:  # only when set: earlier jobs keep their hash and resume
+        config["input_colorspace"] = input_colorspace
     job = Manifest(out_dir, "infer", config, frame_range=frames)
     job.set("parameters", values)
+    job.set("colorspaces", {"input": input_colorspace or "auto", "output": OUTPUT_COLORSPACE})
     job.set("model", {**spec.record(), "path": str(spec.path),
                       "manifest": str(spec.manifest_path) if spec.manifest_path else None,
                       "training": dict(spec.training)})
@@ -148,6 +163,7 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
                 raise ModelError(f"{model}: the model file changed after the job started")
             job.set("runtime", state["restorer"].info())
         return infer_file(state["restorer"], task.source, task.target, frame=task.frame,
-                          pixel_type=values["pixel_type"], compression=values["compression"], overwrite=True)
+                          pixel_type=values["pixel_type"], compression=values["compression"],
+                          input_colorspace=input_colorspace, overwrite=True)
 
     return run_frame_job(job, tasks, process, force=force, progress=progress)

@@ -4,8 +4,11 @@ Every reader returns a :class:`~core.frame.Frame`: ``float32`` pixels,
 layout ``HWC`` with C in {1, 3, 4} (Y, RGB, RGBA), the colour space and
 where it came from (``metadata["colorspace_source"]``: ``"argument"``,
 ``"header"``, ``"chromaticities"`` or ``"default"``). Defaults when a file
-names no colour space: ``"ACEScg"`` (scene-linear) for EXR and float TIFF,
-``"srgb"`` (display-encoded, 0..1) for 8/16-bit images and video. Every
+names no colour space (like Nuke's Read node): ``"srgb"`` (display-encoded,
+0..1) for 8/16-bit images and video; for float files (EXR without a known
+tag or chromaticities, float TIFF) the ``scene_linear`` role of the OCIO
+config in ``$OCIO`` when set, else ``"lin_rec709"``
+(:func:`default_linear_colorspace`). ``colorspace="auto"`` is ``None``. Every
 writer encodes for its container (:func:`encoded_colorspace`): 8/16-bit
 PNG, TIFF and JPEG get scene-linear frames sRGB-encoded (or in an asked
 ``output_colorspace``), EXR stays scene-linear with chromaticities. Every
@@ -40,6 +43,7 @@ from core.io._common import (
     SCENE_LINEAR_COLORSPACES,
     check_colorspace_arg,
     colorspace_option,
+    default_linear_colorspace,
     encoded_colorspace,
     fspath,
     image_format,
@@ -61,12 +65,12 @@ from core.io.sequence import (
 from core.io.video import VideoInfo, iter_video_frames, video_info
 
 __all__ = [
-    "BIT_DEPTHS", "COLORSPACE_PARAMS", "COLORSPACE_SOURCES", "COMPRESSIONS", "DEFAULT_BIT_DEPTH", "DEFAULT_INTEGER_COLORSPACE",
-    "DEFAULT_LINEAR_COLORSPACE", "DEFAULT_OUTPUT_COLORSPACE", "EXTENSIONS", "PIXEL_TYPES",
-    "SCENE_LINEAR_COLORSPACES", "FrameRange", "VideoInfo", "as_frame_range", "colorspace_option",
-    "encoded_colorspace", "find_frames", "format_frames", "is_sequence_pattern", "iter_frames", "iter_video_frames", "missing_frames",
-    "read_exr_header", "read_image", "resolve_frames", "samples", "sequence_path", "sequence_pattern",
-    "video_info", "write_image",
+    "BIT_DEPTHS", "COLORSPACE_PARAMS", "COLORSPACE_SOURCES", "COMPRESSIONS", "DEFAULT_BIT_DEPTH",
+    "DEFAULT_INTEGER_COLORSPACE", "DEFAULT_LINEAR_COLORSPACE", "DEFAULT_OUTPUT_COLORSPACE", "EXTENSIONS",
+    "PIXEL_TYPES", "SCENE_LINEAR_COLORSPACES", "FrameRange", "VideoInfo", "as_frame_range", "colorspace_option",
+    "default_linear_colorspace", "encoded_colorspace", "find_frames", "format_frames", "is_sequence_pattern",
+    "iter_frames", "iter_video_frames", "missing_frames", "read_exr_header", "read_image", "resolve_frames",
+    "samples", "sequence_path", "sequence_pattern", "video_info", "write_image",
 ]
 
 
@@ -76,7 +80,8 @@ def read_image(path: str | os.PathLike, *, colorspace: str | None = None) -> Fra
     Returns a :class:`~core.frame.Frame` with ``float32`` ``HWC`` pixels:
     EXR and float TIFF values as stored (scene-linear, unbounded); 8/16-bit
     files normalised to 0..1 (display-encoded). ``colorspace`` states the
-    colour space and overrides what the file says. Missing, corrupt or
+    colour space and overrides what the file says (``None`` or ``"auto"``:
+    the header, else the file-type rule in the module docstring). Missing, corrupt or
     truncated files raise :class:`~core.errors.ImageReadError` naming the
     path; unsupported extensions too.
     """

@@ -18,9 +18,12 @@ from core.params import Param, ParamSet
 
 logger = logging.getLogger("core.io")
 
-#: Colour space given to scene-linear float data (EXR, float TIFF) whose file
-#: names none: ACEScg, the reelkit working space (DESIGN.md).
-DEFAULT_LINEAR_COLORSPACE = "ACEScg"
+#: Colour space given to float data (EXR, float TIFF) whose file names none
+#: (no reelkit tag, colorInteropID or known chromaticities) when ``$OCIO`` is
+#: not set: linear Rec.709, as most renderers and HDRI libraries write them.
+#: With ``$OCIO`` set, the config's ``scene_linear`` role is used instead
+#: (:func:`default_linear_colorspace`), as Nuke's Read node does.
+DEFAULT_LINEAR_COLORSPACE = "lin_rec709"
 #: Colour space given to integer (8/16-bit) images and video whose file names
 #: none: display-encoded sRGB.
 DEFAULT_INTEGER_COLORSPACE = "srgb"
@@ -106,8 +109,8 @@ def existing_file(path: Any) -> str:
 
 
 def check_colorspace_arg(colorspace: Any) -> str | None:
-    """Validate a ``colorspace=`` argument: ``None`` or a non-empty string."""
-    if colorspace is None:
+    """Validate a ``colorspace=`` argument: ``None`` (or ``"auto"``, the same) or a non-empty string."""
+    if colorspace is None or (isinstance(colorspace, str) and colorspace.strip().lower() == "auto"):
         return None
     if not isinstance(colorspace, str) or not colorspace.strip():
         raise ColorSpaceError(f"colorspace: expected a colour space name, got {colorspace!r}")
@@ -128,6 +131,24 @@ def colorspace_option(value: Any, *, name: str = "colorspace") -> str | None:
         return canonical_colorspace(value)
     except ColorSpaceError as exc:
         raise ColorSpaceError(f"{name}: {exc}") from None
+
+
+def default_linear_colorspace() -> str:
+    """Colour space of a float file that names none: ``$OCIO``'s ``scene_linear`` role, else ``"lin_rec709"``.
+
+    The role's space is returned by its reelkit name when reelkit knows it
+    (see :func:`core.color.reference.ocio_scene_linear`). A ``$OCIO`` that
+    cannot be loaded raises :class:`~core.errors.ColorSpaceError` naming it.
+    """
+    config = os.environ.get("OCIO", "").strip()
+    if not config:
+        return DEFAULT_LINEAR_COLORSPACE
+    from core.color.reference import ocio_scene_linear
+
+    try:
+        return ocio_scene_linear(config)
+    except ColorSpaceError as exc:
+        raise ColorSpaceError(f"$OCIO: {exc} (unset OCIO or pass --input-colorspace)") from None
 
 
 def choose_colorspace(argument: str | None, header: str | None, default: str) -> tuple[str, str]:

@@ -30,8 +30,10 @@ Colour space
     Read, in order: the ``colorspace=`` argument (``"argument"``), the
     ``reelkit/colorspace`` or ``colorInteropID`` attribute (``"header"``),
     ``chromaticities`` matching AP1 / AP0 / Rec.709 within 1e-3
-    (``"chromaticities"``), else ``"ACEScg"`` (``"default"``; other
-    chromaticities are kept in ``metadata["attributes"]`` and logged).
+    (``"chromaticities"``), else (``"default"``) the ``scene_linear`` role of
+    the OCIO config in ``$OCIO`` when set, else ``"lin_rec709"`` — see
+    :func:`core.io._common.default_linear_colorspace`; other chromaticities
+    are kept in ``metadata["attributes"]`` and logged.
 
 Multi-part files: the first part is read. Deep images and subsampled
 channels are refused with :class:`~core.errors.ImageReadError`.
@@ -51,9 +53,9 @@ from core.errors import ImageError, ImageReadError, ImageWriteError, ParameterEr
 from core.frame import Frame
 from core.io._common import (
     COLORSPACE_ATTRIBUTE,
-    DEFAULT_LINEAR_COLORSPACE,
     VERSION_ATTRIBUTE,
     check_colorspace_arg,
+    default_linear_colorspace,
     existing_file,
     fspath,
     logger,
@@ -152,12 +154,14 @@ def _resolve_colorspace(path: str, header: Mapping[str, Any], colorspace: str | 
     space, source = _colorspace_from_header(header)
     if space is not None:
         return space, source
+    default = default_linear_colorspace()
     if header.get("chromaticities") is not None:
         logger.warning(
-            "%s: chromaticities %s match none of AP1, AP0, Rec.709; assuming %s (pass colorspace= to state it)",
-            path, plain(header["chromaticities"]), DEFAULT_LINEAR_COLORSPACE,
+            "%s: chromaticities %s match none of AP1, AP0, Rec.709; assuming %s "
+            "(state it with --input-colorspace, or colorspace= in Python)",
+            path, plain(header["chromaticities"]), default,
         )
-    return DEFAULT_LINEAR_COLORSPACE, "default"
+    return default, "default"
 
 
 def _channel_pixel_types(path: str) -> dict[str, str]:
@@ -233,7 +237,7 @@ def _declared_parts(path: str) -> int:
         return 1
 
 
-def read_exr_header(path: str | os.PathLike) -> dict[str, Any]:
+def read_exr_header(path: str | os.PathLike, *, colorspace: str | None = None) -> dict[str, Any]:
     """Describe an EXR file without reading its pixels.
 
     Returns a JSON-friendly dict: ``path``, ``format`` (``"exr"``), ``parts``,
@@ -243,14 +247,15 @@ def read_exr_header(path: str | os.PathLike) -> dict[str, Any]:
     ``channels`` (names, file order), ``pixel_types`` (name -> ``"half"`` /
     ``"float"`` / ``"uint"``), ``compression`` (a :data:`COMPRESSIONS` name),
     ``attributes`` (every other header attribute, plain values) and the
-    ``colorspace`` / ``colorspace_source`` that :func:`read_exr` would assign.
+    ``colorspace`` / ``colorspace_source`` that :func:`read_exr` would assign
+    with the same ``colorspace`` argument (given, nothing is guessed or warned).
     """
     p = existing_file(path)
     f = _open(p, header_only=True)
     header = f.header()
     pixel_types = _channel_pixel_types(p)
     display = _window(header["displayWindow"])
-    space, source = _resolve_colorspace(p, header, None)
+    space, source = _resolve_colorspace(p, header, colorspace)
     return {
         "path": p,
         "format": "exr",

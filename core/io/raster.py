@@ -16,8 +16,9 @@ Colour space
     a PNG ``tEXt`` chunk with keyword ``reelkit``, a JPEG comment starting
     ``reelkit:``, the TIFF ``ImageDescription``. Read, in order: the
     ``colorspace=`` argument (``"argument"``), that ``reelkit/colorspace``
-    value (``"header"``), else ``"srgb"`` for integer data and ``"ACEScg"``
-    for float TIFF (``"default"``).
+    value (``"header"``), else ``"srgb"`` for integer data and, for float
+    TIFF, ``$OCIO``'s ``scene_linear`` role or ``"lin_rec709"``
+    (``"default"``; :func:`core.io._common.default_linear_colorspace`).
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ from core.frame import Frame, check_finite
 from core.io._common import (
     COLORSPACE_ATTRIBUTE,
     DEFAULT_INTEGER_COLORSPACE,
-    DEFAULT_LINEAR_COLORSPACE,
     VERSION_ATTRIBUTE,
     check_colorspace_arg,
     choose_colorspace,
+    default_linear_colorspace,
     existing_file,
     fspath,
     image_format,
@@ -227,8 +228,12 @@ def read_raster(path: str | os.PathLike, *, colorspace: str | None = None) -> Fr
     arr = _to_hwc_rgb(arr, p, bgr=bgr)
     pixels, bits, is_int = _to_float(arr, p)
     header_space = attributes.get(COLORSPACE_ATTRIBUTE)
-    default = DEFAULT_INTEGER_COLORSPACE if is_int else DEFAULT_LINEAR_COLORSPACE
-    space, source = choose_colorspace(colorspace, header_space if isinstance(header_space, str) else None, default)
+    header_space = header_space if isinstance(header_space, str) else None
+    if colorspace is None and not header_space:
+        default = DEFAULT_INTEGER_COLORSPACE if is_int else default_linear_colorspace()
+    else:
+        default = DEFAULT_INTEGER_COLORSPACE  # unused: the argument or the header decides
+    space, source = choose_colorspace(colorspace, header_space, default)
     metadata = {"format": fmt, "bit_depth": bits, "colorspace_source": source, "attributes": attributes, **extra}
     return Frame(pixels, space, path=p, metadata=metadata)
 
