@@ -43,6 +43,10 @@ class OutputExistsError(ReelkitError, FileExistsError):
     """An output already exists and ``force``/``overwrite`` was not given."""
 
 
+class OutputLockedError(ReelkitError, OSError):
+    """An output folder is being written by another job (its lock file is held by a live process)."""
+
+
 class MissingDependencyError(ReelkitError, ImportError):
     """An optional dependency is not installed; the message names the extra."""
 

@@ -81,25 +81,36 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
                   force: bool = False, progress: ProgressFn | None = None) -> Manifest:
     """Run ``process`` on every task not already done; returns the finished manifest.
 
-    Frames done by an earlier run with the same config hash (any manifest in
-    the output folder) are skipped unless ``force``. Outputs that exist but
-    were not made by such a run raise :class:`~core.errors.OutputExistsError`
-    before any work starts, unless ``force``: nothing is silently replaced.
-    ``process`` writes ``task.targets`` (atomically, overwrite allowed) and
-    returns the frame's manifest record; the input's sha256 is added here
-    (and ``extra_inputs``, path -> sha256, for a task's ``extra_sources``).
+    The output's lock is taken first (:meth:`Manifest.claim`): a second job
+    on the same folder (or frame range) fails with
+    :class:`~core.errors.OutputLockedError` before touching anything.
+    Frames done by an earlier run with the same config hash (any manifest or
+    journal in the output folder) are skipped unless ``force``; a frame such
+    a run started but never recorded (killed mid-frame) is redone, replacing
+    its output. Outputs that exist but were not made by such a run raise
+    :class:`~core.errors.OutputExistsError` before any work starts, unless
+    ``force``: nothing is silently replaced. ``process`` writes
+    ``task.targets`` (atomically, overwrite allowed) and returns the frame's
+    manifest record; the input's sha256 is added here (and
+    ``extra_inputs``, path -> sha256, for a task's ``extra_sources``).
     """
-    done = {} if force else manifest.previous_done()
-    blocked = [str(p) for t in tasks if t.key not in done and not force for p in t.targets if p.exists()]
-    if blocked:
-        more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
-        raise OutputExistsError(f"{blocked[0]}{more}: already exists (use --force to replace)")
-    manifest.output_dir.mkdir(parents=True, exist_ok=True)
+    manifest.claim()
+    try:
+        done, started = ({}, set()) if force else manifest.previous_work()
+        blocked = [str(p) for t in tasks if not force and t.key not in done and t.key not in started
+                   for p in t.targets if p.exists()]
+        if blocked:
+            more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
+            raise OutputExistsError(f"{blocked[0]}{more}: already exists (use --force to replace)")
+    except BaseException:
+        manifest.release()
+        raise
     try:
         for i, task in enumerate(tasks):
             if task.key in done and all(p.exists() for p in task.targets):
                 manifest.adopt(task.key, done[task.key])
             else:
+                manifest.frame_started(task.key, input=str(task.source))
                 digest = file_sha256(task.source)
                 extra = {}
                 if task.extra_sources:

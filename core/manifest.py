@@ -9,25 +9,45 @@ When a job is split by frame range (``--frames 1001-1100`` on several farm
 machines writing into one folder), each range keeps its own manifest file
 (``manifest.frames-1001-1100.json``) so concurrent jobs never write the same
 file.
+
+Two promises hold for every command that writes through a manifest:
+
+- **One writer per output.** :class:`OutputLock` claims the folder with a
+  lock file (``.reelkit.lock``: pid, host, command, start time) before the
+  job writes anything; a second job on the same folder is refused with
+  :class:`~core.errors.OutputLockedError`. A frame-range job claims only its
+  range (``.reelkit.frames-1001-1100.lock``), so farm machines can share a
+  folder, but never beside a whole-folder job. The lock of a dead process
+  (same host) is stale and taken over.
+- **Nothing done is forgotten.** Each frame is journalled (``manifest.journal``:
+  one JSON line appended when a frame starts and one when it is done) while
+  the manifest itself is saved at most every 2 s, so a job killed with
+  SIGKILL at any moment resumes: done frames are adopted, and the frame that
+  was in flight is redone (its file, if it got there, is this job's own).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from core.errors import OutputLockedError
 from core.io.atomic import write_text_atomic
 from core.params import config_hash
 
 FORMAT = "reelkit.manifest/1"
 _SAVE_INTERVAL_S = 2.0
+_WHOLE_LOCK = ".reelkit.lock"
+_RANGE_LOCK = ".reelkit.frames-"
 
 
 def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
@@ -39,12 +59,118 @@ def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _safe_range(frame_range: str) -> str:
+    return "".join(c if c.isalnum() or c in "-x" else "_" for c in frame_range)
+
+
 def manifest_name(frame_range: str | None = None) -> str:
     """``manifest.json``, or ``manifest.frames-A-B.json`` for a partial frame range."""
-    if not frame_range:
-        return "manifest.json"
-    safe = "".join(c if c.isalnum() or c in "-x" else "_" for c in frame_range)
-    return f"manifest.frames-{safe}.json"
+    return f"manifest.frames-{_safe_range(frame_range)}.json" if frame_range else "manifest.json"
+
+
+def lock_name(frame_range: str | None = None) -> str:
+    """``.reelkit.lock``, or ``.reelkit.frames-A-B.lock`` for a partial frame range."""
+    return f"{_RANGE_LOCK}{_safe_range(frame_range)}.lock" if frame_range else _WHOLE_LOCK
+
+
+# -- one writer per output ------------------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _folder_guard(folder: Path) -> Iterator[None]:
+    """Serialise lock checks in ``folder`` between processes (``flock`` on the folder; best effort)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: the lock files alone
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):  # a file system without flock: the lock files alone
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+class OutputLock:
+    """An exclusive claim on an output folder, or on one frame range of it.
+
+    The lock file holds ``{"pid", "host", "command", "started"}`` and is
+    written atomically. Its owner is a process (same pid and host): one
+    process running jobs on a folder one after the other re-takes its own
+    lock. A lock of a dead process on this host is stale and taken over; a
+    lock from another host is trusted until its file is deleted.
+    """
+
+    def __init__(self, folder: str | os.PathLike, command: str, *, frame_range: str | None = None):
+        self.folder = Path(folder)
+        self.command = command
+        self.path = self.folder / lock_name(frame_range)
+        self.held = False
+
+    def acquire(self) -> None:
+        """Take the lock (creating the folder); raises :class:`~core.errors.OutputLockedError` when in use."""
+        if self.held:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        host, pid = socket.gethostname(), os.getpid()
+        with _folder_guard(self.folder):
+            for path in (self.folder / _WHOLE_LOCK, *sorted(self.folder.glob(f"{_RANGE_LOCK}*.lock"))):
+                if not path.is_file() or _WHOLE_LOCK not in (path.name, self.path.name) and path != self.path:
+                    continue  # absent, or another frame range
+                info = _read_lock(path)
+                if info is None or (info.get("host") == host and not _pid_alive(int(info.get("pid", -1)))):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()  # stale: its job is gone
+                    continue
+                if info.get("host") == host and info.get("pid") == pid:
+                    continue  # ours
+                what = "this folder" if path.name == _WHOLE_LOCK else "frames " + path.name[len(_RANGE_LOCK):-5]
+                raise OutputLockedError(
+                    f"{self.folder}: {what} in use by another job ({info.get('command', '?')}, pid {info.get('pid')} "
+                    f"on {info.get('host')}, since {info.get('started', '?')}); wait for it to finish, or delete "
+                    f"{path} if that job is gone")
+            record = {"pid": pid, "host": host, "command": self.command,
+                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            write_text_atomic(self.path, json.dumps(record) + "\n", overwrite=True)
+        self.held = True
+
+    def release(self) -> None:
+        """Give the lock back: its file is deleted if it is still this process's."""
+        if not self.held:
+            return
+        self.held = False
+        if not self.folder.is_dir():
+            return
+        with _folder_guard(self.folder):
+            info = _read_lock(self.path)
+            if info is not None and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+
+
+# -- manifests --------------------------------------------------------------------------------------
 
 
 class Manifest:
@@ -52,7 +178,8 @@ class Manifest:
 
     ``config`` is everything that determines the outputs (inputs pattern,
     parameters, seed, tool version); its hash decides whether existing
-    outputs may be resumed.
+    outputs may be resumed. The first save (or :meth:`claim`) takes the
+    output's :class:`OutputLock`; :meth:`finish` gives it back.
     """
 
     def __init__(self, output_dir: str | os.PathLike, command: str, config: Mapping[str, Any], *,
@@ -61,6 +188,8 @@ class Manifest:
 
         self.output_dir = Path(output_dir)
         self.path = self.output_dir / manifest_name(frame_range)
+        self.journal_path = self.path.with_suffix(".journal")
+        self.lock = OutputLock(self.output_dir, command, frame_range=frame_range)
         self.config_hash = config_hash({**config, "tool_version": __version__, "command": command})
         self.data: dict[str, Any] = {
             "format": FORMAT,
@@ -83,16 +212,28 @@ class Manifest:
         self._last_save = 0.0
         self._t0 = time.perf_counter()
 
-    # -- resume -----------------------------------------------------------------
-    def previous_done(self) -> dict[str, dict[str, Any]]:
-        """Per-frame records marked done by earlier runs with the same config hash.
+    # -- ownership --------------------------------------------------------------------------------------
+    def claim(self) -> None:
+        """Take the output lock now, before anything is written (idempotent)."""
+        self.lock.acquire()
 
-        Looks at every manifest in the output folder, so work done by another
-        frame-range job of the same config counts too.
+    def release(self) -> None:
+        """Give the output lock back (also done by :meth:`finish`)."""
+        self.lock.release()
+
+    # -- resume -----------------------------------------------------------------
+    def previous_work(self) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """(done records, keys started but never done) of earlier runs with the same config hash.
+
+        Looks at every manifest and journal in the output folder, so work
+        done by another frame-range job of the same config, or by a job that
+        was killed, counts too. A started key is a frame such a run was making
+        when it died: its outputs, if present, are that run's and may be replaced.
         """
         done: dict[str, dict[str, Any]] = {}
+        started: set[str] = set()
         if not self.output_dir.is_dir():
-            return done
+            return done, started
         for path in sorted(self.output_dir.glob("manifest*.json")):
             try:
                 old = json.loads(path.read_text("utf-8"))
@@ -103,40 +244,80 @@ class Manifest:
             for key, rec in old.get("frames", {}).items():
                 if rec.get("status") == "done":
                     done[key] = rec
-        return done
+                elif rec.get("status") == "started":
+                    started.add(key)
+        for path in sorted(self.output_dir.glob("manifest*.journal")):
+            with contextlib.suppress(OSError):
+                for line in path.read_text("utf-8").splitlines():
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue  # a line cut short by a kill
+                    if not isinstance(entry, dict) or entry.get("config_hash") != self.config_hash:
+                        continue
+                    rec = entry.get("record") or {}
+                    if rec.get("status") == "done":
+                        done[entry["key"]] = rec
+                    elif rec.get("status") == "started":
+                        started.add(entry["key"])
+        return done, started - set(done)
+
+    def previous_done(self) -> dict[str, dict[str, Any]]:
+        """Per-frame records marked done by earlier runs with the same config hash (see :meth:`previous_work`)."""
+        return self.previous_work()[0]
 
     def adopt(self, key: str, record: Mapping[str, Any]) -> None:
         """Carry a frame record from an earlier run into this manifest (resume)."""
         self.data["frames"][key] = {**record, "resumed": True}
 
-    # -- recording ------------------------------------------------------------------
+    # -- recording ------------------------------------------------------------------------------------
     def add_input(self, path: str | os.PathLike, sha256: str | None = None) -> str:
         digest = sha256 or file_sha256(path)
         self.data["inputs"][str(path)] = digest
         return digest
 
+    def _journal(self, key: str, record: Mapping[str, Any]) -> None:
+        """Append one line to the journal (no fsync: it survives the process being killed, not a power cut)."""
+        self.claim()
+        line = json.dumps({"config_hash": self.config_hash, "key": key, "record": record}, default=str)
+        with open(self.journal_path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    def frame_started(self, key: str, **info: Any) -> None:
+        """Record that ``key`` is being made: if the job dies now, a re-run redoes it."""
+        self.data["frames"][key] = {"status": "started", **info}
+        self._journal(key, self.data["frames"][key])
+
     def frame_done(self, key: str, **info: Any) -> None:
         self.data["frames"][key] = {"status": "done", **info}
+        self._journal(key, self.data["frames"][key])
         self.save(throttle=True)
 
     def frame_failed(self, key: str, error: str, **info: Any) -> None:
         self.data["frames"][key] = {"status": "failed", "error": error, **info}
+        self._journal(key, self.data["frames"][key])
         self.save(throttle=True)
 
     def set(self, key: str, value: Any) -> None:
         self.data[key] = value
 
     def finish(self, status: str = "done") -> Path:
+        """Save the manifest a last time with ``status``, drop the journal and give the lock back."""
         self.data["status"] = status
         self.data["timings"]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.data["timings"]["seconds"] = round(time.perf_counter() - self._t0, 3)
-        return self.save()
+        path = self.save()
+        with contextlib.suppress(FileNotFoundError):
+            self.journal_path.unlink()  # the manifest now holds every record
+        self.release()
+        return path
 
     def save(self, *, throttle: bool = False) -> Path:
-        """Write the manifest atomically; with ``throttle``, at most every 2 s."""
+        """Write the manifest atomically (taking the lock first); with ``throttle``, at most every 2 s."""
         now = time.perf_counter()
         if throttle and now - self._last_save < _SAVE_INTERVAL_S:
             return self.path
+        self.claim()
         self._last_save = now
         text = json.dumps(self.data, indent=2, sort_keys=False, default=str)
         return write_text_atomic(self.path, text + "\n", overwrite=True)

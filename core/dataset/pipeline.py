@@ -377,8 +377,12 @@ def _stage_caption(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
 
 def _stage_assemble(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     from core.dataset.assemble import assemble
+    from core.io.atomic import building_dir
 
-    return assemble(run.out, st.dir, run.params, progress=st.progress)
+    # built aside and swapped in: a layout or split change leaves no old file behind, and a reader
+    # (or a killed run) never sees half a training set
+    with building_dir(st.dir) as dest:
+        return assemble(run.out, dest, run.params, progress=st.progress)
 
 
 _RUNNERS = {"shots": _stage_shots, "extract": _stage_extract, "filter": _stage_filter, "embed": _stage_embed,
@@ -440,58 +444,61 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
         raise ParameterError(f"stages: unknown {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
     out = Path(output_dir)
     sha = {str(f): file_sha256(f) for f in files}
-    _check_folder(out, sha, force)
-    if force and stages is None and out.is_dir():
-        for d in STAGE_DIRS.values():  # a full forced run starts clean (stale frames would linger)
-            if (out / d).is_dir():
-                shutil.rmtree(out / d)
-    out.mkdir(parents=True, exist_ok=True)
-
-    run = _Run(files, out, values, progress)
     top = Manifest(out, "dataset run", {"footage": sha, "params": values}, seed=values["seed"])
-    top.set("dataset_format", RUN_FORMAT)
-    for f, digest in sha.items():
-        top.add_input(f, digest)
-    top.save()  # first, so a folder whose first stage failed is still known as ours
-    old_stages = {}
-    if (out / "manifest.json").is_file():
-        old_stages = json.loads((out / "manifest.json").read_text("utf-8")).get("stages", {})
-    top.set("stages", old_stages)
-    previous = ""
-    for name in STAGES:
-        config: dict[str, Any] = {k: values[k] for k in STAGE_PARAMS[name]}
-        config["upstream"] = previous
-        if name == "shots":
-            config["footage"] = [sha[str(f)] for f in files]
-            config["video_ids"] = run.ids
-        if name in ("caption", "assemble"):
-            dpath = decisions_path(out, values)
-            config["review_sha256"] = file_sha256(dpath) if dpath.is_file() else None
-        st = _Stage(run, name, config)
-        previous = st.hash
-        if name not in wanted:
-            old = st.previous()
-            if old and old.get("config_hash") and not st.up_to_date():
-                previous = old["config_hash"]  # later stages read what is on disk, made with other settings
-            continue
-        if st.up_to_date() and not force:
-            old = st.previous() or {}
-            run.summary[name] = {"status": "up to date", "config_hash": st.hash, **old.get("counts", {})}
-            continue
-        if name == "assemble" and st.dir.is_dir():
-            shutil.rmtree(st.dir)  # a layout or split change must not leave old files behind
-        try:
-            counts = _RUNNERS[name](st, run, force)
-        except BaseException as exc:
-            st.manifest.set("error", str(exc))
-            st.manifest.finish("failed")
-            raise
-        st.manifest.set("counts", counts)
-        st.manifest.finish()
-        run.summary[name] = {"status": "done", "config_hash": st.hash, **counts}
-        top.data["stages"][name] = {"config_hash": st.hash, "counts": counts}
-        top.save()
-    top.finish()
+    top.claim()  # before anything is judged or written: a second run on this folder stops here
+    try:
+        _check_folder(out, sha, force)
+        if force and stages is None and out.is_dir():
+            for d in STAGE_DIRS.values():  # a full forced run starts clean (stale frames would linger)
+                if (out / d).is_dir():
+                    shutil.rmtree(out / d)
+        out.mkdir(parents=True, exist_ok=True)
+
+        run = _Run(files, out, values, progress)
+        top.set("dataset_format", RUN_FORMAT)
+        for f, digest in sha.items():
+            top.add_input(f, digest)
+        top.save()  # first, so a folder whose first stage failed is still known as ours
+        old_stages = {}
+        if (out / "manifest.json").is_file():
+            old_stages = json.loads((out / "manifest.json").read_text("utf-8")).get("stages", {})
+        top.set("stages", old_stages)
+        previous = ""
+        for name in STAGES:
+            config: dict[str, Any] = {k: values[k] for k in STAGE_PARAMS[name]}
+            config["upstream"] = previous
+            if name == "shots":
+                config["footage"] = [sha[str(f)] for f in files]
+                config["video_ids"] = run.ids
+            if name in ("caption", "assemble"):
+                dpath = decisions_path(out, values)
+                config["review_sha256"] = file_sha256(dpath) if dpath.is_file() else None
+            st = _Stage(run, name, config)
+            previous = st.hash
+            if name not in wanted:
+                old = st.previous()
+                if old and old.get("config_hash") and not st.up_to_date():
+                    previous = old["config_hash"]  # later stages read what is on disk, made with other settings
+                continue
+            if st.up_to_date() and not force:
+                old = st.previous() or {}
+                run.summary[name] = {"status": "up to date", "config_hash": st.hash, **old.get("counts", {})}
+                continue
+            try:
+                counts = _RUNNERS[name](st, run, force)
+            except BaseException as exc:
+                st.manifest.set("error", str(exc))
+                st.manifest.finish("failed")
+                raise
+            st.manifest.set("counts", counts)
+            st.manifest.finish()
+            run.summary[name] = {"status": "done", "config_hash": st.hash, **counts}
+            top.data["stages"][name] = {"config_hash": st.hash, "counts": counts}
+            top.save()
+        top.finish()
+    except BaseException:
+        top.release()
+        raise
     return run.summary
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,34 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool 
 def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically; returns the path."""
     return write_bytes_atomic(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def building_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty folder beside ``path`` (``.NAME.building``); swap it in for ``path`` on success.
+
+    The old folder is renamed aside (``.NAME.old``), the new one renamed onto
+    ``path``, then the old one removed, so ``path`` holds either the old
+    whole folder or the new whole folder, never a mix. Leftovers of a killed
+    run are removed first; on an exception the new folder is removed and
+    ``path`` is left as it was.
+    """
+    target = Path(path)
+    building = target.with_name(f".{target.name}.building")
+    old = target.with_name(f".{target.name}.old")
+    for leftover in (building, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    building.mkdir(parents=True)
+    try:
+        yield building
+        if target.exists():
+            os.replace(target, old)
+        os.replace(building, target)
+    finally:
+        for leftover in (building, old):
+            if leftover.exists():
+                shutil.rmtree(leftover)
 
 
 @functools.cache

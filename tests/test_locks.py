@@ -1,0 +1,189 @@
+"""One writer per output folder: two real jobs at once, stale locks, frame-range locks (issue 15, item 1).
+
+Before the lock, two identical jobs on one folder both ran: per-frame jobs
+raced on every file and manifest, and two ``dataset run`` jobs lost the
+training set (one deleting ``dataset/`` while the other wrote it). Now the
+second job is refused with one line before it writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core import io
+from core.errors import OutputLockedError
+from core.manifest import OutputLock, lock_name
+from tests.conftest import REPO, srgb_sample
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+def make_plate(folder: Path, n: int) -> str:
+    """``n`` float EXR frames 451x300 (1001...) from scikit-image's chelsea, each a little brighter."""
+    base = srgb_sample("chelsea.png")
+    pattern = str(folder / "plate.####.exr")
+    for i in range(n):
+        io.write_image(io.sequence_path(pattern, 1001 + i), base * (1.0 + 0.01 * i), colorspace="ACEScg",
+                       pixel_type="float")
+    return pattern
+
+
+def reelkit(*argv: str) -> list[str]:
+    """The console command as a subprocess argv."""
+    return [sys.executable, "-m", "core.cli.main", *argv]
+
+
+def degrade_argv(pattern: str, out: Path, *extra: str) -> list[str]:
+    return reelkit("degrade", pattern, "d.####.exr", "--preset", "faded_16mm", "--seed", "7", "-o", str(out), "-q",
+                   *extra)
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every frame file of a folder by name (manifests, journals and locks left out)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("d.*.exr"))}
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(proc.stdout)
+
+
+def test_two_degrade_jobs_at_once_one_is_refused_and_the_other_is_whole(tmp_path):
+    pattern = make_plate(tmp_path / "in", 40)
+    ref = tmp_path / "ref"
+    assert subprocess.run(degrade_argv(pattern, ref), env=ENV, cwd=REPO).returncode == 0
+    out = tmp_path / "out"
+    jobs = [subprocess.Popen(degrade_argv(pattern, out), env=ENV, cwd=REPO, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = [(job.wait(timeout=300), job.stderr.read()) for job in jobs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1], results
+    refused = next(err for code, err in results if code == 1)
+    lines = [line for line in refused.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("reelkit degrade: error: ") and "in use by another job" in lines[0]
+    assert "pid" in lines[0] and socket.gethostname() in lines[0]
+    assert folder_bytes(out) == folder_bytes(ref) and len(folder_bytes(out)) == 40
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "done" and len(manifest["frames"]) == 40
+    assert not (out / lock_name()).exists() and not (out / "manifest.journal").exists()
+
+
+def test_two_dataset_runs_at_once_one_is_refused_and_the_set_is_whole(tmp_path):
+    from tests.test_dataset_footage import make_footage
+    from tests.test_dataset_pipeline import PARAMS
+
+    footage = make_footage(tmp_path / "footage")
+    opts = ["--extract-mode", PARAMS["extract_mode"], "--per-shot-budget", str(PARAMS["per_shot_budget"]),
+            "--min-cluster-size", str(PARAMS["min_cluster_size"]), "--umap-components", "0"]
+    out = tmp_path / "ds"
+    argv = reelkit("dataset", "run", *map(str, footage.videos), *opts, "-o", str(out), "-q")
+    jobs = [subprocess.Popen(argv, env=ENV, cwd=REPO, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(job.wait(timeout=600), job.stderr.read()) for job in jobs]
+    assert sorted(code for code, _ in results) == [0, 1], results
+    refused = next(err for code, err in results if code == 1)
+    assert "in use by another job" in refused and len(refused.strip().splitlines()) == 1
+    listed = (out / "dataset" / "train.txt").read_text().split()
+    assert listed and all((out / "dataset" / name).is_file() for name in listed)
+    status = subprocess.run(reelkit("dataset", "status", str(out)), env=ENV, cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout
+    assert [line.split()[1] for line in status.splitlines()] == ["done"] * 8, status
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    pattern = make_plate(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / lock_name()).write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(),
+                                               "command": "degrade", "started": "earlier"}))
+    assert subprocess.run(degrade_argv(pattern, out), env=ENV, cwd=REPO).returncode == 0
+    assert len(folder_bytes(out)) == 2 and not (out / lock_name()).exists()
+
+
+def test_a_live_lock_refuses_and_touches_nothing(tmp_path):
+    pattern = make_plate(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.manifest import OutputLock; "
+                               f"OutputLock({str(out)!r}, 'convert').acquire(); print('held', flush=True); "
+                               "sys.stdin.read()"], env=ENV, cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = sorted(p.name for p in out.iterdir())
+        res = subprocess.run(degrade_argv(pattern, out), env=ENV, cwd=REPO, capture_output=True, text=True)
+        assert res.returncode == 1
+        assert res.stderr.strip() == (
+            f"reelkit degrade: error: {out}: this folder in use by another job (convert, pid {holder.pid} on "
+            f"{socket.gethostname()}, since {json.loads((out / lock_name()).read_text())['started']}); wait for it "
+            f"to finish, or delete {out / lock_name()} if that job is gone")
+        assert sorted(p.name for p in out.iterdir()) == before == [lock_name()]
+        with pytest.raises(OutputLockedError):
+            OutputLock(out, "degrade").acquire()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    OutputLock(out, "degrade").acquire()  # the holder is gone: stale, taken over
+
+
+def test_another_hosts_lock_is_trusted(tmp_path):
+    (tmp_path / lock_name()).write_text(json.dumps({"pid": _dead_pid(), "host": "render-node-7",
+                                                    "command": "infer", "started": "t"}))
+    with pytest.raises(OutputLockedError, match="pid .* on render-node-7"):
+        OutputLock(tmp_path, "convert").acquire()
+
+
+def test_frame_ranges_share_a_folder_but_not_with_a_whole_job(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from core.manifest import OutputLock; "
+                               f"OutputLock({str(tmp_path)!r}, 'degrade', frame_range='1001-1010').acquire(); "
+                               "print('held', flush=True); sys.stdin.read()"], env=ENV, cwd=REPO,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        other = OutputLock(tmp_path, "degrade", frame_range="1011-1020")
+        other.acquire()  # another range: fine
+        with pytest.raises(OutputLockedError, match="frames 1001-1010 in use"):
+            OutputLock(tmp_path, "degrade", frame_range="1001-1010").acquire()
+        with pytest.raises(OutputLockedError, match="frames 1001-1010 in use"):
+            OutputLock(tmp_path, "degrade").acquire()
+        other.release()
+        assert not (tmp_path / lock_name("1011-1020")).exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+def test_one_process_running_jobs_one_after_another_keeps_its_own_lock(tmp_path):
+    first = OutputLock(tmp_path, "convert")
+    first.acquire()
+    second = OutputLock(tmp_path, "convert")
+    second.acquire()  # same process: one owner
+    second.release()
+    assert not (tmp_path / lock_name()).exists()
+    assert first.held
+
+
+def test_a_stage_folder_is_built_aside_and_swapped_in_whole(tmp_path):
+    from core.io.atomic import building_dir
+
+    target = tmp_path / "dataset"
+    target.mkdir()
+    (target / "old.png").write_bytes(b"old")
+    (tmp_path / ".dataset.building").mkdir()  # left by a killed run
+    (tmp_path / ".dataset.building" / "half.png").write_bytes(b"half")
+    with pytest.raises(RuntimeError), building_dir(target) as dest:
+        assert list(dest.iterdir()) == []  # the killed run's half folder is gone
+        (dest / "new.png").write_bytes(b"new")
+        raise RuntimeError("assembly failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"] and (target / "old.png").read_bytes() == b"old"
+    with building_dir(target) as dest:
+        (dest / "new.png").write_bytes(b"new")
+        assert (target / "old.png").exists()  # readers see the old set until the swap
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+    assert [p.name for p in target.iterdir()] == ["new.png"]
