@@ -132,3 +132,16 @@ def test_infer_reads_the_stated_colorspace_and_records_it(tmp_path):
     # by default (lin_rec709) they are converted first: another result
     default = infer_files(model, str(path), output_dir=tmp_path / "out2", params={"tile": 0, "threads": 1})
     assert default.data["frames"]["hdri.exr"]["from"] == "lin_rec709"
+
+
+def test_palette_report_reads_the_stated_colorspace_and_records_it(tmp_path):
+    path = _untagged_exr(tmp_path / "hdri.exr")
+    assert main(["palette", "report", str(path), "--k", "4", "--output-dir", str(tmp_path / "a"), "-q"]) == 0
+    auto = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert auto["colorspace"] == {"input": "auto", "from": "lin_rec709", "source": "default"}
+    assert main(["palette", "report", str(path), "--k", "4", "--input-colorspace", "acescg",
+                 "--output-dir", str(tmp_path / "b"), "-q"]) == 0
+    stated = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert stated["colorspace"] == {"input": "ACEScg", "from": "ACEScg", "source": "argument"}
+    # the same pixels read as another space give another palette (the option reaches the fit)
+    assert auto["palette"] != stated["palette"]

@@ -6,7 +6,7 @@ import sys
 
 
 def add_parser(sub) -> None:
-    from core.cli.main import add_output_options
+    from core.cli.main import add_colorspace_options, add_output_options
     from core.palette import ENCODE_PARAMS
 
     p = sub.add_parser("palette", help="K-means palette maps that keep hue identity where luma merges it",
@@ -36,6 +36,7 @@ def add_parser(sub) -> None:
     rep = psub.add_parser("report", help="swatches, luma vs palette comparison and metrics for one image")
     rep.add_argument("input", help="image file")
     ENCODE_PARAMS.add_arguments(rep, skip=("output", "shared"))
+    add_colorspace_options(rep, writes=False)
     add_output_options(rep)
     rep.set_defaults(func=run_report)
 
@@ -77,9 +78,11 @@ def run_decode(args) -> int:
 
 
 def run_report(args) -> int:
+    from core.cli.main import colorspace_values
     from core.palette.files import report
 
-    metrics = report(args.input, output_dir=args.output_dir, params=_values(args), force=args.force)
+    metrics = report(args.input, output_dir=args.output_dir, params=_values(args), force=args.force,
+                     **colorspace_values(args))
     if not args.quiet:
         e = metrics["error"]
         print(f"K={metrics['palette']['k']}: ΔE00 mean {e['de2000_mean']:.2f} / p95 {e['de2000_p95']:.2f}; "

@@ -187,13 +187,15 @@ def decode_files(input_path: str, output: str | None = None, *, output_dir: str 
 
 
 def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict[str, Any] | None = None,
-           force: bool = False) -> dict[str, Any]:
+           force: bool = False, input_colorspace: str | None = None) -> dict[str, Any]:
     """Fit and encode one image; write ``swatches.png``, ``luma_vs_palette.png`` and ``metrics.json``.
 
     Returns the metrics: palette (ACEScg, shares, gradient positions), ΔE00 /
     ΔE OK reconstruction error, the luma comparison (how many visually
-    distinct palette colours Rec.709 luma merges), and the pack size against
-    the source file.
+    distinct palette colours Rec.709 luma merges), the pack size against
+    the source file, and ``colorspace``: the ``input_colorspace`` asked
+    (an OCIO or reelkit name; ``None`` / ``"auto"``: :mod:`core.io`'s rules)
+    and the one used, with where it came from.
     """
     import tempfile
 
@@ -207,6 +209,7 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
     from core.palette.params import ENCODE_PARAMS, fit_kwargs
 
     values = ENCODE_PARAMS.resolve(params or {})
+    input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
     out = Path(output_dir)
     targets = [out / "swatches.png", out / "luma_vs_palette.png", out / "metrics.json"]
     if not force:
@@ -215,7 +218,7 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
         for t in targets:
             if t.exists():
                 raise OutputExistsError(f"{t}: already exists (use --force to replace)")
-    frame = io.read_image(input_path)
+    frame = io.read_image(input_path, colorspace=input_colorspace)
     fit = fit_palette(frame, **fit_kwargs(values))
     enc = encode(frame, fit, distance=True, index_dtype=values["index_dtype"])
     from core.palette.controller import check_image
@@ -227,6 +230,8 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
         info = pack(Path(tmp) / "probe.npz", enc, source=input_path)
     metrics = {
         "input": str(input_path),
+        "colorspace": {"input": input_colorspace or "auto", "from": frame.colorspace,
+                       "source": frame.metadata.get("colorspace_source")},
         "parameters": values,
         "palette": fit.to_dict(),
         "error": err.to_dict(),
