@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from core.errors import ImageReadError, OutputExistsError, ParameterError
+from core.io.atomic import remove_stale_temps
 from core.manifest import Manifest, file_sha256
 
 ProgressFn = Callable[[int, int, "int | None"], None]
@@ -87,7 +88,7 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     Frames done by an earlier run with the same config hash (any manifest or
     journal in the output folder) are skipped unless ``force``; a frame such
     a run started but never recorded (killed mid-frame) is redone, replacing
-    its output. Outputs that exist but were not made by such a run raise
+    its output, and temporary files such a run left are removed. Outputs that exist but were not made by such a run raise
     :class:`~core.errors.OutputExistsError` before any work starts, unless
     ``force``: nothing is silently replaced. ``process`` writes
     ``task.targets`` (atomically, overwrite allowed) and returns the frame's
@@ -96,6 +97,7 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     """
     manifest.claim()
     try:
+        remove_stale_temps([manifest.path, *(p for t in tasks for p in t.targets)])  # left by a killed run
         done, started = ({}, set()) if force else manifest.previous_work()
         blocked = [str(p) for t in tasks if not force and t.key not in done and t.key not in started
                    for p in t.targets if p.exists()]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from core import __version__
 from core.errors import ReelkitError
@@ -51,20 +53,58 @@ def colorspace_values(args) -> dict[str, str | None]:
             for name in ("input_colorspace", "output_colorspace") if hasattr(args, name)}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what farm managers and ``kill`` send), raised where the job is and unwound like Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts() -> Iterator[list[int]]:
+    """While the command runs, SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated`.
+
+    Only the first signal raises: a second one (a farm manager's repeat, a
+    double Ctrl-C) must not break the clean-up of the first (the current
+    frame's temporary file removed, the manifest written). Yields the list of
+    signals received. Outside the main thread nothing is installed.
+    """
+    received: list[int] = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        if len(received) == 1:
+            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    try:
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        previous = {}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors, Ctrl-C and SIGTERM end in one line on stderr.
+
+    Exit status: 0 done, 1 error, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ReelkitError as exc:
-        print(f"reelkit {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"reelkit {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except OSError as exc:  # disk full, permission denied... still one line
-        print(f"reelkit {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    with _signals_as_interrupts() as received:
+        try:
+            return int(args.func(args) or 0)
+        except BaseException as exc:
+            # after a signal, whatever the unwinding raised (a half-closed zip file...) is the signal's doing
+            signum = received[0] if received else signal.SIGINT if isinstance(exc, KeyboardInterrupt) else None
+            if signum is not None:
+                word = "terminated" if signum == signal.SIGTERM else "interrupted"
+                print(f"reelkit {args.command}: {word}", file=sys.stderr)
+                return 128 + signum
+            if isinstance(exc, (ReelkitError, OSError)):  # OSError: disk full, permission denied... still one line
+                print(f"reelkit {args.command}: error: {exc}", file=sys.stderr)
+                return 1
+            raise
 
 
 if __name__ == "__main__":  # pragma: no cover

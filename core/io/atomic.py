@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from core.errors import ImageWriteError, OutputExistsError
@@ -43,6 +44,32 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+# the names atomic_path gives its temporary files: .STEM.XXXXXXXX.tmpSUFFIX (mkstemp's 8 random characters)
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.*)\.[a-z0-9_]{8}\.tmp(?P<suffix>(\.[^.]*)?)$")
+
+
+def remove_stale_temps(targets: Iterable[str | os.PathLike]) -> int:
+    """Remove the temporary files :func:`atomic_path` left for ``targets`` (a writer killed mid-write).
+
+    Only call it while no other writer of these targets runs (holding the
+    output's lock). Each folder is listed once; returns how many were removed.
+    """
+    wanted: dict[Path, set[tuple[str, str]]] = {}
+    for t in map(Path, targets):
+        wanted.setdefault(t.parent, set()).add((t.stem, t.suffix))
+    removed = 0
+    for folder, names in wanted.items():
+        if not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            m = _TEMP_NAME.match(entry.name)
+            if m and (m["stem"], m["suffix"]) in names and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
