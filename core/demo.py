@@ -211,6 +211,7 @@ def run_demo(output_dir: str | os.PathLike, *, params: dict | None = None, force
     footage_cfg = {k: values[k] for k in ("width", "shot_length", "preset", "seed")}
     footage_hash = config_hash(footage_cfg)
     manifest = Manifest(out, "demo", {"params": values}, seed=values["seed"])
+    manifest.claim()  # before the footage is made: a second demo in this folder stops here
     old = _previous(out)
     footage = out / "footage"
     src = str(footage / "scan" / "scan.####.exr")

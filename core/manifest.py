@@ -117,9 +117,9 @@ class OutputLock:
     """An exclusive claim on an output folder, or on one frame range of it.
 
     The lock file holds ``{"pid", "host", "command", "started"}`` and is
-    written atomically. Its owner is a process (same pid and host): one
-    process running jobs on a folder one after the other re-takes its own
-    lock. A lock of a dead process on this host is stale and taken over; a
+    written atomically. Its owner is a process (same pid and host): a job
+    run inside another on the same folder (the demo's project, a stage of a
+    run) shares the outer one's lock, and only the outer one deletes it. A lock of a dead process on this host is stale and taken over; a
     lock from another host is trusted until its file is deleted.
     """
 
@@ -128,6 +128,7 @@ class OutputLock:
         self.command = command
         self.path = self.folder / lock_name(frame_range)
         self.held = False
+        self._nested = False
 
     def acquire(self) -> None:
         """Take the lock (creating the folder); raises :class:`~core.errors.OutputLockedError` when in use."""
@@ -135,6 +136,7 @@ class OutputLock:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         host, pid = socket.gethostname(), os.getpid()
+        nested = False
         with _folder_guard(self.folder):
             for path in (self.folder / _WHOLE_LOCK, *sorted(self.folder.glob(f"{_RANGE_LOCK}*.lock"))):
                 if not path.is_file() or _WHOLE_LOCK not in (path.name, self.path.name) and path != self.path:
@@ -145,23 +147,25 @@ class OutputLock:
                         path.unlink()  # stale: its job is gone
                     continue
                 if info.get("host") == host and info.get("pid") == pid:
+                    nested = nested or path == self.path
                     continue  # ours
                 what = "this folder" if path.name == _WHOLE_LOCK else "frames " + path.name[len(_RANGE_LOCK):-5]
                 raise OutputLockedError(
                     f"{self.folder}: {what} in use by another job ({info.get('command', '?')}, pid {info.get('pid')} "
                     f"on {info.get('host')}, since {info.get('started', '?')}); wait for it to finish, or delete "
                     f"{path} if that job is gone")
-            record = {"pid": pid, "host": host, "command": self.command,
-                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            write_text_atomic(self.path, json.dumps(record) + "\n", overwrite=True)
-        self.held = True
+            if not nested:
+                record = {"pid": pid, "host": host, "command": self.command,
+                          "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                write_text_atomic(self.path, json.dumps(record) + "\n", overwrite=True)
+        self.held, self._nested = True, nested
 
     def release(self) -> None:
         """Give the lock back: its file is deleted if it is still this process's."""
         if not self.held:
             return
         self.held = False
-        if not self.folder.is_dir():
+        if self._nested or not self.folder.is_dir():  # nested: the outer holder gives it back
             return
         with _folder_guard(self.folder):
             info = _read_lock(self.path)

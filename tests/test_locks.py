@@ -159,14 +159,35 @@ def test_frame_ranges_share_a_folder_but_not_with_a_whole_job(tmp_path):
         holder.wait(timeout=60)
 
 
-def test_one_process_running_jobs_one_after_another_keeps_its_own_lock(tmp_path):
-    first = OutputLock(tmp_path, "convert")
-    first.acquire()
-    second = OutputLock(tmp_path, "convert")
-    second.acquire()  # same process: one owner
-    second.release()
+def test_a_job_inside_another_shares_its_lock_and_only_the_outer_one_gives_it_back(tmp_path):
+    outer = OutputLock(tmp_path, "demo")
+    outer.acquire()
+    inner = OutputLock(tmp_path, "restore run")
+    inner.acquire()  # same process: one owner
+    inner.release()
+    assert json.loads((tmp_path / lock_name()).read_text())["command"] == "demo"
+    outer.release()
     assert not (tmp_path / lock_name()).exists()
-    assert first.held
+
+
+def test_two_restore_runs_of_one_project(tmp_path):
+    """The project folder is locked for a run: a second ``restore run`` stops before judging any stage."""
+    from core.errors import OutputLockedError as Locked
+    from core.pipeline.project import FORMAT, run_project
+
+    (tmp_path / "project.json").write_text(json.dumps({"format": FORMAT, "source": "scan.####.exr",
+                                                       "reference": "telecine.####.png"}))
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from core.manifest import OutputLock; "
+                               f"OutputLock({str(tmp_path)!r}, 'restore run').acquire(); "
+                               "print('held', flush=True); sys.stdin.read()"], env=ENV, cwd=REPO,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Locked, match="restore run, pid"):
+            run_project(tmp_path, "1")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
 
 
 def test_a_stage_folder_is_built_aside_and_swapped_in_whole(tmp_path):

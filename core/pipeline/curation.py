@@ -172,6 +172,7 @@ def build_pairs(source: str | os.PathLike, reference: str | os.PathLike, *, outp
     manifest = Manifest(out, "pairs build", {"source": src.path, "reference": ref.path, "params": values,
                                              "overrides": {str(k): v for k, v in sorted(kept.items())}},
                         seed=values["seed"])
+    manifest.claim()  # a second pairs build into this folder stops here
     try:
         result = _build(src, ref, out, values, kept, force, progress, manifest)
     except BaseException:

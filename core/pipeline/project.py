@@ -601,27 +601,37 @@ def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, fo
 
     A stage runs when it is not done (not started, failed, stale) or when
     ``force``. It needs the stage before it done (run now or earlier):
-    otherwise :class:`StageError` says which to run. Files in a stage folder
+    otherwise :class:`StageError` says which to run. The project folder is
+    locked for the run (:class:`~core.manifest.OutputLock`): a second run of
+    the same project raises :class:`~core.errors.OutputLockedError`. Files in a stage folder
     that the project did not make raise
     :class:`~core.errors.OutputExistsError` unless ``force``. A stage that
     raises is recorded ``failed`` (``stage.json``) and the error goes on up;
     running again resumes it.
     """
+    from core.manifest import OutputLock
+
     project = load_project(path)
     chosen = parse_stages(stages)
-    for n in chosen:
-        stage = STAGES[n - 1]
-        status = project_status(project)
-        st = status[n - 1]
-        if st.state == "done" and not force:
-            if progress is not None:
-                progress(n, 1, 1, "done already, skipped")
-            continue
-        if n > 1 and status[n - 2].state != "done":
-            prev = status[n - 2]
-            raise StageError(f"stage {n} ({stage.title}) needs stage {n - 1} ({prev.stage.title}) done first; it is "
-                             f"{prev.state}{': ' + prev.reason if prev.reason else ''} (run --stages {n - 1}-{n})")
-        _run_stage(project, stage, st, status[n - 2] if n > 1 else None, force=force, progress=progress)
+    lock = OutputLock(project.path, "restore run")
+    lock.acquire()  # one run per project: a second one stops here, before any stage is judged
+    try:
+        for n in chosen:
+            stage = STAGES[n - 1]
+            status = project_status(project)
+            st = status[n - 1]
+            if st.state == "done" and not force:
+                if progress is not None:
+                    progress(n, 1, 1, "done already, skipped")
+                continue
+            if n > 1 and status[n - 2].state != "done":
+                prev = status[n - 2]
+                raise StageError(f"stage {n} ({stage.title}) needs stage {n - 1} ({prev.stage.title}) done first; "
+                                 f"it is {prev.state}{': ' + prev.reason if prev.reason else ''} "
+                                 f"(run --stages {n - 1}-{n})")
+            _run_stage(project, stage, st, status[n - 2] if n > 1 else None, force=force, progress=progress)
+    finally:
+        lock.release()
     return project_status(project)
 
 
