@@ -8,11 +8,13 @@ second job is refused with one line before it writes anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,22 @@ def degrade_argv(pattern: str, out: Path, *extra: str) -> list[str]:
 def folder_bytes(folder: Path) -> dict[str, bytes]:
     """Every frame file of a folder by name (manifests, journals and locks left out)."""
     return {p.name: p.read_bytes() for p in sorted(folder.glob("d.*.exr"))}
+
+
+@contextlib.contextmanager
+def held_by_another_process(folder: Path, command: str, frame_range: str | None = None) -> Iterator[int]:
+    """A live process holding ``folder``'s lock (or a frame range's) until the block ends; yields its pid."""
+    code = ("import sys; from core.manifest import OutputLock; "
+            f"OutputLock({str(folder)!r}, {command!r}, frame_range={frame_range!r}).acquire(); "
+            "print('held', flush=True); sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code], env=ENV, cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
 
 
 def _dead_pid() -> int:
@@ -110,26 +128,21 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
 def test_a_live_lock_refuses_and_touches_nothing(tmp_path):
     pattern = make_plate(tmp_path / "in", 2)
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.manifest import OutputLock; "
-                               f"OutputLock({str(out)!r}, 'convert').acquire(); print('held', flush=True); "
-                               "sys.stdin.read()"], env=ENV, cwd=REPO, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_by_another_process(out, "convert") as pid:
         before = sorted(p.name for p in out.iterdir())
         res = subprocess.run(degrade_argv(pattern, out), env=ENV, cwd=REPO, capture_output=True, text=True)
         assert res.returncode == 1
         assert res.stderr.strip() == (
-            f"reelkit degrade: error: {out}: this folder in use by another job (convert, pid {holder.pid} on "
+            f"reelkit degrade: error: {out}: this folder in use by another job (convert, pid {pid} on "
             f"{socket.gethostname()}, since {json.loads((out / lock_name()).read_text())['started']}); wait for it "
             f"to finish, or delete {out / lock_name()} if that job is gone")
         assert sorted(p.name for p in out.iterdir()) == before == [lock_name()]
         with pytest.raises(OutputLockedError):
             OutputLock(out, "degrade").acquire()
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=60)
-    OutputLock(out, "degrade").acquire()  # the holder is gone: stale, taken over
+    lock = OutputLock(out, "degrade")
+    lock.acquire()  # the holder is gone: stale, taken over
+    assert json.loads((out / lock_name()).read_text())["pid"] == os.getpid()
+    lock.release()
 
 
 def test_another_hosts_lock_is_trusted(tmp_path):
@@ -140,12 +153,7 @@ def test_another_hosts_lock_is_trusted(tmp_path):
 
 
 def test_frame_ranges_share_a_folder_but_not_with_a_whole_job(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys; from core.manifest import OutputLock; "
-                               f"OutputLock({str(tmp_path)!r}, 'degrade', frame_range='1001-1010').acquire(); "
-                               "print('held', flush=True); sys.stdin.read()"], env=ENV, cwd=REPO,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_by_another_process(tmp_path, "degrade", "1001-1010"):
         other = OutputLock(tmp_path, "degrade", frame_range="1011-1020")
         other.acquire()  # another range: fine
         with pytest.raises(OutputLockedError, match="frames 1001-1010 in use"):
@@ -154,9 +162,6 @@ def test_frame_ranges_share_a_folder_but_not_with_a_whole_job(tmp_path):
             OutputLock(tmp_path, "degrade").acquire()
         other.release()
         assert not (tmp_path / lock_name("1011-1020")).exists()
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=60)
 
 
 def test_a_job_inside_another_shares_its_lock_and_only_the_outer_one_gives_it_back(tmp_path):
@@ -172,22 +177,12 @@ def test_a_job_inside_another_shares_its_lock_and_only_the_outer_one_gives_it_ba
 
 def test_two_restore_runs_of_one_project(tmp_path):
     """The project folder is locked for a run: a second ``restore run`` stops before judging any stage."""
-    from core.errors import OutputLockedError as Locked
     from core.pipeline.project import FORMAT, run_project
 
     (tmp_path / "project.json").write_text(json.dumps({"format": FORMAT, "source": "scan.####.exr",
                                                        "reference": "telecine.####.png"}))
-    holder = subprocess.Popen([sys.executable, "-c", "import sys; from core.manifest import OutputLock; "
-                               f"OutputLock({str(tmp_path)!r}, 'restore run').acquire(); "
-                               "print('held', flush=True); sys.stdin.read()"], env=ENV, cwd=REPO,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(Locked, match="restore run, pid"):
-            run_project(tmp_path, "1")
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=60)
+    with held_by_another_process(tmp_path, "restore run"), pytest.raises(OutputLockedError, match="restore run, pid"):
+        run_project(tmp_path, "1")
 
 
 def test_a_stage_folder_is_built_aside_and_swapped_in_whole(tmp_path):
