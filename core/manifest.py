@@ -259,11 +259,11 @@ class Manifest:
                         continue  # a line cut short by a kill
                     if not isinstance(entry, dict) or entry.get("config_hash") != self.config_hash:
                         continue
-                    rec = entry.get("record") or {}
+                    key, rec = str(entry.get("key")), entry.get("record") or {}
                     if rec.get("status") == "done":
-                        done[entry["key"]] = rec
+                        done[key] = rec
                     elif rec.get("status") == "started":
-                        started.add(entry["key"])
+                        started.add(key)
         return done, started - set(done)
 
     def previous_done(self) -> dict[str, dict[str, Any]]:
@@ -310,18 +310,27 @@ class Manifest:
         self.data["status"] = status
         self.data["timings"]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.data["timings"]["seconds"] = round(time.perf_counter() - self._t0, 3)
-        path = self.save()
+        path = self._write()
         with contextlib.suppress(FileNotFoundError):
             self.journal_path.unlink()  # the manifest now holds every record
         self.release()
         return path
 
     def save(self, *, throttle: bool = False) -> Path:
-        """Write the manifest atomically (taking the lock first); with ``throttle``, at most every 2 s."""
-        now = time.perf_counter()
-        if throttle and now - self._last_save < _SAVE_INTERVAL_S:
+        """Write the manifest atomically (taking the lock first); with ``throttle``, at most every 2 s.
+
+        Saving a finished manifest (an amendment after :meth:`finish`) takes
+        the lock for the write only.
+        """
+        if throttle and time.perf_counter() - self._last_save < _SAVE_INTERVAL_S:
             return self.path
+        path = self._write()
+        if self.data["status"] != "running":
+            self.release()
+        return path
+
+    def _write(self) -> Path:
         self.claim()
-        self._last_save = now
+        self._last_save = time.perf_counter()
         text = json.dumps(self.data, indent=2, sort_keys=False, default=str)
         return write_text_atomic(self.path, text + "\n", overwrite=True)

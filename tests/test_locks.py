@@ -203,3 +203,15 @@ def test_a_stage_folder_is_built_aside_and_swapped_in_whole(tmp_path):
         assert (target / "old.png").exists()  # readers see the old set until the swap
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
     assert [p.name for p in target.iterdir()] == ["new.png"]
+
+
+def test_no_lock_is_left_behind_by_a_command_that_amends_its_finished_manifest(tmp_path):
+    """palette encode saves its manifest again after the frame job finished: the lock is taken for that
+    write only."""
+    from core import io as rio
+    from core.cli.main import main
+
+    rio.write_image(tmp_path / "in.png", srgb_sample("coffee.png")[::4, ::4], colorspace="srgb")
+    assert main(["palette", "encode", str(tmp_path / "in.png"), "--k", "8", "-o", str(tmp_path / "out"), "-q"]) == 0
+    names = [p.name for p in (tmp_path / "out").iterdir()]
+    assert "manifest.json" in names and not [n for n in names if n.startswith(".") or n.endswith(".journal")]
