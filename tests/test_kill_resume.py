@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from core.manifest import Manifest
-from tests.test_locks import ENV, REPO, degrade_argv, folder_bytes, make_plate
+from tests.test_locks import ENV, REPO, degrade_argv, folder_bytes, make_plate, reelkit
 
 N = 30
 
@@ -113,3 +113,33 @@ def test_ctrl_c_exits_130_with_one_line(plate, tmp_path):
     pattern, _ = plate
     code, err, _ = _start_and_signal(pattern, tmp_path / "out", signal.SIGINT, 2)
     assert code == 130 and err.strip() == "reelkit degrade: interrupted"
+
+
+def _palette_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"}
+
+
+@pytest.mark.parametrize(("sig", "after_frames"), [(signal.SIGINT, 1), (signal.SIGTERM, 2), (signal.SIGKILL, 3)])
+def test_palette_encode_stopped_says_one_line_and_resumes_byte_identical(tmp_path, sig, after_frames):
+    """palette encode writes a zip pack beside each frame: a signal mid-pack once gave a 'Can't close
+    the ZIP file' traceback. Any signal: one line (or none for SIGKILL), then the re-run finishes."""
+    pattern = make_plate(tmp_path / "in", 8)
+    argv = reelkit("palette", "encode", pattern, "--k", "6", "-q")
+    subprocess.run([*argv, "-o", str(tmp_path / "ref")], env=ENV, cwd=REPO, check=True, capture_output=True)
+    out = tmp_path / "out"
+    job = subprocess.Popen([*argv, "-o", str(out)], env=ENV, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("plate.*.exr"))) < after_frames and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    job.send_signal(sig)
+    code, err = job.wait(timeout=120), job.stderr.read()
+    assert len(list(out.glob("plate.*.exr"))) < 8
+    if sig == signal.SIGKILL:
+        assert code == -sig
+    else:
+        word = "terminated" if sig == signal.SIGTERM else "interrupted"
+        assert code == 128 + sig and err.strip() == f"reelkit palette: {word}", err
+    res = subprocess.run([*argv, "-o", str(out)], env=ENV, cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert _palette_files(out) == _palette_files(tmp_path / "ref")
