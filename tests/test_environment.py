@@ -25,6 +25,7 @@ DEV_MODULES = {
     "colour": "dev",
     "av": "dev",
     "skimage": "dev",
+    "skvideo": "bench",
     "PyOpenColorIO": "core",
     "OpenEXR": "core",
 }
