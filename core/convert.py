@@ -23,7 +23,8 @@ COLORSPACES = ("ACEScg", "ACES2065-1", "lin_rec709", "srgb", "XYZ", "Lab", "OKLa
 CONVERT_PARAMS = ParamSet(
     "convert",
     [
-        Param("source", str, "auto", "colour space of the input; 'auto' takes it from the file",
+        Param("source", str, "auto", "colour space of the input; 'auto' takes it from the file, else "
+              "core.io's file-type rule (8/16-bit srgb; float $OCIO's scene_linear, else lin_rec709)",
               choices=("auto",) + COLORSPACES, cli="--from", label="From"),
         Param("target", str, "srgb", "colour space to convert to", choices=COLORSPACES, cli="--to", label="To"),
         Param("nonfinite", str, "raise", "NaN/Inf pixels: 'raise' stops with the frame and pixel, 'pass' lets them through",
@@ -69,6 +70,7 @@ def convert(input_path: str, output: str, *, output_dir: str | os.PathLike = "."
     manifest = Manifest(out_dir, "convert", {"input": str(input_path), "output": output, "params": values},
                         frame_range=frames)
     manifest.set("parameters", values)
+    manifest.set("colorspaces", {"input": values["source"], "output": values["target"]})
     return run_frame_job(
         manifest, tasks,
         lambda t: convert_frame_file(t.source, t.target, values, frame=t.frame, overwrite=True),

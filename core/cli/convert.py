@@ -6,7 +6,7 @@ import os
 
 
 def add_parser(sub) -> None:
-    from core.cli.main import add_output_options
+    from core.cli.main import add_colorspace_options, add_output_options
     from core.convert import CONVERT_PARAMS
 
     p = sub.add_parser(
@@ -19,16 +19,20 @@ def add_parser(sub) -> None:
     p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir "
                    "(default: the input's name)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2, 1,5,7-9")
-    CONVERT_PARAMS.add_arguments(p)
+    CONVERT_PARAMS.add_arguments(p, skip=("source",))  # the input's space is --input-colorspace (alias --from)
+    add_colorspace_options(p, writes=False)
+    p.add_argument("--from", dest="input_colorspace", default=None, help="same as --input-colorspace")
     add_output_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.convert import CONVERT_PARAMS, convert
 
     params = CONVERT_PARAMS.from_namespace(args)
+    params["source"] = colorspace_values(args)["input_colorspace"] or "auto"
     output = args.output or os.path.basename(args.input)
     with progress_bar("convert", quiet=args.quiet) as update:
         manifest = convert(args.input, output, output_dir=args.output_dir, params=params,

@@ -1,0 +1,43 @@
+"""``--input-colorspace`` on every command that reads images (issue #25 item 2), beyond info/degrade/infer/palette report.
+
+Each command reads an untagged float EXR written by OpenEXR itself (no reelkit tag, no chromaticities: the
+file-type rule says lin_rec709) with and without the option, records the choice in its manifest, and a name
+nobody knows gives one line naming the option.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from core import color, io
+from core.cli.main import main
+from tests.test_io_input_colorspace import _untagged_exr
+
+
+def _one_line_error(capsys, option="--input-colorspace"):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{option}: unknown colour space 'rec2020'" in err[0], err
+
+
+def test_convert_reads_the_stated_colorspace_and_records_it(tmp_path, capsys):
+    path = _untagged_exr(tmp_path / "hdri.exr")
+    linear = io.read_image(path)
+    assert main(["convert", str(path), "a.exr", "--to", "ACEScg", "--output-dir", str(tmp_path / "a"), "-q"]) == 0
+    auto = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert auto["colorspaces"] == {"input": "auto", "output": "ACEScg"}
+    assert auto["frames"]["hdri.exr"]["from"] == "lin_rec709"
+    np.testing.assert_allclose(io.read_image(tmp_path / "a" / "a.exr").pixels,
+                               color.convert_frame(linear, "ACEScg").pixels, rtol=2e-3, atol=1e-4)
+    # stated ACEScg (an OCIO name): the pixels pass unchanged; --from is the same option
+    for flag, out in (("--input-colorspace", "b"), ("--from", "c")):
+        assert main(["convert", str(path), "b.exr", "--to", "ACEScg", flag, "ACES - ACEScg",
+                     "--output-dir", str(tmp_path / out), "-q"]) == 0
+        stated = json.loads((tmp_path / out / "manifest.json").read_text())
+        assert stated["colorspaces"] == {"input": "ACEScg", "output": "ACEScg"}
+        assert stated["frames"]["hdri.exr"]["from"] == "ACEScg"
+        np.testing.assert_allclose(io.read_image(tmp_path / out / "b.exr").pixels, linear.pixels, rtol=1e-3)
+    assert main(["convert", str(path), "--input-colorspace", "rec2020", "--output-dir", str(tmp_path / "bad")]) == 1
+    _one_line_error(capsys)
+    assert not (tmp_path / "bad").exists()
