@@ -41,3 +41,26 @@ def test_convert_reads_the_stated_colorspace_and_records_it(tmp_path, capsys):
     assert main(["convert", str(path), "--input-colorspace", "rec2020", "--output-dir", str(tmp_path / "bad")]) == 1
     _one_line_error(capsys)
     assert not (tmp_path / "bad").exists()
+
+
+def test_palette_encode_reads_the_stated_colorspace_and_records_it(tmp_path, capsys):
+    path = _untagged_exr(tmp_path / "hdri.exr")
+    runs = {}
+    for name, extra in (("auto", []), ("stated", ["--input-colorspace", "acescg"]),
+                        ("shared", ["--input-colorspace", "acescg", "--shared-palette"])):
+        assert main(["palette", "encode", str(path), "--k", "4", *extra,
+                     "--output-dir", str(tmp_path / name), "-q"]) == 0
+        runs[name] = json.loads((tmp_path / name / "manifest.json").read_text())
+    assert runs["auto"]["colorspaces"] == {"input": "auto", "output": "ACEScg"}
+    assert runs["auto"]["frames"]["hdri.exr"]["from"] == "lin_rec709"
+    assert runs["stated"]["colorspaces"] == {"input": "ACEScg", "output": "ACEScg"}
+    assert runs["stated"]["config"]["input_colorspace"] == "ACEScg"
+    assert runs["stated"]["frames"]["hdri.exr"]["from"] == "ACEScg"
+    # the same pixels read as another space give another palette; the shared fit reads them the stated way too
+    stated = runs["stated"]["frames"]["hdri.exr"]["palette_acescg"]
+    assert runs["auto"]["frames"]["hdri.exr"]["palette_acescg"] != stated
+    np.testing.assert_allclose(runs["shared"]["shared_palette"]["palette_acescg"], stated, atol=1e-6)
+    assert main(["palette", "encode", str(path), "--input-colorspace", "rec2020",
+                 "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
+    _one_line_error(capsys)
+    assert not (tmp_path / "bad").exists()

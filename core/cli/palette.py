@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
                      help="fit one palette over the whole shot so the encoding does not flicker")
     enc.add_argument("--stability-threshold", type=float, default=2.0,
                      help="warn when palettes move more than this between frames (ΔE OK x 100; default 2)")
+    add_colorspace_options(enc, writes=False)
     add_output_options(enc)
     enc.set_defaults(func=run_encode)
 
@@ -48,12 +49,14 @@ def _values(args) -> dict:
 
 
 def run_encode(args) -> int:
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.palette.files import encode_files
 
     with progress_bar("palette encode", quiet=args.quiet) as update:
         manifest = encode_files(args.input, output_dir=args.output_dir, params=_values(args), frames=args.frames,
-                                force=args.force, progress=update, stability_threshold=args.stability_threshold)
+                                force=args.force, progress=update, stability_threshold=args.stability_threshold,
+                                **colorspace_values(args))
     frames = manifest.data["frames"]
     stability = manifest.data.get("stability", {})
     if stability.get("warning"):

@@ -65,7 +65,7 @@ def _shared_sources(input_path: str) -> list[str]:
 
 def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict[str, Any] | None = None,
                  frames: str | None = None, force: bool = False, progress: ProgressFn | None = None,
-                 stability_threshold: float = 2.0) -> Manifest:
+                 stability_threshold: float = 2.0, input_colorspace: str | None = None) -> Manifest:
     """Fit and encode a file or sequence into ``output_dir``; returns the finished manifest.
 
     ``params``: user values for :data:`~core.palette.ENCODE_PARAMS` (``shared``
@@ -74,29 +74,35 @@ def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params
     (ACEScg), pixel shares, convergence, ΔE00 / ΔE OK reconstruction error
     and pack size, and a ``stability`` section (matched palette distance
     between consecutive frames; ``warning`` set above ``stability_threshold``).
+    ``input_colorspace``: the inputs' colour space, an OCIO or reelkit name
+    (``None`` / ``"auto"``: :mod:`core.io`'s rules), recorded in the
+    manifest's ``colorspaces`` (and its config, when set).
     """
     from core import io
     from core.palette.params import ENCODE_PARAMS, fit_kwargs
 
     values = ENCODE_PARAMS.resolve(params or {})
+    input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
     threshold = STABILITY_PARAMS.resolve({"stability_threshold": stability_threshold})["stability_threshold"]
     out_dir = Path(output_dir)
     pattern = io.sequence_pattern(input_path) if (frames or io.is_sequence_pattern(input_path)) else None
     source = pattern or input_path
     tasks = plan_frame_files(input_path, str(out_dir / _stem_pattern(source)), frames=frames)
-    manifest = Manifest(out_dir, "palette encode", {"input": str(input_path), "params": values,
-                                                   "stability_threshold": threshold},
-                        frame_range=frames, seed=values["seed"])
+    config = {"input": str(input_path), "params": values, "stability_threshold": threshold}
+    if input_colorspace is not None:  # only when set: earlier jobs keep their hash and resume
+        config["input_colorspace"] = input_colorspace
+    manifest = Manifest(out_dir, "palette encode", config, frame_range=frames, seed=values["seed"])
     manifest.set("parameters", values)
+    manifest.set("colorspaces", {"input": input_colorspace or "auto", "output": "ACEScg"})
     shared_fit = None
     if values["shared"]:
         from core.palette.operator import fit_shared_palette
 
-        shared_fit = fit_shared_palette(_shared_sources(source), **fit_kwargs(values))
+        shared_fit = fit_shared_palette(_shared_sources(source), colorspace=input_colorspace, **fit_kwargs(values))
         manifest.set("shared_palette", shared_fit.to_dict())
 
     def process(task: FrameTask) -> dict[str, Any]:
-        return encode_file(task, values, shared_fit)
+        return encode_file(task, values, shared_fit, input_colorspace=input_colorspace)
 
     run_frame_job(manifest, tasks, process, force=force, progress=progress)
     manifest.set("stability", _stability(manifest.data["frames"], threshold))
@@ -104,8 +110,13 @@ def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params
     return manifest
 
 
-def encode_file(task: FrameTask, values: dict[str, Any], shared_fit=None) -> dict[str, Any]:
-    """Encode one frame: palette EXR at ``task.target`` and a pack beside it; returns the manifest record."""
+def encode_file(task: FrameTask, values: dict[str, Any], shared_fit=None, *,
+                input_colorspace: str | None = None) -> dict[str, Any]:
+    """Encode one frame: palette EXR at ``task.target`` and a pack beside it; returns the manifest record.
+
+    ``input_colorspace``: the input's colour space (``None``: what
+    :func:`core.io.read_image` finds); the record's ``from`` is the one used.
+    """
     from core import io
     from core.palette.controller import encoding_error
     from core.palette.encode import encode
@@ -113,7 +124,7 @@ def encode_file(task: FrameTask, values: dict[str, Any], shared_fit=None) -> dic
     from core.palette.pack import pack, pack_exr
     from core.palette.params import fit_kwargs
 
-    frame = io.read_image(task.source)
+    frame = io.read_image(task.source, colorspace=input_colorspace)
     if task.frame is not None:
         frame = frame.replace(frame=task.frame)
     fit = shared_fit if shared_fit is not None else fit_palette(frame, **fit_kwargs(values))

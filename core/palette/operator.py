@@ -435,11 +435,11 @@ class _Fixed:
 class _Source:
     """One frame to sample: pixels, valid pixel positions and a label."""
 
-    def __init__(self, image: Any, p: dict[str, Any]):
+    def __init__(self, image: Any, p: dict[str, Any], colorspace: str | None = None):
         if isinstance(image, (str, os.PathLike)):
             from core.io import read_image
 
-            image = read_image(image)
+            image = read_image(image, colorspace=colorspace)
         self.pixels, self.label = controller.check_image(image)
         mask = controller.valid_mask(self.pixels, p["alpha_threshold"])
         controller.refuse_empty(mask, p["alpha_threshold"], self.label)
@@ -454,7 +454,8 @@ class _Source:
         return pos if self.valid is None else self.valid[pos]
 
 
-def _fit_sources(sources: list, images: list, p: dict[str, Any], fixed: _Fixed | None = None) -> PaletteFit:
+def _fit_sources(sources: list, images: list, p: dict[str, Any], fixed: _Fixed | None = None,
+                 colorspace: str | None = None) -> PaletteFit:
     space = get_space(p["space"])
     need = p["k"] - (0 if fixed is None else fixed.m)
     n_frames = len(images)
@@ -463,7 +464,7 @@ def _fit_sources(sources: list, images: list, p: dict[str, Any], fixed: _Fixed |
     n_samples = 0
     everything = True
     for j, image in enumerate(images):
-        src = sources[j] if sources[j] is not None else _Source(image, p)
+        src = sources[j] if sources[j] is not None else _Source(image, p, colorspace)
         pos = src.sample(quota, _Stream(p["seed"], j) if n_frames > 1 else _Stream(p["seed"]))
         everything &= pos is src.valid
         rgb = _gather_rgb(src.pixels, pos, p["premultiplied"])
@@ -477,7 +478,7 @@ def _fit_sources(sources: list, images: list, p: dict[str, Any], fixed: _Fixed |
         # the sample missed rare colours: use every usable pixel
         us, xs, ws, n_samples = [], [], [], 0
         for j, image in enumerate(images):
-            src = sources[j] if sources[j] is not None else _Source(image, p)
+            src = sources[j] if sources[j] is not None else _Source(image, p, colorspace)
             rgb = _gather_rgb(src.pixels, src.valid, p["premultiplied"])
             uu, xx = _to_u_x(rgb, space)
             uu, xx, ww = _distinct(uu, xx)
@@ -535,11 +536,13 @@ def fit_palette(image: Any, *, k: int = 8, space: str = "oklab", seed: int = 0, 
 
 def fit_shared_palette(images: Iterable[Any], *, k: int = 8, space: str = "oklab", seed: int = 0,
                        sample_size: int = 100_000, max_iter: int = 100, tol: float = 0.05,
-                       alpha_threshold: float = 0.0, premultiplied: bool = True, fixed: Any = None) -> PaletteFit:
+                       alpha_threshold: float = 0.0, premultiplied: bool = True, fixed: Any = None,
+                       colorspace: str | None = None) -> PaletteFit:
     """Fit one palette over several frames (a shot), so its encoding does not flicker.
 
     ``images``: frames as for :func:`fit_palette` (arrays, Frames or paths;
-    paths are read one at a time, so a long shot need not fit in memory).
+    paths are read one at a time, so a long shot need not fit in memory, in
+    ``colorspace`` when given, else as :func:`core.io.read_image` finds).
     Each frame contributes ``ceil(sample_size / n_frames)`` sampled pixels,
     drawn with a stream seeded by ``(seed, frame position)``. ``fixed``: as
     for :func:`fit_palette`.
@@ -553,4 +556,4 @@ def fit_shared_palette(images: Iterable[Any], *, k: int = 8, space: str = "oklab
         raise ImageError("fit_shared_palette: no frames given")
     lazy = [isinstance(im, (str, os.PathLike)) for im in images]
     sources = [None if is_path else _Source(im, p) for im, is_path in zip(images, lazy)]
-    return _fit_sources(sources, images, p, fx)
+    return _fit_sources(sources, images, p, fx, colorspace)
