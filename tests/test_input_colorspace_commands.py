@@ -64,3 +64,27 @@ def test_palette_encode_reads_the_stated_colorspace_and_records_it(tmp_path, cap
                  "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
     _one_line_error(capsys)
     assert not (tmp_path / "bad").exists()
+
+
+def test_align_reads_the_stated_colorspaces_and_records_them(tmp_path, capsys):
+    src = _untagged_exr(tmp_path / "scan.exr")
+    ref = _untagged_exr(tmp_path / "dvd.exr")
+    linear = io.read_image(ref).pixels
+    for name, extra, expected in (
+            ("auto", [], color.convert_frame(io.read_image(ref), "ACEScg").pixels),
+            ("stated", ["--input-colorspace", "ACEScg", "--reference-colorspace", "acescg"], linear)):
+        assert main(["align", "--source", str(src), "--reference", str(ref), *extra,
+                     "--output-dir", str(tmp_path / name), "-q"]) == 0
+        data = json.loads((tmp_path / name / "manifest.json").read_text())
+        record = data["frames"]["scan.exr"]
+        space = "ACEScg" if extra else "lin_rec709"
+        assert data["colorspaces"] == {"input": "ACEScg" if extra else "auto",
+                                       "reference": "ACEScg" if extra else "auto", "output": "ACEScg"}
+        assert (record["from"], record["reference_from"], record["converged"]) == (space, space, True)
+        # the same picture: the aligned reference is the reference itself, in ACEScg, read as stated
+        aligned = io.read_image(record["output"])
+        np.testing.assert_allclose(aligned.pixels[4:-4, 4:-4], expected[4:-4, 4:-4], rtol=5e-3, atol=2e-3)
+    assert main(["align", "--source", str(src), "--reference", str(ref), "--reference-colorspace", "rec2020",
+                 "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
+    _one_line_error(capsys, "--reference-colorspace")
+    assert not (tmp_path / "bad").exists()

@@ -134,10 +134,10 @@ def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report
     return out
 
 
-def _read(path: Path, frame: int | None):
+def _read(path: Path, frame: int | None, colorspace: str | None = None):
     from core import color, io
 
-    img = io.read_image(path)
+    img = io.read_image(path, colorspace=colorspace)
     if frame is not None:
         img = img.replace(frame=frame)
     space = img.colorspace
@@ -146,16 +146,22 @@ def _read(path: Path, frame: int | None):
     return img, space
 
 
-def align_file_pair(task: FrameTask, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Align one (source, reference) pair of ``task`` and write its outputs; returns the manifest record."""
+def align_file_pair(task: FrameTask, values: Mapping[str, Any], *, input_colorspace: str | None = None,
+                    reference_colorspace: str | None = None) -> dict[str, Any]:
+    """Align one (source, reference) pair of ``task`` and write its outputs; returns the manifest record.
+
+    ``input_colorspace`` / ``reference_colorspace``: the source's / reference's
+    colour space (``None``: what :func:`core.io.read_image` finds); the
+    record's ``from`` / ``reference_from`` are the ones used.
+    """
     import time
 
     from core import io
     from core.align.report import report_image
 
     t0 = time.perf_counter()
-    src, src_space = _read(task.source, task.frame)
-    ref, ref_space = _read(task.extra_sources[0], task.frame)
+    src, src_space = _read(task.source, task.frame, input_colorspace)
+    ref, ref_space = _read(task.extra_sources[0], task.frame, reference_colorspace)
     s_px, r_px = src.pixels, ref.pixels
     if s_px.shape[2] != r_px.shape[2]:
         if min(s_px.shape[2], r_px.shape[2]) < 3:
@@ -217,7 +223,8 @@ def _write_report(manifest: Manifest) -> Path:
 
 def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str | os.PathLike,
                 params: Mapping[str, Any] | None = None, frames: str | None = None, force: bool = False,
-                progress: ProgressFn | None = None, pairs: Mapping[int, int | None] | None = None) -> Manifest:
+                progress: ProgressFn | None = None, pairs: Mapping[int, int | None] | None = None,
+                input_colorspace: str | None = None, reference_colorspace: str | None = None) -> Manifest:
     """Align a reference sequence (or file) to a source sequence (or file) into ``output_dir``.
 
     ``source_pattern`` / ``reference_pattern``: files or sequence patterns
@@ -226,7 +233,11 @@ def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str 
     reference frame or ``None``; unlisted source frames are left out).
     ``params``: values over
     :data:`ALIGN_FILE_PARAMS` (alignment and output options). ``frames``:
-    a range such as ``"1001-1100"``. Returns the finished manifest; see the
+    a range such as ``"1001-1100"``. ``input_colorspace`` /
+    ``reference_colorspace``: the source's / reference's colour space, OCIO
+    or reelkit names (``None`` / ``"auto"``: :mod:`core.io`'s rules, each
+    file on its own), recorded in the manifest's ``colorspaces`` (and its
+    config, when set). Returns the finished manifest; see the
     module for the files written. Raises :class:`~core.errors.ParameterError`
     for bad parameters or a file/sequence mismatch,
     :class:`~core.errors.ImageReadError` / :class:`~core.errors.SequenceError`
@@ -235,7 +246,11 @@ def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str 
     """
     import cv2
 
+    from core.io import colorspace_option
+
     values = ALIGN_FILE_PARAMS.resolve(params or {})
+    spaces = {"input_colorspace": colorspace_option(input_colorspace, name="input_colorspace"),
+              "reference_colorspace": colorspace_option(reference_colorspace, name="reference_colorspace")}
     out_dir = Path(output_dir)
     table = None if pairs is None else {int(k): (None if v is None else int(v)) for k, v in pairs.items()}
     tasks = _plan(str(source_pattern), str(reference_pattern), out_dir, frames, values["report"], table)
@@ -243,10 +258,13 @@ def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str 
               "record_format": RECORD_FORMAT}
     if table is not None:
         config["pairs"] = {str(t.frame): table[t.frame] for t in tasks}
+    config.update({k: v for k, v in spaces.items() if v is not None})  # only when set: earlier jobs resume
     manifest = Manifest(out_dir, "align", config, frame_range=frames)
     manifest.set("parameters", values)
+    manifest.set("colorspaces", {"input": spaces["input_colorspace"] or "auto",
+                                 "reference": spaces["reference_colorspace"] or "auto", "output": WORKING_COLORSPACE})
     manifest.set("libraries", {"numpy": np.__version__, "opencv": cv2.__version__})
-    run_frame_job(manifest, tasks, lambda t: align_file_pair(t, values), force=force, progress=progress)
+    run_frame_job(manifest, tasks, lambda t: align_file_pair(t, values, **spaces), force=force, progress=progress)
     report = _write_report(manifest)
     records = manifest.data["frames"]
     manifest.set("report", report.name)

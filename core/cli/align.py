@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     from core.align import ALIGN_FILE_PARAMS
-    from core.cli.main import add_output_options
+    from core.cli.main import add_colorspace_options, add_output_options
 
     p = sub.add_parser(
         "align",
@@ -18,6 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--reference", required=True, help="reference: file or sequence pattern")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     ALIGN_FILE_PARAMS.add_arguments(p)
+    add_colorspace_options(p, writes=False, reference=True)
     add_output_options(p, required=True)
     p.set_defaults(func=run)
 
@@ -26,12 +27,13 @@ def run(args) -> int:
     import sys
 
     from core.align import ALIGN_FILE_PARAMS, align_files
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
 
     given = ALIGN_FILE_PARAMS.given(args)
     with progress_bar("align", quiet=args.quiet) as update:
         manifest = align_files(args.source, args.reference, output_dir=args.output_dir, params=given,
-                               frames=args.frames, force=args.force, progress=update)
+                               frames=args.frames, force=args.force, progress=update, **colorspace_values(args))
     frames = manifest.data["frames"]
     failed = {k: r.get("reason") for k, r in frames.items() if r.get("converged") is False}
     for key, reason in sorted(failed.items()):

@@ -12,7 +12,8 @@ from core import __version__
 from core.errors import ReelkitError
 
 # Subcommand modules; each defines ``add_parser(subparsers)`` and ``run(args) -> int``.
-COMMANDS = ("info", "convert", "degrade", "pairs", "align", "palette", "train", "infer", "validate", "restore", "demo", "dataset")
+COMMANDS = ("info", "convert", "degrade", "pairs", "align", "palette", "train", "infer", "validate", "restore", "demo",
+            "dataset", "verify")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,11 +38,14 @@ def add_output_options(parser: argparse.ArgumentParser, *, required: bool = Fals
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def add_colorspace_options(parser: argparse.ArgumentParser, *, reads: bool = True, writes: bool = True) -> None:
-    """``--input-colorspace`` (commands that read images) and ``--output-colorspace`` (commands that write them)."""
+def add_colorspace_options(parser: argparse.ArgumentParser, *, reads: bool = True, writes: bool = True,
+                           reference: bool = False) -> None:
+    """``--input-colorspace`` (commands that read images), ``--output-colorspace`` (commands that write them)
+    and ``--reference-colorspace`` (commands that also read a reference)."""
     from core.io import COLORSPACE_PARAMS
 
-    skip = ([] if reads else ["input_colorspace"]) + ([] if writes else ["output_colorspace"])
+    skip = (([] if reads else ["input_colorspace"]) + ([] if writes else ["output_colorspace"])
+            + ([] if reference else ["reference_colorspace"]))
     COLORSPACE_PARAMS.add_arguments(parser, skip=skip)
 
 
@@ -50,7 +54,7 @@ def colorspace_values(args) -> dict[str, str | None]:
     from core.io import colorspace_option
 
     return {name: colorspace_option(getattr(args, name), name="--" + name.replace("_", "-"))
-            for name in ("input_colorspace", "output_colorspace") if hasattr(args, name)}
+            for name in ("input_colorspace", "reference_colorspace", "output_colorspace") if hasattr(args, name)}
 
 
 class Terminated(KeyboardInterrupt):

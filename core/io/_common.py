@@ -46,6 +46,10 @@ COLORSPACE_PARAMS = ParamSet("colorspace", [
           "(reelkit tag, colorInteropID, chromaticities), else 8/16-bit files and video are srgb and float "
           "files take the scene_linear role of the OCIO config in $OCIO, else lin_rec709",
           label="Input colour space"),
+    Param("reference_colorspace", str, "auto",
+          "colour space of the reference images (commands that take a --reference), named as for "
+          "--input-colorspace; 'auto' applies the same header / file-type rule to the reference's own files",
+          label="Reference colour space"),
     Param("output_colorspace", str, "auto",
           "colour space to encode the written images in; 'auto': 8/16-bit PNG/TIFF/JPEG are srgb, "
           "EXR and float TIFF stay scene-linear (with chromaticities)", label="Output colour space"),
