@@ -18,7 +18,7 @@ def _pairs(items, what: str) -> dict[str, str]:
 
 
 def add_parser(sub) -> None:
-    from core.cli.main import add_output_options
+    from core.cli.main import add_colorspace_options, add_output_options
     from core.validate import VALIDATE_PARAMS
 
     p = sub.add_parser(
@@ -47,11 +47,13 @@ def add_parser(sub) -> None:
                    help="append this run to a notes/experiments.md and show its entries in the report")
     p.add_argument("--title", default="reelkit validation", help="report title")
     VALIDATE_PARAMS.add_arguments(p.add_argument_group("validation"))
+    add_colorspace_options(p, writes=False, reference=True)
     add_output_options(p, required=True)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.validate import VALIDATE_PARAMS, run_validation
 
@@ -65,7 +67,8 @@ def run(args) -> int:
                                 fit_sources=args.fit_source, fit_references=args.fit_reference,
                                 fit_masks=args.fit_mask, fit_frames=args.fit_range, title=args.title,
                                 experiments=args.experiments,
-                                log_experiment=bool(args.experiments), force=args.force, progress=update)
+                                log_experiment=bool(args.experiments), force=args.force, progress=update,
+                                **colorspace_values(args))
     if not args.quiet:
         print(result.headline)
         print(result.table())

@@ -62,13 +62,14 @@ BASELINE_EXR = "piz"
 
 @dataclasses.dataclass(frozen=True)
 class _Seq:
-    """A sequence pattern (or a still file, ``still=True``)."""
+    """A sequence pattern (or a still file, ``still=True``), read in ``colorspace`` (``None``: as core.io finds)."""
 
     spec: str
     still: bool
+    colorspace: str | None = None
 
     @classmethod
-    def of(cls, path, what: str, *, sequence: bool) -> "_Seq":
+    def of(cls, path, what: str, *, sequence: bool, colorspace: str | None = None) -> "_Seq":
         """``sequence``: a pattern, or one file of a numbered sequence standing for it; else one still file."""
         from core import io
 
@@ -78,15 +79,15 @@ class _Seq:
         if io.is_sequence_pattern(text):
             if not sequence:
                 raise ParameterError(f"{what}: {text} is a sequence pattern but the source is a single file")
-            return cls(text, False)
+            return cls(text, False, colorspace)
         if sequence:
             pattern = io.sequence_pattern(text)
             if pattern is None:
                 raise SequenceError(f"{what}: {text} is not a numbered sequence (the source is one)")
-            return cls(pattern, False)
+            return cls(pattern, False, colorspace)
         if not Path(text).is_file():
             raise SequenceError(f"{what}: {text}: no such file")
-        return cls(text, True)
+        return cls(text, True, colorspace)
 
     def path(self, frame: int | None) -> Path:
         from core import io
@@ -97,11 +98,11 @@ class _Seq:
         return not self.still and self.path(frame).is_file()
 
 
-def _read_acescg(path: Path, what: str, frame) -> np.ndarray:
+def _read_acescg(path: Path, what: str, frame, colorspace: str | None = None) -> np.ndarray:
     from core import io
     from core.color import convert_frame
 
-    f = io.read_image(path)
+    f = io.read_image(path, colorspace=colorspace)
     if f.colorspace != "ACEScg":
         f = convert_frame(f, "ACEScg")
     px = f.pixels
@@ -234,7 +235,8 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                    fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
                    stages: Sequence[Mapping[str, Any]] | None = None, experiments: str | os.PathLike | None = None,
                    log_experiment: bool = False, title: str = "reelkit validation", seed: int | None = None,
-                   force: bool = False,
+                   force: bool = False, input_colorspace: str | None = None,
+                   reference_colorspace: str | None = None,
                    progress: Callable[[int, int, Any], None] | None = None) -> ValidationResult:
     """Validate ``candidates`` (and the baselines) against ``references``; see the module docstring.
 
@@ -251,8 +253,12 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     ``experiments``: a ``notes/experiments.md`` whose entries the report
     shows; ``log_experiment``: first append this run to it
     (:func:`~core.validate.append_experiment`: parameters, seed, config
-    hash, the summary table); ``seed`` overrides ``params["seed"]``; ``progress(done, total,
-    frame)`` is called after each frame.
+    hash, the summary table); ``seed`` overrides ``params["seed"]``;
+    ``input_colorspace`` / ``reference_colorspace``: the colour space of the
+    sources (and fit sources) / references (and fit references), OCIO or
+    reelkit names (``None`` / ``"auto"``: :mod:`core.io`'s rules; candidates
+    and masks always so), recorded in the manifest's ``colorspaces`` (and its
+    config, when set); ``progress(done, total, frame)`` is called after each frame.
     """
     from core.jobs import FrameTask, run_frame_job
     from core.manifest import Manifest
@@ -273,10 +279,12 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     out = Path(output_dir)
     from core import io
 
+    spaces = {"input_colorspace": io.colorspace_option(input_colorspace, name="input_colorspace"),
+              "reference_colorspace": io.colorspace_option(reference_colorspace, name="reference_colorspace")}
     # a pattern, or one file with frames=, is a sequence; one file alone is a still (as core.jobs reads them)
     seq = io.is_sequence_pattern(os.fspath(sources)) or frames is not None
-    src = _Seq.of(sources, "sources", sequence=seq)
-    ref = _Seq.of(references, "references", sequence=seq)
+    src = _Seq.of(sources, "sources", sequence=seq, colorspace=spaces["input_colorspace"])
+    ref = _Seq.of(references, "references", sequence=seq, colorspace=spaces["reference_colorspace"])
     msk = _Seq.of(masks, "masks", sequence=seq) if masks is not None else None
     cands = {name: _Seq.of(p, f"candidate {name!r}", sequence=seq) for name, p in candidates.items()}
     numbers: list = [None] if src.still else io.resolve_frames(src.spec, frames)
@@ -295,8 +303,10 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
 
     # -- grade fits ----------------------------------------------------------------------------
     fit_seq = fit_sources is not None and (io.is_sequence_pattern(os.fspath(fit_sources)) or fit_frames is not None)
-    fit_src = _Seq.of(fit_sources, "fit_sources", sequence=fit_seq) if fit_sources is not None else None
-    fit_ref = _Seq.of(fit_references, "fit_references", sequence=fit_seq) if fit_references is not None else None
+    fit_src = (_Seq.of(fit_sources, "fit_sources", sequence=fit_seq, colorspace=spaces["input_colorspace"])
+               if fit_sources is not None else None)
+    fit_ref = (_Seq.of(fit_references, "fit_references", sequence=fit_seq,
+                       colorspace=spaces["reference_colorspace"]) if fit_references is not None else None)
     if (fit_src is None) != (fit_ref is None):
         raise ParameterError("give fit_sources and fit_references together (the training pairs)")
     stamp = _input_stamp([src, ref, msk, *cands.values(), fit_src, fit_ref])
@@ -307,8 +317,11 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                       "frames": None if fit_frames is None else str(fit_frames)},
               # shots only group the table: changing them re-aggregates without redoing frames
               "compare": sorted(n for n in compare if n is not None), "inputs_stamp": stamp}
+    config.update({k: v for k, v in spaces.items() if v is not None})  # only when set: earlier jobs resume
     frame_range = None if frames is None else str(frames)
     manifest = Manifest(out, COMMAND, config, frame_range=frame_range, seed=opts["seed"])
+    manifest.set("colorspaces", {"input": spaces["input_colorspace"] or "auto",
+                                 "reference": spaces["reference_colorspace"] or "auto"})
     fits, fit_note = _fits(grade_methods(names), opts, out, manifest.config_hash, force, src=src, ref=ref,
                            msk=msk, numbers=numbers, fit_src=fit_src, fit_ref=fit_ref, fit_masks=fit_masks,
                            fit_frames=fit_frames)
@@ -449,7 +462,8 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
     def pairs():
         for n in chosen:
             mask = _read_mask(m_seq.path(n)) if m_seq is not None else None
-            yield _read_acescg(s_seq.path(n), "source", n), _read_acescg(r_seq.path(n), "reference", n), mask
+            yield (_read_acescg(s_seq.path(n), "source", n, s_seq.colorspace),
+                   _read_acescg(r_seq.path(n), "reference", n, r_seq.colorspace), mask)
 
     drawn = sample_frames(pairs(), max_samples=opts["max_samples"], seed=opts["seed"])  # one read for every fit
     fits = {m: fit_grade_samples(drawn, method=m, degree=opts["root_poly_degree"], lut_size=opts["lut_size"],
@@ -503,7 +517,7 @@ class _SourceWindow:
 
     def read(self, n) -> np.ndarray:
         if n not in self.kept:
-            self.kept[n] = _read_acescg(self.seq.path(n), "source", n)
+            self.kept[n] = _read_acescg(self.seq.path(n), "source", n, self.seq.colorspace)
         return self.kept[n]
 
     def window(self, n, temporal: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -527,7 +541,7 @@ def _process_frame(task, *, sources: _SourceWindow, ref, msk, cands, names, fits
 
     n = task.frame
     s, prev, nxt = sources.window(n, temporal)
-    r = _read_acescg(ref.path(n), "reference", n)
+    r = _read_acescg(ref.path(n), "reference", n, ref.colorspace)
     if r.shape != s.shape:
         raise ImageError(f"{ref.path(n)}: reference frame {n} is {r.shape[1]}x{r.shape[0]}, the source "
                          f"{s.shape[1]}x{s.shape[0]}: align it to the source first")
