@@ -77,6 +77,17 @@ def plan_frame_files(input_path: str, output: str, *, frames: str | None = None)
     return tasks
 
 
+def _intact(manifest: Manifest, task: FrameTask, record: dict[str, Any]) -> bool:
+    """Whether a done frame still stands: the record covers this task's files, its inputs hold what was
+    read (size and mtime, else sha256) and its outputs what was written. A record without fingerprints
+    (an older run) is not trusted."""
+    files = record.get("files") or {}
+    names = {manifest.file_name(p) for p in task.sources}, {manifest.file_name(p) for p in task.targets}
+    if set(files.get("in", {})) != names[0] or set(files.get("out", {})) != names[1]:
+        return False
+    return not manifest.changed_files(files)
+
+
 def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
                   process: Callable[[FrameTask], dict[str, Any]], *,
                   force: bool = False, progress: ProgressFn | None = None) -> Manifest:
@@ -86,7 +97,10 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     on the same folder (or frame range) fails with
     :class:`~core.errors.OutputLockedError` before touching anything.
     Frames done by an earlier run with the same config hash (any manifest or
-    journal in the output folder) are skipped unless ``force``; a frame such
+    journal in the output folder) are skipped unless ``force`` — as long as
+    their inputs still hold what was read and their outputs what was written
+    (each frame records the size, mtime and sha256 of both; a replaced input
+    or a truncated or deleted output makes the frame again); a frame such
     a run started but never recorded (killed mid-frame) is redone, replacing
     its output, and temporary files such a run left are removed. Outputs that exist but were not made by such a run raise
     :class:`~core.errors.OutputExistsError` before any work starts, unless
@@ -109,15 +123,17 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
         raise
     try:
         for i, task in enumerate(tasks):
-            if task.key in done and all(p.exists() for p in task.targets):
+            if task.key in done and _intact(manifest, task, done[task.key]):
                 manifest.adopt(task.key, done[task.key])
             else:
                 manifest.frame_started(task.key, input=str(task.source))
-                digest = file_sha256(task.source)
+                digests = {str(p): file_sha256(p) for p in task.sources}
                 extra = {}
                 if task.extra_sources:
-                    extra["extra_inputs"] = {str(p): file_sha256(p) for p in task.extra_sources}
-                manifest.frame_done(task.key, sha256=digest, **extra, **process(task))
+                    extra["extra_inputs"] = {str(p): digests[str(p)] for p in task.extra_sources}
+                record = process(task)
+                files = manifest.files_record(task.sources, task.targets, input_sha256=digests)
+                manifest.frame_done(task.key, sha256=digests[str(task.source)], **extra, **record, files=files)
             if progress is not None:
                 progress(i + 1, len(tasks), task.frame)
     except BaseException:

@@ -36,11 +36,11 @@ import platform
 import socket
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import OutputLockedError
+from core.errors import ImageReadError, OutputLockedError
 from core.io.atomic import write_text_atomic
 from core.params import config_hash
 
@@ -57,6 +57,112 @@ def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def fingerprint(path: str | os.PathLike, *, sha256: str | None = None) -> dict[str, Any]:
+    """What a manifest records of a file it read or wrote: ``size``, ``mtime_ns`` and ``sha256``."""
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256 or file_sha256(path)}
+
+
+def file_change(path: str | os.PathLike, recorded: Mapping[str, Any], *, rehash: bool = False) -> str | None:
+    """How ``path`` differs from its :func:`fingerprint` ``recorded``, or ``None`` when it holds the same content.
+
+    Cheap when nothing changed: the same size and modification time are
+    trusted (unless ``rehash``); when the time changed (a copy, a ``touch``)
+    the content is hashed and compared, so only a real change counts.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if st.st_size != recorded.get("size"):
+        return f"size {st.st_size} bytes, recorded {recorded.get('size')}"
+    if st.st_mtime_ns == recorded.get("mtime_ns") and not rehash:
+        return None
+    if file_sha256(path) != recorded.get("sha256"):
+        return "content changed (sha256 differs from the record)"
+    return None
+
+
+def _bookkeeping(rel: Path) -> bool:
+    """A manifest, journal, lock or temporary file: not an output a manifest records."""
+    return any(part.startswith(".") for part in rel.parts) or (
+        len(rel.parts) == 1 and rel.name.startswith("manifest") and rel.suffix in (".json", ".journal"))
+
+
+def file_changes(base: str | os.PathLike, files: Mapping[str, Any] | None, *,
+                 rehash: bool = False) -> list[tuple[Path, str]]:
+    """``(path, how)`` for each file of a ``files`` record (``{"in"|"out": {name: fingerprint}}``) that changed.
+
+    Names are relative to ``base`` (the manifest's folder) or absolute.
+    """
+    out = []
+    for group in (files or {}).values():
+        for name, recorded in (group or {}).items():
+            path = Path(base) / name
+            how = file_change(path, recorded, rehash=rehash)
+            if how is not None:
+                out.append((path, how))
+    return out
+
+
+def verify_folder(folder: str | os.PathLike) -> tuple[int, list[str]]:
+    """Re-hash every file the manifests under ``folder`` record; ``(files checked, one line per mismatch)``.
+
+    Reads every ``manifest*.json`` (``reelkit.manifest/1``) in ``folder`` and
+    its sub-folders: the fingerprints (size, sha256) of what each job read
+    and wrote, per frame and per job, and the sha256 of its inputs.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageReadError(f"{root}: no such folder")
+    checked: set[Path] = set()
+    problems: list[str] = []
+    manifests = sorted(p for p in root.rglob("manifest*.json")
+                       if not any(part.startswith(".") for part in p.relative_to(root).parts))
+    found = 0
+    for mpath in manifests:
+        try:
+            data = json.loads(mpath.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{mpath}: unreadable manifest ({exc})")
+            continue
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            continue
+        found += 1
+        records = [data.get("files")] + [r.get("files") for r in (data.get("frames") or {}).values()
+                                         if isinstance(r, dict) and r.get("status") == "done"]
+        for files in records:
+            for group in (files or {}).values():
+                for name, recorded in (group or {}).items():
+                    path = mpath.parent / name
+                    if path in checked:
+                        continue
+                    checked.add(path)
+                    how = file_change(path, recorded, rehash=True)
+                    if how is not None:
+                        problems.append(f"{path}: {how} ({mpath.relative_to(root)})")
+        for name, digest in (data.get("inputs") or {}).items():
+            path = Path(name)
+            if path in checked or (mpath.parent / name) in checked or not isinstance(digest, str):
+                continue
+            checked.add(path)
+            how = file_change(path, {"sha256": digest, "size": _size(path)}, rehash=True)
+            if how is not None:
+                problems.append(f"{path}: {how} ({mpath.relative_to(root)})")
+    if not found:
+        problems.append(f"{root}: no reelkit manifest found")
+    return len(checked), problems
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _safe_range(frame_range: str) -> str:
@@ -273,6 +379,38 @@ class Manifest:
     def adopt(self, key: str, record: Mapping[str, Any]) -> None:
         """Carry a frame record from an earlier run into this manifest (resume)."""
         self.data["frames"][key] = {**record, "resumed": True}
+
+    # -- what the job read and wrote ---------------------------------------------------------------------
+    def file_name(self, path: str | os.PathLike) -> str:
+        """How a file is recorded: relative to the output folder when inside it (the folder can move), else absolute."""
+        p = Path(os.path.abspath(path))
+        try:
+            return p.relative_to(os.path.abspath(self.output_dir)).as_posix()
+        except ValueError:
+            return str(p)
+
+    def files_record(self, inputs: Iterable[str | os.PathLike] = (), outputs: Iterable[str | os.PathLike] = (), *,
+                     input_sha256: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+        """``{"in": {name: fingerprint}, "out": {...}}`` of the files a frame (or a job) read and wrote.
+
+        ``input_sha256`` (path -> digest) saves hashing inputs twice.
+        """
+        known = input_sha256 or {}
+        return {"in": {self.file_name(p): fingerprint(p, sha256=known.get(str(p))) for p in inputs},
+                "out": {self.file_name(p): fingerprint(p) for p in outputs}}
+
+    def record_folder(self, folder: str | os.PathLike | None = None) -> None:
+        """Record every file under ``folder`` (default the output folder) as this job's output, in ``files``.
+
+        Manifests, journals and hidden files (locks, temporary files) are left out.
+        """
+        root = Path(folder or self.output_dir)
+        paths = sorted(p for p in root.rglob("*") if p.is_file() and not _bookkeeping(p.relative_to(root)))
+        self.data["files"] = self.files_record(outputs=paths)
+
+    def changed_files(self, files: Mapping[str, Any] | None, *, rehash: bool = False) -> list[tuple[Path, str]]:
+        """``(path, how)`` for every file of a :meth:`files_record` that no longer holds what was recorded."""
+        return file_changes(self.output_dir, files, rehash=rehash)
 
     # -- recording ------------------------------------------------------------------------------------
     def add_input(self, path: str | os.PathLike, sha256: str | None = None) -> str:

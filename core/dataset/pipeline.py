@@ -22,7 +22,9 @@ stage before it and (for shots) the footage's sha256s, so a changed caption
 option redoes caption and assemble only. A stage whose manifest says done
 with the same hash is skipped; shot detection and extraction also resume
 video by video inside an interrupted stage, and embeddings come from the
-cache. ``force`` redoes the stages asked for. An output folder built from
+cache. A stage whose files changed since (an image deleted, a file
+truncated or edited: each stage's manifest records the size, mtime and
+sha256 of every file in its folder) is redone. ``force`` redoes the stages asked for. An output folder built from
 other footage (adding videos to the same footage is fine), or holding files
 reelkit did not write, is refused unless ``force``.
 
@@ -157,8 +159,10 @@ class _Stage:
             return None
 
     def up_to_date(self) -> bool:
+        """Done with this config hash, and every file the stage wrote still holds what it wrote."""
         old = self.previous()
-        return bool(old and old.get("config_hash") == self.hash and old.get("status") == "done")
+        return bool(old and old.get("config_hash") == self.hash and old.get("status") == "done"
+                    and "files" in old and not self.manifest.changed_files(old["files"]))
 
     def progress(self, done: int, total: int) -> None:
         if self.run.progress is not None:
@@ -491,6 +495,7 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
                 st.manifest.finish("failed")
                 raise
             st.manifest.set("counts", counts)
+            st.manifest.record_folder()
             st.manifest.finish()
             run.summary[name] = {"status": "done", "config_hash": st.hash, **counts}
             top.data["stages"][name] = {"config_hash": st.hash, "counts": counts}
