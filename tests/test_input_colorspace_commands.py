@@ -109,3 +109,35 @@ def test_validate_reads_the_stated_colorspaces_and_records_them(tmp_path, capsys
                  "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
     _one_line_error(capsys)
     assert not (tmp_path / "bad").exists()
+
+
+def _untagged_sequence(folder, n=6):
+    """``n`` untagged OpenEXR frames (``shot.1001.exr``...): crops of a real photo moving down, linearised."""
+    import OpenEXR
+
+    from core.io import samples
+
+    folder.mkdir()
+    photo = color.srgb_to_lin_rec709(samples.load_sample("astronaut.png").pixels)
+    for i in range(n):
+        lin = photo[40 * i:40 * i + 96, 100:228]
+        OpenEXR.File({}, {c: lin[..., k].astype(np.float16) for k, c in enumerate("RGB")}).write(
+            str(folder / f"shot.{1001 + i}.exr"))
+    return str(folder / "shot.####.exr")
+
+
+def test_pairs_build_reads_the_stated_colorspaces_and_records_them(tmp_path, capsys):
+    seq = _untagged_sequence(tmp_path / "scan")
+    for name, extra in (("auto", []), ("stated", ["--input-colorspace", "ACEScg", "--reference-colorspace", "srgb"])):
+        assert main(["pairs", "build", "--source", seq, "--reference", seq, *extra,
+                     "--output-dir", str(tmp_path / name), "-q"]) == 0
+        data = json.loads((tmp_path / name / "manifest.json").read_text())
+        pairs = json.loads((tmp_path / name / "pairs.json").read_text())
+        assert data["colorspaces"] == ({"input": "auto", "reference": "auto"} if not extra
+                                       else {"input": "ACEScg", "reference": "srgb"})
+        read = (pairs["source"]["colorspace"], pairs["reference"]["colorspace"])
+        assert read == (("lin_rec709", "lin_rec709") if not extra else ("ACEScg", "srgb"))
+    assert main(["pairs", "build", "--source", seq, "--reference", seq, "--input-colorspace", "rec2020",
+                 "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
+    _one_line_error(capsys)
+    assert not (tmp_path / "bad").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    from core.cli.main import add_output_options
+    from core.cli.main import add_colorspace_options, add_output_options
     from core.pipeline import PAIRS_PARAMS
 
     p = sub.add_parser("pairs", help="match a degraded scan to a reference transfer and pick training pairs")
@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
     b.add_argument("--source", required=True, help="degraded scan: sequence pattern, one file of it, or a video")
     b.add_argument("--reference", required=True, help="reference: sequence pattern, one file of it, or a video")
     PAIRS_PARAMS.add_arguments(b)
+    add_colorspace_options(b, writes=False, reference=True)
     add_output_options(b, required=True)
     b.set_defaults(func=run_build)
 
@@ -26,13 +27,14 @@ def add_parser(sub) -> None:
 def run_build(args) -> int:
     import sys
 
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.pipeline import PAIRS_PARAMS, build_pairs
 
     given = PAIRS_PARAMS.given(args)
     with progress_bar("reading frames", quiet=args.quiet) as update:
         pairs = build_pairs(args.source, args.reference, output_dir=args.output_dir, params=given,
-                            force=args.force, progress=update)
+                            force=args.force, progress=update, **colorspace_values(args))
     if pairs.status != "ok":
         print(f"reelkit pairs build: warning: {pairs.status}: {pairs.message}", file=sys.stderr)
     if not args.quiet:

@@ -75,10 +75,6 @@ PAIRS_PARAMS = ParamSet(
               label="Source frames"),
         Param("reference_frames", str, "", "reference frames to use; empty: every frame (a video's are 0-based)",
               label="Reference frames"),
-        Param("source_colorspace", str, "", "colour space of the source files, overriding their own; "
-              "empty: from the files", label="Source colour space"),
-        Param("reference_colorspace", str, "", "colour space of the reference files, overriding their own; "
-              "empty: from the files", label="Reference colour space"),
         Param("source_fps", float, 0.0, "source frame rate; 0: unknown (a video's own rate is used)",
               minimum=0.0, maximum=1000.0, label="Source fps"),
         Param("reference_fps", float, 0.0, "reference frame rate; 0: unknown (a video's own rate is used)",
@@ -128,7 +124,8 @@ TRAINING_EVIDENCE = 0.5
 
 def build_pairs(source: str | os.PathLike, reference: str | os.PathLike, *, output_dir: str | os.PathLike,
                 params: Mapping[str, Any] | None = None, overrides: Mapping[Any, Any] | None = None,
-                force: bool = False, progress: ProgressFn | None = None) -> PairManifest:
+                force: bool = False, progress: ProgressFn | None = None, input_colorspace: str | None = None,
+                reference_colorspace: str | None = None) -> PairManifest:
     """Match ``source`` to ``reference`` frame by frame and write the pair manifest into ``output_dir``.
 
     Parameters
@@ -151,27 +148,39 @@ def build_pairs(source: str | os.PathLike, reference: str | os.PathLike, *, outp
     progress:
         ``progress(done, total, frame)`` while frames are read (total is 0
         while a video's length is unknown).
+    input_colorspace, reference_colorspace:
+        The source's / reference's colour space, OCIO or reelkit names
+        (``None`` / ``"auto"``: :mod:`core.io`'s rules), recorded in the
+        manifest's ``colorspaces`` (and its config, when set); ``pairs.json``
+        holds the space each was read in.
 
     Returns the :class:`~core.pipeline.pairs.PairManifest` written.
     """
+    from core.io import colorspace_option
+
     values = PAIRS_PARAMS.resolve(params)
+    spaces = {"input_colorspace": colorspace_option(input_colorspace, name="input_colorspace"),
+              "reference_colorspace": colorspace_option(reference_colorspace, name="reference_colorspace")}
     if values["thumbnail_size"] < values["signature_size"]:
         raise ParameterError(f"thumbnail_size {values['thumbnail_size']} is smaller than signature_size "
                              f"{values['signature_size']}")
     out = Path(output_dir)
     src = open_input(source, frames=values["source_frames"] or None,
-                     colorspace=values["source_colorspace"] or None, what="source")
+                     colorspace=spaces["input_colorspace"], what="source")
     ref = open_input(reference, frames=values["reference_frames"] or None,
-                     colorspace=values["reference_colorspace"] or None, what="reference")
+                     colorspace=spaces["reference_colorspace"], what="reference")
     kept = _previous_overrides(out / FILE_NAME, src, ref, force=force)
     if overrides is not None:
         kept.update(parse_overrides(overrides))
 
     from core.manifest import Manifest
 
-    manifest = Manifest(out, "pairs build", {"source": src.path, "reference": ref.path, "params": values,
-                                             "overrides": {str(k): v for k, v in sorted(kept.items())}},
-                        seed=values["seed"])
+    config = {"source": src.path, "reference": ref.path, "params": values,
+              "overrides": {str(k): v for k, v in sorted(kept.items())}}
+    config.update({k: v for k, v in spaces.items() if v is not None})  # only when set: earlier jobs resume
+    manifest = Manifest(out, "pairs build", config, seed=values["seed"])
+    manifest.set("colorspaces", {"input": spaces["input_colorspace"] or "auto",
+                                 "reference": spaces["reference_colorspace"] or "auto"})
     manifest.claim()  # a second pairs build into this folder stops here
     try:
         result = _build(src, ref, out, values, kept, force, progress, manifest)
