@@ -50,6 +50,9 @@ INFER_PARAMS = ParamSet(
         Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
         Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
               label="EXR compression"),
+        Param("temporal", bool, False, "before the model, repair one-frame defects (dust, dirt, dropouts, torn "
+              "blocks) from the previous and next input frames, aligned by optical flow (core.infer.temporal); "
+              "frames without both neighbours are left as they are", label="Temporal repair"),
         Param("mix", float, 1.0, "how much of the restoration to apply: 0 gives the input back, 1 the model's "
               "output, in between a mix in linear light (alpha untouched)", minimum=0.0, maximum=1.0, label="Mix"),
     ],
@@ -78,11 +81,14 @@ def default_output(input_path: str, frames: str | None = None) -> str:
 
 def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, pixel_type: str = "half",
                compression: str = "zip", input_colorspace: str | None = None,
-               overwrite: bool = False) -> dict[str, Any]:
+               overwrite: bool = False, neighbours: tuple[Path, Path] | None = None) -> dict[str, Any]:
     """Restore one file into ``dst`` (ACEScg EXR); returns its manifest record.
 
     ``input_colorspace`` states the input's colour space (``None``: what
     :func:`core.io.read_image` finds); the record's ``from`` is the one used.
+    ``neighbours``: the previous and next input frames; given, one-frame
+    defects are first repaired from them (:func:`core.infer.temporal.temporal_repair`,
+    in the model's colour space) and the record counts the pixels repaired.
     """
     from core import color, io
 
@@ -91,6 +97,16 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     if frame is not None:
         img = img.replace(frame=frame)
     source_space = img.colorspace
+    repaired = None
+    if neighbours is not None:
+        from core.infer.temporal import temporal_repair
+
+        space = restorer.spec.colorspace
+        img = color.convert_frame(img, space)
+        around = [color.convert_frame(io.read_image(p, colorspace=input_colorspace), space).pixels
+                  for p in neighbours]
+        result = temporal_repair(img.pixels, *around)
+        img, repaired = img.replace(pixels=result.image), int(result.mask.sum())
     tiles_before = restorer.tiles_run
     out = restorer.run_frame(img)
     if out.colorspace != OUTPUT_COLORSPACE:
@@ -103,8 +119,28 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
                                "reelkit/infer/sha256": spec.sha256,
                                "reelkit/infer/tiling": f"{restorer.tile}/{restorer.overlap}",
                                "reelkit/infer/mix": f"{restorer.mix:g}"})
-    return {"input": str(src), "output": str(dst), "from": source_space, "frame": frame,
-            "tiles": restorer.tiles_run - tiles_before, "seconds": round(time.perf_counter() - t0, 3)}
+    record = {"input": str(src), "output": str(dst), "from": source_space, "frame": frame,
+              "tiles": restorer.tiles_run - tiles_before, "seconds": round(time.perf_counter() - t0, 3)}
+    if repaired is not None:
+        record["temporal_repaired_pixels"] = repaired
+    return record
+
+
+def _with_neighbours(input_pattern: str, frames: str | None, tasks: list) -> list:
+    """Each frame task with its input frames n-1 and n+1 as extra sources, when both exist on disk (looked up
+    in the input sequence, not in the requested range: a farm chunk's first frame still has its neighbour)."""
+    from core import io
+
+    if not tasks or tasks[0].frame is None:
+        return tasks
+    pattern = io.sequence_pattern(input_pattern) if (frames or io.is_sequence_pattern(input_pattern)) else None
+    if pattern is None:
+        return tasks
+    out = []
+    for task in tasks:
+        around = tuple(Path(io.sequence_path(pattern, task.frame + d)) for d in (-1, 1))
+        out.append(task._replace(extra_sources=around) if all(p.is_file() for p in around) else task)
+    return out
 
 
 def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str | os.PathLike,
@@ -141,7 +177,10 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
     out_pattern = output if os.path.isabs(output) else str(out_dir / output)
     tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)
     # mix 1 (the default) stays out of the hash, so jobs from before the knob existed still resume
-    hashed = {k: v for k, v in values.items() if k not in RUNTIME_ONLY and not (k == "mix" and v == 1.0)}
+    hashed = {k: v for k, v in values.items() if k not in RUNTIME_ONLY and not (k == "mix" and v == 1.0)
+              and not (k == "temporal" and not v)}
+    if values["temporal"]:  # each frame also reads its neighbours: they are inputs of the frame (resume hashes them)
+        tasks = _with_neighbours(input_pattern, frames, tasks)
     config = {"input": str(input_pattern), "output": output, "model": spec.record(), "params": hashed,
               "output_colorspace": OUTPUT_COLORSPACE}
     if input_colorspace is not None:  # only when set: earlier jobs keep their hash and resume
@@ -164,6 +203,6 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
             job.set("runtime", state["restorer"].info())
         return infer_file(state["restorer"], task.source, task.target, frame=task.frame,
                           pixel_type=values["pixel_type"], compression=values["compression"],
-                          input_colorspace=input_colorspace, overwrite=True)
+                          input_colorspace=input_colorspace, overwrite=True, neighbours=task.extra_sources or None)
 
     return run_frame_job(job, tasks, process, force=force, progress=progress)
