@@ -141,3 +141,36 @@ def test_pairs_build_reads_the_stated_colorspaces_and_records_them(tmp_path, cap
                  "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
     _one_line_error(capsys)
     assert not (tmp_path / "bad").exists()
+
+
+def test_restore_init_stores_each_input_colorspace_and_stage_1_reads_them(tmp_path, capsys):
+    from core.pipeline.project import load_project, project_status
+
+    seq = _untagged_sequence(tmp_path / "scan")
+    project = tmp_path / "proj"
+    assert main(["restore", "init", str(project), "--source", seq, "--reference", seq]) == 0
+    assert json.loads((project / "project.json").read_text())["colorspaces"] == {"source": "auto",
+                                                                                  "reference": "auto"}
+    assert main(["restore", "init", str(project), "--source", seq, "--reference", seq, "--force",
+                 "--input-colorspace", "ACES - ACEScg", "--reference-colorspace", "srgb"]) == 0
+    stored = json.loads((project / "project.json").read_text())["colorspaces"]
+    assert stored == {"source": "ACEScg", "reference": "srgb"}
+    assert load_project(project).colorspaces == stored
+    # stage 1 reads each input in its own stated space
+    assert main(["restore", "run", str(project), "--stages", "1", "-q"]) == 0
+    pairs = json.loads((project / "pipeline" / "01_dataset_curation" / "pairs.json").read_text())
+    assert (pairs["source"]["colorspace"], pairs["reference"]["colorspace"]) == ("ACEScg", "srgb")
+    # an edited colour space makes stage 1 stale
+    edited = json.loads((project / "project.json").read_text())
+    edited["colorspaces"]["reference"] = "auto"
+    (project / "project.json").write_text(json.dumps(edited))
+    assert project_status(project)[0].state == "stale"
+    edited["colorspaces"]["reference"] = "rec2020"
+    (project / "project.json").write_text(json.dumps(edited))
+    assert main(["restore", "status", str(project)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "colorspaces.reference: unknown colour space 'rec2020'" in err[0], err
+    assert main(["restore", "init", str(tmp_path / "bad"), "--source", seq, "--reference", seq,
+                 "--input-colorspace", "rec2020"]) == 1
+    _one_line_error(capsys)
+    assert not (tmp_path / "bad").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
+    from core.cli.main import add_colorspace_options
+
     p = sub.add_parser("restore", help="the five-stage restoration project: init, run, status",
                        description="Create a restoration project (degraded source + reference), run its five "
                        "stages (curation, alignment, training, inference, validation) and see where it stands.")
@@ -19,6 +21,7 @@ def add_parser(sub) -> None:
     i.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     i.add_argument("--steps", type=int, default=None, help="training steps (default: the project default)")
     i.add_argument("--force", action="store_true", help="replace an existing project.json (stage folders stay)")
+    add_colorspace_options(i, writes=False, reference=True)
     i.set_defaults(func=run_init)
 
     r = psub.add_parser("run", help="run the stages in order, skipping those done",
@@ -39,11 +42,12 @@ def add_parser(sub) -> None:
 
 
 def run_init(args) -> int:
+    from core.cli.main import colorspace_values
     from core.pipeline.project import init_project
 
     params = {"training": {"steps": args.steps}} if args.steps is not None else None
     project = init_project(args.project, source=args.source, reference=args.reference, seed=args.seed,
-                           params=params, force=args.force)
+                           params=params, force=args.force, **colorspace_values(args))
     print(f"project {project.path}: source {project.source}, reference {project.reference}; "
           f"next: reelkit restore run {args.project}")
     return 0

@@ -13,7 +13,10 @@ A project folder (``reelkit restore init``)::
 
 ``project.json`` (:data:`FORMAT`) holds the ``source`` (the degraded scan)
 and ``reference`` (another transfer of the same film: DVD, telecine,
-print), both image sequences (absolute patterns), the project ``seed`` and
+print), both image sequences (absolute patterns), ``colorspaces``: the
+colour space each is read in (``source`` / ``reference``: an OCIO or
+reelkit name, or ``auto`` for :mod:`core.io`'s header / file-type rule;
+every stage reads that input so), the project ``seed`` and
 one mapping of parameters per stage under ``stages``: ``curation``
 (:data:`core.pipeline.PAIRS_PARAMS`), ``alignment``
 (:data:`core.align.ALIGN_FILE_PARAMS`), ``training`` (a training config,
@@ -68,6 +71,8 @@ VERSION = 1
 FORMAT = f"{FORMAT_NAME}/{VERSION}"
 STAGE_FORMAT = "reelkit.stage/1"
 PROJECT_FILE = "project.json"
+#: The inputs of a project, each with its colour space in ``project.json``'s ``colorspaces``.
+INPUTS = ("source", "reference")
 STAGE_FILE = "stage.json"
 NOTES_FILE = Path("notes") / "experiments.md"
 #: Upgrade functions ``UPGRADERS[n](payload) -> version n + 1 payload``; version 1 is the first.
@@ -135,6 +140,8 @@ class Project:
     seed: int = 0
     stages: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     created: str = ""
+    #: ``{"source": name or None, "reference": name or None}`` (``None``: core.io's rules).
+    colorspaces: dict[str, str | None] = dataclasses.field(default_factory=lambda: dict.fromkeys(INPUTS))
 
     def folder(self, stage: Stage | int) -> Path:
         s = stage if isinstance(stage, Stage) else STAGES[stage - 1]
@@ -152,7 +159,8 @@ class Project:
         from core import __version__
 
         return {"format": FORMAT, "tool": "reelkit", "version": __version__, "name": self.name,
-                "created": self.created, "source": self.source, "reference": self.reference, "seed": self.seed,
+                "created": self.created, "source": self.source, "reference": self.reference,
+                "colorspaces": {k: self.colorspaces.get(k) or "auto" for k in INPUTS}, "seed": self.seed,
                 "stages": {s.key: dict(self.stages.get(s.key) or {}) for s in STAGES}}
 
     def save(self) -> Path:
@@ -200,9 +208,19 @@ def load_project(path: str | os.PathLike) -> Project:
             raise ParameterError(f"{file}: '{key}' must be an image sequence pattern")
     project = Project(path=file.parent, name=str(d.get("name") or file.parent.name), source=d["source"],
                       reference=d["reference"], seed=_seed(d.get("seed", 0), str(file)),
-                      stages={k: dict(v or {}) for k, v in stages.items()}, created=str(d.get("created", "")))
+                      stages={k: dict(v or {}) for k, v in stages.items()}, created=str(d.get("created", "")),
+                      colorspaces=_colorspaces(d.get("colorspaces") or {}, where=f"{file}: colorspaces."))
     validate_params(project, where=str(file))
     return project
+
+
+def _colorspaces(given: Any, *, where: str) -> dict[str, str | None]:
+    """``{"source": ..., "reference": ...}`` checked (canonical names; ``None`` for auto); ``where`` prefixes errors."""
+    from core.io import colorspace_option
+
+    if not isinstance(given, Mapping) or sorted(set(given) - set(INPUTS)):
+        raise ParameterError(f"{where.rstrip('.')}: expected a mapping with keys {', '.join(INPUTS)}")
+    return {k: colorspace_option(given.get(k), name=where + k) for k in INPUTS}
 
 
 def _seed(value: Any, where: str) -> int:
@@ -263,14 +281,18 @@ def _sequence(spec: str | os.PathLike, what: str) -> str:
 
 def init_project(path: str | os.PathLike, *, source: str | os.PathLike, reference: str | os.PathLike,
                  seed: int = 0, params: Mapping[str, Mapping[str, Any]] | None = None, name: str | None = None,
-                 force: bool = False) -> Project:
+                 force: bool = False, input_colorspace: str | None = None,
+                 reference_colorspace: str | None = None) -> Project:
     """Create a project folder: ``project.json``, ``pipeline/01_dataset_curation`` ... ``05_validation``, ``notes/``.
 
     ``source`` / ``reference``: image sequences (patterns or one numbered
     file; checked to exist and to share one resolution per sequence).
     ``params``: per stage key (``curation``, ``alignment``, ``training``,
     ``inference``, ``validation``) values over the defaults
-    (``training`` over :data:`TRAINING_DEFAULTS`). An existing project is
+    (``training`` over :data:`TRAINING_DEFAULTS`). ``input_colorspace`` /
+    ``reference_colorspace``: the source's / reference's colour space (OCIO
+    or reelkit names; ``None`` / ``"auto"``: :mod:`core.io`'s rules), stored
+    in ``project.json``'s ``colorspaces``. An existing project is
     not replaced unless ``force`` (which rewrites ``project.json`` and
     keeps the stage folders: :func:`project_status` then says which are stale).
     """
@@ -280,10 +302,14 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
                                 "settings)")
     if out.is_file():
         raise ParameterError(f"{out}: is a file, not a project folder")
+    from core.io import colorspace_option
+
+    spaces = {"source": colorspace_option(input_colorspace, name="input_colorspace"),
+              "reference": colorspace_option(reference_colorspace, name="reference_colorspace")}
     src = _sequence(source, "source")
     ref = _sequence(reference, "reference")
-    _check_sizes(src, "source")
-    _check_sizes(ref, "reference")
+    _check_sizes(src, "source", colorspace=spaces["source"])
+    _check_sizes(ref, "reference", colorspace=spaces["reference"])
     params = dict(params or {})
     unknown = sorted(str(k) for k in params if k not in {s.key for s in STAGES})
     if unknown:
@@ -293,7 +319,7 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
 
     stages["training"] = merge(TRAINING_DEFAULTS, stages["training"])
     project = Project(path=out, name=name or out.resolve().name, source=src, reference=ref, seed=_seed(seed, "seed"),
-                      stages=stages, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                      stages=stages, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), colorspaces=spaces)
     validate_params(project)
     for s in STAGES:
         project.folder(s).mkdir(parents=True, exist_ok=True)
@@ -307,7 +333,7 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
     return project
 
 
-def _check_sizes(pattern: str, what: str, *, samples: int = 3) -> None:
+def _check_sizes(pattern: str, what: str, *, samples: int = 3, colorspace: str | None = None) -> None:
     """First, middle and last frame must have one resolution (headers only where the format allows)."""
     from core import io
 
@@ -315,7 +341,7 @@ def _check_sizes(pattern: str, what: str, *, samples: int = 3) -> None:
     picks = sorted({numbers[0], numbers[len(numbers) // 2], numbers[-1]})[:samples]
     sizes = {}
     for n in picks:
-        img = io.read_image(io.sequence_path(pattern, n))
+        img = io.read_image(io.sequence_path(pattern, n), colorspace=colorspace)
         if img.pixels.size == 0:
             raise SequenceError(f"{what} frame {n} ({io.sequence_path(pattern, n)}): empty image")
         sizes[n] = (img.width, img.height)
@@ -441,6 +467,8 @@ def _params_hash(project: Project, stage: Stage) -> str:
     values: dict[str, Any] = {"stage": stage.key, "seed": project.seed, "params": project.params(stage)}
     if stage.number == 1:
         values["inputs"] = [project.source, project.reference]
+        if any(project.colorspaces.values()):  # only when stated: earlier projects keep their hash
+            values["colorspaces"] = dict(project.colorspaces)
     if stage.number == 3:  # the resolved config, less what only names it or says where the project lives
         values["params"] = training_config(project)
         for key in ("name", "data"):
@@ -696,6 +724,11 @@ def _log(project: Project, stage: Stage, params: Mapping[str, Any], results: Map
 # --------------------------------------------------------------------------- the stages
 
 
+def _read_as(project: Project) -> dict[str, str | None]:
+    """The project's input colour spaces as ``input_colorspace`` / ``reference_colorspace`` arguments."""
+    return {"input_colorspace": project.colorspaces["source"], "reference_colorspace": project.colorspaces["reference"]}
+
+
 def _run_curation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
     from core.pipeline.curation import PAIRS_PARAMS, build_pairs
     from core.pipeline.pairs import FILE_NAME, load_pairs
@@ -708,7 +741,7 @@ def _run_curation(project: Project, *, fresh: bool, force: bool, progress) -> tu
         replace = (os.path.abspath(str(old.source.get("path"))) != project.source
                    or os.path.abspath(str(old.reference.get("path"))) != project.reference)
     pairs = build_pairs(project.source, project.reference, output_dir=folder, params=values, force=replace,
-                        progress=lambda d, t, f: progress(d, t, f"frame {f}"))
+                        progress=lambda d, t, f: progress(d, t, f"frame {f}"), **_read_as(project))
     s = pairs.summary
     if pairs.status == "no_match" or not pairs.selected:
         raise StageError(f"{folder / FILE_NAME}: {pairs.message or 'no training pairs selected'}")
@@ -731,7 +764,7 @@ def _run_alignment(project: Project, *, fresh: bool, force: bool, progress) -> t
     values = ALIGN_FILE_PARAMS.resolve(project.params(2))
     manifest = align_files(str(pairs.source["path"]), str(pairs.reference["path"]), output_dir=project.folder(2),
                            params=values, pairs=table, force=fresh,
-                           progress=lambda d, t, f: progress(d, t, f"frame {f}"))
+                           progress=lambda d, t, f: progress(d, t, f"frame {f}"), **_read_as(project))
     summary = manifest.data["summary"]
     if not summary["converged"]:
         raise StageError(f"{project.folder(2)}: no frame aligned ({len(summary['failed'])} failed; "
@@ -806,7 +839,8 @@ def _run_inference(project: Project, *, fresh: bool, force: bool, progress) -> t
     relay = lambda d, t, f: progress(d, t, f"frame {f}")  # noqa: E731
     if method == ML_METHOD:
         manifest = infer_files(project.folder(3) / "model.onnx", project.source, output_dir=project.folder(4),
-                               output=RESTORED, params=values, force=fresh, progress=relay)
+                               output=RESTORED, params=values, force=fresh, progress=relay,
+                               input_colorspace=project.colorspaces["source"])
         results = {"model_sha256": manifest.data.get("model", {}).get("sha256")}
     else:
         from core.validate.render import render_method
@@ -858,6 +892,7 @@ def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> 
                             frames=format_frames(frames, sep=","), shots=shots, damaged=damaged,
                             params={**params, "baselines": ",".join(baselines)}, **_fit_pairs(project), stages=rows,
                             experiments=project.notes, title=f"{project.name}: validation", force=fresh,
+                            input_colorspace=project.colorspaces["source"],
                             progress=lambda d, t, f: progress(d, t, f"frame {f}"))
     verdict = result.verdict
     counts = {"frames": len(frames), "damaged": len(damaged)}
