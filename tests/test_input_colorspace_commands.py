@@ -174,3 +174,15 @@ def test_restore_init_stores_each_input_colorspace_and_stage_1_reads_them(tmp_pa
                  "--input-colorspace", "rec2020"]) == 1
     _one_line_error(capsys)
     assert not (tmp_path / "bad").exists()
+
+
+def test_restore_stage_4_baseline_render_reads_the_source_as_stated(tmp_path):
+    from core.validate.render import render_method
+
+    seq = _untagged_sequence(tmp_path / "scan", n=2)
+    raw = io.read_image(io.sequence_path(seq, 1001))
+    for name, space, expected in (("auto", None, color.convert_frame(raw, "ACEScg").pixels),
+                                  ("stated", "ACEScg", raw.pixels)):
+        render_method("source", seq, output_dir=tmp_path / name, input_colorspace=space)
+        np.testing.assert_allclose(io.read_image(tmp_path / name / "restored.1001.exr").pixels, expected,
+                                   rtol=2e-3, atol=1e-4)

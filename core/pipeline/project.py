@@ -848,7 +848,8 @@ def _run_inference(project: Project, *, fresh: bool, force: bool, progress) -> t
         fit = _fit_pairs(project)
         manifest = render_method(method, project.source, output_dir=project.folder(4), output=RESTORED,
                                  params={**project.params(5), "seed": project.seed}, pixel_type=values["pixel_type"],
-                                 compression=values["compression"], force=fresh, progress=relay, **fit)
+                                 compression=values["compression"], force=fresh, progress=relay,
+                                 input_colorspace=project.colorspaces["source"], **fit)
         results = {"fit": manifest.data.get("fit_note")}
     counts = {"frames": len(manifest.data["frames"]), "method": method}
     return {**values, "method": method}, counts, results

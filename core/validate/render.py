@@ -44,14 +44,18 @@ def check_method(method: str) -> str:
 def render_method(method: str, sources, *, output_dir, output: str = "restored.####.exr", frames=None,
                   fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
                   params: Mapping[str, Any] | None = None, pixel_type: str = "half", compression: str = "zip",
-                  force: bool = False, progress: Callable[[int, int, Any], None] | None = None):
+                  force: bool = False, progress: Callable[[int, int, Any], None] | None = None,
+                  input_colorspace: str | None = None):
     """Render ``method`` over the ``sources`` sequence into ``output_dir``; returns the finished manifest.
 
     ``sources``: a sequence pattern (or one numbered file with ``frames``);
     ``frames``: a range of it (default: all on disk); ``fit_*``: the training
     pairs the grade steps are fitted on (required when ``method`` has one);
     ``params``: :data:`~core.validate.VALIDATE_PARAMS` values (grade fit
-    and filter options, seed); ``pixel_type``/``compression``: of the EXRs.
+    and filter options, seed); ``pixel_type``/``compression``: of the EXRs;
+    ``input_colorspace``: the sources' (and fit sources') colour space, an
+    OCIO or reelkit name (``None`` / ``"auto"``: :mod:`core.io`'s rules),
+    in the manifest's config when set.
     """
     from core import io
     from core.jobs import FrameTask, run_frame_job
@@ -64,7 +68,8 @@ def render_method(method: str, sources, *, output_dir, output: str = "restored.#
     opts = VALIDATE_PARAMS.resolve(dict(params or {}))
     if Path(output).suffix.lower() != ".exr" or not io.is_sequence_pattern(output):
         raise ParameterError(f"output {output}: a sequence pattern of EXR files (the frames are scene-linear)")
-    src = _Seq.of(sources, "sources", sequence=True)
+    input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
+    src = _Seq.of(sources, "sources", sequence=True, colorspace=input_colorspace)
     numbers = io.resolve_frames(src.spec, frames)
     out = Path(output_dir)
     needs = grade_methods([method]) if method != SOURCE_METHOD else ()
@@ -74,7 +79,7 @@ def render_method(method: str, sources, *, output_dir, output: str = "restored.#
             raise ParameterError(f"render method {method!r} has a grade step: give the training pairs "
                                  "(fit_sources and fit_references) to fit it on")
         fit_seq = io.is_sequence_pattern(os.fspath(fit_sources)) or fit_frames is not None
-        fit_src = _Seq.of(fit_sources, "fit_sources", sequence=fit_seq)
+        fit_src = _Seq.of(fit_sources, "fit_sources", sequence=fit_seq, colorspace=input_colorspace)
         fit_ref = _Seq.of(fit_references, "fit_references", sequence=fit_seq)
     temporal = method != SOURCE_METHOD and any(s.temporal for s in parse_baseline(method))
     config = {"format": FORMAT, "method": method, "sources": src.spec, "output": output,
@@ -83,6 +88,8 @@ def render_method(method: str, sources, *, output_dir, output: str = "restored.#
               "fit": None if not needs else {"sources": fit_src.spec, "references": fit_ref.spec,
                                              "masks": None if fit_masks is None else os.fspath(fit_masks),
                                              "frames": None if fit_frames is None else str(fit_frames)}}
+    if input_colorspace is not None:  # only when set: earlier jobs keep their hash and resume
+        config["input_colorspace"] = input_colorspace
     manifest = Manifest(out, COMMAND, config, frame_range=None if frames is None else str(frames),
                         seed=opts["seed"])
     fits, fit_note = _fits(needs, opts, out, manifest.config_hash, force, src=src, ref=None, msk=None,
