@@ -186,3 +186,41 @@ def test_restore_stage_4_baseline_render_reads_the_source_as_stated(tmp_path):
         render_method("source", seq, output_dir=tmp_path / name, input_colorspace=space)
         np.testing.assert_allclose(io.read_image(tmp_path / name / "restored.1001.exr").pixels, expected,
                                    rtol=2e-3, atol=1e-4)
+
+
+def test_train_file_pairs_read_the_stated_colorspaces_and_record_them(tmp_path, capsys):
+    import pytest
+
+    pytest.importorskip("torch")
+    from core.errors import ParameterError
+    from core.train.config import DataConfig
+    from core.train.data import PairDataset
+
+    deg = _untagged_exr(tmp_path / "deg.exr")
+    ref = _untagged_exr(tmp_path / "ref.exr")
+    raw = io.read_image(deg).pixels
+    data = DataConfig(degraded=(str(deg),), reference=(str(ref),))
+    auto = PairDataset.from_config(data, crop_size=16, encoding="linear").frames(0)
+    stated = PairDataset.from_config(data, crop_size=16, encoding="linear", input_colorspace="ACEScg").frames(0)
+    np.testing.assert_allclose(auto[0], color.convert_frame(io.read_image(deg), "ACEScg").pixels, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stated[0], raw, rtol=1e-6)  # stated ACEScg: unconverted
+    np.testing.assert_array_equal(stated[1], auto[1])  # the reference is still read by the rule
+    with pytest.raises(ParameterError, match="only file pairs"):
+        PairDataset.from_config(DataConfig(clean=("sample:chelsea",)), crop_size=16, encoding="linear",
+                                reference_colorspace="srgb")
+    cfg = tmp_path / "train.json"
+    cfg.write_text(json.dumps({"data": {"degraded": [str(deg)], "reference": [str(ref)]}, "steps": 2,
+                               "batch_size": 1, "crop_size": 16, "device": "cpu", "model": {"type": "resnet_small", "blocks": 2},
+                               "checkpoint_every": 2, "preview_every": 0}))
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--input-colorspace", "acescg", "--output-dir", str(out), "-q"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["colorspaces"] == {"input": "ACEScg", "reference": "auto"}
+    assert manifest["config"]["input_colorspace"] == "ACEScg"
+    # the checkpoints are this run's: another colour space does not resume them
+    assert main(["train", "--config", str(cfg), "--output-dir", str(out), "-q"]) == 1
+    assert "a checkpoint of another training config" in capsys.readouterr().err
+    assert main(["train", "--config", str(cfg), "--reference-colorspace", "rec2020",
+                 "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
+    _one_line_error(capsys, "--reference-colorspace")
+    assert not (tmp_path / "bad").exists()

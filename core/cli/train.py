@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    from core.cli.main import add_output_options
+    from core.cli.main import add_colorspace_options, add_output_options
 
     p = sub.add_parser(
         "train",
@@ -29,6 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--init-from", dest="init_from",
                    help="start from a checkpoint, a state_dict .pt or a shipped model's name (film_restore)")
     p.add_argument("--name", help="model name written into model.json")
+    add_colorspace_options(p, writes=False, reference=True)
     add_output_options(p, required=True)
     p.set_defaults(func=run)
 
@@ -67,15 +68,17 @@ def build_config(args) -> dict:
 
 
 def run(args) -> int:
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.errors import OutputExistsError
     from core.train import TrainConfig, train
 
+    spaces = colorspace_values(args)
     config = TrainConfig.from_dict(build_config(args))
     with progress_bar("train", quiet=args.quiet, unit="step") as update:
         try:
             result = train(config, output_dir=args.output_dir, resume=not args.force,
-                           progress=lambda step, steps, info: update(step, steps))
+                           progress=lambda step, steps, info: update(step, steps), **spaces)
         except OutputExistsError as exc:
             raise OutputExistsError(f"{exc} (reelkit train: --force starts over)") from None
     if not args.quiet:

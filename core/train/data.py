@@ -163,21 +163,34 @@ class PairDataset:
     # -- construction ------------------------------------------------------------------
     @classmethod
     def from_config(cls, data: DataConfig, *, crop_size: int, encoding: str, augment: AugmentConfig | None = None,
-                    seed: int = 0, context_size: int = 0, context_detail: bool = False) -> "PairDataset":
-        """The dataset a :class:`~core.train.config.DataConfig` describes."""
+                    seed: int = 0, context_size: int = 0, context_detail: bool = False,
+                    input_colorspace: str | None = None, reference_colorspace: str | None = None) -> "PairDataset":
+        """The dataset a :class:`~core.train.config.DataConfig` describes.
+
+        ``input_colorspace`` / ``reference_colorspace`` (canonical names, ``None``: core.io's rules) state the
+        colour space of file pairs (``data.degraded`` / ``data.reference``); other modes refuse them.
+        """
         kw = {"crop_size": crop_size, "encoding": encoding, "augment": augment, "seed": seed,
               "cache_frames": data.cache_frames, "min_valid": data.min_valid, "context_size": context_size,
               "context_detail": context_detail}
+        if data.mode == "files":
+            return cls.from_files(data.degraded, data.reference, data.mask or None, input_colorspace=input_colorspace,
+                                  reference_colorspace=reference_colorspace, **kw)
+        if input_colorspace is not None or reference_colorspace is not None:
+            raise ParameterError("input_colorspace / reference_colorspace: only file pairs (data.degraded, "
+                                 "data.reference) take them; a pair manifest's source is read as pairs.json says")
         if data.mode == "pairs":
             return cls.from_pairs(data.pairs, aligned=data.aligned, **kw)
-        if data.mode == "files":
-            return cls.from_files(data.degraded, data.reference, data.mask or None, **kw)
         return cls.synthetic(data.clean, degrade=data.degrade, **kw)
 
     @classmethod
     def from_files(cls, degraded: Sequence[str | os.PathLike], reference: Sequence[str | os.PathLike],
-                   mask: Sequence[str | os.PathLike] | None = None, **kwargs: Any) -> "PairDataset":
+                   mask: Sequence[str | os.PathLike] | None = None, *, input_colorspace: str | None = None,
+                   reference_colorspace: str | None = None, **kwargs: Any) -> "PairDataset":
         """Pairs from files or sequence patterns, in order (a pattern pairs frame numbers across the lists).
+
+        ``input_colorspace`` / ``reference_colorspace``: the degraded / reference
+        files' colour space (``None``: what :func:`core.io.read_image` finds).
 
         Missing files raise :class:`~core.errors.ImageReadError`, empty or
         gappy sequences :class:`~core.errors.SequenceError`, before anything is read.
@@ -186,6 +199,7 @@ class PairDataset:
 
         degraded, reference = [os.fspath(p) for p in degraded], [os.fspath(p) for p in reference]
         masks = [os.fspath(p) for p in mask] if mask else [None] * len(degraded)
+        spaces = (input_colorspace, reference_colorspace)
         if not (len(degraded) == len(reference) == len(masks)):
             raise ParameterError(f"training data: {len(degraded)} degraded, {len(reference)} reference and "
                                  f"{len(masks)} mask entries (one each per pair)")
@@ -199,9 +213,9 @@ class PairDataset:
                                          "(pair sequences with sequences)")
                 for n in io.resolve_frames(d):
                     sources.append(_file_source(io.sequence_path(d, n), io.sequence_path(r, n),
-                                                io.sequence_path(m, n) if m else None))
+                                                io.sequence_path(m, n) if m else None, spaces))
             else:
-                sources.append(_file_source(d, r, m))
+                sources.append(_file_source(d, r, m, spaces))
         for s in sources:
             for f in s.files:
                 if not os.path.isfile(f):
@@ -532,11 +546,12 @@ def _pair_loader(read_input: Callable[[], np.ndarray], read_reference: Callable[
     return load
 
 
-def _file_source(degraded: str, reference: str, mask: str | None) -> PairSource:
+def _file_source(degraded: str, reference: str, mask: str | None,
+                 colorspaces: tuple[str | None, str | None] = (None, None)) -> PairSource:
     files = (degraded, reference) + ((mask,) if mask else ())
     name = f"{os.path.basename(degraded)} -> {os.path.basename(reference)}"
-    return PairSource(name, files, _pair_loader(_image_reader(degraded, None), _image_reader(reference, None),
-                                                mask))
+    return PairSource(name, files, _pair_loader(_image_reader(degraded, colorspaces[0]),
+                                                _image_reader(reference, colorspaces[1]), mask))
 
 
 def scene_grade(clean: np.ndarray, *, strength: float, seed: int, variant: int, name: str) -> np.ndarray:

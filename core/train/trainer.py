@@ -255,15 +255,25 @@ def _load_initial(model, cfg: TrainConfig, device: str) -> dict[str, Any]:
     return record
 
 
-def _resume_state(config: TrainConfig, output_dir: Path, device: str) -> dict[str, Any] | None:
-    """The newest readable checkpoint of this config, or ``None``; another config's raise."""
+def _run_hash(config: TrainConfig, spaces: Mapping[str, str | None]) -> str:
+    """What a checkpoint must match to be resumed: the training config, and the data's stated colour spaces."""
+    stated = {k: v for k, v in spaces.items() if v is not None}
+    if not stated:  # nothing stated: the config's own hash, so earlier checkpoints resume
+        return config.training_hash()
+    from core.params import config_hash
+
+    return config_hash({"training": config.training_hash(), **stated})
+
+
+def _resume_state(config: TrainConfig, output_dir: Path, device: str, run_hash: str) -> dict[str, Any] | None:
+    """The newest readable checkpoint of this run (``run_hash``: :func:`_run_hash`), or ``None``; another's raise."""
     for step, path in reversed(list_checkpoints(output_dir)):
         try:
             state = load_checkpoint(path, device=device)
         except TrainingError as exc:
             log.warning("%s; trying an older checkpoint", exc)
             continue
-        if state.get("training_hash") != config.training_hash():
+        if state.get("training_hash") != run_hash:
             raise OutputExistsError(f"{path}: a checkpoint of another training config; train with resume=False "
                                     "to start over (its checkpoints are removed) or choose another output folder")
         return state
@@ -271,13 +281,13 @@ def _resume_state(config: TrainConfig, output_dir: Path, device: str) -> dict[st
 
 
 def _save_checkpoint(output_dir: Path, step: int, config: TrainConfig, model, opt, sched,
-                     history: list[dict[str, Any]], keep: int) -> Path:
+                     history: list[dict[str, Any]], keep: int, run_hash: str) -> Path:
     import torch
 
     from core.io.atomic import atomic_path
 
     state = {
-        "format": CHECKPOINT_FORMAT, "step": step, "training_hash": config.training_hash(),
+        "format": CHECKPOINT_FORMAT, "step": step, "training_hash": run_hash,
         "config": config.to_dict(), "torch": str(torch.__version__),
         "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
         "rng": {"torch": torch.get_rng_state(),
@@ -345,7 +355,8 @@ def _preview(model, preview: Batch, config: TrainConfig, device: str) -> tuple[n
 
 
 def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, resume: bool = True,
-          progress: TrainProgressFn | None = None) -> TrainResult:
+          progress: TrainProgressFn | None = None, input_colorspace: str | None = None,
+          reference_colorspace: str | None = None) -> TrainResult:
     """Train an image-to-image network on degraded -> reference pairs; see the module for the files.
 
     Parameters
@@ -365,6 +376,13 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
         :class:`TrainProgress` (loss, learning rate, ETA). Raising from it
         stops training: that step is checkpointed for a resume (which ends
         as an uninterrupted run would) and the manifest says ``stopped``.
+    input_colorspace, reference_colorspace:
+        The colour space of file pairs' degraded / reference files
+        (``data.degraded`` / ``data.reference``), OCIO or reelkit names
+        (``None`` / ``"auto"``: :mod:`core.io`'s rules; a pair manifest's
+        source is read as ``pairs.json`` says). Recorded in the manifest's
+        ``colorspaces`` (and its config, when set); a checkpoint resumes only
+        with the same ones.
 
     Raises :class:`~core.errors.ParameterError` for a bad config,
     :class:`~core.errors.ImageReadError` / :class:`~core.errors.SequenceError`
@@ -378,22 +396,31 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     from core.train.losses import compute_loss
     from core.train.report import loss_plot, write_loss_csv, write_png
 
+    from core.io import colorspace_option
+
     cfg = TrainConfig.from_dict(config)
+    spaces = {"input_colorspace": colorspace_option(input_colorspace, name="input_colorspace"),
+              "reference_colorspace": colorspace_option(reference_colorspace, name="reference_colorspace")}
     torch = require("torch", "train")
     out = Path(output_dir)
     device = resolve_device(cfg.device)
     dataset = PairDataset.from_config(cfg.data, crop_size=cfg.crop_size, encoding=cfg.encoding,
                                       augment=cfg.augment, seed=cfg.seed, context_size=cfg.model.context,
-                                      context_detail=cfg.model.context_detail)
+                                      context_detail=cfg.model.context_detail, **spaces)
+    run_hash = _run_hash(cfg, spaces)
     files = {k: out / v for k, v in OUTPUT_FILES.items()}
+    manifest = Manifest(out, "train", {"config": cfg.to_dict(), **{k: v for k, v in spaces.items() if v is not None}},
+                        seed=cfg.seed)
+    manifest.set("colorspaces", {"input": spaces["input_colorspace"] or "auto",
+                                 "reference": spaces["reference_colorspace"] or "auto"})
+    # a model or loss table this folder's training did not make is never replaced (resume=False is --force)
+    manifest.refuse_foreign([p for k, p in files.items() if k != "manifest"], force=not resume)
+    manifest.declare_outputs(p for k, p in files.items() if k != "manifest")  # saved before any is written
     out.mkdir(parents=True, exist_ok=True)
-    state = _resume_state(cfg, out, device) if resume else None
+    state = _resume_state(cfg, out, device, run_hash) if resume else None
     if not resume:
         for _, old in list_checkpoints(out):
             old.unlink()
-    write_text_atomic(files["config"], json.dumps(cfg.to_dict(), indent=2) + "\n", overwrite=True)
-
-    manifest = Manifest(out, "train", {"config": cfg.to_dict()}, seed=cfg.seed)
     data_hashes = {f: file_sha256(f) for f in dataset.input_files()}
     for f, digest in data_hashes.items():
         manifest.add_input(f, digest)
@@ -401,6 +428,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     manifest.set("device", device)
     manifest.set("torch", torch.__version__)
     manifest.save()
+    write_text_atomic(files["config"], json.dumps(cfg.to_dict(), indent=2) + "\n", overwrite=True)
     t_start = time.perf_counter()
     stopped = False
     try:
@@ -445,7 +473,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                 history.append({"step": step, "loss": value, **parts, "lr": lr})
                 at_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
                 if at_checkpoint:
-                    ckpt = _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints)
+                    ckpt = _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints, run_hash)
                 if at_checkpoint or time.monotonic() - csv_written > LOSS_CSV_SECONDS:
                     write_loss_csv(files["loss_csv"], history)  # what the training monitor plots
                     csv_written = time.monotonic()
@@ -461,7 +489,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                     except BaseException:  # a stop asked by the caller: keep this step for the resume
                         stopped = True
                         if not at_checkpoint:
-                            _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints)
+                            _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints, run_hash)
                             write_loss_csv(files["loss_csv"], history)
                         raise
             sheet, preview_metrics = _preview(model, preview, cfg, device)
@@ -483,5 +511,6 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     manifest.set("metrics", metrics)
     manifest.set("outputs", {k: p.name for k, p in files.items() if k != "manifest"}
                  | {"checkpoint": str(ckpt.relative_to(out))})
+    manifest.record_outputs(p for k, p in files.items() if k != "manifest")
     manifest.finish("done")
     return TrainResult(out, cfg, device, cfg.steps, start, history, metrics, files, ckpt)
