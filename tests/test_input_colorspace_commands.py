@@ -224,3 +224,38 @@ def test_train_file_pairs_read_the_stated_colorspaces_and_record_them(tmp_path, 
                  "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
     _one_line_error(capsys, "--reference-colorspace")
     assert not (tmp_path / "bad").exists()
+
+
+def test_dataset_run_reads_the_video_in_the_stated_colorspace_and_records_it(tmp_path, capsys):
+    """dataset run reads video only (8-bit, srgb by the rule): stated linear, its frames are sRGB-encoded on extraction."""
+    import cv2
+    import pytest
+
+    from core.dataset.extract import read_uint8
+    from core.io import samples
+
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 24, (96, 64))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write MJPG video")
+    photo = samples.load_sample("astronaut.png").pixels
+    for i in range(24):
+        writer.write(np.ascontiguousarray(np.rint(photo[100 + 2 * i:164 + 2 * i, 150:246] * 255).astype(np.uint8)[..., ::-1]))
+    writer.release()
+    runs = {}
+    for name, extra in (("auto", []), ("stated", ["--input-colorspace", "Linear Rec.709 (sRGB)"])):
+        assert main(["dataset", "run", str(clip), "--stages", "shots,extract", *extra,
+                     "--output-dir", str(tmp_path / name), "-q"]) == 0
+        top = json.loads((tmp_path / name / "manifest.json").read_text())
+        assert top["colorspaces"] == {"input": "lin_rec709" if extra else "auto", "output": "srgb"}
+        frames = json.loads((tmp_path / name / "frames" / "frames.json").read_text())["frames"]
+        assert {f["from"] for f in frames} == {"lin_rec709" if extra else "srgb"}
+        runs[name] = {f["id"]: read_uint8(tmp_path / name / f["path"]) for f in frames}
+    assert runs["auto"].keys() == runs["stated"].keys() and runs["auto"]
+    for fid, decoded in runs["auto"].items():  # auto: the decoded video as it is
+        expected = np.rint(color.lin_rec709_to_srgb(decoded / 255.0) * 255.0)
+        assert np.abs(runs["stated"][fid] - expected).max() <= 1
+    assert main(["dataset", "run", str(clip), "--input-colorspace", "rec2020",
+                 "--output-dir", str(tmp_path / "bad"), "-q"]) == 1
+    _one_line_error(capsys)
+    assert not (tmp_path / "bad").exists()

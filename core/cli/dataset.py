@@ -30,9 +30,11 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import contextlib
 
+    from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.dataset import DATASET_PARAMS, run_dataset
 
+    colorspace_values(args)  # a bad --input-colorspace is named as the option, before anything runs
     given = DATASET_PARAMS.given(args)
     stages = args.stages.split(",") if args.stages else None
     with contextlib.ExitStack() as stack:

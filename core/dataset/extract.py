@@ -96,16 +96,20 @@ def frame_id(video_id: str, frame: int) -> str:
 
 def extract_frames(video: str | os.PathLike, shots: Iterable[Shot], plan: dict[str, list[int]], *,
                    frames_dir: str | os.PathLike, root: str | os.PathLike | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+                   progress: Callable[[int, int], None] | None = None,
+                   colorspace: str | None = None) -> list[dict[str, Any]]:
     """Decode ``video`` once and write the planned frames; returns one record per frame.
 
     ``plan`` maps shot ids to frame numbers (:func:`plan_shot`). Record
     fields: ``id``, ``video``, ``shot``, ``frame``, ``time`` (s), ``path``
     (relative to ``root``, default ``frames_dir``'s parent), ``width``,
-    ``height``, ``sha256`` (:func:`content_hash`). Existing files are
-    replaced (the stage runner decides whether that is allowed).
+    ``height``, ``sha256`` (:func:`content_hash`), ``from`` (the colour
+    space the video was read in: ``colorspace`` when given, else
+    :mod:`core.io`'s rule, srgb). Frames are written as 8-bit sRGB PNGs,
+    converted when read in another space. Existing files are replaced (the
+    stage runner decides whether that is allowed).
     """
-    from core import io
+    from core import color, io
 
     shots = list(shots)
     by_frame = {f: s for s in shots for f in plan.get(s.shot_id, [])}
@@ -115,8 +119,11 @@ def extract_frames(video: str | os.PathLike, shots: Iterable[Shot], plan: dict[s
     folder = Path(frames_dir)
     base = Path(root) if root is not None else folder.parent
     records = []
-    for i, frame in enumerate(io.iter_video_frames(video, wanted)):
+    for i, frame in enumerate(io.iter_video_frames(video, wanted, colorspace=colorspace)):
         shot = by_frame[frame.frame]
+        source_space = frame.colorspace
+        if source_space != "srgb":
+            frame = color.convert_frame(frame, "srgb")
         pixels = to_uint8(frame.pixels)
         fid = frame_id(shot.video, frame.frame)
         path = folder / shot.video / f"{fid}.png"
@@ -126,6 +133,7 @@ def extract_frames(video: str | os.PathLike, shots: Iterable[Shot], plan: dict[s
             "time": round(frame.frame / shot.fps, 4) if shot.fps > 0 else None,
             "path": os.path.relpath(path, base).replace(os.sep, "/"),
             "width": int(pixels.shape[1]), "height": int(pixels.shape[0]), "sha256": content_hash(pixels),
+            "from": source_space,
         })
         if progress is not None:
             progress(i + 1, len(wanted))

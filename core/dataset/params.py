@@ -8,6 +8,7 @@ never redoes shot detection.
 
 from __future__ import annotations
 
+from core.io._common import COLORSPACE_PARAMS
 from core.params import Param, ParamSet
 
 #: The stages of :func:`core.dataset.run_dataset`, in order.
@@ -114,13 +115,14 @@ DATASET_PARAMS = ParamSet(
               "single frames)", minimum=0.0, maximum=0.9, label="Validation fraction"),
         Param("kohya_repeats", int, 10, "kohya-ss repeats in the folder names (N_name)", minimum=1,
               maximum=10000, label="Kohya repeats"),
+        COLORSPACE_PARAMS["input_colorspace"],  # the one spec every reading command shares
     ],
 )
 
 #: Parameter names read by each stage (their values make the stage's config hash).
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "shots": ("detector", "detector_threshold", "min_shot_length"),
-    "extract": ("extract_mode", "interval", "per_shot_budget", "shot_margin"),
+    "extract": ("extract_mode", "interval", "per_shot_budget", "shot_margin", "input_colorspace"),
     "filter": ("blur_threshold", "dark_threshold", "bright_threshold", "clip_fraction", "min_entropy",
                "min_size"),
     "embed": ("embedder", "onnx_model", "onnx_mean", "onnx_std"),

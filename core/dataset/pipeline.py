@@ -243,6 +243,7 @@ def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
         base = len(records)
         got = extract_frames(v["path"], vshots, {s.shot_id: plans[s.shot_id] for s in vshots},
                              frames_dir=st.dir, root=run.out,
+                             colorspace=None if p["input_colorspace"] == "auto" else p["input_colorspace"],
                              progress=lambda d, t, base=base: st.progress(base + d, total))
         records += got
         st.manifest.frame_done(v["id"], frames=got)
@@ -435,7 +436,10 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
     """
     from core.manifest import Manifest, file_sha256
 
+    from core.io import colorspace_option
+
     values = DATASET_PARAMS.resolve(params or {})
+    values["input_colorspace"] = colorspace_option(values["input_colorspace"], name="input_colorspace") or "auto"
     files = [Path(footage)] if isinstance(footage, (str, os.PathLike)) else [Path(f) for f in footage]
     if not files:
         raise ParameterError("dataset: no footage given")
@@ -460,6 +464,7 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
 
         run = _Run(files, out, values, progress)
         top.set("dataset_format", RUN_FORMAT)
+        top.set("colorspaces", {"input": values["input_colorspace"], "output": "srgb"})
         for f, digest in sha.items():
             top.add_input(f, digest)
         top.save()  # first, so a folder whose first stage failed is still known as ours
@@ -470,6 +475,8 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
         previous = ""
         for name in STAGES:
             config: dict[str, Any] = {k: values[k] for k in STAGE_PARAMS[name]}
+            if config.get("input_colorspace") == "auto":  # only when set: earlier extractions stay up to date
+                del config["input_colorspace"]
             config["upstream"] = previous
             if name == "shots":
                 config["footage"] = [sha[str(f)] for f in files]
