@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from core.errors import ImageReadError, OutputExistsError, ParameterError
+from core.errors import ImageReadError, ParameterError
 from core.io.atomic import remove_stale_temps
 from core.manifest import Manifest, file_sha256
 
@@ -113,11 +113,8 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     try:
         remove_stale_temps([manifest.path, *(p for t in tasks for p in t.targets)])  # left by a killed run
         done, started = ({}, set()) if force else manifest.previous_work()
-        blocked = [str(p) for t in tasks if not force and t.key not in done and t.key not in started
-                   for p in t.targets if p.exists()]
-        if blocked:
-            more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
-            raise OutputExistsError(f"{blocked[0]}{more}: already exists (use --force to replace)")
+        manifest.refuse_foreign([p for t in tasks for p in t.targets], force=force,
+                                owned=[p for t in tasks if t.key in done or t.key in started for p in t.targets])
     except BaseException:
         manifest.release()
         raise

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import ImageReadError, OutputLockedError
+from core.errors import ImageReadError, OutputExistsError, OutputLockedError
 from core.io.atomic import write_text_atomic
 from core.params import config_hash
 
@@ -407,6 +407,55 @@ class Manifest:
         root = Path(folder or self.output_dir)
         paths = sorted(p for p in root.rglob("*") if p.is_file() and not _bookkeeping(p.relative_to(root)))
         self.data["files"] = self.files_record(outputs=paths)
+
+    def record_outputs(self, paths: Iterable[str | os.PathLike]) -> None:
+        """Add files this job wrote (those that exist) to its ``files`` record: they become its own."""
+        files = self.data.setdefault("files", {"in": {}, "out": {}})
+        files.setdefault("out", {}).update(self.files_record(outputs=[p for p in paths if os.path.isfile(p)])["out"])
+
+    def declare_outputs(self, paths: Iterable[str | os.PathLike]) -> None:
+        """Name files this job will write (``owns``) before writing them, so a job killed before its
+        manifest records them still owns them; saved with the manifest's next save."""
+        names = self.data.setdefault("owns", [])
+        names.extend(n for n in map(self.file_name, paths) if n not in names)
+
+    def owned_files(self) -> set[Path]:
+        """Files earlier runs of this command recorded as their outputs in this folder (any settings)."""
+        owned: set[Path] = set()
+        if not self.output_dir.is_dir():
+            return owned
+        for path in sorted(self.output_dir.glob("manifest*.json")):
+            try:
+                old = json.loads(path.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(old, dict) or old.get("format") != FORMAT or old.get("command") != self.data["command"]:
+                continue
+            records = [old.get("files")] + [r.get("files") for r in (old.get("frames") or {}).values()
+                                            if isinstance(r, dict)]
+            names = [n for files in records for n in ((files or {}).get("out") or {})] + list(old.get("owns") or [])
+            owned.update(Path(os.path.abspath(self.output_dir / name)) for name in names)
+        return owned
+
+    def refuse_foreign(self, paths: Iterable[str | os.PathLike], *, force: bool = False,
+                       owned: Iterable[str | os.PathLike] | None = None) -> None:
+        """The no-overwrite rule of every command: a file this job does not own is never replaced without ``force``.
+
+        Raises :class:`~core.errors.OutputExistsError` (one line: the first
+        such file and how many more) when any of ``paths`` exists and is not
+        owned. Owned: ``owned`` when given (a per-frame job passes the frames
+        an earlier run with the same config made), else what earlier runs of
+        this command recorded in this folder (:meth:`owned_files`). Call it
+        before anything is written.
+        """
+        if force:
+            return
+        mine = ({Path(os.path.abspath(p)) for p in owned} if owned is not None else self.owned_files())
+        foreign = [str(p) for p in paths if os.path.lexists(p) and Path(os.path.abspath(p)) not in mine]
+        if foreign:
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            raise OutputExistsError(f"{foreign[0]}{more}: already exists and was not made by this job "
+                                    "(use --force to replace)")
 
     def changed_files(self, files: Mapping[str, Any] | None, *, rehash: bool = False) -> list[tuple[Path, str]]:
         """``(path, how)`` for every file of a :meth:`files_record` that no longer holds what was recorded."""

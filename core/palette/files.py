@@ -87,7 +87,9 @@ def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params
     out_dir = Path(output_dir)
     pattern = io.sequence_pattern(input_path) if (frames or io.is_sequence_pattern(input_path)) else None
     source = pattern or input_path
-    tasks = plan_frame_files(input_path, str(out_dir / _stem_pattern(source)), frames=frames)
+    # the pack and its sidecar are the frame's outputs too: resumed, checked and never replaced unowned like it
+    tasks = [t._replace(extra_targets=(pack_path(t.target), pack_path(t.target).with_suffix(".json")))
+             for t in plan_frame_files(input_path, str(out_dir / _stem_pattern(source)), frames=frames)]
     config = {"input": str(input_path), "params": values, "stability_threshold": threshold}
     if input_colorspace is not None:  # only when set: earlier jobs keep their hash and resume
         config["input_colorspace"] = input_colorspace
@@ -110,6 +112,12 @@ def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params
     return manifest
 
 
+def pack_path(target: str | os.PathLike) -> Path:
+    """Where the pack of a palette EXR goes: ``packs/<stem>.npz`` beside it (sidecar ``.json`` next to that)."""
+    target = Path(target)
+    return target.parent / "packs" / (target.stem + ".npz")
+
+
 def encode_file(task: FrameTask, values: dict[str, Any], shared_fit=None, *,
                 input_colorspace: str | None = None) -> dict[str, Any]:
     """Encode one frame: palette EXR at ``task.target`` and a pack beside it; returns the manifest record.
@@ -129,14 +137,14 @@ def encode_file(task: FrameTask, values: dict[str, Any], shared_fit=None, *,
         frame = frame.replace(frame=task.frame)
     fit = shared_fit if shared_fit is not None else fit_palette(frame, **fit_kwargs(values))
     enc = encode(frame, fit, distance=True, index_dtype=values["index_dtype"])
-    pack_path = task.target.parent / "packs" / (task.target.stem + ".npz")
-    info = pack(pack_path, enc, source=task.source, overwrite=True)
+    packed = pack_path(task.target)
+    info = pack(packed, enc, source=task.source, overwrite=True)
     pack_exr(task.target, enc, overwrite=True)
     err = encoding_error(frame, enc, sample_size=ERROR_SAMPLE, seed=values["seed"])
     return {
         "input": str(task.source),
         "output": str(task.target),
-        "pack": str(pack_path),
+        "pack": str(packed),
         "from": frame.colorspace,
         "k": fit.k,
         "converged": bool(fit.converged),

@@ -322,6 +322,9 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     manifest = Manifest(out, COMMAND, config, frame_range=frame_range, seed=opts["seed"])
     manifest.set("colorspaces", {"input": spaces["input_colorspace"] or "auto",
                                  "reference": spaces["reference_colorspace"] or "auto"})
+    whole = _job_outputs(out, grade_methods(names))
+    manifest.refuse_foreign(whole, force=force)  # a report or table this job did not make stays
+    manifest.declare_outputs(whole)
     fits, fit_note = _fits(grade_methods(names), opts, out, manifest.config_hash, force, src=src, ref=ref,
                            msk=msk, numbers=numbers, fit_src=fit_src, fit_ref=fit_ref, fit_masks=fit_masks,
                            fit_frames=fit_frames)
@@ -393,12 +396,21 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     manifest.data["outputs"] = {"metrics_csv": str(csv_path), "metrics_json": str(json_path),
                                 "report": str(report_path),
                                 "cubes": {m: str(out / "grades" / f"{m}.cube") for m in fits}}
+    manifest.record_outputs(_job_outputs(out, grade_methods(names)))
     manifest.set("summary", summary)
     manifest.set("verdict", {"headline": headline, "winner": verdict["winner"], "recommend": verdict["recommend"]})
     manifest.save()
     return ValidationResult(out, summary, per_shot, rows, fits, methods, report_path, csv_path, json_path,
                             manifest.path, manifest.config_hash, opts["seed"], verdict, damaged_frames,
                             damaged_summary, damaged_verdict)
+
+
+def _job_outputs(out: Path, grades) -> list[Path]:
+    """The files a validation writes once per job: tables, report page, grade fits."""
+    from core.validate.report import REPORT
+
+    return [out / "metrics.csv", out / "metrics.json", out / REPORT,
+            *(out / "grades" / f"{m}{ext}" for m in grades for ext in (".json", ".cube")), out / "grades" / "fits.json"]
 
 
 def _json_default(o):
