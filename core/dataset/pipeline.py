@@ -57,8 +57,8 @@ RUN_FORMAT = "reelkit.dataset_run/1"
 #: The folder of each stage's outputs, relative to the output folder.
 STAGE_DIRS = {"shots": "shots", "extract": "frames", "filter": "filter", "embed": "embed", "dedup": "dedup",
               "cluster": "cluster", "caption": "caption", "assemble": "dataset"}
-#: Folders in the output folder that are ours besides the stage folders.
-_OURS = {"manifest.json", "cache", "review", *STAGE_DIRS.values()}
+#: Folders a dataset folder may hold before its first run: the embedding cache and review decisions (inputs).
+_INPUT_DIRS = {"cache", "review"}
 
 
 def _read_json(path: Path) -> Any:
@@ -398,11 +398,14 @@ _RUNNERS = {"shots": _stage_shots, "extract": _stage_extract, "filter": _stage_f
 # -- the run ------------------------------------------------------------------------------------------
 
 
-def _check_folder(out: Path, footage_sha: dict[str, str], force: bool) -> None:
-    """Refuse a folder of other footage or of files that are not ours, unless ``force``."""
+def _check_folder(out: Path, footage_sha: dict[str, str], force: bool, top) -> None:
+    """Refuse a folder of other footage or of files that are not ours, unless ``force``.
+
+    Without a run manifest nothing in the folder is ours: every file and stage
+    folder there goes through the one no-overwrite rule (``top.refuse_foreign``).
+    """
     if not out.is_dir() or force:
         return
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in _OURS and not p.name.startswith("."))
     run_file = out / "manifest.json"
     if run_file.is_file():
         try:
@@ -413,10 +416,9 @@ def _check_folder(out: Path, footage_sha: dict[str, str], force: bool) -> None:
             raise OutputExistsError(f"{run_file}: not a dataset run's manifest (use --force to replace it)")
         if not set(old.get("inputs", {}).values()) <= set(footage_sha.values()):  # adding videos is fine
             raise OutputExistsError(f"{out}: holds a dataset built from other footage (use --force to replace it)")
-    elif any((out / d).exists() for d in STAGE_DIRS.values()) or foreign:
-        names = ", ".join(foreign[:3]) or "stage folders without a run manifest"
-        raise OutputExistsError(f"{out}: already holds files reelkit did not write ({names}); "
-                                "use another folder or --force")
+    else:
+        top.refuse_foreign(sorted(p for p in out.iterdir()
+                                  if not p.name.startswith(".") and p.name not in _INPUT_DIRS), owned=())
 
 
 def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output_dir: str | os.PathLike,
@@ -455,7 +457,7 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
     top = Manifest(out, "dataset run", {"footage": sha, "params": values}, seed=values["seed"])
     top.claim()  # before anything is judged or written: a second run on this folder stops here
     try:
-        _check_folder(out, sha, force)
+        _check_folder(out, sha, force, top)
         if force and stages is None and out.is_dir():
             for d in STAGE_DIRS.values():  # a full forced run starts clean (stale frames would linger)
                 if (out / d).is_dir():
