@@ -109,6 +109,22 @@ def file_changes(base: str | os.PathLike, files: Mapping[str, Any] | None, *,
     return out
 
 
+def refuse_foreign(paths: Iterable[str | os.PathLike], *, owned: Iterable[str | os.PathLike] = ()) -> None:
+    """The no-overwrite rule: raise :class:`~core.errors.OutputExistsError` when any of ``paths`` exists
+    and is not in ``owned`` (one line: the first such file and how many more).
+
+    Commands with a manifest call :meth:`Manifest.refuse_foreign` (which knows
+    what earlier runs made, and ``--force``); a command without one (``palette
+    report``) owns nothing it finds.
+    """
+    mine = {Path(os.path.abspath(p)) for p in owned}
+    foreign = [str(p) for p in paths if os.path.lexists(p) and Path(os.path.abspath(p)) not in mine]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise OutputExistsError(f"{foreign[0]}{more}: already exists and was not made by this job "
+                                "(use --force to replace)")
+
+
 def verify_folder(folder: str | os.PathLike) -> tuple[int, list[str]]:
     """Re-hash every file the manifests under ``folder`` record; ``(files checked, one line per mismatch)``.
 
@@ -448,14 +464,8 @@ class Manifest:
         this command recorded in this folder (:meth:`owned_files`). Call it
         before anything is written.
         """
-        if force:
-            return
-        mine = ({Path(os.path.abspath(p)) for p in owned} if owned is not None else self.owned_files())
-        foreign = [str(p) for p in paths if os.path.lexists(p) and Path(os.path.abspath(p)) not in mine]
-        if foreign:
-            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-            raise OutputExistsError(f"{foreign[0]}{more}: already exists and was not made by this job "
-                                    "(use --force to replace)")
+        if not force:
+            refuse_foreign(paths, owned=self.owned_files() if owned is None else owned)
 
     def changed_files(self, files: Mapping[str, Any] | None, *, rehash: bool = False) -> list[tuple[Path, str]]:
         """``(path, how)`` for every file of a :meth:`files_record` that no longer holds what was recorded."""

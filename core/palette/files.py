@@ -232,11 +232,9 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
     out = Path(output_dir)
     targets = [out / "swatches.png", out / "luma_vs_palette.png", out / "metrics.json"]
     if not force:
-        from core.errors import OutputExistsError
+        from core.manifest import refuse_foreign
 
-        for t in targets:
-            if t.exists():
-                raise OutputExistsError(f"{t}: already exists (use --force to replace)")
+        refuse_foreign(targets)
     frame = io.read_image(input_path, colorspace=input_colorspace)
     fit = fit_palette(frame, **fit_kwargs(values))
     enc = encode(frame, fit, distance=True, index_dtype=values["index_dtype"])
