@@ -102,9 +102,10 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     (each frame records the size, mtime and sha256 of both; a replaced input
     or a truncated or deleted output makes the frame again); a frame such
     a run started but never recorded (killed mid-frame) is redone, replacing
-    its output, and temporary files such a run left are removed. Outputs that exist but were not made by such a run raise
+    its output, and temporary files such a run left are removed. Outputs
+    that exist but were not made by such a run raise
     :class:`~core.errors.OutputExistsError` before any work starts, unless
-    ``force``: nothing is silently replaced. ``process`` writes
+    ``force`` (:meth:`Manifest.refuse_foreign`): nothing is silently replaced. ``process`` writes
     ``task.targets`` (atomically, overwrite allowed) and returns the frame's
     manifest record; the input's sha256 is added here (and
     ``extra_inputs``, path -> sha256, for a task's ``extra_sources``).

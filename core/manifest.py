@@ -125,6 +125,13 @@ def refuse_foreign(paths: Iterable[str | os.PathLike], *, owned: Iterable[str | 
                                 "(use --force to replace)")
 
 
+def _files_records(data: Mapping[str, Any], *, done_only: bool = False) -> list[Mapping[str, Any]]:
+    """The ``files`` records of a manifest: the job's own and each frame's (done frames only, if asked)."""
+    frames = [r for r in (data.get("frames") or {}).values()
+              if isinstance(r, dict) and (r.get("status") == "done" or not done_only)]
+    return [f for f in (data.get("files"), *(r.get("files") for r in frames)) if isinstance(f, Mapping)]
+
+
 def verify_folder(folder: str | os.PathLike) -> tuple[int, list[str]]:
     """Re-hash every file the manifests under ``folder`` record; ``(files checked, one line per mismatch)``.
 
@@ -149,9 +156,7 @@ def verify_folder(folder: str | os.PathLike) -> tuple[int, list[str]]:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             continue
         found += 1
-        records = [data.get("files")] + [r.get("files") for r in (data.get("frames") or {}).values()
-                                         if isinstance(r, dict) and r.get("status") == "done"]
-        for files in records:
+        for files in _files_records(data, done_only=True):
             for group in (files or {}).values():
                 for name, recorded in (group or {}).items():
                     path = mpath.parent / name
@@ -447,9 +452,7 @@ class Manifest:
                 continue
             if not isinstance(old, dict) or old.get("format") != FORMAT or old.get("command") != self.data["command"]:
                 continue
-            records = [old.get("files")] + [r.get("files") for r in (old.get("frames") or {}).values()
-                                            if isinstance(r, dict)]
-            names = [n for files in records for n in ((files or {}).get("out") or {})] + list(old.get("owns") or [])
+            names = [n for files in _files_records(old) for n in (files.get("out") or {})] + list(old.get("owns") or [])
             owned.update(Path(os.path.abspath(self.output_dir / name)) for name in names)
         return owned
 
