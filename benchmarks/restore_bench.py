@@ -64,11 +64,6 @@ TARGETS = {"gain_all_db": 5.0, "gain_over_filter_db": 2.0, "gain_look_db": 0.0, 
            "clean_db": 45.0}
 
 
-def load_clean(entry: str) -> np.ndarray:
-    """A clean photo (``sample:NAME`` / ``skimage:NAME`` / ``sklearn:NAME``) as ``float32`` ``HW3`` scene-linear ACEScg."""
-    return restore_sets.load_clean(entry)
-
-
 def to_display(acescg: np.ndarray) -> np.ndarray:
     """ACEScg scene-linear -> sRGB-encoded display values, clipped to 0..1 (``float32`` ``HW3``)."""
     from core import color
@@ -139,7 +134,7 @@ def fit_grades() -> tuple[dict[str, dict[str, object]], dict]:
         from core.validate import fit_grade
     except ImportError:  # core.validate not there: a plain 3x3 least-squares matrix
         fit_grade = None
-    cleans = [load_clean(e) for e in GRADE_FIT_CLEAN]
+    cleans = [restore_sets.load_clean(e) for e in GRADE_FIT_CLEAN]
     fits: dict[str, dict[str, object]] = {}
     info: dict = {"clean": list(GRADE_FIT_CLEAN), "seed": GRADE_FIT_SEED, "tool": "core.validate.fit_grade"
                   if fit_grade else "numpy lstsq 3x3", "rms": {}}
@@ -229,10 +224,10 @@ def evaluate(model: str, threads: int, set_name: str, *, grades: bool = True) ->
             out[name] = g
         return out
 
-    stats = [restore_sets.static_shot(set_name)]
     from core.validate.metrics import flicker, frame_stats
 
-    shot = stats[0]
+    shot = restore_sets.static_shot(set_name)
+    entry, first, count = restore_sets.STATIC_SHOTS[set_name]
     fin = flicker([frame_stats(px) for px in shot])[0][1:]
     fout = flicker([frame_stats(restorer.run(px, name="static")) for px in shot])[0][1:]
     return {"set": set_name, "seed": restore_sets.EVAL_SEED, "looks": list(restore_sets.looks()),
@@ -240,9 +235,7 @@ def evaluate(model: str, threads: int, set_name: str, *, grades: bool = True) ->
             "per_look": group("look"), "per_source": group("source"), "per_light": group("light"),
             "all": group(None)["all"], "clean": {**_summary([r["model"] for r in clean_rows]),
                                                   "worst_frame": min(clean_rows, key=lambda r: r["model"])["label"]},
-            "static_flicker": {"shot": "%s@%d-%d" % (restore_sets.STATIC_SHOTS[set_name][0],
-                                                      restore_sets.STATIC_SHOTS[set_name][1],
-                                                      sum(restore_sets.STATIC_SHOTS[set_name][1:]) - 1),
+            "static_flicker": {"shot": f"{entry}@{first}-{first + count - 1}",
                                "input": statistics.mean(fin), "model": statistics.mean(fout)},
             "per_frame": rows, "clean_frames": clean_rows}
 
@@ -279,7 +272,7 @@ def uhd_frame() -> np.ndarray:
 
     from core.degrade import degrade_frame
 
-    clean = load_clean("sample:coffee")
+    clean = restore_sets.load_clean("sample:coffee")
     bad = degrade_frame(clean, frame=0, seed=restore_sets.EVAL_SEED, preset="faded_16mm").pixels
     return np.ascontiguousarray(cv2.resize(bad, UHD[::-1], interpolation=cv2.INTER_LINEAR), dtype=np.float32)
 

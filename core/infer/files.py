@@ -67,6 +67,9 @@ INFER_MODEL_PARAMS = ParamSet("infer_model", [
 
 #: Parameters that change how fast, not what: recorded, kept out of the resume hash.
 RUNTIME_ONLY = ("provider", "threads")
+#: Parameters added after jobs were first recorded: in the resume hash only when not at these defaults, so
+#: those jobs still resume.
+HASHED_WHEN_SET = {"mix": 1.0, "temporal": False}
 
 
 def default_output(input_path: str, frames: str | None = None) -> str:
@@ -126,20 +129,16 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     return record
 
 
-def _with_neighbours(input_pattern: str, frames: str | None, tasks: list) -> list:
+def _with_neighbours(tasks: list) -> list:
     """Each frame task with its input frames n-1 and n+1 as extra sources, when both exist on disk (looked up
     in the input sequence, not in the requested range: a farm chunk's first frame still has its neighbour)."""
     from core import io
 
-    if not tasks or tasks[0].frame is None:
-        return tasks
-    pattern = io.sequence_pattern(input_pattern) if (frames or io.is_sequence_pattern(input_pattern)) else None
-    if pattern is None:
-        return tasks
     out = []
     for task in tasks:
-        around = tuple(Path(io.sequence_path(pattern, task.frame + d)) for d in (-1, 1))
-        out.append(task._replace(extra_sources=around) if all(p.is_file() for p in around) else task)
+        pattern = io.sequence_pattern(task.source) if task.frame is not None else None
+        around = tuple(Path(io.sequence_path(pattern, task.frame + d)) for d in (-1, 1)) if pattern else ()
+        out.append(task._replace(extra_sources=around) if around and all(p.is_file() for p in around) else task)
     return out
 
 
@@ -176,11 +175,10 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
     out_dir = Path(output_dir)
     out_pattern = output if os.path.isabs(output) else str(out_dir / output)
     tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)
-    # mix 1 (the default) stays out of the hash, so jobs from before the knob existed still resume
-    hashed = {k: v for k, v in values.items() if k not in RUNTIME_ONLY and not (k == "mix" and v == 1.0)
-              and not (k == "temporal" and not v)}
+    hashed = {k: v for k, v in values.items()
+              if k not in RUNTIME_ONLY and not (k in HASHED_WHEN_SET and v == HASHED_WHEN_SET[k])}
     if values["temporal"]:  # each frame also reads its neighbours: they are inputs of the frame (resume hashes them)
-        tasks = _with_neighbours(input_pattern, frames, tasks)
+        tasks = _with_neighbours(tasks)
     config = {"input": str(input_pattern), "output": output, "model": spec.record(), "params": hashed,
               "output_colorspace": OUTPUT_COLORSPACE}
     if input_colorspace is not None:  # only when set: earlier jobs keep their hash and resume

@@ -53,9 +53,9 @@ class TemporalResult:
 
 
 def _log_luma(rgb: np.ndarray) -> np.ndarray:
-    from core.color.matrices import AP1_LUMINANCE
+    from core.color.conversions import acescg_log2_luminance
 
-    return np.log2(np.maximum(rgb @ np.asarray(AP1_LUMINANCE, np.float32), 0.0) + 2.0 ** _LOG_LO).astype(np.float32)
+    return acescg_log2_luminance(rgb, 2.0 ** _LOG_LO)
 
 
 def _u8(log_luma: np.ndarray) -> np.ndarray:

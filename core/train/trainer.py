@@ -243,11 +243,12 @@ GATE_LAYERS = ("mask.", "context.confidence.")
 def _load_initial(model, cfg: TrainConfig, device: str) -> dict[str, Any]:
     state, record = initial_weights(cfg.init_from, device=device)
     # weights of the same network without a gate: the gate's layers start as a new gated network's do
-    fresh = [k for k in model.state_dict() if k not in state and k.startswith(GATE_LAYERS)]
+    own = model.state_dict()
+    fresh = [k for k in own if k not in state and k.startswith(GATE_LAYERS)]
     if fresh:
         record["fresh_layers"] = fresh
     try:
-        model.load_state_dict({**{k: model.state_dict()[k] for k in fresh}, **state})
+        model.load_state_dict({**{k: own[k] for k in fresh}, **state})
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[:3]
         raise TrainingError(f"init_from: {record['path']} does not fit model {cfg.model.to_dict()} "

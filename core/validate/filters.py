@@ -67,9 +67,9 @@ def _image(image, name: str = "image") -> np.ndarray:
 
 def _log_luma(rgb: np.ndarray) -> np.ndarray:
     """``log2(max(Y, 0) + toe)`` of ACEScg luminance (``HW`` float32): stops, with a toe near black."""
-    from core.validate.metrics import luminance
+    from core.color.conversions import acescg_log2_luminance
 
-    return np.log2(np.maximum(luminance(rgb), 0.0) + _DUST_TOE).astype(np.float32)
+    return acescg_log2_luminance(rgb, _DUST_TOE)
 
 
 # --------------------------------------------------------------------------- dust busting
