@@ -66,13 +66,18 @@ def test_stage_five_says_who_won_first(project):
     assert metrics["damaged_frames"] == flagged and status[4].counts["damaged"] == len(flagged)
 
 
-def test_method_winner_renders_the_recommended_baseline(project, tmp_path, capsys):
+def test_method_winner_renders_the_recommended_baseline(project, tmp_path, capsys, monkeypatch):
     import shutil
+    import time
 
     from core.cli.main import main
 
     path = tmp_path / "copy"
     shutil.copytree(project, path)
+    # the re-render "finishes" in the same second as the first render (the manifest's clock has
+    # one-second steps; tiny footage made this happen by chance): stage 5 must still see new pixels
+    finished = json.loads((path / "pipeline/04_inference_render/manifest.json").read_text())["timings"]["finished"]
+    monkeypatch.setattr(time, "strftime", lambda fmt, *a: finished)
     want = json.loads((path / "pipeline/05_validation/metrics.json").read_text())["verdict"]["recommend"]
     assert main(["restore", "run", str(path), "--stages", "4-5", "--method", "winner"]) == 0
     assert f"stage 4 renders: {want}" in capsys.readouterr().out

@@ -431,9 +431,13 @@ def _file_digest(path: Path) -> str | None:
     return file_sha256(path) if path.is_file() else None
 
 
-def _manifest_digest(folder: Path) -> str | None:
+def _manifest_digest(folder: Path, content: bool = False) -> str | None:
     """Digest of a finished per-frame job in ``folder`` (frame statuses and when it finished), ``None`` when
-    it is unfinished or a frame's output is gone. Independent of where the project folder lives."""
+    it is unfinished or a frame's output is gone. Independent of where the project folder lives.
+
+    ``content`` adds the job's config hash and each output's sha256 as the manifest recorded it: two
+    renders that finish within one second (the manifest's clock) still differ when their pixels do.
+    Stage 4 uses it; stage 2 keeps the older digest so that projects made before it do not retrain."""
     path = folder / "manifest.json"
     try:
         d = json.loads(path.read_text("utf-8"))
@@ -448,7 +452,12 @@ def _manifest_digest(folder: Path) -> str | None:
         if not rel or not folder.joinpath(*rel).is_file():
             return None
         frames[key] = [rec.get("status"), rec.get("converged"), "/".join(rel)]
-    return config_hash({"frames": frames, "finished": d.get("timings", {}).get("finished")})
+        if content:
+            frames[key].append(sorted((k, v.get("sha256")) for k, v in (rec.get("files") or {}).get("out", {}).items()))
+    values: dict[str, Any] = {"frames": frames, "finished": d.get("timings", {}).get("finished")}
+    if content:
+        values["config_hash"] = d.get("config_hash")
+    return config_hash(values)
 
 
 def _outputs_digest(project: Project, stage: Stage) -> str | None:
@@ -457,7 +466,7 @@ def _outputs_digest(project: Project, stage: Stage) -> str | None:
     if stage.number == 1:
         return _file_digest(folder / "pairs.json")
     if stage.number in (2, 4):
-        return _manifest_digest(folder)
+        return _manifest_digest(folder, content=stage.number == 4)
     if stage.number == 3:
         return _file_digest(folder / "model.onnx")
     return _file_digest(folder / "metrics.json")
