@@ -89,6 +89,32 @@ def test_a_defect_on_the_neighbours_too_is_not_one_frame_damage(photo):
     assert not result.mask[40:44, 60:64].any()
 
 
+@pytest.mark.parametrize("which", ["next neighbour", "frame itself"])
+def test_nothing_is_repaired_when_a_frame_is_displaced_as_a_whole(photo, which):
+    """Reproduces the harm measured on benchmarks/project_bench.py's bikes pair: a tape transfer shifted
+    one frame by several pixels; the clean frames beside it lost 5-8 dB to a 'repair' from a halfway warp
+    that put every edge in the wrong place, and so did the shifted frame (repaired to its neighbours'
+    geometry). Now the neighbours must predict the frame as a whole first."""
+    prev, cur, nxt = pan_frames(photo, 3)
+    if which == "next neighbour":
+        nxt = pan_frames(photo, 3, y=128)[2]   # the next frame shown 8 px too high
+    else:
+        cur = pan_frames(photo, 3, y=128)[1]
+    cur, painted = damage(cur)
+    result = temporal_repair(cur, prev, nxt)
+    assert "shifted by" in result.skipped and not result.mask.any()
+    np.testing.assert_array_equal(result.image, cur)
+    # with the neighbours in place, the same defects are repaired (the guard is what stopped it)
+    assert temporal_repair(damage(pan_frames(photo, 3)[1])[0], *pan_frames(photo, 3)[::2]).mask[painted].mean() > 0.9
+
+
+def test_nothing_is_repaired_across_a_cut(photo):
+    prev, cur, _ = pan_frames(photo, 3)
+    other = pan_frames(photo, 3, y=10, x=20)[2]  # the next frame is another shot
+    result = temporal_repair(cur, prev, other)
+    assert result.skipped and not result.mask.any()
+
+
 def test_deterministic_and_alpha_passes_through(photo):
     prev, clean, nxt = pan_frames(photo, 3)
     bad, _ = damage(clean)

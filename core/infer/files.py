@@ -100,7 +100,7 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     if frame is not None:
         img = img.replace(frame=frame)
     source_space = img.colorspace
-    repaired = None
+    repaired = skipped = None
     if neighbours is not None:
         from core.infer.temporal import temporal_repair
 
@@ -109,7 +109,7 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
         around = [color.convert_frame(io.read_image(p, colorspace=input_colorspace), space).pixels
                   for p in neighbours]
         result = temporal_repair(img.pixels, *around)
-        img, repaired = img.replace(pixels=result.image), int(result.mask.sum())
+        img, repaired, skipped = img.replace(pixels=result.image), int(result.mask.sum()), result.skipped
     tiles_before = restorer.tiles_run
     out = restorer.run_frame(img)
     if out.colorspace != OUTPUT_COLORSPACE:
@@ -126,6 +126,8 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
               "tiles": restorer.tiles_run - tiles_before, "seconds": round(time.perf_counter() - t0, 3)}
     if repaired is not None:
         record["temporal_repaired_pixels"] = repaired
+    if skipped:
+        record["temporal_skipped"] = skipped
     return record
 
 
