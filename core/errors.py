@@ -39,6 +39,10 @@ class SequenceError(ReelkitError, ValueError):
     """An image sequence is empty, has gaps, or a frame range is malformed."""
 
 
+class EmptyResultError(ReelkitError, ValueError):
+    """A stage left nothing for the next one (every frame rejected, no shot found...)."""
+
+
 class OutputExistsError(ReelkitError, FileExistsError):
     """An output already exists and ``force``/``overwrite`` was not given."""
 

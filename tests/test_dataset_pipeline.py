@@ -58,6 +58,7 @@ def test_every_extracted_frame_is_accounted_for(built, footage):
     with open(out / "dataset" / "report" / "rejections.csv", newline="") as fh:
         rejected = list(csv.DictReader(fh))
     assert in_set | {r["id"] for r in rejected} == extracted and not in_set & {r["id"] for r in rejected}
+    assert summary["assemble"]["rejected"] == len(extracted - in_set)  # frames, not reasons
     reasons = {(r["stage"], r["reason"]) for r in rejected}
     assert ("filter", "blur") in reasons and ("dedup", "duplicate_exact") in reasons
     assert ("dedup", "duplicate_phash_ssim") in reasons and ("dedup", "duplicate_embedding") in reasons

@@ -76,21 +76,32 @@ def test_quality_rejects_blur_dark_flat_and_small_with_every_reason():
     import cv2
 
     from core.dataset.params import DATASET_PARAMS
-    from core.dataset.quality import measure, reasons
+    from core.dataset.quality import measure, reasons, sharpness_reference
 
-    params = DATASET_PARAMS.defaults()
+    params = {**DATASET_PARAMS.defaults(), "blur_threshold": 80.0}  # the absolute floor; no reference given
+
+    def why(img, ref=None):
+        return reasons(measure(img), params, ref)
+
     sharp = _u8("chelsea.png")
-    assert reasons(measure(sharp), params) == []
+    assert why(sharp) == []
     soft = cv2.GaussianBlur(sharp, (0, 0), 3.0)
-    assert reasons(measure(soft), params) == ["blur"]
+    assert why(soft) == ["blur"]
     # the reasons come in REASONS order, all that apply
-    assert reasons(measure((sharp * 0.04).astype(np.uint8)), params) == ["blur", "underexposed", "low_information"]
-    assert reasons(measure((sharp * 0.01).astype(np.uint8)), params) == ["blur", "underexposed", "crushed",
-                                                                         "low_information"]
-    assert reasons(measure(np.full_like(sharp, 255)), params) == ["blur", "overexposed", "clipped", "low_information"]
+    assert why((sharp * 0.04).astype(np.uint8)) == ["blur", "underexposed", "low_information"]
+    assert why((sharp * 0.01).astype(np.uint8)) == ["blur", "underexposed", "crushed", "low_information"]
+    assert why(np.full_like(sharp, 255)) == ["blur", "overexposed", "clipped", "low_information"]
     flat = np.full((200, 300, 3), 128, np.uint8)
-    assert {"blur", "low_information"} <= set(reasons(measure(flat), params))
-    assert reasons(measure(sharp[:100, :100]), params)[0] == "too_small"
+    assert {"blur", "low_information"} <= set(why(flat))
+    assert why(sharp[:100, :100])[0] == "too_small"
+    # relative to the footage: chelsea softened by sigma 0.7 is this clip's sharpness, sigma 3 is 1/4 of it
+    params["blur_threshold"] = 0.0
+    clip = [measure(cv2.GaussianBlur(sharp, (0, 0), s)) for s in (0.7, 0.7, 0.8, 3.0)]
+    clip.append(measure((sharp * 0.04).astype(np.uint8)))  # dark: left out of the reference
+    ref = sharpness_reference(clip, params)
+    assert ref == float(np.median([m["laplacian_var"] for m in clip[:4]]))
+    assert [reasons(m, params, ref) for m in clip[:4]] == [[], [], [], ["blur"]]
+    assert why(soft) == []  # no reference and no floor: no blur rule
 
 
 # -- embeddings -----------------------------------------------------------------------------------------

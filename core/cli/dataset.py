@@ -52,7 +52,7 @@ def run(args) -> int:
                               progress=update)
     if not args.quiet:
         for stage, info in summary.items():
-            counts = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("status", "config_hash"))
+            counts = _counts({k: v for k, v in info.items() if k not in ("status", "config_hash")})
             print(f"{stage:9s} {info['status']:10s} {counts}")
         if "assemble" in summary:
             print(f"-> {args.output_dir}/dataset (report: {args.output_dir}/dataset/report/report.md)")
@@ -63,7 +63,11 @@ def status(args) -> int:
     from core.dataset import dataset_status
 
     for row in dataset_status(args.output_dir):
-        extra = ", ".join(f"{k} {v}" for k, v in row.items() if k not in ("stage", "status", "config_hash",
-                                                                          "finished"))
+        extra = _counts({k: v for k, v in row.items() if k not in ("stage", "status", "config_hash", "finished")})
         print(f"{row['stage']:9s} {row['status']:8s} {row.get('config_hash', ''):12s} {extra}")
     return 0
+
+
+def _counts(counts: dict) -> str:
+    """``frames 15, kept 11, rejected 4, reasons (blur 4, underexposed 2)``: a stage's counts on one line."""
+    return ", ".join(f"{k} ({_counts(v)})" if isinstance(v, dict) else f"{k} {v}" for k, v in counts.items())

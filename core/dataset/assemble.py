@@ -219,4 +219,5 @@ def assemble(out: str | os.PathLike, dest: str | os.PathLike, params: Mapping[st
     write_text_atomic(rep / "report.md", "\n".join(md), overwrite=True)
     cluster_plot(doc, rep / "clusters.png")
     return {"frames": len(meta), "train": sum(m["split"] == "train" for m in meta),
-            "val": sum(m["split"] == "val" for m in meta), "leaks": len(leaks), "rejected": len(rejections)}
+            "val": sum(m["split"] == "val" for m in meta), "leaks": len(leaks),
+            "rejected": len({r["id"] for r in rejections})}  # frames; rejections.csv has one row per reason

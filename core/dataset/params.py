@@ -43,8 +43,13 @@ DATASET_PARAMS = ParamSet(
         Param("shot_margin", int, 2, "frames next to a cut are skipped (dissolves, motion blur of the cut)",
               minimum=0, maximum=1000, label="Shot margin"),
         # -- filter -------------------------------------------------------------------------------
-        Param("blur_threshold", float, 80.0, "frames whose Laplacian variance (8-bit grey) is below this "
-              "are rejected as blurred", minimum=0.0, maximum=1e6, label="Blur threshold"),
+        Param("blur_relative", float, 0.25, "frames whose Laplacian variance (8-bit grey) is below this "
+              "fraction of their video's median (over its frames no other reason rejects) are rejected as "
+              "blurred; 0: no relative rule (core.dataset.quality)", minimum=0.0, maximum=1.0,
+              label="Blur (relative)"),
+        Param("blur_threshold", float, 0.0, "frames whose Laplacian variance (8-bit grey) is below this "
+              "absolute value are rejected as blurred, whatever the footage (80 suits sharp 0.1-1 megapixel "
+              "frames); 0: off", minimum=0.0, maximum=1e6, label="Blur threshold"),
         Param("dark_threshold", float, 0.06, "frames whose mean luma (0..1, display) is below this are "
               "rejected as underexposed", minimum=0.0, maximum=1.0, label="Dark threshold"),
         Param("bright_threshold", float, 0.94, "frames whose mean luma is above this are rejected as "
@@ -123,7 +128,7 @@ DATASET_PARAMS = ParamSet(
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "shots": ("detector", "detector_threshold", "min_shot_length"),
     "extract": ("extract_mode", "interval", "per_shot_budget", "shot_margin", "input_colorspace"),
-    "filter": ("blur_threshold", "dark_threshold", "bright_threshold", "clip_fraction", "min_entropy",
+    "filter": ("blur_relative", "blur_threshold", "dark_threshold", "bright_threshold", "clip_fraction", "min_entropy",
                "min_size"),
     "embed": ("embedder", "onnx_model", "onnx_mean", "onnx_std"),
     "dedup": ("phash_distance", "ssim_threshold", "embedding_distance"),

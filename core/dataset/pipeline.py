@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from core.dataset.params import DATASET_PARAMS, STAGE_PARAMS, STAGES
-from core.errors import ImageReadError, OutputExistsError, ParameterError
+from core.errors import EmptyResultError, ImageReadError, OutputExistsError, ParameterError
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -257,23 +257,30 @@ def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
 
 def _stage_filter(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     from core.dataset.hashing import phash
-    from core.dataset.quality import measure, reasons
+    from core.dataset.quality import blur_limit, measure, reasons, sharpness_reference
 
     records = _read_json(run.out / "frames" / "frames.json")["frames"]
-    out = []
+    measured = []
     for k, r in enumerate(records):
         img = run.load(r)
-        metrics = measure(img)
-        why = reasons(metrics, run.params)
-        out.append({"id": r["id"], "status": "rejected" if why else "kept", "reasons": why, "quality": metrics,
-                    "phash": f"{phash(img):016x}"})
+        measured.append((measure(img), f"{phash(img):016x}"))
         st.progress(k + 1, len(records))
-    _write_json(st.dir / "quality.json", {"frames": out})
+    # blur is judged against each video's own sharpness (core.dataset.quality's rule)
+    refs = {v: sharpness_reference([m for (m, _), r in zip(measured, records) if r["video"] == v], run.params)
+            for v in dict.fromkeys(r["video"] for r in records)}
+    out = []
+    for r, (metrics, ph) in zip(records, measured):
+        why = reasons(metrics, run.params, refs[r["video"]])
+        out.append({"id": r["id"], "status": "rejected" if why else "kept", "reasons": why, "quality": metrics,
+                    "phash": ph})
+    _write_json(st.dir / "quality.json", {"frames": out, "sharpness": {
+        v: {"reference": ref, "blur_limit": blur_limit(run.params, ref)} for v, ref in refs.items()}})
     counts: dict[str, int] = {}
     for f in out:
         for why in f["reasons"]:
             counts[why] = counts.get(why, 0) + 1
-    return {"frames": len(out), "kept": sum(f["status"] == "kept" for f in out), "reasons": counts}
+    kept = sum(f["status"] == "kept" for f in out)
+    return {"frames": len(out), "kept": kept, "rejected": len(out) - kept, "reasons": counts}
 
 
 def _kept_records(run: _Run) -> list[dict[str, Any]]:
@@ -434,7 +441,11 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
     total)`` is called as work advances.
 
     Returns ``{stage: {"status": "done" | "up to date", "config_hash": ...,
-    counts...}}`` for the stages asked for.
+    counts...}}`` for the stages asked for. A stage that leaves nothing for
+    the next (every frame rejected by the filter, no shot found...) ends the
+    run: its manifest and the run's are written, then
+    :class:`~core.errors.EmptyResultError` names the stage, its counts and
+    where to look.
     """
     from core.manifest import Manifest, file_sha256
 
@@ -496,6 +507,8 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
             if st.up_to_date() and not force:
                 old = st.previous() or {}
                 run.summary[name] = {"status": "up to date", "config_hash": st.hash, **old.get("counts", {})}
+                if _left(name, run.summary[name]) == 0:
+                    break
                 continue
             try:
                 counts = _RUNNERS[name](st, run, force)
@@ -509,11 +522,40 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
             run.summary[name] = {"status": "done", "config_hash": st.hash, **counts}
             top.data["stages"][name] = {"config_hash": st.hash, "counts": counts}
             top.save()
+            if _left(name, counts) == 0:
+                break
         top.finish()
     except BaseException:
         top.release()
         raise
+    empty = [name for name, info in run.summary.items() if _left(name, info) == 0]
+    if empty:
+        raise EmptyResultError(_nothing_left(empty[0], run.summary[empty[0]], out))
     return run.summary
+
+
+#: The count in each stage's summary that says how much it passed on (0: nothing for the stages after it).
+_LEFT = {"shots": "shots", "extract": "frames", "filter": "kept", "embed": "frames", "dedup": "kept",
+         "cluster": "frames", "caption": "frames", "assemble": "frames"}
+
+
+def _left(name: str, counts: Mapping[str, Any]) -> int | None:
+    value = counts.get(_LEFT[name])
+    return None if value is None else int(value)
+
+
+def _nothing_left(name: str, counts: Mapping[str, Any], out: Path) -> str:
+    """The one line saying which stage left nothing, with its counts and where to look."""
+    following = STAGES[STAGES.index(name) + 1:]
+    rest = f"; {', '.join(following)} not run" if following else ""
+    if name == "filter":
+        why = ", ".join(f"{k} {v}" for k, v in counts.get("reasons", {}).items())
+        return (f"filter: all {counts.get('frames', 0)} frames rejected ({why}){rest}; each frame's measures "
+                f"and reasons are in {out / 'filter' / 'quality.json'}: relax --blur-relative / --blur-threshold "
+                "or the exposure options and run again")
+    if name == "dedup":
+        return f"dedup: every frame is a duplicate{rest}; see {out / 'dedup' / 'dedup.json'}"
+    return f"{name}: no {_LEFT[name]} left{rest}"
 
 
 def dataset_status(output_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -5,8 +5,9 @@ grey with Rec.709 weights on the encoded values (a display luma, 0..255):
 
 ``laplacian_var``  variance of the 3x3 Laplacian of the grey image (OpenCV ``CV_64F``), the usual
                    focus measure (Pech-Pacheco et al., "Diatom autofocusing in brightfield
-                   microscopy", ICPR 2000). It depends on resolution and content: 80 is a common
-                   threshold for frames around 0.1-1 megapixel.
+                   microscopy", ICPR 2000). It depends on resolution, content, grain and the
+                   transfer's own softness: OpenCV's vtest.avi (768x576) measures ~770 as shot and
+                   ~55 after a Gaussian blur of sigma 1 px, so no fixed number fits all footage.
 ``mean_luma``      mean grey / 255.
 ``crushed``        fraction of pixels with grey < 2 (crushed blacks, letterbox included).
 ``clipped``        fraction of pixels with grey > 253.
@@ -16,11 +17,22 @@ grey with Rec.709 weights on the encoded values (a display luma, 0..255):
 Rejection reasons (all that apply are recorded, in this order):
 ``too_small``, ``blur``, ``underexposed``, ``overexposed``, ``crushed``,
 ``clipped``, ``low_information``.
+
+The blur rule is relative to the footage (:func:`blur_limit`): a frame is
+blurred when its ``laplacian_var`` is below ``blur_relative`` times the
+*sharpness reference* of its video, the median ``laplacian_var`` of that
+video's frames that no other reason rejects (:func:`sharpness_reference`;
+all its frames when every one is rejected otherwise). A soft transfer keeps
+its frames; a frame much softer than its neighbours (defocus, motion blur, a
+dissolve) goes. Every frame of a video shares its resolution, so the rule
+needs no resolution normalisation. ``blur_threshold`` (> 0) adds an explicit
+absolute floor in ``laplacian_var`` units; ``blur_relative`` 0 leaves that
+floor alone (the fixed rule).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,12 +78,39 @@ def measure(image: np.ndarray) -> dict[str, Any]:
     }
 
 
-def reasons(metrics: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
-    """Every rejection reason for ``metrics`` under ``params`` (the filter values of DATASET_PARAMS)."""
+def blur_limit(params: Mapping[str, Any], reference: float | None) -> float:
+    """The ``laplacian_var`` below which a frame is blurred: the larger of ``blur_threshold`` and
+    ``blur_relative`` x ``reference`` (the video's :func:`sharpness_reference`; ``None``: no relative part).
+
+    >>> blur_limit({"blur_threshold": 0.0, "blur_relative": 0.25}, 400.0)
+    100.0
+    >>> blur_limit({"blur_threshold": 80.0, "blur_relative": 0.0}, 400.0)
+    80.0
+    """
+    relative = params["blur_relative"] * reference if reference is not None else 0.0
+    return float(max(params["blur_threshold"], relative))
+
+
+def sharpness_reference(frames: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> float | None:
+    """The median ``laplacian_var`` of the ``frames`` (measures of one video) that no reason other
+    than blur rejects; of all of them when every one is rejected otherwise; ``None`` for no frames."""
+    if not frames:
+        return None
+    clean = [m for m in frames if not _other_reasons(m, params)]
+    return float(np.median([m["laplacian_var"] for m in (clean or frames)]))
+
+
+def _other_reasons(metrics: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    return reasons(metrics, {**params, "blur_threshold": 0.0}, None)  # limit 0: never "blur"
+
+
+def reasons(metrics: Mapping[str, Any], params: Mapping[str, Any], reference: float | None) -> list[str]:
+    """Every rejection reason for ``metrics`` under ``params`` (the filter values of DATASET_PARAMS),
+    blur judged against ``reference``, the video's :func:`sharpness_reference` (see :func:`blur_limit`)."""
     out = []
     if min(metrics["width"], metrics["height"]) < params["min_size"]:
         out.append("too_small")
-    if metrics["laplacian_var"] < params["blur_threshold"]:
+    if metrics["laplacian_var"] < blur_limit(params, reference):
         out.append("blur")
     if metrics["mean_luma"] < params["dark_threshold"]:
         out.append("underexposed")
