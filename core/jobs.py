@@ -105,17 +105,19 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     its output, and temporary files such a run left are removed. Outputs
     that exist but were not made by such a run raise
     :class:`~core.errors.OutputExistsError` before any work starts, unless
-    ``force`` (:meth:`Manifest.refuse_foreign`): nothing is silently replaced. ``process`` writes
+    ``force`` (:meth:`Manifest.refuse_foreign`): nothing is silently replaced; a target outside the
+    output folder (``../``, an absolute name elsewhere, a symlinked folder) raises
+    :class:`~core.errors.ParameterError`, even with ``force``. ``process`` writes
     ``task.targets`` (atomically, overwrite allowed) and returns the frame's
     manifest record; the input's sha256 is added here (and
     ``extra_inputs``, path -> sha256, for a task's ``extra_sources``).
     """
     manifest.claim()
     try:
-        remove_stale_temps([manifest.path, *(p for t in tasks for p in t.targets)])  # left by a killed run
         done, started = ({}, set()) if force else manifest.previous_work()
         manifest.refuse_foreign([p for t in tasks for p in t.targets], force=force,
                                 owned=[p for t in tasks if t.key in done or t.key in started for p in t.targets])
+        remove_stale_temps([manifest.path, *(p for t in tasks for p in t.targets)])  # left by a killed run
     except BaseException:
         manifest.release()
         raise

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import ImageReadError, OutputExistsError, OutputLockedError
+from core.errors import ImageReadError, OutputExistsError, OutputLockedError, ParameterError
 from core.io.atomic import write_text_atomic
 from core.params import config_hash
 
@@ -107,6 +107,39 @@ def file_changes(base: str | os.PathLike, files: Mapping[str, Any] | None, *,
             if how is not None:
                 out.append((path, how))
     return out
+
+
+def refuse_escapes(folder: str | os.PathLike, paths: Iterable[str | os.PathLike]) -> None:
+    """Raise :class:`~core.errors.ParameterError` (one line naming the path) when any of ``paths``
+    would be written outside ``folder``.
+
+    Outside: the path leaves the folder by name (``../``, an absolute name
+    elsewhere), or one of the folders between ``folder`` and the file is a
+    symbolic link (followed, it could lead anywhere), or the file itself is a
+    symbolic link. ``folder`` itself may be a link (an output on another
+    disk). Call it before anything is written; ``force`` does not lift it.
+    """
+    root = Path(os.path.abspath(folder))
+    real_root = Path(os.path.realpath(root))
+    for given in paths:
+        path = Path(os.path.abspath(given))
+        try:
+            rel = path.relative_to(root)
+        except ValueError:
+            rel = None
+        if rel is None or not rel.parts:
+            raise ParameterError(f"output {given}: outside the output folder {folder} "
+                                 "(output names must stay inside --output-dir)")
+        # realpath resolves each link before a following '..', as the system does when writing
+        if Path(os.path.realpath(Path(os.getcwd(), given).parent)) != real_root / rel.parent:
+            for inside in reversed(Path(os.getcwd(), given).parents):
+                if len(inside.parts) > len(root.parts) and inside.is_symlink():
+                    raise ParameterError(f"output {given}: goes through {inside}, a symbolic link to "
+                                         f"{os.path.realpath(inside)} (outputs are never written through links)")
+            raise ParameterError(f"output {given}: leaves the output folder {folder} through a symbolic link")
+        if path.is_symlink():
+            raise ParameterError(f"output {given}: is a symbolic link (to {os.path.realpath(path)}); "
+                                 "outputs are never written through links")
 
 
 def refuse_foreign(paths: Iterable[str | os.PathLike], *, owned: Iterable[str | os.PathLike] = ()) -> None:
@@ -465,8 +498,11 @@ class Manifest:
         owned. Owned: ``owned`` when given (a per-frame job passes the frames
         an earlier run with the same config made), else what earlier runs of
         this command recorded in this folder (:meth:`owned_files`). Call it
-        before anything is written.
+        before anything is written. Paths that would land outside the output
+        folder (:func:`refuse_escapes`) are refused even with ``force``.
         """
+        paths = list(paths)
+        refuse_escapes(self.output_dir, paths)
         if not force:
             refuse_foreign(paths, owned=self.owned_files() if owned is None else owned)
 

@@ -231,9 +231,10 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
     input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
     out = Path(output_dir)
     targets = [out / "swatches.png", out / "luma_vs_palette.png", out / "metrics.json"]
-    if not force:
-        from core.manifest import refuse_foreign
+    from core.manifest import refuse_escapes, refuse_foreign
 
+    refuse_escapes(out, targets)
+    if not force:
         refuse_foreign(targets)
     frame = io.read_image(input_path, colorspace=input_colorspace)
     fit = fit_palette(frame, **fit_kwargs(values))
