@@ -38,20 +38,19 @@ CONVERT_PARAMS = ParamSet(
 
 def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: int | None = None,
                        overwrite: bool = False) -> dict[str, Any]:
-    """Convert one file; returns a record for the manifest (colour spaces, output path)."""
+    """Convert one file (or frame ``frame`` of a video); returns a record for the manifest (colour spaces,
+    input, frame, output path)."""
     from core import color, io
 
     source = None if params["source"] == "auto" else params["source"]
-    img = io.read_image(src, colorspace=source)
-    if frame is not None:
-        img = img.replace(frame=frame)
+    img = io.read_frame(src, frame, colorspace=source)
     out = color.convert_frame(img, params["target"], nonfinite=params["nonfinite"])
     bit_depth = None if params["bit_depth"] == "auto" else int(params["bit_depth"])
     # the target is what the user asked the file to hold, whatever the container
     io.write_image(dst, out, pixel_type=params["pixel_type"], compression=params["compression"],
                    bit_depth=bit_depth, output_colorspace=out.colorspace, overwrite=overwrite,
                    attributes={"reelkit/source": os.path.basename(src)})
-    return {"input": str(src), "output": str(dst), "from": img.colorspace, "to": out.colorspace}
+    return {"input": str(src), "frame": frame, "output": str(dst), "from": img.colorspace, "to": out.colorspace}
 
 
 def convert(input_path: str, output: str, *, output_dir: str | os.PathLike = ".", params: dict[str, Any] | None = None,

@@ -8,6 +8,7 @@ work is a pure function of (frame, parameters), so a job is a list of
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,7 +26,11 @@ class FrameTask(NamedTuple):
     A task with several inputs or outputs (``align``: source and reference
     in; aligned reference, mask, residual out) lists the others in
     ``extra_sources`` / ``extra_targets``; the job hashes every input and
-    resumes a frame only when every output exists.
+    resumes a frame only when every output exists. A source that is a
+    video (:func:`core.io.is_video_file`) is read at a frame number: the
+    task's ``frame`` for ``source``, ``extra_frames[i]`` for
+    ``extra_sources[i]`` (``extra_frames`` empty: ``frame`` for each);
+    :attr:`reads` pairs them and :func:`core.io.read_frame` reads either kind.
     """
 
     key: str
@@ -34,10 +39,17 @@ class FrameTask(NamedTuple):
     target: Path
     extra_sources: tuple[Path, ...] = ()
     extra_targets: tuple[Path, ...] = ()
+    extra_frames: tuple[int | None, ...] = ()
 
     @property
     def sources(self) -> tuple[Path, ...]:
         return (self.source, *self.extra_sources)
+
+    @property
+    def reads(self) -> tuple[tuple[Path, int | None], ...]:
+        """``(file, frame number)`` of each source, for :func:`core.io.read_frame`."""
+        extra = self.extra_frames or (self.frame,) * len(self.extra_sources)
+        return ((self.source, self.frame), *zip(self.extra_sources, extra))
 
     @property
     def targets(self) -> tuple[Path, ...]:
@@ -47,17 +59,28 @@ class FrameTask(NamedTuple):
 def plan_frame_files(input_path: str, output: str, *, frames: str | None = None) -> list[FrameTask]:
     """List the work for a file or a sequence, one :class:`FrameTask` per frame.
 
-    ``input_path`` is a file or a sequence pattern (``plate.####.exr``,
+    ``input_path`` is a file, a sequence pattern (``plate.####.exr``,
     ``plate.%04d.exr``, or one file of a numbered sequence when ``frames`` is
-    given); ``output`` is a file name or, for a sequence, a pattern. Missing
-    frames inside the range raise :class:`~core.errors.SequenceError` naming them.
+    given) or a video file (frames numbered by :mod:`core.io.video`'s rule,
+    the 0-based decode index; every task's ``source`` is the video);
+    ``output`` is a file name or, for a sequence or a video, a pattern.
+    Missing frames inside the range raise :class:`~core.errors.SequenceError`
+    naming them.
     """
     from core import io
 
-    pattern = io.sequence_pattern(input_path) if (frames or io.is_sequence_pattern(input_path)) else None
-    if pattern is None:
+    video = io.is_video_file(input_path)
+    pattern = io.sequence_pattern(input_path) if not video and (frames or io.is_sequence_pattern(input_path)) else None
+    if video:
+        if not io.is_sequence_pattern(output):
+            raise ParameterError(f"input {input_path} is a video: the output must be a sequence pattern "
+                                 f"(e.g. {Path(input_path).stem}.####.exr), got {output}")
+        src = Path(input_path)
+        tasks = [FrameTask(str(n), n, src, Path(io.sequence_path(output, n)))
+                 for n in io.resolve_video_frames(src, frames or None)]
+    elif pattern is None:
         if frames:
-            raise ParameterError(f"--frames given but {input_path} is not part of a numbered sequence")
+            raise ParameterError(f"--frames given but {input_path} is not part of a numbered sequence or a video")
         src = Path(input_path)
         if not src.is_file():
             raise ImageReadError(f"{input_path}: no such file")
@@ -75,6 +98,23 @@ def plan_frame_files(input_path: str, output: str, *, frames: str | None = None)
         if task.source.resolve() == task.target.resolve():
             raise ParameterError(f"output {task.target} is the input file: choose another name or --output-dir")
     return tasks
+
+
+def _video_inputs(tasks: list[FrameTask]) -> dict[str, dict[str, Any]]:
+    """What a manifest records of each video the tasks read: frame numbers read and their rule, rate, codec."""
+    from core import io
+
+    read: dict[str, set[int]] = {}
+    for task in tasks:
+        for path, frame in task.reads:
+            if frame is not None and io.is_video_file(path):
+                read.setdefault(str(path), set()).add(int(frame))
+    out = {}
+    for path, numbers in read.items():
+        info = io.video_info(path)
+        out[path] = {"frames": io.format_frames(sorted(numbers), sep=","), "frame_numbers": io.VIDEO_FRAME_NUMBERS,
+                     "fps": info.fps, "codec": info.codec, "size": [info.width, info.height]}
+    return out
 
 
 def _intact(manifest: Manifest, task: FrameTask, record: dict[str, Any]) -> bool:
@@ -118,16 +158,30 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
         manifest.refuse_foreign([p for t in tasks for p in t.targets], force=force,
                                 owned=[p for t in tasks if t.key in done or t.key in started for p in t.targets])
         remove_stale_temps([manifest.path, *(p for t in tasks for p in t.targets)])  # left by a killed run
+        videos = _video_inputs(tasks)
     except BaseException:
         manifest.release()
         raise
+    from core import io
+
+    hashed: dict[tuple[str, int, int], str] = {}
+
+    def digest(path: Path) -> str:  # a video, or a frame that is also its neighbours' neighbour: hashed once
+        st = path.stat()
+        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+        if key not in hashed:
+            hashed[key] = file_sha256(path)
+        return hashed[key]
+
+    if videos:
+        manifest.set("videos", videos)
     try:
         for i, task in enumerate(tasks):
             if task.key in done and _intact(manifest, task, done[task.key]):
                 manifest.adopt(task.key, done[task.key])
             else:
                 manifest.frame_started(task.key, input=str(task.source))
-                digests = {str(p): file_sha256(p) for p in task.sources}
+                digests = {str(p): digest(p) for p in task.sources}
                 extra = {}
                 if task.extra_sources:
                     extra["extra_inputs"] = {str(p): digests[str(p)] for p in task.extra_sources}
@@ -139,10 +193,16 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     except BaseException:
         manifest.finish("failed")
         raise
+    finally:
+        io.close_video_readers()
     inputs = {}
     for rec in manifest.data["frames"].values():
         inputs[rec["input"]] = rec.get("sha256")
         inputs.update(rec.get("extra_inputs", {}))
     manifest.data["inputs"] = inputs
+    for path, entry in videos.items():  # the colour space each video was read in, from the frame records
+        spaces = {r.get("from") for r in manifest.data["frames"].values() if r.get("input") == path}
+        spaces |= {r.get("reference_from") for r in manifest.data["frames"].values() if r.get("reference") == path}
+        entry["colorspace"] = ", ".join(sorted(s for s in spaces if s))
     manifest.finish("done")
     return manifest

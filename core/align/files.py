@@ -19,7 +19,9 @@ writes into ``output_dir``:
   timings and per frame the alignment record (:meth:`AlignResult.record`).
 
 A single source file pairs with a single reference file (names without a
-frame number: ``aligned/ref.exr``...). By default reference frames pair
+frame number: ``aligned/ref.exr``...). Source and reference may each be a
+sequence or a video file (frames numbered by :mod:`core.io.video`'s rule,
+the 0-based decode index). By default reference frames pair
 with the source frames of the same number; ``pairs`` (a frame table, such
 as stage 1's :meth:`core.pipeline.PairManifest.mapping`) pairs each source
 frame with another reference frame number instead — a telecine numbered
@@ -48,7 +50,7 @@ import numpy as np
 from core.align.geometry import decompose
 from core.align.model import WORKING_COLORSPACE, align
 from core.align.params import ALIGN_PARAMS
-from core.errors import ImageError, ImageReadError, ParameterError
+from core.errors import ImageError, ImageReadError, ParameterError, SequenceError
 from core.io import COMPRESSIONS, PIXEL_TYPES
 from core.jobs import FrameTask, ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
@@ -93,18 +95,20 @@ def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report
           pairs: Mapping[int, int | None] | None = None) -> list[FrameTask]:
     from core import io
 
-    seq = bool(frames) or io.is_sequence_pattern(source)
+    seq = bool(frames) or io.is_sequence_pattern(source) or io.is_video_file(source)
     primary = str(out_dir / OUTPUTS["aligned"][0] / ("ref.####.exr" if seq else "ref.exr"))
     tasks = plan_frame_files(source, primary, frames=frames)
-    ref_seq = io.is_sequence_pattern(reference) or (seq and io.sequence_pattern(reference) is not None
-                                                    and not os.path.isfile(reference))
+    ref_video = io.is_video_file(reference)
+    ref_seq = ref_video or io.is_sequence_pattern(reference) or (
+        seq and io.sequence_pattern(reference) is not None and not os.path.isfile(reference))
     if seq and not ref_seq:
         raise ParameterError(f"source {source} is a sequence: the reference must be one too "
-                             f"(a pattern such as ref.####.png), got {reference}")
-    if not seq and io.is_sequence_pattern(reference):
+                             f"(a pattern such as ref.####.png, or a video), got {reference}")
+    if not seq and ref_seq:
         raise ParameterError(f"source {source} is a single file: the reference must be one too, got {reference}")
-    ref_pattern = io.sequence_pattern(reference) if seq else None
-    if seq and ref_pattern is None:
+    ref_pattern = io.sequence_pattern(reference) if seq and not ref_video else None
+    ref_count = io.count_video_frames(reference) if ref_video else None
+    if seq and not ref_video and ref_pattern is None:
         raise ParameterError(f"reference {reference} has no frame number to pair with the source's frames")
     if pairs is not None:
         if not seq:
@@ -116,7 +120,10 @@ def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report
     out = []
     for t in tasks:
         ref_frame = t.frame if pairs is None else int(pairs[t.frame])
-        ref = Path(io.sequence_path(ref_pattern, ref_frame)) if seq else Path(reference)
+        ref = Path(io.sequence_path(ref_pattern, ref_frame)) if ref_pattern else Path(reference)
+        if ref_video and not 0 <= ref_frame < ref_count:
+            raise SequenceError(f"{ref}: no frame {ref_frame} (the reference of source frame {t.frame}; "
+                                f"the video has {ref_count} frames, 0-{ref_count - 1})")
         if not ref.is_file():
             raise ImageReadError(f"{ref}: no such file (the reference of source frame {t.frame})"
                                  if seq else f"{ref}: no such file")
@@ -130,16 +137,14 @@ def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report
         for p in (target, *extra):
             if p.resolve() in (t.source.resolve(), ref.resolve()):
                 raise ParameterError(f"output {p} is an input file: choose another --output-dir")
-        out.append(FrameTask(t.key, t.frame, t.source, target, (ref,), tuple(extra)))
+        out.append(FrameTask(t.key, t.frame, t.source, target, (ref,), tuple(extra), (ref_frame,)))
     return out
 
 
 def _read(path: Path, frame: int | None, colorspace: str | None = None):
     from core import color, io
 
-    img = io.read_image(path, colorspace=colorspace)
-    if frame is not None:
-        img = img.replace(frame=frame)
+    img = io.read_frame(path, frame, colorspace=colorspace)
     space = img.colorspace
     if space != WORKING_COLORSPACE:
         img = color.convert_frame(img, WORKING_COLORSPACE)
@@ -160,8 +165,9 @@ def align_file_pair(task: FrameTask, values: Mapping[str, Any], *, input_colorsp
     from core.align.report import report_image
 
     t0 = time.perf_counter()
-    src, src_space = _read(task.source, task.frame, input_colorspace)
-    ref, ref_space = _read(task.extra_sources[0], task.frame, reference_colorspace)
+    (src_file, src_frame), (ref_file, ref_frame) = task.reads[:2]
+    src, src_space = _read(src_file, src_frame, input_colorspace)
+    ref, ref_space = _read(ref_file, ref_frame, reference_colorspace)
     s_px, r_px = src.pixels, ref.pixels
     if s_px.shape[2] != r_px.shape[2]:
         if min(s_px.shape[2], r_px.shape[2]) < 3:
@@ -185,7 +191,7 @@ def align_file_pair(task: FrameTask, values: Mapping[str, Any], *, input_colorsp
                        overwrite=True)
         outputs["report"] = str(task.extra_targets[2])
     rec["timings"]["total"] = round(time.perf_counter() - t0, 4)
-    return {"input": str(task.source), "reference": str(task.extra_sources[0]), **outputs,
+    return {"input": str(task.source), "reference": str(ref_file), "reference_frame": ref_frame, **outputs,
             "frame": task.frame, "from": src_space, "reference_from": ref_space,
             "source_size": [src.width, src.height], "reference_size": [ref.width, ref.height],
             "format": RECORD_FORMAT, **rec}

@@ -54,16 +54,16 @@ def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: 
                  overwrite: bool = False) -> dict[str, Any]:
     """Degrade one file into ``dst``; returns the manifest record (paths, colour spaces, damage summary).
 
-    A single file that is not part of a sequence is frame 0. ``input_colorspace``
+    A single file that is not part of a sequence is frame 0; a video's
+    ``frame`` is the frame read (:func:`core.io.read_frame`). ``input_colorspace``
     states the input's colour space (``None``: :func:`core.io.read_image`'s
     rule); ``output_colorspace`` the one written (``None``: the container's
     rule). The record's ``from`` / ``colorspace`` are the spaces read / written.
     """
     from core import io
 
-    img = io.read_image(src, colorspace=input_colorspace)
     number = 0 if frame is None else int(frame)
-    img = img.replace(frame=number)
+    img = io.read_frame(src, number, colorspace=input_colorspace)
     source_space = img.colorspace
     if img.colorspace != WORKING_COLORSPACE:
         from core import color

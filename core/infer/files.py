@@ -73,10 +73,13 @@ HASHED_WHEN_SET = {"mix": 1.0, "temporal": False}
 
 
 def default_output(input_path: str, frames: str | None = None) -> str:
-    """Output name for ``input_path``: its file name (or sequence pattern) with the extension ``.exr``."""
+    """Output name for ``input_path``: its file name (or sequence pattern) with the extension ``.exr``; for a
+    video, a pattern of its name (``clip.mov`` -> ``clip.####.exr``)."""
     from core import io
 
     name = str(input_path)
+    if io.is_video_file(name):
+        return f"{Path(name).stem}.####.exr"
     if frames and not io.is_sequence_pattern(name):
         name = io.sequence_pattern(name) or name
     return Path(name).with_suffix(".exr").name
@@ -84,21 +87,21 @@ def default_output(input_path: str, frames: str | None = None) -> str:
 
 def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, pixel_type: str = "half",
                compression: str = "zip", input_colorspace: str | None = None,
-               overwrite: bool = False, neighbours: tuple[Path, Path] | None = None) -> dict[str, Any]:
+               overwrite: bool = False,
+               neighbours: tuple[tuple[Path, int | None], tuple[Path, int | None]] | None = None) -> dict[str, Any]:
     """Restore one file into ``dst`` (ACEScg EXR); returns its manifest record.
 
     ``input_colorspace`` states the input's colour space (``None``: what
     :func:`core.io.read_image` finds); the record's ``from`` is the one used.
-    ``neighbours``: the previous and next input frames; given, one-frame
+    ``src`` may be a video (``frame`` is then the frame read, :func:`core.io.read_frame`).
+    ``neighbours``: the previous and next input frames, ``(file, frame)`` each; given, one-frame
     defects are first repaired from them (:func:`core.infer.temporal.temporal_repair`,
     in the model's colour space) and the record counts the pixels repaired.
     """
     from core import color, io
 
     t0 = time.perf_counter()
-    img = io.read_image(src, colorspace=input_colorspace)
-    if frame is not None:
-        img = img.replace(frame=frame)
+    img = io.read_frame(src, frame, colorspace=input_colorspace)
     source_space = img.colorspace
     repaired = skipped = None
     if neighbours is not None:
@@ -106,8 +109,8 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
 
         space = restorer.spec.colorspace
         img = color.convert_frame(img, space)
-        around = [color.convert_frame(io.read_image(p, colorspace=input_colorspace), space).pixels
-                  for p in neighbours]
+        around = [color.convert_frame(io.read_frame(p, n, colorspace=input_colorspace), space).pixels
+                  for p, n in neighbours]
         result = temporal_repair(img.pixels, *around)
         img, repaired, skipped = img.replace(pixels=result.image), int(result.mask.sum()), result.skipped
     tiles_before = restorer.tiles_run
@@ -133,11 +136,17 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
 
 def _with_neighbours(tasks: list) -> list:
     """Each frame task with its input frames n-1 and n+1 as extra sources, when both exist on disk (looked up
-    in the input sequence, not in the requested range: a farm chunk's first frame still has its neighbour)."""
+    in the input sequence or video, not in the requested range: a farm chunk's first frame still has its
+    neighbour)."""
     from core import io
 
     out = []
     for task in tasks:
+        if task.frame is not None and io.is_video_file(task.source):
+            around = (task.frame - 1, task.frame + 1)
+            inside = around[0] >= 0 and around[1] < io.count_video_frames(task.source)
+            out.append(task._replace(extra_sources=(task.source,) * 2, extra_frames=around) if inside else task)
+            continue
         pattern = io.sequence_pattern(task.source) if task.frame is not None else None
         around = tuple(Path(io.sequence_path(pattern, task.frame + d)) for d in (-1, 1)) if pattern else ()
         out.append(task._replace(extra_sources=around) if around and all(p.is_file() for p in around) else task)
@@ -151,8 +160,9 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
                 input_colorspace: str | None = None) -> Manifest:
     """Restore a file or sequence with ``model`` into ``output_dir``; returns the finished manifest.
 
-    ``input_pattern``: a file, or a sequence (``plate.####.exr``,
-    ``plate.%04d.exr``, or one numbered file with ``frames``). ``output``:
+    ``input_pattern``: a file, a sequence (``plate.####.exr``,
+    ``plate.%04d.exr``, or one numbered file with ``frames``) or a video
+    (its frames numbered from 0, :mod:`core.io.video`). ``output``:
     the output file name or pattern inside ``output_dir`` (default: the
     input's name with ``.exr``); it must be an EXR. ``params``: values for
     :data:`INFER_PARAMS`. ``manifest``: the model manifest when it is not
@@ -203,6 +213,7 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
             job.set("runtime", state["restorer"].info())
         return infer_file(state["restorer"], task.source, task.target, frame=task.frame,
                           pixel_type=values["pixel_type"], compression=values["compression"],
-                          input_colorspace=input_colorspace, overwrite=True, neighbours=task.extra_sources or None)
+                          input_colorspace=input_colorspace, overwrite=True,
+                          neighbours=task.reads[1:] or None)
 
     return run_frame_job(job, tasks, process, force=force, progress=progress)

@@ -62,15 +62,28 @@ from core.io.sequence import (
     sequence_path,
     sequence_pattern,
 )
-from core.io.video import VideoInfo, iter_video_frames, video_info
+from core.io.video import (
+    VIDEO_FRAME_NUMBERS,
+    VIDEO_SUFFIXES,
+    VideoInfo,
+    VideoReader,
+    close_video_readers,
+    count_video_frames,
+    is_video_file,
+    iter_video_frames,
+    read_video_frame,
+    resolve_video_frames,
+    video_info,
+)
 
 __all__ = [
     "BIT_DEPTHS", "COLORSPACE_PARAMS", "COLORSPACE_SOURCES", "COMPRESSIONS", "DEFAULT_BIT_DEPTH",
     "DEFAULT_INTEGER_COLORSPACE", "DEFAULT_LINEAR_COLORSPACE", "DEFAULT_OUTPUT_COLORSPACE", "EXTENSIONS",
-    "PIXEL_TYPES", "SCENE_LINEAR_COLORSPACES", "FrameRange", "VideoInfo", "as_frame_range", "colorspace_option",
-    "default_linear_colorspace", "encoded_colorspace", "find_frames", "format_frames", "is_sequence_pattern",
-    "iter_frames", "iter_video_frames", "missing_frames", "read_exr_header", "read_image", "resolve_frames",
-    "samples", "sequence_path", "sequence_pattern", "video_info", "write_image",
+    "PIXEL_TYPES", "SCENE_LINEAR_COLORSPACES", "VIDEO_FRAME_NUMBERS", "VIDEO_SUFFIXES", "FrameRange", "VideoInfo", "VideoReader",
+    "as_frame_range", "close_video_readers", "colorspace_option", "count_video_frames", "default_linear_colorspace",
+    "encoded_colorspace", "find_frames", "format_frames", "is_sequence_pattern", "is_video_file", "iter_frames",
+    "iter_video_frames", "missing_frames", "read_exr_header", "read_frame", "read_image", "read_video_frame",
+    "resolve_frames", "resolve_video_frames", "samples", "sequence_path", "sequence_pattern", "video_info", "write_image",
 ]
 
 
@@ -95,6 +108,24 @@ def read_image(path: str | os.PathLike, *, colorspace: str | None = None) -> Fra
     from core.io.raster import read_raster
 
     return read_raster(p, colorspace=colorspace)
+
+
+def read_frame(path: str | os.PathLike, frame: int | None = None, *, colorspace: str | None = None) -> Frame:
+    """One frame of a job's input: an image file, or frame ``frame`` of a video file (:func:`is_video_file`).
+
+    An image file is the frame: it is read with :func:`read_image` and
+    labelled ``frame`` (when given). A video's ``frame`` is its 0-based
+    decode index (required; :func:`read_video_frame`, which decodes a job's
+    frames in order once each). ``float32`` ``HWC`` pixels in the colour
+    space ``colorspace`` states, else the file-type rule of this package
+    (video: ``"srgb"``, display-encoded 0..1).
+    """
+    if is_video_file(path):
+        if frame is None:
+            raise ParameterError(f"{fspath(path)}: a video; say which frame to read (0-based)")
+        return read_video_frame(path, frame, colorspace=colorspace)
+    image = read_image(path, colorspace=colorspace)
+    return image if frame is None else image.replace(frame=int(frame))
 
 
 def write_image(path: str | os.PathLike, frame_or_array: Frame | np.ndarray, *, colorspace: str | None = None,
