@@ -147,3 +147,34 @@ def test_palette_report_into_a_symlinked_file(plate, tmp_path, capsys):
     one = plate.replace("####", "1001")
     _refused(["palette", "report", one, "--k", "4", "-o", str(out)], capsys, "metrics.json", "symbolic link")
     assert outside.read_bytes() == PLANTED
+
+
+def test_validate_report_folder_linked_elsewhere(tmp_path, capsys):
+    from tests.test_no_overwrite import _Factory
+    from tests.test_validate_run import project
+
+    proj = project.__wrapped__(_Factory(tmp_path))  # the module fixture's recipe: a graded pan over a photo
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report").symlink_to(outside, target_is_directory=True)
+    _refused(["validate", "--source", str(proj / "src" / "src.####.exr"), "--reference",
+              str(proj / "ref" / "ref.####.exr"), "--candidate", f"ml={proj / 'ml' / 'ml.####.exr'}",
+              "--baselines", "grade_matrix", "--output-dir", str(out), "-q"], capsys, "report", "symbolic link")
+    assert not list(outside.iterdir())
+
+
+def test_train_checkpoints_folder_linked_elsewhere(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from tests.test_cli_train_infer import _config, pair as _pair
+    from tests.test_no_overwrite import _Factory
+
+    cfg = _config(tmp_path, _pair.__wrapped__(_Factory(tmp_path)))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checkpoints").symlink_to(outside, target_is_directory=True)
+    _refused(["train", "--config", str(cfg), "--output-dir", str(out), "-q"], capsys, "checkpoints", "symbolic link")
+    assert not list(outside.iterdir())

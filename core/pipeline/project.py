@@ -78,6 +78,8 @@ NOTES_FILE = Path("notes") / "experiments.md"
 #: Upgrade functions ``UPGRADERS[n](payload) -> version n + 1 payload``; version 1 is the first.
 UPGRADERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
+#: The top-level keys of ``project.json`` (:meth:`Project.to_dict` writes them all); any other is refused.
+TOP_KEYS = ("format", "tool", "version", "name", "created", "source", "reference", "colorspaces", "seed", "stages")
 #: Stage states :func:`project_status` reports.
 STATES = ("not started", "done", "stale", "failed")
 
@@ -196,9 +198,15 @@ def load_project(path: str | os.PathLike) -> Project:
         raise ImageReadError(f"{file.parent}: not a reelkit project (no {PROJECT_FILE}; "
                              "create one with reelkit restore init)")
     d = upgrade(read_json_object(file, "project file"), where=str(file))
-    stages = d.get("stages") or {}
+    unknown_keys = sorted(str(k) for k in d if k not in TOP_KEYS)
+    if unknown_keys:
+        raise ParameterError(f"{file}: unknown key {unknown_keys[0]!r}"
+                             f"{f' (and {len(unknown_keys) - 1} more)' if len(unknown_keys) > 1 else ''}; "
+                             f"known: {', '.join(TOP_KEYS)}")
+    stages = d.get("stages", {})
     if not isinstance(stages, Mapping):
-        raise ParameterError(f"{file}: 'stages' must be a mapping of stage name -> parameters")
+        raise ParameterError(f"{file}: 'stages' must be a mapping of stage name -> parameters, "
+                             f"got {json.dumps(stages)}")
     unknown = sorted(str(k) for k in stages if k not in {s.key for s in STAGES})
     if unknown:
         raise ParameterError(f"{file}: unknown stage(s) {', '.join(unknown)}; known: "
@@ -531,14 +539,20 @@ def _fmt(v: Any) -> str:
 
 
 def _read_stage(folder: Path) -> dict[str, Any] | None:
+    """A stage's ``stage.json`` record; ``None`` when there is none. One that cannot be read or is not a
+    :data:`STAGE_FORMAT` record raises :class:`~core.errors.ImageReadError` saying it is corrupt."""
     path = folder / STAGE_FILE
     if not path.is_file():
         return None
     try:
         d = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return d if isinstance(d, dict) and d.get("format") == STAGE_FORMAT else None
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"{path}: corrupt stage record ({exc}); run the stage with --force to redo it") from None
+    if not isinstance(d, dict) or d.get("format") != STAGE_FORMAT:
+        fmt = d.get("format") if isinstance(d, dict) else type(d).__name__
+        raise ImageReadError(f"{path}: corrupt stage record (not {STAGE_FORMAT}: {fmt!r}); "
+                             "run the stage with --force to redo it")
+    return d
 
 
 def _upstream(project: Project, stage: Stage, before: StageStatus | None) -> str | None:
@@ -563,7 +577,10 @@ def project_status(path: str | os.PathLike | Project) -> list[StageStatus]:
 
 def _status_one(project: Project, stage: Stage, before: StageStatus | None) -> StageStatus:
     folder = project.folder(stage)
-    rec = _read_stage(folder)
+    try:
+        rec = _read_stage(folder)
+    except ImageReadError as exc:
+        return StageStatus(stage, "failed", str(exc), _partial_counts(stage, folder))
     if rec is None:
         return StageStatus(stage, "not started", counts=_partial_counts(stage, folder))
     seconds = rec.get("seconds")
@@ -653,6 +670,10 @@ def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, fo
     lock = OutputLock(project.path, "restore run")
     lock.acquire()  # one run per project: a second one stops here, before any stage is judged
     try:
+        from core.manifest import refuse_escapes
+
+        # each stage's library call keeps inside its folder; the folders themselves are no links to elsewhere
+        refuse_escapes(project.path, [project.notes, *(project.folder(s) / STAGE_FILE for s in STAGES)])
         for n in chosen:
             stage = STAGES[n - 1]
             status = project_status(project)
@@ -677,7 +698,12 @@ def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageSta
     from core.io.atomic import write_text_atomic
 
     folder = project.folder(stage)
-    rec = _read_stage(folder)
+    try:
+        rec = _read_stage(folder)
+    except ImageReadError:
+        if not force:
+            raise  # one line: corrupt, redo with --force (not "holds files this project did not make")
+        rec = None
     if rec is None and not force and folder.is_dir():
         foreign = sorted(p.name for p in folder.iterdir())
         if foreign:

@@ -392,7 +392,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     ``train`` extra), :class:`TrainingError` when the loss diverges.
     """
     from core.io.atomic import write_text_atomic
-    from core.manifest import Manifest, file_sha256
+    from core.manifest import Manifest, file_sha256, refuse_escapes
     from core.train.export import export_onnx, write_model_json
     from core.train.losses import compute_loss
     from core.train.report import loss_plot, write_loss_csv, write_png
@@ -416,6 +416,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                                  "reference": spaces["reference_colorspace"] or "auto"})
     # a model or loss table this folder's training did not make is never replaced (resume=False is --force)
     manifest.refuse_foreign([p for k, p in files.items() if k != "manifest"], force=not resume)
+    refuse_escapes(out, [checkpoint_path(out, 0)])  # checkpoints/ is no link to elsewhere either
     manifest.declare_outputs(p for k, p in files.items() if k != "manifest")  # saved before any is written
     out.mkdir(parents=True, exist_ok=True)
     state = _resume_state(cfg, out, device, run_hash) if resume else None

@@ -58,13 +58,18 @@ def crop_window(reference: np.ndarray, mask, size: int) -> tuple[int, int, int, 
     return best[0], best[1], ch, cw
 
 
+def crops_folder(out: Path, frame) -> Path:
+    """Where :func:`write_crops` puts one frame's crops: ``report/crops/NNNN`` (``still`` for a still)."""
+    return Path(out) / REPORT_DIR / "crops" / ("still" if frame is None else f"{frame:04d}")
+
+
 def write_crops(out: Path, frame, images: Mapping[str, np.ndarray], mask, size: int) -> dict[str, str]:
     """8-bit sRGB crops of every image of one frame; ``{name: path relative to out}``."""
     from core.color import acescg_to_srgb_preview
     from core.validate.run import safe_name
 
     y, x, h, w = crop_window(images["reference"], mask, size)
-    folder = out / REPORT_DIR / "crops" / ("still" if frame is None else f"{frame:04d}")
+    folder = crops_folder(out, frame)
     paths = {}
     for name, img in images.items():
         tile = acescg_to_srgb_preview(np.ascontiguousarray(img[y:y + h, x:x + w, :3]), nonfinite="pass")

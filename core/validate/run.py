@@ -324,6 +324,11 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                                  "reference": spaces["reference_colorspace"] or "auto"})
     whole = _job_outputs(out, grade_methods(names))
     manifest.refuse_foreign(whole, force=force)  # a report or table this job did not make stays
+    from core.manifest import refuse_escapes
+    from core.validate.report import REPORT_DIR, crops_folder
+
+    # the report's plots and crops: no link on the way out either
+    refuse_escapes(out, [out / REPORT_DIR / "plot.png", *(crops_folder(out, n) / "crop.png" for n in compare)])
     manifest.declare_outputs(whole)
     fits, fit_note = _fits(grade_methods(names), opts, out, manifest.config_hash, force, src=src, ref=ref,
                            msk=msk, numbers=numbers, fit_src=fit_src, fit_ref=fit_ref, fit_masks=fit_masks,
