@@ -14,8 +14,8 @@ def add_parser(sub) -> None:
         "frame onto the source frame of the same number. Writes aligned/ref.####.exr, mask/, residual/, "
         "report/ PNGs and report.csv. A frame that cannot be aligned is reported, not guessed.",
     )
-    p.add_argument("--source", required=True, help="degraded source: file or sequence pattern")
-    p.add_argument("--reference", required=True, help="reference: file or sequence pattern")
+    p.add_argument("--source", required=True, help="degraded source: file, sequence pattern or video (frames numbered from 0)")
+    p.add_argument("--reference", required=True, help="reference: file, sequence pattern or video (frames numbered from 0)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     ALIGN_FILE_PARAMS.add_arguments(p)
     add_colorspace_options(p, writes=False, reference=True)

@@ -12,10 +12,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "convert",
         help="convert images or sequences between colour spaces and formats",
-        description="Convert a file or an image sequence (plate.####.exr, plate.%%04d.exr) "
+        description="Convert a file, an image sequence (plate.####.exr, plate.%%04d.exr) or a video's frames "
+        "(clip.mov frames.####.exr --to ACEScg extracts them, numbered from 0) "
         "between colour spaces; the output format follows the output extension.",
     )
-    p.add_argument("input", help="input file or sequence pattern")
+    p.add_argument("input", help="input file, sequence pattern or video (frames numbered from 0)")
     p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir "
                    "(default: the input's name)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2, 1,5,7-9")

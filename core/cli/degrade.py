@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
         description="Degrade a clean file or sequence with a seeded film damage model, to build "
         "supervised training pairs or test footage. Effect options override the preset.",
     )
-    p.add_argument("input", help="input file or sequence pattern (EXR, PNG, TIFF, JPEG)")
+    p.add_argument("input", help="input file or sequence pattern (EXR, PNG, TIFF, JPEG) or video (frames numbered from 0)")
     p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir (default: the input's name)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     DEGRADE_OUTPUT_PARAMS.add_arguments(p)

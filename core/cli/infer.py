@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--model", "-m", required=True,
                    help="an .onnx file with its manifest beside it, or a shipped model's name (film_restore)")
-    p.add_argument("input", help="input file or sequence pattern (plate.####.exr)")
+    p.add_argument("input", help="input file, sequence pattern (plate.####.exr) or video (frames numbered from 0)")
     p.add_argument("output", nargs="?", help="output EXR name or pattern inside --output-dir (default: the "
                    "input's name with .exr)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")

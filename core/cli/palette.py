@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     enc = psub.add_parser("encode", help="fit and encode a file or sequence (index, gradient, distance, pack)",
                           description="Per frame: <stem>.####.exr (RGB reconstruction + palette_index, "
                           "palette_gradient, palette_distance layers) and packs/<stem>.####.npz.")
-    enc.add_argument("input", help="image file or sequence pattern (any colour space reelkit reads)")
+    enc.add_argument("input", help="image file, sequence pattern or video (frames numbered from 0) (any colour space reelkit reads)")
     enc.add_argument("--frames", help="frame range, e.g. 1001-1100")
     ENCODE_PARAMS.add_arguments(enc, skip=("output", "shared"))
     enc.add_argument("--shared-palette", dest="shared", action="store_true", default=None,

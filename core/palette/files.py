@@ -45,28 +45,32 @@ def _stem_pattern(input_path: str) -> str:
     """Output name pattern for an input: same stem and frame pattern, ``.exr``."""
     from core import io
 
+    if io.is_video_file(input_path):
+        return Path(input_path).stem + ".####.exr"
     name = os.path.basename(io.sequence_pattern(input_path) or input_path) if io.is_sequence_pattern(input_path) \
         else os.path.basename(input_path)
     return os.path.splitext(name)[0] + ".exr"
 
 
-def _shared_sources(input_path: str) -> list[str]:
-    """Files a shared palette is fitted from: up to :data:`SHARED_MAX_FRAMES` spread over the shot."""
+def _shared_sources(input_path: str) -> list[str] | list[tuple[str, int]]:
+    """Files (or ``(video, frame)`` pairs) a shared palette is fitted from: up to :data:`SHARED_MAX_FRAMES`
+    spread over the shot."""
     from core import io
 
-    if not io.is_sequence_pattern(input_path):
+    video = io.is_video_file(input_path)
+    if not video and not io.is_sequence_pattern(input_path):
         return [input_path]
-    numbers = io.find_frames(input_path)
+    numbers = io.resolve_video_frames(input_path) if video else io.find_frames(input_path)
     if len(numbers) > SHARED_MAX_FRAMES:
         picks = np.linspace(0, len(numbers) - 1, SHARED_MAX_FRAMES).round().astype(int)
         numbers = [numbers[i] for i in picks]
-    return [io.sequence_path(input_path, n) for n in numbers]
+    return [(input_path, n) if video else io.sequence_path(input_path, n) for n in numbers]
 
 
 def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict[str, Any] | None = None,
                  frames: str | None = None, force: bool = False, progress: ProgressFn | None = None,
                  stability_threshold: float = 2.0, input_colorspace: str | None = None) -> Manifest:
-    """Fit and encode a file or sequence into ``output_dir``; returns the finished manifest.
+    """Fit and encode a file, sequence or video into ``output_dir``; returns the finished manifest.
 
     ``params``: user values for :data:`~core.palette.ENCODE_PARAMS` (``shared``
     fits one palette for the whole shot). Inputs in any colour space are
@@ -85,7 +89,8 @@ def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params
     input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
     threshold = STABILITY_PARAMS.resolve({"stability_threshold": stability_threshold})["stability_threshold"]
     out_dir = Path(output_dir)
-    pattern = io.sequence_pattern(input_path) if (frames or io.is_sequence_pattern(input_path)) else None
+    pattern = io.sequence_pattern(input_path) if not io.is_video_file(input_path) and (
+        frames or io.is_sequence_pattern(input_path)) else None
     source = pattern or input_path
     # the pack and its sidecar are the frame's outputs too: resumed, checked and never replaced unowned like it
     tasks = [t._replace(extra_targets=(pack_path(t.target), pack_path(t.target).with_suffix(".json")))
@@ -123,7 +128,7 @@ def encode_file(task: FrameTask, values: dict[str, Any], shared_fit=None, *,
     """Encode one frame: palette EXR at ``task.target`` and a pack beside it; returns the manifest record.
 
     ``input_colorspace``: the input's colour space (``None``: what
-    :func:`core.io.read_image` finds); the record's ``from`` is the one used.
+    :func:`core.io.read_frame` finds); the record's ``from`` is the one used.
     """
     from core import io
     from core.palette.controller import encoding_error
@@ -132,9 +137,7 @@ def encode_file(task: FrameTask, values: dict[str, Any], shared_fit=None, *,
     from core.palette.pack import pack, pack_exr
     from core.palette.params import fit_kwargs
 
-    frame = io.read_image(task.source, colorspace=input_colorspace)
-    if task.frame is not None:
-        frame = frame.replace(frame=task.frame)
+    frame = io.read_frame(task.source, task.frame, colorspace=input_colorspace)
     fit = shared_fit if shared_fit is not None else fit_palette(frame, **fit_kwargs(values))
     enc = encode(frame, fit, distance=True, index_dtype=values["index_dtype"])
     packed = pack_path(task.target)

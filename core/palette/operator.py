@@ -432,14 +432,22 @@ class _Fixed:
 # -- public -----------------------------------------------------------------------------------------
 
 
+def _lazy(image: Any) -> bool:
+    """Whether ``image`` names a frame to read when needed: a path, or a ``(video path, frame number)`` pair."""
+    return isinstance(image, (str, os.PathLike)) or (
+        isinstance(image, tuple) and len(image) == 2 and isinstance(image[0], (str, os.PathLike))
+        and isinstance(image[1], int))
+
+
 class _Source:
     """One frame to sample: pixels, valid pixel positions and a label."""
 
     def __init__(self, image: Any, p: dict[str, Any], colorspace: str | None = None):
-        if isinstance(image, (str, os.PathLike)):
-            from core.io import read_image
+        if _lazy(image):
+            from core.io import read_frame
 
-            image = read_image(image, colorspace=colorspace)
+            image = read_frame(*((image, None) if isinstance(image, (str, os.PathLike)) else image),
+                               colorspace=colorspace)
         self.pixels, self.label = controller.check_image(image)
         mask = controller.valid_mask(self.pixels, p["alpha_threshold"])
         controller.refuse_empty(mask, p["alpha_threshold"], self.label)
@@ -540,9 +548,10 @@ def fit_shared_palette(images: Iterable[Any], *, k: int = 8, space: str = "oklab
                        colorspace: str | None = None) -> PaletteFit:
     """Fit one palette over several frames (a shot), so its encoding does not flicker.
 
-    ``images``: frames as for :func:`fit_palette` (arrays, Frames or paths;
-    paths are read one at a time, so a long shot need not fit in memory, in
-    ``colorspace`` when given, else as :func:`core.io.read_image` finds).
+    ``images``: frames as for :func:`fit_palette` (arrays, Frames, paths or
+    ``(video path, frame number)`` pairs; paths and pairs are read one at a
+    time, so a long shot need not fit in memory, in ``colorspace`` when
+    given, else as :func:`core.io.read_frame` finds).
     Each frame contributes ``ceil(sample_size / n_frames)`` sampled pixels,
     drawn with a stream seeded by ``(seed, frame position)``. ``fixed``: as
     for :func:`fit_palette`.
@@ -554,6 +563,6 @@ def fit_shared_palette(images: Iterable[Any], *, k: int = 8, space: str = "oklab
     images = list(images)
     if not images:
         raise ImageError("fit_shared_palette: no frames given")
-    lazy = [isinstance(im, (str, os.PathLike)) for im in images]
+    lazy = [_lazy(im) for im in images]
     sources = [None if is_path else _Source(im, p) for im, is_path in zip(images, lazy)]
     return _fit_sources(sources, images, p, fx, colorspace)
