@@ -178,3 +178,21 @@ def test_train_checkpoints_folder_linked_elsewhere(tmp_path, capsys):
     (out / "checkpoints").symlink_to(outside, target_is_directory=True)
     _refused(["train", "--config", str(cfg), "--output-dir", str(out), "-q"], capsys, "checkpoints", "symbolic link")
     assert not list(outside.iterdir())
+
+
+def test_dataset_run_stage_folder_linked_elsewhere(tmp_path):
+    from core.dataset import run_dataset
+    from tests.test_dataset_footage import make_footage
+    from tests.test_dataset_pipeline import PARAMS
+
+    footage = make_footage(tmp_path / "footage")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.png").write_bytes(PLANTED)
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "frames").symlink_to(outside, target_is_directory=True)
+    for force in (False, True):
+        with pytest.raises(ParameterError, match="frames, a symbolic link"):
+            run_dataset(footage.videos, out, PARAMS, force=force)
+    assert _files(outside) == {"keep.png": PLANTED} and sorted(os.listdir(out)) == ["frames"]

@@ -189,7 +189,7 @@ class _Run:
 
 
 def _stage_shots(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
-    from core.dataset.shots import Shot, detect_shots
+    from core.shots import Shot, detect_shots
 
     p = run.params
     # per-video results of an earlier run with the same detector settings (adding videos keeps them)
@@ -220,7 +220,7 @@ def _stage_shots(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
 
 def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     from core.dataset.extract import extract_frames, plan_shot
-    from core.dataset.shots import Shot
+    from core.shots import Shot
 
     p = run.params
     doc = _read_json(run.out / "shots" / "shots.json")
@@ -447,7 +447,7 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
     :class:`~core.errors.EmptyResultError` names the stage, its counts and
     where to look.
     """
-    from core.manifest import Manifest, file_sha256
+    from core.manifest import Manifest, file_sha256, refuse_escapes
 
     from core.io import colorspace_option
 
@@ -468,6 +468,7 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
     top = Manifest(out, "dataset run", {"footage": sha, "params": values}, seed=values["seed"])
     top.claim()  # before anything is judged or written: a second run on this folder stops here
     try:
+        refuse_escapes(out, [out / d / "manifest.json" for d in STAGE_DIRS.values()])  # no stage folder is a link
         _check_folder(out, sha, force, top)
         if force and stages is None and out.is_dir():
             for d in STAGE_DIRS.values():  # a full forced run starts clean (stale frames would linger)
