@@ -16,8 +16,9 @@ def add_parser(sub) -> None:
                         "parameters; edit it to change them), pipeline/01_dataset_curation ... 05_validation "
                         "and notes/experiments.md.")
     i.add_argument("project", help="project folder (created)")
-    i.add_argument("--source", required=True, help="degraded scan: sequence pattern (scan.####.exr) or one file of it")
-    i.add_argument("--reference", required=True, help="reference transfer: sequence pattern or one file of it")
+    i.add_argument("--source", required=True, help="degraded scan: sequence pattern (scan.####.exr), one file of it, "
+                   "or a video (frames numbered from 0)")
+    i.add_argument("--reference", required=True, help="reference transfer: sequence pattern, one file of it, or a video")
     i.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     i.add_argument("--steps", type=int, default=None, help="training steps (default: the project default)")
     i.add_argument("--force", action="store_true", help="replace an existing project.json (stage folders stay)")

@@ -63,7 +63,6 @@ from typing import Any
 
 from core.errors import ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
 from core.io.jsonfile import read_json_object
-from core.io.video import VIDEO_SUFFIXES
 from core.params import config_hash
 
 FORMAT_NAME = "reelkit.project"
@@ -268,15 +267,19 @@ def validate_params(project: Project, *, where: str = "project") -> None:
 
 
 def _sequence(spec: str | os.PathLike, what: str) -> str:
-    """The absolute sequence pattern of ``spec`` (a pattern or one numbered file), checked non-empty."""
+    """The absolute sequence pattern of ``spec`` (a pattern or one numbered file) or the absolute path of a
+    video file, checked non-empty."""
     from core import io
 
     text = os.fspath(spec)
+    if io.is_video_file(text):
+        if not io.count_video_frames(text):  # ImageReadError for a missing or unreadable file
+            raise SequenceError(f"{what} {text}: no frame of the video decodes")
+        return os.path.abspath(text)
     pattern = text if io.is_sequence_pattern(text) else io.sequence_pattern(text)
     if pattern is None:
-        kind = "a video" if os.path.isfile(text) and Path(text).suffix.lower() in VIDEO_SUFFIXES else "not numbered"
-        raise ParameterError(f"{what} {text}: {kind}; a project needs an image sequence (frame.####.exr, "
-                             "frame.%04d.png or one file of a numbered sequence)")
+        raise ParameterError(f"{what} {text}: not numbered; a project needs an image sequence (frame.####.exr, "
+                             "frame.%04d.png or one file of a numbered sequence) or a video")
     pattern = os.path.abspath(pattern)
     try:
         numbers = io.find_frames(pattern)
@@ -294,7 +297,8 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
     """Create a project folder: ``project.json``, ``pipeline/01_dataset_curation`` ... ``05_validation``, ``notes/``.
 
     ``source`` / ``reference``: image sequences (patterns or one numbered
-    file; checked to exist and to share one resolution per sequence).
+    file; checked to exist and to share one resolution per sequence) or
+    video files (frames numbered from 0, :mod:`core.io.video`).
     ``params``: per stage key (``curation``, ``alignment``, ``training``,
     ``inference``, ``validation``) values over the defaults
     (``training`` over :data:`TRAINING_DEFAULTS`). ``input_colorspace`` /
@@ -342,9 +346,12 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
 
 
 def _check_sizes(pattern: str, what: str, *, samples: int = 3, colorspace: str | None = None) -> None:
-    """First, middle and last frame must have one resolution (headers only where the format allows)."""
+    """First, middle and last frame must have one resolution (headers only where the format allows); a video
+    has one."""
     from core import io
 
+    if io.is_video_file(pattern):
+        return
     numbers = io.find_frames(pattern)
     picks = sorted({numbers[0], numbers[len(numbers) // 2], numbers[-1]})[:samples]
     sizes = {}
@@ -424,6 +431,10 @@ def _input_digest(project: Project) -> str:
 
     rows = []
     for what, pattern in (("source", project.source), ("reference", project.reference)):
+        if io.is_video_file(pattern):
+            st = os.stat(pattern)
+            rows.append((what, "video", st.st_size, st.st_mtime_ns))
+            continue
         numbers = io.find_frames(pattern)
         if not numbers:
             raise SequenceError(f"{what} {pattern}: empty sequence (no frame on disk)")
