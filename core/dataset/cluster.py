@@ -79,7 +79,9 @@ import numpy as np
 from core.errors import ParameterError, require
 
 NOISE = -1
-MODEL_FORMAT = "reelkit.dataset_clusters/1"
+MODEL_FORMAT = "reelkit.dataset_clusters/2"
+#: The first bytes of a :class:`ClusterModel` file, checked before anything is unpickled.
+MODEL_MAGIC = f"{MODEL_FORMAT}\n".encode("ascii")
 
 
 @dataclasses.dataclass
@@ -125,18 +127,26 @@ class ClusterModel:
         return np.asarray(labels, int), np.asarray(strengths, float)
 
     def save(self, path: str | os.PathLike) -> Path:
+        """Write the model: the :data:`MODEL_MAGIC` line, then the fitted steps pickled.
+
+        The steps are scikit-learn, UMAP and HDBSCAN objects (nearest-neighbour
+        graphs, condensed trees): only pickle carries them whole, so the file
+        starts with a line that :meth:`load` checks before unpickling anything.
+        """
         from core.io.atomic import write_bytes_atomic
 
-        blob = pickle.dumps({"format": MODEL_FORMAT, "pca": self.pca, "umap": self.umap, "hdbscan": self.hdbscan})
-        return write_bytes_atomic(path, blob, overwrite=True)
+        blob = pickle.dumps({"pca": self.pca, "umap": self.umap, "hdbscan": self.hdbscan})
+        return write_bytes_atomic(path, MODEL_MAGIC + blob, overwrite=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ClusterModel":
-        """Load a model this module saved (pickle: never load a file from elsewhere)."""
+        """Load a model :meth:`save` wrote. The format line is checked first: a file without it (any
+        other pickle) is refused unread. Unpickling still runs code: load only files reelkit made."""
         with open(path, "rb") as fh:
-            data = pickle.load(fh)  # noqa: S301 - our own output, documented
-        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-            raise ParameterError(f"{path}: not a {MODEL_FORMAT} file")
+            head = fh.read(len(MODEL_MAGIC))
+            if head != MODEL_MAGIC:
+                raise ParameterError(f"{path}: not a {MODEL_FORMAT} file (it does not start with its format line)")
+            data = pickle.load(fh)  # noqa: S301 - our own format, checked above
         return cls(data["pca"], data["umap"], data["hdbscan"])
 
 
