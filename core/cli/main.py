@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="reelkit: supervised ML film restoration and dataset building (headless core).",
     )
     parser.add_argument("--version", action="version", version=f"reelkit {__version__}")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="the most CPU threads any step may use (before the command: reelkit --threads 1 demo); "
+                             "default: $REELKIT_THREADS, else the cores free when a step starts (core.threads)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"core.cli.{name}").add_parser(sub)
@@ -93,8 +97,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit status: 0 done, 1 error, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
     """
+    from core.threads import ENV, passive_waiting
+
+    passive_waiting()  # before torch or onnxruntime load their thread pools
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads {args.threads}: expected an integer >= 1")
+        os.environ[ENV] = str(args.threads)  # every step of this command reads it (core.threads.job_threads)
     with _signals_as_interrupts() as received:
         try:
             return int(args.func(args) or 0)

@@ -103,12 +103,9 @@ def phash_ssim_groups(records: Sequence[Record], *, phash_distance: int, ssim_th
 
 
 def _workers() -> int:
-    import os
+    from core.threads import job_threads
 
-    try:
-        return max(1, min(8, len(os.sched_getaffinity(0))))
-    except AttributeError:  # not on Linux
-        return max(1, min(8, os.cpu_count() or 1))
+    return job_threads()
 
 
 def radius_pairs(vectors: np.ndarray, radius: float, *, groups: Sequence[Any] | None = None,

@@ -154,8 +154,9 @@ class OnnxEmbedder:
         if np.any(self.std == 0):
             raise ParameterError("onnx_std: values must not be 0")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+        from core.threads import onnx_session_options
+
+        options = onnx_session_options(ort, most=4)
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types

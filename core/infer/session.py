@@ -132,10 +132,10 @@ class Restorer:
         requested = resolve_providers(provider)
         if precision == "fp16":
             data = _to_fp16(data, path)
-        options = ort.SessionOptions()
+        from core.threads import onnx_session_options
+
+        options = onnx_session_options(ort, threads)  # 0: the cores free now (core.threads)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         options.log_severity_level = 3
         t0 = time.perf_counter()
         try:

@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from core.palette.spaces import FitSpace
+from core.threads import job_threads
 
 U_BITS = 19  # fixed-point step of u: 2**-19
 SDR_LIMIT = float(2**20)  # |u| <= 2 on the grid
@@ -206,15 +206,6 @@ def nearest_u_array(u: np.ndarray, centres: np.ndarray, space: FitSpace, *, chun
     return QuantizedPoints(u, chunk=chunk).nearest(centres, space)
 
 
-def default_threads() -> int:
-    """Worker threads for full-frame work: the CPUs this process may use, at most 8."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        n = os.cpu_count() or 1
-    return max(1, min(8, n))
-
-
 def run_chunks(n: int, chunk: int, threads: int | None, make_worker: Callable[[], Callable[[int, int], None]]) -> None:
     """Call a worker on ``[start, stop)`` ranges of ``n`` items, on ``threads`` threads.
 
@@ -222,7 +213,7 @@ def run_chunks(n: int, chunk: int, threads: int | None, make_worker: Callable[[]
     thread. Chunks are disjoint, so the result does not depend on the thread
     count or the order chunks finish in.
     """
-    threads = default_threads() if threads is None else max(1, int(threads))
+    threads = job_threads() if threads is None else max(1, int(threads))
     starts = list(range(0, n, chunk))
     if threads == 1 or len(starts) == 1:
         work = make_worker()
