@@ -27,7 +27,7 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,11 @@ def _png_text_chunk(payload: bytes) -> bytes:
     return struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body) & 0xFFFFFFFF)
 
 
-def _png_insert_text(png: bytes, payload: bytes) -> bytes:
-    """Insert a ``tEXt`` chunk right after ``IHDR`` (which is 25 bytes after the signature)."""
+def _png_insert_text(png: memoryview, payload: bytes) -> tuple[memoryview | bytes, ...]:
+    """The stream's pieces with a ``tEXt`` chunk right after ``IHDR`` (which is 25 bytes after the signature)."""
     if png[:8] != _PNG_SIGNATURE or png[12:16] != b"IHDR":
         raise ImageWriteError("PNG encoder produced an unexpected stream")
-    return png[:33] + _png_text_chunk(payload) + png[33:]
+    return png[:33], _png_text_chunk(payload), png[33:]
 
 
 def _png_read_text(path: str, data: bytes) -> dict[str, Any]:
@@ -93,13 +93,14 @@ def _png_read_text(path: str, data: bytes) -> dict[str, Any]:
     raise ImageReadError(f"{path}: truncated or corrupt PNG (no IEND chunk)")
 
 
-def _jpeg_insert_comment(jpeg: bytes, payload: bytes) -> bytes:
+def _jpeg_insert_comment(jpeg: memoryview, payload: bytes) -> tuple[memoryview | bytes, ...]:
+    """The stream's pieces with a comment (``COM`` segment) right after the start-of-image marker."""
     body = _JPEG_COMMENT_PREFIX + payload
     if len(body) > 65533:
         raise ParameterError("attributes: too large for a JPEG comment (64 KiB)")
     if jpeg[:2] != b"\xff\xd8":
         raise ImageWriteError("JPEG encoder produced an unexpected stream")
-    return jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]
+    return jpeg[:2], b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body, jpeg[2:]
 
 
 def _jpeg_read_comment(data: bytes) -> dict[str, Any]:
@@ -257,19 +258,41 @@ def check_bit_depth(fmt: str, bit_depth: Any, n_channels: int | None = None) -> 
     return bits
 
 
-def quantize(pixels: np.ndarray, bits: int, *, name: str = "image") -> np.ndarray:
-    """0..1 float -> ``uint8``/``uint16`` code values: clip, scale, round to nearest.
+#: Values quantised per strip of rows: the float64 work buffer is 8 MiB whatever the frame's size.
+QUANTIZE_STRIP_VALUES = 1 << 20
 
-    Raises :class:`~core.errors.ImageError` for NaN/Inf (they have no code
-    value). The number of clipped values is logged at INFO level.
+
+def quantize(pixels: np.ndarray, bits: int, *, name: str = "image",
+             channels: Sequence[int] | None = None) -> np.ndarray:
+    """0..1 float ``HWC`` -> ``uint8``/``uint16`` code values: clip, scale, round to nearest (half to even).
+
+    ``channels``: output channel ``i`` is input channel ``channels[i]``
+    (e.g. ``(2, 1, 0)`` for OpenCV's BGR); default the input's order.
+    Computed a strip of rows at a time (:data:`QUANTIZE_STRIP_VALUES`), in
+    float64 inside the strip (``x * 65535`` is exact there), so the only
+    frame-sized allocation is the integer result. Raises
+    :class:`~core.errors.ImageError` for NaN/Inf (they have no code value).
+    The number of clipped values is logged at INFO level.
     """
-    check_finite(pixels, name=name)
+    order = list(range(pixels.shape[2])) if channels is None else list(channels)
     top = 255.0 if bits == 8 else 65535.0
-    outside = int(np.count_nonzero((pixels < 0.0) | (pixels > 1.0)))
+    h, w = pixels.shape[:2]
+    out = np.empty((h, w, len(order)), dtype=np.uint8 if bits == 8 else np.uint16)
+    rows = max(1, QUANTIZE_STRIP_VALUES // max(1, w * len(order)))
+    outside = 0
+    for y0 in range(0, h, rows):
+        strip = pixels[y0:y0 + rows]
+        strip = strip[..., order] if channels is not None else strip
+        if not np.isfinite(strip).all():
+            check_finite(pixels, name=name)  # raises, naming the count and the first pixel
+        outside += int(np.count_nonzero((strip < 0.0) | (strip > 1.0)))
+        scaled = np.clip(strip, 0.0, 1.0).astype(np.float64)
+        np.multiply(scaled, top, out=scaled)
+        np.rint(scaled, out=scaled)
+        np.copyto(out[y0:y0 + rows], scaled, casting="unsafe")
     if outside:
         logger.info("%s: %d values outside 0..1 clipped for %d-bit output", name, outside, bits)
-    scaled = np.rint(np.clip(pixels, 0.0, 1.0).astype(np.float64) * top)
-    return scaled.astype(np.uint8 if bits == 8 else np.uint16)
+    return out
 
 
 def write_raster(path: str | os.PathLike, frame: Frame, *, bit_depth: int | None = None,
@@ -294,12 +317,13 @@ def write_raster(path: str | os.PathLike, frame: Frame, *, bit_depth: int | None
     if frame.layers:
         logger.info("%s: %s cannot hold layers; %s not written", target, _FORMAT_TITLE[fmt], ", ".join(frame.layers))
     px = frame.pixels
-    data = px.astype(np.float32) if bits == 32 else quantize(px, bits, name=f"{frame.describe()} -> {target}")
+    name = f"{frame.describe()} -> {target}"
+    c = px.shape[2]
 
     if fmt == "tiff":
+        data = px.astype(np.float32, copy=False) if bits == 32 else quantize(px, bits, name=name)
         import tifffile
 
-        c = data.shape[2]
         kwargs: dict[str, Any] = {"photometric": "minisblack" if c == 1 else "rgb"}
         if c == 4:
             kwargs["extrasamples"] = ["unassalpha"]
@@ -314,14 +338,15 @@ def write_raster(path: str | os.PathLike, frame: Frame, *, bit_depth: int | None
 
     import cv2
 
-    c = data.shape[2]
-    bgr = data[..., ::-1] if c == 3 else data[..., [2, 1, 0, 3]] if c == 4 else data[..., 0]
+    bgr = quantize(px, bits, name=name, channels=(2, 1, 0, 3)[:c] if c > 1 else None)  # OpenCV's channel order
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if fmt == "jpeg" else []
-    ok, buf = cv2.imencode(".png" if fmt == "png" else ".jpg", np.ascontiguousarray(bgr), params)
+    ok, buf = cv2.imencode(".png" if fmt == "png" else ".jpg", bgr[..., 0] if c == 1 else bgr, params)
+    del bgr
     if not ok:
         raise ImageWriteError(f"{target}: OpenCV could not encode {_FORMAT_TITLE[fmt]}")
-    encoded = buf.tobytes()
-    encoded = _png_insert_text(encoded, payload) if fmt == "png" else _jpeg_insert_comment(encoded, payload)
-    with atomic_path(target, overwrite=overwrite) as tmp:
-        tmp.write_bytes(encoded)
+    encoded = memoryview(buf).cast("B")
+    parts = _png_insert_text(encoded, payload) if fmt == "png" else _jpeg_insert_comment(encoded, payload)
+    with atomic_path(target, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
+        for part in parts:  # written in pieces: the encoded stream is never copied
+            fh.write(part)
     return Path(target)
