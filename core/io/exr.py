@@ -308,7 +308,8 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
     colour space and its source are decided as the module docstring says.
     ``metadata`` holds ``format``, ``colorspace_source``, ``attributes``,
     ``compression``, ``pixel_types``, ``data_window``, ``display_window``,
-    ``layer_channels`` and ``parts``.
+    ``layer_channels``, ``parts`` and, for RGBA, ``alpha``: ``"premultiplied"``
+    (OpenEXR's rule; :mod:`core.color.alpha`).
     """
     p = existing_file(path)
     f = _open(p, header_only=False)
@@ -356,8 +357,12 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
             logger.info("%s: %d data-window pixels outside the display window dropped", p, dh * dw - covered)
 
     def assemble(chan_names: list[str]) -> np.ndarray:
+        # each plane is cast into its place: no float32 copy of every plane before the frame is built
         if data_window == display:
-            return np.stack([planes[n].astype(np.float32, copy=False) for n in chan_names], axis=-1)
+            out = np.empty((height, width, len(chan_names)), dtype=np.float32)
+            for i, n in enumerate(chan_names):
+                out[..., i] = planes[n]
+            return out
         out = np.zeros((height, width, len(chan_names)), dtype=np.float32)
         if x0 <= x1 and y0 <= y1:
             for i, n in enumerate(chan_names):
@@ -377,6 +382,8 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
         "layer_channels": layer_channels,
         "parts": len(f.parts),
     }
+    if len(main) == 4:
+        metadata["alpha"] = "premultiplied"  # OpenEXR colour is associated with alpha by specification
     pixels = assemble(main)
     layers = {k: assemble(v) for k, v in layer_channels.items()}
     return Frame(pixels, space, path=p, metadata=metadata, layers=layers, channels=tuple(main))
@@ -426,11 +433,15 @@ def write_exr(path: str | os.PathLike, frame: Frame, *, pixel_type: str = "half"
     spaces in :data:`CHROMATICITIES`, then ``attributes`` (str, int or float
     values; structural and colour names are refused). Header attributes of
     the file the frame was read from are not copied. NaN/Inf pixels are
-    written as they are. Raises :class:`~core.errors.OutputExistsError` if
+    written as they are. RGBA colour is written premultiplied, as OpenEXR
+    specifies: a straight frame (``metadata["alpha"]``, :mod:`core.color.alpha`)
+    is premultiplied first. Raises :class:`~core.errors.OutputExistsError` if
     ``path`` exists and not ``overwrite``.
     """
+    from core.color.alpha import PREMULTIPLIED, with_alpha
     from core.io.atomic import atomic_path
 
+    frame = with_alpha(frame, PREMULTIPLIED)
     target = fspath(path)
     pt, comp = check_exr_options(pixel_type, compression)
     extra = validate_attributes(attributes, reserved=_RESERVED_ON_WRITE)
