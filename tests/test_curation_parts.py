@@ -17,9 +17,10 @@ from core.degrade import degrade_frame
 from core.errors import ImageReadError, ParameterError
 from core.frame import Frame
 from core.pipeline import FORMAT, FrameMatch, PairManifest, Shot, build_pairs, load_pairs, parse_overrides, upgrade
-from core.pipeline import matching, selection, shots
+from core.pipeline import matching, selection
 from core.pipeline import signatures as sig
 from core.pipeline.sources import open_input
+from core.shots import signature_cuts
 from tests.test_curation import SHOT_LENGTH, film_frame, grade
 
 N = 3 * SHOT_LENGTH
@@ -155,12 +156,12 @@ def test_framing_auto_finds_how_the_reference_was_framed(film, tmp_path, kind, e
 def test_cuts_of_the_film_and_a_fade_to_black(film):
     frames = [Frame(film[k], "ACEScg") for k in range(N)]
     s, flat = sigs_of(frames)
-    assert shots.detect_cuts(s, flat) == [0, SHOT_LENGTH, 2 * SHOT_LENGTH]
+    assert signature_cuts(s, flat) == [0, SHOT_LENGTH, 2 * SHOT_LENGTH]
     black = Frame(np.zeros((96, 160, 3), np.float32), "ACEScg")
     faded = frames[:15] + [black] * 4 + frames[20:40]
     s, flat = sigs_of(faded)
-    assert shots.detect_cuts(s, flat) == [0, 15, 19]
-    assert shots.detect_cuts(s, flat, min_length=5) == [0, 15]
+    assert signature_cuts(s, flat) == [0, 15, 19]
+    assert signature_cuts(s, flat, min_length=5) == [0, 15]
 
 
 def test_selection_is_spread_diverse_and_seeded(film):

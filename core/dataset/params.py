@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from core.io._common import COLORSPACE_PARAMS
 from core.params import Param, ParamSet
+from core.shots.video import DETECTORS
 
 #: The stages of :func:`core.dataset.run_dataset`, in order.
 STAGES = ("shots", "extract", "filter", "embed", "dedup", "cluster", "caption", "assemble")
 
-DETECTORS = ("adaptive", "content", "threshold", "transnetv2")
 EXTRACT_MODES = ("scene", "interval", "hybrid")
 LAYOUTS = ("plain", "kohya")
 

@@ -12,7 +12,7 @@ film and writes the ``reelkit.pairs/1`` pair manifest
 Its parts: :mod:`~core.pipeline.sources` (inputs),
 :mod:`~core.pipeline.signatures` (per-frame signatures),
 :mod:`~core.pipeline.matching` (rate, offset, banded alignment),
-:mod:`~core.pipeline.shots` (cuts), :mod:`~core.pipeline.selection`
+:func:`core.shots.signature_cuts` (cuts), :mod:`~core.pipeline.selection`
 (diverse pairs per shot).
 
 The project (:mod:`core.pipeline.project`): :func:`init_project` creates

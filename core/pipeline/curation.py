@@ -28,7 +28,7 @@ thumbnails are compared for local damage the signatures average away
 (:func:`~core.pipeline.signatures.pair_damage`): a frame is *damaged*
 when its similarity is well below its neighbours' pairs or part of its
 picture differs far more than theirs; cuts split the source into shots
-(:mod:`~core.pipeline.shots`); a few diverse, confident pairs per shot are
+(:func:`core.shots.signature_cuts`); a few diverse, confident pairs per shot are
 selected, damaged ones first (:mod:`~core.pipeline.selection`).
 
 Overrides: edit ``overrides`` in ``pairs.json`` (``{"1012": 1043, "1013":
@@ -60,10 +60,11 @@ import numpy as np
 
 from core.errors import OutputExistsError, ParameterError
 from core.params import Param, ParamSet
-from core.pipeline import matching, selection, shots
+from core.pipeline import matching, selection
 from core.pipeline import signatures as sig
 from core.pipeline.pairs import FILE_NAME, FrameMatch, PairManifest, Shot, load_pairs, parse_overrides
 from core.pipeline.sources import InputSource, open_input
+from core.shots import signature_cuts
 
 ProgressFn = sig.ProgressFn
 
@@ -241,8 +242,7 @@ def _build(src: InputSource, ref: InputSource, out: Path, values: dict[str, Any]
     ref_fps = values["reference_fps"] or ref.fps
     hint = _snap_rate(ref_fps / src_fps) if src_fps and ref_fps else None
     settings = matching.MatchSettings(window=values["search_window"], rate=values["rate"], rate_hint=hint)
-    cut_rows = shots.detect_cuts(s_full, s_flat, threshold=values["cut_threshold"],
-                                 min_length=values["min_shot_length"])
+    cut_rows = signature_cuts(s_full, s_flat, threshold=values["cut_threshold"], min_length=values["min_shot_length"])
     labels = np.zeros(len(s_full), np.int64)
     for c in cut_rows[1:]:
         labels[c:] += 1

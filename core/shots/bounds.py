@@ -1,4 +1,4 @@
-"""Shot starts from candidate cuts: 0-based decode index, a minimum length for every shot.
+"""Shot starts from candidate cuts (0-based decode index, a minimum length for every shot), and cut scoring.
 
 A *cut* ``c`` is the first frame of a new shot; a sequence of ``frames``
 frames with cuts ``c1 < c2 < ...`` has the shots ``[0, c1)``, ``[c1, c2)``,
@@ -45,3 +45,23 @@ def shot_starts(cuts: Iterable[int] | Mapping[int, float], frames: int, *, min_l
         if all(abs(c - t) >= min_length for t in taken):
             taken.append(c)
     return sorted(taken)
+
+
+def cut_f1(found: list[int], truth: list[int], *, tolerance: int = 0) -> dict[str, float]:
+    """Precision, recall and F1 of detected cut frames against the true ones (frame 0 excluded).
+
+    A found cut matches an unmatched true cut within ``tolerance`` frames.
+    """
+    f = sorted(c for c in set(found) if c != 0)
+    t = sorted(c for c in set(truth) if c != 0)
+    unmatched = list(t)
+    tp = 0
+    for c in f:
+        hit = next((u for u in unmatched if abs(u - c) <= tolerance), None)
+        if hit is not None:
+            unmatched.remove(hit)
+            tp += 1
+    precision = tp / len(f) if f else 1.0
+    recall = tp / len(t) if t else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "found": len(f), "true": len(t)}

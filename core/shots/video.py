@@ -1,6 +1,6 @@
-"""Shot detection with PySceneDetect (``scenedetect-headless``, the ``dataset`` extra).
+"""Shots of a video file: PySceneDetect's detectors (``scenedetect-headless``, the ``dataset`` extra) and TransNetV2.
 
-Detectors (``detector=``):
+Detectors (``detector=``, :data:`DETECTORS`):
 
 ``adaptive``   :class:`scenedetect.AdaptiveDetector` (default): a cut where the HSV/edge content
                change of a frame stands out against the rolling average of its neighbours; robust
@@ -33,11 +33,12 @@ import os
 from typing import Any
 
 from core.errors import ImageReadError, ParameterError, require
-from core.dataset.params import DETECTORS
-from core.shots import shot_starts
+from core.shots.bounds import shot_starts
 
-#: The detectors' own defaults, used when ``threshold`` is 0.
+#: The video detectors' own defaults, used when ``threshold`` is 0; its keys are the detectors' names.
 DEFAULT_THRESHOLDS = {"adaptive": 3.0, "content": 27.0, "threshold": 12.0, "transnetv2": 0.5}
+#: The video detectors, in the order the ``detector`` parameter lists them.
+DETECTORS = tuple(DEFAULT_THRESHOLDS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,23 +201,3 @@ def detect_shots(video: str | os.PathLike, *, video_id: str | None = None, detec
     vid = video_id or Path(video).stem
     ends = starts[1:] + [frames]
     return [Shot(f"{vid}_s{i:04d}", vid, i, s, e, fps) for i, (s, e) in enumerate(zip(starts, ends)) if e > s]
-
-
-def cut_f1(found: list[int], truth: list[int], *, tolerance: int = 0) -> dict[str, float]:
-    """Precision, recall and F1 of detected cut frames against the true ones (frame 0 excluded).
-
-    A found cut matches an unmatched true cut within ``tolerance`` frames.
-    """
-    f = sorted(c for c in set(found) if c != 0)
-    t = sorted(c for c in set(truth) if c != 0)
-    unmatched = list(t)
-    tp = 0
-    for c in f:
-        hit = next((u for u in unmatched if abs(u - c) <= tolerance), None)
-        if hit is not None:
-            unmatched.remove(hit)
-            tp += 1
-    precision = tp / len(f) if f else 1.0
-    recall = tp / len(t) if t else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "found": len(f), "true": len(t)}

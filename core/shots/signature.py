@@ -1,4 +1,4 @@
-"""Shot boundaries (hard cuts) in a sequence, from its frame signatures.
+"""The ``signature`` cut detector: hard cuts in a sequence, from its frame signatures.
 
 A cut is placed before frame ``i`` when three things hold:
 
@@ -16,7 +16,7 @@ A cut is placed before frame ``i`` when three things hold:
 
 Every shot, the first and the last included, is at least ``min_length``
 frames long; of two cuts closer than that, the one with the larger across
-distance is kept (:func:`core.shots.shot_starts`). Two flat frames in a row
+distance is kept (:func:`core.shots.bounds.shot_starts`). Two flat frames in a row
 (black, white) have distance 0: a fade to black and back is one cut in, one
 cut out. Dissolves and wipes are not detected (they are not cuts); the
 selection treats them as part of a shot. Frame positions are rows of the
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.shots import shot_starts
+from core.shots.bounds import shot_starts
 
 #: A cut's distance must also exceed this multiple of the local median distance.
 LOCAL_RATIO = 2.5
@@ -65,8 +65,12 @@ def across_distance(sigs: np.ndarray, flat: np.ndarray, i: int, *, span: int = S
     return float(np.clip(d, 0.0, 2.0).min())
 
 
-def detect_cuts(sigs: np.ndarray, flat: np.ndarray, *, threshold: float = 0.6, min_length: int = 4) -> list[int]:
-    """Rows ``i`` (0-based positions) where a new shot starts, always beginning with 0 (see the module docstring)."""
+def signature_cuts(sigs: np.ndarray, flat: np.ndarray, *, threshold: float = 0.6, min_length: int = 4) -> list[int]:
+    """Rows ``i`` (0-based positions) where a new shot starts, always beginning with 0 (see the module docstring).
+
+    ``sigs``: ``(n, d)`` unit signatures (:func:`core.pipeline.signatures.signatures`, any float dtype);
+    ``flat``: ``(n,)`` bool, frames without content.
+    """
     n = len(sigs)
     d = frame_distances(sigs, flat)
     candidates: dict[int, float] = {}
