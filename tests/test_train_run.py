@@ -220,6 +220,8 @@ def test_same_seed_same_weights_other_seed_other_weights(coffee_pair, tmp_path):
     assert [h["loss"] for h in runs["a"].history] == [h["loss"] for h in runs["b"].history]
     assert not torch.equal(weights(runs["a"].checkpoint)["head.weight"], weights(runs["c"].checkpoint)["head.weight"])
     assert (tmp_path / "a" / "model.onnx").read_bytes() == (tmp_path / "b" / "model.onnx").read_bytes()
+    # model.pt too (issue 15.8f: torch named the archive after the random temporary file)
+    assert (tmp_path / "a" / "model.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes()
 
 
 class Crash(Exception):

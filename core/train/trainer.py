@@ -285,7 +285,7 @@ def _save_checkpoint(output_dir: Path, step: int, config: TrainConfig, model, op
                      history: list[dict[str, Any]], keep: int, run_hash: str) -> Path:
     import torch
 
-    from core.io.atomic import atomic_path
+    from core.io.atomic import write_bytes_atomic
 
     state = {
         "format": CHECKPOINT_FORMAT, "step": step, "training_hash": run_hash,
@@ -296,23 +296,31 @@ def _save_checkpoint(output_dir: Path, step: int, config: TrainConfig, model, op
         "history": history,
     }
     path = checkpoint_path(output_dir, step)
-    with atomic_path(path, overwrite=True) as tmp:
-        torch.save(state, tmp)
+    write_bytes_atomic(path, torch_bytes(state), overwrite=True)
     for _, old in list_checkpoints(output_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
 
 
 def save_weights(model, path: str | Path) -> Path:
-    """Write the model's ``state_dict`` (CPU tensors only: ``torch.load(weights_only=True)`` reads it), atomically."""
-    import torch
-
-    from core.io.atomic import atomic_path
+    """Write the model's ``state_dict`` (CPU tensors only: ``torch.load(weights_only=True)`` reads it), atomically;
+    the same model gives the same bytes (:func:`torch_bytes`)."""
+    from core.io.atomic import write_bytes_atomic
 
     state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
-    with atomic_path(Path(path), overwrite=True) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    return write_bytes_atomic(path, torch_bytes(state), overwrite=True)
+
+
+def torch_bytes(obj) -> bytes:
+    """``torch.save(obj)`` as bytes, the same on every run: saved to a file, torch names the archive's
+    root folder after the file, and an atomic write's temporary name is random."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
 
 
 def _to_device(batch: Batch, device: str):
@@ -434,7 +442,9 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     t_start = time.perf_counter()
     stopped = False
     try:
-        with deterministic_session(device, seed=cfg.seed, threads=cfg.threads):
+        from core.threads import fixed_threads
+
+        with deterministic_session(device, seed=cfg.seed, threads=fixed_threads(cfg.threads)):
             model = cfg.model.build().to(device)
             opt, sched = make_optimizer(model, cfg)
             history: list[dict[str, Any]] = []
