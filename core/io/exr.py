@@ -308,8 +308,7 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
     colour space and its source are decided as the module docstring says.
     ``metadata`` holds ``format``, ``colorspace_source``, ``attributes``,
     ``compression``, ``pixel_types``, ``data_window``, ``display_window``,
-    ``layer_channels``, ``parts`` and, for RGBA, ``alpha``: ``"premultiplied"``
-    (OpenEXR's rule; :mod:`core.color.alpha`).
+    ``layer_channels`` and ``parts``.
     """
     p = existing_file(path)
     f = _open(p, header_only=False)
@@ -382,8 +381,6 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
         "layer_channels": layer_channels,
         "parts": len(f.parts),
     }
-    if len(main) == 4:
-        metadata["alpha"] = "premultiplied"  # OpenEXR colour is associated with alpha by specification
     pixels = assemble(main)
     layers = {k: assemble(v) for k, v in layer_channels.items()}
     return Frame(pixels, space, path=p, metadata=metadata, layers=layers, channels=tuple(main))
@@ -433,15 +430,11 @@ def write_exr(path: str | os.PathLike, frame: Frame, *, pixel_type: str = "half"
     spaces in :data:`CHROMATICITIES`, then ``attributes`` (str, int or float
     values; structural and colour names are refused). Header attributes of
     the file the frame was read from are not copied. NaN/Inf pixels are
-    written as they are. RGBA colour is written premultiplied, as OpenEXR
-    specifies: a straight frame (``metadata["alpha"]``, :mod:`core.color.alpha`)
-    is premultiplied first. Raises :class:`~core.errors.OutputExistsError` if
+    written as they are. Raises :class:`~core.errors.OutputExistsError` if
     ``path`` exists and not ``overwrite``.
     """
-    from core.color.alpha import PREMULTIPLIED, with_alpha
     from core.io.atomic import atomic_path
 
-    frame = with_alpha(frame, PREMULTIPLIED)
     target = fspath(path)
     pt, comp = check_exr_options(pixel_type, compression)
     extra = validate_attributes(attributes, reserved=_RESERVED_ON_WRITE)
