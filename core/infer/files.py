@@ -147,7 +147,7 @@ def _with_neighbours(tasks: list) -> list:
             inside = around[0] >= 0 and around[1] < io.count_video_frames(task.source)
             out.append(task._replace(extra_sources=(task.source,) * 2, extra_frames=around) if inside else task)
             continue
-        pattern = io.sequence_pattern(task.source) if task.frame is not None else None
+        pattern = io.sequence_pattern(task.source) if task.frame else None  # frame 0 has no frame -1
         around = tuple(Path(io.sequence_path(pattern, task.frame + d)) for d in (-1, 1)) if pattern else ()
         out.append(task._replace(extra_sources=around) if around and all(p.is_file() for p in around) else task)
     return out
