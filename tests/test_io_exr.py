@@ -9,6 +9,7 @@ cannot hide.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import struct
 import zlib
 from pathlib import Path
@@ -381,15 +382,37 @@ def test_data_window_is_placed_in_display_window(tmp_path):
     assert (info["width"], info["height"]) == (6, 4)
 
 
-def test_data_window_overscan_is_cropped(tmp_path):
+def test_data_window_overscan_is_cropped(tmp_path, caplog):
     import OpenEXR
 
     data = np.arange(4 * 5, dtype=np.float32).reshape(4, 5)
     header = {"dataWindow": (np.array([-1, -1], np.int32), np.array([3, 2], np.int32)),
               "displayWindow": (np.array([0, 0], np.int32), np.array([2, 1], np.int32))}
     OpenEXR.File(header, {"Y": data}).write(str(tmp_path / "over.exr"))
-    frame = io.read_image(tmp_path / "over.exr")
+    with caplog.at_level(logging.WARNING, logger="core"):
+        frame = io.read_image(tmp_path / "over.exr")
     assert np.array_equal(frame.pixels[..., 0], data[1:3, 1:4])
+    # said, not silent (issue 15.8e): 20 data pixels, 6 inside the display window
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"{tmp_path / 'over.exr'}: 14 data-window pixels outside the display window [0, 0, 2, 1] dropped "
+        "(overscan is not kept)"]
+
+
+def test_data_window_entirely_outside_is_an_error_not_a_black_frame(tmp_path, capsys):
+    """Before (issue 15.8e): an all-0 frame, and convert exited 0."""
+    import OpenEXR
+
+    data = np.full((2, 3), 0.5, np.float32)
+    header = {"dataWindow": (np.array([10, 10], np.int32), np.array([12, 11], np.int32)),
+              "displayWindow": (np.array([0, 0], np.int32), np.array([5, 3], np.int32))}
+    OpenEXR.File(header, {"R": data, "G": data, "B": data}).write(str(tmp_path / "away.exr"))
+    with pytest.raises(ImageReadError, match=r"away.exr: data window \[10, 10, 12, 11\] lies entirely outside "
+                                             r"the display window \[0, 0, 5, 3\]"):
+        io.read_image(tmp_path / "away.exr")
+    from core.cli.main import main
+
+    assert main(["convert", str(tmp_path / "away.exr"), "away.png", "--to", "srgb", "-o", str(tmp_path / "o")]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1 and not (tmp_path / "o" / "away.png").exists()
 
 
 def test_header_does_not_read_pixels_and_matches(tmp_path, photo_acescg_like):

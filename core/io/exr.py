@@ -19,7 +19,8 @@ Pixels
 Windows
     The data window is placed inside the display window: pixels of the display
     window that the data window does not cover are 0, data outside the display
-    window is dropped (logged). Both windows are recorded in ``metadata``
+    window is dropped (a warning names the file and the count; a data window
+    entirely outside raises :class:`~core.errors.ImageReadError`). Both windows are recorded in ``metadata``
     (``[x_min, y_min, x_max, y_max]``, inclusive). Written files have data
     window == display window == the frame.
 
@@ -308,7 +309,8 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
     colour space and its source are decided as the module docstring says.
     ``metadata`` holds ``format``, ``colorspace_source``, ``attributes``,
     ``compression``, ``pixel_types``, ``data_window``, ``display_window``,
-    ``layer_channels`` and ``parts``.
+    ``layer_channels``, ``parts`` and, for RGBA, ``alpha``: ``"premultiplied"``
+    (OpenEXR's rule; :mod:`core.color.alpha`).
     """
     p = existing_file(path)
     f = _open(p, header_only=False)
@@ -352,8 +354,12 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
     x1, y1 = min(data_window[2], display[2]), min(data_window[3], display[3])
     if data_window != display:
         covered = max(0, x1 - x0 + 1) * max(0, y1 - y0 + 1)
+        if covered == 0 and dh * dw > 0:
+            raise ImageReadError(f"{p}: data window {data_window} lies entirely outside the display window "
+                                 f"{display}: no pixel to read (overscan is not kept)")
         if covered < dh * dw:
-            logger.info("%s: %d data-window pixels outside the display window dropped", p, dh * dw - covered)
+            logger.warning("%s: %d data-window pixels outside the display window %s dropped (overscan is not kept)",
+                           p, dh * dw - covered, display)
 
     def assemble(chan_names: list[str]) -> np.ndarray:
         # each plane is cast into its place: no float32 copy of every plane before the frame is built
@@ -381,6 +387,8 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
         "layer_channels": layer_channels,
         "parts": len(f.parts),
     }
+    if len(main) == 4:
+        metadata["alpha"] = "premultiplied"  # OpenEXR colour is associated with alpha by specification
     pixels = assemble(main)
     layers = {k: assemble(v) for k, v in layer_channels.items()}
     return Frame(pixels, space, path=p, metadata=metadata, layers=layers, channels=tuple(main))
@@ -430,11 +438,15 @@ def write_exr(path: str | os.PathLike, frame: Frame, *, pixel_type: str = "half"
     spaces in :data:`CHROMATICITIES`, then ``attributes`` (str, int or float
     values; structural and colour names are refused). Header attributes of
     the file the frame was read from are not copied. NaN/Inf pixels are
-    written as they are. Raises :class:`~core.errors.OutputExistsError` if
+    written as they are. RGBA colour is written premultiplied, as OpenEXR
+    specifies: a straight frame (``metadata["alpha"]``, :mod:`core.color.alpha`)
+    is premultiplied first. Raises :class:`~core.errors.OutputExistsError` if
     ``path`` exists and not ``overwrite``.
     """
+    from core.color.alpha import PREMULTIPLIED, with_alpha
     from core.io.atomic import atomic_path
 
+    frame = with_alpha(frame, PREMULTIPLIED)
     target = fspath(path)
     pt, comp = check_exr_options(pixel_type, compression)
     extra = validate_attributes(attributes, reserved=_RESERVED_ON_WRITE)
