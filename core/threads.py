@@ -131,6 +131,19 @@ def _recent_busy() -> float:
     return _last[1]
 
 
+def fixed_threads(requested: int = 0) -> int:
+    """Threads for work whose bytes depend on the thread count (torch training: the gradients' sums are
+    split by thread): ``requested`` when > 0, else ``$REELKIT_THREADS``, else 0 (the library's default,
+    fixed per machine). Never the load-dependent count of :func:`job_threads`, so that the same run on the
+    same machine gives the same bytes however busy the machine is; waiting stays passive."""
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 0:
+        raise ParameterError(f"threads {requested!r}: expected an integer >= 0 (0 = the library's default)")
+    if requested:
+        return requested
+    env = _from_env()
+    return env if env is not None else 0
+
+
 def passive_waiting() -> None:
     """Ask OpenMP runtimes (torch's, OpenCV's, BLAS's) to sleep, not spin, while they wait for work.
 

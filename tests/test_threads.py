@@ -84,3 +84,13 @@ def test_the_cli_waits_passively_and_takes_one_threads_cap(tmp_path):
     bad = subprocess.run([sys.executable, "-c", code, "--threads", "0", "info", "x.exr"], env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--threads 0: expected an integer >= 1" in bad.stderr
+
+
+def test_training_threads_do_not_follow_the_load(monkeypatch):
+    """torch's gradients change with the thread count (the sums are split by thread), so training takes a
+    fixed count: the request, the cap, or the library's default, never the load-dependent one."""
+    monkeypatch.delenv(threads.ENV, raising=False)
+    monkeypatch.setattr(threads, "busy_elsewhere", lambda seconds=0.25: 100.0)
+    assert threads.fixed_threads() == 0 and threads.fixed_threads(3) == 3
+    monkeypatch.setenv(threads.ENV, "2")
+    assert threads.fixed_threads() == 2

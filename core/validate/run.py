@@ -517,12 +517,10 @@ def _frames_text(frames) -> str:
 
 
 def _workers() -> int:
-    """Threads that score methods and write files beside the main thread: one per CPU this process may use."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
+    """Threads that score methods and write files beside the main thread: the cores free now (core.threads)."""
+    from core.threads import job_threads
+
+    return job_threads()
 
 
 class _SourceWindow:
