@@ -39,8 +39,9 @@ CONVERT_PARAMS = ParamSet(
 def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: int | None = None,
                        overwrite: bool = False) -> dict[str, Any]:
     """Convert one file (or frame ``frame`` of a video); returns a record for the manifest (colour spaces,
-    input, frame, output path)."""
+    input, frame, output path; for RGBA, ``alpha``: the input's association, :mod:`core.color.alpha`)."""
     from core import color, io
+    from core.color.alpha import alpha_of
 
     source = None if params["source"] == "auto" else params["source"]
     img = io.read_frame(src, frame, colorspace=source)
@@ -50,7 +51,8 @@ def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: i
     io.write_image(dst, out, pixel_type=params["pixel_type"], compression=params["compression"],
                    bit_depth=bit_depth, output_colorspace=out.colorspace, overwrite=overwrite,
                    attributes={"reelkit/source": os.path.basename(src)})
-    return {"input": str(src), "frame": frame, "output": str(dst), "from": img.colorspace, "to": out.colorspace}
+    record = {"input": str(src), "frame": frame, "output": str(dst), "from": img.colorspace, "to": out.colorspace}
+    return {**record, "alpha": alpha_of(img)} if img.n_channels == 4 else record
 
 
 def convert(input_path: str, output: str, *, output_dir: str | os.PathLike = ".", params: dict[str, Any] | None = None,

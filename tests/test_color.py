@@ -394,7 +394,7 @@ def test_unknown_nonfinite_mode_is_a_parameter_error(mode):
 # --------------------------------------------------------------------------- frames
 
 
-def test_convert_frame_passes_alpha_through_bit_for_bit():
+def test_convert_frame_passes_alpha_through_bit_for_bit_and_unpremultiplies_for_the_curve():
     rgb = acescg_photo("astronaut.png")[:64, :80]
     alpha = np.linspace(-0.5, 2.0, 64 * 80, dtype=np.float32).reshape(64, 80, 1)
     alpha[0, 0, 0] = np.nan  # alpha is not checked nor touched
@@ -403,10 +403,16 @@ def test_convert_frame_passes_alpha_through_bit_for_bit():
     out = cc.convert_frame(frame, "sRGB")
     assert out.colorspace == "srgb" and out.frame == 1001 and out.path == frame.path
     assert out.channels == ("R", "G", "B", "A")
-    assert out.metadata == {"colorspace_source": "header", "converted_from": "ACEScg"}
+    assert out.metadata == {"colorspace_source": "header", "converted_from": "ACEScg", "alpha": "straight"}
     assert frame.metadata == {"colorspace_source": "header"}
     np.testing.assert_array_equal(out.pixels[..., 3].view(np.uint32), alpha[..., 0].view(np.uint32))
-    np.testing.assert_array_equal(out.pixels[..., :3], cc.convert(rgb, "ACEScg", "srgb"))
+    # scene-linear colour is premultiplied: divided by alpha (where > 0) before the sRGB curve, as Nuke does
+    straight = np.where(alpha > 0, rgb / np.where(alpha > 0, alpha, 1), rgb).astype(np.float32)
+    np.testing.assert_allclose(out.pixels[..., :3], cc.convert(straight, "ACEScg", "srgb"), rtol=1e-6, atol=1e-7)
+    # a linear-to-linear conversion keeps premultiplied colour as it is (the matrix commutes with alpha)
+    lin = cc.convert_frame(frame, "lin_rec709")
+    np.testing.assert_array_equal(lin.pixels[..., :3], cc.convert(rgb, "ACEScg", "lin_rec709"))
+    assert lin.metadata["alpha"] == "premultiplied"
     assert out.layers.keys() == {"depth"}
     np.testing.assert_array_equal(frame.pixels[..., :3], rgb)  # source frame untouched
 

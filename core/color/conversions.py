@@ -148,10 +148,13 @@ def convert_frame(frame: Frame, target: str, *, nonfinite: str = "raise") -> Fra
 
     Notes
     -----
-    - RGBA: the alpha channel passes through bit-for-bit. Colour values are
-      converted as stored; premultiplied colour stays consistent only under
-      linear conversions (unpremultiply before converting to ``srgb``,
-      ``Lab`` or ``OKLab``).
+    - RGBA: the alpha channel passes through bit-for-bit. Colour is
+      premultiplied in scene-linear spaces and straight in the others
+      (:mod:`core.color.alpha`): a premultiplied frame is unpremultiplied
+      before a conversion to ``srgb``, ``Lab`` or ``OKLab``, a straight one
+      (a PNG) premultiplied after a conversion to a scene-linear space (also
+      to its own), as Nuke's Read and Write do; ``metadata["alpha"]`` says
+      which the result holds.
     - 1-channel frames: only conversions that act on each channel alone
       (the same space, or ``srgb`` <-> ``lin_rec709``) are defined; any
       conversion that mixes channels raises :class:`~core.errors.ImageError`.
@@ -159,8 +162,8 @@ def convert_frame(frame: Frame, target: str, *, nonfinite: str = "raise") -> Fra
     >>> from core.frame import Frame
     >>> f = Frame(np.full((2, 2, 4), 0.18, np.float32), "ACEScg")
     >>> out = convert_frame(f, "srgb")
-    >>> out.colorspace, out.pixels[0, 0].round(4)
-    ('srgb', array([0.4614, 0.4614, 0.4614, 0.18  ], dtype=float32))
+    >>> out.colorspace, out.pixels[0, 0].round(4), out.metadata["alpha"]  # 0.18 / 0.18 = 1.0, straight
+    ('srgb', array([1.  , 1.  , 1.  , 0.18], dtype=float32), 'straight')
     """
     if not isinstance(frame, Frame):
         raise ImageError(
@@ -186,10 +189,18 @@ def convert_frame(frame: Frame, target: str, *, nonfinite: str = "raise") -> Fra
     elif px.shape[2] == 3:
         out = _engine.run(plan, px, check=check, name=name)
     else:
+        from core.color import alpha
+
+        wanted = alpha.PREMULTIPLIED if alpha.is_scene_linear(plan.target) else alpha.STRAIGHT
+        if wanted == alpha.STRAIGHT:  # the curve acts on straight colour
+            px = alpha.with_alpha(frame, alpha.STRAIGHT).pixels
         rgb = _engine.run(plan, px[..., :3], check=check, name=name)
         out = np.empty(px.shape, dtype=np.float32)
         out[..., :3] = rgb
         out[..., 3] = px[..., 3]
+        if wanted == alpha.PREMULTIPLIED and alpha.alpha_of(frame) == alpha.STRAIGHT:
+            out = alpha.premultiply(out)
+        frame = frame.replace(metadata={**frame.metadata, alpha.ALPHA_KEY: wanted})
     metadata = dict(frame.metadata)
     metadata["converted_from"] = plan.source
     return frame.replace(pixels=out, colorspace=plan.target, metadata=metadata)

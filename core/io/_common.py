@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ColorSpaceError, ImageReadError, ImageWriteError, ParameterError
+from core.color.alpha import SCENE_LINEAR_COLORSPACES  # noqa: F401 - integer containers never hold them unless asked
 from core.params import Param, ParamSet
 
 logger = logging.getLogger("core.io")
@@ -32,8 +33,6 @@ DEFAULT_INTEGER_COLORSPACE = "srgb"
 #: scene-linear frame is written and no output colour space is asked for: the
 #: display encoding every viewer assumes for them (Nuke's Write node does the same).
 DEFAULT_OUTPUT_COLORSPACE = "srgb"
-#: Scene-linear colour spaces (canonical names): what integer containers never hold unless asked.
-SCENE_LINEAR_COLORSPACES = frozenset({"ACEScg", "ACES2065-1", "lin_rec709", "XYZ"})
 
 #: The colour-space options of every command that reads or writes images
 #: (``--input-colorspace``, ``--output-colorspace``); ``"auto"`` is ``None``

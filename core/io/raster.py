@@ -4,6 +4,11 @@ Pixels
     Read: ``float32`` ``HWC`` (C = 1, 3 or 4, RGB(A) order). Integer data is
     normalised to 0..1 (``uint8`` / 255, ``uint16`` / 65535); float TIFF
     values are kept as stored. Grey + alpha files become RGBA (R = G = B).
+    Alpha (:mod:`core.color.alpha`): PNG colour is straight (the PNG
+    specification), TIFF colour straight unless its ExtraSamples tag says
+    associated alpha; ``metadata["alpha"]`` records which. Written RGBA
+    colour is straight (a premultiplied frame is unpremultiplied first) and
+    TIFF says so (unassociated alpha), as Nuke's Write node does.
     PNG palettes are expanded to RGB. JPEG EXIF orientation is not applied.
     Write: 8 or 16 bit (PNG, TIFF), 8 bit (JPEG), 32-bit float (TIFF): integer
     output clips to 0..1 and rounds to the nearest code value (round half to
@@ -180,6 +185,7 @@ def _read_tiff(path: str) -> tuple[np.ndarray, dict[str, Any]]:
                 raise ImageReadError(f"{path}: TIFF photometric {photometric} not supported (greyscale or RGB only)")
             arr = page.asarray()
             axes = page.axes
+            associated = 1 in tuple(int(v) for v in np.atleast_1d(page.extrasamples))  # EXTRASAMPLE.ASSOCALPHA
             description = page.description or ""
             n_pages = len(tif.pages)
     except ImageReadError:
@@ -188,7 +194,8 @@ def _read_tiff(path: str) -> tuple[np.ndarray, dict[str, Any]]:
         raise ImageReadError(f"{path}: not a readable TIFF file ({exc})") from None
     if axes.startswith("S") and arr.ndim == 3:  # planar (separate) samples
         arr = np.moveaxis(arr, 0, -1)
-    info = {"attributes": _parse_payload(description) if description.startswith("{") else {}, "pages": n_pages}
+    info = {"attributes": _parse_payload(description) if description.startswith("{") else {}, "pages": n_pages,
+            "alpha": "premultiplied" if associated else "straight"}
     if COLORSPACE_ATTRIBUTE not in info["attributes"]:
         info["attributes"] = {}
     return arr, info
@@ -200,7 +207,8 @@ def read_raster(path: str | os.PathLike, *, colorspace: str | None = None) -> Fr
     Returns ``float32`` ``HWC`` RGB(A) or Y pixels; integer files are 0..1
     and display-encoded ``"srgb"`` unless the file or ``colorspace`` says
     otherwise (see the module docstring). ``metadata`` holds ``format``,
-    ``bit_depth``, ``colorspace_source`` and ``attributes``.
+    ``bit_depth``, ``colorspace_source``, ``attributes`` and, for RGBA, ``alpha``
+    (``"straight"``, or ``"premultiplied"`` for a TIFF with associated alpha).
     """
     p = existing_file(path)
     fmt = image_format(p)
@@ -209,6 +217,7 @@ def read_raster(path: str | os.PathLike, *, colorspace: str | None = None) -> Fr
         arr, info = _read_tiff(p)
         attributes = info["attributes"]
         extra = {"pages": info["pages"]}
+        association = info["alpha"]
         bgr = False
     else:
         import cv2
@@ -225,8 +234,10 @@ def read_raster(path: str | os.PathLike, *, colorspace: str | None = None) -> Fr
         arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         if arr is None:
             raise ImageReadError(f"{p}: not a readable {_FORMAT_TITLE[fmt]} file (corrupt or truncated)")
-        extra, bgr = {}, True
+        extra, bgr, association = {}, True, "straight"
     arr = _to_hwc_rgb(arr, p, bgr=bgr)
+    if arr.shape[2] == 4:
+        extra["alpha"] = association
     pixels, bits, is_int = _to_float(arr, p)
     header_space = attributes.get(COLORSPACE_ATTRIBUTE)
     header_space = header_space if isinstance(header_space, str) else None
@@ -301,16 +312,19 @@ def write_raster(path: str | os.PathLike, frame: Frame, *, bit_depth: int | None
 
     ``bit_depth``: 8 or 16 (PNG, default 16), 8, 16 or 32 float (TIFF, default
     16), 8 (JPEG). The frame's colour space and ``attributes`` are embedded
-    (see the module docstring); layers are not written (logged). Raises
+    (see the module docstring); layers are not written (logged); RGBA colour
+    is written straight (unpremultiplied when the frame is premultiplied). Raises
     :class:`~core.errors.OutputExistsError` if ``path`` exists and not
     ``overwrite``.
     """
+    from core.color.alpha import STRAIGHT, with_alpha
     from core.io.atomic import atomic_path
 
     target = fspath(path)
     fmt = image_format(target, writing=True)
     if fmt == "exr":
         raise ParameterError(f"{target}: use write_exr for OpenEXR")
+    frame = with_alpha(frame, STRAIGHT)
     bits = check_bit_depth(fmt, bit_depth, frame.n_channels)
     extra = validate_attributes(attributes)
     payload = _payload(frame.colorspace, extra)

@@ -24,6 +24,8 @@ from core.palette.deltae import delta_e_2000, delta_e_ok
 from core.palette.params import ENCODE_PARAMS
 from core.palette.spaces import acescg_to_fit
 
+#: Pixels measured at a time by :func:`reconstruction_error` (its float64 ΔE temporaries stay a few MiB).
+ERROR_CHUNK = 1 << 16
 #: Default stability threshold: share-weighted mean matched ΔE OK x 100 between frames.
 STABILITY_THRESHOLD = 2.0
 
@@ -43,22 +45,22 @@ def check_param(name: str, value: Any) -> Any:
 def check_image(image: Any, *, name: str | None = None) -> tuple[np.ndarray, str]:
     """``(pixels, name)``: ``float32`` ``HWC`` ACEScg with 3 or 4 channels, all finite.
 
-    ``image`` is an array (taken as ACEScg, RGB or RGBA) or a
+    ``image`` is an array (taken as ACEScg, RGB or premultiplied RGBA) or a
     :class:`~core.frame.Frame` (converted to ACEScg with :mod:`core.color`
-    when it is in another colour space). NaN/Inf anywhere raise
+    when it is in another colour space; RGBA comes back premultiplied,
+    a straight PNG's colour multiplied by its alpha after the conversion). NaN/Inf anywhere raise
     :class:`ImageError` naming the first pixel.
     """
     if isinstance(image, Frame):
         label = name or image.describe()
         pixels = image.pixels
-        if image.colorspace != "ACEScg":
+        if image.colorspace != "ACEScg" or image.n_channels == 4:  # RGBA: premultiplied (core.color.alpha)
             if image.n_channels not in (3, 4):
                 raise ImageError(f"{label}: expected RGB or RGBA, got {image.n_channels} channel(s)")
-            from core.color import convert
+            from core.color import convert_frame
 
             check_finite(pixels, name=label)
-            rgb = convert(pixels[..., :3], image.colorspace, "ACEScg")
-            pixels = np.concatenate([rgb, pixels[..., 3:]], axis=-1) if image.n_channels == 4 else rgb
+            pixels = convert_frame(image, "ACEScg").pixels
     else:
         label = name or "image"
         pixels = image
@@ -143,28 +145,39 @@ def reconstruction_error(image: Any, index: np.ndarray, palette_acescg: np.ndarr
     mask = valid_mask(pixels, alpha_threshold)
     if mask is not None:
         valid &= mask.reshape(-1)
-    where = np.flatnonzero(valid)
-    if not len(where):
+    n_valid = int(np.count_nonzero(valid))
+    if not n_valid:
         raise ImageError(f"{label}: no pixel to measure (all masked)")
-    if sample_size is not None and sample_size < len(where):
-        rng = np.random.Generator(np.random.PCG64(seed))
-        where = np.sort(rng.choice(where, size=int(sample_size), replace=False))
     flat = pixels.reshape(-1, pixels.shape[2])
-    src = flat[where, :3].astype(np.float32)
-    if pixels.shape[2] == 4 and premultiplied:
-        src = src / flat[where, 3:4]
-    idx = flat_idx[where].astype(np.int64)
+    sampled = sample_size is not None and sample_size < n_valid
+    if sampled:
+        rng = np.random.Generator(np.random.PCG64(seed))
+        where = np.sort(rng.choice(np.flatnonzero(valid), size=int(sample_size), replace=False))
+        spans = [where[s:s + ERROR_CHUNK] for s in range(0, len(where), ERROR_CHUNK)]
+        n_valid = len(where)
+    else:  # every valid pixel, in order, a chunk at a time: no frame-sized index or float64 temporaries
+        spans = [slice(s, s + ERROR_CHUNK) for s in range(0, len(flat), ERROR_CHUNK)]
     pal32 = pal.astype(np.float32)
-    lab_src = acescg_to_fit(src, "lab")
     lab_pal = acescg_to_fit(pal32, "lab")
-    ok_src = acescg_to_fit(src, "oklab")
     ok_pal = acescg_to_fit(pal32, "oklab")
-    de00 = delta_e_2000(lab_src, lab_pal[idx])
-    deok = delta_e_ok(ok_src, ok_pal[idx])
+    de00, deok = np.empty(n_valid), np.empty(n_valid)
+    done = 0
+    for span in spans:
+        px, idx = flat[span], flat_idx[span]
+        if not sampled:
+            px, idx = px[valid[span]], idx[valid[span]]
+        src = px[:, :3].astype(np.float32)
+        if pixels.shape[2] == 4 and premultiplied:
+            src = src / px[:, 3:4]
+        idx = idx.astype(np.int64)
+        stop = done + len(idx)
+        de00[done:stop] = delta_e_2000(acescg_to_fit(src, "lab"), lab_pal[idx])
+        deok[done:stop] = delta_e_ok(acescg_to_fit(src, "oklab"), ok_pal[idx])
+        done = stop
     return ReconstructionError(
         de2000_mean=float(de00.mean()), de2000_p95=float(np.percentile(de00, 95)), de2000_max=float(de00.max()),
         deok_mean=float(deok.mean()), deok_p95=float(np.percentile(deok, 95)), deok_max=float(deok.max()),
-        n_pixels=int(len(where)),
+        n_pixels=n_valid,
     )
 
 
