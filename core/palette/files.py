@@ -245,14 +245,15 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
     from core.palette.controller import check_image
 
     acescg, _ = check_image(frame)
+    read_as = {"from": frame.colorspace, "source": frame.metadata.get("colorspace_source")}
+    del frame  # the ACEScg copy is what the rest reads: one frame-sized array less at the peak
     luma = compare_luma(acescg, enc)
     err = encoding_error(acescg, enc)
     with tempfile.TemporaryDirectory() as tmp:
         info = pack(Path(tmp) / "probe.npz", enc, source=input_path)
     metrics = {
         "input": str(input_path),
-        "colorspace": {"input": input_colorspace or "auto", "from": frame.colorspace,
-                       "source": frame.metadata.get("colorspace_source")},
+        "colorspace": {"input": input_colorspace or "auto", **read_as},
         "parameters": values,
         "palette": fit.to_dict(),
         "error": err.to_dict(),

@@ -27,7 +27,7 @@ import numpy as np
 
 from core.errors import ParameterError
 from core.palette import controller
-from core.palette.deltae import delta_e_ok
+from core.metrics.deltae import delta_e_ok
 from core.palette.spaces import acescg_to_fit
 
 REC709_WEIGHTS = (0.2126, 0.7152, 0.0722)
@@ -40,10 +40,13 @@ def rec709_luma(acescg: Any) -> np.ndarray:
     from core.color import convert
 
     rgb = np.asarray(acescg, dtype=np.float32)
-    enc = np.clip(convert(rgb, "ACEScg", "srgb"), 0.0, 1.0)
-    w = REC709_WEIGHTS
-    return (np.float32(w[0]) * enc[..., 0] + np.float32(w[1]) * enc[..., 1]
-            + np.float32(w[2]) * enc[..., 2]).astype(np.float32)
+    flat = rgb.reshape(-1, rgb.shape[-1])
+    out = np.empty(len(flat), np.float32)
+    w = [np.float32(v) for v in REC709_WEIGHTS]
+    for start in range(0, len(flat), LUMA_CHUNK):  # a chunk at a time: no frame-sized temporaries
+        enc = np.clip(convert(flat[start:start + LUMA_CHUNK], "ACEScg", "srgb"), 0.0, 1.0)
+        out[start:start + LUMA_CHUNK] = w[0] * enc[:, 0] + w[1] * enc[:, 1] + w[2] * enc[:, 2]
+    return out.reshape(rgb.shape[:-1])
 
 
 def luma_band(luma: Any, bands: int) -> np.ndarray:
