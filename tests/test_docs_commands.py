@@ -97,16 +97,27 @@ def test_every_option_named_in_the_docs_exists():
 
 
 def _make_inputs(folder, command: str) -> None:
-    """Files of the names ``command`` reads, from the shipped photos: a file, or frames 1001-1003 of a sequence."""
+    """Files of the names ``command`` reads, from the shipped photos: a file, frames 1001-1003 of a sequence, or
+    a 3-frame video (MJPG, written by OpenCV)."""
+    import cv2
     import numpy as np
 
     from core import color, io
+    from core.frame import Frame
     from core.io import samples
 
     photo = color.convert_frame(samples.load_sample("chelsea.png"), "ACEScg").pixels[100:164, 150:246]
     for token in shlex.split(command)[1:]:
         if token.startswith("-") or "." not in token or token.startswith("demo_output"):
             continue
+        if io.is_video_file(token):
+            bgr = np.rint(np.clip(color.convert_frame(Frame(photo, "ACEScg"), "srgb").pixels, 0, 1) * 255)
+            writer = cv2.VideoWriter(str(folder / token), cv2.VideoWriter_fourcc(*"MJPG"), 24.0,
+                                     (bgr.shape[1], bgr.shape[0]))
+            for i in range(3):
+                writer.write(np.ascontiguousarray(np.roll(bgr, 2 * i, axis=1).astype(np.uint8)[..., ::-1]))
+            writer.release()
+            break
         names = ([io.sequence_path(token, n) for n in (1001, 1002, 1003)] if io.is_sequence_pattern(token)
                  else [token])
         for i, name in enumerate(names):
