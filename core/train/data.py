@@ -525,7 +525,7 @@ def _video_reader(path: str, number: int, colorspace: str | None) -> Callable[[]
     def read() -> np.ndarray:
         from core import io
 
-        frame = next(iter(io.iter_video_frames(path, [number], colorspace=colorspace)))
+        frame = io.read_frame(path, number, colorspace=colorspace)  # pairs read in order: each frame decoded once
         return _to_working_rgb(frame, f"{path} frame {number}")
 
     return read
