@@ -48,7 +48,8 @@ def _frame(sample: str, width: int, height: int) -> np.ndarray:
 
 def _quality(frame: np.ndarray, oklab: np.ndarray, centres_oklab: np.ndarray, lab_sample_idx: np.ndarray) -> tuple[float, float]:
     """(mean ΔE OK x 100 over all pixels, mean ΔE00 over the subset) for a palette given in OKLab."""
-    from core.palette import SPACES, acescg_to_fit, delta_e_2000
+    from core.metrics import delta_e_2000
+    from core.palette import SPACES, acescg_to_fit
     from core.palette.assign import nearest_u_array
     from core.palette.spaces import fit_to_u
 

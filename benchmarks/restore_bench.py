@@ -224,7 +224,7 @@ def evaluate(model: str, threads: int, set_name: str, *, grades: bool = True) ->
             out[name] = g
         return out
 
-    from core.validate.metrics import flicker, frame_stats
+    from core.metrics import flicker, frame_stats
 
     shot = restore_sets.static_shot(set_name)
     entry, first, count = restore_sets.STATIC_SHOTS[set_name]

@@ -10,7 +10,7 @@ time, the reference tool's time on the same input, their ratio
 (reference / reelkit: above 1 means reelkit is faster) and how far the
 results agree:
 
-- SSIM: ``core.validate.metrics.ssim`` vs ``skimage.metrics.structural_similarity``
+- SSIM: ``core.metrics.ssim`` vs ``skimage.metrics.structural_similarity``
   (``channel_axis=-1, data_range=1``) on the sRGB-encoded values;
 - PSNR: ``metrics.psnr`` vs ``skimage.metrics.peak_signal_noise_ratio``;
 - ΔE2000: ``metrics.delta_e`` vs ``colour.delta_E(method="CIE 2000")`` on the
@@ -68,7 +68,8 @@ def main(argv=None) -> int:
 
     from core.color import acescg_to_srgb_preview, convert
     from core.io.samples import load_sample
-    from core.validate import filters, fit_grade, metrics, ocio_apply_cube
+    from core import metrics
+    from core.validate import filters, fit_grade, ocio_apply_cube
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="1024x778")

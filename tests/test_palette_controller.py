@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from core.errors import ImageError, ParameterError
+from core.metrics import delta_e_2000
 from core.palette import (
     ENCODE_PARAMS,
     PaletteStabilityWarning,
     acescg_to_fit,
     compare_luma,
-    delta_e_2000,
     encode,
     fit_palette,
     fit_to_acescg,

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from core.palette import delta_e_2000, delta_e_76, delta_e_ok
+from core.metrics import delta_e_2000, delta_e_76, delta_e_ok
 
 # Sharma, Wu & Dalal, "The CIEDE2000 color-difference formula: implementation
 # notes, supplementary test data, and mathematical observations", Color Res.

@@ -9,7 +9,8 @@ import pytest
 
 from core.errors import ImageError, ParameterError
 from core.frame import Frame
-from core.palette import acescg_to_fit, delta_e_ok, encode, fit_palette, fit_shared_palette
+from core.metrics import delta_e_ok
+from core.palette import acescg_to_fit, encode, fit_palette, fit_shared_palette
 
 #: Five known ACEScg colours: red, green, blue, 18% grey, orange.
 KNOWN = np.array([

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core.errors import ImageError, ParameterError
-from core.validate import BASELINES, filters, metrics, parse_baselines, run_baseline
+from core import metrics
+from core.validate import BASELINES, filters, parse_baselines, run_baseline
 from tests.conftest import srgb_sample
 
 H, W = 160, 200

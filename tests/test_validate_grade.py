@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core.errors import ImageError, ImageReadError, ParameterError
-from core.validate import GradeFit, fit_grade, fit_grade_frames, metrics, ocio_apply_cube
+from core import metrics
+from core.validate import GradeFit, fit_grade, fit_grade_frames, ocio_apply_cube
 from core.validate.grade import CUBE_TOLERANCE, root_poly_terms
 from core.validate.shaper import Shaper
 from tests.conftest import srgb_sample

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.errors import ImageError
-from core.validate import metrics as M
+from core import metrics as M
 from tests.conftest import srgb_sample
 
 

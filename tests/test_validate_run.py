@@ -11,7 +11,8 @@ import pytest
 
 from core import io
 from core.errors import OutputExistsError, ParameterError, SequenceError
-from core.validate import append_experiment, metrics, run_validation
+from core import metrics
+from core.validate import append_experiment, run_validation
 from tests.conftest import srgb_sample
 
 FRAMES = range(1001, 1006)

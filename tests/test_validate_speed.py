@@ -1,6 +1,6 @@
 """What makes stage 5 fast changes no number: each shortcut against the plain computation, on real photos.
 
-The shortcuts: :class:`core.validate.metrics.ReferenceScorer` (the reference's share prepared once),
+The shortcuts: :class:`core.metrics.ReferenceScorer` (the reference's share prepared once),
 slices for the per-pixel steps (SSIM past its window means, CIEDE2000, the 3D LUT), the LUT regrade of
 only the pixels dust busting changed, one pixel draw for every grade fit, and the thread pool of
 ``run_validation``. Timings are in ``benchmarks/validate_bench.py --stage``.
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from core.validate import baselines as B
-from core.validate import metrics as M
+from core import metrics as M
+from core.metrics.structural import CHUNK
 from core.validate.grade import fit_grade, fit_grade_frames, fit_grade_samples, lut_apply, sample_frames
 from tests.conftest import srgb_sample
 
@@ -25,7 +26,7 @@ def frames():
     from core.color import convert
 
     plate = convert(srgb_sample("coffee.png"), "srgb", "ACEScg").astype(np.float32)
-    h, w = 200, 260  # more pixels than one slice of the per-pixel steps (M._CHUNK)
+    h, w = 200, 260  # more pixels than one slice of the per-pixel steps (CHUNK)
     views = [np.ascontiguousarray(plate[40:40 + h, 30 + 2 * k:30 + 2 * k + w]) for k in range(3)]
     fade = np.array([[0.8, 0.12, 0.0], [0.05, 0.78, 0.1], [0.02, 0.1, 0.7]], np.float32)
     src = [np.ascontiguousarray((v.reshape(-1, 3) @ fade.T).reshape(v.shape) + 0.01) for v in views]
@@ -37,7 +38,7 @@ def frames():
 
 def test_reference_scorer_equals_each_metric_on_its_own(frames):
     src, ref = frames
-    assert ref.shape[0] * ref.shape[1] > M._CHUNK
+    assert ref.shape[0] * ref.shape[1] > CHUNK
     mask = np.ones(ref.shape[:2], np.float32)
     mask[:, :9] = 0.0
     mask[60:90, 100:140] = 0.3

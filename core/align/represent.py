@@ -45,7 +45,8 @@ import math
 
 import numpy as np
 
-from core.color.matrices import AP1_LUMINANCE
+from core.color.luminance import luminance as acescg_luminance
+
 #: Floor of the local standard deviation, relative to the mean luminance: flat areas are not amplified into noise.
 CONTRAST_FLOOR = 0.02
 #: The representation is clipped to +-Z_CLIP (outliers such as dust specks and scratches saturate).
@@ -92,14 +93,10 @@ def gaussian(img: np.ndarray, sigma: float) -> np.ndarray:
 def luminance(pixels: np.ndarray) -> np.ndarray:
     """Luminance ``Y`` (``float32`` ``HW``, >= 0) of ``HWC`` scene-linear ACEScg pixels.
 
-    C = 1: the channel itself; C = 4: alpha is ignored. Negative values count as 0.
+    C = 1: the channel itself; C = 4: alpha is ignored (:func:`core.color.luminance.luminance`).
+    Negative values count as 0.
     """
-    if pixels.shape[2] == 1:
-        y = pixels[..., 0]
-    else:
-        r, g, b = AP1_LUMINANCE
-        y = r * pixels[..., 0] + g * pixels[..., 1] + b * pixels[..., 2]
-    return np.maximum(y, 0.0).astype(np.float32, copy=False)
+    return np.maximum(acescg_luminance(pixels), 0.0).astype(np.float32, copy=False)
 
 
 def relative(y: np.ndarray) -> np.ndarray:

@@ -711,16 +711,3 @@ def oklab_to_acescg(pixels, *, nonfinite: str = "raise") -> np.ndarray:
     array([0.18, 0.18, 0.18], dtype=float32)
     """
     return _convert(pixels, "OKLab", "ACEScg", nonfinite)
-
-
-def acescg_log2_luminance(rgb: np.ndarray, toe: float) -> np.ndarray:
-    """``log2(max(Y, 0) + toe)`` of the ACEScg luminance of ``rgb`` (``float32`` ``HW3``, scene-linear):
-    stops, with a toe near black so dark noise is compressed, not blown up. ``HW`` ``float32``.
-
-    Y uses :data:`core.color.matrices.AP1_LUMINANCE`; the detectors of one-frame defects (dust busting,
-    temporal repair) work on it, so their thresholds are in stops from the darks to the highlights.
-    """
-    from core.color.matrices import AP1_LUMINANCE
-
-    y = (rgb @ np.asarray(AP1_LUMINANCE, np.float32)).astype(np.float32)
-    return np.log2(np.maximum(y, 0.0) + toe).astype(np.float32)

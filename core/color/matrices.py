@@ -119,6 +119,10 @@ def bradford_matrix(source_white, target_white) -> np.ndarray:
 #: (``normalised_primary_matrix(PRIMARIES_AP1, WHITE_ACES)[1]``; checked against colour-science in the tests).
 AP1_LUMINANCE = (0.2722287168, 0.6740817658, 0.0536895174)
 
+#: Rec.709 / sRGB luminance weights (ITU-R BT.709, D65): Y of linear Rec.709, or luma Y' when applied to
+#: sRGB-encoded values.
+REC709_LUMINANCE = (0.2126, 0.7152, 0.0722)
+
 #: XYZ of the D65 white (Y = 1): the reference white of "XYZ", Lab and OKLab.
 XYZ_D65 = xy_to_XYZ(WHITE_D65)
 

@@ -11,10 +11,10 @@ distance is within ``radius`` of the query's distance to their parent
 (triangle inequality), so finding every pair within a few bits costs far
 less than comparing all pairs.
 
-:func:`ssim` is the structural similarity of two grey images (Wang,
-Bovik, Sheikh & Simoncelli, "Image quality assessment: from error
-visibility to structural similarity", IEEE TIP 2004), Gaussian window
-sigma 1.5, K1 = 0.01, K2 = 0.03, on 8-bit values.
+:func:`ssim` is the mean structural similarity of two grey thumbnails
+(:func:`ssim_thumbnail`, 8-bit values): :func:`core.metrics.ssim_map` with
+the paper's window (:data:`core.metrics.GAUSSIAN_WINDOW`: Gaussian 11x11,
+sigma 1.5, K1 = 0.01, K2 = 0.03), border included.
 """
 
 from __future__ import annotations
@@ -110,20 +110,9 @@ def ssim_thumbnail(image: np.ndarray, size: int = SSIM_SIZE) -> np.ndarray:
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two grey ``float32`` images of the same shape (8-bit scale)."""
-    import cv2
+    """Mean SSIM of two grey ``float32`` ``HW`` images of the same shape (8-bit scale); 0 for different shapes."""
+    from core.metrics import GAUSSIAN_WINDOW, ssim_map
 
     if a.shape != b.shape:
         return 0.0  # different sizes are not the same picture
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def blur(x):
-        return cv2.GaussianBlur(x, (11, 11), 1.5)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a * mu_a
-    var_b = blur(b * b) - mu_b * mu_b
-    cov = blur(a * b) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
-    den = (mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2)
-    return float(np.mean(num / den))
+    return float(np.mean(ssim_map(a, b, GAUSSIAN_WINDOW, data_range=255)))

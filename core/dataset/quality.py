@@ -37,10 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from core.color.luminance import luminance
+from core.color.matrices import REC709_LUMINANCE
 from core.errors import ImageError
 
 REASONS = ("too_small", "blur", "underexposed", "overexposed", "crushed", "clipped", "low_information")
-_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
 def grey(image: np.ndarray) -> np.ndarray:
@@ -52,7 +53,7 @@ def grey(image: np.ndarray) -> np.ndarray:
         return arr
     if arr.ndim != 3 or arr.shape[2] < 3:
         raise ImageError(f"quality: expected an HW3 RGB image, got shape {arr.shape}")
-    return np.rint(arr[..., :3].astype(np.float32) @ _LUMA).astype(np.uint8)
+    return np.rint(luminance(arr[..., :3].astype(np.float32), REC709_LUMINANCE)).astype(np.uint8)
 
 
 def laplacian_variance(image: np.ndarray) -> float:

@@ -70,7 +70,7 @@ class TemporalResult:
 
 
 def _log_luma(rgb: np.ndarray) -> np.ndarray:
-    from core.color.conversions import acescg_log2_luminance
+    from core.color.luminance import acescg_log2_luminance
 
     return acescg_log2_luminance(rgb, 2.0 ** _LOG_LO)
 

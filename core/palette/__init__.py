@@ -32,7 +32,6 @@ from core.palette.controller import (
     palette_stability,
     reconstruction_error,
 )
-from core.palette.deltae import delta_e_2000, delta_e_76, delta_e_ok
 from core.palette.encode import (
     MASKED_UINT8,
     MASKED_UINT16,
@@ -62,8 +61,7 @@ from core.palette.spaces import SPACES, acescg_to_fit, fit_to_acescg
 __all__ = [
     "ENCODE_PARAMS", "FORMAT", "MASKED_UINT16", "MASKED_UINT8", "SPACES", "LumaComparison", "PackInfo",
     "PaletteEncoding", "PaletteFit", "PaletteMatch", "PalettePack", "PaletteStabilityWarning",
-    "ReconstructionError", "StabilityReport", "acescg_to_fit", "compare_luma", "decode", "delta_e_2000",
-    "delta_e_76", "delta_e_ok", "encode", "encode_shot", "encoding_error", "fit_from_pack", "fit_palette",
+    "ReconstructionError", "StabilityReport", "acescg_to_fit", "compare_luma", "decode", "encode", "encode_shot", "encoding_error", "fit_from_pack", "fit_palette",
     "fit_shared_palette", "fit_to_acescg", "gradient_map", "index_dtype_for", "pack", "pack_exr",
     "palette_distance", "palette_stability", "rec709_luma", "reconstruction_error", "unpack", "unpack_exr",
     "upgrade",

@@ -8,8 +8,8 @@
 * Classic filters (:mod:`core.validate.filters`): motion-aware median dust
   busting, non-local means and bilateral denoise (OpenCV), unsharp mask;
   :data:`BASELINES` is the method table, ``+`` chains steps.
-* Metrics (:mod:`core.validate.metrics`): PSNR, SSIM (as scikit-image),
-  ΔE2000, temporal flicker and local variance drift, on valid pixels.
+* Metrics: :mod:`core.metrics` (PSNR, SSIM as scikit-image, ΔE2000,
+  temporal flicker and local variance drift, on valid pixels).
 * :func:`run_validation`: all of it over file sequences, per frame, per
   shot, overall and over the damaged frames, with ``metrics.csv``,
   ``metrics.json``, ``report.html`` and a manifest; who won and what to
@@ -22,7 +22,7 @@ Images are ACEScg (AP1, scene-linear) ``float32`` ``HWC``. Importing this
 package is cheap (numpy only); OpenCV, SciPy and OCIO load on use.
 """
 
-from core.validate import filters, metrics
+from core.validate import filters
 from core.validate.baselines import (BASELINES, DEFAULT_BASELINES, Baseline, parse_baselines, run_baseline,
                                      run_baselines)
 from core.validate.experiments import append_experiment
@@ -34,6 +34,6 @@ from core.validate.verdict import decide
 
 __all__ = [
     "BASELINES", "DEFAULT_BASELINES", "GRADE_METHODS", "VALIDATE_PARAMS", "Baseline", "GradeFit",
-    "ValidationResult", "append_experiment", "decide", "filters", "fit_grade", "fit_grade_frames", "metrics",
+    "ValidationResult", "append_experiment", "decide", "filters", "fit_grade", "fit_grade_frames",
     "ocio_apply_cube", "parse_baselines", "render_method", "run_baseline", "run_baselines", "run_validation",
 ]

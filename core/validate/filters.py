@@ -67,7 +67,7 @@ def _image(image, name: str = "image") -> np.ndarray:
 
 def _log_luma(rgb: np.ndarray) -> np.ndarray:
     """``log2(max(Y, 0) + toe)`` of ACEScg luminance (``HW`` float32): stops, with a toe near black."""
-    from core.color.conversions import acescg_log2_luminance
+    from core.color.luminance import acescg_log2_luminance
 
     return acescg_log2_luminance(rgb, _DUST_TOE)
 

@@ -19,7 +19,7 @@ What it does, in order:
    refuses foreign outputs): runs the baselines, computes PSNR, SSIM, ΔE2000
    and the flicker statistics of ``source``, each baseline and each
    candidate against the reference on valid pixels
-   (:mod:`core.validate.metrics`), writes ``frames/metrics.####.json``,
+   (:mod:`core.metrics`), writes ``frames/metrics.####.json``,
    the baselines' EXRs (``baselines/<name>/<name>.####.exr``) and, for the
    comparison frames, 8-bit crops.
 3. Aggregates per frame, per shot and overall (flicker within a shot), and
@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ImageError, ParameterError, SequenceError
-from core.validate.metrics import HIGHER_IS_BETTER, METRIC_ENCODING, METRICS
+from core.metrics import HIGHER_IS_BETTER, METRIC_ENCODING, METRICS
 
 FORMAT = "reelkit.validation/1"
 COMMAND = "validate"
@@ -551,7 +551,7 @@ def _process_frame(task, *, sources: _SourceWindow, ref, msk, cands, names, fits
     """Baselines, metrics and files of one frame. The main thread runs the baselines; ``pool`` scores each
     image as soon as it exists and writes the baselines' EXRs (each result is a pure function of its
     inputs, so the order the threads finish in changes nothing)."""
-    from core.validate import metrics as M
+    from core import metrics as M
     from core.validate.baselines import parse_baseline, run_baselines
 
     n = task.frame
@@ -622,7 +622,7 @@ def aggregate(records: Mapping[Any, Mapping[str, Any]], shot_table: Mapping[str,
     ``damaged``: the damaged frame numbers (each row's ``damaged`` says whether its frame is one; ``""``
     when ``None``: not known).
     """
-    from core.validate.metrics import flicker
+    from core.metrics import flicker
 
     rows: list[dict[str, Any]] = []
     for shot, frames in shot_table.items():
