@@ -95,12 +95,34 @@ def frame_context(pixels: np.ndarray, size: int, detail: bool = False) -> np.nda
         raise ImageError(f"frame context: expected an HWC image, got shape {arr.shape}")
     parts = [_band_means(arr, int(size))]
     if detail:
-        parts.append(_band_means(local_detail(arr), int(size)))
+        parts.append(_band_means(arr, int(size), detail=True))
     return np.concatenate(parts, axis=2) if detail else parts[0]
 
 
-def _band_means(arr: np.ndarray, size: int) -> np.ndarray:
-    rows, heights = _band_sums(arr, size, 0)
+def _band_means(arr: np.ndarray, size: int, *, detail: bool = False) -> np.ndarray:
+    """Band means of ``arr`` (or, with ``detail``, of :func:`local_detail` of it).
+
+    The row bands are summed one band at a time (each band's sum is the
+    same float64 sum over the same rows as one ``reduceat``), and the
+    detail of a band is computed from its rows plus one neighbour row on
+    each side (what the 3x3 box reads): no frame-sized float64 or detail
+    array, whatever the frame's size.
+    """
+    height = arr.shape[0]
+    if height < size:  # fewer rows than bands: small by definition
+        rows, heights = _band_sums(local_detail(arr) if detail else arr, size, 0)
+    else:
+        edges = band_edges(height, size)
+        rows = np.empty((size,) + arr.shape[1:], np.float64)
+        for i in range(size):
+            a, b = int(edges[i]), int(edges[i + 1])
+            if detail:
+                lo, hi = max(a - 1, 0), min(b + 1, height)
+                band = local_detail(arr[lo:hi])[a - lo:b - lo]
+            else:
+                band = arr[a:b]
+            np.add.reduce(band, axis=0, dtype=np.float64, out=rows[i])
+        heights = np.diff(edges).astype(np.float64)
     sums, widths = _band_sums(rows, size, 1)
     # one division by the band's area: a mirrored frame gives exactly the mirrored thumbnail
     return (sums / (heights[:, None, None] * widths[None, :, None])).astype(np.float32)

@@ -33,6 +33,9 @@ PRECISIONS = ("auto", "fp32", "fp16")
 _ORT_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
+#: Values per strip of rows when checking and mixing a restored frame.
+_STRIP_VALUES = 1 << 20
+
 _created = 0
 _created_lock = threading.Lock()
 
@@ -192,7 +195,9 @@ class Restorer:
 
     # -- running --------------------------------------------------------------------
     def _run_tile(self, crop: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
-        x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=self.input_dtype)
+        # encoded per tile (the encoding acts per value: the same numbers as encoding the whole frame first)
+        encoded = encode_pixels(crop, self.spec.encoding)
+        x = np.ascontiguousarray(encoded.transpose(2, 0, 1)[None], dtype=self.input_dtype)
         feeds = {self.input_name: x}
         if context is not None:
             feeds[self.context_name] = context
@@ -214,7 +219,10 @@ class Restorer:
         Four channels: the network runs on RGB and alpha passes through
         unchanged. The colour channels must match the model's (1 or 3).
         NaN/Inf in the input, or produced by the model, raise
-        :class:`~core.errors.ImageError` naming ``name``.
+        :class:`~core.errors.ImageError` naming ``name``. Beyond the input,
+        the memory is the output frame plus a tile's worth: tiles are
+        encoded one at a time, and the checks and the mix go a strip of
+        rows at a time.
         """
         px = as_hwc_float32(pixels, name=name)
         check_finite(px, name=name)
@@ -224,24 +232,30 @@ class Restorer:
         if colour != c:
             raise ImageError(f"{name}: {n} channel(s) but the model {self.spec.name} takes {c} "
                              f"({'RGB' if c == 3 else 'one channel'}{' + alpha' if c == 3 else ''})")
-        encoded = encode_pixels(px[..., :c], self.spec.encoding)
         context = None
         if self.spec.context:  # the whole frame's thumbnail, the same for every tile
             context = context_input(px[..., :c], self.spec.context, self.spec.encoding, self.input_dtype,
                                     detail=self.spec.context_detail)
-        restored, tiles = run_tiled(functools.partial(self._run_tile, context=context), encoded, tile=self.tile, overlap=self.overlap,
-                                    halo=self.spec.halo, multiple_of=self.spec.multiple_of)
-        del encoded
-        bad = ~np.isfinite(restored)
-        if bad.any():
-            raise ImageError(f"{name}: the model {self.spec.name} produced {int(bad.sum())} non-finite values "
+        result = np.empty(px.shape, np.float32) if n == 4 else None
+        restored, tiles = run_tiled(functools.partial(self._run_tile, context=context), px[..., :c], tile=self.tile,
+                                    overlap=self.overlap, halo=self.spec.halo, multiple_of=self.spec.multiple_of,
+                                    out=None if result is None else result[..., :c])
+        h = px.shape[0]
+        step = max(1, _STRIP_VALUES // max(1, restored[0].size))
+        bad = sum(int(np.count_nonzero(~np.isfinite(restored[y:y + step]))) for y in range(0, h, step))
+        if bad:
+            raise ImageError(f"{name}: the model {self.spec.name} produced {bad} non-finite values "
                              f"(NaN/Inf){' (float16 overflow?)' if self.input_dtype == np.float16 else ''}")
-        if self.mix < 1.0:
-            restored = px[..., :c] + np.float32(self.mix) * (restored - px[..., :c])
+        if self.mix < 1.0:  # input + mix * (restored - input), in place
+            mix = np.float32(self.mix)
+            for y in range(0, h, step):
+                src = px[y:y + step, :, :c]
+                restored[y:y + step] = src + mix * (restored[y:y + step] - src)
         self.frames_run += 1
         self.tiles_run += tiles
-        if n == 4:
-            return np.concatenate([restored, px[..., 3:]], axis=2)
+        if result is not None:
+            result[..., 3] = px[..., 3]
+            return result
         return restored
 
     def run_frame(self, frame: Frame | np.ndarray) -> Frame | np.ndarray:

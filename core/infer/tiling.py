@@ -18,8 +18,10 @@ result to float rounding, borders included, when ``overlap`` is at least
 ``2 * halo + 1`` (the receptive field for an odd one).
 
 Weights are separable (one 1D profile per axis), so a tile's 2D weight is
-an outer product and tiles accumulate straight into one output buffer: the
-memory is the padded input plus the output, whatever the frame size.
+an outer product and tiles accumulate straight into one output buffer. The
+padded frame is never built: each tile's crop is cut from the input, the
+reflected rows and columns of a border tile gathered by index, so the
+memory is the input plus the output plus a tile, whatever the frame size.
 
 Layout: ``HWC`` ``float32`` arrays, any number of channels; the function
 evaluated maps an ``(h, w, C)`` crop to an ``(h, w, C_out)`` array.
@@ -144,34 +146,53 @@ def axis_tiles(length: int, *, tile: int, overlap: int, halo: int, multiple_of: 
     return AxisTiles(length, halo, padded, size, tuple(origins), tuple(starts), tuple(stops), tuple(weights))
 
 
-def pad_frame(pixels: np.ndarray, rows: AxisTiles, cols: AxisTiles) -> np.ndarray:
-    """Reflect-pad an ``HWC`` array to ``rows.padded x cols.padded`` with the halo before the image."""
-    h, w = pixels.shape[:2]
-    pad = ((rows.halo, rows.padded - h - rows.halo), (cols.halo, cols.padded - w - cols.halo), (0, 0))
-    if not any(a or b for a, b in pad):
-        return pixels
-    return np.pad(pixels, pad, mode="reflect")
+def _source_span(start: int, stop: int, length: int) -> slice | np.ndarray:
+    """Image indices of the padded positions ``start..stop`` (halo already subtracted) along an axis of
+    ``length`` pixels: a slice inside the image, else numpy's ``"reflect"`` padding (the mirror without
+    repeating the edge pixel, repeated as often as needed) as an index array."""
+    if 0 <= start and stop <= length:
+        return slice(start, stop)
+    i = np.arange(start, stop)
+    if length == 1:
+        return np.zeros_like(i)
+    period = 2 * (length - 1)
+    i = np.mod(i, period)
+    return np.where(i >= length, period - i, i)
+
+
+def _crop(pixels: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray) -> np.ndarray:
+    """``pixels[rows][:, cols]`` copying at most the crop (a view when both are slices)."""
+    if isinstance(rows, slice):
+        return pixels[rows][:, cols]
+    return pixels[:, cols][rows]
 
 
 def run_tiled(fn: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, *, tile: int, overlap: int,
-              halo: int, multiple_of: int = 1, out_channels: int | None = None) -> tuple[np.ndarray, int]:
+              halo: int, multiple_of: int = 1, out_channels: int | None = None,
+              out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Evaluate ``fn`` over ``pixels`` (``HWC`` ``float32``) tile by tile; returns ``(output, tiles run)``.
 
     ``tile``/``overlap`` as returned by :func:`resolve_tiling` (``tile`` 0:
-    one tile over the whole padded frame). ``fn`` takes a padded ``(t, t, C)``
-    crop and returns ``(t, t, out_channels)`` (default: C).
+    one tile over the whole padded frame). ``fn`` takes a ``(t, t, C)`` crop
+    of the frame reflect-padded by ``halo`` (and up to a multiple of
+    ``multiple_of``) and returns ``(t, t, out_channels)`` (default: C).
+    ``out``: an ``(H, W, out_channels)`` ``float32`` array (or view) to
+    write the result into instead of a new one; it is returned.
     """
     h, w, c = pixels.shape
     rows = axis_tiles(h, tile=tile, overlap=overlap, halo=halo, multiple_of=multiple_of)
     cols = axis_tiles(w, tile=tile, overlap=overlap, halo=halo, multiple_of=multiple_of)
-    padded = pad_frame(pixels, rows, cols)
-    out = np.zeros((h, w, out_channels or c), dtype=np.float32)
+    if out is None:
+        out = np.zeros((h, w, out_channels or c), dtype=np.float32)
+    else:
+        out[...] = 0.0
     count = 0
     for i, y0 in enumerate(rows.origins):
         ys = slice(rows.starts[i], rows.stops[i])
+        src_rows = _source_span(y0 - halo, y0 - halo + rows.size, h)
         for j, x0 in enumerate(cols.origins):
             xs = slice(cols.starts[j], cols.stops[j])
-            result = fn(padded[y0:y0 + rows.size, x0:x0 + cols.size])
+            result = fn(_crop(pixels, src_rows, _source_span(x0 - halo, x0 - halo + cols.size, w)))
             count += 1
             crop = result[rows.local(i), cols.local(j)]
             out[ys, xs] += crop * (rows.weights[i][:, None, None] * cols.weights[j][None, :, None])
