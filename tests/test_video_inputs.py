@@ -261,17 +261,49 @@ def test_palette_encode_of_a_video_equals_its_frames(clip, frames_of_clip, tmp_p
         assert video.data["frames"]["1"]["from"] == "srgb"
 
 
-# -- restore init --------------------------------------------------------------------------------------------
+# -- restore --------------------------------------------------------------------------------------------
 
 
-def test_restore_init_takes_a_video_source_and_reference(clip, late_clip, tmp_path, capsys):
+def _as_video(pattern: str, path: Path) -> Path:
+    """Write a sequence as an MJPG AVI (sRGB-encoded 8-bit, as a telecine or DVD rip would hold it)."""
+    import cv2
+
+    numbers = io.find_frames(pattern)
+    first = io.read_image(io.sequence_path(pattern, numbers[0]))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (first.width, first.height))
+    for n in numbers:
+        srgb = color.convert_frame(io.read_image(io.sequence_path(pattern, n)), "srgb").pixels[..., :3]
+        writer.write(np.ascontiguousarray(np.rint(np.clip(srgb, 0, 1) * 255).astype(np.uint8)[..., ::-1]))
+    writer.release()
+    return path
+
+
+def test_restore_runs_all_five_stages_on_a_video_source_and_reference(tmp_path, capsys, torch_one_thread):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from core.demo import make_footage
+    from core.pipeline.project import project_status, run_project
+    from tests.test_pipeline_project import TINY
+
+    src_seq, ref_seq = make_footage(tmp_path / "footage", width=96, shot_length=6, seed=7)
+    src, ref = _as_video(src_seq, tmp_path / "scan.avi"), _as_video(ref_seq, tmp_path / "tk.avi")
     proj = tmp_path / "proj"
-    assert main(["restore", "init", str(proj), "--source", str(clip), "--reference", str(late_clip)]) == 0
+    assert main(["restore", "init", str(proj), "--source", str(src), "--reference", str(ref)]) == 0
     data = json.loads((proj / "project.json").read_text())
-    assert (data["source"], data["reference"]) == (os.path.abspath(clip), os.path.abspath(late_clip))
+    assert (data["source"], data["reference"]) == (os.path.abspath(src), os.path.abspath(ref))
+    from core.pipeline.project import init_project
+
+    init_project(proj, source=src, reference=ref, seed=3, params=TINY, force=True)  # tiny training settings
+    run_project(proj, "1-5")
+    assert [s.state for s in project_status(proj)] == ["done"] * 5
+    count = io.count_video_frames(src)
+    render = json.loads((proj / "pipeline/04_inference_render/manifest.json").read_text())
+    assert render["videos"][os.path.abspath(src)]["frames"] == f"0-{count - 1}"
+    assert sorted(render["frames"], key=int) == [str(n) for n in range(count)]
+
     empty = tmp_path / "empty.avi"
     empty.write_bytes(b"not a video")
     capsys.readouterr()
-    assert main(["restore", "init", str(tmp_path / "p2"), "--source", str(empty), "--reference", str(clip)]) == 1
+    assert main(["restore", "init", str(tmp_path / "p2"), "--source", str(empty), "--reference", str(ref)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "empty.avi" in err[0]

@@ -70,7 +70,7 @@ def render_method(method: str, sources, *, output_dir, output: str = "restored.#
         raise ParameterError(f"output {output}: a sequence pattern of EXR files (the frames are scene-linear)")
     input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
     src = _Seq.of(sources, "sources", sequence=True, colorspace=input_colorspace)
-    numbers = io.resolve_frames(src.spec, frames)
+    numbers = src.numbers(frames)
     out = Path(output_dir)
     needs = grade_methods([method]) if method != SOURCE_METHOD else ()
     fit_src = fit_ref = None
@@ -78,7 +78,8 @@ def render_method(method: str, sources, *, output_dir, output: str = "restored.#
         if fit_sources is None or fit_references is None:
             raise ParameterError(f"render method {method!r} has a grade step: give the training pairs "
                                  "(fit_sources and fit_references) to fit it on")
-        fit_seq = io.is_sequence_pattern(os.fspath(fit_sources)) or fit_frames is not None
+        fit_seq = (io.is_sequence_pattern(os.fspath(fit_sources)) or fit_frames is not None
+                   or io.is_video_file(fit_sources))
         fit_src = _Seq.of(fit_sources, "fit_sources", sequence=fit_seq, colorspace=input_colorspace)
         fit_ref = _Seq.of(fit_references, "fit_references", sequence=fit_seq)
     temporal = method != SOURCE_METHOD and any(s.temporal for s in parse_baseline(method))

@@ -62,11 +62,13 @@ BASELINE_EXR = "piz"
 
 @dataclasses.dataclass(frozen=True)
 class _Seq:
-    """A sequence pattern (or a still file, ``still=True``), read in ``colorspace`` (``None``: as core.io finds)."""
+    """A sequence pattern, a video file (``video=True``; frames numbered from 0, :mod:`core.io.video`) or a still
+    file (``still=True``), read in ``colorspace`` (``None``: as core.io finds)."""
 
     spec: str
     still: bool
     colorspace: str | None = None
+    video: bool = False
 
     @classmethod
     def of(cls, path, what: str, *, sequence: bool, colorspace: str | None = None) -> "_Seq":
@@ -76,6 +78,9 @@ class _Seq:
         if path is None:
             raise ParameterError(f"{what}: a file or sequence pattern is required")
         text = os.fspath(path)
+        if io.is_video_file(text) and sequence:
+            io.count_video_frames(text)  # ImageReadError for a missing or unreadable file
+            return cls(text, False, colorspace, video=True)
         if io.is_sequence_pattern(text):
             if not sequence:
                 raise ParameterError(f"{what}: {text} is a sequence pattern but the source is a single file")
@@ -92,17 +97,29 @@ class _Seq:
     def path(self, frame: int | None) -> Path:
         from core import io
 
-        return Path(self.spec if self.still or frame is None else io.sequence_path(self.spec, frame))
+        return Path(self.spec if self.still or self.video or frame is None else io.sequence_path(self.spec, frame))
 
     def has(self, frame: int) -> bool:
+        if self.video:
+            from core import io
+
+            return 0 <= frame < io.count_video_frames(self.spec)
         return not self.still and self.path(frame).is_file()
+
+    def numbers(self, frames=None) -> list:
+        """The frames to read (``frames``: a subset, all present), ``[None]`` for a still."""
+        from core import io
+
+        if self.still:
+            return [None]
+        return io.resolve_video_frames(self.spec, frames) if self.video else io.resolve_frames(self.spec, frames)
 
 
 def _read_acescg(path: Path, what: str, frame, colorspace: str | None = None) -> np.ndarray:
     from core import io
     from core.color import convert_frame
 
-    f = io.read_image(path, colorspace=colorspace)
+    f = io.read_frame(path, frame, colorspace=colorspace)
     if f.colorspace != "ACEScg":
         f = convert_frame(f, "ACEScg")
     px = f.pixels
@@ -282,16 +299,16 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     spaces = {"input_colorspace": io.colorspace_option(input_colorspace, name="input_colorspace"),
               "reference_colorspace": io.colorspace_option(reference_colorspace, name="reference_colorspace")}
     # a pattern, or one file with frames=, is a sequence; one file alone is a still (as core.jobs reads them)
-    seq = io.is_sequence_pattern(os.fspath(sources)) or frames is not None
+    seq = io.is_sequence_pattern(os.fspath(sources)) or io.is_video_file(sources) or frames is not None
     src = _Seq.of(sources, "sources", sequence=seq, colorspace=spaces["input_colorspace"])
     ref = _Seq.of(references, "references", sequence=seq, colorspace=spaces["reference_colorspace"])
     msk = _Seq.of(masks, "masks", sequence=seq) if masks is not None else None
     cands = {name: _Seq.of(p, f"candidate {name!r}", sequence=seq) for name, p in candidates.items()}
-    numbers: list = [None] if src.still else io.resolve_frames(src.spec, frames)
+    numbers: list = src.numbers(frames)
     for what, seq in (("references", ref), ("masks", msk), *((f"candidate {k!r}", s) for k, s in cands.items())):
         if seq is None or seq.still:
             continue
-        lacking = [n for n in numbers if n is not None and not seq.path(n).is_file()]
+        lacking = [n for n in numbers if n is not None and not seq.has(n)]
         if lacking:
             from core.io import format_frames
 
@@ -302,7 +319,8 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     compare = set(_evenly([n for n in numbers], opts["compare_frames"])) if opts["compare_frames"] else set()
 
     # -- grade fits ----------------------------------------------------------------------------
-    fit_seq = fit_sources is not None and (io.is_sequence_pattern(os.fspath(fit_sources)) or fit_frames is not None)
+    fit_seq = fit_sources is not None and (io.is_sequence_pattern(os.fspath(fit_sources)) or fit_frames is not None
+                                           or io.is_video_file(fit_sources))
     fit_src = (_Seq.of(fit_sources, "fit_sources", sequence=fit_seq, colorspace=spaces["input_colorspace"])
                if fit_sources is not None else None)
     fit_ref = (_Seq.of(fit_references, "fit_references", sequence=fit_seq,
@@ -434,7 +452,7 @@ def _input_stamp(seqs) -> str:
     for seq in seqs:
         if seq is None:
             continue
-        paths = [seq.path(None)] if seq.still else [seq.path(n) for n in io.find_frames(seq.spec)]
+        paths = [seq.path(None)] if seq.still or seq.video else [seq.path(n) for n in io.find_frames(seq.spec)]
         for p in paths:
             try:
                 st = p.stat()
@@ -465,7 +483,7 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
         from core import io
 
         fmsk = _Seq.of(fit_masks, "fit_masks", sequence=not fit_src.still) if fit_masks is not None else None
-        pool = [None] if fit_src.still else io.resolve_frames(fit_src.spec, fit_frames)
+        pool = fit_src.numbers(fit_frames)
         chosen = _evenly(pool, opts["fit_frames"])
         s_seq, r_seq, m_seq = fit_src, fit_ref, fmsk
         note = (f"grades fitted on {len(chosen)} training pair(s) ({fit_src.spec}), frames "
