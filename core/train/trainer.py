@@ -399,7 +399,7 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     :class:`~core.errors.MissingDependencyError` without torch (the
     ``train`` extra), :class:`TrainingError` when the loss diverges.
     """
-    from core.io.atomic import write_text_atomic
+    from core.io.atomic import remove_stale_temps, write_text_atomic
     from core.manifest import Manifest, file_sha256, refuse_escapes
     from core.train.export import export_onnx, write_model_json
     from core.train.losses import compute_loss
@@ -437,7 +437,9 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     manifest.set("data", dataset.description)
     manifest.set("device", device)
     manifest.set("torch", torch.__version__)
-    manifest.save()
+    manifest.save()  # holds the output's lock from here: temporary files a killed run left can go
+    checkpoints = [*range(cfg.checkpoint_every, cfg.steps + 1, cfg.checkpoint_every), cfg.steps]
+    remove_stale_temps([manifest.path, *files.values(), *(checkpoint_path(out, s) for s in checkpoints)])
     write_text_atomic(files["config"], json.dumps(cfg.to_dict(), indent=2) + "\n", overwrite=True)
     t_start = time.perf_counter()
     stopped = False
