@@ -142,7 +142,12 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     (each frame records the size, mtime and sha256 of both; a replaced input
     or a truncated or deleted output makes the frame again); a frame such
     a run started but never recorded (killed mid-frame) is redone, replacing
-    its output, and temporary files such a run left are removed. Outputs
+    its output, and temporary files such a run left are removed. Earlier jobs
+    of other configs recorded in the folder's manifest are kept in it
+    (:meth:`Manifest.keep_earlier_jobs`). A job that fails after frames are
+    done leaves its manifest marked ``failed`` (the next run resumes those
+    frames); one that fails before any frame is done leaves the folder as it
+    found it (:meth:`Manifest.discard`: no manifest, or the one it replaced). Outputs
     that exist but were not made by such a run raise
     :class:`~core.errors.OutputExistsError` before any work starts, unless
     ``force`` (:meth:`Manifest.refuse_foreign`): nothing is silently replaced; a target outside the
@@ -154,6 +159,7 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     """
     manifest.claim()
     try:
+        manifest.keep_earlier_jobs()  # a folder several jobs write into remembers each of them
         done, started = ({}, set()) if force else manifest.previous_work()
         manifest.refuse_foreign([p for t in tasks for p in t.targets], force=force,
                                 owned=[p for t in tasks if t.key in done or t.key in started for p in t.targets])
@@ -191,7 +197,13 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
             if progress is not None:
                 progress(i + 1, len(tasks), task.frame)
     except BaseException:
-        manifest.finish("failed")
+        frames = manifest.data["frames"]
+        wrote = any(os.path.lexists(p) for t in tasks if frames.get(t.key, {}).get("status") == "started"
+                    for p in t.targets)  # a frame that died after writing: its file is this job's
+        if wrote or any(r.get("status") == "done" for r in frames.values()):
+            manifest.finish("failed")  # what was done is recorded: the next run resumes it
+        else:
+            manifest.discard()  # nothing written: the folder is left as it was found
         raise
     finally:
         io.close_video_readers()

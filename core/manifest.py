@@ -158,6 +158,13 @@ def refuse_foreign(paths: Iterable[str | os.PathLike], *, owned: Iterable[str | 
                                 "(use --force to replace)")
 
 
+def _jobs(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every job a manifest holds, newest first: its own, then the earlier jobs it keeps (``jobs``,
+    :meth:`Manifest.keep_earlier_jobs`)."""
+    earlier = [j for j in (data.get("jobs") or []) if isinstance(j, Mapping)]
+    return [data, *reversed(earlier)]
+
+
 def _files_records(data: Mapping[str, Any], *, done_only: bool = False) -> list[Mapping[str, Any]]:
     """The ``files`` records of a manifest: the job's own and each frame's (done frames only, if asked)."""
     frames = [r for r in (data.get("frames") or {}).values()
@@ -169,8 +176,10 @@ def verify_folder(folder: str | os.PathLike) -> tuple[int, list[str]]:
     """Re-hash every file the manifests under ``folder`` record; ``(files checked, one line per mismatch)``.
 
     Reads every ``manifest*.json`` (``reelkit.manifest/1``) in ``folder`` and
-    its sub-folders: the fingerprints (size, sha256) of what each job read
-    and wrote, per frame and per job, and the sha256 of its inputs.
+    its sub-folders, every job each holds (newest first: a file a later job
+    rewrote is checked against that job's record): the fingerprints (size,
+    sha256) of what each job read and wrote, per frame and per job, and the
+    sha256 of its inputs.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -189,24 +198,25 @@ def verify_folder(folder: str | os.PathLike) -> tuple[int, list[str]]:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             continue
         found += 1
-        for files in _files_records(data, done_only=True):
-            for group in (files or {}).values():
-                for name, recorded in (group or {}).items():
-                    path = mpath.parent / name
-                    if path in checked:
-                        continue
-                    checked.add(path)
-                    how = file_change(path, recorded, rehash=True)
-                    if how is not None:
-                        problems.append(f"{path}: {how} ({mpath.relative_to(root)})")
-        for name, digest in (data.get("inputs") or {}).items():
-            path = Path(name)
-            if path in checked or (mpath.parent / name) in checked or not isinstance(digest, str):
-                continue
-            checked.add(path)
-            how = file_change(path, {"sha256": digest, "size": _size(path)}, rehash=True)
-            if how is not None:
-                problems.append(f"{path}: {how} ({mpath.relative_to(root)})")
+        for job in _jobs(data):
+            for files in _files_records(job, done_only=True):
+                for group in (files or {}).values():
+                    for name, recorded in (group or {}).items():
+                        path = mpath.parent / name
+                        if path in checked:
+                            continue
+                        checked.add(path)
+                        how = file_change(path, recorded, rehash=True)
+                        if how is not None:
+                            problems.append(f"{path}: {how} ({mpath.relative_to(root)})")
+            for name, digest in (job.get("inputs") or {}).items():
+                path = Path(name)
+                if path in checked or (mpath.parent / name) in checked or not isinstance(digest, str):
+                    continue
+                checked.add(path)
+                how = file_change(path, {"sha256": digest, "size": _size(path)}, rehash=True)
+                if how is not None:
+                    problems.append(f"{path}: {how} ({mpath.relative_to(root)})")
     if not found:
         problems.append(f"{root}: no reelkit manifest found")
     return len(checked), problems
@@ -375,10 +385,20 @@ class Manifest:
         }
         self._last_save = 0.0
         self._t0 = time.perf_counter()
+        self._found: tuple[bool, str | None] | None = None  # (folder existed, manifest text) at the first claim
 
     # -- ownership --------------------------------------------------------------------------------------
     def claim(self) -> None:
-        """Take the output lock now, before anything is written (idempotent)."""
+        """Take the output lock now, before anything is written (idempotent); the folder's state is
+        noted first, so :meth:`discard` can put it back."""
+        if self._found is None:
+            existed = self.output_dir.is_dir()
+            self.lock.acquire()
+            try:
+                replaced = self.path.read_text("utf-8") if existed else None
+            except OSError:
+                replaced = None
+            self._found = (existed, replaced)
         self.lock.acquire()
 
     def release(self) -> None:
@@ -389,9 +409,11 @@ class Manifest:
     def previous_work(self) -> tuple[dict[str, dict[str, Any]], set[str]]:
         """(done records, keys started but never done) of earlier runs with the same config hash.
 
-        Looks at every manifest and journal in the output folder, so work
-        done by another frame-range job of the same config, or by a job that
-        was killed, counts too. A started key is a frame such a run was making
+        Looks at every manifest and journal in the output folder, and every
+        earlier job a manifest keeps (:meth:`keep_earlier_jobs`), so work
+        done by another frame-range job of the same config, by a job that
+        was killed, or by an earlier job of a folder other jobs wrote into
+        since, counts too. A started key is a frame such a run was making
         when it died: its outputs, if present, are that run's and may be replaced.
         """
         done: dict[str, dict[str, Any]] = {}
@@ -403,13 +425,16 @@ class Manifest:
                 old = json.loads(path.read_text("utf-8"))
             except (OSError, ValueError):
                 continue
-            if old.get("format") != FORMAT or old.get("config_hash") != self.config_hash:
+            if not isinstance(old, dict) or old.get("format") != FORMAT:
                 continue
-            for key, rec in old.get("frames", {}).items():
-                if rec.get("status") == "done":
-                    done[key] = rec
-                elif rec.get("status") == "started":
-                    started.add(key)
+            for job in _jobs(old):
+                if job.get("config_hash") != self.config_hash:
+                    continue
+                for key, rec in (job.get("frames") or {}).items():
+                    if rec.get("status") == "done":
+                        done.setdefault(key, rec)  # the newest job's record first
+                    elif rec.get("status") == "started":
+                        started.add(key)
         for path in sorted(self.output_dir.glob("manifest*.journal")):
             with contextlib.suppress(OSError):
                 for line in path.read_text("utf-8").splitlines():
@@ -425,6 +450,45 @@ class Manifest:
                     elif rec.get("status") == "started":
                         started.add(key)
         return done, started - set(done)
+
+    def keep_earlier_jobs(self) -> None:
+        """Share the folder with the jobs written into it before: the manifest this one replaces keeps
+        living in this one's ``jobs`` list (its own ``jobs`` too), so converting ``a.exr`` then ``b.exr``
+        into one folder and running the ``a.exr`` command again resumes it, and ``a``'s files stay owned
+        and verified. A job with this one's config hash is this job (resumed) and is not kept twice.
+        Call it before the first save.
+        """
+        self.claim()
+        earlier: list[dict[str, Any]] = []
+        try:
+            old = json.loads(self._found[1] or "")
+        except ValueError:
+            old = None
+        if isinstance(old, dict) and old.get("format") == FORMAT:
+            for job in [*(old.get("jobs") or []), {k: v for k, v in old.items() if k != "jobs"}]:
+                if isinstance(job, dict) and job.get("config_hash") != self.config_hash:
+                    earlier = [j for j in earlier if j.get("config_hash") != job.get("config_hash")] + [job]
+        self.data["jobs"] = earlier
+
+    def discard(self) -> None:
+        """The job failed before writing anything: put back the manifest it replaced (none if there was
+        none; a folder made for it is removed when empty), drop its journal and give the lock back, so a
+        failed command leaves the folder as it found it."""
+        self.claim()
+        existed, replaced = self._found
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                self.journal_path.unlink()
+            if replaced is not None:
+                write_text_atomic(self.path, replaced, overwrite=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+        finally:
+            self.release()
+        if not existed:
+            with contextlib.suppress(OSError):
+                self.output_dir.rmdir()  # only when empty: the lock file is gone, nothing else was written
 
     def previous_done(self) -> dict[str, dict[str, Any]]:
         """Per-frame records marked done by earlier runs with the same config hash (see :meth:`previous_work`)."""
@@ -483,10 +547,13 @@ class Manifest:
                 old = json.loads(path.read_text("utf-8"))
             except (OSError, ValueError):
                 continue
-            if not isinstance(old, dict) or old.get("format") != FORMAT or old.get("command") != self.data["command"]:
+            if not isinstance(old, dict) or old.get("format") != FORMAT:
                 continue
-            names = [n for files in _files_records(old) for n in (files.get("out") or {})] + list(old.get("owns") or [])
-            owned.update(Path(os.path.abspath(self.output_dir / name)) for name in names)
+            for job in _jobs(old):
+                if job.get("command") != self.data["command"]:
+                    continue
+                names = [n for files in _files_records(job) for n in (files.get("out") or {})] + list(job.get("owns") or [])
+                owned.update(Path(os.path.abspath(self.output_dir / name)) for name in names)
         return owned
 
     def refuse_foreign(self, paths: Iterable[str | os.PathLike], *, force: bool = False,

@@ -5,9 +5,10 @@ Private: the public names are re-exported by :mod:`core.io`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +251,48 @@ def tool_version() -> str:
     from core import __version__
 
     return __version__
+
+
+@contextlib.contextmanager
+def native_output_captured() -> Iterator[list[str]]:
+    """Catch what C/C++ libraries print to file descriptors 1 and 2 inside the block (OpenEXR's
+    "Warning: Exception raised reading pixel data..." on stdout and its error line on stderr for a
+    truncated file): yields a list that holds those lines once the block ends, for the caller to put
+    into its one-line error or a debug log. Python's own ``sys.stdout``/``sys.stderr`` are flushed
+    first. The redirection is process-wide, so output other threads print meanwhile is caught too;
+    where the descriptors cannot be duplicated (no console), nothing is redirected.
+    """
+    import ctypes
+    import sys
+    import tempfile
+
+    def flush_c() -> None:
+        with contextlib.suppress(Exception):  # C stdio buffers (std::cout shares them)
+            ctypes.CDLL(None).fflush(None)
+
+    lines: list[str] = []
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        saved = (os.dup(1), os.dup(2))
+    except OSError:
+        yield lines
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            flush_c()
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                flush_c()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                sink.seek(0)
+                lines.extend(line.strip() for line in sink.read().decode("utf-8", "replace").splitlines()
+                             if line.strip())
+    finally:
+        for fd in saved:
+            os.close(fd)

@@ -60,6 +60,7 @@ from core.io._common import (
     existing_file,
     fspath,
     logger,
+    native_output_captured,
     plain,
     tool_version,
     validate_attributes,
@@ -211,10 +212,16 @@ def _parse_channel_list(path: str) -> dict[str, str]:
 
 def _open(path: str, *, header_only: bool):
     exr = _openexr()
-    try:
-        f = exr.File(path, separate_channels=True, header_only=header_only)
-    except Exception as exc:  # the bindings raise RuntimeError/ValueError with C messages
-        raise ImageReadError(f"{path}: not a readable OpenEXR file ({exc})") from None
+    # the library prints its own lines for a bad file (a warning on stdout, the error on stderr):
+    # caught, so the user reads our one line, which quotes the library's reason
+    with native_output_captured() as said:
+        try:
+            f = exr.File(path, separate_channels=True, header_only=header_only)
+        except Exception as exc:  # the bindings raise RuntimeError/ValueError with C messages
+            f, failure = None, exc
+    reason = _library_reason(path, said)
+    if f is None:
+        raise ImageReadError(f"{path}: not a readable OpenEXR file ({reason or failure})") from None
     try:
         n_parts = len(f.parts)
     except Exception:
@@ -222,8 +229,19 @@ def _open(path: str, *, header_only: bool):
     # OpenEXR catches a failed pixel read (truncated or corrupt chunk), prints a
     # warning and drops the part: never hand back partial or zero pixels.
     if n_parts == 0 or (not header_only and n_parts < _declared_parts(path)):
-        raise ImageReadError(f"{path}: truncated or corrupt OpenEXR file (its pixel data cannot be read)")
+        raise ImageReadError(f"{path}: truncated or corrupt OpenEXR file (its pixel data cannot be read"
+                             + (f": {reason})" if reason else ")"))
+    if said:
+        logger.debug("%s: OpenEXR said: %s", path, " | ".join(said))
     return f
+
+
+def _library_reason(path: str, said: list[str]) -> str:
+    """The library's error line about ``path`` without the path, or its last line ('' for none)."""
+    for line in reversed(said):
+        if line.startswith(f"{path}: "):
+            return line[len(path) + 2:]
+    return said[-1] if said else ""
 
 
 def _declared_parts(path: str) -> int:
@@ -233,7 +251,8 @@ def _declared_parts(path: str) -> int:
     if len(start) < 8 or not struct.unpack_from("<I", start, 4)[0] & 0x1000:
         return 1
     try:
-        return len(_openexr().File(path, header_only=True).parts)
+        with native_output_captured():
+            return len(_openexr().File(path, header_only=True).parts)
     except Exception:
         return 1
 

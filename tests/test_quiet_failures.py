@@ -1,0 +1,33 @@
+"""A failing command says one line and leaves nothing behind (issue 25 item 8).
+
+Before: a truncated EXR printed OpenEXR's own two lines ("Warning: Exception raised reading pixel data..."
+on stdout, "(EXR_ERR_BAD_CHUNK_LEADER) ..." on stderr) before reelkit's one-line error; a failed ``align``
+left ``manifest.json`` in the folder it made.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.test_locks import make_plate, reelkit
+
+
+def _truncated(tmp_path: Path) -> Path:
+    pattern = make_plate(tmp_path / "in", 1)
+    full = Path(pattern.replace("####", "1001"))
+    cut = tmp_path / "in" / "cut.exr"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    return cut
+
+
+def test_a_truncated_exr_is_one_line_with_the_library_reason(tmp_path):
+    cut = _truncated(tmp_path)
+    run = subprocess.run(reelkit("convert", str(cut), "x.png", "-o", str(tmp_path / "out"), "-q"),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith(f"reelkit convert: error: {cut}: truncated or corrupt OpenEXR file (its pixel data "
+                               "cannot be read: (EXR_ERR_")  # the library's reason, quoted
+    assert not (tmp_path / "out").exists()
