@@ -132,6 +132,16 @@ def film_frames(shot_length: int) -> tuple[list[int], list[int]]:
     return source, reference
 
 
+#: CPU time of the demo with the default settings, in core-seconds: 150 s of wall time on 2 quiet cores
+#: (measured on the 2-core CI machine, session 5; the estimate printed up front divides it by the free cores).
+QUIET_CORE_SECONDS = 300.0
+
+
+def estimate_seconds(free_cores: int) -> float:
+    """Wall seconds the default demo takes with ``free_cores`` cores free (see :data:`QUIET_CORE_SECONDS`)."""
+    return QUIET_CORE_SECONDS / max(1, min(free_cores, 2))  # beyond 2 cores the stages gain little
+
+
 def make_footage(folder: str | os.PathLike, *, width: int = 256, shot_length: int = 14, preset: str = "faded_16mm",
                  seed: int = 7, progress: Callable[[int, int], None] | None = None) -> tuple[str, str]:
     """Write the demo's source scan and telecine reference into ``folder``; returns their patterns.

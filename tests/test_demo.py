@@ -73,6 +73,17 @@ def test_demo_end_to_end_and_resume(tmp_path, capsys):
                  "--steps", "2", "--batch-size", "1", "--crop-size", "32"]) == 0
     out = capsys.readouterr().out
     assert "PSNR dB" in out and "\nml " in out and "report:" in out
+    assert "about" not in out  # --quiet: no estimate either
+    assert main(["--threads", "1", "demo", "--output-dir", str(tmp_path), "--width", "96", "--shot-length", "5",
+                 "--steps", "2", "--batch-size", "1", "--crop-size", "32"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("reelkit demo: about 5.0 min with 1 free core(s) for the default settings"), first
+
+
+def test_the_estimate_follows_the_free_cores():
+    from core.demo import estimate_seconds
+
+    assert estimate_seconds(2) == 150.0 and estimate_seconds(1) == 300.0 and estimate_seconds(16) == 150.0
 
 
 def test_demo_refuses_a_foreign_folder(tmp_path):

@@ -40,6 +40,15 @@ def run(args) -> int:
             bar.set_postfix_str(info, refresh=False)
         bar.update(done - bar.n)
 
+    if not args.quiet:
+        from core.demo import estimate_seconds
+        from core.threads import job_threads
+
+        free = job_threads()
+        default = DEMO_PARAMS.from_namespace(args) == DEMO_PARAMS.defaults()
+        print(f"reelkit demo: about {estimate_seconds(free) / 60:.1f} min with {free} free core(s)"
+              f"{'' if default else ' for the default settings'} (2.5 min on 2 quiet cores); "
+              f"cap the cores it takes with: reelkit --threads N demo")
     t0 = time.perf_counter()
     try:
         summary = run_demo(args.output_dir, params=DEMO_PARAMS.from_namespace(args), force=args.force,
