@@ -84,8 +84,13 @@ def test_report_pictures_and_metrics(tmp_path):
     assert swatches.width == 8 * 96
     assert metrics["palette"]["k"] == 8 and 0 < metrics["error"]["de2000_mean"] < 10
     assert metrics["pack_ratio_to_source"] < 1.0
+    made = (tmp_path / "rep" / "metrics.json").stat().st_mtime_ns
+    assert report(str(SAMPLES / "coffee.png"), output_dir=tmp_path / "rep", params={"k": 8}) == metrics  # resumed
+    assert (tmp_path / "rep" / "metrics.json").stat().st_mtime_ns == made
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "swatches.png").write_bytes(b"not ours")
     with pytest.raises(FileExistsError):
-        report(str(SAMPLES / "coffee.png"), output_dir=tmp_path / "rep", params={"k": 8})
+        report(str(SAMPLES / "coffee.png"), output_dir=tmp_path / "other", params={"k": 8})
 
 
 def test_cli_encode_and_refusals(tmp_path, capsys):

@@ -31,3 +31,14 @@ def test_a_truncated_exr_is_one_line_with_the_library_reason(tmp_path):
     assert lines[0].startswith(f"reelkit convert: error: {cut}: truncated or corrupt OpenEXR file (its pixel data "
                                "cannot be read: (EXR_ERR_")  # the library's reason, quoted
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_align_leaves_no_folder(tmp_path, capsys):
+    from core.cli.main import main
+
+    cut = _truncated(tmp_path)
+    source = tmp_path / "in" / "plate.1001.exr"
+    out = tmp_path / "aligned"
+    assert main(["align", "--source", str(source), "--reference", str(cut), "--output-dir", str(out), "-q"]) == 1
+    assert "cut.exr: truncated or corrupt OpenEXR file" in capsys.readouterr().err
+    assert not out.exists()  # was: aligned/manifest.json

@@ -68,3 +68,28 @@ def test_a_failed_convert_that_wrote_nothing_leaves_no_manifest(two_exrs, tmp_pa
     assert (shared / "manifest.json").read_bytes() == before
     assert sorted(p.name for p in shared.iterdir()) == ["a.png", "manifest.json"]
     assert _convert(a, shared) == 0
+
+
+def test_palette_report_writes_a_manifest_resumes_and_replaces_only_reports(two_exrs, tmp_path, capsys):
+    a, b = two_exrs
+    out = tmp_path / "report"
+    argv = ["palette", "report", str(a), "--k", "4", "--output-dir", str(out)]
+    assert main(argv) == 0
+    data = json.loads((out / "manifest.json").read_text())  # was: no manifest
+    assert data["command"] == "palette report" and data["status"] == "done" and str(a) in data["inputs"]
+    assert sorted(data["frames"]["report"]["files"]["out"]) == ["luma_vs_palette.png", "metrics.json",
+                                                                "swatches.png"]
+    assert main(["verify", str(out), "-q"]) == 0
+    made = (out / "metrics.json").stat().st_mtime_ns
+    assert main(argv) == 0  # the same command resumes (was: "already exists (use --force)")
+    assert (out / "metrics.json").stat().st_mtime_ns == made
+    assert json.loads((out / "manifest.json").read_text())["frames"]["report"]["resumed"]
+    assert main([*argv[:2], str(b), *argv[3:]]) == 0  # another report's files too: the same command owns them
+    data = json.loads((out / "manifest.json").read_text())
+    assert data["config"]["input"] == str(b) and [j["config"]["input"] for j in data["jobs"]] == [str(a)]
+    foreign = tmp_path / "other"
+    foreign.mkdir()
+    (foreign / "metrics.json").write_text("{}")
+    assert main(["palette", "report", str(a), "--k", "4", "--output-dir", str(foreign)]) == 1
+    assert "metrics.json: already exists and was not made by this job" in capsys.readouterr().err
+    assert sorted(p.name for p in foreign.iterdir()) == ["metrics.json"]  # no manifest left by the refusal

@@ -217,8 +217,47 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
     distinct palette colours Rec.709 luma merges), the pack size against
     the source file, and ``colorspace``: the ``input_colorspace`` asked
     (an OCIO or reelkit name; ``None`` / ``"auto"``: :mod:`core.io`'s rules)
-    and the one used, with where it came from.
+    and the one used, with where it came from. ``manifest.json`` beside
+    them records the input (sha256), parameters and the three files; the
+    same command again resumes (nothing redone while the input and the files
+    hold what was recorded), another report replaces an earlier report's
+    files, anything else there needs ``force``.
     """
+    from core import io
+    from core.manifest import Manifest
+    from core.palette.params import ENCODE_PARAMS
+
+    values = ENCODE_PARAMS.resolve(params or {})
+    input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
+    out = Path(output_dir)
+    targets = [out / "swatches.png", out / "luma_vs_palette.png", out / "metrics.json"]
+    manifest = Manifest(out, "palette report", {"input": str(input_path), "parameters": values,
+                                                "input_colorspace": input_colorspace or "auto"},
+                        seed=values["seed"])
+    manifest.claim()
+    try:
+        manifest.keep_earlier_jobs()
+        manifest.add_input(input_path)
+        done = None if force else manifest.previous_done().get("report")
+        if done and not manifest.changed_files(done.get("files")):  # the same report, intact: resume
+            manifest.adopt("report", done)
+            manifest.finish()
+            return json.loads(targets[2].read_text("utf-8"))
+        manifest.refuse_foreign(targets, force=force)  # an earlier report's files are its own to replace
+        metrics = _report(input_path, values, input_colorspace, targets)
+    except BaseException:
+        manifest.discard()  # nothing is written before the three files, all at the end
+        raise
+    manifest.set("parameters", values)
+    manifest.set("colorspaces", {"input": input_colorspace or "auto", "from": metrics["colorspace"]["from"]})
+    manifest.frame_done("report", files=manifest.files_record([input_path], targets))
+    manifest.finish()
+    return metrics
+
+
+def _report(input_path: str, values: dict[str, Any], input_colorspace: str | None,
+            targets: list[Path]) -> dict[str, Any]:
+    """:func:`report`'s work: fit, encode, measure, then write the three ``targets``; returns the metrics."""
     import tempfile
 
     from core import io
@@ -228,17 +267,8 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
     from core.palette.luma import compare_luma
     from core.palette.operator import fit_palette
     from core.palette.pack import pack
-    from core.palette.params import ENCODE_PARAMS, fit_kwargs
+    from core.palette.params import fit_kwargs
 
-    values = ENCODE_PARAMS.resolve(params or {})
-    input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
-    out = Path(output_dir)
-    targets = [out / "swatches.png", out / "luma_vs_palette.png", out / "metrics.json"]
-    from core.manifest import refuse_escapes, refuse_foreign
-
-    refuse_escapes(out, targets)
-    if not force:
-        refuse_foreign(targets)
     frame = io.read_image(input_path, colorspace=input_colorspace)
     fit = fit_palette(frame, **fit_kwargs(values))
     enc = encode(frame, fit, distance=True, index_dtype=values["index_dtype"])
