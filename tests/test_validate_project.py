@@ -117,3 +117,24 @@ def test_method_errors(project, tmp_path):
     (path / "project.json").write_text(json.dumps(doc))
     with pytest.raises(ParameterError, match="stages.inference: baseline 'dust_bust\\+unknown': unknown step"):
         load_project(path)
+
+
+def test_a_render_recorded_before_the_content_digest_is_still_done(project, tmp_path):
+    """Projects rendered by an earlier reelkit (stage 4's digest without the content) are judged by the rule
+    they were made with: upgrading does not make a finished render, and the validation after it, stale."""
+    import shutil
+
+    from core.pipeline.project import _manifest_digest
+
+    path = tmp_path / "old"
+    shutil.copytree(project, path)
+    folder = path / "pipeline/04_inference_render"
+    rec = json.loads((folder / "stage.json").read_text())
+    assert rec.pop("digest") == "content"
+    old = _manifest_digest(folder, content=False)
+    assert old != rec["outputs_digest"]
+    rec["outputs_digest"] = old
+    (folder / "stage.json").write_text(json.dumps(rec))
+    v = path / "pipeline/05_validation/stage.json"
+    (v.write_text(json.dumps({**json.loads(v.read_text()), "upstream": old})))
+    assert [s.state for s in project_status(path)] == ["done"] * 5

@@ -479,13 +479,20 @@ def _manifest_digest(folder: Path, content: bool = False) -> str | None:
     return config_hash(values)
 
 
-def _outputs_digest(project: Project, stage: Stage) -> str | None:
-    """Digest of a stage's outputs as they are on disk now (``None``: missing or unfinished)."""
+#: Stage records whose stage-4 digest includes the render's content (:func:`_manifest_digest`'s ``content``).
+CONTENT_DIGEST = "content"
+
+
+def _outputs_digest(project: Project, stage: Stage, record: Mapping[str, Any] | None = None) -> str | None:
+    """Digest of a stage's outputs as they are on disk now (``None``: missing or unfinished), by the rule
+    ``record`` (the stage's ``stage.json``) was made with: a render recorded before stage 4's digest took
+    in the content is judged without it, so upgrading reelkit does not make finished renders stale."""
     folder = project.folder(stage)
     if stage.number == 1:
         return _file_digest(folder / "pairs.json")
     if stage.number in (2, 4):
-        return _manifest_digest(folder, content=stage.number == 4)
+        content = stage.number == 4 and (record is None or record.get("digest") == CONTENT_DIGEST)
+        return _manifest_digest(folder, content=content)
     if stage.number == 3:
         return _file_digest(folder / "model.onnx")
     return _file_digest(folder / "metrics.json")
@@ -614,7 +621,7 @@ def _status_one(project: Project, stage: Stage, before: StageStatus | None) -> S
     if rec.get("upstream") != upstream:
         what = "the source or reference files changed" if stage.number == 1 else f"stage {stage.number - 1} changed"
         return StageStatus(stage, "stale", what, counts, seconds, rec)
-    if _outputs_digest(project, stage) != rec.get("outputs_digest"):
+    if _outputs_digest(project, stage, rec) != rec.get("outputs_digest"):
         what = ("pairs.json changed since the run (overrides edited?)" if stage.number == 1
                 else "its outputs changed or are missing")
         return StageStatus(stage, "stale", what, counts, seconds, rec)
@@ -752,6 +759,8 @@ def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageSta
         save()
         raise
     headline = results.pop("headline", None)
+    if stage.number == 4:
+        record["digest"] = CONTENT_DIGEST
     record.update(status="done", counts=counts, outputs_digest=_outputs_digest(project, stage),
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), seconds=round(time.perf_counter() - t0, 3))
     if headline:
