@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from core.errors import ImageReadError, ParameterError
+from core.errors import ImageReadError, ParameterError, out_of_memory
 from core.io.atomic import remove_stale_temps
 from core.manifest import Manifest, file_sha256
 
@@ -31,11 +31,13 @@ class FrameTask(NamedTuple):
     task's ``frame`` for ``source``, ``extra_frames[i]`` for
     ``extra_sources[i]`` (``extra_frames`` empty: ``frame`` for each);
     :attr:`reads` pairs them and :func:`core.io.read_frame` reads either kind.
+    A frame made from parameters alone (``generate``) has ``source`` ``None``:
+    nothing is read or hashed for it.
     """
 
     key: str
     frame: int | None
-    source: Path
+    source: Path | None
     target: Path
     extra_sources: tuple[Path, ...] = ()
     extra_targets: tuple[Path, ...] = ()
@@ -43,13 +45,14 @@ class FrameTask(NamedTuple):
 
     @property
     def sources(self) -> tuple[Path, ...]:
-        return (self.source, *self.extra_sources)
+        return self.extra_sources if self.source is None else (self.source, *self.extra_sources)
 
     @property
     def reads(self) -> tuple[tuple[Path, int | None], ...]:
         """``(file, frame number)`` of each source, for :func:`core.io.read_frame`."""
         extra = self.extra_frames or (self.frame,) * len(self.extra_sources)
-        return ((self.source, self.frame), *zip(self.extra_sources, extra))
+        first = () if self.source is None else ((self.source, self.frame),)
+        return (*first, *zip(self.extra_sources, extra))
 
     @property
     def targets(self) -> tuple[Path, ...]:
@@ -128,6 +131,25 @@ def _intact(manifest: Manifest, task: FrameTask, record: dict[str, Any]) -> bool
     return not manifest.changed_files(files)
 
 
+def _describe(task: FrameTask) -> str:
+    """The task's input and frame number, for messages."""
+    where = "" if task.source is None else str(task.source)
+    return f"{where} (frame {task.frame})".strip() if task.frame is not None else where or task.key
+
+
+def _frame_shape(path: Path | None) -> tuple[int, ...] | None:
+    """(height, width, channels) of an EXR input read from its header, else ``None`` (never raises)."""
+    if path is None or path.suffix.lower() != ".exr":
+        return None
+    from core.io import read_exr_header
+
+    try:
+        info = read_exr_header(path)
+    except Exception:  # the size is only a hint for the message
+        return None
+    return info["height"], info["width"], len(info["channels"])
+
+
 def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
                   process: Callable[[FrameTask], dict[str, Any]], *,
                   force: bool = False, progress: ProgressFn | None = None) -> Manifest:
@@ -155,7 +177,10 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     :class:`~core.errors.ParameterError`, even with ``force``. ``process`` writes
     ``task.targets`` (atomically, overwrite allowed) and returns the frame's
     manifest record; the input's sha256 is added here (and
-    ``extra_inputs``, path -> sha256, for a task's ``extra_sources``).
+    ``extra_inputs``, path -> sha256, for a task's ``extra_sources``). A
+    ``MemoryError`` in ``process`` becomes one
+    :class:`~core.errors.OutOfMemoryError` line naming the frame and the
+    sizes (:func:`~core.errors.out_of_memory`); finished frames stay recorded.
     """
     manifest.claim()
     try:
@@ -186,14 +211,18 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
             if task.key in done and _intact(manifest, task, done[task.key]):
                 manifest.adopt(task.key, done[task.key])
             else:
-                manifest.frame_started(task.key, input=str(task.source))
+                manifest.frame_started(task.key, **({} if task.source is None else {"input": str(task.source)}))
                 digests = {str(p): digest(p) for p in task.sources}
                 extra = {}
                 if task.extra_sources:
                     extra["extra_inputs"] = {str(p): digests[str(p)] for p in task.extra_sources}
-                record = process(task)
+                try:
+                    record = process(task)
+                except MemoryError as exc:  # one line naming the frame, not numpy's traceback
+                    raise out_of_memory(exc, _describe(task), frame_shape=_frame_shape(task.source)) from None
                 files = manifest.files_record(task.sources, task.targets, input_sha256=digests)
-                manifest.frame_done(task.key, sha256=digests[str(task.source)], **extra, **record, files=files)
+                head = {} if task.source is None else {"sha256": digests[str(task.source)]}
+                manifest.frame_done(task.key, **head, **extra, **record, files=files)
             if progress is not None:
                 progress(i + 1, len(tasks), task.frame)
     except BaseException:
@@ -209,7 +238,8 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
         io.close_video_readers()
     inputs = {}
     for rec in manifest.data["frames"].values():
-        inputs[rec["input"]] = rec.get("sha256")
+        if "input" in rec:
+            inputs[rec["input"]] = rec.get("sha256")
         inputs.update(rec.get("extra_inputs", {}))
     manifest.data["inputs"] = inputs
     for path, entry in videos.items():  # the colour space each video was read in, from the frame records

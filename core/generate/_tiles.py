@@ -8,22 +8,12 @@ about 64k pixels keep numpy's temporaries in the CPU cache.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import numpy as np
 
 #: Pixels per band (rows = this // width, at least 1).
 BAND_PIXELS = 1 << 16
-
-
-def default_threads() -> int:
-    """The CPUs this process may use (at most 8)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
 
 
 def pixel_centres(n: int, start: int = 0) -> np.ndarray:
@@ -33,7 +23,10 @@ def pixel_centres(n: int, start: int = 0) -> np.ndarray:
 
 def render_bands(width: int, height: int, channels: int, rows_fn: Callable[[int, int], np.ndarray], *,
                  threads: int | None = None) -> np.ndarray:
-    """A ``float32`` ``HWC`` image whose rows ``y0:y1`` are ``rows_fn(y0, y1)`` (shape ``(y1-y0, W, C)``)."""
+    """A ``float32`` ``HWC`` image whose rows ``y0:y1`` are ``rows_fn(y0, y1)`` (shape ``(y1-y0, W, C)``).
+
+    ``threads``: ``None`` or 0 for :func:`core.threads.job_threads`' choice, else at most that many.
+    """
     out = np.empty((height, width, channels), np.float32)
     step = max(1, BAND_PIXELS // max(width, 1))
     bands = [(y, min(y + step, height)) for y in range(0, height, step)]
@@ -41,8 +34,13 @@ def render_bands(width: int, height: int, channels: int, rows_fn: Callable[[int,
     def work(band: tuple[int, int]) -> None:
         out[band[0]:band[1]] = rows_fn(*band)
 
-    n = default_threads() if threads is None else max(1, int(threads))
-    if n == 1 or len(bands) == 1:
+    if len(bands) == 1 or threads == 1:
+        n = 1
+    else:
+        from core.threads import job_threads
+
+        n = job_threads(int(threads or 0))  # None / 0: the cores free now ($REELKIT_THREADS, reelkit --threads)
+    if n == 1:
         for band in bands:
             work(band)
     else:
