@@ -157,3 +157,29 @@ def test_params_and_default_output_names():
     assert default_output("scan.%04d.png") == "scan.%04d.exr"
     assert default_output("a/scan.1001.tif", "1001-1010") == "scan.####.exr"
     assert default_output("still.jpg") == "still.exr"
+
+
+def test_a_shipped_model_by_name_is_resolved_read_and_hashed_once_per_job(plate, tmp_path, monkeypatch):
+    """Issue 17 item 7: ``infer_files("film_restore", ...)`` works in the library (was: a path only), and the
+    model file is hashed once per job (was twice here, three times from the Nuke node)."""
+    from core.infer import LoadedModel, load_model
+    from core.infer import model as model_module
+    from core.infer.shipped import resolve_model
+
+    hashed = []
+    real = model_module.model_sha256
+    monkeypatch.setattr(model_module, "model_sha256", lambda data: hashed.append(len(data)) or real(data))
+    manifest = infer_files("film_restore", str(plate), output_dir=tmp_path / "out", params={"threads": 1},
+                           frames="1001-1002")
+    assert len(hashed) == 1
+    assert manifest.data["model"]["name"] == "film_restore"
+    assert manifest.data["model"]["path"] == str(resolve_model("film_restore"))
+    loaded = load_model("film_restore")
+    assert isinstance(loaded, LoadedModel) and loaded.spec.sha256 == manifest.data["model"]["sha256"]
+    assert load_model(loaded) is loaded and len(hashed) == 2
+    with pytest.raises(ParameterError, match="manifest"):
+        load_model(loaded, manifest={"format": "x"})
+    Restorer(loaded, tile=0, threads=1)
+    assert len(hashed) == 2  # the restorer builds its session from the bytes that were hashed
+    with pytest.raises(ModelError, match="not a model shipped"):
+        load_model("no_such_model")

@@ -22,17 +22,16 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     INFER_PARAMS.add_arguments(p)
     add_colorspace_options(p, writes=False)
-    add_output_options(p, required=True)
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
-    from core.infer import INFER_PARAMS, infer_files
-    from core.infer.shipped import resolve_model
+    from core.infer import INFER_PARAMS, infer_files, load_model
 
-    model = resolve_model(args.model)
+    model = load_model(args.model)  # resolved, read and hashed once for the whole job
     with progress_bar("infer", quiet=args.quiet) as update:
         manifest = infer_files(model, args.input, output_dir=args.output_dir, output=args.output,
                                params=INFER_PARAMS.from_namespace(args), frames=args.frames, force=args.force,
@@ -40,6 +39,6 @@ def run(args) -> int:
     frames = manifest.data["frames"]
     resumed = sum(1 for r in frames.values() if r.get("resumed"))
     if not args.quiet:
-        print(f"restored {len(frames) - resumed} frame(s), {resumed} already done with {model.name} "
+        print(f"restored {len(frames) - resumed} frame(s), {resumed} already done with {model.path.name} "
               f"-> {manifest.output_dir}")
     return 0

@@ -57,7 +57,9 @@ Pieces
 - :mod:`core.infer.context`: :func:`frame_context`, the whole-frame
   thumbnail shared with training (numpy only).
 - :mod:`core.infer.model`: :class:`ModelSpec`, :func:`load_model_spec`
-  (find, validate, check the sha256), :func:`write_model_manifest`.
+  (find, validate, check the sha256), :func:`load_model` (a path or a
+  shipped model's name, read and checked once per job: a
+  :class:`LoadedModel`), :func:`write_model_manifest`.
 - :mod:`core.infer.tiling`: overlapping tiles with raised-cosine feathering
   whose weights sum to 1; tiled equals whole-frame to float rounding.
 - :mod:`core.infer.session`: :class:`Restorer`, one onnxruntime session
@@ -76,9 +78,11 @@ from core.infer.files import INFER_MODEL_PARAMS, INFER_PARAMS, OUTPUT_COLORSPACE
 from core.infer.model import (
     INDEX_FORMAT,
     MODEL_FORMAT,
+    LoadedModel,
     ModelError,
     ModelSpec,
     find_model_manifest,
+    load_model,
     load_model_spec,
     write_model_manifest,
 )
@@ -94,6 +98,7 @@ __all__ = [
     "OUTPUT_COLORSPACE",
     "PRECISIONS",
     "PROVIDERS",
+    "LoadedModel",
     "ModelError",
     "ModelSpec",
     "Restorer",
@@ -104,6 +109,7 @@ __all__ = [
     "find_model_manifest",
     "infer_file",
     "infer_files",
+    "load_model",
     "load_model_spec",
     "resolve_tiling",
     "run_tiled",

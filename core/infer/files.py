@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ParameterError
-from core.infer.model import ModelError, ModelSpec, load_model_spec
+from core.infer.model import LoadedModel, ModelSpec, load_model
 from core.infer.session import PRECISIONS, PROVIDERS, Restorer
 from core.infer.tiling import resolve_tiling
 from core.io import COMPRESSIONS, PIXEL_TYPES
@@ -153,7 +153,7 @@ def _with_neighbours(tasks: list) -> list:
     return out
 
 
-def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str | os.PathLike,
+def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, output_dir: str | os.PathLike,
                 output: str | None = None, params: Mapping[str, Any] | None = None, frames: str | None = None,
                 force: bool = False, progress: ProgressFn | None = None,
                 manifest: str | os.PathLike | Mapping[str, Any] | None = None,
@@ -165,9 +165,13 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
     (its frames numbered from 0, :mod:`core.io.video`). ``output``:
     the output file name or pattern inside ``output_dir`` (default: the
     input's name with ``.exr``); it must be an EXR. ``params``: values for
-    :data:`INFER_PARAMS`. ``manifest``: the model manifest when it is not
-    beside the model. The model and its manifest are validated (sha256)
-    before anything else; one onnxruntime session serves every frame.
+    :data:`INFER_PARAMS`. ``model``: an ``.onnx`` path, a shipped model's
+    name (``"film_restore"``) or a :class:`~core.infer.model.LoadedModel`;
+    ``manifest``: the model manifest when it is not beside the model. The
+    model and its manifest are validated (sha256) once, before anything
+    else (:func:`~core.infer.model.load_model`), and the session is built
+    from the bytes that were hashed; one onnxruntime session serves every
+    frame.
     ``input_colorspace``: the inputs' colour space, an OCIO or reelkit name
     (``None`` / ``"auto"``: the file-type rules of :mod:`core.io`), recorded
     in the manifest's ``colorspaces``.
@@ -179,7 +183,8 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
 
     values = INFER_PARAMS.resolve(params or {})
     input_colorspace = colorspace_option(input_colorspace, name="input_colorspace")
-    spec: ModelSpec = load_model_spec(model, manifest=manifest)
+    loaded = load_model(model, manifest=manifest)
+    spec: ModelSpec = loaded.spec
     resolve_tiling(tile=values["tile"], overlap=values["overlap"], halo=spec.halo, multiple_of=spec.multiple_of)
     output = output or default_output(input_pattern, frames)
     if Path(output).suffix.lower() != ".exr":
@@ -205,11 +210,9 @@ def infer_files(model: str | os.PathLike, input_pattern: str, *, output_dir: str
 
     def process(task) -> dict[str, Any]:
         if "restorer" not in state:  # loaded once, and only if a frame needs rendering
-            state["restorer"] = Restorer(model, manifest=manifest, tile=values["tile"], overlap=values["overlap"],
+            state["restorer"] = Restorer(loaded, tile=values["tile"], overlap=values["overlap"],
                                          provider=values["provider"], threads=values["threads"],
                                          precision=values["precision"], mix=values["mix"])
-            if state["restorer"].spec.sha256 != spec.sha256:
-                raise ModelError(f"{model}: the model file changed after the job started")
             job.set("runtime", state["restorer"].info())
         return infer_file(state["restorer"], task.source, task.target, frame=task.frame,
                           pixel_type=values["pixel_type"], compression=values["compression"],

@@ -10,8 +10,11 @@ see :mod:`core.infer` for the contract), found in this order:
    model's file name.
 
 :func:`load_model_spec` validates the manifest and checks the sha256 of the
-``.onnx`` against it; :func:`write_model_manifest` writes a sidecar for a
-freshly exported model (the training stage calls it).
+``.onnx`` against it; :func:`load_model` does that once per job for what a
+user typed (a path, or a shipped model's name, :mod:`core.infer.shipped`)
+and keeps the bytes it hashed, so the session is built from them;
+:func:`write_model_manifest` writes a sidecar for a freshly exported model
+(the training stage calls it).
 """
 
 from __future__ import annotations
@@ -230,6 +233,45 @@ def load_model_spec(model: str | os.PathLike, *, manifest: str | os.PathLike | M
         raise ModelError(f"{path}: sha256 {actual} does not match {spec.sha256} in {src}: the model file "
                          "changed after its manifest was written (re-export it, or fix the manifest)")
     return spec
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """A model resolved, read and checked once (:func:`load_model`): its spec and the very bytes that were hashed.
+
+    Pass it to :class:`~core.infer.session.Restorer` and
+    :func:`~core.infer.files.infer_files` instead of a path: neither reads
+    nor hashes the file again.
+    """
+
+    spec: ModelSpec
+    data: bytes = dataclasses.field(repr=False)
+
+    @property
+    def path(self) -> Path:
+        """The ``.onnx`` file the bytes came from."""
+        return self.spec.path
+
+
+def load_model(model: "str | os.PathLike | LoadedModel", *,
+               manifest: str | os.PathLike | Mapping[str, Any] | None = None) -> LoadedModel:
+    """``model`` (a path to an ``.onnx``, or a shipped model's name such as ``"film_restore"``) read and checked once.
+
+    The name is resolved by :func:`core.infer.shipped.resolve_model`, the
+    file read once and its sha256 checked against its manifest
+    (:func:`load_model_spec`; ``manifest`` as there). A :class:`LoadedModel`
+    is returned as it is (``manifest`` must then be ``None``). Raises what
+    :func:`load_model_spec` and :func:`~core.infer.shipped.resolve_model` raise.
+    """
+    if isinstance(model, LoadedModel):
+        if manifest is not None:
+            raise ParameterError("manifest: give it with a model path or name, not with a loaded model")
+        return model
+    from core.infer.shipped import resolve_model
+
+    path = resolve_model(model)
+    data = read_model_bytes(path)
+    return LoadedModel(load_model_spec(path, manifest=manifest, data=data), data)
 
 
 def write_model_manifest(model: str | os.PathLike, *, name: str, version: str, colorspace: str = "ACEScg",

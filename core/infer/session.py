@@ -22,7 +22,7 @@ from core.errors import ImageError, ParameterError, require
 from core.frame import Frame, as_hwc_float32, check_finite
 from core.infer.context import context_channels, context_input
 from core.infer.encoding import decode_pixels, encode_pixels
-from core.infer.model import ModelError, ModelSpec, load_model_spec, read_model_bytes
+from core.infer.model import LoadedModel, ModelError, ModelSpec, load_model
 from core.infer.tiling import resolve_tiling, run_tiled
 
 #: ``provider`` choices: ``auto`` takes CUDA when onnxruntime has it, else the CPU.
@@ -83,8 +83,11 @@ class Restorer:
     Parameters
     ----------
     model:
-        Path of the ``.onnx`` file; its manifest is found beside it (see
-        :mod:`core.infer.model`) unless ``manifest`` gives it.
+        Path of the ``.onnx`` file, or a shipped model's name; its manifest
+        is found beside it (see :mod:`core.infer.model`) unless ``manifest``
+        gives it. A :class:`~core.infer.model.LoadedModel`
+        (:func:`~core.infer.model.load_model`) is used as it is: the file is
+        neither read nor hashed again.
     tile, overlap:
         Tile side and overlap in pixels (:mod:`core.infer.tiling`); ``tile=0``
         runs the whole frame at once; ``overlap=0`` picks the receptive field
@@ -113,14 +116,15 @@ class Restorer:
     second input ``N x C x S x S`` exactly when the manifest declares a context).
     """
 
-    def __init__(self, model: str | os.PathLike, *, manifest: str | os.PathLike | Mapping[str, Any] | None = None,
+    def __init__(self, model: str | os.PathLike | LoadedModel, *,
+                 manifest: str | os.PathLike | Mapping[str, Any] | None = None,
                  tile: int = 512, overlap: int = 0, provider: str = "auto", threads: int = 0,
                  precision: str = "auto", mix: float = 1.0):
         global _created
         ort = require("onnxruntime", "infer")
-        path = Path(model)
-        data = read_model_bytes(path)
-        self.spec: ModelSpec = load_model_spec(path, manifest=manifest, data=data)
+        loaded = load_model(model, manifest=manifest)
+        path, data = loaded.path, loaded.data
+        self.spec: ModelSpec = loaded.spec
         self.tile, self.overlap = resolve_tiling(tile=int(tile), overlap=int(overlap), halo=self.spec.halo,
                                                  multiple_of=self.spec.multiple_of)
         if precision not in PRECISIONS:

@@ -18,15 +18,13 @@ NODE = "ReelInfer"
 
 def _start(node) -> host.Task:
     """The Restore button: run the model over the node's input frames and show the result."""
-    from core.infer.shipped import resolve_model
+    from core.infer import load_model
 
     host.check_idle(node.fullName())
     spec = registry.get(NODE)
     values, job = spec.split(knobs.read_values(node, spec.knob_params()))
-    model = resolve_model(values.pop("model"))
-    from core.infer import load_model_spec
-
-    model_spec = load_model_spec(model)  # refuse a missing or changed model before rendering anything
+    model = load_model(values.pop("model"))  # refuse a missing or changed model before rendering anything
+    model_spec = model.spec
     seq = host.gather_input(node, frames=job["frames"], mode=job["input_mode"])
     config = {"node": NODE, "params": values, "model": model_spec.sha256, "input": seq.identity}
     out_dir = host.output_dir(node, job["output_dir"], config)
