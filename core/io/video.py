@@ -40,7 +40,8 @@ from core.frame import Frame
 from core.io._common import DEFAULT_INTEGER_COLORSPACE, check_colorspace_arg, choose_colorspace, existing_file, fspath
 
 #: File suffixes taken to be videos (lower case).
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".mxf", ".webm", ".mpg", ".mpeg", ".vob")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".mxf", ".webm", ".mpg", ".mpeg", ".vob", ".ts", ".m2ts",
+                  ".mts", ".dv", ".y4m", ".wmv", ".flv", ".3gp", ".ogv")
 #: How video frame numbers are counted (recorded in manifests beside the frames read).
 VIDEO_FRAME_NUMBERS = "0-based decode index (the first decoded frame is 0; timestamps and timecode not used)"
 #: Decoded frames a :class:`VideoReader` keeps (a frame and its two neighbours).
