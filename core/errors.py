@@ -51,6 +51,10 @@ class OutputLockedError(ReelkitError, OSError):
     """An output folder is being written by another job (its lock file is held by a live process)."""
 
 
+class OutOfMemoryError(ReelkitError, MemoryError):
+    """The machine ran out of memory for one piece of work; the message names it and the sizes involved."""
+
+
 class MissingDependencyError(ReelkitError, ImportError):
     """An optional dependency is not installed; the message names the extra."""
 
@@ -69,3 +73,36 @@ def require(module: str, extra: str):
         raise MissingDependencyError(
             f"{module} is required for this feature: pip install 'reelkit[{extra}]' ({exc})"
         ) from exc
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def out_of_memory(exc: MemoryError, what: str | None = None, *,
+                  frame_shape: tuple[int, ...] | None = None) -> OutOfMemoryError:
+    """The one-line :class:`OutOfMemoryError` for ``exc``, raised while working on ``what`` (a file or frame).
+
+    It names the allocation that failed when numpy says which (shape and
+    dtype) and, given ``frame_shape`` (height, width, channels), the frame's
+    float32 size and the memory a per-frame command needs for it (about 3x:
+    the frame read, the result, the file's encoding).
+
+    >>> print(out_of_memory(MemoryError(), "big.exr", frame_shape=(16384, 16384, 3)))
+    big.exr: out of memory: the frame is 16384x16384x3, 3.0 GiB as float32: allow about 9.0 GiB free for it
+    """
+    head, parts = f"{what}: out of memory" if what else "out of memory", []
+    shape, dtype = getattr(exc, "shape", None), getattr(exc, "dtype", None)
+    if shape is not None and dtype is not None:  # numpy's _ArrayMemoryError
+        size = 1
+        for n in shape:
+            size *= int(n)
+        parts.append(f"could not allocate {_gib(size * dtype.itemsize)} (an array of "
+                     f"{'x'.join(str(int(n)) for n in shape)} {dtype})")
+    if frame_shape:
+        size = 4
+        for n in frame_shape:
+            size *= int(n)
+        parts.append(f"the frame is {'x'.join(str(int(n)) for n in frame_shape)}, {_gib(size)} as float32: "
+                     f"allow about {_gib(3 * size)} free for it")
+    return OutOfMemoryError(head + (": " + "; ".join(parts) if parts else ""))
