@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from core import __version__
-from core.errors import ReelkitError
+from core.errors import ReelkitError, out_of_memory
 
 # Subcommand modules; each defines ``add_parser(subparsers)`` and ``run(args) -> int``.
 COMMANDS = ("info", "convert", "degrade", "pairs", "align", "palette", "train", "infer", "validate", "restore", "demo",
@@ -116,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 word = "terminated" if signum == signal.SIGTERM else "interrupted"
                 print(f"reelkit {args.command}: {word}", file=sys.stderr)
                 return 128 + signum
+            if isinstance(exc, MemoryError) and not isinstance(exc, ReelkitError):  # outside a per-frame job
+                exc = out_of_memory(exc)
             if isinstance(exc, (ReelkitError, OSError)):  # OSError: disk full, permission denied... still one line
                 print(f"reelkit {args.command}: error: {exc}", file=sys.stderr)
                 return 1

@@ -269,8 +269,8 @@ def check_bit_depth(fmt: str, bit_depth: Any, n_channels: int | None = None) -> 
     return bits
 
 
-#: Values quantised per strip of rows: the float64 work buffer is 8 MiB whatever the frame's size.
-QUANTIZE_STRIP_VALUES = 1 << 20
+#: Values quantised per strip of rows: the float64 work buffer is 2 MiB whatever the frame's size.
+QUANTIZE_STRIP_VALUES = 1 << 18
 
 
 def quantize(pixels: np.ndarray, bits: int, *, name: str = "image",
