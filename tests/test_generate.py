@@ -36,20 +36,20 @@ GOLDEN = [
     ("ramp", {"shape": "four_corner"}, 0, "61762ea297605a46be2057eff70e0a7f"),
     ("shape", {"shape": "circle"}, 0, "f5b2e57998797a655661289ab6560a6f"),
     ("shape", {"shape": "box", "rotate": 15, "aspect": 1.5}, 0, "eec239b1e37424c5db768503320dfca5"),
-    ("shape", {"shape": "rounded_box", "repeat_x": 3, "repeat_y": 2, "size": 0.1}, 0, "277e1040098dc2f1a9ed8d8177b2a6b7"),
+    ("shape", {"shape": "rounded_box", "repeat_x": 3, "repeat_y": 2, "radius": 0.1}, 0, "277e1040098dc2f1a9ed8d8177b2a6b7"),
     ("shape", {"shape": "ring", "union": "line"}, 0, "03fe137cf77e20fa684d090133856f94"),
     ("shape", {"shape": "polygon", "sides": 7}, 0, "66489d6bf8d76e803a5c7d0c5a19a4f2"),
     ("shape", {"shape": "star", "rotate": 10}, 0, "ff32c5fa215ab0ad2a102212be7784cd"),
     ("repetition", {}, 0, "63c7f39c914b8b9a252c683298692e95"),
-    ("repetition", {"element": "spiral", "count": 3, "step_x": 0.4, "origin_x": 0.2}, 0,
+    ("repetition", {"element": "spiral", "repeats": 3, "step_x": 0.4, "origin_x": 0.2}, 0,
      "6c80ece463dbe9858b9f2a2f210d2fdd"),
-    ("repetition", {"element": "square", "count": 20, "rotation_mode": "golden_angle", "rotation_step": 1,
+    ("repetition", {"element": "square", "repeats": 20, "rotation_mode": "golden_angle", "rotation_step": 1,
                     "alpha_step": -0.04, "scene_rotate": 20}, 0, "21ea1c0046ed7d641e9a415f8283a362"),
-    ("repetition", {"element": "wave", "count": 4, "step_y": 0.15, "origin_y": 0.25, "position_mode": "sine"}, 0,
+    ("repetition", {"element": "wave", "repeats": 4, "step_y": 0.15, "origin_y": 0.25, "position_mode": "sine"}, 0,
      "ea127c729b57d8924daef5432d1f6d3d"),
-    ("repetition", {"element": "u", "count": 5, "scale_mode": "fibonacci", "step_x": 0.1, "origin_x": 0.2}, 0,
+    ("repetition", {"element": "u", "repeats": 5, "scale_mode": "fibonacci", "step_x": 0.1, "origin_x": 0.2}, 0,
      "70ece0cba007fe9a3c4ee8edd13bef72"),
-    ("repetition", {"element": "infinity", "count": 6, "scale_mode": "golden"}, 0, "4e0b19133787b25cdea79bb8a366a6bb"),
+    ("repetition", {"element": "infinity", "repeats": 6, "scale_mode": "golden"}, 0, "4e0b19133787b25cdea79bb8a366a6bb"),
     ("chart", {"chart": "colorchecker"}, 0, "9b411c0dc994307112dc98a086dc5f8d"),
     ("chart", {"chart": "smpte_bars"}, 0, "00d5dd3814d16867d9bd278f4ea952cb"),
     ("chart", {"chart": "zone_plate"}, 0, "4f47115e4737985195ff8a05b0ff8386"),
@@ -84,7 +84,7 @@ print(json.dumps(out))
 def test_thread_count_does_not_change_the_bytes():
     # every golden case, plus renders of several row bands (a band is 64k pixels) so threads really split them
     cases = [[f, p, s, 96, 64] for f, p, s, _ in GOLDEN]
-    cases += [["noise", {"rotate": 20, "zoffset": 1.5}, 3, 700, 400], ["repetition", {"count": 30}, 0, 640, 360],
+    cases += [["noise", {"rotate": 20, "zoffset": 1.5}, 3, 700, 400], ["repetition", {"repeats": 30}, 0, 640, 360],
               ["chart", {"chart": "star_chart"}, 0, 640, 360]]
     runs = {}
     for threads in (1, 2):
@@ -197,7 +197,7 @@ def test_repetition_progressions():
     # alpha 0 draws nothing; one element in the scene's colour where fully covered
     empty = generate("repetition", {"alpha_start": 0.0}, width=64, height=64).pixels
     assert np.all(empty == np.float32(0.02))
-    one = generate("repetition", {"count": 1, "filled": True, "size": 0.3}, width=64, height=64).pixels
+    one = generate("repetition", {"repeats": 1, "filled": True, "radius": 0.3}, width=64, height=64).pixels
     np.testing.assert_array_equal(one[32, 32], np.float32([0.9, 0.6, 0.2]))
 
 

@@ -47,7 +47,7 @@ NOISE_PARAMS = ParamSet(
         Param("noise", str, "gradient", "lattice noise of each octave: value, gradient (Perlin-style) or "
               "simplex (simplex-style)", choices=NOISE_KINDS, label="Noise kind"),
         Param("size", float, 350.0, "x size of the lowest frequency, in pixels (Nuke's size x)",
-              minimum=1.0, maximum=100000.0, label="x size"),
+              minimum=1.0, maximum=100000.0, label="x size", cli="--size-x"),
         Param("size_y", float, 350.0, "y size of the lowest frequency, in pixels (Nuke's size y)",
               minimum=1.0, maximum=100000.0, label="y size"),
         Param("zoffset", float, 0.0, "position along the third noise axis: animate it to evolve the noise",

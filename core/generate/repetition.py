@@ -1,6 +1,6 @@
 """Repetition scenes: one element repeated N times along scale, rotation, alpha and position progressions.
 
-Element ``i`` (0 .. ``count``-1) of kind ``element`` is drawn at
+Element ``i`` (0 .. ``repeats``-1) of kind ``element`` is drawn at
 ``origin + (step_x, step_y) * u(position_mode, i)``, scaled by
 ``scale_start + scale_step * u(scale_mode, i)``, rotated by
 ``rotation_start + rotation_step * u(rotation_mode, i)`` degrees, with opacity
@@ -13,7 +13,7 @@ of the image height.
 Progressions ``u(mode, i)`` (:data:`PROGRESSIONS`), each 0 at ``i = 0``:
 ``linear`` i; ``exponential`` 1.5**i - 1; ``additive`` 1 + 2 + ... + i;
 ``fibonacci`` F(i) (0, 1, 1, 2, 3, 5...); ``golden`` phi**i - 1; ``sine``
-sin(i / count turns); rotation also has ``golden_angle``: i * 137.5077...
+sin(i / repeats turns); rotation also has ``golden_angle``: i * 137.5077...
 degrees (times ``rotation_step``).
 
 A parameter space of continuous, categorical and boolean values in flat
@@ -54,8 +54,8 @@ REPETITION_PARAMS = ParamSet(
     "generate.repetition",
     [
         Param("element", str, "ring", "the repeated element", choices=ELEMENTS),
-        Param("count", int, 12, "number of elements", minimum=1, maximum=256),
-        Param("size", float, 0.1, "element radius / half-length, fraction of the height", minimum=0.001,
+        Param("repeats", int, 12, "number of elements", minimum=1, maximum=256),
+        Param("radius", float, 0.1, "element radius / half-length, fraction of the height", minimum=0.001,
               maximum=10.0),
         Param("aspect", float, 1.0, "width / height of bar, square and rounded_rect; length of line and wave",
               minimum=0.05, maximum=20.0),
@@ -141,11 +141,11 @@ def element_distance(kind: str, x: np.ndarray, y: np.ndarray, r: float, aspect: 
 
 def _elements(p: dict[str, Any]) -> list[dict[str, float]]:
     out = []
-    for i in range(p["count"]):
-        scale = max(p["scale_start"] + p["scale_step"] * progression(p["scale_mode"], i, p["count"]), 0.0)
-        alpha = min(max(p["alpha_start"] + p["alpha_step"] * progression(p["alpha_mode"], i, p["count"]), 0.0), 1.0)
-        rot = p["rotation_start"] + p["rotation_step"] * progression(p["rotation_mode"], i, p["count"])
-        u = progression(p["position_mode"], i, p["count"])
+    for i in range(p["repeats"]):
+        scale = max(p["scale_start"] + p["scale_step"] * progression(p["scale_mode"], i, p["repeats"]), 0.0)
+        alpha = min(max(p["alpha_start"] + p["alpha_step"] * progression(p["alpha_mode"], i, p["repeats"]), 0.0), 1.0)
+        rot = p["rotation_start"] + p["rotation_step"] * progression(p["rotation_mode"], i, p["repeats"])
+        u = progression(p["position_mode"], i, p["repeats"])
         if scale > 0 and alpha > 0:
             out.append({"scale": scale, "alpha": alpha, "rot": rot, "dx": p["step_x"] * u, "dy": p["step_y"] * u})
     return out
@@ -167,7 +167,7 @@ def render_repetition(p: dict[str, Any], seed: int, width: int, height: int,
         cx = k * (sc * ex + ss * ey) + p["scene_x"]
         cy = k * (-ss * ex + sc * ey) + p["scene_y"]
         s, c = sin_cos_degrees(e["rot"] + p["scene_rotate"])
-        radius = e["scale"] * k * p["size"] * max(p["aspect"], 1.0) * 1.5 + p["thickness"] * k + 2.0 / h
+        radius = e["scale"] * k * p["radius"] * max(p["aspect"], 1.0) * 1.5 + p["thickness"] * k + 2.0 / h
         elements.append({**e, "cx": cx, "cy": cy, "s": np.float32(s), "c": np.float32(c), "k": e["scale"] * k,
                          "x0": int(np.floor(width / 2 + (cx - radius) * h)), "x1": int(np.ceil(width / 2 + (cx + radius) * h)),
                          "y0": int(np.floor(height / 2 + (cy - radius) * h)),
@@ -187,7 +187,7 @@ def render_repetition(p: dict[str, Any], seed: int, width: int, height: int,
             k = np.float32(e["k"])
             lx = (e["c"] * x - e["s"] * y) / k
             ly = (e["s"] * x + e["c"] * y) / k
-            d = element_distance(p["element"], lx, ly, p["size"], p["aspect"], p["thickness"] / e["k"] if e["k"] else 1.0,
+            d = element_distance(p["element"], lx, ly, p["radius"], p["aspect"], p["thickness"] / e["k"] if e["k"] else 1.0,
                                  p["filled"]) * k
             a = sdf.coverage(d * np.float32(h), p["softness"]) * np.float32(e["alpha"])
             region = out[a0 - y0:a1 - y0, b0:b1]
@@ -199,7 +199,7 @@ def render_repetition(p: dict[str, Any], seed: int, width: int, height: int,
 
 FAMILY = Family("repetition", REPETITION_PARAMS, render_repetition,
                 "an element repeated N times with scale / rotation / alpha / position progressions",
-                {"element": None, "count": (1, 32), "size": (0.02, 0.3), "aspect": (0.5, 3.0),
+                {"element": None, "repeats": (1, 32), "radius": (0.02, 0.3), "aspect": (0.5, 3.0),
                  "thickness": (0.002, 0.03), "filled": None, "scale_mode": None, "scale_start": (0.2, 2.0),
                  "scale_step": (-0.2, 0.5), "rotation_mode": None, "rotation_start": (0.0, 360.0),
                  "rotation_step": (-30.0, 30.0), "alpha_mode": None, "alpha_start": (0.3, 1.0),

@@ -1,6 +1,6 @@
 """Signed-distance shapes: circle, box, rounded box, ring, line, polygon, star; unions and repetition.
 
-One shape (``shape``) at ``center`` (fractions of the width/height), ``size``
+One shape (``shape``) at ``center`` (fractions of the width/height), ``radius``
 (its radius or half-height, a fraction of the image height), ``aspect``
 (width / height of boxes and lines), ``rotate`` (degrees counter-clockwise),
 optionally united with a second shape (``union``, same size, moved by
@@ -32,7 +32,7 @@ SHAPE_PARAMS = ParamSet(
         Param("shape", str, "circle", "the shape", choices=SHAPES),
         Param("center_x", float, 0.5, "centre, fraction of the width", minimum=-10.0, maximum=10.0),
         Param("center_y", float, 0.5, "centre, fraction of the height (0 = top)", minimum=-10.0, maximum=10.0),
-        Param("size", float, 0.3, "radius (circle, ring, polygon, star) or half-height (box, line), "
+        Param("radius", float, 0.3, "radius (circle, ring, polygon, star) or half-height (box, line), "
               "fraction of the height", minimum=0.0005, maximum=10.0),
         Param("aspect", float, 1.0, "width / height of box, rounded_box and line", minimum=0.01, maximum=100.0),
         Param("corner", float, 0.25, "rounded_box corner radius, fraction of size", minimum=0.0, maximum=1.0),
@@ -61,9 +61,9 @@ SHAPE_PARAMS = ParamSet(
 
 
 def shape_distance(shape: str, x: np.ndarray, y: np.ndarray, p: dict[str, Any]) -> np.ndarray:
-    """Signed distance (height units) of ``shape`` with ``p``'s size, aspect, corner, thickness, sides and inner;
+    """Signed distance (height units) of ``shape`` with ``p``'s radius, aspect, corner, thickness, sides and inner;
     ``x``, ``y`` relative to the shape's centre, already rotated into the shape's frame."""
-    r, a, t = p["size"], p["aspect"], p["thickness"]
+    r, a, t = p["radius"], p["aspect"], p["thickness"]
     if shape == "circle":
         return sdf.circle(x, y, r)
     if shape == "box":
@@ -117,7 +117,7 @@ def render_shape(p: dict[str, Any], seed: int, width: int, height: int, threads:
 
 FAMILY = Family("shape", SHAPE_PARAMS, render_shape,
                 "anti-aliased signed-distance shapes (circle ... star) with unions and grid repetition",
-                {"shape": None, "center_x": (0.3, 0.7), "center_y": (0.3, 0.7), "size": (0.05, 0.4),
+                {"shape": None, "center_x": (0.3, 0.7), "center_y": (0.3, 0.7), "radius": (0.05, 0.4),
                  "aspect": (0.5, 2.0), "corner": (0.0, 1.0), "thickness": (0.01, 0.1), "sides": (3, 12),
                  "inner": (0.3, 0.8), "rotate": (0.0, 360.0), "union": None, "union_offset_x": (-0.3, 0.3),
                  "union_offset_y": (-0.3, 0.3), "repeat_x": (1, 4), "repeat_y": (1, 4), "spacing_x": (0.2, 0.8),
