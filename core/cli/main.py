@@ -28,16 +28,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="the most CPU threads any step may use (before the command: reelkit --threads 1 demo); "
                              "default: $REELKIT_THREADS, else the cores free when a step starts (core.threads)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser)
     for name in COMMANDS:
         importlib.import_module(f"core.cli.{name}").add_parser(sub)
+    _add_examples(parser, ())
     return parser
 
 
-def add_output_options(parser: argparse.ArgumentParser, *, required: bool = False, default: str | None = ".") -> None:
-    """The options every writing command shares: ``--output-dir``, ``--force``, ``--quiet``."""
-    parser.add_argument("--output-dir", "-o", required=required, default=None if required else default,
-                        help="folder to write into (created if missing)" + ("" if required else f"; default {default!r}"))
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an unknown option is reported under this subcommand's usage line (argparse
+    leaves it to the top-level parser, whose usage says nothing about the subcommand's options)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that the examples epilog keeps its lines (core.cli.examples)."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("examples:\n"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _add_examples(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+    """Give every subcommand its examples epilog (core.cli.examples.EXAMPLES)."""
+    from core.cli.examples import epilog
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                _add_examples(child, (*path, name))
+    if path:
+        parser.epilog = parser.epilog or epilog(" ".join(path))
+        parser.formatter_class = _HelpFormatter
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
+    """The options every writing command shares: ``--output-dir``, ``--force``, ``--quiet``.
+
+    One rule: ``--output-dir`` is required (a command that writes many files never picks the current
+    folder for you), unless the command names a folder of its own (``default``: ``demo`` writes
+    ``demo_output``).
+    """
+    parser.add_argument("--output-dir", "-o", required=default is None, default=default,
+                        help="folder to write into (created if missing)" + ("" if default is None
+                                                                             else f"; default {default!r}"))
     parser.add_argument("--force", action="store_true", help="redo and replace existing outputs")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 

@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     b.add_argument("--reference", required=True, help="reference: sequence pattern, one file of it, or a video")
     PAIRS_PARAMS.add_arguments(b)
     add_colorspace_options(b, writes=False, reference=True)
-    add_output_options(b, required=True)
+    add_output_options(b)
     b.set_defaults(func=run_build)
 
 

@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
                    help="start from a checkpoint, a state_dict .pt or a shipped model's name (film_restore)")
     p.add_argument("--name", help="model name written into model.json")
     add_colorspace_options(p, writes=False, reference=True)
-    add_output_options(p, required=True)
+    add_output_options(p)
     p.set_defaults(func=run)
 
 

@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--title", default="reelkit validation", help="report title")
     VALIDATE_PARAMS.add_arguments(p.add_argument_group("validation"))
     add_colorspace_options(p, writes=False, reference=True)
-    add_output_options(p, required=True)
+    add_output_options(p)
     p.set_defaults(func=run)
 
 

@@ -1,0 +1,124 @@
+"""Examples shown at the end of every subcommand's ``--help`` (its epilog), one table for all of them.
+
+Keys are the command as typed after ``reelkit`` (``"palette encode"``); each
+value lists ``(command, what it does)``. tests/test_cli_help.py parses every
+example with the real parser, so a renamed option breaks the tests, not the help.
+"""
+
+from __future__ import annotations
+
+EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "info": (
+        ("info plate.1001.exr", "size, channels, bit depth, colour space, min/max/mean per channel, NaN/Inf"),
+        ("info plate.####.exr --json", "a sequence: its frames and gaps, stats of the first frame, as JSON"),
+        ("info clip.mov", "a video: frame count, rate, codec, stats of a representative frame"),
+    ),
+    "convert": (
+        ("convert plate.####.exr out.####.png --to srgb --output-dir previews", "sRGB previews of a sequence"),
+        ("convert scan.%04d.exr --from ACES2065-1 --to ACEScg --frames 1001-1100 --output-dir acescg",
+         "change colour space for a frame range"),
+        ("convert clip.mov frames.####.exr --to ACEScg --output-dir frames", "a video to an EXR sequence"),
+    ),
+    "degrade": (
+        ("degrade clean.####.exr --preset faded_16mm --seed 7 --output-dir damaged", "film damage, repeatable"),
+        ("degrade photo.jpg --preset worn_tape_transfer --seed 1 --output-dir damaged",
+         "one photo; the JPEG comes out sRGB-encoded"),
+    ),
+    "pairs build": (
+        ("pairs build --source scan.####.exr --reference dvd.mp4 --output-dir pairs",
+         "match a damaged scan to a reference video frame by frame"),
+        ("pairs build --source scan.####.exr --reference tk.####.png --reference-colorspace srgb --output-dir pairs",
+         "a reference sequence in a stated colour space"),
+    ),
+    "align": (
+        ("align --source scan.####.exr --reference dvd.####.exr --output-dir aligned",
+         "warp the reference onto the source, with validity masks and a residual report"),
+        ("align --source scan.####.exr --reference dvd.mp4 --frames 1001-1048 --output-dir aligned",
+         "a video reference, a frame range"),
+    ),
+    "palette encode": (
+        ("palette encode shot.####.exr --k 8 --shared-palette --output-dir palette", "one palette for the shot"),
+        ("palette encode shot.1001.exr --k 12 --output-dir palette", "one frame, twelve colours"),
+    ),
+    "palette decode": (
+        ("palette decode palette/packs/shot.####.npz --output-dir decoded", "packs back to ACEScg EXRs"),
+        ("palette decode palette/packs/shot.1001.npz --output-dir decoded", "one pack"),
+    ),
+    "palette report": (
+        ("palette report shot.1001.exr --k 8 --output-dir look", "swatches, luma vs palette, metrics.json"),
+        ("palette report photo.png --k 6 --input-colorspace srgb --output-dir look", "a photo, its space stated"),
+    ),
+    "train": (
+        ("train --pairs pairs/pairs.json --aligned aligned --init-from film_restore --output-dir training",
+         "fine-tune the shipped model on aligned pairs"),
+        ("train --pairs pipeline/01_dataset_curation/pairs.json --preset spatial_gauge --steps 4000 "
+         "--output-dir pipeline/03_training", "a preset, a step budget"),
+    ),
+    "infer": (
+        ("infer --model film_restore plate.####.exr --frames 1001-1100 --output-dir restored",
+         "restore a frame range with the shipped model"),
+        ("infer --model training/model.onnx clip.mov --temporal --output-dir restored",
+         "your own model on a video, repairing one-frame defects from the neighbours"),
+    ),
+    "validate": (
+        ("validate --source scan.####.exr --reference ref.####.exr --candidate ml=restored/scan.####.exr "
+         "--output-dir validation", "metrics and a report: the model against the baselines"),
+        ("validate --source scan.####.exr --reference aligned/ref.####.exr --mask aligned/mask.####.exr "
+         "--candidate ml=restored/ml.####.exr --shot opening=1001-1048 --output-dir validation",
+         "masked, per shot"),
+    ),
+    "restore init": (
+        ("restore init shot010 --source scan.####.exr --reference dvd.####.png", "a new project folder"),
+        ("restore init shot010 --source scan.####.exr --reference tk.mp4 --input-colorspace ACEScg",
+         "a video reference, the source's space stated"),
+    ),
+    "restore run": (
+        ("restore run shot010", "every stage that is not up to date"),
+        ("restore run shot010 --stages 4-5 --method winner", "render and validate with the best method"),
+    ),
+    "restore status": (
+        ("restore status shot010", "what each stage did and whether it is stale"),
+        ("restore status /projects/reel3/shot020", "another project"),
+    ),
+    "demo": (
+        ("demo --output-dir demo_output", "the whole pipeline on shipped footage, in minutes"),
+        ("demo --output-dir demo_output --force", "again from scratch"),
+    ),
+    "dataset run": (
+        ("dataset run reel1.mov reel2.mp4 --output-dir my_set", "a captioned training set from footage"),
+        ("dataset run soft_transfer.mov --blur-relative 0.15 --output-dir my_set",
+         "keep softer frames of a soft transfer"),
+    ),
+    "dataset status": (
+        ("dataset status my_set", "what each stage did and whether it is stale"),
+        ("dataset status /datasets/reel3", "another dataset folder"),
+    ),
+    "generate": (  # shown under every family (generate noise, generate chart...)
+        ("generate noise --seed 7 --size 512x512 --output-dir gt", "one seeded fBm noise image"),
+        ("generate chart --chart zone_plate --preview --output-dir charts", "a test chart and its sRGB preview"),
+        ("generate shape --count 200 --seed 1 --output-dir shapes", "a batch of 200 seeded variations"),
+    ),
+    "verify": (
+        ("verify previews", "re-hash every file the manifests under previews/ record"),
+        ("verify pipeline -q", "only the exit status and the mismatches"),
+    ),
+}
+
+
+def examples(command: str) -> tuple[tuple[str, str], ...]:
+    """The examples of ``command`` ("palette encode"), else of the nearest command above it that has some
+    (``generate noise`` shows ``generate``'s); empty when none."""
+    words = command.split()
+    while words:
+        if " ".join(words) in EXAMPLES:
+            return EXAMPLES[" ".join(words)]
+        words.pop()
+    return ()
+
+
+def epilog(command: str) -> str | None:
+    """The ``--help`` epilog of ``command`` ("palette encode"): its :func:`examples`, or ``None``."""
+    rows = examples(command)
+    if not rows:
+        return None
+    return "examples:\n" + "\n".join(f"  reelkit {cmd}\n      {what}" for cmd, what in rows)
