@@ -31,6 +31,36 @@ class EffectOutput(NamedTuple):
     mask: np.ndarray | None = None
 
 
+#: Values per strip of rows when an effect works a strip at a time (1M: a few MiB of temporaries).
+STRIP_VALUES = 1 << 20
+
+
+def row_strips(img: np.ndarray) -> range:
+    """Starts of the strips of rows of ``img`` (``HW`` or ``HWC``) holding about :data:`STRIP_VALUES` values each;
+    a strip is ``img[y:y + strip_rows(img)]``. Per-pixel work done strip by strip gives the same values as on
+    the whole frame, with temporaries of a strip's size instead of the frame's."""
+    return range(0, img.shape[0], strip_rows(img))
+
+
+def strip_rows(img: np.ndarray) -> int:
+    """Rows per strip of :func:`row_strips`."""
+    return max(1, STRIP_VALUES // max(1, img[0].size))
+
+
+def composite(rgb: np.ndarray, dark: np.ndarray, bright: np.ndarray) -> np.ndarray:
+    """Damage over the frame: ``dark`` opacity blocks light, then ``bright`` opacity reveals clear base
+    (:data:`BASE_WHITE`). ``rgb``: ``float32`` ``HW3``; masks ``float32`` ``HW`` in 0..1; returns a new
+    ``float32`` ``HW3`` array, made a strip of rows at a time."""
+    out = np.empty(rgb.shape, np.float32)
+    rows = strip_rows(rgb)
+    for y in range(0, rgb.shape[0], rows):
+        s = slice(y, y + rows)
+        dimmed = rgb[s] * (1.0 - dark[s])[..., None]
+        b = bright[s][..., None]
+        out[s] = dimmed * (1.0 - b) + np.float32(BASE_WHITE) * b
+    return out
+
+
 def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with standard deviation ``sigma`` px (reflected borders); no-op at 0."""
     if sigma <= 0:
@@ -81,4 +111,6 @@ def correlated_noise(rng: np.random.Generator, height: int, width: int, sigma: f
     k = cv2.getGaussianKernel(2 * radius + 1, sigma, cv2.CV_64F)
     gain = float(np.sum(k * k))  # std of the separable filter's output for unit white noise
     out = cv2.sepFilter2D(white, cv2.CV_32F, k, k, borderType=cv2.BORDER_REFLECT101)
-    return out[radius:radius + height, radius:radius + width] * np.float32(1.0 / gain)
+    del white
+    out *= np.float32(1.0 / gain)  # in place (margins too: cheaper than a copy of the frame)
+    return out[radius:radius + height, radius:radius + width]

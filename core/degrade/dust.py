@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from core.degrade._common import BASE_WHITE, EffectOutput
+from core.degrade._common import EffectOutput, composite
 from core.degrade._rng import effect_rng
 from core.params import Param
 
@@ -145,9 +145,7 @@ def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> Ef
     h, w = rgb.shape[:2]
     spk = specks(p, seed=seed, frame=frame, width=w, height=h)
     dark, bright = render(spk, h, w, p["dust_softness"])
-    out = rgb * (1.0 - dark)[..., None]
-    b = bright[..., None]
-    out = out * (1.0 - b) + np.float32(BASE_WHITE) * b
+    out = composite(rgb, dark, bright)
     record = {
         "count": len(spk),
         "dark": sum(s["polarity"] == "dark" for s in spk),
@@ -156,4 +154,4 @@ def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> Ef
         "specks": [{k: round(s[k], 3) if isinstance(s[k], float) else s[k]
                     for k in ("x", "y", "radius", "polarity", "hair", "opacity")} for s in spk],
     }
-    return EffectOutput(out.astype(np.float32, copy=False), record, np.maximum(dark, bright))
+    return EffectOutput(out, record, np.maximum(dark, bright))

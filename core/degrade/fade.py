@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from core.degrade._common import EffectOutput
+from core.degrade._common import EffectOutput, strip_rows
 from core.params import Param
 
 NAME = "fade"
@@ -74,7 +74,18 @@ def fade_matrix(p: Mapping[str, Any]) -> np.ndarray:
 
 
 def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> EffectOutput:
-    """Fade the dyes (deterministic: no randomness)."""
+    """Fade the dyes (deterministic: no randomness), a strip of rows at a time (per-pixel work)."""
+    out = np.empty(rgb.shape, np.float32)
+    rows = strip_rows(rgb)
+    for y in range(0, rgb.shape[0], rows):
+        out[y:y + rows] = _fade(rgb[y:y + rows], p)
+    record = {"cyan": p["fade_cyan"], "magenta": p["fade_magenta"], "yellow": p["fade_yellow"],
+              "dmax": p["fade_dmax"], "stain": p["fade_stain"]}
+    return EffectOutput(out, record)
+
+
+def _fade(rgb: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
+    """The faded print of ``rgb`` (``float32`` ``HW3`` linear, >= 0)."""
     h, w = rgb.shape[:2]
     t0 = np.float32(10.0 ** -PRINT_DMAX)
     density = -np.log10(rgb.reshape(-1, 3) + t0)  # scene black = the print's D-max
@@ -86,7 +97,4 @@ def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> Ef
         faded = np.where(faded > 0, dmax * np.tanh(faded / dmax), faded)
     if p["fade_stain"] > 0:
         faded = faded + np.float32(p["fade_stain"]) * STAIN_DENSITY
-    out = np.maximum(np.power(np.float32(10.0), -faded) - t0, 0.0).reshape(h, w, 3)
-    record = {"cyan": p["fade_cyan"], "magenta": p["fade_magenta"], "yellow": p["fade_yellow"],
-              "dmax": p["fade_dmax"], "stain": p["fade_stain"]}
-    return EffectOutput(out.astype(np.float32, copy=False), record)
+    return np.maximum(np.power(np.float32(10.0), -faded) - t0, 0.0).reshape(h, w, 3)

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from core.degrade._common import EffectOutput, correlated_noise
+from core.degrade._common import EffectOutput, correlated_noise, row_strips, strip_rows
 from core.degrade._rng import effect_rng
 from core.params import Param
 
@@ -117,19 +117,26 @@ def grain_std(v: np.ndarray | float, intensity: float) -> np.ndarray:
 
 def add_grain(rgb: np.ndarray, rng: np.random.Generator, intensities: Sequence[float],
               sizes: Sequence[float]) -> np.ndarray:
-    """Add one film stock's grain to ``rgb`` (``float32`` ``HW3`` linear, >= 0); returns a new array."""
+    """Add one film stock's grain to ``rgb`` (``float32`` ``HW3`` linear, >= 0); returns a new array.
+
+    Each layer's noise is drawn for the whole frame (the random streams do
+    not depend on the frame's size in strips); the per-pixel density work is
+    done a strip of rows at a time.
+    """
     h, w = rgb.shape[:2]
     out = np.empty_like(rgb)
     for c in range(3):
-        v = rgb[..., c]
         noise = correlated_noise(rng, h, w, sizes[c])  # drawn for every layer: streams stay aligned
         if intensities[c] <= 0:
-            out[..., c] = v
+            out[..., c] = rgb[..., c]
             continue
-        dn = negative_density(v)
-        sigma = density_sigma(dn, intensities[c]).astype(np.float32)
-        dn_out = dn + sigma * noise - np.float32(_LN10 / (2.0 * NEG_GAMMA)) * sigma * sigma
-        out[..., c] = TOE * (np.power(np.float32(10.0), dn_out / np.float32(NEG_GAMMA)) - 1.0)
+        for y in row_strips(noise):
+            s = slice(y, y + strip_rows(noise))
+            dn = negative_density(rgb[s, :, c])
+            sigma = density_sigma(dn, intensities[c]).astype(np.float32)
+            dn_out = dn + sigma * noise[s] - np.float32(_LN10 / (2.0 * NEG_GAMMA)) * sigma * sigma
+            out[s, :, c] = TOE * (np.power(np.float32(10.0), dn_out / np.float32(NEG_GAMMA)) - 1.0)
+        del noise
     return np.maximum(out, 0.0, out=out)
 
 

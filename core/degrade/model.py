@@ -186,7 +186,7 @@ def _degrade(pixels: Any, number: int, name: str, seed: int, values: Mapping[str
             record["applied"].append(effect)
             if want_masks and result.mask is not None:
                 masks[effect] = result.mask
-        rgb = np.maximum(rgb, 0.0).astype(np.float32, copy=False)
+        rgb = np.maximum(rgb, 0.0, out=rgb).astype(np.float32, copy=False)  # rgb is this call's own array
     else:
         rgb = rgb.copy()
     out = np.concatenate([rgb, px[..., 3:4]], axis=2) if px.shape[2] == 4 else np.ascontiguousarray(rgb)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from core.degrade._common import BASE_WHITE, EffectOutput
+from core.degrade._common import EffectOutput, composite
 from core.degrade._rng import effect_rng, smooth_noise
 from core.params import Param
 
@@ -122,10 +122,8 @@ def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> Ef
     h, w = rgb.shape[:2]
     trk = tracks(p, seed=seed, frame=frame, width=w)
     bright, dark = render(trk, seed=seed, frame=frame, height=h, width=w)
-    out = rgb * (1.0 - dark)[..., None]
-    b = bright[..., None]
-    out = out * (1.0 - b) + np.float32(BASE_WHITE) * b
+    out = composite(rgb, dark, bright)
     visible = [t for t in trk if t["visible"]]
     record = {"x": [round(t["x"], 3) for t in visible], "polarity": [t["polarity"] for t in visible],
               "tracks": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in t.items()} for t in trk]}
-    return EffectOutput(out.astype(np.float32, copy=False), record, np.maximum(bright, dark))
+    return EffectOutput(out, record, np.maximum(bright, dark))

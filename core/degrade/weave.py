@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from core.degrade._common import EffectOutput
+from core.degrade._common import EffectOutput, strip_rows
 from core.degrade._rng import catmull_rom_weights, smooth_noise
 from core.params import Param
 
@@ -83,18 +83,22 @@ def shift_rows(img: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     frac = -shifts - start
     weights = np.asarray(catmull_rom_weights(frac), dtype=np.float32)  # (4, H)
     pad = int(np.abs(start).max()) + 3
-    padded = np.pad(img, ((0, 0), (pad, pad), (0, 0)), mode="reflect")
-    out = np.zeros_like(img)
-    if np.all(shifts == shifts[0]):
-        for k in range(4):
-            lo = pad + int(start[0]) - 1 + k
-            out += weights[k, 0] * padded[:, lo:lo + w]
-        return out
-    for y in range(h):
-        row = out[y]
-        for k in range(4):
-            lo = pad + int(start[y]) - 1 + k
-            row += weights[k, y] * padded[y, lo:lo + w]
+    out = np.zeros(img.shape, img.dtype)  # C order even for a transposed view: no copy to make it contiguous
+    uniform = bool(np.all(shifts == shifts[0]))
+    rows = strip_rows(img)
+    for y0 in range(0, h, rows):  # a strip of rows padded at a time: no padded copy of the frame
+        padded = np.pad(img[y0:y0 + rows], ((0, 0), (pad, pad), (0, 0)), mode="reflect")
+        if uniform:
+            strip = out[y0:y0 + rows]
+            for k in range(4):
+                lo = pad + int(start[0]) - 1 + k
+                strip += weights[k, 0] * padded[:, lo:lo + w]
+            continue
+        for y in range(y0, min(h, y0 + rows)):
+            row = out[y]
+            for k in range(4):
+                lo = pad + int(start[y]) - 1 + k
+                row += weights[k, y] * padded[y - y0, lo:lo + w]
     return out
 
 
@@ -119,5 +123,5 @@ def warp(img: np.ndarray, offsets: Mapping[str, float]) -> np.ndarray:
 def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> EffectOutput:
     """Move the frame by its weave offsets."""
     offsets = weave_offsets(p, seed=seed, frame=frame)
-    out = warp(rgb, offsets)
-    return EffectOutput(np.maximum(out, 0.0).astype(np.float32, copy=False), offsets)
+    out = warp(rgb, offsets)  # a new array: clipped in place
+    return EffectOutput(np.maximum(out, 0.0, out=out), offsets)
