@@ -2,9 +2,9 @@
 
 Every command shown in a code block is parsed by the real ``reelkit`` parser (a renamed flag or choice fails
 here); every option named in backticks in the prose exists on some subcommand; and the commands that read
-only a file or sequence run for real in a temporary folder holding files of the names the docs use, made
-from the shipped photos. Commands that need trained models, video pairs or a demo project are parsed, not run
-(they have their own tests: test_demo, test_pipeline_project, test_cli_train_infer, test_dataset_*).
+only a file or sequence (or nothing: generate) run for real in a temporary folder holding files of the names
+the docs use, made from the shipped photos. Commands that need trained models, video pairs or a demo project
+are parsed, not run (they have their own tests: test_demo, test_pipeline_project, test_cli_train_infer, test_dataset_*).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def _make_inputs(folder, command: str) -> None:
 
 
 RUNNABLE = [(d, c) for d, c in COMMANDS
-            if c.split()[0] in ("info", "convert", "degrade") and "demo_output" not in c]
+            if c.split()[0] in ("info", "convert", "degrade", "generate") and "demo_output" not in c]
 
 
 @pytest.mark.parametrize("doc,command", RUNNABLE, ids=[f"{d}:{c[:40]}" for d, c in RUNNABLE])
