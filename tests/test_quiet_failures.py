@@ -42,3 +42,29 @@ def test_a_failed_align_leaves_no_folder(tmp_path, capsys):
     assert main(["align", "--source", str(source), "--reference", str(cut), "--output-dir", str(out), "-q"]) == 1
     assert "cut.exr: truncated or corrupt OpenEXR file" in capsys.readouterr().err
     assert not out.exists()  # was: aligned/manifest.json
+
+
+def test_a_large_frame_shows_its_tiles_and_the_frame_bar_its_real_time(tmp_path):
+    """Before: one large frame showed only 'infer: 1/1 [00:00<00:00, 123.96frame/s]' once it was done."""
+    import json
+    import re
+
+    import cv2
+
+    from core import io
+    from tests.conftest import srgb_sample
+
+    io.write_image(tmp_path / "big.exr", cv2.resize(srgb_sample("chelsea.png"), (902, 600)), colorspace="srgb")
+    run = subprocess.run(reelkit("infer", "--model", "film_restore", str(tmp_path / "big.exr"), "--tile", "128",
+                                 "-o", str(tmp_path / "out")), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    tiles = json.loads((tmp_path / "out" / "manifest.json").read_text())["frames"]["big.exr"]["tiles"]
+    shown = run.stderr.replace("\r", "\n")
+    assert tiles > 100 and f"tiles:   0%|          | 0/{tiles}" in shown
+    assert re.search(rf"tiles: +\d+%.*\| (\d+)/{tiles} ", shown)  # the bar moved inside the frame
+    # the frames bar's clock started with the work: its rate is the frame's real time, not the instant after it
+    last = [line for line in shown.splitlines() if line.startswith("infer: 100%")][-1]
+    seconds = json.loads((tmp_path / "out" / "manifest.json").read_text())["frames"]["big.exr"]["seconds"]
+    rate = re.search(r"([\d.]+)(s/frame|frame/s)\]", last)
+    per_frame = float(rate.group(1)) if rate.group(2) == "s/frame" else 1 / float(rate.group(1))
+    assert per_frame >= 0.9 * seconds, last

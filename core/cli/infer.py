@@ -28,14 +28,14 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from core.cli.main import colorspace_values
-    from core.cli.progress import progress_bar
+    from core.cli.progress import progress_bar, tile_bar
     from core.infer import INFER_PARAMS, infer_files, load_model
 
     model = load_model(args.model)  # resolved, read and hashed once for the whole job
-    with progress_bar("infer", quiet=args.quiet) as update:
+    with progress_bar("infer", quiet=args.quiet) as update, tile_bar(quiet=args.quiet) as tiles:
         manifest = infer_files(model, args.input, output_dir=args.output_dir, output=args.output,
                                params=INFER_PARAMS.from_namespace(args), frames=args.frames, force=args.force,
-                               progress=update, **colorspace_values(args))
+                               progress=update, tile_progress=tiles, **colorspace_values(args))
     frames = manifest.data["frames"]
     resumed = sum(1 for r in frames.values() if r.get("resumed"))
     if not args.quiet:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,8 @@ def default_output(input_path: str, frames: str | None = None) -> str:
 def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, pixel_type: str = "half",
                compression: str = "zip", input_colorspace: str | None = None,
                overwrite: bool = False,
-               neighbours: tuple[tuple[Path, int | None], tuple[Path, int | None]] | None = None) -> dict[str, Any]:
+               neighbours: tuple[tuple[Path, int | None], tuple[Path, int | None]] | None = None,
+               tile_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Restore one file into ``dst`` (ACEScg EXR); returns its manifest record.
 
     ``input_colorspace`` states the input's colour space (``None``: what
@@ -97,6 +98,7 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     ``neighbours``: the previous and next input frames, ``(file, frame)`` each; given, one-frame
     defects are first repaired from them (:func:`core.infer.temporal.temporal_repair`,
     in the model's colour space) and the record counts the pixels repaired.
+    ``tile_progress(tiles done, tiles)`` follows the model's tiles.
     """
     from core import color, io
 
@@ -114,7 +116,7 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
         result = temporal_repair(img.pixels, *around)
         img, repaired, skipped = img.replace(pixels=result.image), int(result.mask.sum()), result.skipped
     tiles_before = restorer.tiles_run
-    out = restorer.run_frame(img)
+    out = restorer.run_frame(img, progress=tile_progress)
     if out.colorspace != OUTPUT_COLORSPACE:
         out = color.convert_frame(out, OUTPUT_COLORSPACE)
     spec = restorer.spec
@@ -157,7 +159,7 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
                 output: str | None = None, params: Mapping[str, Any] | None = None, frames: str | None = None,
                 force: bool = False, progress: ProgressFn | None = None,
                 manifest: str | os.PathLike | Mapping[str, Any] | None = None,
-                input_colorspace: str | None = None) -> Manifest:
+                input_colorspace: str | None = None, tile_progress: ProgressFn | None = None) -> Manifest:
     """Restore a file or sequence with ``model`` into ``output_dir``; returns the finished manifest.
 
     ``input_pattern``: a file, a sequence (``plate.####.exr``,
@@ -178,6 +180,9 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
     Frames already rendered with the same configuration are skipped unless
     ``force``; other existing outputs raise
     :class:`~core.errors.OutputExistsError` unless ``force``.
+    ``progress(frames done, frames, frame)`` follows the frames,
+    ``tile_progress(tiles done, tiles, frame)`` the tiles inside each frame
+    rendered (a large frame is minutes of work).
     """
     from core.io import colorspace_option
 
@@ -217,6 +222,8 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
         return infer_file(state["restorer"], task.source, task.target, frame=task.frame,
                           pixel_type=values["pixel_type"], compression=values["compression"],
                           input_colorspace=input_colorspace, overwrite=True,
-                          neighbours=task.reads[1:] or None)
+                          neighbours=task.reads[1:] or None,
+                          tile_progress=None if tile_progress is None else
+                          lambda done, total: tile_progress(done, total, task.frame))
 
     return run_frame_job(job, tasks, process, force=force, progress=progress)

@@ -12,7 +12,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +217,7 @@ class Restorer:
         # amplified by the decoding: ~6e-6 relative at the top of the log2 range)
         return decode_pixels(y[0].transpose(1, 2, 0), self.spec.encoding)
 
-    def run(self, pixels, *, name: str = "image") -> np.ndarray:
+    def run(self, pixels, *, name: str = "image", progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Restore ``pixels`` (``HWC`` ``float32``, C in {1, 3, 4}, in the model's colour space); same shape out.
 
         Four channels: the network runs on RGB and alpha passes through
@@ -226,7 +226,7 @@ class Restorer:
         :class:`~core.errors.ImageError` naming ``name``. Beyond the input,
         the memory is the output frame plus a tile's worth: tiles are
         encoded one at a time, and the checks and the mix go a strip of
-        rows at a time.
+        rows at a time. ``progress(tiles done, tiles)`` follows the tiles.
         """
         px = as_hwc_float32(pixels, name=name)
         check_finite(px, name=name)
@@ -243,7 +243,7 @@ class Restorer:
         result = np.empty(px.shape, np.float32) if n == 4 else None
         restored, tiles = run_tiled(functools.partial(self._run_tile, context=context), px[..., :c], tile=self.tile,
                                     overlap=self.overlap, halo=self.spec.halo, multiple_of=self.spec.multiple_of,
-                                    out=None if result is None else result[..., :c])
+                                    out=None if result is None else result[..., :c], progress=progress)
         h = px.shape[0]
         step = max(1, _STRIP_VALUES // max(1, restored[0].size))
         bad = sum(int(np.count_nonzero(~np.isfinite(restored[y:y + step]))) for y in range(0, h, step))
@@ -262,7 +262,8 @@ class Restorer:
             return result
         return restored
 
-    def run_frame(self, frame: Frame | np.ndarray) -> Frame | np.ndarray:
+    def run_frame(self, frame: Frame | np.ndarray, *,
+                  progress: Callable[[int, int], None] | None = None) -> Frame | np.ndarray:
         """Restore one frame.
 
         A :class:`~core.frame.Frame` is converted to the model's colour space
@@ -271,15 +272,16 @@ class Restorer:
         layers and metadata carried over; ``metadata["restored_by"]`` names the
         model). A bare array is taken to be in the model's colour space and
         comes back as an array. Errors name the frame (path and number).
+        ``progress(tiles done, tiles)`` follows the tiles (:meth:`run`).
         """
         if not isinstance(frame, Frame):
-            return self.run(frame)
+            return self.run(frame, progress=progress)
         from core import color
 
         check_finite(frame.pixels, name=frame.describe())
         if color.canonical_colorspace(frame.colorspace) != self.spec.colorspace:
             frame = color.convert_frame(frame, self.spec.colorspace)
-        pixels = self.run(frame.pixels, name=frame.describe())
+        pixels = self.run(frame.pixels, name=frame.describe(), progress=progress)
         metadata = dict(frame.metadata)
         metadata["restored_by"] = f"{self.spec.name} {self.spec.version}"
         return frame.replace(pixels=pixels, metadata=metadata)

@@ -169,7 +169,8 @@ def _crop(pixels: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray
 
 def run_tiled(fn: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, *, tile: int, overlap: int,
               halo: int, multiple_of: int = 1, out_channels: int | None = None,
-              out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+              out: np.ndarray | None = None,
+              progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
     """Evaluate ``fn`` over ``pixels`` (``HWC`` ``float32``) tile by tile; returns ``(output, tiles run)``.
 
     ``tile``/``overlap`` as returned by :func:`resolve_tiling` (``tile`` 0:
@@ -178,6 +179,7 @@ def run_tiled(fn: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, *, til
     ``multiple_of``) and returns ``(t, t, out_channels)`` (default: C).
     ``out``: an ``(H, W, out_channels)`` ``float32`` array (or view) to
     write the result into instead of a new one; it is returned.
+    ``progress(tiles done, tiles in the frame)`` is called after each tile.
     """
     h, w, c = pixels.shape
     rows = axis_tiles(h, tile=tile, overlap=overlap, halo=halo, multiple_of=multiple_of)
@@ -196,4 +198,6 @@ def run_tiled(fn: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, *, til
             count += 1
             crop = result[rows.local(i), cols.local(j)]
             out[ys, xs] += crop * (rows.weights[i][:, None, None] * cols.weights[j][None, :, None])
+            if progress is not None:
+                progress(count, len(rows.origins) * len(cols.origins))
     return out, count
