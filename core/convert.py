@@ -46,13 +46,16 @@ def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: i
     source = None if params["source"] == "auto" else params["source"]
     img = io.read_frame(src, frame, colorspace=source)
     out = color.convert_frame(img, params["target"], nonfinite=params["nonfinite"])
+    record = {"input": str(src), "frame": frame, "output": str(dst), "from": img.colorspace, "to": out.colorspace}
+    if img.n_channels == 4:
+        record["alpha"] = alpha_of(img)
+    del img  # not needed to write: on a huge frame, one frame-sized array less while the file is encoded
     bit_depth = None if params["bit_depth"] == "auto" else int(params["bit_depth"])
     # the target is what the user asked the file to hold, whatever the container
     io.write_image(dst, out, pixel_type=params["pixel_type"], compression=params["compression"],
                    bit_depth=bit_depth, output_colorspace=out.colorspace, overwrite=overwrite,
                    attributes={"reelkit/source": os.path.basename(src)})
-    record = {"input": str(src), "frame": frame, "output": str(dst), "from": img.colorspace, "to": out.colorspace}
-    return {**record, "alpha": alpha_of(img)} if img.n_channels == 4 else record
+    return record
 
 
 def convert(input_path: str, output: str, *, output_dir: str | os.PathLike = ".", params: dict[str, Any] | None = None,

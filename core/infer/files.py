@@ -115,8 +115,10 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
                   for p, n in neighbours]
         result = temporal_repair(img.pixels, *around)
         img, repaired, skipped = img.replace(pixels=result.image), int(result.mask.sum()), result.skipped
+        del around, result  # the neighbours are not needed any more: two frames less while restoring
     tiles_before = restorer.tiles_run
     out = restorer.run_frame(img, progress=tile_progress)
+    del img  # not needed to write: on a huge frame, one frame-sized array less while the file is encoded
     if out.colorspace != OUTPUT_COLORSPACE:
         out = color.convert_frame(out, OUTPUT_COLORSPACE)
     spec = restorer.spec
