@@ -25,7 +25,8 @@ from tests.conftest import REPO
 #: (family, params, seed, sha256[:32] of generate(..., width=96, height=64).pixels.tobytes())
 GOLDEN = [
     ("noise", {}, 7, "da4929a22895bd3d7bc89333f1a2797c"),
-    ("noise", {"noise": "value", "type": "turbulence", "size": 20, "size_y": 30}, 1, "c88ba9ebef6041b8a5cd4cbd68f6f164"),
+    ("noise", {"noise": "value", "type": "turbulence", "size": 20, "size_y": 30}, 1,
+     "c88ba9ebef6041b8a5cd4cbd68f6f164"),
     ("noise", {"noise": "simplex", "rotate": 30, "zoffset": 0.4, "size": 25, "size_y": 25, "gamma": 1.0}, 2**40 + 3,
      "b8057a4df55f3411dd28c5ebe661512c"),
     ("noise", {"translate_x": 12345.5, "scale": 0.1, "octaves": 16, "nyquist": False, "lacunarity": 2.5}, 0,
@@ -36,7 +37,8 @@ GOLDEN = [
     ("ramp", {"shape": "four_corner"}, 0, "61762ea297605a46be2057eff70e0a7f"),
     ("shape", {"shape": "circle"}, 0, "f5b2e57998797a655661289ab6560a6f"),
     ("shape", {"shape": "box", "rotate": 15, "aspect": 1.5}, 0, "eec239b1e37424c5db768503320dfca5"),
-    ("shape", {"shape": "rounded_box", "repeat_x": 3, "repeat_y": 2, "radius": 0.1}, 0, "277e1040098dc2f1a9ed8d8177b2a6b7"),
+    ("shape", {"shape": "rounded_box", "repeat_x": 3, "repeat_y": 2, "radius": 0.1}, 0,
+     "277e1040098dc2f1a9ed8d8177b2a6b7"),
     ("shape", {"shape": "ring", "union": "line"}, 0, "03fe137cf77e20fa684d090133856f94"),
     ("shape", {"shape": "polygon", "sides": 7}, 0, "66489d6bf8d76e803a5c7d0c5a19a4f2"),
     ("shape", {"shape": "star", "rotate": 10}, 0, "ff32c5fa215ab0ad2a102212be7784cd"),
@@ -49,7 +51,8 @@ GOLDEN = [
      "ea127c729b57d8924daef5432d1f6d3d"),
     ("repetition", {"element": "u", "repeats": 5, "scale_mode": "fibonacci", "step_x": 0.1, "origin_x": 0.2}, 0,
      "70ece0cba007fe9a3c4ee8edd13bef72"),
-    ("repetition", {"element": "infinity", "repeats": 6, "scale_mode": "golden"}, 0, "4e0b19133787b25cdea79bb8a366a6bb"),
+    ("repetition", {"element": "infinity", "repeats": 6, "scale_mode": "golden"}, 0,
+     "4e0b19133787b25cdea79bb8a366a6bb"),
     ("chart", {"chart": "colorchecker"}, 0, "9b411c0dc994307112dc98a086dc5f8d"),
     ("chart", {"chart": "smpte_bars"}, 0, "00d5dd3814d16867d9bd278f4ea952cb"),
     ("chart", {"chart": "zone_plate"}, 0, "4f47115e4737985195ff8a05b0ff8386"),
@@ -147,7 +150,8 @@ def test_noise_colour_ramp_gamma_and_zoffset():
     assert not col[..., 1].any()
     np.testing.assert_allclose(col[..., 2], 2.0 * v, atol=1e-6)
     # zoffset moves continuously: a small step changes the image a little, an integer step completely
-    z0, z1, z2 = (generate("noise", {**base, "zoffset": z}, seed=4, width=64, height=48).pixels for z in (2.0, 2.001, 3.0))
+    z0, z1, z2 = (generate("noise", {**base, "zoffset": z}, seed=4, width=64, height=48).pixels
+                  for z in (2.0, 2.001, 3.0))
     assert 0 < np.abs(z1 - z0).max() < 0.01 < np.abs(z2 - z0).max()
 
 

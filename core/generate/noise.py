@@ -168,7 +168,8 @@ def _octaves(p: dict[str, Any], width: int, height: int, seed: int) -> list[dict
             break
         key = seed_key(seed, "noise", k)
         shift = (key >> 8) * 2.0**-24 * 256.0   # per-octave lattice shift, so octaves do not share a cell corner
-        # lattice x = fx * ( c * (px - cx0) + s * (py - cy0)) + shift ;  y = fy * (-s * (px - cx0) + c * (py - cy0)) + shift
+        # lattice x = fx * ( c * (px - cx0) + s * (py - cy0)) + shift
+        #         y = fy * (-s * (px - cx0) + c * (py - cy0)) + shift
         ax, bx = fx * c, fx * s
         ay, by = -fy * s, fy * c
         x0 = -(ax * cx0 + bx * cy0) + shift

@@ -85,9 +85,10 @@ def generate(name: str, params: Mapping[str, Any] | None = None, *, seed: int = 
     (:data:`GENERATOR_VERSION`), ``family``, ``params`` (all of them,
     resolved) and ``seed``.
 
+    >>> import numpy as np
     >>> f = generate("chart", {"chart": "step_wedge", "steps": 3, "stop_min": -1, "stop_max": 1}, width=6, height=2)
-    >>> f.pixels.shape, f.colorspace, f.pixels[0, :, 0].tolist()
-    ((2, 6, 3), 'ACEScg', [0.09000000357627869, 0.09000000357627869, 0.18000000715255737, 0.18000000715255737, 0.36000001430511475, 0.36000001430511475])
+    >>> f.pixels.shape, f.colorspace, f.pixels[0, ::2, 0].tolist() == [np.float32(v) for v in (0.09, 0.18, 0.36)]
+    ((2, 6, 3), 'ACEScg', True)
     """
     fam = family(name)
     values = fam.spec.resolve(params)

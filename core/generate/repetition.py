@@ -169,7 +169,8 @@ def render_repetition(p: dict[str, Any], seed: int, width: int, height: int,
         s, c = sin_cos_degrees(e["rot"] + p["scene_rotate"])
         radius = e["scale"] * k * p["radius"] * max(p["aspect"], 1.0) * 1.5 + p["thickness"] * k + 2.0 / h
         elements.append({**e, "cx": cx, "cy": cy, "s": np.float32(s), "c": np.float32(c), "k": e["scale"] * k,
-                         "x0": int(np.floor(width / 2 + (cx - radius) * h)), "x1": int(np.ceil(width / 2 + (cx + radius) * h)),
+                         "x0": int(np.floor(width / 2 + (cx - radius) * h)),
+                         "x1": int(np.ceil(width / 2 + (cx + radius) * h)),
                          "y0": int(np.floor(height / 2 + (cy - radius) * h)),
                          "y1": int(np.ceil(height / 2 + (cy + radius) * h))})
     px_all = (pixel_centres(width) - np.float32(width / 2)) / np.float32(h)
@@ -187,7 +188,7 @@ def render_repetition(p: dict[str, Any], seed: int, width: int, height: int,
             k = np.float32(e["k"])
             lx = (e["c"] * x - e["s"] * y) / k
             ly = (e["s"] * x + e["c"] * y) / k
-            d = element_distance(p["element"], lx, ly, p["radius"], p["aspect"], p["thickness"] / e["k"] if e["k"] else 1.0,
+            d = element_distance(p["element"], lx, ly, p["radius"], p["aspect"], p["thickness"] / e["k"],
                                  p["filled"]) * k
             a = sdf.coverage(d * np.float32(h), p["softness"]) * np.float32(e["alpha"])
             region = out[a0 - y0:a1 - y0, b0:b1]
