@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from core.color.luminance import luminance
+from core.color.matrices import REC709_LUMINANCE
 from core.errors import ParameterError
-from core.palette import controller
 from core.metrics.deltae import delta_e_ok
+from core.palette import controller
 from core.palette.spaces import acescg_to_fit
 
-REC709_WEIGHTS = (0.2126, 0.7152, 0.0722)
 #: Pixels whose luma :func:`compare_luma` bins at a time.
 LUMA_CHUNK = 1 << 16
 
@@ -42,10 +43,9 @@ def rec709_luma(acescg: Any) -> np.ndarray:
     rgb = np.asarray(acescg, dtype=np.float32)
     flat = rgb.reshape(-1, rgb.shape[-1])
     out = np.empty(len(flat), np.float32)
-    w = [np.float32(v) for v in REC709_WEIGHTS]
     for start in range(0, len(flat), LUMA_CHUNK):  # a chunk at a time: no frame-sized temporaries
         enc = np.clip(convert(flat[start:start + LUMA_CHUNK], "ACEScg", "srgb"), 0.0, 1.0)
-        out[start:start + LUMA_CHUNK] = w[0] * enc[:, 0] + w[1] * enc[:, 1] + w[2] * enc[:, 2]
+        out[start:start + LUMA_CHUNK] = luminance(enc, REC709_LUMINANCE)
     return out.reshape(rgb.shape[:-1])
 
 
