@@ -464,6 +464,26 @@ NODES: tuple[NodeSpec, ...] = (
         ),
         color=0xA8845AFF,
     ),
+    NodeSpec(
+        name="ReelGenerate",
+        label="Generate",
+        tooltip="Render ground truth nobody photographed, seeded and bit-exact: noise (Nuke Noise's knobs plus a "
+                "seed, value / gradient / simplex), ramps, signed-distance shapes, repetition scenes and test "
+                "charts (ColorChecker 24, SMPTE bars, zone plate, slanted edge, step wedge, Siemens star), in "
+                "scene-linear ACEScg. Pick a family: its knobs show. Generate renders one image, the same "
+                "bytes as 'reelkit generate' with these values, shown on every frame; the input passes "
+                "through until then.",
+        params="nuke_plugin.nodes.reel_generate:NODE_PARAMS",
+        knob_changed="nuke_plugin.nodes.reel_generate.knob_changed",
+        help={"frames": "not used: the node renders one image, shown on every frame of the script",
+              "input_mode": "not used: the node renders from its knobs, not from its input",
+              "force": "render again even if this folder holds the image for these values"},
+        buttons=(
+            Button("generate", "Generate", "nuke_plugin.nodes.reel_generate.run",
+                   "Render the image now, in the background (cancel from the progress bar)."),
+        ),
+        color=0x5A8AA8FF,
+    ),
 )
 
 

@@ -96,6 +96,7 @@ class Knob:
         self._value = self._default
         self._expression = None
         self._enabled = True
+        self._visible = True
         self._flags: list[str] = []
         self._node = None
 
@@ -130,6 +131,12 @@ class Knob:
 
     def setEnabled(self, flag):
         self._enabled = bool(flag)
+
+    def visible(self):
+        return self._visible
+
+    def setVisible(self, flag):
+        self._visible = bool(flag)
 
     def value(self):
         _check_thread(f"knob {self.fullyQualifiedName()}")

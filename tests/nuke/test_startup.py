@@ -21,7 +21,8 @@ def test_init_only_adds_the_gizmo_folder(nuke, gui):
     assert sys.path == before
 
 
-NODE_LABELS = ["Color Convert", "Spectrum Encode", "Degrade", "Align", "Validate", "Train", "Restore (model)"]
+NODE_LABELS = ["Color Convert", "Spectrum Encode", "Degrade", "Align", "Validate", "Train", "Restore (model)",
+               "Generate"]
 
 
 def test_menu_and_toolbar_entries(started):
