@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="reelkit: supervised ML film restoration and dataset building (headless core).",
     )
     parser.add_argument("--version", action="version", version=f"reelkit {__version__}")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
+    parser.add_argument("--threads", type=int, default=None, metavar="N", dest="cap_threads",
                         help="the most CPU threads any step may use (before the command: reelkit --threads 1 demo); "
                              "default: $REELKIT_THREADS, else the cores free when a step starts (core.threads)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser)
@@ -142,10 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     passive_waiting()  # before torch or onnxruntime load their thread pools
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads {args.threads}: expected an integer >= 1")
-        os.environ[ENV] = str(args.threads)  # every step of this command reads it (core.threads.job_threads)
+    cap = getattr(args, "cap_threads", None)  # a command's own --threads (infer) is another option
+    if cap is not None:
+        if cap < 1:
+            parser.error(f"--threads {cap}: expected an integer >= 1")
+        os.environ[ENV] = str(cap)  # every step of this command reads it (core.threads.job_threads)
     with _signals_as_interrupts() as received:
         try:
             return int(args.func(args) or 0)
