@@ -42,6 +42,19 @@ def _refused(argv: list[str], capsys, *names: str) -> str:
     return err[0]
 
 
+def _linked(tmp_path: Path, name: str, planted: str | None = None) -> tuple[Path, Path]:
+    """``(out, outside)``: an output folder whose ``name`` is a link to a folder outside it (holding
+    ``planted`` with :data:`PLANTED` bytes, when given)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if planted:
+        (outside / planted).write_bytes(PLANTED)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(outside, target_is_directory=True)
+    return out, outside
+
+
 # -- the rule -------------------------------------------------------------------------------------------
 
 
@@ -80,12 +93,7 @@ def test_a_linked_output_folder_is_fine_a_link_inside_it_is_not(tmp_path):
 def test_palette_encode_does_not_follow_a_symlinked_packs_folder(plate, tmp_path, capsys):
     """The issue's case: ``packs/`` inside the output folder links to a folder outside holding a file
     of the same name; before, the job followed the link and replaced it."""
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "plate.1001.npz").write_bytes(PLANTED)
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "packs").symlink_to(outside, target_is_directory=True)
+    out, outside = _linked(tmp_path, "packs", "plate.1001.npz")
     line = _refused(["palette", "encode", plate, "--k", "4", "-o", str(out), "-q"], capsys, "packs")
     assert "symbolic link" in line
     assert _files(outside) == {"plate.1001.npz": PLANTED}
@@ -129,11 +137,7 @@ def test_align_into_a_symlinked_subfolder(plate, tmp_path, capsys):
     subs = sorted({p.relative_to(probe).parts[0] for p in probe.rglob("*") if p.is_file()
                    and len(p.relative_to(probe).parts) > 1})
     assert subs, "align writes into sub-folders"
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / subs[0]).symlink_to(outside, target_is_directory=True)
+    out, outside = _linked(tmp_path, subs[0])
     _refused(argv(out), capsys, subs[0], "symbolic link")
     assert not list(outside.iterdir())
 
@@ -154,11 +158,7 @@ def test_validate_report_folder_linked_elsewhere(tmp_path, capsys):
     from tests.test_validate_run import project
 
     proj = project.__wrapped__(_Factory(tmp_path))  # the module fixture's recipe: a graded pan over a photo
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "report").symlink_to(outside, target_is_directory=True)
+    out, outside = _linked(tmp_path, "report")
     _refused(["validate", "--source", str(proj / "src" / "src.####.exr"), "--reference",
               str(proj / "ref" / "ref.####.exr"), "--candidate", f"ml={proj / 'ml' / 'ml.####.exr'}",
               "--baselines", "grade_matrix", "--output-dir", str(out), "-q"], capsys, "report", "symbolic link")
@@ -171,11 +171,7 @@ def test_train_checkpoints_folder_linked_elsewhere(tmp_path, capsys):
     from tests.test_no_overwrite import _Factory
 
     cfg = _config(tmp_path, _pair.__wrapped__(_Factory(tmp_path)))
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "checkpoints").symlink_to(outside, target_is_directory=True)
+    out, outside = _linked(tmp_path, "checkpoints")
     _refused(["train", "--config", str(cfg), "--output-dir", str(out), "-q"], capsys, "checkpoints", "symbolic link")
     assert not list(outside.iterdir())
 
@@ -186,12 +182,7 @@ def test_dataset_run_stage_folder_linked_elsewhere(tmp_path):
     from tests.test_dataset_pipeline import PARAMS
 
     footage = make_footage(tmp_path / "footage")
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep.png").write_bytes(PLANTED)
-    out = tmp_path / "ds"
-    out.mkdir()
-    (out / "frames").symlink_to(outside, target_is_directory=True)
+    out, outside = _linked(tmp_path, "frames", "keep.png")
     for force in (False, True):
         with pytest.raises(ParameterError, match="frames, a symbolic link"):
             run_dataset(footage.videos, out, PARAMS, force=force)
