@@ -26,7 +26,10 @@ CONVERT_PARAMS = ParamSet(
         Param("source", str, "auto", "colour space of the input; 'auto' takes it from the file, else "
               "core.io's file-type rule (8/16-bit srgb; float $OCIO's scene_linear, else lin_rec709)",
               choices=("auto",) + COLORSPACES, cli="--from", label="From"),
-        Param("target", str, "srgb", "colour space to convert to", choices=COLORSPACES, cli="--to", label="To"),
+        Param("target", str, "auto", "colour space to convert to; 'auto' gives the output container's own: EXR "
+              "scene-linear (a display-encoded input such as sRGB video or JPEG is decoded to lin_rec709, a "
+              "scene-linear one is kept), PNG/TIFF/JPEG sRGB-encoded", choices=("auto",) + COLORSPACES, cli="--to",
+              label="To"),
         Param("nonfinite", str, "raise", "NaN/Inf pixels: 'raise' stops with the frame and pixel, 'pass' lets them through",
               choices=("raise", "pass"), label="NaN/Inf"),
         Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
@@ -35,6 +38,21 @@ CONVERT_PARAMS = ParamSet(
               choices=("auto", "8", "16"), label="Bit depth"),
     ],
 )
+
+def auto_target(path: str | os.PathLike, colorspace: str, bit_depth: int | None = None) -> str:
+    """What ``--to auto`` converts a frame in ``colorspace`` to for the file ``path``: the container's rule
+    (:func:`core.io.encoded_colorspace`: EXR keeps the frame's space, 8/16-bit files get scene-linear frames
+    sRGB-encoded), except that a display-encoded sRGB frame written to EXR is decoded to linear Rec.709
+    (same primaries and white, linear light), so an EXR holds scene-linear values.
+
+    >>> auto_target("f.0001.exr", "srgb"), auto_target("f.0001.exr", "ACEScg"), auto_target("f.png", "ACEScg")
+    ('lin_rec709', 'ACEScg', 'srgb')
+    """
+    from core import io
+
+    space = io.encoded_colorspace(os.fspath(path), colorspace, bit_depth=bit_depth)
+    return "lin_rec709" if space == "srgb" and io.image_format(os.fspath(path), writing=True) == "exr" else space
+
 
 def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: int | None = None,
                        overwrite: bool = False) -> dict[str, Any]:
@@ -45,12 +63,13 @@ def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: i
 
     source = None if params["source"] == "auto" else params["source"]
     img = io.read_frame(src, frame, colorspace=source)
-    out = color.convert_frame(img, params["target"], nonfinite=params["nonfinite"])
+    bit_depth = None if params["bit_depth"] == "auto" else int(params["bit_depth"])
+    target = params["target"] if params["target"] != "auto" else auto_target(dst, img.colorspace, bit_depth)
+    out = color.convert_frame(img, target, nonfinite=params["nonfinite"])
     record = {"input": str(src), "frame": frame, "output": str(dst), "from": img.colorspace, "to": out.colorspace}
     if img.n_channels == 4:
         record["alpha"] = alpha_of(img)
     del img  # not needed to write: on a huge frame, one frame-sized array less while the file is encoded
-    bit_depth = None if params["bit_depth"] == "auto" else int(params["bit_depth"])
     # the target is what the user asked the file to hold, whatever the container
     io.write_image(dst, out, pixel_type=params["pixel_type"], compression=params["compression"],
                    bit_depth=bit_depth, output_colorspace=out.colorspace, overwrite=overwrite,

@@ -307,7 +307,9 @@ NODES: tuple[NodeSpec, ...] = (
         params="core.convert:CONVERT_PARAMS",
         exclude=("bit_depth",),
         exclude_reason="the node always writes EXR, so the PNG/TIFF bit depth does not apply",
-        help={"source": "colour space of the input pixels; 'auto': Nuke's working space"},
+        help={"source": "colour space of the input pixels; 'auto': Nuke's working space",
+              "target": "colour space to convert to; 'auto': the node writes EXR, so scene-linear: the input's own "
+                        "space (sRGB-encoded input is decoded to lin_rec709)"},
         buttons=(
             Button("convert", "Convert", "nuke_plugin.nodes.color_convert.run",
                    "Convert the frames now, in the background (cancel from the progress bar)."),

@@ -166,6 +166,12 @@ def test_convert_extracts_a_video_with_frame_numbers_and_colour_in_the_manifest(
         got = exr(lin / f"frames.{n:04d}.exr")
         assert np.allclose(got, expect, rtol=2e-3, atol=1e-4)  # half precision
     assert io.read_exr_header(lin / "frames.0004.exr")["colorspace"] == "ACEScg"
+    # the bare extract: EXR gets scene-linear light (the sRGB decode, linear Rec.709), not sRGB code values
+    bare = tmp_path / "bare"
+    assert main(["convert", str(clip), "frames.####.exr", "--frames", "3", "-o", str(bare), "-q"]) == 0
+    assert io.read_exr_header(bare / "frames.0003.exr")["colorspace"] == "lin_rec709"
+    expect = color.convert_frame(Frame(ref[3].astype(np.float32) / 255.0, "srgb"), "lin_rec709").pixels
+    assert np.allclose(exr(bare / "frames.0003.exr"), expect, rtol=2e-3, atol=1e-4)
 
     # one line for what cannot be
     capsys.readouterr()

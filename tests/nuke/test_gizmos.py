@@ -320,7 +320,7 @@ def test_check_and_write(tmp_path, capsys):
     assert build_gizmos.main(["--dir", str(tmp_path)]) == 0
     assert build_gizmos.main(["--check", "--dir", str(tmp_path)]) == 0
     path = tmp_path / "ReelColorConvert.gizmo"
-    path.write_text(path.read_text("utf-8").replace("target srgb", "target Lab"), "utf-8")
+    path.write_text(path.read_text("utf-8").replace("target auto", "target Lab"), "utf-8")
     assert build_gizmos.main(["--check", "--dir", str(tmp_path)]) == 1
     assert "out of date" in capsys.readouterr().err
     stale = tmp_path / "ReelGone.gizmo"
