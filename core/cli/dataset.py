@@ -70,4 +70,5 @@ def status(args) -> int:
 
 def _counts(counts: dict) -> str:
     """``frames 15, kept 11, rejected 4, reasons (blur 4, underexposed 2)``: a stage's counts on one line."""
-    return ", ".join(f"{k} ({_counts(v)})" if isinstance(v, dict) else f"{k} {v}" for k, v in counts.items())
+    return ", ".join((f"{k} ({_counts(v)})" if v else f"{k} none") if isinstance(v, dict) else f"{k} {v}"
+                     for k, v in counts.items())
