@@ -9,13 +9,13 @@ The image: ``generate("noise", {"noise": "gradient", "octaves": 8, "size": 350, 
 
 References, the same noise kind, octaves, lacunarity, gain and frequency over the same pixel grid:
 
-- pyfastnoiselite (FastNoiseLite, compiled C++ through Cython): ``NoiseType_Perlin``,
-  ``FractalType_FBm``, ``gen_from_coords`` on the image's pixel coordinates (built before its timer
-  starts), with the library's own threading;
-- vnoise (pure numpy): ``Noise(1).noise2(x, y, octaves=8, grid_mode=True)`` — one rep, it is slow
-  (``--skip-vnoise`` leaves it out). vnoise imports ``pkg_resources``, which setuptools 81+ no longer
-  ships; when it is missing, a stand-in answering ``get_distribution(name).version`` from
-  ``importlib.metadata`` is installed for it.
+- pyfastnoiselite (FastNoiseLite, compiled C++ through Cython): ``NoiseType_Perlin`` (``--noise value``:
+  ``NoiseType_Value``; ``simplex``: ``NoiseType_OpenSimplex2``), ``FractalType_FBm``, ``gen_from_coords``
+  on the image's pixel coordinates (built before its timer starts), with the library's own threading;
+- vnoise (pure numpy, Perlin only: gradient noise): ``Noise(1).noise2(x, y, octaves=8, grid_mode=True)``,
+  one rep: it is slow (``--skip-vnoise`` leaves it out). vnoise imports ``pkg_resources``, which
+  setuptools 81+ no longer ships; when it is missing, a stand-in answering
+  ``get_distribution(name).version`` from ``importlib.metadata`` is installed for it.
 
 A reference that is not installed is skipped (``pip install 'reelkit[bench]'``). Timed reps are
 interleaved (reelkit, FastNoiseLite, reelkit, ...) so both see the same machine load (this machine is
@@ -43,14 +43,18 @@ from benchmarks.timing import best_of  # noqa: E402
 from core.generate import generate, parse_size  # noqa: E402
 
 
-def _fastnoiselite(width: int, height: int, octaves: int, size: float):
+#: FastNoiseLite's noise type for each of core.generate's lattice noises.
+FNL_TYPES = {"value": "NoiseType_Value", "gradient": "NoiseType_Perlin", "simplex": "NoiseType_OpenSimplex2"}
+
+
+def _fastnoiselite(width: int, height: int, octaves: int, size: float, kind: str = "gradient"):
     """A callable rendering the reference image with pyfastnoiselite, or None when it is not installed."""
     try:
         from pyfastnoiselite.pyfastnoiselite import FastNoiseLite, FractalType, NoiseType
     except ImportError:
         return None
     noise = FastNoiseLite(1)
-    noise.noise_type = NoiseType.NoiseType_Perlin
+    noise.noise_type = getattr(NoiseType, FNL_TYPES[kind])
     noise.fractal_type = FractalType.FractalType_FBm
     noise.fractal_octaves = octaves
     noise.fractal_lacunarity = 2.0
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     def ours(threads: int):
         return lambda: generate("noise", params, seed=1, width=width, height=height, threads=threads).pixels
 
-    fnl = _fastnoiselite(width, height, args.octaves, 350.0)
+    fnl = _fastnoiselite(width, height, args.octaves, 350.0, args.noise)
     times: dict[str, list[float]] = {"reelkit": [], "FastNoiseLite": []}
     image = None
     for _ in range(max(1, args.reps)):  # interleaved, so both see the same load
@@ -124,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         ratio = best / ref
         ok = ok and ratio <= 2.0
         print(f"FastNoiseLite  {ref:7.3f} s  ratio reelkit/FastNoiseLite {ratio:.2f} (target <= 2.0)")
-    vn = None if args.skip_vnoise else _vnoise(width, height, args.octaves, 350.0)
+    vn = None if args.skip_vnoise or args.noise != "gradient" else _vnoise(width, height, args.octaves, 350.0)
     if vn is None:
-        print("vnoise         skipped" + ("" if args.skip_vnoise else ": pip install vnoise (the bench extra)"))
+        why = ("" if args.skip_vnoise else ": Perlin only" if args.noise != "gradient"
+               else ": pip install vnoise (the bench extra)")
+        print("vnoise         skipped" + why)
     else:
         t0 = time.perf_counter()
         vn()
