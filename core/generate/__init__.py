@@ -19,8 +19,8 @@ Frames are ``float32`` ``HW3`` scene-linear ACEScg. Bit-exact: randomness
 is integer hashing (:mod:`._hash`), transcendental functions are built from
 exact IEEE operations (:mod:`._math`), and bands of rows are computed the
 same way on any number of threads (:mod:`._tiles`), so the same params and
-seed give the same bytes on any machine. Files: :func:`generate_files`
-(``reelkit generate``).
+seed give the same bytes on any machine. Files:
+:func:`core.generate.files.generate_files` (``reelkit generate``).
 
 >>> frame = generate("noise", {"octaves": 3}, seed=7, width=32, height=16)
 >>> frame.pixels.shape, frame.pixels.dtype.name, frame.metadata["seed"]
