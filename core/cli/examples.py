@@ -102,6 +102,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("verify previews", "re-hash every file the manifests under previews/ record"),
         ("verify pipeline -q", "only the exit status and the mismatches"),
     ),
+    "mcp": (
+        ("mcp --root /shows/reel3", "serve the tools to an assistant over stdio; nothing outside the root is touched"),
+        ("mcp --root shots --root renders --confirm-frames 20", "two roots; calls over 20 frames need the plan's token"),
+    ),
 }
 
 

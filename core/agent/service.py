@@ -1,0 +1,105 @@
+"""The agent's calls, host-agnostic: check, plan, confirm, run and journal (the MCP server wraps this).
+
+:meth:`Agent.call` does, in order: find the tool (``unknown_tool``),
+check every argument against its spec (:mod:`core.agent.schema`), resolve
+every path argument inside the allowed roots (:mod:`core.agent.roots`);
+for a writing tool, make its :class:`~core.agent.plan.Plan` and check every
+file it reads and writes against the roots too. ``plan_only`` (the default)
+returns the plan. Otherwise a call the plan says needs confirming runs only
+with ``confirm`` equal to the plan's token; the run is journaled
+(:class:`~core.agent.journal.Journal`) so ``undo`` / ``redo`` put the files
+back exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from core.agent.journal import Journal
+from core.agent.roots import Roots
+from core.agent.schema import FieldError, check_arguments, object_schema
+from core.agent.tools import Tool, build_tools, dataset_status, restore_status
+from core.params import Param
+
+#: Frames a call may make without a confirmation (``reelkit mcp --confirm-frames``).
+CONFIRM_FRAMES = 100
+
+#: The journal tools' one argument.
+ACTION_ID = Param("id", int, None, "journal action id (default: the last one done for undo, the last one "
+                  "undone for redo)", minimum=1)
+
+
+class Agent:
+    """The tools over ``roots``, with the journal in the first root."""
+
+    def __init__(self, roots: Iterable[str | os.PathLike], *, confirm_frames: int = CONFIRM_FRAMES):
+        self.roots = Roots(roots)
+        self.confirm_frames = int(confirm_frames)
+        self.tools: dict[str, Tool] = build_tools()
+        self.journal = Journal(self.roots.primary)
+        self._journal_tools = {
+            "undo": ("undo the last action done (or the action 'id'): the files it created are removed, the "
+                     "ones it replaced restored byte for byte (sha256 checked)", self.journal.undo),
+            "redo": ("re-apply the last action undone (or the action 'id') exactly as it was",
+                     self.journal.redo),
+        }
+
+    # -- what the server lists ------------------------------------------------------------------------------
+    def tool_list(self) -> list[dict[str, Any]]:
+        """name, description, inputSchema of every tool."""
+        out = [{"name": t.name, "description": t.description, "inputSchema": t.input_schema()}
+               for t in self.tools.values()]
+        out += [{"name": name, "description": text, "inputSchema": object_schema([ACTION_ID])}
+                for name, (text, _) in self._journal_tools.items()]
+        out.append({"name": "journal", "description": "every action run through this server, newest last: tool, "
+                    "arguments, files created and replaced, state (done / undone)",
+                    "inputSchema": object_schema([])})
+        return out
+
+    # -- one call ------------------------------------------------------------------------------------------
+    def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if name in self._journal_tools:
+            values = check_arguments({"id": ACTION_ID}, arguments)
+            return self._journal_tools[name][1](values["id"])
+        if name == "journal":
+            check_arguments({}, arguments)
+            return {"journal": str(self.journal.path), "actions": self.journal.actions()}
+        tool = self.tools.get(name)
+        if tool is None:
+            raise FieldError("name", f"unknown tool {name!r}; known: {', '.join([*self.tools, 'undo', 'redo', 'journal'])}",
+                             code="unknown_tool")
+        given = set(arguments or {})
+        values = check_arguments(tool.by_name, arguments, tool.required)
+        for field in tool.paths:
+            if values.get(field) is not None and field != "model":  # a model may be a shipped name
+                self.roots.path(field, values[field])
+        if not tool.writes:
+            return tool.run(values, given, self.roots)
+        plan = tool.plan(values, given, self.roots)
+        self.roots.check("input", plan.reads)
+        self.roots.check("output" if values.get("output") else "output_dir", plan.writes)
+        plan.judge(confirm_frames=self.confirm_frames)
+        if values["plan_only"]:
+            return {"plan": plan.to_dict()}
+        if plan.confirm_reasons and values["confirm"] != plan.token:
+            reasons = "; ".join(plan.confirm_reasons)
+            if values["confirm"] is None:
+                raise FieldError("confirm", f"this call needs confirming ({reasons}): plan it (plan_only=true) and "
+                                 "pass its token as confirm", code="confirm_required")
+            raise FieldError("confirm", f"the token does not match this call's plan ({reasons}): the arguments or "
+                             "the files it replaces changed since it was planned; plan it again",
+                             code="token_mismatch")
+        planned = plan.to_dict()  # as it stood before the run
+        action_id, result = self.journal.record(plan, lambda: tool.run(values, given, self.roots))
+        return {"action": action_id, "result": result, "plan": planned}
+
+    # -- resources -----------------------------------------------------------------------------------------
+    def resource(self, kind: str, path: str) -> dict[str, Any]:
+        """``restore`` (a project's status) or ``dataset`` (a dataset folder's status) of ``path``."""
+        if kind == "restore":
+            return restore_status(self.roots.path("project", path))
+        if kind == "dataset":
+            return dataset_status(self.roots.path("folder", path))
+        raise FieldError("uri", f"unknown resource kind {kind!r}: restore or dataset", code="not_found")
