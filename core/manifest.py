@@ -119,25 +119,28 @@ def refuse_escapes(folder: str | os.PathLike, paths: Iterable[str | os.PathLike]
     symbolic link. ``folder`` itself may be a link (an output on another
     disk). Call it before anything is written; ``force`` does not lift it.
     """
-    root = Path(os.path.abspath(folder))
-    real_root = Path(os.path.realpath(root))
+    root = os.path.abspath(folder)
+    real_root = os.path.realpath(root)
+    cwd = os.getcwd()
+    parents_ok: set[str] = set()  # the frames of a sequence share their folder: resolve it once
     for given in paths:
-        path = Path(os.path.abspath(given))
-        try:
-            rel = path.relative_to(root)
-        except ValueError:
-            rel = None
-        if rel is None or not rel.parts:
+        raw = os.path.join(cwd, given)
+        path = os.path.normpath(raw)
+        rel = os.path.relpath(path, root)
+        if rel == "." or rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
             raise ParameterError(f"output {given}: outside the output folder {folder} "
                                  "(output names must stay inside --output-dir)")
+        parent = os.path.dirname(raw)
         # realpath resolves each link before a following '..', as the system does when writing
-        if Path(os.path.realpath(Path(os.getcwd(), given).parent)) != real_root / rel.parent:
-            for inside in reversed(Path(os.getcwd(), given).parents):
-                if len(inside.parts) > len(root.parts) and inside.is_symlink():
-                    raise ParameterError(f"output {given}: goes through {inside}, a symbolic link to "
-                                         f"{os.path.realpath(inside)} (outputs are never written through links)")
-            raise ParameterError(f"output {given}: leaves the output folder {folder} through a symbolic link")
-        if path.is_symlink():
+        if parent not in parents_ok:
+            if os.path.realpath(parent) != os.path.normpath(os.path.join(real_root, os.path.dirname(rel))):
+                for inside in reversed(Path(raw).parents):
+                    if len(inside.parts) > len(Path(root).parts) and inside.is_symlink():
+                        raise ParameterError(f"output {given}: goes through {inside}, a symbolic link to "
+                                             f"{os.path.realpath(inside)} (outputs are never written through links)")
+                raise ParameterError(f"output {given}: leaves the output folder {folder} through a symbolic link")
+            parents_ok.add(parent)
+        if os.path.islink(path):
             raise ParameterError(f"output {given}: is a symbolic link (to {os.path.realpath(path)}); "
                                  "outputs are never written through links")
 
