@@ -113,16 +113,18 @@ def test_tool_schemas_are_the_cli_specs(tmp_path):
     from core.generate import FAMILIES
     from core.generate.files import GENERATE_RUN_PARAMS
     from core.infer import INFER_PARAMS
-    from core.palette import ENCODE_PARAMS
+    from core.palette import params as palette_params
 
     async def scenario():
         async with _server(tmp_path) as c:
             return {t.name: t for t in (await c.session.list_tools()).tools}
 
     tools = run(scenario)
+    # palette report's own defaults (REPORT_PARAMS) where the palette package has them, else the encode spec
+    report_spec = getattr(palette_params, "REPORT_PARAMS", palette_params.ENCODE_PARAMS)
     kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
     specs = {"convert": [p for p in CONVERT_PARAMS if p.name != "source"], "degrade": [*DEGRADE_OUTPUT_PARAMS, *DEGRADE_PARAMS],
-             "infer": list(INFER_PARAMS), "palette_report": [p for p in ENCODE_PARAMS if p.name not in ("output", "shared")],
+             "infer": list(INFER_PARAMS), "palette_report": [p for p in report_spec if p.name not in ("output", "shared")],
              **{f"generate_{n}": [*GENERATE_RUN_PARAMS, *f.spec] for n, f in FAMILIES.items()}}
     for tool, params in specs.items():
         props = tools[tool].inputSchema["properties"]
@@ -135,7 +137,7 @@ def test_tool_schemas_are_the_cli_specs(tmp_path):
             assert got.get("default") == p.default, (tool, p.name)
     # every CLI option of the command is a tool argument, and the reverse (but for the agent's plan/confirm
     # and the CLI's terminal-only options)
-    agent_only, cli_only = {"plan_only", "confirm"}, {"quiet", "func", "cap_threads", "command"}
+    agent_only, cli_only = {"plan_only", "confirm", "background"}, {"quiet", "func", "cap_threads", "command"}
     for tool, words, extra_cli in [("convert", ("convert",), set()), ("degrade", ("degrade",), set()),
                                    ("infer", ("infer",), set()), ("palette_report", ("palette", "report"), set()),
                                    ("generate_noise", ("generate", "noise"), {"list", "family"})]:
@@ -343,3 +345,51 @@ def test_status_resources_read_as_json(tmp_path):
             assert "not a dataset folder" in err["message"]
 
     run(scenario)
+
+
+# -- background tasks ------------------------------------------------------------------------------------
+def test_a_background_task_reports_progress_and_a_cancelled_one_leaves_valid_resumable_outputs(tmp_path):
+    from core.manifest import verify_folder
+
+    for i in range(24):
+        _photo(tmp_path / "shots" / f"plate.{1001 + i:04d}.png", size=(192, 256), shift=i)
+    args = {"input": "shots/plate.####.png", "output": "dmg.####.exr", "preset": "dusty_35mm", "seed": 3}
+
+    async def poll(c, task_id):
+        while (status := await c.ok("task_status", id=task_id))["state"] == "running":
+            await asyncio.sleep(0.05)
+        return status
+
+    async def scenario():
+        async with _server(tmp_path) as c:
+            small = await c.ok("degrade", **args, frames="1001-1003", output_dir="small", plan_only=False,
+                               background=True)
+            status = await poll(c, small["task"])
+            assert status["state"] == "done" and (status["done"], status["total"]) == (3, 3)
+            assert status["result"]["frames"] == 3 and status["action"] == 1
+            assert sorted(p.name for p in (tmp_path / "small").glob("*.exr")) == [f"dmg.{n}.exr" for n in (1001, 1002, 1003)]
+
+            started = await c.ok("degrade", **args, output_dir="big", plan_only=False, background=True)
+            await c.ok("task_cancel", id=started["task"])
+            status = await poll(c, started["task"])
+            assert status["state"] == "cancelled", status
+            assert 0 < status["done"] < 24
+            err = await c.error("task_cancel", id=started["task"])
+            assert err["field"] == "id" and "cancelled" in err["message"]
+            return status["done"]
+
+    done = run(scenario)
+    big = tmp_path / "big"
+    manifest = json.loads((big / "manifest.json").read_text("utf-8"))
+    assert manifest["status"] == "failed" and sum(r["status"] == "done" for r in manifest["frames"].values()) == done
+    checked, problems = verify_folder(big)
+    assert problems == [] and checked > done  # every frame recorded is intact
+
+    async def resume():
+        async with _server(tmp_path) as c:
+            result = (await c.ok("degrade", **args, output_dir="big", plan_only=False))["result"]
+            assert (result["frames"], result["resumed"], result["status"]) == (24, done, "done")
+            tasks = (await c.ok("task_status"))["tasks"]
+            assert [t["state"] for t in tasks] == ["done", "cancelled"]
+
+    run(resume)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,8 @@ class Journal:
     def __init__(self, root: Path):
         self.folder = Path(root) / FOLDER
         self.path = self.folder / "journal.jsonl"
+        self._lock = threading.Lock()  # background tasks record from their threads
+        self._reserved: set[int] = set()
 
     # -- reading ----------------------------------------------------------------------------------------
     def events(self) -> list[dict[str, Any]]:
@@ -62,7 +65,7 @@ class Journal:
 
     def _append(self, event: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"format": FORMAT, **event}, sort_keys=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
@@ -77,7 +80,9 @@ class Journal:
         Returns (action id, the run's result). A run that raises is still recorded (``"error"``) when it
         changed a file, so it can be undone.
         """
-        action_id = 1 + max((a["id"] for a in self.actions()), default=0)
+        with self._lock:
+            action_id = 1 + max([a["id"] for a in self.actions()] + list(self._reserved), default=0)
+            self._reserved.add(action_id)
         before_dir = self._store(action_id, "before")
         out_dir = plan.output_dir
         folder_existed = out_dir is not None and out_dir.is_dir()

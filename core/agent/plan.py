@@ -22,7 +22,7 @@ from typing import Any
 from core.params import config_hash
 
 #: Arguments that steer the call, not the work: left out of the token.
-CONTROL_ARGUMENTS = ("plan_only", "confirm")
+CONTROL_ARGUMENTS = ("plan_only", "confirm", "background")
 
 
 @dataclasses.dataclass

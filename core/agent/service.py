@@ -20,6 +20,7 @@ from typing import Any
 from core.agent.journal import Journal
 from core.agent.roots import Roots
 from core.agent.schema import FieldError, check_arguments, object_schema
+from core.agent.tasks import Tasks
 from core.agent.tools import Tool, build_tools, dataset_status, restore_status
 from core.params import Param
 
@@ -31,6 +32,10 @@ ACTION_ID = Param("id", int, None, "journal action id (default: the last one don
                   "undone for redo)", minimum=1)
 
 
+#: The task tools' one argument.
+TASK_ID = Param("id", int, None, "task id, as the call that started it returned", minimum=1)
+
+
 class Agent:
     """The tools over ``roots``, with the journal in the first root."""
 
@@ -39,6 +44,7 @@ class Agent:
         self.confirm_frames = int(confirm_frames)
         self.tools: dict[str, Tool] = build_tools()
         self.journal = Journal(self.roots.primary)
+        self.tasks = Tasks(self.journal.folder / "tasks")
         self._journal_tools = {
             "undo": ("undo the last action done (or the action 'id'): the files it created are removed, the "
                      "ones it replaced restored byte for byte (sha256 checked)", self.journal.undo),
@@ -53,6 +59,12 @@ class Agent:
                for t in self.tools.values()]
         out += [{"name": name, "description": text, "inputSchema": object_schema([ACTION_ID])}
                 for name, (text, _) in self._journal_tools.items()]
+        out += [{"name": "task_status", "description": "a background task's state (running, done, failed, "
+                 "cancelled, interrupted), frames done of frames, result or error; without 'id', every task",
+                 "inputSchema": object_schema([TASK_ID])},
+                {"name": "task_cancel", "description": "stop a running task after its current frame: the frames "
+                 "done stay recorded and valid, the same call again resumes them",
+                 "inputSchema": object_schema([TASK_ID], ["id"])}]
         out.append({"name": "journal", "description": "every action run through this server, newest last: tool, "
                     "arguments, files created and replaced, state (done / undone)",
                     "inputSchema": object_schema([])})
@@ -63,12 +75,19 @@ class Agent:
         if name in self._journal_tools:
             values = check_arguments({"id": ACTION_ID}, arguments)
             return self._journal_tools[name][1](values["id"])
+        if name in ("task_status", "task_cancel"):
+            values = check_arguments({"id": TASK_ID}, arguments, ["id"] if name == "task_cancel" else [])
+            if name == "task_cancel":
+                return self.tasks.cancel(values["id"]).to_dict()
+            if values["id"] is None:
+                return {"tasks": [t.to_dict() for t in self.tasks.all()]}
+            return self.tasks.get(values["id"]).to_dict()
         if name == "journal":
             check_arguments({}, arguments)
             return {"journal": str(self.journal.path), "actions": self.journal.actions()}
         tool = self.tools.get(name)
         if tool is None:
-            raise FieldError("name", f"unknown tool {name!r}; known: {', '.join([*self.tools, 'undo', 'redo', 'journal'])}",
+            raise FieldError("name", f"unknown tool {name!r}; known: {', '.join([*self.tools, 'undo', 'redo', 'task_status', 'task_cancel', 'journal'])}",
                              code="unknown_tool")
         given = set(arguments or {})
         values = check_arguments(tool.by_name, arguments, tool.required)
@@ -92,6 +111,10 @@ class Agent:
                              "the files it replaces changed since it was planned; plan it again",
                              code="token_mismatch")
         planned = plan.to_dict()  # as it stood before the run
+        if values["background"]:
+            task = self.tasks.start(name, lambda progress: self.journal.record(
+                plan, lambda: tool.run(values, given, self.roots, progress)))
+            return {"task": task.id, "plan": planned}
         action_id, result = self.journal.record(plan, lambda: tool.run(values, given, self.roots))
         return {"action": action_id, "result": result, "plan": planned}
 

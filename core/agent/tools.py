@@ -37,8 +37,10 @@ FILE_PARAMS = ParamSet("agent_files", [
           "frame count; token); false runs it"),
     Param("confirm", str, None, "the plan's token: required to run a destructive call (force over existing "
           "files) or a long one (more frames than the server's limit)"),
+    Param("background", bool, False, "run as a background task: the call returns a task id at once (poll "
+          "task_status, stop with task_cancel; the same call again resumes the frames done)"),
 ])
-CONTROL = ("force", "plan_only", "confirm")
+CONTROL = ("force", "plan_only", "confirm", "background")
 
 #: Arguments of the read-only status tools.
 FOLDER_PARAMS = ParamSet("agent_folders", [
@@ -57,7 +59,8 @@ class Tool:
     required: tuple[str, ...]
     #: argument name -> "read" (an input) or "write" (an output folder or name)
     paths: Mapping[str, str]
-    run: Callable[[dict[str, Any], set[str], Roots], dict[str, Any]]
+    #: (values, given names, roots[, progress]) -> result; a writing tool's run takes the job's progress callback
+    run: Callable[..., dict[str, Any]]
     plan: Callable[[dict[str, Any], set[str], Roots], Plan] | None = None
 
     @property
@@ -158,13 +161,13 @@ def _convert_params(values) -> dict[str, Any]:
     return params
 
 
-def _convert_run(values, given, roots) -> dict[str, Any]:
+def _convert_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.convert import convert
 
     out_dir = _path(values, "output_dir", roots)
     manifest = convert(str(_path(values, "input", roots)), values["output"] or os.path.basename(values["input"]),
                        output_dir=out_dir, params=_convert_params(values), frames=values["frames"],
-                       force=values["force"])
+                       force=values["force"], progress=progress)
     return _summary(manifest)
 
 
@@ -183,7 +186,7 @@ def _effects(values, given) -> dict[str, Any]:
     return {p.name: values[p.name] for p in DEGRADE_PARAMS if p.name in given}
 
 
-def _degrade_run(values, given, roots) -> dict[str, Any]:
+def _degrade_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.degrade import degrade_files
 
     out_dir = _path(values, "output_dir", roots)
@@ -192,7 +195,7 @@ def _degrade_run(values, given, roots) -> dict[str, Any]:
                              params=_effects(values, given), seed=values["seed"], frames=values["frames"],
                              force=values["force"], pixel_type=values["pixel_type"],
                              compression=values["compression"], input_colorspace=values["input_colorspace"],
-                             output_colorspace=values["output_colorspace"])
+                             output_colorspace=values["output_colorspace"], progress=progress)
     return _summary(manifest)
 
 
@@ -213,13 +216,13 @@ def _infer_plan(values, given, roots) -> Plan:
     return _frame_plan("infer", values, roots, default_output(values["input"], values["frames"]))
 
 
-def _infer_run(values, given, roots) -> dict[str, Any]:
+def _infer_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.infer import INFER_PARAMS, infer_files
 
     manifest = infer_files(_model(values, roots), str(_path(values, "input", roots)),
                            output_dir=_path(values, "output_dir", roots), output=values["output"],
                            params={p.name: values[p.name] for p in INFER_PARAMS}, frames=values["frames"],
-                           force=values["force"], input_colorspace=values["input_colorspace"])
+                           force=values["force"], input_colorspace=values["input_colorspace"], progress=progress)
     return _summary(manifest)
 
 
@@ -237,9 +240,9 @@ def _report_plan(values, given, roots) -> Plan:
     return Plan("palette_report", values, [src], [out_dir / n for n in _REPORT_FILES], 1, out_dir)
 
 
-def _report_run(values, given, roots) -> dict[str, Any]:
-    from core.palette import ENCODE_PARAMS
+def _report_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.palette.files import report
+    from core.palette import ENCODE_PARAMS
 
     params = {p.name: values[p.name] for p in ENCODE_PARAMS if p.name in given}
     return report(str(_path(values, "input", roots)), output_dir=_path(values, "output_dir", roots), params=params,
@@ -269,12 +272,12 @@ def _generate_tool(name: str) -> Tool:
         writes = [out_dir / f for i in range(1, run["count"] + 1) for f in output_names(stem, i, preview=run["preview"])]
         return Plan(f"generate_{name}", values, [], writes + [out_dir / manifest_name()], run["count"], out_dir)
 
-    def run_(values, given, roots) -> dict[str, Any]:
+    def run_(values, given, roots, progress=None) -> dict[str, Any]:
         from core.generate.files import generate_files
 
         params, run = split(values, given)
         manifest = generate_files(name, params, output_dir=_path(values, "output_dir", roots),
-                                  force=values["force"], **run)
+                                  force=values["force"], progress=progress, **run)
         return _summary(manifest)
 
     return Tool(f"generate_{name}", f"render {name} images ({fam.summary}): scene-linear ACEScg EXR, a params "
