@@ -329,18 +329,25 @@ def test_unknown_tools_wrong_types_and_bad_values_name_the_field(tmp_path):
 def test_status_resources_read_as_json(tmp_path):
     from core.pipeline.project import init_project
 
-    source = _sequence(tmp_path / "scan", count=2, name="scan")
-    reference = _sequence(tmp_path / "ref", count=2, name="ref")
-    init_project(tmp_path / "proj", source=str(tmp_path / source), reference=str(tmp_path / reference))
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    source = root / _sequence(root / "scan", count=2, name="scan")
+    reference = root / _sequence(root / "ref", count=2, name="ref")
+    init_project(root / "proj", source=str(source), reference=str(reference))
+    elsewhere = outside / _sequence(outside / "ref", count=2, name="ref")
+    init_project(root / "leaky", source=str(source), reference=str(elsewhere))
 
     async def scenario():
-        async with _server(tmp_path) as c:
+        async with _server(root) as c:
             templates = (await c.session.list_resource_templates()).resourceTemplates
             assert {t.uriTemplate for t in templates} == {"reelkit://restore/{path}", "reelkit://dataset/{path}"}
             res = await c.session.read_resource("reelkit://restore/proj")
             data = json.loads(res.contents[0].text)
             assert [s["stage"] for s in data["stages"]] == [1, 2, 3, 4, 5]
+            assert {s["state"] for s in data["stages"]} == {"not started"}
             assert data == await c.ok("restore_status", project="proj")
+            # a project whose reference lies outside the roots: its status would list those files
+            err = await c.error("restore_status", project="leaky")
+            assert (err["code"], err["field"]) == ("outside_roots", "project") and str(outside) in err["message"]
             err = await c.error("dataset_status", folder="proj")
             assert "not a dataset folder" in err["message"]
 

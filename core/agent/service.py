@@ -122,7 +122,7 @@ class Agent:
     def resource(self, kind: str, path: str) -> dict[str, Any]:
         """``restore`` (a project's status) or ``dataset`` (a dataset folder's status) of ``path``."""
         if kind == "restore":
-            return restore_status(self.roots.path("project", path))
+            return restore_status(self.roots.path("project", path), self.roots)
         if kind == "dataset":
             return dataset_status(self.roots.path("folder", path))
         raise FieldError("uri", f"unknown resource kind {kind!r}: restore or dataset", code="not_found")

@@ -133,11 +133,18 @@ def _info(values, given, roots) -> dict[str, Any]:
     return describe(str(path), colorspace_option(values["input_colorspace"], name="input_colorspace"))
 
 
-def restore_status(path: Path) -> dict[str, Any]:
-    """A restore project's stages as JSON (what ``reelkit restore status --json`` prints)."""
-    from core.pipeline.project import project_status
+def restore_status(path: Path, roots: Roots) -> dict[str, Any]:
+    """A restore project's stages as JSON (what ``reelkit restore status --json`` prints).
 
-    return {"project": str(path), "stages": [s.to_dict() for s in project_status(path)]}
+    The status lists the project's source and reference files (names, sizes, times): both must lie inside
+    the roots too.
+    """
+    from core.pipeline.project import load_project, project_status
+
+    project = load_project(path)
+    for what in ("source", "reference"):
+        roots.path("project", getattr(project, what))
+    return {"project": str(path), "stages": [s.to_dict() for s in project_status(project)]}
 
 
 def dataset_status(path: Path) -> dict[str, Any]:
@@ -321,7 +328,7 @@ def build_tools() -> dict[str, Tool]:
              ("input", "output_dir"), paths, _report_run, _report_plan),
         Tool("restore_status", "a restoration project's five stages: state, reason, counts, headline (reads only)",
              (FOLDER_PARAMS["project"],), ("project",), {"project": "read"},
-             lambda v, g, r: restore_status(_path(v, "project", r))),
+             lambda v, g, r: restore_status(_path(v, "project", r), r)),
         Tool("dataset_status", "a dataset folder's stages: status, staleness, counts (reads only)",
              (FOLDER_PARAMS["folder"],), ("folder",), {"folder": "read"},
              lambda v, g, r: dataset_status(_path(v, "folder", r))),
