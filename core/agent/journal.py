@@ -122,6 +122,8 @@ class Journal:
                           **({"error": f"{type(error).__name__}: {error}"} if error is not None else {})})
         else:
             shutil.rmtree(self._store(action_id, ""), ignore_errors=True)
+        with self._lock:
+            self._reserved.discard(action_id)
         if error is not None:
             raise error
         return action_id, result
