@@ -198,8 +198,9 @@ def test_luma_comparison_parameters():
 
 
 def test_param_spec_drives_the_functions():
-    assert [p.name for p in ENCODE_PARAMS] == ["k", "space", "seed", "sample_size", "max_iter", "tol",
-                                                "alpha_threshold", "premultiplied", "shared", "index_dtype", "output"]
+    assert [p.name for p in ENCODE_PARAMS] == ["k", "space", "seed", "sample_size", "weight", "hue_coverage",
+                                                "max_iter", "tol", "alpha_threshold", "premultiplied", "shared",
+                                                "index_dtype", "output"]
     kw = fit_kwargs({"k": "12", "space": "LAB", "premultiplied": "no"})
     assert kw["k"] == 12 and kw["space"] == "lab" and kw["premultiplied"] is False and "output" not in kw
     img = palette_image(KNOWN, noise=0.0, h=16, w=16)

@@ -2,7 +2,7 @@
 
 A :class:`Tool` names the :class:`~core.params.Param` objects its input
 schema is made from (the CLI's specs: ``CONVERT_PARAMS``,
-``DEGRADE_PARAMS``, ``INFER_PARAMS``, ``ENCODE_PARAMS``, each generate
+``DEGRADE_PARAMS``, ``INFER_PARAMS``, ``REPORT_PARAMS`` (palette), each generate
 family's spec, ``COLORSPACE_PARAMS``; the arguments every file command
 shares are :data:`FILE_PARAMS`), which of them are paths (checked against
 the allowed roots), and for a writing tool a ``plan`` (the files read and
@@ -249,9 +249,9 @@ def _report_plan(values, given, roots) -> Plan:
 
 def _report_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.palette.files import report
-    from core.palette import ENCODE_PARAMS
+    from core.palette.params import REPORT_PARAMS
 
-    params = {p.name: values[p.name] for p in ENCODE_PARAMS if p.name in given}
+    params = {p.name: values[p.name] for p in REPORT_PARAMS if p.name in given}
     return report(str(_path(values, "input", roots)), output_dir=_path(values, "output_dir", roots), params=params,
                   force=values["force"], input_colorspace=values["input_colorspace"])
 
@@ -300,7 +300,7 @@ def build_tools() -> dict[str, Tool]:
     from core.generate import FAMILIES
     from core.infer import INFER_PARAMS
     from core.infer.files import INFER_MODEL_PARAMS
-    from core.palette import ENCODE_PARAMS
+    from core.palette.params import REPORT_PARAMS
 
     files = _pick(FILE_PARAMS, ("input", "output", "frames"))
     out = _pick(FILE_PARAMS, ("output_dir", *CONTROL))
@@ -323,7 +323,7 @@ def build_tools() -> dict[str, Tool]:
              ("input", "output_dir"), {**paths, "model": "read"}, _infer_run, _infer_plan),
         Tool("palette_report", "fit a K-colour palette to one image: swatches.png, luma_vs_palette.png and "
              "metrics.json (ΔE error, what luma merges)",
-             (FILE_PARAMS["input"], *_except(ENCODE_PARAMS, ("output", "shared")),
+             (FILE_PARAMS["input"], *_except(REPORT_PARAMS, ("output", "shared")),
               *_colorspaces("input_colorspace"), *out),
              ("input", "output_dir"), paths, _report_run, _report_plan),
         Tool("restore_status", "a restoration project's five stages: state, reason, counts, headline (reads only)",

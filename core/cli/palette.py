@@ -8,6 +8,7 @@ import sys
 def add_parser(sub) -> None:
     from core.cli.main import add_colorspace_options, add_output_options
     from core.palette import ENCODE_PARAMS
+    from core.palette.params import REPORT_PARAMS
 
     p = sub.add_parser("palette", help="K-means palette maps that keep hue identity where luma merges it",
                        description="Fit a palette of an image's dominant colours and map every pixel to it.")
@@ -36,7 +37,7 @@ def add_parser(sub) -> None:
 
     rep = psub.add_parser("report", help="swatches, luma vs palette comparison and metrics for one image")
     rep.add_argument("input", help="image file")
-    ENCODE_PARAMS.add_arguments(rep, skip=("output", "shared"))
+    REPORT_PARAMS.add_arguments(rep, skip=("output", "shared"))
     add_colorspace_options(rep, writes=False)
     add_output_options(rep)
     rep.set_defaults(func=run_report)
@@ -90,5 +91,6 @@ def run_report(args) -> int:
         e = metrics["error"]
         print(f"K={metrics['palette']['k']}: ΔE00 mean {e['de2000_mean']:.2f} / p95 {e['de2000_p95']:.2f}; "
               f"{metrics['luma']['summary']}")
+        print(metrics["hue_coverage"]["message"])
         print(f"wrote swatches.png, luma_vs_palette.png, metrics.json -> {args.output_dir}")
     return 0

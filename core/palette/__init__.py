@@ -10,8 +10,10 @@ reconstruction").
 Operator  :func:`fit_palette`, :func:`fit_shared_palette` -> :class:`PaletteFit`
 Encoding  :func:`encode` -> :class:`PaletteEncoding`; :func:`decode`, :func:`gradient_map`,
           :func:`compare_luma` -> :class:`LumaComparison`
-Controller :func:`reconstruction_error`, :func:`encoding_error`, :func:`palette_distance`,
-          :func:`palette_stability`
+Controller :func:`reconstruction_error`, :func:`encoding_error`, :func:`hue_coverage` ->
+          :class:`HueCoverage` (every OKLab hue family of the frame has an entry; :mod:`core.palette.hues`),
+          :func:`palette_distance`, :func:`palette_stability`
+Weights   ``weight="count" | "chroma" | "energy"`` of the fit (:mod:`core.palette.weights`)
 Pack      :func:`pack`, :func:`unpack` (``reelkit.palette/1``), :func:`upgrade`
 Params    :data:`ENCODE_PARAMS`; :func:`encode_shot` (fit + encode a shot from user values)
 
@@ -28,6 +30,7 @@ from core.palette.controller import (
     ReconstructionError,
     StabilityReport,
     encoding_error,
+    hue_coverage,
     palette_distance,
     palette_stability,
     reconstruction_error,
@@ -41,6 +44,7 @@ from core.palette.encode import (
     gradient_map,
     index_dtype_for,
 )
+from core.palette.hues import HueCoverage
 from core.palette.luma import LumaComparison, compare_luma, rec709_luma
 from core.palette.operator import PaletteFit, fit_palette, fit_shared_palette
 from core.palette.pack import (
@@ -59,10 +63,11 @@ from core.palette.shot import encode_shot
 from core.palette.spaces import SPACES, acescg_to_fit, fit_to_acescg
 
 __all__ = [
-    "ENCODE_PARAMS", "FORMAT", "MASKED_UINT16", "MASKED_UINT8", "SPACES", "LumaComparison", "PackInfo",
+    "ENCODE_PARAMS", "FORMAT", "MASKED_UINT16", "MASKED_UINT8", "SPACES", "HueCoverage", "LumaComparison",
+    "PackInfo",
     "PaletteEncoding", "PaletteFit", "PaletteMatch", "PalettePack", "PaletteStabilityWarning",
     "ReconstructionError", "StabilityReport", "acescg_to_fit", "compare_luma", "decode", "encode", "encode_shot", "encoding_error", "fit_from_pack", "fit_palette",
-    "fit_shared_palette", "fit_to_acescg", "gradient_map", "index_dtype_for", "pack", "pack_exr",
+    "fit_shared_palette", "fit_to_acescg", "gradient_map", "hue_coverage", "index_dtype_for", "pack", "pack_exr",
     "palette_distance", "palette_stability", "rec709_luma", "reconstruction_error", "unpack", "unpack_exr",
     "upgrade",
 ]

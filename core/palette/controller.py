@@ -1,9 +1,13 @@
-"""Controller of the palette: refusals, reconstruction error, palette stability across frames.
+"""Controller of the palette: refusals, reconstruction error, hue coverage, palette stability across frames.
 
 Refusals raise (:class:`~core.errors.ParameterError` for a parameter,
 :class:`~core.errors.ImageError` for pixels) with one line naming the
 parameter or the first bad pixel. Estimators that can fail return a value
 that says so (:class:`StabilityReport.stable`, ``PaletteFit.converged``).
+
+Hue coverage (:func:`hue_coverage`, :mod:`core.palette.hues`): whether
+every OKLab hue family holding a set share of the frame's chroma has a
+palette entry, with the families found and missed.
 
 Errors are reported in two units: ΔE00 (CIEDE2000 on CIE Lab D65, see
 :mod:`core.metrics.deltae`) and ΔE OK x 100 (Euclidean OKLab x 100).
@@ -21,6 +25,7 @@ import numpy as np
 from core.errors import ImageError, ParameterError
 from core.frame import Frame, as_hwc_float32, check_finite
 from core.metrics.deltae import delta_e_2000, delta_e_ok
+from core.palette import hues
 from core.palette.params import ENCODE_PARAMS
 from core.palette.spaces import acescg_to_fit
 
@@ -98,6 +103,17 @@ def refuse_distinct(k: int, n_distinct: int, *, space: str, n_pixels: int, alpha
         raise ParameterError(
             f"parameter 'k': {k} colours requested but {label} has only {n_distinct} distinct colour(s) "
             f"({space}, among {where}); use k <= {n_distinct}"
+        )
+
+
+def refuse_coverage(k: int, need: Sequence[int], shares: np.ndarray, min_share: float, n_fixed: int = 0) -> None:
+    """:class:`ParameterError` when ``k`` entries cannot hold one per required hue family (plus ``n_fixed``)."""
+    if len(need) + n_fixed > k:
+        listed = ", ".join(f"{hues.FAMILIES[i]} {shares[i]:.1%}" for i in need)
+        besides = f" besides the {n_fixed} fixed" if n_fixed else ""
+        raise ParameterError(
+            f"parameter 'k': {k} entries cannot cover the {len(need)} hue families holding >= {min_share:.1%} of "
+            f"the chroma{besides} ({listed}); use k >= {len(need) + n_fixed} or a larger hue_coverage"
         )
 
 
@@ -194,6 +210,40 @@ def encoding_error(image: Any, encoding: Any, *, sample_size: int | None = None,
                                 alpha_threshold=fit.params.get("alpha_threshold", 0.0),
                                 premultiplied=fit.params.get("premultiplied", True),
                                 sample_size=sample_size, seed=seed)
+
+
+# -- hue coverage -----------------------------------------------------------------------
+
+
+def hue_coverage(image: Any, palette_acescg: Any, *, min_share: float = hues.CHECK_SHARE,
+                 alpha_threshold: float = 0.0, premultiplied: bool = True) -> hues.HueCoverage:
+    """Whether a palette has an entry in every OKLab hue family of ``image`` holding ``min_share`` of its chroma.
+
+    ``image``: ACEScg ``HWC`` (RGB, or RGBA: pixels with alpha <= threshold
+    are skipped, premultiplied colour is divided by alpha), every pixel
+    measured (:data:`ERROR_CHUNK` at a time). ``palette_acescg``: a
+    :class:`~core.palette.PaletteFit` or ``(K, 3)`` ACEScg. The families and
+    shares are those of :mod:`core.palette.hues`. ``min_share`` in 0..1
+    (:class:`ParameterError` outside). A fit's own
+    :attr:`~core.palette.PaletteFit.coverage` measures its pixel sample.
+    """
+    min_share = check_param("hue_coverage", min_share)
+    pixels, label = check_image(image)
+    ok_pal, _ = _palette_oklab(palette_acescg)
+    mask = valid_mask(pixels, alpha_threshold)
+    flat = pixels.reshape(-1, pixels.shape[2])
+    keep = None if mask is None else mask.reshape(-1)
+    sums = np.zeros(len(hues.FAMILIES))
+    total = 0.0
+    for s in range(0, len(flat), ERROR_CHUNK):
+        px = flat[s:s + ERROR_CHUNK] if keep is None else flat[s:s + ERROR_CHUNK][keep[s:s + ERROR_CHUNK]]
+        rgb = px[:, :3].astype(np.float32)
+        if pixels.shape[2] == 4 and premultiplied:
+            rgb = rgb / px[:, 3:4]
+        chunk_sums, chunk_total = hues.family_chroma(acescg_to_fit(rgb, "oklab"))
+        sums += chunk_sums
+        total += chunk_total
+    return hues.coverage(hues.shares_of(sums, total), ok_pal, min_share)
 
 
 # -- stability --------------------------------------------------------------------------

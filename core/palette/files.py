@@ -155,6 +155,8 @@ def encode_file(task: FrameTask, values: dict[str, Any], shared_fit=None, *,
         "palette_acescg": fit.palette_acescg.astype(np.float64).round(7).tolist(),
         "shares": [round(float(s), 6) for s in (enc.counts / max(int(enc.counts.sum()), 1))],
         "error": err.to_dict(),
+        "hue_coverage": {key: fit.coverage.to_dict()[key] for key in ("passed", "enforced", "min_share", "found",
+                                                                     "missed")} if fit.coverage else None,
         "pack_bytes": info.data_bytes + info.sidecar_bytes,
         "source_bytes": info.source_bytes,
     }
@@ -212,8 +214,12 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
            force: bool = False, input_colorspace: str | None = None) -> dict[str, Any]:
     """Fit and encode one image; write ``swatches.png``, ``luma_vs_palette.png`` and ``metrics.json``.
 
+    ``params``: user values for :data:`~core.palette.params.REPORT_PARAMS`
+    (the encode spec with energy weights and 1% hue coverage as defaults).
     Returns the metrics: palette (ACEScg, shares, gradient positions), ΔE00 /
-    ΔE OK reconstruction error, the luma comparison (how many visually
+    ΔE OK reconstruction error, ``hue_coverage`` (pass/fail, every OKLab hue
+    family's chroma share, the families found and missed; see
+    :mod:`core.palette.hues`), the luma comparison (how many visually
     distinct palette colours Rec.709 luma merges), the pack size against
     the source file, and ``colorspace``: the ``input_colorspace`` asked
     (an OCIO or reelkit name; ``None`` / ``"auto"``: :mod:`core.io`'s rules)
@@ -225,9 +231,9 @@ def report(input_path: str, *, output_dir: str | os.PathLike = ".", params: dict
     """
     from core import io
     from core.manifest import Manifest
-    from core.palette.params import ENCODE_PARAMS
+    from core.palette.params import REPORT_PARAMS
 
-    values = ENCODE_PARAMS.resolve(params or {})
+    values = REPORT_PARAMS.resolve(params or {})
     input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
     out = Path(output_dir)
     targets = [out / "swatches.png", out / "luma_vs_palette.png", out / "metrics.json"]
@@ -287,6 +293,7 @@ def _report(input_path: str, values: dict[str, Any], input_colorspace: str | Non
         "parameters": values,
         "palette": fit.to_dict(),
         "error": err.to_dict(),
+        "hue_coverage": fit.coverage.to_dict(),
         "luma": {"summary": luma.summary(), "distinct_pairs": luma.distinct_pairs,
                  "collapses": [{"a": int(c.a), "b": int(c.b), "luma_difference": c.luma_difference,
                                 "delta_e_ok": c.delta_e_ok, "hue_difference": c.hue_difference,

@@ -9,19 +9,34 @@ Algorithm
        their counts as weights. If the sample holds fewer than ``k`` distinct
        colours, every usable pixel is used instead; fewer than ``k`` there is
        a :class:`~core.errors.ParameterError`.
-    3. Greedy weighted k-means++ (Arthur & Vassilvitskii 2007; ``2 + ln k``
+    3. Every distinct colour gets a fit weight: the pixels it stands for,
+       times the ``weight`` mode's factor (:mod:`core.palette.weights`:
+       ``"count"`` 1, ``"chroma"`` or ``"energy"`` more for vivid, bright
+       colours). Counts, shares and distances reported stay per pixel.
+    4. Greedy weighted k-means++ (Arthur & Vassilvitskii 2007; ``2 + ln k``
        candidates per step, the one lowering the potential most is kept, as
        in scikit-learn) picks ``k`` distinct starting colours. With
        ``fixed`` entries (locked colours), k-means++ starts from them as if
        already chosen and picks the ``k - len(fixed)`` others.
-    4. Lloyd iterations: assign (:mod:`core.palette.assign`, exact), move
+    5. Lloyd iterations: assign (:mod:`core.palette.assign`, exact), move
        every entry to the weighted mean of its colours (sums in float64 with
        ``np.bincount``, a sequential loop), stop when the assignment no
        longer changes or no entry moved more than ``tol`` (ΔE units), or
        after ``max_iter``. An entry left without colours is moved to the
        colour farthest from its entry. Fixed entries never move (they still
        take their pixels in the assignment).
-    5. Entries are stored in gradient order (:mod:`core.palette.order`).
+    6. Hue coverage (:mod:`core.palette.hues`): with ``hue_coverage > 0``
+       every OKLab hue family holding at least that share of the sample's
+       chroma must have an entry. Each family the fit missed gets a pinned
+       entry, started at the weighted mean of the family's colours; the fit
+       runs again from k-means++ around the pins (and ``fixed`` entries),
+       and in Lloyd a pin moves to the weighted mean of the colours *of
+       its family* it takes (a mean of colours in a hue sector stays in
+       it), so it settles on its family's main colour and never leaves
+       the family. Repeated while a family is missed (at most once per
+       family). The result's
+       ``coverage`` says which families were found and missed either way.
+    7. Entries are stored in gradient order (:mod:`core.palette.order`).
 
 Determinism
     Random draws come from ``numpy.random.PCG64`` raw 64-bit output (a
@@ -44,10 +59,11 @@ from typing import Any
 import numpy as np
 
 from core.errors import ImageError, ParameterError
-from core.palette import controller
+from core.palette import controller, hues
 from core.palette.assign import QuantizedPoints
 from core.palette.order import gradient_order
-from core.palette.spaces import FitSpace, Workspace, fit_to_acescg, get_space, rgb_to_u, u_to_x
+from core.palette.spaces import FitSpace, Workspace, acescg_to_fit, fit_to_acescg, get_space, rgb_to_u, u_to_x
+from core.palette.weights import fit_weights
 
 METHOD = "kmeans++/lloyd (reelkit.palette)"
 #: Fits on at least this many distinct colours first run Lloyd on a seeded quarter of them.
@@ -89,6 +105,15 @@ class PaletteFit:
         ``(K,)`` bool, True for the entries given as ``fixed`` (kept as
         they were given; their ``palette_acescg`` row is the given colour,
         bit for bit); ``None`` when the fit had no fixed entries.
+    pinned:
+        ``(K,)`` bool, True for the entries the hue coverage added (one per
+        family the plain fit missed, fixed at the family's mean colour);
+        ``None`` when it added none.
+    coverage:
+        :class:`~core.palette.hues.HueCoverage` of the palette against the
+        sample's hue families: at ``hue_coverage`` when the fit enforced it,
+        else a check at :data:`~core.palette.hues.CHECK_SHARE` (1%);
+        ``None`` for a fit rebuilt from a pack.
     """
 
     palette: np.ndarray
@@ -109,6 +134,8 @@ class PaletteFit:
     n_frames: int = 1
     method: str = METHOD
     fixed: np.ndarray | None = None
+    pinned: np.ndarray | None = None
+    coverage: hues.HueCoverage | None = None
 
     @property
     def k(self) -> int:
@@ -121,7 +148,9 @@ class PaletteFit:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (lists of floats, exact float32 values as Python floats).
 
-        ``fixed`` (the indices of fixed entries) is present only when the fit had some.
+        ``fixed`` (the indices of fixed entries) and ``pinned`` (those the hue
+        coverage added) are present only when the fit had some;
+        ``hue_coverage`` when the fit measured it.
         """
         out = {
             "k": self.k,
@@ -145,6 +174,10 @@ class PaletteFit:
         }
         if self.fixed is not None:
             out["fixed"] = [int(i) for i in np.flatnonzero(self.fixed)]
+        if self.pinned is not None:
+            out["pinned"] = [int(i) for i in np.flatnonzero(self.pinned)]
+        if self.coverage is not None:
+            out["hue_coverage"] = self.coverage.to_dict()
         return out
 
 
@@ -174,12 +207,15 @@ class _Stream:
 # -- pixels -> fit space ---------------------------------------------------------------------
 
 
-def _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied) -> dict[str, Any]:
+def _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied, weight,
+            hue_coverage) -> dict[str, Any]:
     p = {
         "k": controller.check_param("k", k),
         "space": controller.check_param("space", space),
         "seed": controller.check_param("seed", seed),
         "sample_size": controller.check_param("sample_size", sample_size),
+        "weight": controller.check_param("weight", weight),
+        "hue_coverage": controller.check_param("hue_coverage", hue_coverage),
         "max_iter": controller.check_param("max_iter", max_iter),
         "tol": controller.check_param("tol", tol),
         "alpha_threshold": controller.check_param("alpha_threshold", alpha_threshold),
@@ -283,24 +319,35 @@ def _means(labels: np.ndarray, wxp: np.ndarray, w: np.ndarray, k: int) -> tuple[
 
 
 def _lloyd(points: QuantizedPoints, xp: np.ndarray, w: np.ndarray, centres: np.ndarray, space: FitSpace,
-           max_iter: int, tol: float, n_fixed: int = 0) -> tuple[np.ndarray, int, bool, float]:
+           max_iter: int, tol: float, n_fixed: int = 0,
+           hold: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, int, bool, float]:
     """Lloyd iterations from ``centres``; returns ``(centres, n_iter, converged, last_shift)``.
 
     The first ``n_fixed`` centres are fixed: they take part in the
-    assignment but are never moved.
+    assignment but are never moved. ``hold``: ``(entry_family, point_family)``
+    (``(K,)`` and ``(n,)`` int): an entry with a family (>= 0, a hue-coverage
+    pin) moves to the weighted mean of the points *of its family* it takes
+    (so it stays in the family) and stays put when it takes none.
     """
     k = len(centres)
     wxp = w * xp
     labels = points.nearest(centres, space)
     shift = np.inf
     for it in range(1, max_iter + 1):
-        sums, counts = _means(labels, wxp, w, k)
+        if hold is None:
+            sums, counts = _means(labels, wxp, w, k)
+        else:
+            family = hold[0][labels]
+            wk = np.where((family < 0) | (hold[1] == family), w, 0.0)
+            sums, counts = _means(labels, wk * xp, wk, k)
         new = centres.copy()
         filled = counts > 0
         new[filled] = sums[filled] / counts[filled, None]
         new[:n_fixed] = centres[:n_fixed]
         empty = np.flatnonzero(~filled)
         empty = empty[empty >= n_fixed]
+        if hold is not None:
+            empty = empty[hold[0][empty] < 0]
         if len(empty):
             cur = np.stack([centres[labels, i] for i in range(3)])
             far = _sqdist_rows(xp, cur)
@@ -326,39 +373,56 @@ def _sqdist_rows(xp: np.ndarray, cp: np.ndarray) -> np.ndarray:
 
 
 def _fit_points(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any], space: FitSpace,
-                stream: _Stream, n_samples: int, n_frames: int, fixed: "_Fixed | None" = None) -> PaletteFit:
-    """k-means on distinct weighted points, then gradient order and the result value."""
+                stream: _Stream, n_samples: int, n_frames: int, fixed: "_Fixed | None" = None, *,
+                wf: np.ndarray | None = None, pins: "_Pins | None" = None) -> PaletteFit:
+    """k-means on distinct points, then gradient order and the result value.
+
+    ``w``: pixels per point (counts, shares and distances are per pixel);
+    ``wf``: fit weights (``None``: ``w``). ``fixed``: the user's fixed
+    entries (never move); ``pins``: hue-coverage entries (start at their
+    family's mean, move within their family). k-means++ starts from both.
+    """
     k = p["k"]
     m = 0 if fixed is None else fixed.m
+    n_pins = 0 if pins is None else len(pins.families)
+    held = m + n_pins
+    wf = w if wf is None else wf
     xp = np.ascontiguousarray(x.T, dtype=np.float64)
-    start = _kmeans_pp(xp, w, k, stream, None if fixed is None else fixed.x)
-    if len(start) < k - m:
-        if fixed is None:  # pragma: no cover - guarded by the distinct-colour refusal
+    start_x = [a for a in (None if fixed is None else fixed.x, None if pins is None else pins.x) if a is not None]
+    start = _kmeans_pp(xp, wf, k, stream, np.concatenate(start_x, axis=0) if start_x else None)
+    if len(start) < k - held:
+        if not held:  # pragma: no cover - guarded by the distinct-colour refusal
             raise ParameterError(f"parameter 'k': only {len(start)} distinct colours could be chosen for k={k}")
-        raise ParameterError(f"parameter 'k': {k - m} colour(s) to fit besides the {m} fixed, but only "
-                             f"{len(start)} distinct colour(s) differ from the fixed ones; lower k or fix fewer")
-    centres = xp[:, start].T.copy()
-    if fixed is not None:
-        centres = np.concatenate([fixed.x, centres], axis=0)
+        what = f"the {m} fixed" if not n_pins else f"the {held} fixed or hue-coverage"
+        raise ParameterError(f"parameter 'k': {k - held} colour(s) to fit besides {what}, but only "
+                             f"{len(start)} distinct colour(s) differ from those; lower k or fix fewer")
+    centres = np.concatenate(start_x + [xp[:, start].T], axis=0)
+    hold = None
+    if pins is not None:
+        entry_family = np.full(k, -1, np.int64)
+        entry_family[m:held] = pins.families
+        hold = (entry_family, pins.point_families)
     n_iter = 0
     n = len(w)
     if n >= _COARSE_MIN_POINTS:
         # coarse to fine: settle on a seeded quarter of the points, then finish on all of them
         sub = np.unique(stream.below(n // 4, n))
         coarse = QuantizedPoints(u[sub])
-        centres, n_iter, _, _ = _lloyd(coarse, np.ascontiguousarray(xp[:, sub]), w[sub], centres, space,
-                                       p["max_iter"], p["tol"], m)
+        centres, n_iter, _, _ = _lloyd(coarse, np.ascontiguousarray(xp[:, sub]), wf[sub], centres, space,
+                                       p["max_iter"], p["tol"], m, None if hold is None else (hold[0], hold[1][sub]))
     points = QuantizedPoints(u)
-    centres, fine_iter, converged, shift = _lloyd(points, xp, w, centres, space, p["max_iter"], p["tol"], m)
+    centres, fine_iter, converged, shift = _lloyd(points, xp, wf, centres, space, p["max_iter"], p["tol"], m, hold)
     n_iter += fine_iter
     palette32 = centres.astype(np.float32)
     order, positions = gradient_order(palette32, space)
     palette32 = palette32[order]
     palette_acescg = fit_to_acescg(palette32, space).astype(np.float32)
-    fixed_mask = None
+    fixed_mask = pinned_mask = None
     if fixed is not None:
         fixed_mask = order < m
         palette_acescg[fixed_mask] = fixed.acescg[order[fixed_mask]]
+    if pins is not None:
+        pinned_mask = (order >= m) & (order < held)
     # final statistics with the stored (float32) palette, as the encoder will use it
     labels = points.nearest(palette32, space)
     cp = palette32.astype(np.float64)[labels].T
@@ -390,7 +454,63 @@ def _fit_points(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any], 
         n_distinct=int(len(w)),
         n_frames=n_frames,
         fixed=fixed_mask,
+        pinned=pinned_mask,
     )
+
+
+# -- hue coverage -------------------------------------------------------------------------------------
+
+
+def _fit_covered(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any], space: FitSpace,
+                 n_samples: int, n_frames: int, fixed: "_Fixed | None") -> PaletteFit:
+    """Weighted k-means, then entries pinned for the hue families it missed (steps 3 to 6 of the module doc)."""
+    ok = x if space.name == "oklab" else acescg_to_fit(fit_to_acescg(x, space).astype(np.float32), "oklab")
+    wf = fit_weights(p["weight"], ok, w)
+    shares = hues.family_shares(ok, w)
+    enforced = p["hue_coverage"] > 0
+    min_share = p["hue_coverage"] if enforced else hues.CHECK_SHARE
+    if enforced:
+        controller.refuse_coverage(p["k"], hues.required_families(shares, min_share), shares, min_share,
+                                   0 if fixed is None else fixed.m)
+
+    def run(pins: "_Pins | None") -> tuple[PaletteFit, hues.HueCoverage]:
+        stream = _Stream(p["seed"], 2**32 - 1)  # the k-means++ stream, apart from the sampling streams
+        fit = _fit_points(u, x, w, p, space, stream, n_samples, n_frames, fixed, wf=wf, pins=pins)
+        pal_ok = fit.palette if space.name == "oklab" else acescg_to_fit(fit.palette_acescg, "oklab")
+        return fit, hues.coverage(shares, pal_ok, min_share, enforced=enforced)
+
+    fit, cov = run(None)
+    pinned: list[int] = []
+    families = hues.family_of(ok).astype(np.int64)
+    for _ in hues.FAMILIES:  # each round pins at least one family more
+        if not enforced or cov.passed:
+            break
+        pinned += [hues.FAMILIES.index(f) for f in cov.missed]
+        fit, cov = run(_Pins(np.array(pinned, np.int64), _family_means(x, wf, families, pinned), families))
+    return dataclasses.replace(fit, coverage=cov)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pins:
+    """Hue-coverage entries: their families ``(p,)``, start colours ``(p, 3)`` float64 fit space, and every
+    point's family ``(n,)`` (-1 neutral)."""
+
+    families: np.ndarray
+    x: np.ndarray
+    point_families: np.ndarray
+
+
+def _family_means(x: np.ndarray, wf: np.ndarray, families: np.ndarray, pins: list[int]) -> np.ndarray:
+    """``(len(pins), 3)`` float64 fit-space weighted mean colour of each pinned family's points.
+
+    Sums with ``np.bincount`` (a sequential float64 loop, fixed order), as the Lloyd step.
+    """
+    lab = np.where(families >= 0, families, len(hues.FAMILIES)).astype(np.int64)
+    n = len(hues.FAMILIES) + 1
+    total = np.bincount(lab, weights=wf, minlength=n)
+    sums = np.stack([np.bincount(lab, weights=wf * x[:, i].astype(np.float64), minlength=n) for i in range(3)],
+                    axis=1)
+    return sums[pins] / total[pins, None]
 
 
 # -- fixed entries ----------------------------------------------------------------------------------
@@ -498,8 +618,7 @@ def _fit_sources(sources: list, images: list, p: dict[str, Any], fixed: _Fixed |
         controller.refuse_distinct(need, len(w), space=space.name, n_pixels=n_samples,
                                    alpha_threshold=p["alpha_threshold"] if _has_alpha(sources) else None,
                                    label=what)
-    stream = _Stream(p["seed"], 2**32 - 1)  # the k-means++ stream, apart from the sampling streams
-    return _fit_points(u, x, w, p, space, stream, n_samples, n_frames, fixed)
+    return _fit_covered(u, x, w, p, space, n_samples, n_frames, fixed)
 
 
 def _has_alpha(sources: list) -> bool:
@@ -508,7 +627,8 @@ def _has_alpha(sources: list) -> bool:
 
 def fit_palette(image: Any, *, k: int = 8, space: str = "oklab", seed: int = 0, sample_size: int = 100_000,
                 max_iter: int = 100, tol: float = 0.05, alpha_threshold: float = 0.0,
-                premultiplied: bool = True, fixed: Any = None) -> PaletteFit:
+                premultiplied: bool = True, fixed: Any = None, weight: str = "count",
+                hue_coverage: float = 0.0) -> PaletteFit:
     """Fit a ``k``-colour palette to one image.
 
     ``image``: ``float32`` ``HWC`` scene-linear ACEScg, RGB or RGBA (any
@@ -533,8 +653,18 @@ def fit_palette(image: Any, *, k: int = 8, space: str = "oklab", seed: int = 0, 
     (:class:`~core.errors.ParameterError`): a wrong shape, NaN/Inf, more
     than ``k``, two equal colours, or fewer distinct image colours than
     entries to fit.
+
+    ``weight``: what a pixel counts for (:mod:`core.palette.weights`):
+    ``"count"`` (plain k-means, the default), ``"chroma"``, ``"energy"``
+    (OKLab chroma x lightness). ``hue_coverage``: every OKLab hue family
+    (:mod:`core.palette.hues`) holding at least this share (0..1) of the
+    sample's chroma-weighted pixels gets an entry (``0``: off). Refused
+    (:class:`~core.errors.ParameterError`): an unknown weight, a share
+    outside 0..1, or ``k`` below the families to cover plus ``fixed``
+    entries (the message names the families). :attr:`PaletteFit.coverage`
+    reports the families found and missed either way.
     """
-    p = _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied)
+    p = _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied, weight, hue_coverage)
     fx = _Fixed.of(fixed, p["k"], p["space"])
     if fx is not None:
         p["fixed"] = fx.record()
@@ -545,7 +675,8 @@ def fit_palette(image: Any, *, k: int = 8, space: str = "oklab", seed: int = 0, 
 def fit_shared_palette(images: Iterable[Any], *, k: int = 8, space: str = "oklab", seed: int = 0,
                        sample_size: int = 100_000, max_iter: int = 100, tol: float = 0.05,
                        alpha_threshold: float = 0.0, premultiplied: bool = True, fixed: Any = None,
-                       colorspace: str | None = None) -> PaletteFit:
+                       colorspace: str | None = None, weight: str = "count",
+                       hue_coverage: float = 0.0) -> PaletteFit:
     """Fit one palette over several frames (a shot), so its encoding does not flicker.
 
     ``images``: frames as for :func:`fit_palette` (arrays, Frames, paths or
@@ -553,10 +684,11 @@ def fit_shared_palette(images: Iterable[Any], *, k: int = 8, space: str = "oklab
     time, so a long shot need not fit in memory, in ``colorspace`` when
     given, else as :func:`core.io.read_frame` finds).
     Each frame contributes ``ceil(sample_size / n_frames)`` sampled pixels,
-    drawn with a stream seeded by ``(seed, frame position)``. ``fixed``: as
-    for :func:`fit_palette`.
+    drawn with a stream seeded by ``(seed, frame position)``. ``fixed``,
+    ``weight``, ``hue_coverage``: as for :func:`fit_palette` (the hue
+    shares are those of the shot's sample).
     """
-    p = _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied)
+    p = _params(k, space, seed, sample_size, max_iter, tol, alpha_threshold, premultiplied, weight, hue_coverage)
     fx = _Fixed.of(fixed, p["k"], p["space"])
     if fx is not None:
         p["fixed"] = fx.record()

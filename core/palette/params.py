@@ -2,14 +2,18 @@
 
 ``ENCODE_PARAMS.resolve(values)`` validates user values into the keyword
 arguments of :func:`core.palette.fit_palette` / :func:`core.palette.encode`
-(see :func:`fit_kwargs`, :func:`encode_kwargs`).
+(see :func:`fit_kwargs`, :func:`encode_kwargs`). :data:`REPORT_PARAMS` is the
+same spec with the report's defaults (:data:`REPORT_DEFAULTS`: energy
+weights, hue coverage 1%).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from core.palette.weights import WEIGHTS
 from core.params import Param, ParamSet
 
 SPACES = ("oklab", "lab")
@@ -26,6 +30,12 @@ ENCODE_PARAMS = ParamSet(
               maximum=2**31 - 1),
         Param("sample_size", int, 100_000, "pixels sampled (per shot, when shared) to fit the palette",
               minimum=1_000, maximum=50_000_000, label="Sample size"),
+        Param("weight", str, "count", "what a pixel counts for in the fit: 'count' (plain k-means, every pixel "
+              "alike), 'chroma' (vivid colours count more), 'energy' (OKLab chroma x lightness: small bright hot "
+              "colours keep an entry)", choices=tuple(WEIGHTS), label="Weight"),
+        Param("hue_coverage", float, 0.0, "every OKLab hue family holding at least this share of the frame's "
+              "chroma-weighted pixels gets a palette entry (0: off; 0.01 = 1%)", minimum=0.0, maximum=1.0,
+              label="Hue coverage"),
         Param("max_iter", int, 100, "Lloyd iterations at most", minimum=1, maximum=10_000, label="Max iterations"),
         Param("tol", float, 0.05, "converged when no palette colour moves more than this (ΔE units: ΔE OK x 100 or ΔE76)",
               minimum=0.0, maximum=100.0, label="Tolerance"),
@@ -41,7 +51,13 @@ ENCODE_PARAMS = ParamSet(
     ],
 )
 
-_FIT_KEYS = ("k", "space", "seed", "sample_size", "max_iter", "tol", "alpha_threshold", "premultiplied")
+#: ``reelkit palette report`` is a look at an image: energy-aware, every hue family above 1% of the chroma covered.
+REPORT_DEFAULTS = {"weight": "energy", "hue_coverage": 0.01}
+REPORT_PARAMS = ParamSet("palette_report", [dataclasses.replace(p, default=REPORT_DEFAULTS.get(p.name, p.default))
+                                            for p in ENCODE_PARAMS])
+
+_FIT_KEYS = ("k", "space", "seed", "sample_size", "weight", "hue_coverage", "max_iter", "tol", "alpha_threshold",
+             "premultiplied")
 
 
 def fit_kwargs(values: Mapping[str, Any] | None = None) -> dict[str, Any]:
