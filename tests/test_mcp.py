@@ -113,18 +113,16 @@ def test_tool_schemas_are_the_cli_specs(tmp_path):
     from core.generate import FAMILIES
     from core.generate.files import GENERATE_RUN_PARAMS
     from core.infer import INFER_PARAMS
-    from core.palette import params as palette_params
+    from core.palette.params import REPORT_PARAMS
 
     async def scenario():
         async with _server(tmp_path) as c:
             return {t.name: t for t in (await c.session.list_tools()).tools}
 
     tools = run(scenario)
-    # palette report's own defaults (REPORT_PARAMS) where the palette package has them, else the encode spec
-    report_spec = getattr(palette_params, "REPORT_PARAMS", palette_params.ENCODE_PARAMS)
     kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
     specs = {"convert": [p for p in CONVERT_PARAMS if p.name != "source"], "degrade": [*DEGRADE_OUTPUT_PARAMS, *DEGRADE_PARAMS],
-             "infer": list(INFER_PARAMS), "palette_report": [p for p in report_spec if p.name not in ("output", "shared")],
+             "infer": list(INFER_PARAMS), "palette_report": [p for p in REPORT_PARAMS if p.name not in ("output", "shared")],
              **{f"generate_{n}": [*GENERATE_RUN_PARAMS, *f.spec] for n, f in FAMILIES.items()}}
     for tool, params in specs.items():
         props = tools[tool].inputSchema["properties"]

@@ -91,8 +91,8 @@ class Agent:
                              code="unknown_tool")
         given = set(arguments or {})
         values = check_arguments(tool.by_name, arguments, tool.required)
-        for field in tool.paths:
-            if values.get(field) is not None and field != "model":  # a model may be a shipped name
+        for field, kind in tool.paths.items():
+            if kind in ("read", "write") and values.get(field) is not None:
                 self.roots.path(field, values[field])
         if not tool.writes:
             return tool.run(values, given, self.roots)

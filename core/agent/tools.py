@@ -57,7 +57,8 @@ class Tool:
     description: str
     params: tuple[Param, ...]
     required: tuple[str, ...]
-    #: argument name -> "read" (an input) or "write" (an output folder or name)
+    #: argument name -> "read" (an input), "write" (an output folder) or "model" (a file, or a shipped
+    #: model's name: checked by the tool's plan); "read" and "write" ones are checked before anything else
     paths: Mapping[str, str]
     #: (values, given names, roots[, progress]) -> result; a writing tool's run takes the job's progress callback
     run: Callable[..., dict[str, Any]]
@@ -122,15 +123,13 @@ def _summary(manifest) -> dict[str, Any]:
 
 # -- info, status -----------------------------------------------------------------------------------------
 def _info(values, given, roots) -> dict[str, Any]:
-    from core.io import colorspace_option
+    from core import io
     from core.io.describe import describe
 
     path = _path(values, "input", roots)
-    from core import io
-
     if io.is_sequence_pattern(str(path)):
         roots.check("input", (io.sequence_path(str(path), n) for n in io.find_frames(str(path))))
-    return describe(str(path), colorspace_option(values["input_colorspace"], name="input_colorspace"))
+    return describe(str(path), io.colorspace_option(values["input_colorspace"], name="input_colorspace"))
 
 
 def restore_status(path: Path, roots: Roots) -> dict[str, Any]:
@@ -320,7 +319,7 @@ def build_tools() -> dict[str, Tool]:
              ("input", "output_dir"), paths, _degrade_run, _degrade_plan),
         Tool("infer", "restore a file or sequence with an ONNX model (tiled, resumable, scene-linear ACEScg EXR)",
              (INFER_MODEL_PARAMS["model"], *files, *INFER_PARAMS, *_colorspaces("input_colorspace"), *out),
-             ("input", "output_dir"), {**paths, "model": "read"}, _infer_run, _infer_plan),
+             ("input", "output_dir"), {**paths, "model": "model"}, _infer_run, _infer_plan),
         Tool("palette_report", "fit a K-colour palette to one image: swatches.png, luma_vs_palette.png and "
              "metrics.json (ΔE error, what luma merges)",
              (FILE_PARAMS["input"], *_except(REPORT_PARAMS, ("output", "shared")),
