@@ -311,3 +311,75 @@ def test_screenshot(panel, model, qapp, tmp_path):
     assert (image.width(), image.height()) == (440, 860)
     out = Path("/tmp/reelkit_palette_panel.png")
     assert image.save(str(out)) and out.stat().st_size > 10_000
+
+
+# ----------------------------------------------------------------------------- hue coverage (issue 24 item 4)
+
+
+@pytest.fixture
+def forest_model():
+    """A model holding the plain K=8 fit of the forest-path photo (tests/test_palette_hues.py): orange is missed."""
+    from tests.test_palette_hues import forest_path
+
+    image, path = forest_path()
+    fit = fit_palette(image, k=8)
+    m = PaletteModel()
+    enc = encode(image, fit, distance=False)
+    m.load_fit(fit, index=enc.index, counts=enc.counts, image=image, source="forest path", kind="image")
+    return m
+
+
+def test_model_coverage_and_pin_a_missed_family(forest_model):
+    from core.palette.controller import family_colour
+
+    m = forest_model
+    cov = m.coverage()
+    assert not cov.passed and cov.missed == ("orange",) and cov.min_share == 0.01 and not cov.enforced
+    orange = family_colour(m.image, "orange", weight=m.params["weight"])
+    m.pin_family("orange")
+    assert m.k == 8 and m.coverage().passed and "orange" in m.coverage().found
+    pinned = [i for i in range(m.k) if np.array_equal(m.colours[i], orange)]
+    assert len(pinned) == 1 and m.locked[pinned[0]]  # the family's mean colour, bit for bit, locked
+    m.set_param("k", 6)
+    m.refit()  # a later refit keeps it
+    assert m.k == 6 and any(np.array_equal(c, orange) for c in m.colours[m.locked]) and m.coverage().passed
+
+
+@pytest.mark.parametrize("family,match", [("teal", "expected one of red, orange"), ("blue", "no pixel")])
+def test_model_pin_refusals(forest_model, family, match):
+    with pytest.raises(ParameterError, match=match):
+        forest_model.pin_family(family)
+
+
+def test_pin_needs_pixels_and_a_free_entry(model, tmp_path):
+    model.save(tmp_path / "p.npz")
+    packed = PaletteModel()
+    packed.open(tmp_path / "p.npz")
+    assert packed.coverage() is None
+    with pytest.raises(ParameterError, match="source image"):
+        packed.pin_family("red")
+    for i in range(model.k):
+        model.set_locked(i, True)
+    with pytest.raises(ParameterError, match="all 8 entries are locked"):
+        model.pin_family("red")
+
+
+def test_panel_shows_coverage_and_pins_with_one_click(qapp, forest_model):
+    from nuke_plugin.panels.palette_panel import PalettePanel
+
+    panel = PalettePanel(forest_model, transient=True)
+    panel.resize(440, 900)
+    panel.show()
+    qapp.processEvents()
+    try:
+        assert panel.coverage.text().startswith("hue coverage FAIL") and "missed orange" in panel.coverage.text()
+        assert list(panel.pin_buttons) == ["orange"]
+        panel.pin_buttons["orange"].click()
+        qapp.processEvents()
+        assert panel.coverage.text().startswith("hue coverage pass") and panel.pin_buttons == {}
+        assert panel.status.text().startswith("Pinned orange") and forest_model.locked.sum() == 1
+        assert set(panel.param_widgets) == {"k", "space", "seed", "weight", "hue_coverage"}
+    finally:
+        panel.close()
+        panel.deleteLater()
+        qapp.processEvents()

@@ -228,22 +228,69 @@ def hue_coverage(image: Any, palette_acescg: Any, *, min_share: float = hues.CHE
     :attr:`~core.palette.PaletteFit.coverage` measures its pixel sample.
     """
     min_share = check_param("hue_coverage", min_share)
-    pixels, label = check_image(image)
     ok_pal, _ = _palette_oklab(palette_acescg)
+    shares = image_hue_shares(image, alpha_threshold=alpha_threshold, premultiplied=premultiplied)
+    return hues.coverage(shares, ok_pal, min_share)
+
+
+def _oklab_chunks(image: Any, alpha_threshold: float, premultiplied: bool):
+    """OKLab ``(n, 3)`` float32 of the usable pixels of ``image`` (ACEScg HWC), :data:`ERROR_CHUNK` at a time."""
+    pixels, _ = check_image(image)
     mask = valid_mask(pixels, alpha_threshold)
     flat = pixels.reshape(-1, pixels.shape[2])
     keep = None if mask is None else mask.reshape(-1)
-    sums = np.zeros(len(hues.FAMILIES))
-    total = 0.0
     for s in range(0, len(flat), ERROR_CHUNK):
         px = flat[s:s + ERROR_CHUNK] if keep is None else flat[s:s + ERROR_CHUNK][keep[s:s + ERROR_CHUNK]]
         rgb = px[:, :3].astype(np.float32)
         if pixels.shape[2] == 4 and premultiplied:
             rgb = rgb / px[:, 3:4]
-        chunk_sums, chunk_total = hues.family_chroma(acescg_to_fit(rgb, "oklab"))
+        yield acescg_to_fit(rgb, "oklab")
+
+
+def image_hue_shares(image: Any, *, alpha_threshold: float = 0.0, premultiplied: bool = True) -> np.ndarray:
+    """``(8,)`` float64: each OKLab hue family's chroma-weighted share of every usable pixel of ``image``.
+
+    ``image``: ACEScg ``HWC`` RGB or RGBA (as :func:`hue_coverage`); families
+    and shares as :func:`core.palette.hues.family_shares`.
+    """
+    sums = np.zeros(len(hues.FAMILIES))
+    total = 0.0
+    for ok in _oklab_chunks(image, alpha_threshold, premultiplied):
+        chunk_sums, chunk_total = hues.family_chroma(ok)
         sums += chunk_sums
         total += chunk_total
-    return hues.coverage(hues.shares_of(sums, total), ok_pal, min_share)
+    return hues.shares_of(sums, total)
+
+
+def family_colour(image: Any, family: str, *, weight: str = "energy", alpha_threshold: float = 0.0,
+                  premultiplied: bool = True) -> np.ndarray:
+    """``(3,)`` float32 ACEScg: the mean colour of hue family ``family``'s pixels in ``image``.
+
+    The mean is taken in OKLab, each pixel weighted as the fit would weigh
+    it (``weight``, :mod:`core.palette.weights`; default ``"energy"``, so a
+    bright vivid pixel counts more than a dull one). What a hue-coverage
+    pin starts from, and what the palette panel locks when the artist pins a
+    missed family. :class:`ParameterError`: an unknown family or weight, or
+    no pixel of that family in the image.
+    """
+    from core.palette.spaces import fit_to_acescg
+    from core.palette.weights import fit_weights
+
+    index = hues.family_index(family)
+    weight = check_param("weight", weight)
+    sums, total = np.zeros(3), 0.0
+    for ok in _oklab_chunks(image, alpha_threshold, premultiplied):
+        fam = hues.family_of(ok)
+        sel = fam == index
+        if not sel.any():
+            continue
+        w = fit_weights(weight, ok[sel], np.ones(int(sel.sum())))
+        sums += hues.family_means(ok[sel], w, fam[sel], [index])[0] * w.sum()
+        total += float(w.sum())
+    if not total > 0:
+        raise ParameterError(f"hue family {hues.FAMILIES[index]!r}: no pixel of that hue in the image "
+                             f"(OKLab chroma >= {hues.NEUTRAL_CHROMA})")
+    return fit_to_acescg(sums / total, "oklab").astype(np.float32)
 
 
 # -- stability --------------------------------------------------------------------------

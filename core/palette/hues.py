@@ -43,6 +43,7 @@ b about -0.5..0.5), float32 or float64.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -138,6 +139,35 @@ def required_families(shares: np.ndarray, min_share: float) -> list[int]:
 def entry_families(palette_oklab: np.ndarray) -> np.ndarray:
     """``(K,)`` family of each palette entry (OKLab ``(K, 3)``), -1 for an entry too grey to cover one."""
     return family_of(np.asarray(palette_oklab).reshape(-1, 3), min_chroma=ENTRY_CHROMA)
+
+
+def family_means(x: np.ndarray, weights: np.ndarray, families: np.ndarray, which: Sequence[int]) -> np.ndarray:
+    """``(len(which), 3)`` float64: the weighted mean colour of each family in ``which``.
+
+    ``x``: ``(n, 3)`` colours (any space, e.g. the fit space); ``weights``:
+    ``(n,)``; ``families``: ``(n,)`` from :func:`family_of` (of the same
+    colours in OKLab). Sums with ``np.bincount`` (a sequential float64 loop,
+    fixed order: the same bits everywhere). A family without colours gives NaN.
+    """
+    lab = np.where(families >= 0, families, len(FAMILIES)).astype(np.int64)
+    n = len(FAMILIES) + 1
+    w = np.asarray(weights, np.float64)
+    total = np.bincount(lab, weights=w, minlength=n)
+    sums = np.stack([np.bincount(lab, weights=w * np.asarray(x[:, i], np.float64), minlength=n) for i in range(3)],
+                    axis=1)
+    which = list(which)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums[which] / total[which, None]
+
+
+def family_index(name: str) -> int:
+    """The index of hue family ``name`` (any case); :class:`~core.errors.ParameterError` naming the families."""
+    from core.errors import ParameterError
+
+    key = str(name).strip().lower()
+    if key not in FAMILIES:
+        raise ParameterError(f"hue family {name!r}: expected one of {', '.join(FAMILIES)}")
+    return FAMILIES.index(key)
 
 
 @dataclasses.dataclass(frozen=True)

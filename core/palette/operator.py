@@ -486,7 +486,7 @@ def _fit_covered(u: np.ndarray, x: np.ndarray, w: np.ndarray, p: dict[str, Any],
         if not enforced or cov.passed:
             break
         pinned += [hues.FAMILIES.index(f) for f in cov.missed]
-        fit, cov = run(_Pins(np.array(pinned, np.int64), _family_means(x, wf, families, pinned), families))
+        fit, cov = run(_Pins(np.array(pinned, np.int64), hues.family_means(x, wf, families, pinned), families))
     return dataclasses.replace(fit, coverage=cov)
 
 
@@ -499,18 +499,6 @@ class _Pins:
     x: np.ndarray
     point_families: np.ndarray
 
-
-def _family_means(x: np.ndarray, wf: np.ndarray, families: np.ndarray, pins: list[int]) -> np.ndarray:
-    """``(len(pins), 3)`` float64 fit-space weighted mean colour of each pinned family's points.
-
-    Sums with ``np.bincount`` (a sequential float64 loop, fixed order), as the Lloyd step.
-    """
-    lab = np.where(families >= 0, families, len(hues.FAMILIES)).astype(np.int64)
-    n = len(hues.FAMILIES) + 1
-    total = np.bincount(lab, weights=wf, minlength=n)
-    sums = np.stack([np.bincount(lab, weights=wf * x[:, i].astype(np.float64), minlength=n) for i in range(3)],
-                    axis=1)
-    return sums[pins] / total[pins, None]
 
 
 # -- fixed entries ----------------------------------------------------------------------------------

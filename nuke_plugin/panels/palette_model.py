@@ -17,6 +17,14 @@ gradient position. The rules:
 - **Lock** marks an entry to keep on refit: :meth:`refit` passes the locked
   colours as ``fixed`` to :func:`core.palette.fit_palette`, which keeps
   them bit for bit and fits the others around them.
+- **Hue coverage** (:meth:`PaletteModel.coverage`): whether every OKLab
+  hue family holding the refit's ``hue_coverage`` share (1% when that is
+  0) of the source image's chroma has an entry, with the families found
+  and missed (:mod:`core.palette.hues`). **Pin** (:meth:`PaletteModel.pin_family`)
+  gives a missed family an entry in one step: the family's mean colour in
+  the image (:func:`core.palette.controller.family_colour`) is locked
+  and the image refitted around it, so this refit and every later one
+  keep it. Both need the source pixels (an image, not a pack).
 - **Save** writes the edited palette with the index map as a pack
   (``.npz`` + ``.json``) or a palette EXR (``.exr``), atomically (core's
   writers); locked entries are recorded in the header (``fit.fixed``) and
@@ -44,7 +52,7 @@ from core.errors import ImageReadError, ParameterError
 Listener = Callable[[str, "int | None"], None]
 
 #: Refit parameters the panel shows (the rest of ENCODE_PARAMS keep the loaded fit's values).
-REFIT_PARAMS = ("k", "space", "seed")
+REFIT_PARAMS = ("k", "space", "seed", "weight", "hue_coverage")
 PACK_SUFFIXES = (".npz", ".json")
 SPACE_NAMES = {"oklab": "OKLab", "lab": "CIELab"}
 
@@ -108,6 +116,7 @@ class PaletteModel:
         self.locked = np.zeros(0, bool)
         self.selected: int | None = None
         self.params: dict[str, Any] = self._default_params()
+        self._hue_shares: tuple[int, np.ndarray] | None = None  # (id of the image, its family shares)
 
     @staticmethod
     def _default_params() -> dict[str, Any]:
@@ -300,6 +309,50 @@ class PaletteModel:
             self.colours[i] = self.original[i]
             self._emit("entry", i)
 
+    # -- hue coverage --------------------------------------------------------------------------------
+
+    def coverage(self):
+        """:class:`~core.palette.HueCoverage` of the current colours on the source image, or ``None`` (a pack).
+
+        Families are required at the ``hue_coverage`` parameter's share, or
+        at :data:`core.palette.hues.CHECK_SHARE` (1%) when it is 0. The
+        image's family shares are measured once per image.
+        """
+        from core.palette import acescg_to_fit, hues
+
+        if self.image is None or self.empty:
+            return None
+        if self._hue_shares is None or self._hue_shares[0] != id(self.image):
+            from core.palette.controller import image_hue_shares
+
+            self._hue_shares = (id(self.image), image_hue_shares(self.image, **self._alpha()))
+        share = self.params.get("hue_coverage") or hues.CHECK_SHARE
+        return hues.coverage(self._hue_shares[1], acescg_to_fit(self.colours, "oklab"), share,
+                             enforced=bool(self.params.get("hue_coverage")))
+
+    def _alpha(self) -> dict[str, Any]:
+        return {"alpha_threshold": self.params["alpha_threshold"], "premultiplied": self.params["premultiplied"]}
+
+    def pin_family(self, family: str) -> None:
+        """Give hue ``family`` (a name of :data:`core.palette.hues.FAMILIES`) a locked entry and refit around it.
+
+        The entry is the family's mean colour in the source image (OKLab,
+        weighted by the refit's ``weight``; :func:`core.palette.controller.family_colour`);
+        the refit keeps it with the other locked entries, and so does every
+        later refit. Refused (:class:`~core.errors.ParameterError`): no
+        source image, an unknown family or one with no pixels, every entry
+        already locked, or that colour already an entry.
+        """
+        from core.palette.controller import family_colour
+
+        if self.image is None:
+            raise ParameterError("pinning a hue family needs the source image: open or fit an image "
+                                 "(a pack holds no pixels)")
+        if int(self.locked.sum()) >= self.params["k"]:
+            raise ParameterError(f"pin: all {self.params['k']} entries are locked; unlock one or raise K")
+        colour = family_colour(self.image, family, weight=self.params["weight"], **self._alpha())
+        self.refit(extra=colour)
+
     # -- refit -------------------------------------------------------------------------------------
 
     def set_param(self, name: str, value: Any) -> None:
@@ -313,14 +366,22 @@ class PaletteModel:
             self.params[name] = value
             self._emit("params", None)
 
-    def refit(self) -> None:
-        """Fit the source image again with :attr:`params`, keeping the locked entries' colours."""
+    def refit(self, *, extra: np.ndarray | None = None) -> None:
+        """Fit the source image again with :attr:`params`, keeping the locked entries' colours.
+
+        ``extra``: one more ACEScg colour ``(3,)`` to keep (and lock), as :meth:`pin_family` does.
+        """
         from core.palette import encode, fit_palette
         from core.palette.params import fit_kwargs
 
         if self.image is None:
             raise ParameterError("refit needs the source image: open or fit an image (a pack holds no pixels)")
         keep = self.colours[self.locked]
+        if extra is not None:
+            extra = np.asarray(extra, np.float32).reshape(1, 3)
+            if any(np.array_equal(extra[0], c) for c in keep):
+                raise ParameterError("pin: that colour is already a locked entry")
+            keep = np.concatenate([keep, extra], axis=0)
         previous = None if self.selected is None or not self.locked[self.selected] else self.colours[self.selected]
         fit = fit_palette(self.image, **fit_kwargs(self.params), fixed=keep if len(keep) else None)
         enc = encode(self.image, fit, distance=False, index_dtype=self.params["index_dtype"])

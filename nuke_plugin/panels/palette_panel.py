@@ -21,8 +21,12 @@ Palette" pane). What it shows, top to bottom:
   padlock; an edited entry has a dot by its colour;
 - the **selected entry**: before/after colour, ACEScg and OKLab fields,
   Lock, Pick (a colour dialog, display-referred), Reset;
-- **refit** (K, fit space, seed) for a palette fitted from an image:
-  locked entries are kept (``fit_palette(fixed=...)``).
+- **hue coverage** for a palette fitted from an image: pass/fail with
+  the hue families found and missed, and a *Pin* button per missed family
+  (the family's mean colour becomes a locked entry and the image is
+  refitted around it; :meth:`PaletteModel.pin_family`);
+- **refit** (K, fit space, seed, weight, hue coverage) for a palette fitted
+  from an image: locked entries are kept (``fit_palette(fixed=...)``).
 
 Clicking a swatch (or a tick) selects it; clicking its padlock locks or
 unlocks it. Editing a colour locks the entry. The data lives in a
@@ -520,12 +524,29 @@ class PalettePanel(QtWidgets.QWidget):
         self.editor = EntryEditor(self)
         outer.addWidget(self.editor)
 
+        outer.addWidget(w.label("HUE COVERAGE", "section", self))
+        coverage_card = w.card(self)
+        coverage_layout = QtWidgets.QVBoxLayout(coverage_card)
+        coverage_layout.setContentsMargins(12, 8, 12, 8)
+        self.coverage = w.label("", None, coverage_card)
+        self.coverage.setWordWrap(True)
+        coverage_layout.addWidget(self.coverage)
+        self.pin_row = QtWidgets.QHBoxLayout()
+        coverage_layout.addLayout(self.pin_row)
+        self.pin_buttons: dict[str, QtWidgets.QPushButton] = {}
+        outer.addWidget(coverage_card)
+
         outer.addWidget(w.label("REFIT", "section", self))
         refit_card = w.card(self)
-        row = QtWidgets.QHBoxLayout(refit_card)
-        row.setContentsMargins(12, 8, 12, 8)
+        rows = QtWidgets.QVBoxLayout(refit_card)
+        rows.setContentsMargins(12, 8, 12, 8)
         self.param_widgets: dict[str, QtWidgets.QWidget] = {}
+        row = QtWidgets.QHBoxLayout()
+        rows.addLayout(row)
         for name in REFIT_PARAMS:
+            if name == "weight":  # fit options on a second row
+                row = QtWidgets.QHBoxLayout()
+                rows.addLayout(row)
             param = ENCODE_PARAMS[name]
             widget = w.param_widget(param, parent=refit_card)
             self.param_widgets[name] = widget
@@ -568,8 +589,44 @@ class PalettePanel(QtWidgets.QWidget):
         self.refit_button.setEnabled(model.can_refit)
         self.refit_button.setToolTip("Fit the image again, keeping locked entries" if model.can_refit else
                                      "Refit needs the source pixels: open the image (a pack holds none)")
+        if event != "selection":
+            self._show_coverage()
         if event == "selection" and index is not None:
             self.scroll.ensureVisible(0, self.swatches.row_rect(index).center().y(), 0, SwatchList.ROW)
+
+    def _show_coverage(self) -> None:
+        """The coverage line and one Pin button per missed family (rebuilt from the model)."""
+        cov = None
+        try:
+            cov = self.model.coverage()
+        except (ReelkitError, OSError) as exc:
+            self.show_status(str(exc), error=True)
+        if cov is None:
+            text = "Needs the source pixels: open the image (a pack holds none)" if not self.model.empty else "—"
+        else:
+            text = cov.message
+        self.coverage.setText(text)
+        self.coverage.setStyleSheet(f"color: {w.COLOURS['warn']};" if cov is not None and not cov.passed else "")
+        missed = () if cov is None else cov.missed
+        if tuple(self.pin_buttons) != missed:
+            for button in self.pin_buttons.values():
+                self.pin_row.removeWidget(button)
+                button.deleteLater()
+            self.pin_buttons = {}
+            for family in missed:
+                button = QtWidgets.QPushButton(f"Pin {family}", self)
+                button.setToolTip(f"Lock the image's mean {family} as an entry and refit around it")
+                button.clicked.connect(lambda _=False, f=family: self.pin(f))
+                self.pin_row.addWidget(button)
+                self.pin_buttons[family] = button
+
+    def pin(self, family: str) -> bool:
+        """Pin hue ``family``: a locked entry of its mean colour, then a refit (see :meth:`PaletteModel.pin_family`)."""
+        if self.guard(self.model.pin_family, family):
+            cov = self.model.coverage()
+            self.show_status(f"Pinned {family}; " + (cov.message if cov is not None else self.model.fit.message))
+            return True
+        return False
 
     def _param_changed(self, name: str) -> None:
         from core.palette import ENCODE_PARAMS
