@@ -113,7 +113,7 @@ def test_forest_path_plain_kmeans_loses_the_path_energy_coverage_keeps_it():
     assert fit.coverage.entries.count("orange") >= 1
     # the path is rebuilt in its own colour: ΔE00 on its pixels 23.3 -> 12.5 (measured)
     assert region_de00(image, fit, path) < 0.65 * region_de00(image, plain, path)
-    # and the frame as a whole is no worse: ΔE00 6.16 -> 5.91 (measured)
+    # and the frame as a whole is no worse: ΔE00 6.16 -> 5.81 (measured)
     assert all_de00(image, fit) <= 1.02 * all_de00(image, plain)
     # the full-frame check agrees with the fit's own (sampled) one
     assert hue_coverage(image, fit).passed and hue_coverage(image, plain).missed == ("orange",)
@@ -131,9 +131,9 @@ def test_butterfly_red_spots_and_magenta_edges():
     assert fit.pinned is not None and fit.pinned.sum() == 2
     # the pinned entries are the families the plain fit missed
     assert sorted(np.array(fit.coverage.entries)[fit.pinned]) == ["magenta", "red"]
-    # red pixels: ΔE00 24.7 -> 12.3 (measured); the frame pays: 7.24 -> 8.19 (+13%, two of eight entries)
+    # red pixels: ΔE00 24.7 -> 11.7 (measured); the frame pays: 7.24 -> 7.72 (+7%, two of eight entries)
     assert region_de00(image, fit, red) < 0.6 * region_de00(image, plain, red)
-    assert all_de00(image, fit) < 1.2 * all_de00(image, plain)
+    assert all_de00(image, fit) < 1.12 * all_de00(image, plain)
 
 
 # -- determinism and the plain fit ----------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_golden_bits_energy_and_coverage():
     assert digest == GOLDEN_DIGEST, digest
 
 
-GOLDEN_DIGEST = "ee44278b81636b43dfe60295ceb69687e474e1490433c7f38ca823f8d7c35f8d"
+GOLDEN_DIGEST = "50af2f55f49d985b607f8dba11f4bebc0095e6c573e5b92bcdc77c5e5c7ab8d0"
 
 
 def test_count_weights_without_coverage_is_the_plain_fit():

@@ -18,13 +18,16 @@ pixels it stands for:
     (0.1): a colour of chroma 0.2 (a saturated red) counts 3x a grey.
 ``"energy"``
     ``1 + C * L / E0``: chroma times OKLab lightness ``L`` (clamped at 0;
-    above 1 for HDR highlights) over ``E0`` = :data:`ENERGY_REF` (0.05),
+    above 1 for HDR highlights) over ``E0`` = :data:`ENERGY_REF` (0.1),
     so a bright saturated colour counts most, a dark saturated one
-    little (a lit orange path, C 0.12 at L 0.65: 2.6x; a shaded green leaf,
-    C 0.08 at L 0.35: 1.6x). The default of ``report``. ``E0`` was chosen
-    on seven photos (scikit-image, opencv-doc) fitted at K=8 with 1% hue
-    coverage: mean ΔE00 over all pixels 4.8% above plain k-means at 0.05,
-    8.3% with count weights and the same coverage, 7.3% at 0.02.
+    little (a lit orange path, C 0.12 at L 0.65: 1.8x; a shaded green leaf,
+    C 0.08 at L 0.35: 1.3x; an HDR cyan glow, C 0.15 at L 1.3: 3x). The
+    default of ``report``. ``E0`` was chosen with
+    ``benchmarks/palette_hues_bench.py`` (3 generated fire/plasma/magic
+    images and 9 photos, K=8, 1% hue coverage): mean ΔE00 over the high-
+    chroma pixels 0.87x plain k-means at 0.05 and 0.1, 0.99x at 0.2; over
+    all pixels 1.13x (worst 2.1x, a cyan HDR glow on a grey ground) at
+    0.05, 1.085x (worst 1.42x) at 0.1, 1.056x at 0.2.
 
 The "1 +" keeps every colour in the fit: a pure chroma weight leaves greys,
 skies and skin without entries and the mean error of the whole frame rises.
@@ -44,7 +47,7 @@ from core.errors import ParameterError
 #: OKLab chroma that doubles a colour's weight in ``"chroma"`` mode.
 CHROMA_REF = 0.1
 #: OKLab chroma x lightness that doubles a colour's weight in ``"energy"`` mode.
-ENERGY_REF = 0.05
+ENERGY_REF = 0.1
 
 
 def _count(oklab: np.ndarray) -> np.ndarray | None:
