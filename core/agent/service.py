@@ -87,8 +87,8 @@ class Agent:
             return {"journal": str(self.journal.path), "actions": self.journal.actions()}
         tool = self.tools.get(name)
         if tool is None:
-            raise FieldError("name", f"unknown tool {name!r}; known: {', '.join([*self.tools, 'undo', 'redo', 'task_status', 'task_cancel', 'journal'])}",
-                             code="unknown_tool")
+            known = ", ".join(t["name"] for t in self.tool_list())
+            raise FieldError("name", f"unknown tool {name!r}; known: {known}", code="unknown_tool")
         given = set(arguments or {})
         values = check_arguments(tool.by_name, arguments, tool.required)
         for field, kind in tool.paths.items():
