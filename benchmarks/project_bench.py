@@ -170,7 +170,7 @@ def make_case(folder: Path, variant: str, clip: list[np.ndarray]) -> Case:
 
 def score_matching(pairs, case: Case) -> dict:
     """Stage 1's pair manifest against the truth (see the module docstring for each number)."""
-    from core.pipeline import STATUSES
+    from core.pairs import STATUSES
 
     wrong, damaged_right, flagged = [], [], []
     wrong_conf = 0.0
@@ -267,7 +267,7 @@ def ecc_displacement(case: Case, frames: list[int]) -> list[float]:
 
 
 def run_variant(root: Path, case: Case, stages: list[int], stage_params: dict, *, width: int, height: int) -> dict:
-    from core.pipeline.pairs import load_pairs
+    from core.pairs import load_pairs
     from core.pipeline.project import init_project, run_project
 
     project = root / f"project_{case.variant}"

@@ -30,8 +30,9 @@ LAYERS = {
     "core": 0, "errors": 0, "params": 0, "frame": 0, "threads": 0,
     # 1 files and colour
     "color": 1, "io": 1,
-    # 2 runtime: per-frame jobs and resume, manifests, versioned formats, staged runs, report drawing
-    "jobs": 2, "manifest": 2, "formats": 2, "stages": 2, "sheets": 2, "plot": 2,
+    # 2 runtime: per-frame jobs and resume, manifests, versioned formats (the pair manifest among them), staged
+    # runs, report drawing
+    "jobs": 2, "manifest": 2, "formats": 2, "pairs": 2, "stages": 2, "sheets": 2, "plot": 2,
     # 3 shared measures: shot detection, image metrics
     "shots": 3, "metrics": 3,
     # 4 algorithms
@@ -45,17 +46,10 @@ LAYERS = {
 }
 
 #: Imports that break rule 2 today: (importer, imported), each with the issue that removes it.
-KNOWN_UPWARD = {
-    # core/train/data.py reads stage 1's pair manifest (core.pipeline.pairs); issue 17 item 5 moves the
-    # pair-manifest format below both
-    ("train", "pipeline"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 #: Package cycles that exist today (sorted tuples of units), each with the issue that removes it.
-KNOWN_CYCLES = {
-    # pipeline runs core.train (stage 3); train imports core.pipeline.pairs: issue 17 item 5
-    ("pipeline", "train"),
-}
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
 FORBIDDEN_ROOTS = ("nuke", "nuke_plugin", "PySide6", "PySide2", "PyQt5", "PyQt6", "shiboken6", "shiboken2")
 
@@ -191,7 +185,7 @@ def test_no_new_package_cycles(graph):
 
 
 def test_known_exceptions_still_exist(graph):
-    """When issue 17 item 5 removes the train <-> pipeline cycle, drop it from the known lists."""
+    """When an issue removes a known exception, it leaves the known lists too."""
     edges, _, _ = graph
     gone = sorted(e for e in KNOWN_UPWARD if e[1] not in edges.get(e[0], ()))
     assert not gone, f"no longer imported, remove from KNOWN_UPWARD: {gone}"

@@ -22,7 +22,8 @@ from core import io
 from core.color import convert
 from core.degrade import degrade_frame
 from core.errors import ImageReadError, OutputExistsError, ParameterError, SequenceError
-from core.pipeline import PAIRS_PARAMS, build_pairs, load_pairs
+from core.pairs import load_pairs
+from core.pipeline import PAIRS_PARAMS, build_pairs
 
 W, H = 160, 96
 SHOT_LENGTH = 20
@@ -478,7 +479,7 @@ def test_params_spec():
 
 def test_cli_pairs_build_matches_the_library(footage, built, tmp_path, capsys):
     from core.cli.main import main
-    from core.pipeline import load_pairs
+    from core.pairs import load_pairs
 
     src, ref, _, _ = footage
     lib, _ = built

@@ -16,7 +16,8 @@ from core import io
 from core.degrade import degrade_frame
 from core.errors import ImageReadError, ParameterError
 from core.frame import Frame
-from core.pipeline import FORMAT, FrameMatch, PairManifest, Shot, build_pairs, load_pairs, parse_overrides, upgrade
+from core.pairs import FORMAT, FrameMatch, PairManifest, Shot, load_pairs, parse_overrides, upgrade
+from core.pipeline import build_pairs
 from core.pipeline import matching, selection
 from core.pipeline import signatures as sig
 from core.pipeline.sources import open_input

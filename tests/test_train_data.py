@@ -14,7 +14,7 @@ from core import io
 from core.degrade import EFFECTS, degrade_frame
 from core.errors import ImageError, ImageReadError, ParameterError, SequenceError
 from core.infer.encoding import encode_pixels
-from core.pipeline.pairs import FrameMatch, PairManifest
+from core.pairs import FrameMatch, PairManifest
 from core.train import AugmentConfig, PairDataset, SyntheticConfig, TrainConfig
 from tests.test_degrade import linear_sample
 
@@ -255,8 +255,11 @@ def _pipeline(tmp_path, *, align=True):
 
 
 def test_pairs_manifest_with_the_aligned_folder(tmp_path):
+    from core.pipeline.project import alignment_folder, with_alignment_folder
+
     pairs, stage2 = _pipeline(tmp_path)
-    ds = PairDataset.from_pairs(pairs, crop_size=8)  # 02_alignment found beside 01_dataset_curation
+    assert alignment_folder(pairs) == alignment_folder(pairs.parent) == stage2  # the project's layout
+    ds = PairDataset.from_pairs(pairs, aligned=stage2, crop_size=8)
     assert len(ds) == 2 and ds.description["aligned"] == str(stage2)
     for i, n in enumerate((1, 3)):
         deg, ref, mask = ds.frames(i)
@@ -265,12 +268,16 @@ def test_pairs_manifest_with_the_aligned_folder(tmp_path):
     cfg = TrainConfig.from_dict({"model": {"type": "resnet_small"}, "crop_size": 8,
                                  "data": {"pairs": str(pairs.parent), "aligned": str(stage2)}})
     assert len(PairDataset.from_config(cfg.data, crop_size=8, encoding="linear")) == 2
+    raw = {"model": {"type": "resnet_small"}, "crop_size": 8, "data": {"pairs": str(pairs)}}
+    with pytest.raises(ParameterError, match=r"data\.aligned: data\.pairs needs stage 2's folder"):
+        TrainConfig.from_dict(raw)
+    assert TrainConfig.from_dict(with_alignment_folder(raw)).data.aligned == str(stage2)
 
 
 def test_pairs_manifest_without_alignment_says_to_run_it(tmp_path):
-    pairs, _ = _pipeline(tmp_path, align=False)
+    pairs, stage2 = _pipeline(tmp_path, align=False)
     with pytest.raises(ImageReadError, match=r"ref\.1001\.exr and 3 more: no such file; .*run reelkit align"):
-        PairDataset.from_pairs(pairs, crop_size=8)
+        PairDataset.from_pairs(pairs, aligned=stage2, crop_size=8)
 
 
 def test_opencv_samples_are_found_in_the_samples_folder(tmp_path, monkeypatch):

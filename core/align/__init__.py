@@ -26,7 +26,7 @@ integers; :mod:`core.align.geometry`). Failures are results
 (True, [2.0, 0.0])
 """
 
-from core.align.files import ALIGN_FILE_PARAMS, ALIGN_OUTPUT_PARAMS, align_files
+from core.align.files import ALIGN_FILE_PARAMS, ALIGN_OUTPUT_PARAMS, align_files, align_output, align_outputs
 from core.align.model import WORKING_COLORSPACE, AlignResult, align, resolve
 from core.align.params import ALIGN_PARAMS, METHODS, STAGES, Method
 from core.align.report import report_image
@@ -42,6 +42,8 @@ __all__ = [
     "Method",
     "align",
     "align_files",
+    "align_output",
+    "align_outputs",
     "report_image",
     "resolve",
 ]

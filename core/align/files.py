@@ -23,7 +23,7 @@ frame number: ``aligned/ref.exr``...). Source and reference may each be a
 sequence or a video file (frames numbered by :mod:`core.io.video`'s rule,
 the 0-based decode index). By default reference frames pair
 with the source frames of the same number; ``pairs`` (a frame table, such
-as stage 1's :meth:`core.pipeline.PairManifest.mapping`) pairs each source
+as stage 1's :meth:`core.pairs.PairManifest.mapping`) pairs each source
 frame with another reference frame number instead — a telecine numbered
 from 1, dropped or repeated frames — and leaves out source frames it maps
 to ``None`` or does not list. Outputs are always numbered by source frame. A frame that fails to align is not
@@ -85,10 +85,28 @@ OUTPUTS = {"aligned": ("aligned", "ref", ".exr"), "mask": ("mask", "mask", ".exr
            "residual": ("residual", "residual", ".exr"), "report": ("report", "report", ".png")}
 
 
-def _output(out_dir: Path, kind: str, frame: int | None, pad: int) -> Path:
-    folder, stem, ext = OUTPUTS[kind]
-    name = f"{stem}{ext}" if frame is None else f"{stem}.{frame:0{pad}d}{ext}"
-    return out_dir / folder / name
+def align_outputs(folder: str | os.PathLike) -> dict[str, str]:
+    """Sequence patterns of what :func:`align_files` writes into ``folder``, per kind of :data:`OUTPUTS`.
+
+    ``{"aligned": "FOLDER/aligned/ref.####.exr", "mask": "FOLDER/mask/mask.####.exr",
+    "residual": ..., "report": "FOLDER/report/report.####.png"}``, numbered by
+    source frame (more digits past 9999, :func:`align_output`). Consumers of
+    stage 2 (training, validation) take these rather than rebuilding the names.
+    """
+    out = Path(folder)
+    return {kind: str(out / sub / f"{stem}.####{ext}") for kind, (sub, stem, ext) in OUTPUTS.items()}
+
+
+def align_output(folder: str | os.PathLike, kind: str, frame: int | None) -> Path:
+    """The file of ``kind`` (a key of :data:`OUTPUTS`) for source frame ``frame`` in ``folder``.
+
+    Numbered with at least 4 digits (``aligned/ref.1001.exr``,
+    ``aligned/ref.12345.exr``); ``frame=None`` names a single file's output
+    (``aligned/ref.exr``).
+    """
+    sub, stem, ext = OUTPUTS[kind]
+    name = f"{stem}{ext}" if frame is None else f"{stem}.{frame:0{max(4, len(str(frame)))}d}{ext}"
+    return Path(folder) / sub / name
 
 
 def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report: bool,
@@ -96,7 +114,7 @@ def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report
     from core import io
 
     seq = bool(frames) or io.is_sequence_pattern(source) or io.is_video_file(source)
-    primary = str(out_dir / OUTPUTS["aligned"][0] / ("ref.####.exr" if seq else "ref.exr"))
+    primary = align_outputs(out_dir)["aligned"] if seq else str(align_output(out_dir, "aligned", None))
     tasks = plan_frame_files(source, primary, frames=frames)
     ref_video = io.is_video_file(reference)
     ref_seq = ref_video or io.is_sequence_pattern(reference) or (
@@ -127,13 +145,10 @@ def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report
         if not ref.is_file():
             raise ImageReadError(f"{ref}: no such file (the reference of source frame {t.frame})"
                                  if seq else f"{ref}: no such file")
-        pad = 4
-        if seq:
-            pad = max(4, len(str(t.frame)))
-        extra = [_output(out_dir, k, t.frame, pad) for k in ("mask", "residual")]
+        extra = [align_output(out_dir, k, t.frame) for k in ("mask", "residual")]
         if report:
-            extra.append(_output(out_dir, "report", t.frame, pad))
-        target = _output(out_dir, "aligned", t.frame, pad)
+            extra.append(align_output(out_dir, "report", t.frame))
+        target = align_output(out_dir, "aligned", t.frame)
         for p in (target, *extra):
             if p.resolve() in (t.source.resolve(), ref.resolve()):
                 raise ParameterError(f"output {p} is an input file: choose another --output-dir")

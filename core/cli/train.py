@@ -71,10 +71,11 @@ def run(args) -> int:
     from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.errors import OutputExistsError
+    from core.pipeline.project import with_alignment_folder
     from core.train import TrainConfig, train
 
     spaces = colorspace_values(args)
-    config = TrainConfig.from_dict(build_config(args))
+    config = TrainConfig.from_dict(with_alignment_folder(build_config(args)))
     with progress_bar("train", quiet=args.quiet, unit="step") as update:
         try:
             result = train(config, output_dir=args.output_dir, resume=not args.force,

@@ -8,7 +8,8 @@ A project folder holds one folder per stage: ``pipeline/01_dataset_curation/``
 Stage 1, dataset curation (:mod:`core.pipeline.curation`):
 :func:`build_pairs` matches a degraded source to a reference of the same
 film and writes the ``reelkit.pairs/1`` pair manifest
-(:mod:`core.pipeline.pairs`: :class:`PairManifest`, :func:`load_pairs`).
+(:mod:`core.pairs`: :class:`~core.pairs.PairManifest`, :func:`~core.pairs.load_pairs`;
+it sits below this package so that :mod:`core.train` reads it too).
 Its parts: :mod:`~core.pipeline.sources` (inputs),
 :mod:`~core.pipeline.signatures` (per-frame signatures),
 :mod:`~core.pipeline.matching` (rate, offset, banded alignment),
@@ -27,17 +28,6 @@ readers are imported by the functions that use them.
 """
 
 from core.pipeline.curation import PAIRS_PARAMS, build_pairs, contact_sheet
-from core.pipeline.pairs import (
-    FORMAT,
-    STATUSES,
-    UPGRADERS,
-    FrameMatch,
-    PairManifest,
-    Shot,
-    load_pairs,
-    parse_overrides,
-    upgrade,
-)
 from core.pipeline.project import (
     STAGES,
     Project,
@@ -50,7 +40,6 @@ from core.pipeline.project import (
 )
 
 __all__ = [
-    "FORMAT", "PAIRS_PARAMS", "STAGES", "STATUSES", "UPGRADERS", "FrameMatch", "PairManifest", "Project", "Shot",
-    "StageError", "StageStatus", "build_pairs", "contact_sheet", "init_project", "load_pairs", "load_project",
-    "parse_overrides", "project_status", "run_project", "upgrade",
+    "PAIRS_PARAMS", "STAGES", "Project", "StageError", "StageStatus", "build_pairs", "contact_sheet", "init_project",
+    "load_project", "project_status", "run_project",
 ]

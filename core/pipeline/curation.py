@@ -6,7 +6,7 @@ each an image sequence or a video, with their own frame rates, numbering,
 resolutions, aspect ratios and colour, and writes into ``output_dir``:
 
 - ``pairs.json``: the pair manifest ``reelkit.pairs/1``
-  (:mod:`core.pipeline.pairs`): per source frame the matching reference
+  (:mod:`core.pairs`): per source frame the matching reference
   frame with a confidence and a status, the estimated rate and offset,
   the shots, the selected training pairs and the manual ``overrides``;
 - ``manifest.json``: the standard run manifest (:mod:`core.manifest`):
@@ -59,10 +59,10 @@ from typing import Any
 import numpy as np
 
 from core.errors import OutputExistsError, ParameterError
+from core.pairs import FILE_NAME, FrameMatch, PairManifest, Shot, load_pairs, parse_overrides
 from core.params import Param, ParamSet
 from core.pipeline import matching, selection
 from core.pipeline import signatures as sig
-from core.pipeline.pairs import FILE_NAME, FrameMatch, PairManifest, Shot, load_pairs, parse_overrides
 from core.pipeline.sources import InputSource, open_input
 from core.shots import signature_cuts
 
@@ -155,7 +155,7 @@ def build_pairs(source: str | os.PathLike, reference: str | os.PathLike, *, outp
         manifest's ``colorspaces`` (and its config, when set); ``pairs.json``
         holds the space each was read in.
 
-    Returns the :class:`~core.pipeline.pairs.PairManifest` written.
+    Returns the :class:`~core.pairs.PairManifest` written.
     """
     from core.io import colorspace_option
 

@@ -101,6 +101,30 @@ STAGES: tuple[Stage, ...] = (
     Stage(5, "validation", "05_validation", "validation"),
 )
 
+
+def alignment_folder(pairs: str | os.PathLike) -> Path:
+    """Stage 2's folder beside a project's stage-1 pair manifest (``pairs.json`` or its folder).
+
+    ``PROJECT/pipeline/01_dataset_curation/pairs.json`` -> ``PROJECT/pipeline/02_alignment``:
+    what the CLI and the ReelTrain node train on when a config names
+    ``data.pairs`` without ``data.aligned``.
+    """
+    from core.pairs import FILE_NAME
+
+    path = Path(pairs)
+    if path.is_dir():
+        path = path / FILE_NAME
+    return path.parent.parent / STAGES[1].folder
+
+
+def with_alignment_folder(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A raw training config whose ``data.pairs`` has no ``data.aligned``, given :func:`alignment_folder`."""
+    out = dict(raw)
+    data = out.get("data")
+    if isinstance(data, Mapping) and data.get("pairs") and not data.get("aligned"):
+        out["data"] = {**data, "aligned": str(alignment_folder(data["pairs"]))}
+    return out
+
 #: Training defaults of a new project: a CPU fine-tune of the shipped model when there is one.
 TRAINING_DEFAULTS: dict[str, Any] = {
     "init_from": "auto", "device": "cpu", "steps": 300, "batch_size": 4, "crop_size": 64,
@@ -786,7 +810,7 @@ def _read_as(project: Project) -> dict[str, str | None]:
 
 def _run_curation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
     from core.pipeline.curation import PAIRS_PARAMS, build_pairs
-    from core.pipeline.pairs import FILE_NAME, load_pairs
+    from core.pairs import FILE_NAME, load_pairs
 
     folder = project.folder(1)
     values = PAIRS_PARAMS.resolve({"seed": project.seed, **project.params(1)})
@@ -811,7 +835,7 @@ def _run_curation(project: Project, *, fresh: bool, force: bool, progress) -> tu
 
 def _run_alignment(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
     from core.align import ALIGN_FILE_PARAMS, align_files
-    from core.pipeline.pairs import load_pairs
+    from core.pairs import load_pairs
 
     pairs = load_pairs(project.folder(1))
     table = {m.source_frame: m.reference_frame for m in pairs.matches
@@ -913,18 +937,20 @@ def _run_inference(project: Project, *, fresh: bool, force: bool, progress) -> t
 def _fit_pairs(project: Project) -> dict[str, str]:
     """The training pairs (stage 1's selected source frames, stage 2's aligned references and masks) as
     ``fit_*`` arguments of :func:`core.validate.run_validation` / :func:`core.validate.render_method`."""
+    from core.align.files import align_outputs
     from core.io import format_frames
-    from core.pipeline.pairs import load_pairs
+    from core.pairs import load_pairs
 
-    align = project.folder(2)
+    aligned = align_outputs(project.folder(2))
     trained = [s for s, _ in load_pairs(project.folder(1)).selected_pairs()]
-    return {"fit_sources": project.source, "fit_references": str(align / "aligned" / "ref.####.exr"),
-            "fit_masks": str(align / "mask" / "mask.####.exr"), "fit_frames": format_frames(trained, sep=",")}
+    return {"fit_sources": project.source, "fit_references": aligned["aligned"], "fit_masks": aligned["mask"],
+            "fit_frames": format_frames(trained, sep=",")}
 
 
 def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+    from core.align.files import align_outputs
     from core.io import format_frames
-    from core.pipeline.pairs import load_pairs
+    from core.pairs import load_pairs
     from core.validate import run_validation
     from core.validate.baselines import parse_baselines
     from core.validate.params import VALIDATE_PARAMS
@@ -941,7 +967,8 @@ def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> 
     method = render_method_of(project)
     name = RENDERED_SOURCE if method == "source" else method
     baselines = [b for b in parse_baselines(VALIDATE_PARAMS.resolve(params)["baselines"]) if b != name]
-    refs, masks = str(align / "aligned" / "ref.####.exr"), str(align / "mask" / "mask.####.exr")
+    outputs = align_outputs(align)
+    refs, masks = outputs["aligned"], outputs["mask"]
     damaged = [m.source_frame for m in pairs.matches if m.damaged]  # stage 1: matched, but with low similarity
     result = run_validation(sources=project.source, references=refs, masks=masks,
                             candidates={name: str(project.folder(4) / RESTORED)}, output_dir=project.folder(5),

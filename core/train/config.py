@@ -15,7 +15,7 @@ mapping overrides (sections merge key by key; a ``model`` of another
       "preset": "spatial_gauge",
       "name": "gauge16", "seed": 0, "steps": 4000, "batch_size": 8, "crop_size": 128,
       "model": {"type": "resnet_small", "channels": 32, "blocks": 4},
-      "data": {"pairs": "pipeline/01_dataset_curation/pairs.json"},
+      "data": {"pairs": "pipeline/01_dataset_curation/pairs.json", "aligned": "pipeline/02_alignment"},
       "schedule": {"kind": "cosine", "warmup_steps": 200},
       "loss": {"l1": 1.0, "ssim": 0.2}
     }
@@ -109,8 +109,8 @@ AUGMENT_PARAMS = ParamSet("augment", [
 #: Scalar options of the ``data`` section (:class:`DataConfig` has the file lists too).
 DATA_PARAMS = ParamSet("data", [
     Param("pairs", str, None, "pair manifest of stage 1 (pairs.json or its folder)"),
-    Param("aligned", str, None, "stage-2 folder with aligned/ and mask/ (default: 02_alignment beside "
-          "the pair manifest's folder)"),
+    Param("aligned", str, None, "stage-2 folder with aligned/ and mask/ (needed with pairs; the CLI and the "
+          "ReelTrain node default to 02_alignment beside the pair manifest's folder)"),
     Param("cache_frames", int, 8, "decoded frames kept in memory (LRU)", minimum=1, maximum=100_000),
     Param("min_valid", float, 0.5, "resample a crop whose mask is valid on less than this fraction",
           minimum=0.0, maximum=1.0),
@@ -332,9 +332,9 @@ class SyntheticConfig:
 class DataConfig:
     """Where the training pairs come from: exactly one of three sources.
 
-    - ``pairs`` (+ ``aligned``): the selected pairs of a stage-1 pair
+    - ``pairs`` + ``aligned``: the selected pairs of a stage-1 pair
       manifest; degraded frames from its source, references and masks from
-      the stage-2 folder (``aligned/ref.####.exr``, ``mask/mask.####.exr``).
+      the stage-2 folder (:func:`core.align.files.align_outputs`).
     - ``degraded`` + ``reference`` (+ ``mask``): lists of files or sequence
       patterns, paired in order.
     - ``clean`` (+ ``degrade``): clean frames (files, sequence patterns, or
@@ -392,6 +392,9 @@ def data_config(raw: Any, *, where: str = "data") -> DataConfig:
                              f"{' and '.join(given) if given else 'none'}")
     if scalars["aligned"] and not scalars["pairs"]:
         raise ParameterError(f"{where}.aligned: only used with {where}.pairs")
+    if scalars["pairs"] and not scalars["aligned"]:
+        raise ParameterError(f"{where}.aligned: {where}.pairs needs stage 2's folder (what reelkit align wrote: "
+                             "aligned/ and mask/)")
     if given[0] == "degraded/reference":
         if not lists["degraded"] or not lists["reference"]:
             raise ParameterError(f"{where}: 'degraded' and 'reference' go together (one entry each per pair)")

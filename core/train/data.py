@@ -11,9 +11,9 @@ cache (``cache_frames``): a sequence is never held whole.
 Sources (:class:`~core.train.config.DataConfig`):
 
 - :meth:`PairDataset.from_pairs`: stage 1's ``pairs.json`` (its selected
-  pairs) and stage 2's folder: degraded = the source frame, reference =
-  ``aligned/ref.####.exr``, mask = ``mask/mask.####.exr`` (numbered by
-  source frame);
+  pairs, :mod:`core.pairs`) and stage 2's folder: degraded = the source
+  frame, reference and mask = that source frame's aligned reference and
+  validity mask (:func:`core.align.files.align_outputs`);
 - :meth:`PairDataset.from_files`: explicit degraded / reference (/ mask)
   files or sequence patterns, paired in order;
 - :meth:`PairDataset.synthetic`: clean frames degraded on the fly by
@@ -223,18 +223,18 @@ class PairDataset:
         return cls(sources, description={"mode": "files", "pairs": len(sources)}, **kwargs)
 
     @classmethod
-    def from_pairs(cls, pairs: str | os.PathLike, *, aligned: str | os.PathLike | None = None,
-                   **kwargs: Any) -> "PairDataset":
+    def from_pairs(cls, pairs: str | os.PathLike, *, aligned: str | os.PathLike, **kwargs: Any) -> "PairDataset":
         """The selected pairs of a stage-1 pair manifest with stage 2's aligned references and masks.
 
-        ``aligned`` defaults to ``02_alignment`` beside the manifest's folder
-        (``pipeline/01_dataset_curation/pairs.json`` -> ``pipeline/02_alignment``).
-        Missing aligned files raise :class:`~core.errors.ImageReadError` naming
+        ``aligned``: the folder :func:`core.align.align_files` wrote (in a
+        project, :func:`core.pipeline.project.alignment_folder` finds it
+        beside the manifest). Missing aligned files raise :class:`~core.errors.ImageReadError` naming
         the first and saying to run the alignment; a manifest without selected
         pairs raises :class:`~core.errors.SequenceError` with its status message.
         """
         from core import io
-        from core.pipeline.pairs import FILE_NAME, load_pairs
+        from core.align.files import align_output
+        from core.pairs import FILE_NAME, load_pairs
 
         manifest_path = Path(pairs)
         if manifest_path.is_dir():
@@ -244,15 +244,13 @@ class PairDataset:
         if not chosen:
             raise SequenceError(f"{manifest_path}: no training pairs selected (status {manifest.status}: "
                                 f"{manifest.message or 'no message'})")
-        folder = Path(aligned) if aligned is not None else manifest_path.parent.parent / "02_alignment"
+        folder = Path(aligned)
         src = manifest.source
         kind, path = src.get("kind"), src.get("path")
         colorspace = src.get("colorspace") if src.get("colorspace_source") == "argument" else None
         sources, missing = [], []
         for s, r in chosen:
-            pad = max(4, len(str(s)))
-            ref = folder / "aligned" / f"ref.{s:0{pad}d}.exr"
-            msk = folder / "mask" / f"mask.{s:0{pad}d}.exr"
+            ref, msk = align_output(folder, "aligned", s), align_output(folder, "mask", s)
             if kind == "video":
                 deg = str(path)
                 read = _video_reader(deg, s, colorspace)

@@ -36,13 +36,15 @@ def training_folder(node) -> Path:
 
 
 def _start(node, *, resume_only: bool = False) -> host.Task:
+    from core.pipeline.project import with_alignment_folder
     from core.train import TrainConfig
     from core.train.config import job_config
 
     host.check_idle(node.fullName())
     spec = registry.get(NODE)
     params, job = spec.split(knobs.read_values(node, spec.knob_params()))
-    config = TrainConfig.from_dict(job_config(params))  # a bad config stops here, before any thread
+    # a bad config stops here, before any thread
+    config = TrainConfig.from_dict(with_alignment_folder(job_config(params)))
     out_dir = host.output_dir(node, job["output_dir"], {"node": NODE, "params": params})
     start_over = bool(job["force"]) and not resume_only
     stop = _stops[node.fullName()] = threading.Event()

@@ -1,5 +1,9 @@
 """The pair manifest: ``reelkit.pairs/1``, the output of dataset curation (stage 1).
 
+Written by :mod:`core.pipeline.curation`, read by the project's later
+stages and by :mod:`core.train` (training on a manifest's selected pairs);
+it sits below both.
+
 One JSON file, ``pairs.json`` in the stage's output folder, written
 atomically; small lists one item per line so that it reads and diffs
 well. Keys, in file order:
