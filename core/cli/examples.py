@@ -102,9 +102,25 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("verify previews", "re-hash every file the manifests under previews/ record"),
         ("verify pipeline -q", "only the exit status and the mismatches"),
     ),
+    "models list": (
+        ("models list --json", "the search path and every model found by name: name, version, folder, file"),
+        ("models list --folder /studio/models", "a studio folder alone, before it goes on $REELKIT_MODEL_PATH"),
+    ),
+    "models info": (
+        ("models info film_restore", "the shipped model's input spec and training provenance"),
+        ("models info my_model", "a model from a folder on $REELKIT_MODEL_PATH"),
+    ),
+    "models verify": (
+        ("models verify film_restore -q", "re-hash one model and its weights; problems only"),
+        ("models verify --folder /studio/models", "every model of a studio folder"),
+    ),
     "mcp": (
         ("mcp --root /shows/reel3", "serve the tools to an assistant over stdio; nothing outside the root is touched"),
         ("mcp --root shots --root renders --confirm-frames 20", "two roots; calls over 20 frames need the plan's token"),
+    ),
+    "nuke install": (
+        ("nuke install --target /home/you/.nuke/reelkit", "copy init.py, menu.py and gizmos/ there (the default)"),
+        ("nuke install --target /studio/nuke/reelkit --force", "a shared folder, replacing an older install"),
     ),
 }
 
