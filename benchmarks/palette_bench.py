@@ -125,14 +125,23 @@ def main(argv: list[str] | None = None) -> int:
     t_floor, _ = best_of(floor, args.repeat)
 
     t_fit, fit = best_of(lambda: fit_palette(frame, k=args.k, seed=0), args.repeat)
+    from core.palette import compiled
+
+    kernel = compiled.choose("auto")
     t_enc, enc = best_of(lambda: encode(frame, fit, distance=False, threads=args.threads), args.repeat)
+    t_enc_np, enc_np = best_of(lambda: encode(frame, fit, distance=False, threads=args.threads, kernel="numpy"),
+                               args.repeat)
+    same = np.array_equal(enc.index, enc_np.index)
     t_encd, _ = best_of(lambda: encode(frame, fit, distance=True, threads=args.threads), args.repeat)
     print(f"  reelkit fit          {t_fit * 1e3:8.1f} ms   ({fit.n_iter} iterations, converged={fit.converged}, "
           f"{fit.n_samples} sampled pixels, {fit.n_distinct} distinct)")
-    print(f"  reelkit encode       {t_enc * 1e3:8.1f} ms   index only ({n / t_enc / 1e6:.0f} Mpixel/s)")
+    print(f"  reelkit encode       {t_enc * 1e3:8.1f} ms   index only ({n / t_enc / 1e6:.0f} Mpixel/s; {kernel} kernel)")
+    print(f"  encode, numpy path   {t_enc_np * 1e3:8.1f} ms   {t_enc_np / t_enc:.2f}x the {kernel} kernel's time; "
+          f"same index: {same}")
     print(f"  reelkit encode+dist  {t_encd * 1e3:8.1f} ms   index and distance map")
     print(f"  fit + encode         {(t_fit + t_enc) * 1e3:8.1f} ms   target < 1000 ms")
-    print(f"  floor (copy+write)   {t_floor * 1e3:8.1f} ms   encode / floor = {t_enc / t_floor:.2f}x (target <= 3x)")
+    print(f"  floor (copy+write)   {t_floor * 1e3:8.1f} ms   encode / floor = {t_enc / t_floor:.2f}x (target <= 3x; "
+          f"numpy path {t_enc_np / t_floor:.2f}x)")
 
     _pack_sizes(frame, enc)
 

@@ -8,7 +8,8 @@ hue-coherent path) and decodes back to ACEScg (DESIGN.md, "Spectrum-based
 reconstruction").
 
 Operator  :func:`fit_palette`, :func:`fit_shared_palette` -> :class:`PaletteFit`
-Encoding  :func:`encode` -> :class:`PaletteEncoding`; :func:`decode`, :func:`gradient_map`,
+Encoding  :func:`encode` -> :class:`PaletteEncoding` (a compiled kernel, :mod:`core.palette.compiled`,
+          when numba is installed: the same bits); :func:`decode`, :func:`gradient_map`,
           :func:`compare_luma` -> :class:`LumaComparison`
 Controller :func:`reconstruction_error`, :func:`encoding_error`, :func:`hue_coverage` ->
           :class:`HueCoverage` (every OKLab hue family of the frame has an entry; :mod:`core.palette.hues`),

@@ -111,7 +111,7 @@ class PaletteEncoding:
 
 def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: str = "auto",
            alpha_threshold: float | None = None, premultiplied: bool | None = None,
-           chunk: int = ENCODE_CHUNK, threads: int | None = None) -> PaletteEncoding:
+           chunk: int = ENCODE_CHUNK, threads: int | None = None, kernel: str = "auto") -> PaletteEncoding:
     """Map every pixel of ``image`` to its nearest entry of ``fit`` (full resolution).
 
     ``image``: ``float32`` ``HWC`` ACEScg, RGB or RGBA (as for
@@ -119,6 +119,8 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
     ``premultiplied`` default to the fit's. ``distance``: also compute the
     distance map. ``chunk`` pixels per work item and ``threads`` workers
     (default: the usable CPUs, at most 8) change speed only, never the result.
+    ``kernel``: ``"numba"`` (:mod:`core.palette.compiled`, one fused pass),
+    ``"numpy"``, or ``"auto"`` (numba when installed): the same bits either way.
     """
     pixels, label = controller.check_image(image)
     params = fit.params
@@ -126,6 +128,9 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
                                  if alpha_threshold is None else alpha_threshold)
     premult = controller.check_param("premultiplied", params.get("premultiplied", True)
                                      if premultiplied is None else premultiplied)
+    from core.palette import compiled
+
+    fused = compiled.choose(kernel) == "numba"
     chunk = int(chunk)
     if chunk < 1:
         raise ParameterError(f"parameter 'chunk': {chunk} must be >= 1")
@@ -155,6 +160,7 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
         best = np.empty(m, np.float64)
         planar = np.empty((3, m), np.float32)
         sel = np.empty(m, np.float32)
+        scratch = compiled.Scratch(m) if fused else None
         local_counts = np.zeros(k, np.int64)
         counts_parts.append(local_counts)
 
@@ -167,8 +173,12 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
                 a = np.maximum(flat[s:e, 3], np.float32(1e-30), out=wv.tmp2)
                 np.divide(pl, a, out=pl)
                 np.clip(pl, -1e6, 1e6, out=pl)
-            u = rgb_to_u(space, pl[0], pl[1], pl[2], wv)
-            idx = nearest_from_u(u, keys, ubuf[:, :size], wv.tmp, kbuf, best[:size])
+            if fused:
+                u = wv.u
+                idx = compiled.nearest(pl[0], pl[1], pl[2], space, keys, u, scratch)
+            else:
+                u = rgb_to_u(space, pl[0], pl[1], pl[2], wv)
+                idx = nearest_from_u(u, keys, ubuf[:, :size], wv.tmp, kbuf, best[:size])
             if distance:
                 x = u_to_x(space, u, wv)
                 acc = dist[s:e]
