@@ -153,6 +153,24 @@ def test_training_lowers_the_loss_and_exports(trained):
     assert [d["name"] for d in doc["space"]["dims"]] == ["center_x", "center_y", "radius", "shape"]
 
 
+def test_network_heads_cover_every_kind():
+    torch = pytest.importorskip("torch")
+    from core.inverse.nets import InverseNet, inverse_loss
+
+    gen = generator("generate:repetition")
+    space = ParamSpace.from_spec(gen.spec, {"element": ("ring", "bar", "wave"), "alpha_mode": None,
+                                            "repeats": (1, 9), "radius": (0.1, 0.3), "filled": None})
+    net = InverseNet(space, height=16, width_px=24, width=4)
+    out = net(torch.zeros(2, 3, 16, 24))
+    assert out.shape == (2, space.output_size) == (2, 2 * 2 + 3 + 6 + 1)
+    targets = (torch.full((2, 2), 0.5), torch.zeros(2, 2, dtype=torch.long), torch.ones(2, 1))
+    loss, parts = inverse_loss(out, targets, space, {"continuous": 1.0, "spread": 0.1, "categorical": 1.0,
+                                                      "boolean": 1.0})
+    loss.backward()
+    assert set(parts) == {"continuous", "spread", "categorical", "boolean"} and np.isfinite(float(loss.detach()))
+    assert net.boolean.weight.grad is not None and all(h.weight.grad is not None for h in net.categorical)
+
+
 def test_training_is_deterministic(tmp_path, shape_data, trained):
     torch = pytest.importorskip("torch")
     from core.inverse.train import train_inverse
@@ -225,3 +243,26 @@ def test_refine_recovers_the_params_of_a_render(shape_space):
         refine(gen, target, start, space, loss="lpips")
     with pytest.raises(ImageError, match="target"):
         refine(gen, target[..., 0], start, space)
+
+
+# -- CLI ----------------------------------------------------------------------------------------------
+def test_cli_data_train_predict(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from core.cli.main import main
+
+    data, model, out = tmp_path / "data", tmp_path / "model", tmp_path / "pred"
+    assert main(["inverse", "data", "generate:shape", "--vary", "shape=circle,ring", "--vary", "radius=0.1:0.3",
+                 "--count", "8", "--size", "32x32", "-o", str(data), "-q"]) == 0
+    assert main(["inverse", "train", str(data), "--steps", "3", "--width", "4", "--batch-size", "4",
+                 "-o", str(model), "-q"]) == 0
+    assert main(["inverse", "predict", str(model / "model.onnx"), str(data / "sample.0001.exr"), "--refine", "12",
+                 "-o", str(out), "-q"]) == 0
+    record = json.loads((out / "sample.0001.params.json").read_text())
+    assert record["format"] == "reelkit.inverse.prediction/1" and record["generator"] == "generate:shape"
+    assert record["refined"]["loss_after"] <= record["refined"]["loss_before"]
+    assert (out / "sample.0001.render.exr").is_file()
+    capsys.readouterr()
+    assert main(["inverse", "data", "generate:nope", "--vary", "radius", "-o", str(tmp_path / "x")]) == 1
+    assert "unknown family 'nope'" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["inverse", "data", "generate:shape", "--vary", "radius=a:b", "-o", str(tmp_path / "x")]) == 1
+    assert "LOW:HIGH must be two numbers" in capsys.readouterr().err and not (tmp_path / "x").exists()

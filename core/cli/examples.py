@@ -98,6 +98,22 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("generate chart --chart zone_plate --preview --output-dir charts", "a test chart and its sRGB preview"),
         ("generate shape --count 200 --seed 1 --output-dir shapes", "a batch of 200 seeded variations"),
     ),
+    "inverse data": (
+        ("inverse data generate:shape --vary shape=circle,box,ring --vary center_x=0.3:0.7 --vary radius "
+         "--count 400 --seed 1 --output-dir shapes_train", "a stratified (image, params) set, 64x64"),
+        ("inverse data generate:repetition --vary element --vary repeats=1:16 --vary filled --fixed scene_scale=1 "
+         "--count 2000 --size 128x128 --output-dir reps", "categorical, integer and boolean params"),
+    ),
+    "inverse train": (
+        ("inverse train shapes_train --steps 300 --output-dir shapes_model", "a CNN for the set, on the CPU"),
+        ("inverse train reps --steps 3000 --batch-size 64 --width 32 --seed 2 --output-dir reps_model",
+         "a wider network, more steps"),
+    ),
+    "inverse predict": (
+        ("inverse predict shapes_model/model.onnx target.exr --output-dir guess", "params JSON and re-render"),
+        ("inverse predict shapes_model/model.onnx a.exr b.exr --refine 200 --loss ssim --output-dir refined",
+         "refined by 200 CMA-ES renders each"),
+    ),
     "verify": (
         ("verify previews", "re-hash every file the manifests under previews/ record"),
         ("verify pipeline -q", "only the exit status and the mismatches"),

@@ -107,6 +107,33 @@ def unflatten(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def parse_vary(items: Sequence[str]) -> dict[str, Any]:
+    """``--vary`` texts -> a ``vary`` mapping of :meth:`ParamSpace.from_spec`: ``NAME`` (its default
+    range), ``NAME=LOW:HIGH`` (a number range) or ``NAME=A,B,C`` (choices); a malformed one is one
+    :class:`ParameterError` line.
+
+    >>> parse_vary(["shape=circle,box", "radius=0.1:0.3", "filled"])
+    {'shape': ('circle', 'box'), 'radius': (0.1, 0.3), 'filled': None}
+    """
+    out: dict[str, Any] = {}
+    for text in items:
+        name, eq, rest = str(text).partition("=")
+        name = name.strip()
+        if not name or (eq and not rest.strip()):
+            raise ParameterError(f"--vary {text!r}: expected NAME, NAME=LOW:HIGH or NAME=A,B,C")
+        if not eq:
+            out[name] = None
+        elif ":" in rest:
+            low, _, high = rest.partition(":")
+            try:
+                out[name] = (float(low), float(high))
+            except ValueError:
+                raise ParameterError(f"--vary {text!r}: LOW:HIGH must be two numbers") from None
+        else:
+            out[name] = tuple(c.strip() for c in rest.split(","))
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class ParamSpace:
     """The learned dims of a spec (continuous, then categorical, then boolean, each in spec order) and the

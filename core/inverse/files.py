@@ -1,0 +1,88 @@
+"""Predict (and refine) the params of image files: the library behind ``reelkit inverse predict``.
+
+:func:`predict_files` reads each image (converted to scene-linear ACEScg
+from the colour space its reader reports, :func:`core.color.convert_frame`),
+runs the model (:class:`~core.inverse.predict.InversePredictor`), refines
+the continuous params with CMA-ES when ``refine_evals`` > 0
+(:func:`~core.inverse.refine.refine`, the model's generator), and writes
+for image ``NAME.EXT`` into ``output_dir``:
+
+- ``NAME.params.json`` (:data:`PREDICTION_FORMAT`): the model, the
+  predicted params (flat keys, the generator's full dict), the spread of
+  each continuous value (normalised), the class probabilities, and after
+  refinement the refined params and the image loss before/after;
+- ``NAME.render.exr``: the generator's render of the final params (OpenEXR
+  half, ACEScg), to compare with the input.
+
+A per-frame job (:func:`core.jobs.run_frame_job`): ``manifest.json``, resume, ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.errors import ParameterError
+from core.inverse.model import load_inverse_model
+
+#: Format of a prediction JSON.
+PREDICTION_FORMAT = "reelkit.inverse.prediction/1"
+
+
+def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike], *, output_dir: str | os.PathLike,
+                  refine_evals: int = 0, loss: str = "mse", seed: int = 0, force: bool = False, progress=None):
+    """Predict the params of each of ``images`` into ``output_dir``; returns the finished manifest."""
+    from core import io
+    from core.color import convert_frame
+    from core.inverse.generators import generator
+    from core.inverse.predict import InversePredictor
+    from core.inverse.refine import image_loss, refine
+    from core.io.atomic import write_text_atomic
+    from core.jobs import FrameTask, run_frame_job
+    from core.manifest import Manifest
+
+    loaded = load_inverse_model(model)
+    if isinstance(refine_evals, bool) or not isinstance(refine_evals, int) or refine_evals < 0:
+        raise ParameterError(f"refine_evals: {refine_evals!r} must be an integer >= 0")
+    image_loss(loss)
+    gen = generator(loaded.generator.get("name", "?"))  # an unknown generator fails here, before any file
+    if not images:
+        raise ParameterError("inverse predict: give at least one image")
+    stems = [Path(p).name.rsplit(".", 1)[0] for p in images]
+    if len(set(stems)) != len(stems):
+        raise ParameterError("inverse predict: two images share a name; their outputs would collide")
+    out = Path(output_dir)
+    tasks = [FrameTask(stem, None, Path(p), out / f"{stem}.params.json", extra_targets=(out / f"{stem}.render.exr",))
+             for stem, p in zip(stems, images)]
+    config = {"model_sha256": loaded.document["sha256"], "refine_evals": refine_evals, "loss": loss, "seed": seed,
+              "images": [str(p) for p in images]}
+    manifest = Manifest(out, "inverse-predict", config, seed=seed)
+    predictor = InversePredictor(loaded)
+
+    def make(task: FrameTask) -> dict[str, Any]:
+        frame = convert_frame(io.read_image(task.source), "ACEScg")
+        pred = predictor.predict([frame.pixels])[0]
+        record: dict[str, Any] = {"format": PREDICTION_FORMAT, "model": loaded.document["name"],
+                                  "model_sha256": loaded.document["sha256"], "generator": gen.name,
+                                  "image": str(task.source), "params": gen.spec.resolve(pred.params),
+                                  "spread": dict(zip([d.name for d in loaded.space.continuous], pred.sigma.tolist())),
+                                  "probabilities": pred.probabilities}
+        final = pred.params
+        if refine_evals:
+            r = refine(gen, frame.pixels, pred.params, loaded.space, sigma=pred.sigma, loss=loss, seed=seed,
+                       max_evals=refine_evals)
+            final = r.params
+            record["refined"] = {"params": r.params, "loss": loss, "loss_before": r.loss_before,
+                                 "loss_after": r.loss_after, "evaluations": r.evaluations}
+        h, w = frame.pixels.shape[:2]
+        from core.frame import Frame
+
+        io.write_image(task.extra_targets[0], Frame(gen.render(gen.spec.resolve(final), 0, w, h), "ACEScg"),
+                       pixel_type="half", overwrite=True)
+        write_text_atomic(task.target, json.dumps(record, indent=1) + "\n", overwrite=True)
+        return {"output": str(task.target)}
+
+    return run_frame_job(manifest, tasks, make, force=force, progress=progress)
