@@ -261,7 +261,14 @@ def test_cli_data_train_predict(tmp_path, capsys):
     assert record["format"] == "reelkit.inverse.prediction/1" and record["generator"] == "generate:shape"
     assert record["refined"]["loss_after"] <= record["refined"]["loss_before"]
     assert (out / "sample.0001.render.exr").is_file()
+    from core import io
+
+    io.write_image(tmp_path / "wide.exr", generate("shape", width=48, height=32), pixel_type="half")
     capsys.readouterr()
+    assert main(["inverse", "predict", str(model / "model.onnx"), str(tmp_path / "wide.exr"), "-o",
+                 str(tmp_path / "p2"), "-q"]) == 1
+    assert "wide.exr: 48x32 does not fit the model's input 32x32" in capsys.readouterr().err
+    assert not (tmp_path / "p2").exists()
     assert main(["inverse", "data", "generate:nope", "--vary", "radius", "-o", str(tmp_path / "x")]) == 1
     assert "unknown family 'nope'" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert main(["inverse", "data", "generate:shape", "--vary", "radius=a:b", "-o", str(tmp_path / "x")]) == 1

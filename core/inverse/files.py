@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.errors import ParameterError
+from core.errors import ImageError, ParameterError
 from core.inverse.model import load_inverse_model
 
 #: Format of a prediction JSON.
@@ -64,6 +64,9 @@ def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike],
 
     def make(task: FrameTask) -> dict[str, Any]:
         frame = convert_frame(io.read_image(task.source), "ACEScg")
+        if frame.pixels.shape[:2] != (loaded.height, loaded.width):
+            raise ImageError(f"{task.source}: {frame.pixels.shape[1]}x{frame.pixels.shape[0]} does not fit the "
+                             f"model's input {loaded.width}x{loaded.height}")
         pred = predictor.predict([frame.pixels])[0]
         record: dict[str, Any] = {"format": PREDICTION_FORMAT, "model": loaded.document["name"],
                                   "model_sha256": loaded.document["sha256"], "generator": gen.name,
