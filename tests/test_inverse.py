@@ -260,7 +260,7 @@ def test_cli_data_train_predict(tmp_path, capsys):
     record = json.loads((out / "sample.0001.params.json").read_text())
     assert record["format"] == "reelkit.inverse.prediction/1" and record["generator"] == "generate:shape"
     assert record["refined"]["loss_after"] <= record["refined"]["loss_before"]
-    assert (out / "sample.0001.render.exr").is_file()
+    assert (out / "sample.0001.render.exr").is_file() and (out / "sample.0001.sheet.png").is_file()
     from core import io
 
     io.write_image(tmp_path / "wide.exr", generate("shape", width=48, height=32), pixel_type="half")

@@ -12,7 +12,10 @@ for image ``NAME.EXT`` into ``output_dir``:
   each continuous value (normalised), the class probabilities, and after
   refinement the refined params and the image loss before/after;
 - ``NAME.render.exr``: the generator's render of the final params (OpenEXR
-  half, ACEScg), to compare with the input.
+  half, ACEScg), to compare with the input;
+- ``NAME.sheet.png``: side by side, sRGB-encoded 8-bit: the input, the
+  CNN's render and (after refinement) the refined render, each at least
+  :data:`SHEET_TILE` pixels high (nearest-neighbour enlarged).
 
 A per-frame job (:func:`core.jobs.run_frame_job`): ``manifest.json``, resume, ``force``.
 """
@@ -30,13 +33,32 @@ from core.inverse.model import load_inverse_model
 
 #: Format of a prediction JSON.
 PREDICTION_FORMAT = "reelkit.inverse.prediction/1"
+#: Smallest tile height of the side-by-side sheet (small inputs are enlarged by a whole factor).
+SHEET_TILE = 192
+
+
+def side_by_side(tiles: Sequence[tuple[str, Any]]) -> Any:
+    """``(title, float32 HW3 ACEScg)`` pairs -> one ``uint8`` ``HW3`` sRGB-encoded sheet (nearest enlarged)."""
+    import numpy as np
+
+    from core.color import acescg_to_srgb_preview
+    from core.sheets import contact_sheet
+
+    shown = []
+    for title, px in tiles:
+        k = max(1, -(-SHEET_TILE // px.shape[0]))
+        shown.append((title, np.repeat(np.repeat(acescg_to_srgb_preview(px), k, axis=0), k, axis=1)))
+    return contact_sheet(shown)
 
 
 def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike], *, output_dir: str | os.PathLike,
                   refine_evals: int = 0, loss: str = "mse", seed: int = 0, force: bool = False, progress=None):
     """Predict the params of each of ``images`` into ``output_dir``; returns the finished manifest."""
     from core import io
+    import numpy as np
+
     from core.color import convert_frame
+    from core.frame import Frame
     from core.inverse.generators import generator
     from core.inverse.predict import InversePredictor
     from core.inverse.refine import image_loss, refine
@@ -55,7 +77,8 @@ def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike],
     if len(set(stems)) != len(stems):
         raise ParameterError("inverse predict: two images share a name; their outputs would collide")
     out = Path(output_dir)
-    tasks = [FrameTask(stem, None, Path(p), out / f"{stem}.params.json", extra_targets=(out / f"{stem}.render.exr",))
+    tasks = [FrameTask(stem, None, Path(p), out / f"{stem}.params.json",
+                       extra_targets=(out / f"{stem}.render.exr", out / f"{stem}.sheet.png"))
              for stem, p in zip(stems, images)]
     config = {"model_sha256": loaded.document["sha256"], "refine_evals": refine_evals, "loss": loss, "seed": seed,
               "images": [str(p) for p in images]}
@@ -73,18 +96,17 @@ def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike],
                                   "image": str(task.source), "params": gen.spec.resolve(pred.params),
                                   "spread": dict(zip([d.name for d in loaded.space.continuous], pred.sigma.tolist())),
                                   "probabilities": pred.probabilities}
-        final = pred.params
+        h, w = frame.pixels.shape[:2]
+        shown = [("input", frame.pixels), ("CNN", gen.render(record["params"], 0, w, h))]
         if refine_evals:
             r = refine(gen, frame.pixels, pred.params, loaded.space, sigma=pred.sigma, loss=loss, seed=seed,
                        max_evals=refine_evals)
-            final = r.params
             record["refined"] = {"params": r.params, "loss": loss, "loss_before": r.loss_before,
                                  "loss_after": r.loss_after, "evaluations": r.evaluations}
-        h, w = frame.pixels.shape[:2]
-        from core.frame import Frame
-
-        io.write_image(task.extra_targets[0], Frame(gen.render(gen.spec.resolve(final), 0, w, h), "ACEScg"),
-                       pixel_type="half", overwrite=True)
+            shown.append(("refined", gen.render(r.params, 0, w, h)))
+        io.write_image(task.extra_targets[0], Frame(shown[-1][1], "ACEScg"), pixel_type="half", overwrite=True)
+        io.write_image(task.extra_targets[1], side_by_side(shown).astype(np.float32) / 255.0, colorspace="srgb",
+                       bit_depth=8, overwrite=True)
         write_text_atomic(task.target, json.dumps(record, indent=1) + "\n", overwrite=True)
         return {"output": str(task.target)}
 
