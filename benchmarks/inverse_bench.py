@@ -58,8 +58,9 @@ def main() -> None:
     print(f"data: {args.train} + {args.test} images {args.size}x{args.size} in {time.perf_counter() - t:.1f} s")
     result = train_inverse(work / "train", work / "model", steps=args.steps, batch_size=32, seed=0, threads=1)
     h = result.history
-    print(f"train: {args.steps} steps in {result.metrics['seconds']:.1f} s, loss {np.mean([r['loss'] for r in h[:10]]):.4f}"
-          f" (first 10) -> {result.metrics['loss']:.4f} (last 20)")
+    first = np.mean([r["loss"] for r in h[:10]])
+    print(f"train: {args.steps} steps in {result.metrics['seconds']:.1f} s, loss {first:.4f} (first 10) -> "
+          f"{result.metrics['loss']:.4f} (last 20)")
     test = load_dataset(work / "test")
     predictor = InversePredictor(result.onnx, threads=1)
     t = time.perf_counter()

@@ -46,7 +46,9 @@ MAX_COUNT = 1_000_000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def _rng(seed: int, *key: Any) -> np.random.Generator:
+def keyed_rng(seed: int, *key: Any) -> np.random.Generator:
+    """numpy's PCG64 seeded from ``seed`` and ``key`` (strings, ints: CRC-32 of their text): the same
+    stream on every machine for the same (seed, key)."""
     words = [int(seed) & 0xFFFFFFFF, int(seed) >> 32 & 0xFFFFFFFF]
     words += [zlib.crc32(str(k).encode("utf-8")) for k in key]
     return np.random.default_rng(np.random.SeedSequence(words))
@@ -55,12 +57,12 @@ def _rng(seed: int, *key: Any) -> np.random.Generator:
 def _stratum(seed: int, name: str, index: int, n: int) -> int:
     """Which of ``n`` strata sample ``index`` falls in: a seeded permutation per block of ``n``."""
     block, pos = divmod(index, n)
-    return int(_rng(seed, "stratum", name, block).permutation(n)[pos])
+    return int(keyed_rng(seed, "stratum", name, block).permutation(n)[pos])
 
 
 def sample_seed(seed: int, index: int) -> int:
     """The render seed of sample ``index`` of a data set seeded ``seed`` (0..2**31-1)."""
-    return int(_rng(seed, "render", index).integers(0, 2**31 - 1))
+    return int(keyed_rng(seed, "render", index).integers(0, 2**31 - 1))
 
 
 def sample_params(space: ParamSpace, seed: int, index: int) -> dict[str, Any]:
@@ -79,7 +81,7 @@ def sample_params(space: ParamSpace, seed: int, index: int) -> dict[str, Any]:
         elif d.kind == "boolean":
             out[d.name] = bool(_stratum(seed, d.name, index, 2))
         else:
-            u = (_stratum(seed, d.name, index, STRATA) + _rng(seed, "jitter", d.name, index).random()) / STRATA
+            u = (_stratum(seed, d.name, index, STRATA) + keyed_rng(seed, "jitter", d.name, index).random()) / STRATA
             if d.integer:
                 out[d.name] = min(int(np.floor(d.low + (d.high - d.low + 1) * u)), int(d.high))
             else:

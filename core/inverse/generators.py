@@ -104,9 +104,8 @@ def degrade_generator(clean: Any, *, preset: str | None = None, frame: int = 1, 
         return degrade_frame(pixels, frame=frame, seed=seed, params={**base, **params}).pixels
 
     digest = hashlib.sha256(pixels.tobytes()).hexdigest()
-    spec = ParamSet(DEGRADE_PARAMS.name, list(DEGRADE_PARAMS))
-    defaults = DEGRADE_PARAMS.resolve(base)
-    spec = ParamSet(DEGRADE_PARAMS.name, [dataclasses.replace(p, default=defaults[p.name]) for p in spec])
+    defaults = DEGRADE_PARAMS.resolve(base)  # the preset's values become the defaults of the params not learned
+    spec = ParamSet(DEGRADE_PARAMS.name, [dataclasses.replace(p, default=defaults[p.name]) for p in DEGRADE_PARAMS])
     return Generator("degrade", spec, DEGRADE_SAMPLING, render,
                      {"name": "degrade", "format": RECORD_FORMAT, "preset": name, "frame": frame,
                       "clean": clean_name, "clean_sha256": digest, "size": [width, height]})

@@ -61,9 +61,9 @@ class InverseTrainResult:
 
 
 def _batch_indices(seed: int, step: int, n: int, size: int) -> np.ndarray:
-    from core.inverse.data import _rng
+    from core.inverse.data import keyed_rng
 
-    return _rng(seed, "batch", step).choice(n, size=min(size, n), replace=False)
+    return keyed_rng(seed, "batch", step).choice(n, size=min(size, n), replace=False)
 
 
 def train_inverse(data_dir: str | Path, output_dir: str | Path, *, force: bool = False, progress=None,
