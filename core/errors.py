@@ -35,6 +35,10 @@ class ImageWriteError(ReelkitError, OSError):
     """A file could not be written."""
 
 
+class FormatError(ReelkitError, ValueError):
+    """A reelkit document of another format, or of a version this reelkit cannot read (:mod:`core.formats`)."""
+
+
 class SequenceError(ReelkitError, ValueError):
     """An image sequence is empty, has gaps, or a frame range is malformed."""
 

@@ -69,9 +69,9 @@ well. Keys, in file order:
     ``reference_frame``, ``status`` (``duplicate``: the same picture as
     ``same_as``; ``not_in_source``: the source lacks it), ``near_source_frame``.
 
-Versioned: :func:`upgrade` brings an older file to the current version
-through :data:`UPGRADERS`; newer or foreign files are refused with
-:class:`~core.errors.ImageReadError` naming them.
+Versioned (:data:`FORMAT`, :mod:`core.formats`): an older file is brought
+to the current version by the format's upgraders; newer or foreign files
+are refused with :class:`~core.errors.FormatError` naming them.
 """
 
 from __future__ import annotations
@@ -79,25 +79,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from core.errors import ImageReadError, ParameterError
+from core.formats import FORMATS
 
-FORMAT_NAME = "reelkit.pairs"
-VERSION = 1
-FORMAT = f"{FORMAT_NAME}/{VERSION}"
+#: The pair manifest's format, ``reelkit.pairs/1``.
+FORMAT = FORMATS["reelkit.pairs"]
 #: File name of the pair manifest in the output folder.
 FILE_NAME = "pairs.json"
 #: Values of ``matches[].status``.
 STATUSES = ("matched", "duplicate", "dropped", "low_confidence", "override")
 #: Values of ``status``.
 RUN_STATUSES = ("ok", "partial", "no_match")
-
-#: Upgrade functions: ``UPGRADERS[n](payload)`` turns a version-``n`` dict into a version ``n + 1`` one.
-#: Version 1 is the first; there is nothing to upgrade yet.
-UPGRADERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,7 +185,7 @@ class PairManifest:
         from core import __version__
 
         return {
-            "format": FORMAT,
+            "format": FORMAT.tag,
             "tool": "reelkit",
             "version": self.version or __version__,
             "overrides": {str(k): v for k, v in sorted(self.overrides.items())},
@@ -209,8 +205,9 @@ class PairManifest:
 
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any], *, where: str = "pair manifest") -> "PairManifest":
-        """Build from a dict of any supported version (upgraded first); malformed data raises ImageReadError."""
-        d = upgrade(dict(payload), where=where)
+        """Build from a dict of any supported version (upgraded first); a foreign or newer one raises
+        :class:`~core.errors.FormatError`, malformed data :class:`~core.errors.ImageReadError`."""
+        d = FORMAT.read(dict(payload), where=where)
         try:
             return cls(
                 source=dict(d["source"]), reference=dict(d["reference"]), timing=dict(d["timing"]),
@@ -225,7 +222,7 @@ class PairManifest:
         except ParameterError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
-            raise ImageReadError(f"{where}: malformed {FORMAT} data ({type(exc).__name__}: {exc})") from None
+            raise ImageReadError(f"{where}: malformed {FORMAT.tag} data ({type(exc).__name__}: {exc})") from None
 
     def to_json(self) -> str:
         """The file text (:func:`dumps`): one line per item of ``matches``, ``shots``, ``selected``..."""
@@ -300,45 +297,12 @@ def _frame_number(value: Any) -> int | None:
     return None
 
 
-def parse_format(value: Any, *, where: str) -> int:
-    """The version number of a ``reelkit.pairs/N`` string; :class:`ImageReadError` otherwise."""
-    if not isinstance(value, str) or not value.startswith(FORMAT_NAME + "/"):
-        raise ImageReadError(f"{where}: not a reelkit pair manifest (format {value!r}, expected {FORMAT})")
-    try:
-        return int(value.split("/", 1)[1])
-    except ValueError:
-        raise ImageReadError(f"{where}: malformed format {value!r} (expected {FORMAT})") from None
-
-
-def upgrade(payload: dict[str, Any], *, where: str = "pair manifest",
-            upgraders: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """Bring a pair manifest dict to :data:`VERSION` through ``upgraders`` (default :data:`UPGRADERS`).
-
-    A version above the current one, or one with no upgrade path, raises
-    :class:`ImageReadError` naming it.
-    """
-    table = UPGRADERS if upgraders is None else upgraders
-    version = parse_format(payload.get("format"), where=where)
-    if version > VERSION:
-        raise ImageReadError(f"{where}: format {FORMAT_NAME}/{version} is newer than this reelkit reads ({FORMAT}); "
-                             "upgrade reelkit")
-    while version < VERSION:
-        step = table.get(version)
-        if step is None:
-            raise ImageReadError(f"{where}: format {FORMAT_NAME}/{version} has no upgrade path to {FORMAT}")
-        payload = step(payload)
-        new = parse_format(payload.get("format"), where=where)
-        if new != version + 1:
-            raise ImageReadError(f"{where}: the upgrade from {FORMAT_NAME}/{version} produced {FORMAT_NAME}/{new}")
-        version = new
-    return payload
-
-
 def load_pairs(path: str | os.PathLike) -> PairManifest:
     """Read a pair manifest (a ``pairs.json`` or the folder holding it), upgrading older versions.
 
-    Missing, unreadable, non-JSON, foreign or newer files raise
-    :class:`~core.errors.ImageReadError` naming the file (and the line of a
+    Missing, unreadable or non-JSON files raise
+    :class:`~core.errors.ImageReadError`, foreign or newer ones
+    :class:`~core.errors.FormatError`, naming the file (and the line of a
     JSON syntax error, as after a bad hand edit of ``overrides``).
     """
     p = Path(path)

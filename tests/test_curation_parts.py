@@ -14,9 +14,9 @@ import pytest
 
 from core import io
 from core.degrade import degrade_frame
-from core.errors import ImageReadError, ParameterError
+from core.errors import FormatError, ImageReadError, ParameterError
 from core.frame import Frame
-from core.pairs import FORMAT, FrameMatch, PairManifest, Shot, load_pairs, parse_overrides, upgrade
+from core.pairs import FORMAT, FrameMatch, PairManifest, Shot, load_pairs, parse_overrides
 from core.pipeline import build_pairs
 from core.pipeline import matching, selection
 from core.pipeline import signatures as sig
@@ -312,7 +312,7 @@ def test_format_round_trip(tmp_path):
     back = load_pairs(path)
     assert back.to_dict() == pm.to_dict()
     data = json.loads(path.read_text())
-    assert data["format"] == FORMAT == "reelkit.pairs/1"
+    assert data["format"] == FORMAT.tag == "reelkit.pairs/1"
     assert data["overrides"] == {"1002": None, "1010": 12}
     assert back.selected_pairs() == [(1001, 4)] and back.mapping() == {1001: 4, 1002: None}
     assert back.by_status("dropped") == [1002]
@@ -331,15 +331,16 @@ def test_upgrade_hook_and_refusals(tmp_path):
         payload["format"] = "reelkit.pairs/1"
         return payload
 
-    assert upgrade(dict(old), upgraders={0: zero_to_one})["matches"][0]["source_frame"] == 1001
-    with pytest.raises(ImageReadError, match="no upgrade path"):
+    assert FORMAT.read(dict(old), where="old", upgraders={0: zero_to_one})["matches"][0]["source_frame"] == 1001
+    with pytest.raises(FormatError, match="no upgrade path"):
         PairManifest.from_dict(old)
     newer = small_manifest().to_dict()
     newer["format"] = "reelkit.pairs/9"
-    with pytest.raises(ImageReadError, match="newer"):
+    with pytest.raises(FormatError, match="newer"):
         PairManifest.from_dict(newer)
     (tmp_path / "palette.json").write_text(json.dumps({"format": "reelkit.palette/1"}))
-    with pytest.raises(ImageReadError, match="not a reelkit pair manifest"):
+    with pytest.raises(FormatError, match=r"palette.json: format 'reelkit.palette/1', expected reelkit.pairs/1 "
+                       r"\(a pair manifest"):
         load_pairs(tmp_path / "palette.json")
     (tmp_path / "bad.json").write_text('{\n  "format": "reelkit.pairs/1",\n  "overrides": {"1": 2,}\n}')
     with pytest.raises(ImageReadError, match="line 3"):

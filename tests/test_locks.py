@@ -179,7 +179,7 @@ def test_two_restore_runs_of_one_project(tmp_path):
     """The project folder is locked for a run: a second ``restore run`` stops before judging any stage."""
     from core.pipeline.project import FORMAT, run_project
 
-    (tmp_path / "project.json").write_text(json.dumps({"format": FORMAT, "source": "scan.####.exr",
+    (tmp_path / "project.json").write_text(json.dumps({"format": FORMAT.tag, "source": "scan.####.exr",
                                                        "reference": "telecine.####.png"}))
     with held_by_another_process(tmp_path, "restore run"), pytest.raises(OutputLockedError, match="restore run, pid"):
         run_project(tmp_path, "1")

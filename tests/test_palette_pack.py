@@ -9,8 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from core.errors import ImageReadError, OutputExistsError, ParameterError
-from core.palette import FORMAT, acescg_to_fit, encode, fit_from_pack, fit_palette, pack, pack_exr, unpack, unpack_exr, upgrade
+from core.errors import FormatError, ImageReadError, OutputExistsError, ParameterError
+from core.palette import FORMAT, acescg_to_fit, encode, fit_from_pack, fit_palette, pack, pack_exr, unpack, unpack_exr
 from core.palette.pack import _zip_bytes
 from tests.test_palette_operator import KNOWN, exact_random, palette_image
 
@@ -34,7 +34,7 @@ def test_round_trip_is_exact(tmp_path, encoded):
         assert got.palette_acescg.tobytes() == fit.palette_acescg.tobytes()
         assert got.positions.tobytes() == fit.positions.tobytes()
         assert got.counts.tolist() == enc.counts.tolist()
-        assert got.metadata["format"] == FORMAT and got.k == 9 and got.space == "oklab"
+        assert got.metadata["format"] == FORMAT.tag == "reelkit.palette/1" and got.k == 9 and got.space == "oklab"
         np.testing.assert_array_equal(got.decode(), enc.reconstruction())
         np.testing.assert_array_equal(got.gradient(), enc.gradient())
         np.testing.assert_allclose(got.distance, enc.distance, rtol=1e-3, atol=1e-3)  # float16
@@ -118,11 +118,14 @@ def _payload(version: str) -> dict:
 
 
 def test_newer_version_is_refused_with_a_clear_error(tmp_path, encoded):
-    with pytest.raises(ImageReadError, match=r"reelkit.palette/2 is newer than this reelkit reads \(reelkit.palette/1\)"):
+    def upgrade(payload):
+        return FORMAT.read(payload, where="pack", key=("metadata", "format"))
+
+    with pytest.raises(FormatError, match=r"reelkit.palette/2 is newer than this reelkit reads \(reelkit.palette/1\)"):
         upgrade(_payload("reelkit.palette/2"))
-    with pytest.raises(ImageReadError, match=r"reelkit.palette/0 has no upgrade path"):
+    with pytest.raises(FormatError, match=r"reelkit.palette/0 has no upgrade path"):
         upgrade(_payload("reelkit.palette/0"))
-    with pytest.raises(ImageReadError, match="not a reelkit palette pack"):
+    with pytest.raises(FormatError, match=r"pack: format 'something.else/1', expected reelkit.palette/1 \(a palette"):
         upgrade(_payload("something.else/1"))
     # a whole file written by a future version
     _, _, enc = encoded
@@ -134,7 +137,7 @@ def test_newer_version_is_refused_with_a_clear_error(tmp_path, encoded):
     members[0] = ("metadata.json", json.dumps(meta).encode())
     future = tmp_path / "future.npz"
     future.write_bytes(_zip_bytes(members))
-    with pytest.raises(ImageReadError, match=r"future.npz: format reelkit.palette/3 is newer"):
+    with pytest.raises(FormatError, match=r"future.npz: format reelkit.palette/3 is newer"):
         unpack(future)
 
 
@@ -155,7 +158,7 @@ def test_upgrade_path_runs_registered_functions(tmp_path, encoded):
         arrays["palette"] = arrays.pop("colours")
         return {"metadata": {**payload["metadata"], "format": "reelkit.palette/1"}, "arrays": arrays}
 
-    with pytest.raises(ImageReadError, match="no upgrade path"):
+    with pytest.raises(FormatError, match="no upgrade path"):
         unpack(old)
     got = unpack(old, upgraders={0: v0_to_v1})
     assert got.index.tobytes() == enc.index.tobytes()
@@ -164,7 +167,7 @@ def test_upgrade_path_runs_registered_functions(tmp_path, encoded):
     def broken(payload):
         return payload  # forgets to bump the version
 
-    with pytest.raises(ImageReadError, match="produced reelkit.palette/0"):
+    with pytest.raises(FormatError, match="produced reelkit.palette/0"):
         unpack(old, upgraders={0: broken})
 
 

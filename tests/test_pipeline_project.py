@@ -83,7 +83,7 @@ def test_init_creates_the_layout(tmp_path, footage):
         assert (tmp_path / "p" / "pipeline" / s.folder).is_dir()
     assert (tmp_path / "p" / "notes" / "experiments.md").is_file()
     doc = json.loads((tmp_path / "p" / "project.json").read_text())
-    assert doc["format"] == FORMAT == "reelkit.project/1"
+    assert doc["format"] == FORMAT.tag == "reelkit.project/1"
     assert doc["source"] == src and doc["reference"] == ref and doc["seed"] == 5
     assert list(doc["stages"]) == ["curation", "alignment", "training", "inference", "validation"]
     assert doc["stages"]["training"]["steps"] == 6 and doc["stages"]["training"]["device"] == "cpu"

@@ -25,7 +25,7 @@ import pytest
 
 from core.dataset import review as rv
 from core.dataset.review import NOISE, ClusterSet, FrameInfo, ReviewModel
-from core.errors import ImageReadError, ParameterError, ReelkitError
+from core.errors import FormatError, ImageReadError, ParameterError, ReelkitError
 
 
 def _frames():
@@ -381,7 +381,8 @@ def test_bad_decisions_files(tmp_path):
     with pytest.raises(ImageReadError, match="cannot read the review decisions"):
         rv.load_decisions(p)
     p.write_text(json.dumps({"format": "reelkit.review/9", "base": {"hash": "x"}}))
-    with pytest.raises(ParameterError, match="format 'reelkit.review/9' is not 'reelkit.review/1'"):
+    with pytest.raises(FormatError, match=r"format reelkit.review/9 is newer than this reelkit reads "
+                                          r"\(reelkit.review/1\)"):
         rv.load_decisions(p)
     p.write_text(json.dumps({"format": "reelkit.review/1"}))
     with pytest.raises(ParameterError, match="no base hash"):
@@ -438,7 +439,7 @@ def test_reads_the_cluster_stage_document(tmp_path):
     assert cs.name(new) == f"cluster_{new:03d}"  # the stage's naming
     doc["format"] = "reelkit.clusters/9"
     (tmp_path / "cluster" / "clusters.json").write_text(json.dumps(doc))
-    with pytest.raises(ParameterError, match="format 'reelkit.clusters/9' is not 'reelkit.clusters/1'"):
+    with pytest.raises(FormatError, match=r"clusters.json: format reelkit.clusters/9 is newer"):
         rv.load_clusters(tmp_path)
 
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from core.errors import ParameterError, ReelkitError
+from core.errors import FormatError, ParameterError, ReelkitError
 from core.train import (
     ARCHITECTURES,
     AUGMENT_PARAMS,
@@ -123,11 +123,18 @@ def test_defaults_restore_and_never_augment():
     (cfg(loss={"ssim": 1.0}, crop_size=8), r"crop_size: 8 is too small for the SSIM loss"),
     ({"data": {"clean": ["x.png"]}}, r"model: required"),
     (cfg(preset="colourise"), r"preset: unknown training preset 'colourise'; known: colour_reference"),
-    (cfg(format="reelkit.train_config/9"), r"format: 'reelkit.train_config/9' is not a training config"),
 ])
 def test_config_errors_name_the_key(raw, pattern):
     with pytest.raises(ParameterError, match=pattern):
         TrainConfig.from_dict(raw)
+
+
+def test_config_of_another_format_or_a_newer_version_is_refused():
+    with pytest.raises(FormatError, match=r"training config: format reelkit.train_config/9 is newer"):
+        TrainConfig.from_dict(cfg(format="reelkit.train_config/9"))
+    with pytest.raises(FormatError, match=r"format 'reelkit.pairs/1', expected reelkit.train_config/1"):
+        TrainConfig.from_dict(cfg(format="reelkit.pairs/1"))
+    assert TrainConfig.from_dict(cfg(format="reelkit.train_config/1")) == TrainConfig.from_dict(cfg())
 
 
 @pytest.mark.parametrize("data, pattern", [

@@ -269,7 +269,7 @@ def test_checkpoints_hold_everything_a_resume_needs(coffee_pair, tmp_path):
     result = train(config(coffee_pair, keep_checkpoints=2), output_dir=tmp_path)
     assert [s for s, _ in list_checkpoints(tmp_path)] == [8, 12]  # only the last two kept
     state = load_checkpoint(result.checkpoint)
-    assert state["format"] == CHECKPOINT_FORMAT and state["step"] == 12
+    assert state["format"] == CHECKPOINT_FORMAT.tag and state["step"] == 12
     assert {"model", "optimizer", "scheduler", "rng", "history", "config", "training_hash"} <= set(state)
     assert state["scheduler"]["last_epoch"] == 12 and isinstance(state["rng"]["torch"], torch.Tensor)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.errors import ImageError, ImageReadError, ParameterError
+from core.errors import FormatError, ImageError, ImageReadError, ParameterError
 from core import metrics
 from core.validate import GradeFit, fit_grade, fit_grade_frames, ocio_apply_cube
 from core.validate.grade import CUBE_TOLERANCE, root_poly_terms
@@ -132,7 +132,10 @@ def test_save_load_round_trip(tmp_path, photo):
     np.testing.assert_allclose(again.apply(photo), fit.apply(photo), atol=1e-6)
     assert again.to_dict() == fit.to_dict()
     (tmp_path / "bad.json").write_text("{}")
-    with pytest.raises(ImageReadError, match="bad.json"):
+    with pytest.raises(FormatError, match=r"bad.json: format None, expected reelkit.grade/1"):
+        GradeFit.load(tmp_path / "bad.json")
+    (tmp_path / "bad.json").write_text("[]")
+    with pytest.raises(ImageReadError, match="bad.json: not a reelkit.grade/1 file"):
         GradeFit.load(tmp_path / "bad.json")
 
 

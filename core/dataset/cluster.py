@@ -77,11 +77,13 @@ from typing import Any
 import numpy as np
 
 from core.errors import ParameterError, require
+from core.formats import FORMATS
 
 NOISE = -1
-MODEL_FORMAT = "reelkit.dataset_clusters/2"
+#: A fitted model file's format, ``reelkit.dataset_clusters/2`` (its first line).
+MODEL_FORMAT = FORMATS["reelkit.dataset_clusters"]
 #: The first bytes of a :class:`ClusterModel` file, checked before anything is unpickled.
-MODEL_MAGIC = f"{MODEL_FORMAT}\n".encode("ascii")
+MODEL_MAGIC = f"{MODEL_FORMAT.tag}\n".encode("ascii")
 
 
 @dataclasses.dataclass
@@ -145,7 +147,7 @@ class ClusterModel:
         with open(path, "rb") as fh:
             head = fh.read(len(MODEL_MAGIC))
             if head != MODEL_MAGIC:
-                raise ParameterError(f"{path}: not a {MODEL_FORMAT} file (it does not start with its format line)")
+                raise ParameterError(f"{path}: not a {MODEL_FORMAT.tag} file (it does not start with its format line)")
             data = pickle.load(fh)  # noqa: S301 - our own format, checked above
         return cls(data["pca"], data["umap"], data["hdbscan"])
 
@@ -238,7 +240,8 @@ def _view(space: np.ndarray) -> np.ndarray:
     return out
 
 
-CLUSTERS_FORMAT = "reelkit.clusters/1"
+#: ``clusters.json``'s format, ``reelkit.clusters/1`` (:mod:`core.formats`).
+CLUSTERS_FORMAT = FORMATS["reelkit.clusters"]
 NOISE_NAME = "noise"
 
 
@@ -274,7 +277,7 @@ def clusters_document(records: list[dict[str, Any]], result: ClusterResult, *, p
     clusters = [{"id": lab, "name": cluster_name(lab), "size": sizes[lab], "exemplars": ex_ids.get(lab, []),
                  "tags": []} for lab in sorted(k for k in sizes if k != NOISE)]
     clusters.append({"id": NOISE, "name": NOISE_NAME, "size": sizes.get(NOISE, 0), "exemplars": [], "tags": []})
-    return {"format": CLUSTERS_FORMAT, "config_hash": config_hash, "params": dict(params),
+    return {"format": CLUSTERS_FORMAT.tag, "config_hash": config_hash, "params": dict(params),
             "steps": result.steps, "clusters": clusters, "frames": frames}
 
 
@@ -288,8 +291,9 @@ def read_clusters(path: str | os.PathLike) -> dict[str, Any]:
         doc = json.loads(Path(path).read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise ImageReadError(f"{path}: cannot read the clusters file ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("format") != CLUSTERS_FORMAT:
-        raise ParameterError(f"{path}: not a {CLUSTERS_FORMAT} file")
+    if not isinstance(doc, dict):
+        raise ParameterError(f"{path}: not a {CLUSTERS_FORMAT.tag} file (a JSON {type(doc).__name__})")
+    doc = CLUSTERS_FORMAT.read(doc, where=str(path))
     ids = {c["id"] for c in doc["clusters"]}
     bad = [f["id"] for f in doc["frames"] if f["cluster"] not in ids]
     if bad:

@@ -91,8 +91,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ImageReadError, ParameterError
+from core.formats import FORMATS
 
-FORMAT = "reelkit.review/1"
+#: The decisions' format, ``reelkit.review/1`` (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.review"]
 #: Label of the noise bucket (as ``core.dataset.cluster.NOISE``).
 NOISE = -1
 NOISE_NAME = "noise"
@@ -103,8 +105,8 @@ CLUSTER_FILES = (Path("cluster") / "clusters.json", Path("clusters.json"), Path(
 #: The caption schema's fields (the caption stage's template fills them; others are allowed).
 CAPTION_FIELDS = ("character", "outfit", "materials", "lighting", "camera", "final_caption")
 MAX_NAME = 80
-#: The cluster stage's document (``core.dataset.cluster.CLUSTERS_FORMAT``).
-CLUSTERS_FORMAT = "reelkit.clusters/1"
+#: The cluster stage's document, ``reelkit.clusters/1``.
+CLUSTERS_FORMAT = FORMATS["reelkit.clusters"]
 
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -429,8 +431,8 @@ def load_clusters(path: str | os.PathLike) -> ClusterSet:
         raise ImageReadError(f"{file}: cannot read the cluster output ({exc})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise ParameterError(f"{file}: not a cluster output (expected an object with a 'frames' list)")
-    if data.get("format", CLUSTERS_FORMAT) != CLUSTERS_FORMAT:
-        raise ParameterError(f"{file}: format {data['format']!r} is not {CLUSTERS_FORMAT!r}")
+    if "format" in data:  # a hand-made list of frames may go without
+        data = CLUSTERS_FORMAT.read(data, where=str(file))
     root = dataset_dir_of(file)
     if data.get("root"):  # relative to the file's folder
         root = file.parent / Path(data["root"])
@@ -496,7 +498,7 @@ def decisions_of(clusters: ClusterSet) -> dict[str, Any]:
         if fid in e["rejected"]:
             entry["rejected"] = e["rejected"][fid]
         out_frames.append(entry)
-    return {"format": FORMAT,
+    return {"format": FORMAT.tag,
             "base": {"hash": clusters.base_hash(), "frames": len(clusters.frames), "clusters": len(clusters.labels)},
             "clusters": out_clusters, "frames": out_frames, "history": list(clusters.history),
             "summary": clusters.summary()}
@@ -516,12 +518,11 @@ def save_decisions(path: str | os.PathLike, clusters: ClusterSet | Mapping[str, 
 
 
 def upgrade_decisions(data: Any, source: str = "decisions") -> dict[str, Any]:
-    """Check a decisions document and bring it to :data:`FORMAT` (the only version so far)."""
+    """Check a decisions document and bring it to :data:`FORMAT`'s version (:class:`~core.errors.FormatError`
+    for another format or a newer version)."""
     if not isinstance(data, dict):
         raise ParameterError(f"{source}: not a review decisions file (expected a JSON object)")
-    fmt = data.get("format")
-    if fmt != FORMAT:
-        raise ParameterError(f"{source}: format {fmt!r} is not {FORMAT!r}")
+    data = FORMAT.read(data, where=source)
     for key in ("clusters", "frames"):
         if not isinstance(data.get(key, []), list):
             raise ParameterError(f"{source}: '{key}' must be a list")

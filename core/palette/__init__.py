@@ -15,7 +15,7 @@ Controller :func:`reconstruction_error`, :func:`encoding_error`, :func:`hue_cove
           :class:`HueCoverage` (every OKLab hue family of the frame has an entry; :mod:`core.palette.hues`),
           :func:`palette_distance`, :func:`palette_stability`
 Weights   ``weight="count" | "chroma" | "energy"`` of the fit (:mod:`core.palette.weights`)
-Pack      :func:`pack`, :func:`unpack` (``reelkit.palette/1``), :func:`upgrade`
+Pack      :func:`pack`, :func:`unpack` (``reelkit.palette/1``, :mod:`core.formats`)
 Params    :data:`ENCODE_PARAMS`; :func:`encode_shot` (fit + encode a shot from user values)
 
 Images are ``float32`` ``HWC`` scene-linear ACEScg (RGB or RGBA). Every
@@ -57,7 +57,6 @@ from core.palette.pack import (
     pack_exr,
     unpack,
     unpack_exr,
-    upgrade,
 )
 from core.palette.params import ENCODE_PARAMS
 from core.palette.shot import encode_shot
@@ -70,5 +69,4 @@ __all__ = [
     "ReconstructionError", "StabilityReport", "acescg_to_fit", "compare_luma", "decode", "encode", "encode_shot", "encoding_error", "fit_from_pack", "fit_palette",
     "fit_shared_palette", "fit_to_acescg", "gradient_map", "hue_coverage", "index_dtype_for", "pack", "pack_exr",
     "palette_distance", "palette_stability", "rec709_luma", "reconstruction_error", "unpack", "unpack_exr",
-    "upgrade",
 ]

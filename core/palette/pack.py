@@ -29,10 +29,10 @@ and deflate level 6, so packing the same encoding twice gives the same bytes
 (``numpy.savez_compressed`` stamps the current time). Bytes can differ
 between zlib builds, never between runs.
 
-Versioned: :func:`upgrade` brings an older payload to the current version
-through :data:`UPGRADERS` (``{n: function(payload at version n) -> payload at
-n + 1}``); a newer or unknown version is refused with
-:class:`~core.errors.ImageReadError` naming it.
+Versioned (:data:`FORMAT`, :mod:`core.formats`): an older payload
+(``{"metadata": dict, "arrays": dict}``) is brought to the current version
+by the format's upgraders; a newer or unknown version is refused with
+:class:`~core.errors.FormatError` naming it.
 
 One-file alternative: :func:`pack_exr` / :func:`unpack_exr` write an OpenEXR
 with the reconstruction as RGB, the index (exact: half holds integers up to
@@ -55,20 +55,17 @@ from typing import Any
 import numpy as np
 
 from core.errors import ImageReadError, ParameterError
+from core.formats import FORMATS
 from core.io.atomic import write_bytes_atomic, write_text_atomic
 from core.palette.encode import PaletteEncoding, decode, gradient_map, masked_value
 
-FORMAT_NAME = "reelkit.palette"
-VERSION = 1
-FORMAT = f"{FORMAT_NAME}/{VERSION}"
+#: The pack's format, ``reelkit.palette/1`` (``metadata.format``; the sidecar's ``format``).
+FORMAT = FORMATS["reelkit.palette"]
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _ARRAYS = ("index", "palette", "palette_acescg", "positions", "counts", "distance")
 EXR_ATTRIBUTE = "reelkit/palette"
-
-#: Upgrade functions: ``UPGRADERS[n](payload)`` turns a version-``n`` payload
-#: (``{"metadata": dict, "arrays": dict}``) into a version ``n + 1`` one.
-#: Version 1 is the first; there is nothing to upgrade yet.
-UPGRADERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+#: Where a payload keeps its format tag.
+_TAG_AT = ("metadata", "format")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +173,7 @@ def header(encoding: PaletteEncoding) -> dict[str, Any]:
     for key in ("palette", "palette_acescg", "positions"):
         summary.pop(key)
     return {
-        "format": FORMAT,
+        "format": FORMAT.tag,
         "width": int(encoding.index.shape[1]),
         "height": int(encoding.index.shape[0]),
         "k": fit.k,
@@ -252,42 +249,6 @@ def pack(path: str | os.PathLike, encoding: PaletteEncoding, *, distance: bool =
 # -- reading -------------------------------------------------------------------------------------
 
 
-def parse_format(value: Any, *, where: str) -> int:
-    """The version number of a ``reelkit.palette/N`` string; :class:`ImageReadError` otherwise."""
-    if not isinstance(value, str) or not value.startswith(FORMAT_NAME + "/"):
-        raise ImageReadError(f"{where}: not a reelkit palette pack (format {value!r}, expected {FORMAT})")
-    try:
-        return int(value.split("/", 1)[1])
-    except ValueError:
-        raise ImageReadError(f"{where}: malformed format {value!r} (expected {FORMAT})") from None
-
-
-def upgrade(payload: dict[str, Any], *, where: str = "palette pack",
-            upgraders: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """Bring a payload ``{"metadata": {...}, "arrays": {...}}`` to :data:`VERSION`.
-
-    Applies ``upgraders[n]`` (default :data:`UPGRADERS`) for each version
-    ``n`` below the current one. A version above the current one, or one
-    with no upgrade path, raises :class:`ImageReadError` naming it.
-    """
-    table = UPGRADERS if upgraders is None else upgraders
-    version = parse_format(payload.get("metadata", {}).get("format"), where=where)
-    if version > VERSION:
-        raise ImageReadError(
-            f"{where}: format {FORMAT_NAME}/{version} is newer than this reelkit reads ({FORMAT}); upgrade reelkit"
-        )
-    while version < VERSION:
-        step = table.get(version)
-        if step is None:
-            raise ImageReadError(f"{where}: format {FORMAT_NAME}/{version} has no upgrade path to {FORMAT}")
-        payload = step(payload)
-        new = parse_format(payload.get("metadata", {}).get("format"), where=where)
-        if new != version + 1:
-            raise ImageReadError(f"{where}: the upgrade from {FORMAT_NAME}/{version} produced {FORMAT_NAME}/{new}")
-        version = new
-    return payload
-
-
 def _check_payload(payload: dict[str, Any], where: str) -> PalettePack:
     meta = payload["metadata"]
     arr = payload["arrays"]
@@ -316,9 +277,9 @@ def unpack(path: str | os.PathLike, *, upgraders: Mapping[int, Callable] | None 
     """Read a pack (the ``.npz``, or its ``.json`` sidecar) into a :class:`PalettePack`.
 
     With the sidecar, the data file's sha256 is checked against it. Older
-    versions are upgraded (:func:`upgrade`); corrupt, foreign, newer or
-    inconsistent files raise :class:`~core.errors.ImageReadError` naming the
-    file.
+    versions are upgraded (:data:`FORMAT`'s upgraders, or ``upgraders``);
+    foreign and newer files raise :class:`~core.errors.FormatError`, corrupt
+    or inconsistent ones :class:`~core.errors.ImageReadError`, naming the file.
     """
     p = Path(path)
     expected_sha = None
@@ -327,7 +288,7 @@ def unpack(path: str | os.PathLike, *, upgraders: Mapping[int, Callable] | None 
             side = json.loads(p.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise ImageReadError(f"{p}: cannot read the palette sidecar ({exc})") from None
-        parse_format(side.get("format"), where=str(p))
+        FORMAT.version_of(side.get("format"), where=str(p))
         expected_sha = side.get("data_sha256")
         p = p.with_name(str(side.get("data", p.with_suffix(".npz").name)))
     try:
@@ -348,7 +309,7 @@ def unpack(path: str | os.PathLike, *, upgraders: Mapping[int, Callable] | None 
                     arrays[name[:-4]] = np.lib.format.read_array(io.BytesIO(zf.read(name)), allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, KeyError, EOFError) as exc:
         raise ImageReadError(f"{p}: corrupt palette pack ({exc})") from None
-    payload = upgrade({"metadata": meta, "arrays": arrays}, where=str(p), upgraders=upgraders)
+    payload = FORMAT.read({"metadata": meta, "arrays": arrays}, where=str(p), key=_TAG_AT, upgraders=upgraders)
     return _check_payload(payload, str(p))
 
 
@@ -410,7 +371,7 @@ def unpack_exr(path: str | os.PathLike, *, upgraders: Mapping[int, Callable] | N
         "positions": np.asarray(meta.pop("positions"), np.float32),
         "counts": np.asarray(meta.pop("counts"), np.int64),
     }
-    payload = upgrade({"metadata": meta, "arrays": arrays}, where=str(path), upgraders=upgraders)
+    payload = FORMAT.read({"metadata": meta, "arrays": arrays}, where=str(path), key=_TAG_AT, upgraders=upgraders)
     return _check_payload(payload, str(path))
 
 

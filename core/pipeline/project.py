@@ -62,20 +62,18 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
+from core.formats import FORMATS
 from core.io.jsonfile import read_json_object
 from core.params import config_hash
 
-FORMAT_NAME = "reelkit.project"
-VERSION = 1
-FORMAT = f"{FORMAT_NAME}/{VERSION}"
+#: ``project.json``'s format, ``reelkit.project/1`` (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.project"]
 STAGE_FORMAT = "reelkit.stage/1"
 PROJECT_FILE = "project.json"
 #: The inputs of a project, each with its colour space in ``project.json``'s ``colorspaces``.
 INPUTS = ("source", "reference")
 STAGE_FILE = "stage.json"
 NOTES_FILE = Path("notes") / "experiments.md"
-#: Upgrade functions ``UPGRADERS[n](payload) -> version n + 1 payload``; version 1 is the first.
-UPGRADERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 #: The top-level keys of ``project.json`` (:meth:`Project.to_dict` writes them all); any other is refused.
 TOP_KEYS = ("format", "tool", "version", "name", "created", "source", "reference", "colorspaces", "seed", "stages")
@@ -183,7 +181,7 @@ class Project:
     def to_dict(self) -> dict[str, Any]:
         from core import __version__
 
-        return {"format": FORMAT, "tool": "reelkit", "version": __version__, "name": self.name,
+        return {"format": FORMAT.tag, "tool": "reelkit", "version": __version__, "name": self.name,
                 "created": self.created, "source": self.source, "reference": self.reference,
                 "colorspaces": {k: self.colorspaces.get(k) or "auto" for k in INPUTS}, "seed": self.seed,
                 "stages": {s.key: dict(self.stages.get(s.key) or {}) for s in STAGES}}
@@ -195,24 +193,6 @@ class Project:
                                  overwrite=True)
 
 
-
-
-def upgrade(payload: dict[str, Any], *, where: str) -> dict[str, Any]:
-    """Bring a ``project.json`` payload to :data:`VERSION`; foreign or newer files raise ImageReadError."""
-    fmt = payload.get("format")
-    if not isinstance(fmt, str) or not fmt.startswith(FORMAT_NAME + "/") or not fmt.split("/", 1)[1].isdigit():
-        raise ImageReadError(f"{where}: not a reelkit project (format {fmt!r}, expected {FORMAT})")
-    version = int(fmt.split("/", 1)[1])
-    if version > VERSION:
-        raise ImageReadError(f"{where}: format {fmt} is newer than this reelkit reads ({FORMAT}); upgrade reelkit")
-    while version < VERSION:
-        if version not in UPGRADERS:
-            raise ImageReadError(f"{where}: format {FORMAT_NAME}/{version} has no upgrade path to {FORMAT}")
-        payload = UPGRADERS[version](payload)
-        version += 1
-    return payload
-
-
 def load_project(path: str | os.PathLike) -> Project:
     """Read ``PROJECT/project.json`` (a project folder or the file itself), validating every stage's parameters."""
     p = Path(path)
@@ -220,7 +200,7 @@ def load_project(path: str | os.PathLike) -> Project:
     if not file.is_file():
         raise ImageReadError(f"{file.parent}: not a reelkit project (no {PROJECT_FILE}; "
                              "create one with reelkit restore init)")
-    d = upgrade(read_json_object(file, "project file"), where=str(file))
+    d = FORMAT.read(read_json_object(file, "project file"), where=str(file))
     unknown_keys = sorted(str(k) for k in d if k not in TOP_KEYS)
     if unknown_keys:
         raise ParameterError(f"{file}: unknown key {unknown_keys[0]!r}"

@@ -35,12 +35,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.errors import ParameterError
+from core.formats import FORMATS
 from core.params import Param, ParamSet, config_hash
 from core.train.registry import ModelConfig, model_config
 from core.train.schedule import SCHEDULES
 
-#: Format tag of a resolved config (``config.json``).
-FORMAT = "reelkit.train_config/1"
+#: Format of a resolved config (``config.json``), ``reelkit.train_config/1`` (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.train_config"]
 
 #: ``device`` values: ``auto`` picks CUDA when torch sees a GPU, else the CPU.
 DEVICES = ("auto", "cpu", "cuda")
@@ -501,9 +502,9 @@ class TrainConfig:
         if not isinstance(raw, Mapping):
             raise ParameterError(f"training config: expected a mapping, got {type(raw).__name__}")
         raw = dict(raw)
-        fmt = raw.pop("format", FORMAT)
-        if fmt != FORMAT:
-            raise ParameterError(f"format: {fmt!r} is not a training config this reelkit reads ({FORMAT})")
+        if "format" in raw:  # optional: a config without one is read as the current version
+            raw = dict(FORMAT.read(raw, where="training config"))
+            del raw["format"]
         preset = raw.pop("preset", None)
         if preset is not None:
             if preset not in TRAIN_PRESETS:
@@ -539,7 +540,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The complete resolved mapping (JSON-friendly); :meth:`from_dict` reads it back unchanged."""
-        out: dict[str, Any] = {"format": FORMAT, "preset": self.preset}
+        out: dict[str, Any] = {"format": FORMAT.tag, "preset": self.preset}
         out.update({k: getattr(self, k) for k in RUN_PARAMS.params})
         out["model"] = self.model.to_dict()
         out["data"] = self.data.to_dict()

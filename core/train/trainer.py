@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import OutputExistsError, ParameterError, ReelkitError, require
+from core.formats import FORMATS
 from core.train.config import TrainConfig
 from core.train.data import Batch, PairDataset
 from core.train.schedule import lr_factor
@@ -49,8 +50,8 @@ log = logging.getLogger(__name__)
 
 #: ``loss.csv`` is rewritten at least this often (seconds) while training, for live monitoring.
 LOSS_CSV_SECONDS = 2.0
-#: Format tag of checkpoints.
-CHECKPOINT_FORMAT = "reelkit.train_checkpoint/1"
+#: Format of checkpoints, ``reelkit.train_checkpoint/1`` (:mod:`core.formats`).
+CHECKPOINT_FORMAT = FORMATS["reelkit.train_checkpoint"]
 CHECKPOINT_DIR = "checkpoints"
 #: Output file names.
 OUTPUT_FILES = {"config": "config.json", "loss_csv": "loss.csv", "loss_png": "loss.png",
@@ -192,9 +193,9 @@ def load_checkpoint(path: str | Path, *, device: str = "cpu") -> dict[str, Any]:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many kinds for truncated or foreign files
         raise TrainingError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise TrainingError(f"{path}: not a reelkit training checkpoint ({CHECKPOINT_FORMAT})")
-    return state
+    if not isinstance(state, dict) or "format" not in state:
+        raise TrainingError(f"{path}: not a reelkit training checkpoint ({CHECKPOINT_FORMAT.tag})")
+    return CHECKPOINT_FORMAT.read(state, where=str(path))
 
 
 def initial_weights(init_from: str, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, str]]:
@@ -229,8 +230,8 @@ def initial_weights(init_from: str, *, device: str = "cpu") -> tuple[dict[str, A
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many kinds for truncated or foreign files
         raise TrainingError(f"init_from: {path}: cannot read weights ({type(exc).__name__}: {exc})") from None
-    if isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT:
-        state = state["model"]
+    if isinstance(state, dict) and "format" in state:
+        state = CHECKPOINT_FORMAT.read(state, where=f"init_from: {path}")["model"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise TrainingError(f"init_from: {path}: neither a reelkit checkpoint nor a state_dict of tensors")
     return state, {"source": source, "name": str(init_from), "path": str(path), "sha256": digest}
@@ -288,7 +289,7 @@ def _save_checkpoint(output_dir: Path, step: int, config: TrainConfig, model, op
     from core.io.atomic import write_bytes_atomic
 
     state = {
-        "format": CHECKPOINT_FORMAT, "step": step, "training_hash": run_hash,
+        "format": CHECKPOINT_FORMAT.tag, "step": step, "training_hash": run_hash,
         "config": config.to_dict(), "torch": str(torch.__version__),
         "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
         "rng": {"torch": torch.get_rng_state(),

@@ -61,10 +61,12 @@ from typing import Any
 import numpy as np
 
 from core.errors import ImageError, ParameterError
+from core.formats import FORMATS
 from core.validate.shaper import Shaper, shaper_max
 
 GRADE_METHODS = ("matrix", "root_poly", "lut3d")
-FORMAT = "reelkit.grade/1"
+#: A saved fit's format, ``reelkit.grade/1`` (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.grade"]
 #: Agreement of a baked 33³ ``.cube`` (through OCIO, trilinear) with :meth:`GradeFit.apply` of a matrix or
 #: root-polynomial fit, for pixels whose brightest channel is in 2^-6·hi .. hi: the largest channel error
 #: relative to the pixel's brightest channel (measured 0.0063 on random colours; 0.0016 with 65³), and, on
@@ -249,7 +251,7 @@ class GradeFit:
         lut_rows = [f"{r:.7g} {g:.7g} {b:.7g}" for r, g, b in lut.transpose(2, 1, 0, 3).reshape(-1, 3)]  # red fastest
         # no TITLE line: OpenColorIO's resolve_cube reader rejects it
         head = [f"# {title or f'reelkit grade {self.method}'}",
-                f"# reelkit {FORMAT}: method {self.method}, ACEScg scene-linear in and out",
+                f"# reelkit {FORMAT.tag}: method {self.method}, ACEScg scene-linear in and out",
                 f"# shaper: u = log2(1 + x/c) / log2(1 + hi/c), c = hi/1024, hi = {self.shaper.hi:g}"]
         if style == "resolve":
             lines = [*head, f"LUT_1D_SIZE {len(table)}", f"LUT_1D_INPUT_RANGE 0.0 {self.shaper.hi:.9g}",
@@ -269,7 +271,7 @@ class GradeFit:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description (the LUT itself is left out: it is in the ``.cube``)."""
-        out = {"format": FORMAT, "method": self.method, "degree": self.degree, "shaper": self.shaper.to_dict(),
+        out = {"format": FORMAT.tag, "method": self.method, "degree": self.degree, "shaper": self.shaper.to_dict(),
                "n_samples": self.n_samples, "n_frames": self.n_frames,
                "rms": None if not math.isfinite(self.rms) else round(float(self.rms), 8),
                "seed": self.seed, "success": self.success, "reason": self.reason}
@@ -299,8 +301,9 @@ class GradeFit:
             data = json.loads(Path(path).read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise ImageReadError(f"{path}: not a readable grade fit ({exc})") from None
-        if data.get("format") != FORMAT:
-            raise ImageReadError(f"{path}: not a {FORMAT} file")
+        if not isinstance(data, dict):
+            raise ImageReadError(f"{path}: not a {FORMAT.tag} file (a JSON {type(data).__name__})")
+        data = FORMAT.read(data, where=str(path))
         return cls(method=data["method"], shaper=Shaper(data["shaper"]["hi"], data["shaper"]["size"]),
                    coefficients=None if "coefficients" not in data else np.asarray(data["coefficients"]),
                    lut=None if "lut" not in data else np.asarray(data["lut"]), degree=data["degree"],

@@ -1,0 +1,105 @@
+"""core.formats: every reelkit format tag in the tree is registered, round-trips, and is refused clearly otherwise."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from core.errors import FormatError, ParameterError, ReelkitError
+from core.formats import FORMATS, TAG, UPGRADERS, Format, upgrader
+from core.io.jsonfile import read_json_object
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Where format tags are written: the library, the Nuke layer, the docs.
+SCANNED = ("core", "nuke_plugin", "docs")
+LITERAL = re.compile(r"reelkit\.[a-z0-9_.]*[a-z0-9_]/\d+")
+
+
+def _tags_in_tree() -> dict[str, set[str]]:
+    """Every ``reelkit.NAME/N`` literal under :data:`SCANNED` -> the files that write it."""
+    found: dict[str, set[str]] = {}
+    for top in SCANNED:
+        for path in sorted((ROOT / top).rglob("*")):
+            if path.suffix not in (".py", ".md", ".json", ".gizmo") or "__pycache__" in path.parts:
+                continue
+            for tag in LITERAL.findall(path.read_text("utf-8", errors="replace")):
+                found.setdefault(tag, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_format_tag_in_the_tree_is_registered_at_its_current_version():
+    found = _tags_in_tree()
+    assert "reelkit.pairs/1" in found and "reelkit.palette/1" in found  # the scan sees the tree
+    bad = []
+    for tag, files in sorted(found.items()):
+        name, version = TAG.match(tag).groups()
+        fmt = FORMATS.get(name)
+        if fmt is None or int(version) != fmt.version:
+            bad.append(f"{tag} in {', '.join(sorted(files))}: " + (
+                "not in core.formats.FORMATS" if fmt is None else f"current version is {fmt.tag}"))
+    assert not bad, "\n".join(bad)
+
+
+def test_every_registered_format_names_an_owner_that_exists():
+    for fmt in FORMATS.values():
+        assert TAG.match(fmt.tag), fmt
+        assert importlib.util.find_spec(fmt.owner) is not None, f"{fmt.tag}: no module {fmt.owner}"
+        assert fmt.what and fmt.version >= 1
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_format_round_trips_through_a_json_file(tmp_path, name):
+    """write -> read -> the same dict, for every registered format (the tag where its owner keeps it)."""
+    fmt = FORMATS[name]
+    doc = {"format": fmt.tag, "tool": "reelkit", "frames": [{"frame": 1001, "ok": True}], "note": "é"}
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc, indent=2), "utf-8")
+    assert fmt.read(read_json_object(path, fmt.what), where=str(path)) == doc
+    nested = {"metadata": {"format": fmt.tag, "k": 2}, "arrays": {}}
+    assert fmt.read(nested, where="x", key=("metadata", "format")) == nested
+
+
+def test_foreign_newer_and_malformed_tags_are_one_line_naming_the_file():
+    pairs = FORMATS["reelkit.pairs"]
+    for found, message in [
+        ("reelkit.palette/1", "p.json: format 'reelkit.palette/1', expected reelkit.pairs/1 (a pair manifest"),
+        (None, "p.json: format None, expected reelkit.pairs/1"),
+        ("reelkit.pairs/x", "p.json: format 'reelkit.pairs/x', expected reelkit.pairs/1"),
+        ("reelkit.pairs/9", "p.json: format reelkit.pairs/9 is newer than this reelkit reads (reelkit.pairs/1); "
+                            "upgrade reelkit"),
+        ("reelkit.pairs/0", "p.json: format reelkit.pairs/0 has no upgrade path to reelkit.pairs/1"),
+    ]:
+        with pytest.raises(FormatError) as info:
+            pairs.read({"format": found}, where="p.json")
+        assert str(info.value).startswith(message) and "\n" not in str(info.value)
+    assert issubclass(FormatError, ReelkitError) and issubclass(FormatError, ValueError)
+
+
+def test_upgraders_run_in_order_and_must_bump_the_version(monkeypatch):
+    fmt = Format("reelkit.pairs", 3, "a pair manifest", "core.pairs")
+    monkeypatch.setitem(FORMATS, "reelkit.pairs", fmt)
+    monkeypatch.setattr("core.formats.UPGRADERS", {})
+    from core import formats
+
+    @upgrader("reelkit.pairs", 1)
+    def one_to_two(doc):
+        matches = doc.pop("pairs")
+        return {**doc, "format": "reelkit.pairs/2", "matches": matches}
+
+    @upgrader("reelkit.pairs", 2)
+    def two_to_three(doc):
+        return {**doc, "format": "reelkit.pairs/3", "status": "ok"}
+
+    assert formats.UPGRADERS["reelkit.pairs"] == {1: one_to_two, 2: two_to_three}
+    old = {"format": "reelkit.pairs/1", "pairs": [1]}
+    assert fmt.read(old, where="p") == {"format": "reelkit.pairs/3", "matches": [1], "status": "ok"}
+    assert old == {"format": "reelkit.pairs/1", "pairs": [1]}  # the caller's dict is left alone
+    with pytest.raises(FormatError, match="p: the upgrade from reelkit.pairs/1 produced reelkit.pairs/1"):
+        fmt.read(old, where="p", upgraders={1: dict})
+    with pytest.raises(ParameterError, match="an upgrader from version 3"):
+        upgrader("reelkit.pairs", 3)
+    assert UPGRADERS is not formats.UPGRADERS  # the real table was not touched
