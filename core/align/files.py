@@ -51,13 +51,14 @@ from core.align.geometry import decompose
 from core.align.model import WORKING_COLORSPACE, align
 from core.align.params import ALIGN_PARAMS
 from core.errors import ImageError, ImageReadError, ParameterError, SequenceError
+from core.formats import FORMATS
 from core.io import COMPRESSIONS, PIXEL_TYPES
 from core.jobs import FrameTask, ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
 
 #: Format tag of the per-frame record and the report.
-RECORD_FORMAT = "reelkit.align/1"
+RECORD_FORMAT = FORMATS["reelkit.align"].tag
 #: Colour space written into the mask and residual files: data, not colour.
 DATA_COLORSPACE = "raw"
 

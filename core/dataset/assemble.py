@@ -37,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
-DATASET_FORMAT = "reelkit.dataset/1"
+from core.formats import FORMATS
+
+DATASET_FORMAT = FORMATS["reelkit.dataset"].tag
 
 
 def split_shots(shots: list[str], *, val_fraction: float, seed: int) -> set[str]:

@@ -33,11 +33,12 @@ import numpy as np
 from core.degrade import digital, dust, fade, flicker, gauge, generation, grain, scratches, weave
 from core.degrade.presets import PRESETS
 from core.errors import ColorSpaceError, ImageError, ParameterError
+from core.formats import FORMATS
 from core.frame import Frame, as_hwc_float32, check_finite
 from core.params import Param, ParamSet
 
 #: Format tag of :attr:`DegradeResult.record`.
-RECORD_FORMAT = "reelkit.degrade/1"
+RECORD_FORMAT = FORMATS["reelkit.degrade"].tag
 #: Colour space the model works in; frames in any other space must be converted first.
 WORKING_COLORSPACE = "ACEScg"
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ParameterError
+from core.formats import FORMATS
 from core.generate.registry import GENERATOR_VERSION, SEED_PARAM, check_seed, family, generate, parse_size
 from core.generate.sampling import sample_params, variation_seed
 from core.jobs import FrameTask, ProgressFn, run_frame_job
@@ -37,7 +38,7 @@ from core.manifest import Manifest
 from core.params import Param, ParamSet
 
 #: Format of the per-image params JSON.
-PARAMS_FORMAT = "reelkit.generate.params/1"
+PARAMS_FORMAT = FORMATS["reelkit.generate.params"].tag
 
 #: Options of a generate run besides the family's own parameters (CLI options / node knobs).
 GENERATE_RUN_PARAMS = ParamSet(

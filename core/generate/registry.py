@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import ParameterError
+from core.formats import FORMATS
 from core.frame import Frame
 from core.generate import charts, noise, ramps, repetition, shapes
 from core.generate.family import Family
 from core.params import Param
 
 #: Version of the generators' pixels: bumped whenever any family's output bytes change for the same params.
-GENERATOR_VERSION = "reelkit.generate/1"
+GENERATOR_VERSION = FORMATS["reelkit.generate"].tag
 MAX_SIZE = 16384
 WORKING_COLORSPACE = "ACEScg"
 

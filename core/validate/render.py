@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ParameterError
+from core.formats import FORMATS
 
 COMMAND = "render"
-FORMAT = "reelkit.render/1"
+FORMAT = FORMATS["reelkit.render"].tag
 #: The method name that renders the source unchanged.
 SOURCE_METHOD = "source"
 

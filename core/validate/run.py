@@ -47,9 +47,10 @@ from typing import Any
 import numpy as np
 
 from core.errors import ImageError, ParameterError, SequenceError
+from core.formats import FORMATS
 from core.metrics import HIGHER_IS_BETTER, METRIC_ENCODING, METRICS
 
-FORMAT = "reelkit.validation/1"
+FORMAT = FORMATS["reelkit.validation"].tag
 COMMAND = "validate"
 SOURCE = "source"
 CSV_COLUMNS = ("frame", "shot", "damaged", "method", *METRICS, "valid_pixels")
