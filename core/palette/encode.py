@@ -175,7 +175,9 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
                 np.clip(pl, -1e6, 1e6, out=pl)
             if fused:
                 u = wv.u
-                idx = compiled.nearest(pl[0], pl[1], pl[2], space, keys, u, scratch)
+                whole = flat_mask is None  # no masked pixel: the kernel writes the index and counts itself
+                idx = compiled.nearest(pl[0], pl[1], pl[2], space, keys, u, scratch,
+                                       index=index[s:e] if whole else None, counts=local_counts if whole else None)
             else:
                 u = rgb_to_u(space, pl[0], pl[1], pl[2], wv)
                 idx = nearest_from_u(u, keys, ubuf[:, :size], wv.tmp, kbuf, best[:size])
@@ -198,9 +200,10 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
                 idx[~fm] = sentinel
                 if distance:
                     dist[s:e][~fm] = 0.0
-            else:
+            elif not fused:
                 local_counts[:k] += np.bincount(idx, minlength=k)[:k]
-            index[s:e] = idx
+            if flat_mask is not None or not fused:
+                index[s:e] = idx
 
         return work
 
