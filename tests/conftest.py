@@ -29,6 +29,12 @@ def no_ocio_env(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def no_model_path_env(monkeypatch):
+    """Tests see no user $REELKIT_MODEL_PATH: models found by name are the checkout's unless a test sets one."""
+    monkeypatch.delenv("REELKIT_MODEL_PATH", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def no_logged_errors(caplog):
     """Fail any test during which reelkit logged an ERROR it did not assert on."""
     caplog.set_level(logging.WARNING)

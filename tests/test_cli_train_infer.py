@@ -22,9 +22,12 @@ from core.degrade import EFFECTS, degrade_frame  # noqa: E402
 from core.errors import ParameterError  # noqa: E402
 from core.infer import Restorer, load_model_spec  # noqa: E402
 from core.infer.model import ModelError  # noqa: E402
-from core.infer.shipped import MODELS_DIR, resolve_model, shipped_entry, shipped_weights  # noqa: E402
+from core.infer.shipped import resolve_model, shipped_entry, shipped_weights  # noqa: E402
 from core.train import TrainConfig, TrainingError, build_model, train  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
 from tests.test_degrade import linear_sample  # noqa: E402
+
+MODELS_DIR = REPO / "models"  # the checkout's shipped models (no REELKIT_MODEL_PATH in the tests)
 
 TINY = {"type": "unshuffle_small", "channels": 8, "blocks": 1}
 EFFECTS_NO_WEAVE = tuple(e for e in EFFECTS if e != "weave")
