@@ -3,10 +3,15 @@
     OMP_NUM_THREADS=1 python benchmarks/inverse_bench.py [--train 400] [--test 50] [--steps 300] [--evals 200]
                                                          [--size 64] [--work DIR]
 
-The ``shape`` family with 4 learned params: ``shape`` in {circle, box,
-ring} (categorical), ``center_x``, ``center_y`` in 0.3..0.7 (fractions of
-the frame), ``radius`` in 0.1..0.3 (fraction of the height); everything
-else fixed (ring thickness 0.06). A training set (seed 1) and a held-out
+``--family shape`` (the default), 4 learned params: ``shape`` in {circle,
+box, ring} (categorical), ``center_x``, ``center_y`` in 0.3..0.7
+(fractions of the frame), ``radius`` in 0.1..0.3 (fraction of the
+height); everything else fixed (ring thickness 0.06). ``--family
+repetition``: ``element`` in {ring, square, bar}, ``repeats`` 1..6 (an
+integer), ``filled`` (a boolean), ``radius`` 0.03..0.06, ``origin_x``
+0.12..0.28 (a row of equal elements 0.13 of the height apart). A bar
+is always filled, so ``filled`` is invisible on bars: its accuracy there
+is chance. A training set (seed 1) and a held-out
 set (seed 2) are made by :func:`core.inverse.data.make_dataset`, the CNN is
 trained by :func:`core.inverse.train.train_inverse` (CPU, one thread),
 predictions run on onnxruntime, and each held-out image is refined with
@@ -36,8 +41,13 @@ from core.inverse.space import ParamSpace
 from core.inverse.train import train_inverse
 from core.metrics.image import ssim
 
-VARY = {"shape": ("circle", "box", "ring"), "center_x": (0.3, 0.7), "center_y": (0.3, 0.7), "radius": (0.1, 0.3)}
-FIXED = {"thickness": 0.06}
+#: family -> (learned params with their ranges / choices, fixed values)
+CASES = {
+    "shape": ({"shape": ("circle", "box", "ring"), "center_x": (0.3, 0.7), "center_y": (0.3, 0.7),
+               "radius": (0.1, 0.3)}, {"thickness": 0.06}),
+    "repetition": ({"element": ("ring", "square", "bar"), "repeats": (1, 6), "filled": None, "radius": (0.03, 0.06),
+                    "origin_x": (0.12, 0.28)}, {"scale_step": 0.0, "step_x": 0.13, "thickness": 0.015}),
+}
 
 
 def main() -> None:
@@ -48,10 +58,11 @@ def main() -> None:
     ap.add_argument("--evals", type=int, default=200)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--work", default="")
+    ap.add_argument("--family", default="shape", choices=tuple(CASES))
     args = ap.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="inverse_bench_"))
-    gen = generator("generate:shape")
-    space = ParamSpace.from_spec(gen.spec, VARY, FIXED)
+    gen = generator(f"generate:{args.family}")
+    space = ParamSpace.from_spec(gen.spec, *CASES[args.family])
     t = time.perf_counter()
     make_dataset(gen, space, work / "train", count=args.train, seed=1, width=args.size, height=args.size)
     make_dataset(gen, space, work / "test", count=args.test, seed=2, width=args.size, height=args.size)
@@ -70,7 +81,9 @@ def main() -> None:
     spans = np.array([d.high - d.low for d in space.continuous])
     truth = np.array([[p[n] for n in names] for p in test.params])
     cnn = np.array([[p.params[n] for n in names] for p in preds])
-    acc = np.mean([p.params["shape"] == q["shape"] for p, q in zip(preds, test.params)])
+    heads = [d.name for d in (*space.categorical, *space.boolean)]
+    ok = np.array([all(p.params[k] == q[k] for k in heads) for p, q in zip(preds, test.params)])
+    acc = {k: np.mean([p.params[k] == q[k] for p, q in zip(preds, test.params)]) for k in heads}
     refined, before, after, ssim_cnn, ssim_ref = [], [], [], [], []
     t = time.perf_counter()
     for im, p in zip(test.images, preds):
@@ -84,15 +97,19 @@ def main() -> None:
     refined = np.array(refined)
     err_cnn = np.abs(cnn - truth) / spans
     err_ref = np.abs(refined - truth) / spans
-    print(f"held-out {len(test)} images: shape accuracy {acc:.1%}; CNN {per_image_ms:.2f} ms/image; "
+    print(f"held-out {len(test)} images: accuracy {', '.join(f'{k} {v:.1%}' for k, v in acc.items())}; "
+          f"CNN {per_image_ms:.2f} ms/image; "
           f"refinement {refine_s:.2f} s/image ({args.evals} evaluations)")
     print(f"{'param':10s} {'CNN err':>9s} {'refined':>9s} {'ratio':>7s}   (mean |error| / range)")
     for k, n in enumerate(names):
         a, b = err_cnn[:, k].mean(), err_ref[:, k].mean()
         print(f"{n:10s} {a:9.4f} {b:9.4f} {a / max(b, 1e-12):7.1f}x")
-    ok = np.array([p.params["shape"] == q["shape"] for p, q in zip(preds, test.params)])
     print(f"{'all':10s} {err_cnn.mean():9.4f} {err_ref.mean():9.4f} {err_cnn.mean() / err_ref.mean():7.1f}x"
-          f"   (shape right only: {err_cnn[ok].mean():.4f} -> {err_ref[ok].mean():.4f})")
+          f"   (classes right only: {err_cnn[ok].mean():.4f} -> {err_ref[ok].mean():.4f})")
+    for k, d in enumerate(space.continuous):
+        if d.integer:
+            print(f"{d.name}: exact {np.mean(cnn[:, k] == truth[:, k]):.1%} (CNN), "
+                  f"{np.mean(refined[:, k] == truth[:, k]):.1%} (refined)")
     print(f"image loss (log2 MSE) median {np.median(before):.2e} -> {np.median(after):.2e}; "
           f"SSIM mean {np.mean(ssim_cnn):.4f} -> {np.mean(ssim_ref):.4f}")
 
