@@ -243,6 +243,9 @@ def test_refine_recovers_the_params_of_a_render(shape_space):
         refine(gen, target, start, space, loss="lpips")
     with pytest.raises(ImageError, match="target"):
         refine(gen, target[..., 0], start, space)
+    other = ParamSpace.from_spec(generator("generate:ramp").spec, {"angle": (0.0, 90.0)})
+    with pytest.raises(ParameterError, match="not of generator"):
+        refine(gen, target, start, other)
 
 
 # -- CLI ----------------------------------------------------------------------------------------------
@@ -256,7 +259,7 @@ def test_cli_data_train_predict(tmp_path, capsys):
     assert main(["inverse", "train", str(data), "--steps", "3", "--width", "4", "--batch-size", "4",
                  "-o", str(model), "-q"]) == 0
     assert main(["inverse", "predict", str(model / "model.onnx"), str(data / "sample.0001.exr"), "--refine", "12",
-                 "-o", str(out), "-q"]) == 0
+                 "--refine-seconds", "30", "-o", str(out), "-q"]) == 0
     record = json.loads((out / "sample.0001.params.json").read_text())
     assert record["format"] == "reelkit.inverse.prediction/1" and record["generator"] == "generate:shape"
     assert record["refined"]["loss_after"] <= record["refined"]["loss_before"]

@@ -43,6 +43,8 @@ def add_parser(sub) -> None:
     r.add_argument("model", help="model.onnx (its model.json beside it)")
     r.add_argument("images", nargs="+", help="images of the model's size")
     r.add_argument("--refine", type=int, default=0, metavar="N", help="CMA-ES renders per image (0: none)")
+    r.add_argument("--refine-seconds", type=float, default=None, metavar="S",
+                   help="stop each refinement after S seconds (the answer then depends on the machine's speed)")
     r.add_argument("--loss", default="mse", choices=tuple(LOSSES), help="image loss of the refinement")
     r.add_argument("--seed", type=int, default=0, help="seed of the refinement")
     add_output_options(r)
@@ -95,7 +97,8 @@ def run_predict(args) -> int:
 
     with progress_bar("inverse predict", quiet=args.quiet, unit="image") as update:
         manifest = predict_files(args.model, args.images, output_dir=args.output_dir, refine_evals=args.refine,
-                                 loss=args.loss, seed=args.seed, force=args.force, progress=update)
+                                 refine_seconds=args.refine_seconds, loss=args.loss, seed=args.seed,
+                                 force=args.force, progress=update)
     if not args.quiet:
         print(f"predicted {len(manifest.data['frames'])} image(s) -> {args.output_dir}")
     return 0

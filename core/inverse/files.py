@@ -52,8 +52,12 @@ def side_by_side(tiles: Sequence[tuple[str, Any]]) -> Any:
 
 
 def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike], *, output_dir: str | os.PathLike,
-                  refine_evals: int = 0, loss: str = "mse", seed: int = 0, force: bool = False, progress=None):
-    """Predict the params of each of ``images`` into ``output_dir``; returns the finished manifest."""
+                  refine_evals: int = 0, refine_seconds: float | None = None, loss: str = "mse", seed: int = 0,
+                  force: bool = False, progress=None):
+    """Predict the params of each of ``images`` into ``output_dir``; returns the finished manifest.
+
+    ``refine_evals`` renders per image refine the prediction (0: none), within ``refine_seconds`` per
+    image if given (then the result depends on the machine's speed, and the manifest says so)."""
     from core import io
     import numpy as np
 
@@ -69,6 +73,8 @@ def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike],
     loaded = load_inverse_model(model)
     if isinstance(refine_evals, bool) or not isinstance(refine_evals, int) or refine_evals < 0:
         raise ParameterError(f"refine_evals: {refine_evals!r} must be an integer >= 0")
+    if refine_seconds is not None and not refine_seconds > 0:
+        raise ParameterError(f"refine_seconds: {refine_seconds!r} must be above 0")
     image_loss(loss)
     gen = generator(loaded.generator.get("name", "?"))  # an unknown generator fails here, before any file
     if not images:
@@ -80,8 +86,8 @@ def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike],
     tasks = [FrameTask(stem, None, Path(p), out / f"{stem}.params.json",
                        extra_targets=(out / f"{stem}.render.exr", out / f"{stem}.sheet.png"))
              for stem, p in zip(stems, images)]
-    config = {"model_sha256": loaded.document["sha256"], "refine_evals": refine_evals, "loss": loss, "seed": seed,
-              "images": [str(p) for p in images]}
+    config = {"model_sha256": loaded.document["sha256"], "refine_evals": refine_evals,
+              "refine_seconds": refine_seconds, "loss": loss, "seed": seed, "images": [str(p) for p in images]}
     manifest = Manifest(out, "inverse-predict", config, seed=seed)
     predictor = InversePredictor(loaded)
 
@@ -100,9 +106,9 @@ def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike],
         shown = [("input", frame.pixels), ("CNN", gen.render(record["params"], 0, w, h))]
         if refine_evals:
             r = refine(gen, frame.pixels, pred.params, loaded.space, sigma=pred.sigma, loss=loss, seed=seed,
-                       max_evals=refine_evals)
+                       max_evals=refine_evals, max_seconds=refine_seconds)
             record["refined"] = {"params": r.params, "loss": loss, "loss_before": r.loss_before,
-                                 "loss_after": r.loss_after, "evaluations": r.evaluations}
+                                 "loss_after": r.loss_after, "evaluations": r.evaluations, "stopped": r.stopped}
             shown.append(("refined", gen.render(r.params, 0, w, h)))
         io.write_image(task.extra_targets[0], Frame(shown[-1][1], "ACEScg"), pixel_type="half", overwrite=True)
         io.write_image(task.extra_targets[1], side_by_side(shown).astype(np.float32) / 255.0, colorspace="srgb",

@@ -79,6 +79,8 @@ def refine(gen: Generator, target: Any, params: Mapping[str, Any], space: ParamS
     uses. ``progress(evaluations, best loss)`` after each CMA-ES generation.
     """
     fn = image_loss(loss)
+    if space.spec_name != gen.spec.name or any(n not in gen.spec for n in space.names):
+        raise ParameterError(f"refine: the space is of {space.spec_name!r}, not of generator {gen.name!r}")
     t = np.asarray(getattr(target, "pixels", target))
     if t.ndim != 3 or t.shape[2] not in (3, 4) or not np.isfinite(t[..., :3]).all():
         raise ImageError(f"refine: the target must be a finite HxWx3 image, got shape {t.shape}")
