@@ -21,7 +21,7 @@ import pytest
 
 from core import color, io
 from core.cli.main import main
-from core.errors import ParameterError, SequenceError
+from core.errors import ImageReadError, ParameterError, SequenceError
 from core.frame import Frame
 
 W, H, N = 128, 96, 10
@@ -139,6 +139,38 @@ def test_a_clip_whose_first_timestamp_is_not_zero_is_numbered_from_its_first_fra
         assert np.array_equal(u8(io.read_image(tmp_path / "o" / f"f.{n:04d}.png")), ref[n])
     with pytest.raises(SequenceError, match=r"missing frames 6: the video has 6 frames \(0-5\)"):
         io.resolve_video_frames(late_clip, "4-6")
+
+
+def test_what_is_a_video_is_decided_by_io_is_video_file(tmp_path):
+    """``info`` (core.io.describe) and curation's inputs (core.pipeline.sources) ask io.is_video_file: a Y4M and
+    an MPEG-TS clip written by PyAV are videos to both; a file of no image or video suffix is refused by its
+    suffix (both used to hand anything that was not an image to FFmpeg: "not a readable video")."""
+    av = pytest.importorskip("av")
+    from core.io.describe import describe
+    from core.pipeline.sources import open_input
+
+    for name, container, codec in (("clip.y4m", "yuv4mpegpipe", "rawvideo"), ("clip.mts", "mpegts", "mpeg2video")):
+        path = tmp_path / name
+        with av.open(str(path), "w", format=container) as out:
+            stream = out.add_stream(codec, rate=24)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            for i in range(6):
+                vf = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+                for p in stream.encode(vf):
+                    out.mux(p)
+            for p in stream.encode():
+                out.mux(p)
+        assert io.is_video_file(path)
+        info = describe(str(path))
+        assert (info["video"]["frames"], info["width"], info["height"]) == (6, 64, 48), name
+        source = open_input(path)
+        assert (source.kind, source.numbers, source.fps) == ("video", None, 24.0), name
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    with pytest.raises(ImageReadError, match=r"notes.txt: unsupported file type '\.txt'"):
+        describe(str(notes))
+    with pytest.raises(ImageReadError, match=r"notes.txt: unsupported file type '\.txt'; give an image sequence"):
+        open_input(notes)
 
 
 # -- convert: the one-line extract -----------------------------------------------------------------------------

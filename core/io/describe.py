@@ -29,11 +29,7 @@ def describe(path: str, colorspace: str | None = None) -> dict:
                             "missing": io.format_frames(io.missing_frames(numbers)), "stats_of": frame.frame,
                             "sampled": sampled}
         return info
-    from pathlib import Path
-
-    from core.io._common import EXTENSIONS
-
-    if Path(path).suffix.lower() not in EXTENSIONS and Path(path).is_file():  # a video: what OpenCV decodes
+    if io.is_video_file(path):
         video = io.video_info(path)
         numbers = list(range(max(1, video.frame_count)))
         frame, sampled = _representative(numbers, lambda n: next(io.iter_video_frames(path, [n],

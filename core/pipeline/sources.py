@@ -3,10 +3,11 @@
 An input is given as a sequence pattern (``scan/film.####.exr``,
 ``dvd/ref.%05d.png``; any format :func:`core.io.read_image` reads), one file
 of a numbered sequence (``scan/film.1001.exr`` stands for its whole
-sequence), or a video file (anything OpenCV/FFmpeg decodes; frame numbers
-are 0-based, :mod:`core.io.video`). :func:`open_input` checks it and lists
-its frames without reading pixels; :meth:`InputSource.frames` then yields
-one :class:`~core.frame.Frame` at a time and keeps none.
+sequence), or a video file (a suffix :func:`core.io.is_video_file` names,
+decoded by OpenCV/FFmpeg; frame numbers are 0-based, :mod:`core.io.video`).
+:func:`open_input` checks it and lists its frames without reading pixels;
+:meth:`InputSource.frames` then yields one :class:`~core.frame.Frame` at a
+time and keeps none.
 
 A sequence may have holes (a scan with missing files): every frame on disk
 is used and the holes are listed in :meth:`InputSource.describe`. A frame
@@ -95,10 +96,12 @@ def open_input(spec: str | os.PathLike, *, frames: Any = None, colorspace: str |
     """Check an input and list its frames (no pixels are read).
 
     ``spec`` is a sequence pattern, one file of a numbered sequence, or a
-    video file; ``frames`` an optional subset (range string, int or ints).
+    video file (:func:`core.io.is_video_file`); ``frames`` an optional subset
+    (range string, int or ints).
     Raises :class:`~core.errors.SequenceError` for a pattern with no files
     (naming the pattern and folder) or a subset with missing frames,
-    :class:`~core.errors.ImageReadError` for a missing or undecodable file,
+    :class:`~core.errors.ImageReadError` for a missing or undecodable file or a
+    suffix that is neither an image nor a video,
     :class:`~core.errors.ParameterError` for a folder.
     """
     from core import io
@@ -111,7 +114,11 @@ def open_input(spec: str | os.PathLike, *, frames: Any = None, colorspace: str |
     pattern = None
     if io.is_sequence_pattern(text):
         pattern = text
-    elif Path(text).suffix.lower() in EXTENSIONS:
+    elif not io.is_video_file(text):
+        if Path(text).suffix.lower() not in EXTENSIONS:
+            raise ImageReadError(f"{what} {text}: unsupported file type {Path(text).suffix or '(no extension)'!r}; "
+                                 f"give an image sequence ({', '.join(sorted(EXTENSIONS))}) or a video "
+                                 f"({', '.join(io.VIDEO_SUFFIXES)})")
         if not os.path.isfile(text):
             raise ImageReadError(f"{what} {text}: no such file")
         pattern = io.sequence_pattern(text)
