@@ -109,3 +109,28 @@ def test_palette_of_a_straight_png_sees_the_visible_colours(straight_png):
     fit = fit_palette(frame, k=6, alpha_threshold=0.0)
     top = _linear(rgb)[a > 0].max(axis=0)
     assert (fit.palette_acescg <= top + 1e-4).all()
+
+
+def test_degrade_and_infer_record_the_inputs_alpha_like_convert(straight_png, tmp_path):
+    """Every per-frame job that reads RGBA records the input's association in its frame record (convert's
+    ``alpha`` field, :func:`core.color.alpha.alpha_of`): straight for the PNG, premultiplied for its EXR copy,
+    nothing for a frame without alpha."""
+    pytest.importorskip("onnxruntime")
+    from core import io
+    from core.degrade.files import degrade_files
+    from core.infer import infer_files
+    from tests.test_infer import make_model
+
+    path, rgb, _ = straight_png
+    folder = tmp_path / "in"
+    io.write_image(folder / "cutout.exr", io.read_image(path))
+    io.write_image(folder / "opaque.png", rgb, colorspace="srgb", bit_depth=8)
+    (tmp_path / "models").mkdir()
+    model = make_model(tmp_path / "models", "cnn", convs=2, seed=4, name="restore")
+    for src, expected in ((path, "straight"), (folder / "cutout.exr", "premultiplied"), (folder / "opaque.png", None)):
+        out = tmp_path / src.suffix[1:] / src.stem
+        degraded = degrade_files(str(src), "d.exr", output_dir=out / "degrade", preset="faded_16mm", seed=7)
+        restored = infer_files(model, str(src), output_dir=out / "infer", params={"tile": 64, "threads": 1})
+        for manifest in (degraded, restored):
+            (record,) = manifest.data["frames"].values()
+            assert record.get("alpha") == expected, (src.name, manifest.data["command"])

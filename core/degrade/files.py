@@ -58,13 +58,15 @@ def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: 
     ``frame`` is the frame read (:func:`core.io.read_frame`). ``input_colorspace``
     states the input's colour space (``None``: :func:`core.io.read_image`'s
     rule); ``output_colorspace`` the one written (``None``: the container's
-    rule). The record's ``from`` / ``colorspace`` are the spaces read / written.
+    rule). The record's ``from`` / ``colorspace`` are the spaces read / written; for RGBA, ``alpha``
+    is the input's association (:func:`core.color.alpha.alpha_of`, as convert records it).
     """
     from core import io
+    from core.color.alpha import alpha_of
 
     number = 0 if frame is None else int(frame)
     img = io.read_frame(src, number, colorspace=input_colorspace)
-    source_space = img.colorspace
+    source_space, alpha = img.colorspace, alpha_of(img)
     if img.colorspace != WORKING_COLORSPACE:
         from core import color
 
@@ -78,9 +80,12 @@ def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: 
                                "reelkit/degrade": json.dumps(summary, sort_keys=True, separators=(",", ":")),
                                "reelkit/degrade/seed": int(seed),
                                "reelkit/degrade/preset": preset or "none"})
-    return {"input": str(src), "output": str(dst), "from": source_space,
-            "colorspace": io.encoded_colorspace(str(dst), out.colorspace, output_colorspace=output_colorspace),
-            "frame": number, "degrade": summary}
+    record = {"input": str(src), "output": str(dst), "from": source_space,
+              "colorspace": io.encoded_colorspace(str(dst), out.colorspace, output_colorspace=output_colorspace),
+              "frame": number, "degrade": summary}
+    if alpha is not None:
+        record["alpha"] = alpha
+    return record
 
 
 def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | os.PathLike = ".",

@@ -93,7 +93,8 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     """Restore one file into ``dst`` (ACEScg EXR); returns its manifest record.
 
     ``input_colorspace`` states the input's colour space (``None``: what
-    :func:`core.io.read_image` finds); the record's ``from`` is the one used.
+    :func:`core.io.read_image` finds); the record's ``from`` is the one used;
+    for RGBA, ``alpha`` is the input's association (:func:`core.color.alpha.alpha_of`, as convert records it).
     ``src`` may be a video (``frame`` is then the frame read, :func:`core.io.read_frame`).
     ``neighbours``: the previous and next input frames, ``(file, frame)`` each; given, one-frame
     defects are first repaired from them (:func:`core.infer.temporal.temporal_repair`,
@@ -101,10 +102,11 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     ``tile_progress(tiles done, tiles)`` follows the model's tiles.
     """
     from core import color, io
+    from core.color.alpha import alpha_of
 
     t0 = time.perf_counter()
     img = io.read_frame(src, frame, colorspace=input_colorspace)
-    source_space = img.colorspace
+    source_space, alpha = img.colorspace, alpha_of(img)
     repaired = skipped = None
     if neighbours is not None:
         from core.infer.temporal import temporal_repair
@@ -131,6 +133,8 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
                                "reelkit/infer/mix": f"{restorer.mix:g}"})
     record = {"input": str(src), "output": str(dst), "from": source_space, "frame": frame,
               "tiles": restorer.tiles_run - tiles_before, "seconds": round(time.perf_counter() - t0, 3)}
+    if alpha is not None:
+        record["alpha"] = alpha
     if repaired is not None:
         record["temporal_repaired_pixels"] = repaired
     if skipped:
