@@ -112,3 +112,28 @@ def test_info_says_bit_depth_and_describes_a_video_by_a_representative_frame(tmp
     for name, depth in (("a.png", "16-bit integer"), ("a.exr", "16-bit float (half)"), ("a.tif", "32-bit float")):
         assert main(["info", str(tmp_path / name), "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["bit_depth"] == depth, name
+
+
+def test_info_on_a_sequence_says_which_frame_its_stats_are_of(tmp_path, capsys):
+    """A PNG sequence 1001-1010 that fades in from black: ``stats_of`` names the representative frame as a
+    video's does (it was ``null``: a single file read from a sequence carries no frame number)."""
+    import json
+
+    import numpy as np
+
+    from core import io
+    from tests.conftest import srgb_sample
+
+    photo = srgb_sample("coffee.png")[:48, :64]
+    for i, n in enumerate(range(1001, 1011)):
+        io.write_image(tmp_path / f"fade.{n}.png", photo * min(1.0, i / 4), colorspace="srgb", bit_depth=8)
+    assert main(["info", str(tmp_path / "fade.####.png"), "--json"]) == 0
+    seq = json.loads(capsys.readouterr().out)
+    # sampled at 10 %, 30 %, 50 %, 70 %, 90 % of 10 frames; 1002 and 1004 are darker, the median is a full one
+    assert seq["sequence"]["sampled"] == [1002, 1004, 1005, 1007, 1009]
+    assert seq["sequence"]["stats_of"] in (1005, 1007, 1009)
+    shown = io.read_image(tmp_path / f"fade.{seq['sequence']['stats_of']}.png").pixels
+    assert abs(seq["stats"]["R"]["mean"] - float(shown[..., 0].mean())) < 1e-6
+    assert main(["info", str(tmp_path / "fade.####.png")]) == 0
+    assert (f"stats of    frame {seq['sequence']['stats_of']}, the median brightness of frames "
+            "1002, 1004, 1005, 1007, 1009") in capsys.readouterr().out

@@ -14,7 +14,8 @@ def describe(path: str, colorspace: str | None = None) -> dict:
 
     The representative frame of a sequence or a video is the one of median brightness (mean of its
     colour channels) among :data:`SAMPLED_FRAMES` frames spread from 10 % to 90 % of the way
-    through: frame 0 is black in many clips (a fade in, a leader). ``bit_depth`` says how the
+    through: frame 0 is black in many clips (a fade in, a leader); its number is ``stats_of`` (a
+    sequence's file number, a video's 0-based decode index). ``bit_depth`` says how the
     samples are stored (``8-bit integer``, ``16-bit float (half)``...).
     """
     from core import io
@@ -22,21 +23,21 @@ def describe(path: str, colorspace: str | None = None) -> dict:
 
     if io.is_sequence_pattern(path):
         numbers = io.find_frames(path)
-        frame, sampled = _representative(numbers, lambda n: io.read_image(io.sequence_path(path, n),
-                                                                           colorspace=colorspace))
+        frame, chosen, sampled = _representative(
+            numbers, lambda n: io.read_image(io.sequence_path(path, n), colorspace=colorspace))
         info = {**frame_stats(frame), "bit_depth": _bit_depth(frame)}
         info["sequence"] = {"pattern": path, "first": numbers[0], "last": numbers[-1], "count": len(numbers),
-                            "missing": io.format_frames(io.missing_frames(numbers)), "stats_of": frame.frame,
+                            "missing": io.format_frames(io.missing_frames(numbers)), "stats_of": chosen,
                             "sampled": sampled}
         return info
     if io.is_video_file(path):
         video = io.video_info(path)
         numbers = list(range(max(1, video.frame_count)))
-        frame, sampled = _representative(numbers, lambda n: next(io.iter_video_frames(path, [n],
-                                                                                      colorspace=colorspace)))
+        frame, chosen, sampled = _representative(
+            numbers, lambda n: next(io.iter_video_frames(path, [n], colorspace=colorspace)))
         info = {**frame_stats(frame), "bit_depth": "8-bit integer (as decoded)"}
         info["video"] = {"frames": video.frame_count, "fps": video.fps, "codec": video.codec,
-                         "stats_of": frame.frame, "sampled": sampled}
+                         "stats_of": chosen, "sampled": sampled}
         return info
     frame = io.read_image(path, colorspace=colorspace)
     info = {**frame_stats(frame), "bit_depth": _bit_depth(frame)}
@@ -47,7 +48,8 @@ def describe(path: str, colorspace: str | None = None) -> dict:
 
 
 def _representative(numbers: list[int], read) -> tuple:
-    """(the frame of median brightness among up to SAMPLED_FRAMES of ``numbers``, the numbers sampled)."""
+    """(the frame of median brightness among up to SAMPLED_FRAMES of ``numbers``, its number, the numbers
+    sampled): ``stats_of`` is that number for a sequence (a file's frame number) as for a video (0-based)."""
     import numpy as np
 
     if len(numbers) <= SAMPLED_FRAMES:
@@ -61,7 +63,7 @@ def _representative(numbers: list[int], read) -> tuple:
         colour = px[..., :3] if px.shape[2] >= 3 else px[..., :1]
         brightness.append(float(np.nanmean(np.where(np.isfinite(colour), colour, np.nan))))
     chosen = picks[int(np.argsort(brightness, kind="stable")[(len(picks) - 1) // 2])]
-    return read(chosen), picks
+    return read(chosen), chosen, picks
 
 
 def _bit_depth(frame) -> str:
