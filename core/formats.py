@@ -112,6 +112,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("reelkit.models", 1, "an index of models (models/manifest.json)", "core.infer.model"),
     Format("reelkit.train_config", 1, "a training config", "core.train.config"),
     Format("reelkit.train_checkpoint", 1, "a training checkpoint (.pt)", "core.train.trainer"),
+    Format("reelkit.cattery", 1, "a Nuke Inference export's sidecar (NAME.cat.json)", "core.train.cattery"),
     Format("reelkit.grade", 1, "a fitted grade: a validation baseline", "core.validate.grade"),
     Format("reelkit.render", 1, "a baseline render's record", "core.validate.render"),
     Format("reelkit.validation", 1, "a validation report's metrics.json", "core.validate.run"),

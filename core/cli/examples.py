@@ -134,6 +134,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("mcp --root /shows/reel3", "serve the tools to an assistant over stdio; nothing outside the root is touched"),
         ("mcp --root shots --root renders --confirm-frames 20", "two roots; calls over 20 frames need the plan's token"),
     ),
+    "export-nuke": (
+        ("export-nuke film_restore --output-dir nuke_models", "the shipped model as TorchScript + its sidecar"),
+        ("export-nuke runs/my_model --output-dir /studio/nuke/cattery --force", "a reelkit train output folder"),
+    ),
     "nuke install": (
         ("nuke install --target /home/you/.nuke/reelkit", "copy init.py, menu.py and gizmos/ there (the default)"),
         ("nuke install --target /studio/nuke/reelkit --force", "a shared folder, replacing an older install"),

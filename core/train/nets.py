@@ -99,8 +99,8 @@ class UNet(nn.Module):
             skips.append(h)
             h = down(h)
         h = self.bottleneck(h)
-        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
-            h = dec(torch.cat([up(h), skip], dim=1))
+        for i, (up, dec) in enumerate(zip(self.up, self.dec)):  # skips[-1 - i], not reversed(): TorchScript
+            h = dec(torch.cat([up(h), skips[-1 - i]], dim=1))
         y = self.tail(h)
         return x + y if self.residual else y
 
@@ -118,6 +118,7 @@ class ContextEncoder(nn.Module):
 
     def __init__(self, features: int, in_channels: int = IMAGE_CHANNELS, *, confidence: bool = False):
         super().__init__()
+        self.rgb = IMAGE_CHANNELS  # forward reads an attribute, not the global: scriptable (core.train.cattery)
         self.convs = nn.Sequential(
             _conv(in_channels, 32, stride=2), nn.ReLU(inplace=True),
             _conv(32, self.WIDTH, stride=2), nn.ReLU(inplace=True),
@@ -137,12 +138,13 @@ class ContextEncoder(nn.Module):
         """``(matrix N x 3 x 3, offset N x 3, scale N x F, shift N x F)``; with a confidence ``c``
         (N x 1, 0..1) the transform is ``I + c A``, ``c b``."""
         g = self.convs(context).mean(dim=(2, 3))
-        affine = self.colour(g).view(-1, IMAGE_CHANNELS, IMAGE_CHANNELS + 1)
+        c = self.rgb
+        affine = self.colour(g).view(-1, c, c + 1)
         if self.confidence is not None:
             affine = affine * torch.sigmoid(self.confidence(g))[:, :, None]
-        eye = torch.eye(IMAGE_CHANNELS, dtype=g.dtype, device=g.device)
+        eye = torch.eye(c, dtype=g.dtype, device=g.device)
         scale, shift = self.film(g).chunk(2, dim=1)
-        return eye + affine[:, :, :IMAGE_CHANNELS], affine[:, :, IMAGE_CHANNELS], 1.0 + scale, shift
+        return eye + affine[:, :, :c], affine[:, :, c], 1.0 + scale, shift
 
 
 class UnshuffleNet(nn.Module):
