@@ -39,23 +39,26 @@ def _step(a: int, b: int, event: float, jump: float, repeated_ref, repeat: bool)
     return min(event * (b - a - 1), jump) if b > a else None
 
 
-def brute_force(S, lo, gap, m, event, jump, rate, excuse, repeated_ref, repeat_src, fix=None) -> float:
-    """Best score over every path of :func:`align_band`'s model (written from its docstring), by enumeration."""
+def brute_force(S, lo, gap, m, event, jump, rate, excuse, repeated_ref, repeat_src, fix=None, end=0.0) -> float:
+    """Best score over every path of :func:`align_band`'s model (written from its docstring), by enumeration.
+
+    ``fix``: ``{row: reference index}`` every path counted goes through; ``end``: ``end_event``.
+    """
     n, width = S.shape
     steps = matching._advances(rate)
     excused = S + excuse[:, None]
     good = S >= gap[:, None]
     best = -np.inf
     for path in itertools.product(*[[-1] + [int(lo[r] + k) for k in range(width)] for r in range(n)]):
-        if fix is not None and path[fix[0]] != fix[1]:
+        if fix is not None and any(path[r] != j for r, j in fix.items()):
             continue
         hits = [r for r in range(n) if path[r] >= 0]
         if any(path[b] < path[a] for a, b in zip(hits, hits[1:])):
             continue
         if not hits:
-            best = max(best, float(np.sum(gap - event)))
+            best = max(best, float(np.sum(gap - event)) - 2 * end)
             continue
-        total = 0.0
+        total = -end * ((hits[0], path[hits[0]]) != (0, 0)) - end * ((hits[-1], path[hits[-1]]) != (n - 1, m - 1))
         for r in range(n):
             if path[r] < 0:
                 outside = (r < hits[0] and path[hits[0]] == 0) or (r > hits[-1] and path[hits[-1]] == m - 1)
@@ -82,9 +85,11 @@ def brute_force(S, lo, gap, m, event, jump, rate, excuse, repeated_ref, repeat_s
 
 @pytest.mark.parametrize("event", [0.1, 0.25])
 def test_band_programme_is_exact(event):
-    """Best score and every max-marginal equal brute force: rates 1, 25/24, 24/25, excuses, repeats, far drops."""
+    """Best score and every max-marginal equal brute force: rates 1, 25/24, 24/25, excuses, repeats, far drops,
+    ends that meet or not (``end_event``, also taken for the max-marginals alone)."""
     rng = np.random.default_rng(14)
     for trial in range(24):
+        end = event if trial % 4 >= 2 else 0.0
         n, width = int(rng.integers(2, 6)), 3
         m = int(rng.integers(width, 10))
         lo = np.sort(rng.integers(0, m - width + 1, n))
@@ -93,16 +98,24 @@ def test_band_programme_is_exact(event):
         excuse = np.maximum(0.8 - S.max(axis=1), 0.0) if trial % 2 else np.zeros(n)
         rate = (1.0, 25 / 24, 24 / 25)[trial % 3]
         repeated_ref, repeat_src = rng.random(m) < 0.3, rng.random(n) < 0.3
-        band = matching.align_band(S, lo, gap, m=m, event=event, jump=0.5, rate=rate, excuse=excuse,
-                                   repeated_ref=repeated_ref, repeat_src=repeat_src, marginals=True)
+        kw = dict(m=m, event=event, jump=0.5, rate=rate, excuse=excuse, repeated_ref=repeated_ref,
+                  repeat_src=repeat_src, marginals=True)
+        band = matching.align_band(S, lo, gap, end_event=end, **kw)
         args = (S, lo, gap, m, event, 0.5, rate, excuse, repeated_ref, repeat_src)
-        assert band.total == pytest.approx(brute_force(*args), abs=1e-9), trial
+        assert band.total == pytest.approx(brute_force(*args, end=end), abs=1e-9), trial
         for r in range(n):
             for k in range(width):
-                assert band.marginal[r, k] == pytest.approx(brute_force(*args, fix=(r, int(lo[r] + k))),
+                assert band.marginal[r, k] == pytest.approx(brute_force(*args, fix={r: int(lo[r] + k)}, end=end),
                                                             abs=1e-9), (trial, r, k)
             if band.path[r] >= 0:  # the path found is one of the best
                 assert band.marginal[r, band.path[r] - lo[r]] == pytest.approx(band.total, abs=1e-9)
+        if end:  # the path of free ends, its max-marginals with ends that meet
+            split = matching.align_band(S, lo, gap, end_event=0.0, marginal_end_event=end, **kw)
+            loose = matching.align_band(S, lo, gap, **kw)
+            assert split.path.tolist() == loose.path.tolist() and split.total == loose.total
+            whole = {r: int(j) for r, j in enumerate(split.path)}
+            assert split.marginal_total == pytest.approx(brute_force(*args, fix=whole, end=end), abs=1e-9), trial
+            assert np.allclose(split.marginal, band.marginal, atol=1e-9), trial
 
 
 # --------------------------------------------------------------------------- issue #14's wrong match

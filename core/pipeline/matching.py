@@ -41,7 +41,8 @@ Steps
    telecine's cadence) and keeping the reference frame for a source frame
    that repeats the one before (a scan's repeat), each as alike as a
    correct pair. Reference frames before the first match and after the
-   last are free. A frame's similarity only moves it off its neighbours'
+   last are free (for the path; the confidence's model expects the ends to
+   meet, below). A frame's similarity only moves it off its neighbours'
    line when it outweighs the events that takes, so adjacent
    near-identical frames are told apart by the rest of the shot, not by
    noise. Similarities are floored at ``gap - event`` and a frame matched
@@ -63,13 +64,32 @@ Steps
    static shot is reported as a duplicate.
 
 Per source frame the result is a reference index (or -1), the similarity,
-the margin, whether it is *damaged* (matched with a similarity below
-``s_typ - tol``) and a confidence in 0..1, calibrated on the events the
-matching trusts: the *evidence* is how much worse the best path that puts
-the frame anywhere else — another reference frame (a copy of the same
-picture does not count) or dropped — scores than the path found (from
-max-marginals: the programme run forwards and on the reversed problem),
-and ``confidence = line * (1 - 2 ** (-evidence / event))`` with ``line =
+the margin, whether it is *damaged* and a confidence in 0..1.
+
+*Damaged* is a test of its own, not the drop tolerance (whose 0.02 floor
+is far above the spread of a near-static shot's pairs: issue 14's
+surveillance clip has ``s_typ`` 0.993 and ``sigma`` 0.001, its patched
+frame 0.983): a matched frame whose similarity is below ``s_typ - d``
+with ``d = max(5 * sigma, margin, 0.003)`` (:func:`damage_drop`) — well
+outside the clip's own spread, and more than one frame of motion takes
+(a frame exposed a little early or late is less alike, not damaged).
+
+The confidence is calibrated on the events the matching trusts: the
+*evidence* is how much worse the best path that puts the frame anywhere
+else — another reference frame (a copy of the same picture does not
+count) or dropped — scores than the path found (from max-marginals: the
+programme run forwards and on the reversed problem). These are taken in
+a model where the inputs' ends are expected to meet: a path that does not
+start on the first source frame and the first reference frame costs one
+``event``, and one more when it does not end on the last of both
+(``marginal_end_event`` of :func:`align_band`; the path itself is found
+with free ends). Without it, sliding a whole near-static shot by a frame
+cost less than one event (the reference frame left at one end was free,
+the source frame left at the other scored the gap), so a steady 1:1 run
+of equal lengths was never trusted; with it, that slide must also
+explain the ends. Where the ends do not meet the path gains nothing, and
+an alternative that meets them gains an event: its frames are less sure.
+Then ``confidence = line * (1 - 2 ** (-evidence / event))`` with ``line =
 clip((s_typ - b) / (1 - b))`` (``b``: the similarity of unrelated frames,
 the median over source frames of the median similarity to 32 reference
 frames spread over the reference): 0.5 when the best alternative needs
@@ -99,6 +119,12 @@ STATS_HALF_WINDOW = 16
 SIGMA_FACTOR = 2.5
 #: Lower bound of the drop tolerance (similarity units).
 MIN_TOLERANCE = 0.02
+#: A matched frame is damaged when its similarity is this many robust standard deviations of the local pair
+#: similarity below the typical one...
+DAMAGE_SIGMAS = 5.0
+#: ...and at least this much (similarity units): a test of its own, not the drop tolerance, whose floor is
+#: far above the spread of a static shot's pairs (issue 14: typical 0.993, sigma 0.001).
+MIN_DAMAGE_DROP = 0.003
 #: A repeated frame is at most this fraction as far from its neighbour as the frames around are from theirs.
 REPEAT_RATIO = 0.25
 #: A matched pair is also damaged where this fraction of its picture differs from the reference
@@ -141,8 +167,8 @@ class MatchResult:
     ``(j, kind, i)`` for reference frames inside the matched range that no
     source frame uses: ``"duplicate"`` (the same picture as the reference
     frame source frame ``i`` matched) or ``"not_in_source"``. ``damaged[i]``:
-    matched with a similarity below ``typical[i] - tolerance[i]`` (``typical``:
-    the local similarity of a correct pair); ``evidence[i]``: how much worse
+    matched with a similarity below ``typical[i] - damage_drop`` (``typical``:
+    the local similarity of a correct pair; :func:`damage_drop`); ``evidence[i]``: how much worse
     the best path placing frame ``i`` elsewhere scores (the confidence's
     input, see the module docstring).
     """
@@ -327,9 +353,11 @@ class BandPath:
     steady rate (scored with its excuse); ``total`` is the path's score.
     With ``marginals``: ``marginal[r, k]`` is the best score of any path
     that matches row ``r`` to band cell ``k`` (reference ``lo[r] + k``), so
-    ``total - marginal[r, k]`` is what choosing that cell instead would
-    cost; ``drop_cost[r]`` is what dropping a matched row costs with its
-    neighbours' matches kept.
+    ``marginal_total - marginal[r, k]`` is what choosing that cell instead
+    would cost; ``drop_cost[r]`` is what dropping a matched row costs with
+    its neighbours' matches kept (``marginal_total``: the path's score in
+    the model of the max-marginals, ``total`` unless they were taken with
+    another ``end_event``).
     """
 
     path: np.ndarray
@@ -337,6 +365,7 @@ class BandPath:
     total: float
     marginal: np.ndarray | None = None
     drop_cost: np.ndarray | None = None
+    marginal_total: float | None = None
 
 
 def _step_cost(a: int, b: int, event: float, jump: float, repeated_ref: np.ndarray, repeat: bool) -> float:
@@ -361,7 +390,8 @@ _FREE, _STEADY, _DROP, _FAR = 0, 1, 2, 3
 
 
 def _forward(score: np.ndarray, excused: np.ndarray, good: np.ndarray, lo: np.ndarray, gap: np.ndarray, m: int,
-             event: float, jump: float, steps: tuple[int, ...], repeated_ref: np.ndarray, repeat_src: np.ndarray):
+             event: float, jump: float, steps: tuple[int, ...], repeated_ref: np.ndarray, repeat_src: np.ndarray,
+             end_event: float = 0.0):
     """The dynamic programme of :func:`align_band`, front to back: the layers' scores and back-pointers.
 
     A dropped row keeps the position of the last match, which may lie below
@@ -397,14 +427,16 @@ def _forward(score: np.ndarray, excused: np.ndarray, good: np.ndarray, lo: np.nd
 
     for r in range(n):
         J = lo[r] + cols
-        begin = np.full(width, start)
+        begin = np.full(width, start - end_event)
         if lo[r] == 0:
             begin[0] += r * event              # those rows were before the reference: no event each
+            if r == 0:
+                begin[0] += end_event          # the path starts where both inputs start
         start += gap[r] - event
         if r == 0:
             free[0] = score[0] + begin
             first[0] = True
-            steady[0] = excused[0]             # the sequence's first row may be excused (its next must be good)
+            steady[0] = excused[0] + begin  # the sequence's first row may be excused (its next must be good)
             continue
         shift = int(lo[r] - lo[r - 1])
         P0 = int(lo[r - 1]) - below            # the previous row's positions: P0 + ecols
@@ -472,29 +504,38 @@ def _forward(score: np.ndarray, excused: np.ndarray, good: np.ndarray, lo: np.nd
 
 
 def _terminal(free: np.ndarray, steady: np.ndarray, lo: np.ndarray, gap: np.ndarray, m: int, event: float,
-              start: float):
-    """``(total, row, reference index, layer)`` of the best end: the last match (rows after it dropped), or none."""
+              start: float, end_event: float = 0.0):
+    """``(total, row, reference index, layer)`` of the best end: the last match (rows after it dropped), or none.
+
+    ``end_event`` is taken off every end but the last row on the last reference frame.
+    """
     n, width = free.shape
     rows = np.arange(n)
     after = np.concatenate([np.cumsum(gap[::-1])[::-1], [0.0]])[1:]   # sum of gap over the rows after r
-    k = np.argmax(free, axis=1)
-    any_end = free[rows, k] + after - event * (n - 1 - rows)
+    corner = np.zeros((n, width), bool)  # the last row on the last reference frame: both inputs end there
+    if 0 <= m - 1 - lo[n - 1] < width:
+        corner[n - 1, m - 1 - lo[n - 1]] = True
+    loose = free - np.where(corner, 0.0, end_event)
+    k = np.argmax(loose, axis=1)
+    any_end = loose[rows, k] + after - event * (n - 1 - rows)
     k_last = m - 1 - lo
     last_ok = (k_last >= 0) & (k_last < width)
-    at_last = np.where(last_ok, free[rows, np.clip(k_last, 0, width - 1)] + after, _NEG)
-    ends = [(start, -1, -1, _FREE)]
+    at_last = np.where(last_ok, loose[rows, np.clip(k_last, 0, width - 1)] + after, _NEG)
+    ends = [(start - 2 * end_event, -1, -1, _FREE)]
     r = int(np.argmax(any_end))
     ends.append((float(any_end[r]), r, int(lo[r] + k[r]), _FREE))
     r = int(np.argmax(at_last))
     ends.append((float(at_last[r]), r, m - 1, _FREE))
-    ks = int(np.argmax(steady[n - 1]))   # a steady run may reach the last row
-    ends.append((float(steady[n - 1, ks]), n - 1, int(lo[n - 1] + ks), _STEADY))
+    last = steady[n - 1] - np.where(corner[n - 1], 0.0, end_event)
+    ks = int(np.argmax(last))   # a steady run may reach the last row
+    ends.append((float(last[ks]), n - 1, int(lo[n - 1] + ks), _STEADY))
     return max(ends, key=lambda e: e[0])  # ties: the earlier entry
 
 
 def align_band(score: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, m: int, event: float, jump: float,
                rate: float = 1.0, excuse: np.ndarray | None = None, repeated_ref: np.ndarray | None = None,
-               repeat_src: np.ndarray | None = None, marginals: bool = False) -> BandPath:
+               repeat_src: np.ndarray | None = None, marginals: bool = False, end_event: float = 0.0,
+               marginal_end_event: float | None = None) -> BandPath:
     """Monotonic alignment inside the band: a reference index per source row, -1 for dropped rows.
 
     ``score`` ``(n, width)``: the score of matching row ``r`` to reference
@@ -519,7 +560,14 @@ def align_band(score: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, m: int, ev
     that is how continuity outweighs the low similarity of a damaged
     frame. Two excused rows are never neighbours, so a run of unrelated
     frames cannot pass for a damaged one. Every departure from the steady
-    rate is one ``event``.
+    rate is one ``event``. ``end_event`` is taken off a path whose first
+    match is not the first row on the first reference frame, and again off
+    one whose last match is not the last row on the last reference frame
+    (both for a path with no match): the inputs' ends are expected to meet
+    (the confidence's model, :func:`match_signatures`; 0: ends are free).
+    ``marginal_end_event`` (default ``end_event``): the one the
+    max-marginals and drop costs are taken with; ``marginal_total`` is then
+    the path's score with it.
     With ``marginals``, also the max-marginals (a second pass on the
     reversed problem: every move costs the same read backwards) and each
     matched row's drop cost (:class:`BandPath`).
@@ -537,9 +585,9 @@ def align_band(score: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, m: int, ev
     steps = _advances(rate)
     repeated_ref = np.zeros(m, bool) if repeated_ref is None else np.asarray(repeated_ref, bool)
     repeat_src = np.zeros(n, bool) if repeat_src is None else np.asarray(repeat_src, bool)
-    fwd = _forward(score, excused, good, lo, gap, m, event, jump, steps, repeated_ref, repeat_src)
+    fwd = _forward(score, excused, good, lo, gap, m, event, jump, steps, repeated_ref, repeat_src, end_event)
     free, steady, drop, far, far_pos, far_from, first, from_j, from_layer, drop_from, start, below = fwd
-    total, r, j, layer = _terminal(free, steady, lo, gap, m, event, start)
+    total, r, j, layer = _terminal(free, steady, lo, gap, m, event, start, end_event)
     while r >= 0:
         if layer == _DROP:
             layer = drop_from[r, j - (lo[r] - below)]
@@ -555,15 +603,37 @@ def align_band(score: np.ndarray, lo: np.ndarray, gap: np.ndarray, *, m: int, ev
     result = BandPath(out, on_steady, total)
     if not marginals:
         return result
+    corners = corner_ends(out, m)
+    if marginal_end_event is None or marginal_end_event == end_event:
+        marginal_end_event = end_event
+        result.marginal_total = total
+    else:
+        fwd = _forward(score, excused, good, lo, gap, m, event, jump, steps, repeated_ref, repeat_src,
+                       marginal_end_event)
+        free, steady = fwd[0], fwd[1]
+        result.marginal_total = total + (end_event - marginal_end_event) * (2 - sum(corners))
     lo_rev = m - (lo[::-1] + width)
     # read backwards, the move into row r' is the move between rows n - r' and n - 1 - r'
     repeat_rev = np.concatenate([[False], repeat_src[::-1][:-1]])
     rev = _forward(score[::-1, ::-1], excused[::-1, ::-1], good[::-1, ::-1], lo_rev, gap[::-1], m, event, jump,
-                   steps, repeated_ref[::-1], repeat_rev)
+                   steps, repeated_ref[::-1], repeat_rev, marginal_end_event)
     free_b, steady_b = rev[0][::-1, ::-1], rev[1][::-1, ::-1]
     result.marginal = np.maximum(free + free_b - score, steady + steady_b - excused)
     result.drop_cost = _drop_costs(out, on_steady, score, excused, lo, gap, event, jump, repeated_ref, repeat_src)
+    if corners[0]:
+        result.drop_cost[0] += marginal_end_event  # without it the path no longer starts where both inputs start
+    if corners[1]:
+        result.drop_cost[n - 1] += marginal_end_event
     return result
+
+
+def corner_ends(path: np.ndarray, m: int) -> tuple[bool, bool]:
+    """Whether ``path`` starts on the first row and first reference frame, and ends on the last of both."""
+    hits = np.flatnonzero(path >= 0)
+    if len(hits) == 0:
+        return False, False
+    return (bool(hits[0] == 0 and path[0] == 0),
+            bool(hits[-1] == len(path) - 1 and path[-1] == m - 1))
 
 
 def _drop_costs(path: np.ndarray, on_steady: np.ndarray, score: np.ndarray, excused: np.ndarray, lo: np.ndarray,
@@ -744,15 +814,27 @@ def match_signatures(src: np.ndarray, ref: np.ndarray, src_coarse: np.ndarray, r
     copy_ref, repeat_src = _repeats(src, ref, s_typ, src_flat | np.isin(np.arange(n), list(forced)), shot_labels)
     repeated_ref = copy_ref | np.concatenate([copy_ref[1:], [False]])  # a copy, or the frame it copies
     band = align_band(score, lo, gap, excuse=_excuses(score, s_typ), repeated_ref=repeated_ref,
-                      repeat_src=repeat_src, marginals=True, **moves)
+                      repeat_src=repeat_src, marginals=True, marginal_end_event=settings.event, **moves)
     path = band.path
     if settings.rate <= 0:  # the pairs found say more than the candidates did
         on = np.flatnonzero((path >= 0) & ~src_flat)
         if len(on) >= 2:
             rate, rate_scores = estimate_rate(on, path[on], np.ones(len(on)), hint=settings.rate_hint,
                                               preference=FINAL_RATE_PREFERENCE)
-    return _describe(S, lo, band, ref, copy_ref, src_flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
-                     len(chain_i), settings.event)
+    return _describe(S, lo, band, ref, copy_ref, src_flat, s_typ, damage_drop(sigma, marg), tol, baseline, rate,
+                     rate_scores, rate_from, m, len(chain_i), settings.event)
+
+
+def damage_drop(sigma: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """How far below the typical similarity a matched frame's is when it is damaged (see the module docstring).
+
+    The larger of :data:`DAMAGE_SIGMAS` robust standard deviations of the
+    local pair similarity, one frame of motion (``margin``: a frame exposed
+    a little early or late is less alike, not damaged) and
+    :data:`MIN_DAMAGE_DROP`.
+    """
+    return np.maximum.reduce([DAMAGE_SIGMAS * np.asarray(sigma, np.float64), np.asarray(margin, np.float64),
+                              np.full(np.shape(sigma), MIN_DAMAGE_DROP)])
 
 
 def _scores(S: np.ndarray, gap: np.ndarray, flat: np.ndarray, event: float) -> np.ndarray:
@@ -840,8 +922,8 @@ def _dot(sigs: np.ndarray, a: int, b: int) -> float:
     return float(np.dot(np.asarray(sigs[a], np.float32), np.asarray(sigs[b], np.float32)))
 
 
-def _describe(S, lo, band: BandPath, ref, copy_ref, flat, s_typ, tol, baseline, rate, rate_scores, rate_from, m,
-              chain_points, event) -> MatchResult:
+def _describe(S, lo, band: BandPath, ref, copy_ref, flat, s_typ, drop, tol, baseline, rate, rate_scores, rate_from,
+              m, chain_points, event) -> MatchResult:
     path = band.path
     n, width = S.shape
     rows = np.arange(n)
@@ -866,12 +948,13 @@ def _describe(S, lo, band: BandPath, ref, copy_ref, flat, s_typ, tol, baseline, 
         while kk + 1 < width and copy_ref[lo[r] + kk + 1]:
             kk += 1
             others[r, kk] = _NEG
-    alternative = np.maximum(others.max(axis=1), band.total - np.nan_to_num(band.drop_cost, nan=np.inf))
-    evidence = np.where(matched, band.total - alternative, np.nan)
+    total = band.marginal_total
+    alternative = np.maximum(others.max(axis=1), total - np.nan_to_num(band.drop_cost, nan=np.inf))
+    evidence = np.where(matched, total - alternative, np.nan)
     line = np.clip((s_typ - baseline) / max(1.0 - baseline, 1e-6), 0.0, 1.0)
     conf = np.where(matched, line * (1.0 - 2.0 ** (-np.maximum(evidence, 0.0) / event)), np.nan)
     conf = np.where(flat & matched, 0.0, conf)
-    damaged = matched & ~flat & (s < s_typ - tol)
+    damaged = matched & ~flat & (s < s_typ - drop)
     kind: list[str] = []
     reason: list[str | None] = []
     hits = np.flatnonzero(matched)
