@@ -101,13 +101,24 @@ def colorspace_values(args) -> dict[str, str | None]:
             for name in ("input_colorspace", "reference_colorspace", "output_colorspace") if hasattr(args, name)}
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C), raised where the job is.
+
+    Not ``KeyboardInterrupt`` itself: CPython 3.11 marks a ``KeyboardInterrupt``
+    of exactly that type that ends an ``exec``/``eval`` of a string (what every
+    dataclass and namedtuple definition runs while a lazy import loads) as
+    unhandled even when it is caught, and ``python -m`` then kills itself with
+    SIGINT at exit (gh-128130): the parent saw -2 after "interrupted", not 130.
+    """
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (what farm managers and ``kill`` send), raised where the job is and unwound like Ctrl-C."""
 
 
 @contextlib.contextmanager
 def _signals_as_interrupts() -> Iterator[list[int]]:
-    """While the command runs, SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated`.
+    """While the command runs, SIGINT raises :class:`Interrupted` and SIGTERM :class:`Terminated`.
 
     Only the first signal raises: a second one (a farm manager's repeat, a
     double Ctrl-C) must not break the clean-up of the first (the current
@@ -119,7 +130,7 @@ def _signals_as_interrupts() -> Iterator[list[int]]:
     def handler(signum, frame):
         received.append(signum)
         if len(received) == 1:
-            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+            raise Terminated() if signum == signal.SIGTERM else Interrupted()
 
     try:
         previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
