@@ -233,3 +233,16 @@ def test_info_on_a_real_video(tmp_path, capsys):
     assert (info["width"], info["height"]) == (128, 96) and info["video"]["frames"] == 6
     assert info["video"]["fps"] == 24 and info["colorspace"] == "srgb"
     assert abs(info["stats"]["R"]["mean"] - photo[..., 2].mean() / 255) < 0.02
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
+    """build_parser imports every command's module (torch-free but not instant): a Ctrl-C there was a
+    traceback and an exit by signal; it is one line and 130 like a Ctrl-C during the work."""
+    import core.cli.main as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["info", "x.exr"]) == 130
+    assert capsys.readouterr().err == "reelkit: interrupted\n"

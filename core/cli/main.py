@@ -151,27 +151,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.threads import ENV, passive_waiting
 
     passive_waiting()  # before torch or onnxruntime load their thread pools
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    cap = getattr(args, "cap_threads", None)  # a command's own --threads (infer) is another option
-    if cap is not None:
-        if cap < 1:
-            parser.error(f"--threads {cap}: expected an integer >= 1")
-        os.environ[ENV] = str(cap)  # every step of this command reads it (core.threads.job_threads)
     with _signals_as_interrupts() as received:
+        command = "reelkit"  # until the arguments are parsed
         try:
+            parser = build_parser()  # imports every command's module: a Ctrl-C here is one line too
+            args = parser.parse_args(argv)
+            command = f"reelkit {args.command}"
+            cap = getattr(args, "cap_threads", None)  # a command's own --threads (infer) is another option
+            if cap is not None:
+                if cap < 1:
+                    parser.error(f"--threads {cap}: expected an integer >= 1")
+                os.environ[ENV] = str(cap)  # every step of this command reads it (core.threads.job_threads)
             return int(args.func(args) or 0)
         except BaseException as exc:
             # after a signal, whatever the unwinding raised (a half-closed zip file...) is the signal's doing
             signum = received[0] if received else signal.SIGINT if isinstance(exc, KeyboardInterrupt) else None
             if signum is not None:
                 word = "terminated" if signum == signal.SIGTERM else "interrupted"
-                print(f"reelkit {args.command}: {word}", file=sys.stderr)
+                print(f"{command}: {word}", file=sys.stderr)
                 return 128 + signum
             if isinstance(exc, MemoryError) and not isinstance(exc, ReelkitError):  # outside a per-frame job
                 exc = out_of_memory(exc)
             if isinstance(exc, (ReelkitError, OSError)):  # OSError: disk full, permission denied... still one line
-                print(f"reelkit {args.command}: error: {exc}", file=sys.stderr)
+                print(f"{command}: error: {exc}", file=sys.stderr)
                 return 1
             raise
 
