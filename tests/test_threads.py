@@ -71,12 +71,21 @@ def test_onnxruntime_sessions_do_not_spin():
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
-def test_the_cli_waits_passively_and_takes_one_threads_cap(tmp_path):
+def test_waiting_is_passive_only_on_a_busy_machine(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert threads.passive_waiting(busy=0.1) is False and "OMP_WAIT_POLICY" not in os.environ
+    assert threads.passive_waiting(busy=1.0) is True and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")  # the user's choice stands
+    assert threads.passive_waiting(busy=5.0) is False and os.environ["OMP_WAIT_POLICY"] == "active"
+
+
+def test_the_cli_takes_one_threads_cap(tmp_path):
     code = ("import os, sys; from core.cli.main import main; "
             "import core.cli.info as info; "
             "info.run = lambda args: print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('REELKIT_THREADS')) or 0; "
             "sys.exit(main(sys.argv[1:]))")
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", threads.ENV)}
+    env = {k: v for k, v in os.environ.items() if k != threads.ENV}
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
     out = subprocess.run([sys.executable, "-c", code, "--threads", "1", "info", "x.exr"], env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
