@@ -290,3 +290,18 @@ def test_damaged_frames_are_scored_apart_and_the_verdict_leads(project, tmp_path
     with open(res.metrics_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert {(r["frame"], r["damaged"]) for r in rows} == {("1001", "0"), ("1002", "1"), ("1003", "0"), ("1004", "1")}
+
+
+def test_a_sequence_numbered_from_zero_validates_frame_zero(project, tmp_path):
+    """Found by benchmarks/first_hour.sh (a scan extracted from a video is numbered from 0): the dust
+    buster asked frame 0 for its previous neighbour, frame -1, and stage 5 failed with 'frame number must
+    be non-negative'. Frame 0 has no previous frame: it is busted without neighbours, like a first frame."""
+    import shutil
+
+    for name in ("src", "ref", "ml", "mask"):
+        for i, n in enumerate(FRAMES[:3]):
+            (tmp_path / name).mkdir(exist_ok=True)
+            shutil.copy(project / name / f"{name}.{n}.exr", tmp_path / name / f"{name}.{i:04d}.exr")
+    res = _run(tmp_path, tmp_path / "out", baselines=("dust_bust",))
+    frames = {r["frame"] for r in res.rows if r["method"] == "dust_bust"}
+    assert frames == {0, 1, 2}

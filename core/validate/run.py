@@ -101,6 +101,8 @@ class _Seq:
         return Path(self.spec if self.still or self.video or frame is None else io.sequence_path(self.spec, frame))
 
     def has(self, frame: int) -> bool:
+        if frame < 0:  # a sequence or clip numbered from 0 has no frame -1 (frame 0's previous neighbour)
+            return False
         if self.video:
             from core import io
 
