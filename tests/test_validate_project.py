@@ -138,3 +138,22 @@ def test_a_render_recorded_before_the_content_digest_is_still_done(project, tmp_
     v = path / "pipeline/05_validation/stage.json"
     (v.write_text(json.dumps({**json.loads(v.read_text()), "upstream": old})))
     assert [s.state for s in project_status(path)] == ["done"] * 5
+
+
+def test_a_failed_validation_runs_again(project, tmp_path):
+    """Found by benchmarks/first_hour.sh: stage 5 failed after writing its grade fits, and every re-run then
+    refused them ('already exists and was not made by this job'), so the project could not finish."""
+    import shutil
+
+    path = tmp_path / "copy"
+    shutil.copytree(project, path)
+    folder = path / "pipeline/05_validation"
+    rec = json.loads((folder / "stage.json").read_text())
+    rec.update(status="failed", error="frame number must be non-negative, got -1")
+    (folder / "stage.json").write_text(json.dumps(rec))
+    for p in folder.iterdir():  # what the failed run left: the fits, no manifest
+        if p.name not in ("stage.json", "grades"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    assert project_status(path)[4].state == "failed"
+    run_project(path, "5")
+    assert [s.state for s in project_status(path)] == ["done"] * 5
