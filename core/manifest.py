@@ -168,6 +168,20 @@ def _jobs(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [data, *reversed(earlier)]
 
 
+def _folder_jobs(folder: Path) -> Iterator[Mapping[str, Any]]:
+    """Every job recorded by the reelkit manifests (``manifest*.json``) in ``folder``, manifest by manifest
+    in name order, each manifest's newest job first (:func:`_jobs`); unreadable or foreign files are skipped."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("manifest*.json")):
+        try:
+            old = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(old, dict) and old.get("format") == FORMAT:
+            yield from _jobs(old)
+
+
 def _files_records(data: Mapping[str, Any], *, done_only: bool = False) -> list[Mapping[str, Any]]:
     """The ``files`` records of a manifest: the job's own and each frame's (done frames only, if asked)."""
     frames = [r for r in (data.get("frames") or {}).values()
@@ -421,23 +435,14 @@ class Manifest:
         """
         done: dict[str, dict[str, Any]] = {}
         started: set[str] = set()
-        if not self.output_dir.is_dir():
-            return done, started
-        for path in sorted(self.output_dir.glob("manifest*.json")):
-            try:
-                old = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError):
+        for job in _folder_jobs(self.output_dir):
+            if job.get("config_hash") != self.config_hash:
                 continue
-            if not isinstance(old, dict) or old.get("format") != FORMAT:
-                continue
-            for job in _jobs(old):
-                if job.get("config_hash") != self.config_hash:
-                    continue
-                for key, rec in (job.get("frames") or {}).items():
-                    if rec.get("status") == "done":
-                        done.setdefault(key, rec)  # the newest job's record first
-                    elif rec.get("status") == "started":
-                        started.add(key)
+            for key, rec in (job.get("frames") or {}).items():
+                if rec.get("status") == "done":
+                    done.setdefault(key, rec)  # the newest job's record first
+                elif rec.get("status") == "started":
+                    started.add(key)
         for path in sorted(self.output_dir.glob("manifest*.journal")):
             with contextlib.suppress(OSError):
                 for line in path.read_text("utf-8").splitlines():
@@ -543,20 +548,11 @@ class Manifest:
     def owned_files(self) -> set[Path]:
         """Files earlier runs of this command recorded as their outputs in this folder (any settings)."""
         owned: set[Path] = set()
-        if not self.output_dir.is_dir():
-            return owned
-        for path in sorted(self.output_dir.glob("manifest*.json")):
-            try:
-                old = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError):
+        for job in _folder_jobs(self.output_dir):
+            if job.get("command") != self.data["command"]:
                 continue
-            if not isinstance(old, dict) or old.get("format") != FORMAT:
-                continue
-            for job in _jobs(old):
-                if job.get("command") != self.data["command"]:
-                    continue
-                names = [n for files in _files_records(job) for n in (files.get("out") or {})] + list(job.get("owns") or [])
-                owned.update(Path(os.path.abspath(self.output_dir / name)) for name in names)
+            names = [n for files in _files_records(job) for n in (files.get("out") or {})] + list(job.get("owns") or [])
+            owned.update(Path(os.path.abspath(self.output_dir / name)) for name in names)
         return owned
 
     def refuse_foreign(self, paths: Iterable[str | os.PathLike], *, force: bool = False,
