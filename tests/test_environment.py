@@ -22,6 +22,7 @@ DEV_MODULES = {
     "hdbscan": "dataset",
     "umap": "dataset",
     "PySide6.QtWidgets": "ui",
+    "distributed": "scale",
     "colour": "dev",
     "av": "dev",
     "skimage": "dev",
