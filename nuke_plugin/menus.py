@@ -27,7 +27,7 @@ TOOLTIP = "reelkit: ML film restoration and clean dataset building"
 #: (widget expression, title, id) of each dockable panel.
 PALETTE_PANEL = ("__import__('nuke_plugin.panels.palette_panel', fromlist=['PalettePanel']).PalettePanel",
                  "reelkit Palette", "uk.reelkit.PalettePanel")
-REVIEW_PANEL = ("__import__('nuke_plugin.panels.review_panel', fromlist=['ReviewPanel']).ReviewPanel",
+REVIEW_PANEL = ("__import__('nuke_plugin.panels.review.panel', fromlist=['ReviewPanel']).ReviewPanel",
                 "reelkit Dataset review", "uk.reelkit.ReviewPanel")
 PANELS = (PALETTE_PANEL, REVIEW_PANEL)
 

@@ -17,7 +17,7 @@ from core import color
 from core.errors import ParameterError
 from core.io.samples import load_sample
 from core.palette import encode, fit_palette, unpack, unpack_exr
-from nuke_plugin.panels.palette_model import PaletteModel
+from core.palette.editor import PaletteModel
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ a0, a2 (by probability, .9 before .7).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,7 +67,7 @@ def test_stage_output_as_listed(model):
     v = cs.cluster(0)
     assert (v.name, v.size, v.exemplars, v.created, v.is_noise) == ("cluster_000", 4, 2, False, False)
     assert cs.name(NOISE) == "noise" and cs.cluster(NOISE).is_noise
-    assert cs.image_path("a0") == rv.Path("/data/set/frames/a0.png")
+    assert cs.image_path("a0") == Path("/data/set/frames/a0.png")
     assert NOISE == __import__("core.dataset.cluster", fromlist=["NOISE"]).NOISE
     assert not model.dirty and not model.can_undo and not model.can_redo
 
@@ -446,9 +447,9 @@ def test_reads_the_cluster_stage_document(tmp_path):
 def test_thumbnail_paths():
     cs = ClusterSet([FrameInfo("a", "frames/a.png", 0, thumbnail="thumbs/a.jpg"), FrameInfo("b", "/abs/b.png", 0)],
                     root="/data")
-    assert cs.image_path("a") == rv.Path("/data/thumbs/a.jpg")
-    assert cs.image_path("a", thumbnail=False) == rv.Path("/data/frames/a.png")
-    assert cs.image_path("b") == rv.Path("/abs/b.png")
+    assert cs.image_path("a") == Path("/data/thumbs/a.jpg")
+    assert cs.image_path("a", thumbnail=False) == Path("/data/frames/a.png")
+    assert cs.image_path("b") == Path("/abs/b.png")
 
 
 def test_import_is_cheap():
@@ -459,6 +460,6 @@ def test_import_is_cheap():
     code = ("import sys, core.dataset.review\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('PySide6', 'PySide2', 'hdbscan', 'umap', 'sklearn')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=rv.Path(__file__).parent.parent, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -87,7 +87,7 @@ def qapp():
 
 @pytest.fixture
 def panel(qapp, dataset):
-    from nuke_plugin.panels.review_panel import ReviewPanel
+    from nuke_plugin.panels.review.panel import ReviewPanel
 
     p = ReviewPanel(transient=True)
     p.resize(1180, 780)
@@ -178,7 +178,7 @@ def test_shows_the_cluster_output(panel, dataset):
 
 
 def rv_role():
-    from nuke_plugin.panels.review_panel import FRAME_ROLE
+    from nuke_plugin.panels.review.items import FRAME_ROLE
 
     return FRAME_ROLE
 
@@ -187,7 +187,7 @@ def test_thumbnails_are_the_frames_lazy_and_cached(panel, qapp):
     """The picture in a cell is its frame (mean colour within 3 levels); only cells in view load; cached."""
     import cv2
 
-    from nuke_plugin.panels.review_panel import THUMB
+    from nuke_plugin.panels.review.thumbnails import THUMB
 
     cs = panel.model.clusters
     assert panel.thumbs.loads <= panel.frames_model.rowCount() + panel.clusters_model.rowCount()
@@ -379,7 +379,7 @@ def test_rejected_frames_are_drawn_crossed(panel):
     settle(panel)
     image = panel.frame_view.viewport().grab().toImage()
     rect = panel.frame_view.visualRect(panel.frames_model.index(panel.frames_model.row_of(fid)))
-    from nuke_plugin.panels.review_panel import THUMB
+    from nuke_plugin.panels.review.thumbnails import THUMB
 
     centre = image.pixelColor(rect.left() + rect.width() // 2, rect.top() + 7 + int(THUMB * 0.75) // 2)
     assert (centre.red(), centre.green(), centre.blue()) == (0xd9, 0x53, 0x4f)  # the cross meets in the middle
@@ -391,7 +391,7 @@ def test_rejected_frames_are_drawn_crossed(panel):
 def test_save_and_reopen(panel, dataset, qapp):
     from PySide6 import QtCore
 
-    from nuke_plugin.panels.review_panel import ReviewPanel
+    from nuke_plugin.panels.review.panel import ReviewPanel
 
     m = panel.model
     mixed = cluster_with(m, "astronaut")
@@ -415,7 +415,7 @@ def test_save_and_reopen(panel, dataset, qapp):
 
 
 def test_stale_decisions_and_bad_folders_go_to_the_status_line(panel, dataset, qapp):
-    from nuke_plugin.panels.review_panel import ReviewPanel
+    from nuke_plugin.panels.review.panel import ReviewPanel
 
     m = panel.model
     m.reject(["rocket_f009999"], "grey")
@@ -437,7 +437,7 @@ def test_stale_decisions_and_bad_folders_go_to_the_status_line(panel, dataset, q
 
 
 def test_standalone_entry_point(dataset, qapp):
-    from nuke_plugin.panels import review_panel
+    from nuke_plugin.panels.review import panel as review_panel
 
     assert review_panel.launch(dataset, exec_=False) == 0
     p = review_panel.launch.panel
@@ -445,7 +445,7 @@ def test_standalone_entry_point(dataset, qapp):
     p.close()
     p.deleteLater()
     qapp.processEvents()
-    out = subprocess.run([sys.executable, "-m", "nuke_plugin.panels.review_panel", str(dataset / "nowhere")],
+    out = subprocess.run([sys.executable, "-m", "nuke_plugin.panels.review.panel", str(dataset / "nowhere")],
                          cwd=REPO, capture_output=True, text=True, env={"QT_QPA_PLATFORM": "offscreen",
                                                                          "PATH": "/usr/bin:/bin"})
     assert out.returncode == 2 and "nowhere: no such file or folder" in out.stderr

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("PySide6")
 
 from core.train import train  # noqa: E402
-from nuke_plugin.panels.train_model import TrainMonitorModel  # noqa: E402
+from core.train.monitor import TrainMonitorModel  # noqa: E402
 
 CFG = {"model": {"type": "unshuffle_small", "channels": 8, "blocks": 1}, "steps": 6, "batch_size": 2,
        "crop_size": 32, "checkpoint_every": 3, "preview_every": 0, "preview_crops": 2, "device": "cpu",

@@ -86,7 +86,7 @@ resume = host.button(lambda node: _start(node, resume_only=True))
 
 def monitor(node, *, poll_ms: int = 2000):
     """The Monitor button: open the training monitor on this node's training folder (returns the panel)."""
-    from nuke_plugin.panels.train_model import TrainMonitorModel
+    from core.train.monitor import TrainMonitorModel
     from nuke_plugin.panels.train_monitor import TrainMonitor
 
     folder = _folders.get(node.fullName()) or training_folder(node)

@@ -30,7 +30,7 @@ Palette" pane). What it shows, top to bottom:
 
 Clicking a swatch (or a tick) selects it; clicking its padlock locks or
 unlocks it. Editing a colour locks the entry. The data lives in a
-:class:`~nuke_plugin.panels.palette_model.PaletteModel`; widgets observe it.
+:class:`~core.palette.editor.PaletteModel`; widgets observe it.
 
 Dialogs never block: they open with ``QDialog.open()`` and report through
 signals; the last one opened is :attr:`PalettePanel.dialog`. With
@@ -47,7 +47,7 @@ import numpy as np
 
 from core.errors import ReelkitError
 from nuke_plugin.panels import widgets as w
-from nuke_plugin.panels.palette_model import REFIT_PARAMS, PaletteModel
+from core.palette.editor import REFIT_PARAMS, PaletteModel
 from nuke_plugin.panels.widgets import QtCore, QtGui, QtWidgets
 
 ROOT = "reelkitPalettePanel"

@@ -1,7 +1,7 @@
 """The reelkit training monitor: live loss curve, latest contact sheet, stop / resume.
 
 A plain ``QWidget`` (:class:`TrainMonitor`) over a
-:class:`~nuke_plugin.panels.train_model.TrainMonitorModel`, usable standalone::
+:class:`~core.train.monitor.TrainMonitorModel`, usable standalone::
 
     from PySide6 import QtWidgets
     from nuke_plugin.panels.train_monitor import TrainMonitor
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from nuke_plugin.panels import widgets as w
-from nuke_plugin.panels.train_model import TrainMonitorModel
+from core.train.monitor import TrainMonitorModel
 from nuke_plugin.panels.widgets import QtCore, QtGui, QtWidgets
 
 ROOT = "reelkitTrainMonitor"

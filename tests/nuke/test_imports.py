@@ -9,8 +9,7 @@ from tests.nuke.conftest import REPO
 
 MODULES = ["nuke_plugin", "nuke_plugin.registry", "nuke_plugin.specs", "nuke_plugin.knobs", "nuke_plugin.host",
            "nuke_plugin.menus", "nuke_plugin.build_gizmos", "nuke_plugin.nodes.color_convert",
-           "nuke_plugin.nodes.spectrum_encode", "nuke_plugin.nodes.reel_degrade", "nuke_plugin.panels",
-           "nuke_plugin.panels.palette_model"]
+           "nuke_plugin.nodes.spectrum_encode", "nuke_plugin.nodes.reel_degrade", "nuke_plugin.panels"]
 
 
 def test_import_without_nuke_or_qt():

@@ -24,7 +24,7 @@ def test_review_panel_is_registered_and_opens(started, tmp_path):
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     nuke.menu("Nuke").findItem("reelkit").findItem("Dataset Review Panel").invoke()
     assert nuke._calls("nukescripts.addPanel") == [((menus.REVIEW_PANEL[2],), {})]
-    from nuke_plugin.panels.review_panel import ReviewPanel
+    from nuke_plugin.panels.review.panel import ReviewPanel
 
     panel = menus.show_panel(menus.REVIEW_PANEL[2])
     widget = panel.widget

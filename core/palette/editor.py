@@ -1,4 +1,6 @@
-"""The palette panel's data: a palette, its index map, and the artist's edits and locks (no Qt).
+"""The palette editor's state: a palette, its index map, and the artist's edits and locks (no Qt).
+
+The palette panel (:mod:`nuke_plugin.panels.palette_panel`) draws it; scripts and tests use it as it is.
 
 A :class:`PaletteModel` holds one palette at a time, loaded from
 

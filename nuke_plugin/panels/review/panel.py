@@ -3,7 +3,7 @@
 A plain ``QWidget`` (:class:`ReviewPanel`) over a
 :class:`core.dataset.review.ReviewModel` (no Qt in the model). Standalone::
 
-    reelkit-review DATASET_DIR      (or: python -m nuke_plugin.panels.review_panel DATASET_DIR)
+    reelkit-review DATASET_DIR      (or: python -m nuke_plugin.panels.review.panel DATASET_DIR)
 
 (:func:`launch` is the same as a function), and docked in Nuke:
 ``nuke_plugin.menus`` registers it as the "reelkit Dataset review" pane.
@@ -38,8 +38,6 @@ scripted use) they are Qt's own dialogs and no setting is read or written.
 
 from __future__ import annotations
 
-import collections
-import json
 import os
 import sys
 from pathlib import Path
@@ -47,17 +45,15 @@ from pathlib import Path
 from core.dataset.review import CAPTION_FIELDS, NOISE, ReviewModel
 from core.errors import ReelkitError
 from nuke_plugin.panels import widgets as w
-from nuke_plugin.panels.widgets import QtCore, QtGui, QtWidgets
+from nuke_plugin.panels.review.cards import FieldsGrid, field_label, line_edit, set_text, split_tags
+from nuke_plugin.panels.review.delegates import ClusterDelegate, FrameDelegate
+from nuke_plugin.panels.review.items import CLUSTER_ROLE, FRAME_ROLE, ClusterListModel, FrameGridModel
+from nuke_plugin.panels.review.thumbnails import THUMB, ThumbnailCache
+from nuke_plugin.panels.widgets import QtCore, QtWidgets
 
 ROOT = "reelkitReviewPanel"
 TITLE = "reelkit Dataset review"
 SETTINGS = ("reelkit", "review_panel")
-MIME = "application/x-reelkit-frames"
-#: Longer side of a frame thumbnail in the grid, and of a cluster's picture in the list (pixels).
-THUMB = 150
-CLUSTER_THUMB = 72
-FRAME_ROLE = int(QtCore.Qt.ItemDataRole.UserRole) + 1
-CLUSTER_ROLE = int(QtCore.Qt.ItemDataRole.UserRole) + 2
 
 #: (key, where, what): the keyboard map shown in the docs and the panel's tooltips.
 SHORTCUTS = (
@@ -77,432 +73,6 @@ SHORTCUTS = (
 
 _K = QtCore.Qt.Key
 _MOD = QtCore.Qt.KeyboardModifier
-
-
-# --------------------------------------------------------------------------- thumbnails
-
-
-def _read_thumbnail(path: str, size: int) -> QtGui.QImage:
-    """One image scaled to fit ``size`` (QImageReader scales while decoding where it can); null if unreadable."""
-    reader = QtGui.QImageReader(path)
-    reader.setAutoTransform(True)
-    full = reader.size()
-    if full.isValid() and (full.width() > size or full.height() > size):
-        reader.setScaledSize(full.scaled(size, size, QtCore.Qt.AspectRatioMode.KeepAspectRatio))
-    return reader.read()
-
-
-class ThumbnailCache(QtCore.QObject):
-    """Thumbnails loaded on first request, a few per event-loop turn, kept (least recently used out).
-
-    :meth:`get` returns the pixmap, or ``None`` while it waits its turn;
-    :attr:`ready` tells when one arrived. A file that cannot be read gets
-    :attr:`missing`. Loading runs on the GUI thread in slices of at most
-    ``budget_ms``: no worker threads, so closing the panel (or Nuke) never
-    waits on a thread that needs the Python lock the closing thread holds.
-    """
-
-    ready = QtCore.Signal(str)
-
-    def __init__(self, size: int = THUMB, *, limit: int = 3000, budget_ms: int = 15, parent=None):
-        super().__init__(parent)
-        self.size, self.limit, self.budget_ms = size, limit, budget_ms
-        self._cache: collections.OrderedDict[str, QtGui.QPixmap] = collections.OrderedDict()
-        self._queue: collections.deque[str] = collections.deque()
-        self._pending: set[str] = set()
-        self.loads = 0  # how many files were read (tests check laziness with it)
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self._load_some)
-        self.missing = self._missing_pixmap()
-
-    def _missing_pixmap(self) -> QtGui.QPixmap:
-        pm = QtGui.QPixmap(self.size, int(self.size * 0.6))
-        pm.fill(w.qcolor("track"))
-        p = QtGui.QPainter(pm)
-        p.setPen(w.qcolor("faint"))
-        p.drawText(pm.rect(), int(QtCore.Qt.AlignmentFlag.AlignCenter), "missing")
-        p.end()
-        return pm
-
-    def get(self, path: str | os.PathLike) -> QtGui.QPixmap | None:
-        key = os.fspath(path)
-        pm = self._cache.get(key)
-        if pm is not None:
-            self._cache.move_to_end(key)
-            return pm
-        if key not in self._pending:
-            self._pending.add(key)
-            self._queue.append(key)
-            if not self._timer.isActive():
-                self._timer.start()
-        return None
-
-    def _load_one(self) -> None:
-        path = self._queue.popleft()
-        self.loads += 1
-        image = _read_thumbnail(path, self.size)
-        self._pending.discard(path)
-        self._cache[path] = self.missing if image.isNull() else QtGui.QPixmap.fromImage(image)
-        while len(self._cache) > self.limit:
-            self._cache.popitem(last=False)
-        self.ready.emit(path)
-
-    def _load_some(self) -> None:
-        clock = QtCore.QElapsedTimer()
-        clock.start()
-        while self._queue and clock.elapsed() < self.budget_ms:
-            self._load_one()
-        if not self._queue:
-            self._timer.stop()
-
-    def wait(self) -> None:
-        """Load everything requested so far, now (tests, screenshots), and deliver it."""
-        while self._queue:
-            self._load_one()
-        self._timer.stop()
-        QtCore.QCoreApplication.processEvents()
-
-
-# --------------------------------------------------------------------------- item models over the review model
-
-
-class ClusterListModel(QtCore.QAbstractListModel):
-    """One row per cluster (noise last); frames dropped on a row move there."""
-
-    def __init__(self, panel: "ReviewPanel"):
-        super().__init__(panel)
-        self.panel = panel
-        self.ids: list[int] = []
-
-    def refresh(self) -> None:
-        self.beginResetModel()
-        self.ids = self.panel.model.clusters.cluster_ids() if self.panel.model else []
-        self.endResetModel()
-
-    def rowCount(self, parent=QtCore.QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.ids)
-
-    def row_of(self, cid: int) -> int:
-        return self.ids.index(cid) if cid in self.ids else -1
-
-    def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not self.panel.model:
-            return None
-        cid = self.ids[index.row()]
-        cs = self.panel.model.clusters
-        if role == CLUSTER_ROLE:
-            return cid
-        if role == QtCore.Qt.ItemDataRole.DisplayRole:
-            return cs.name(cid)
-        if role == QtCore.Qt.ItemDataRole.DecorationRole:
-            frames = cs.members(cid)
-            return self.panel.cluster_thumbs.get(cs.image_path(frames[0])) if frames else None
-        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
-            v = cs.cluster(cid)
-            bits = [f"{v.name} (id {cid})", f"{v.size} frames, {v.exemplars} exemplars, {v.rejected} rejected"]
-            if v.tags:
-                bits.append("tags: " + ", ".join(v.tags))
-            bits += [f"{k}: {val}" for k, val in sorted(v.fields.items())]
-            return "\n".join(bits)
-        return None
-
-    def flags(self, index):
-        base = super().flags(index)
-        return base | QtCore.Qt.ItemFlag.ItemIsDropEnabled if index.isValid() else base
-
-    def mimeTypes(self):
-        return [MIME]
-
-    def supportedDropActions(self):
-        return QtCore.Qt.DropAction.MoveAction
-
-    def canDropMimeData(self, data, action, row, column, parent) -> bool:
-        return data.hasFormat(MIME) and parent.isValid()
-
-    def dropMimeData(self, data, action, row, column, parent) -> bool:
-        if not self.canDropMimeData(data, action, row, column, parent):
-            return False
-        ids = json.loads(bytes(data.data(MIME)).decode("utf-8"))
-        cid = self.ids[parent.row()]
-        QtCore.QTimer.singleShot(0, lambda: self.panel.move_frames(ids, cid))  # after the drag has finished
-        return True
-
-
-class FrameGridModel(QtCore.QAbstractListModel):
-    """The frames of one cluster, exemplars first; dragging carries their ids."""
-
-    def __init__(self, panel: "ReviewPanel"):
-        super().__init__(panel)
-        self.panel = panel
-        self.cid: int | None = None
-        self.ids: tuple[str, ...] = ()
-        self._rows: dict[str, int] = {}
-
-    def show(self, cid: int | None) -> None:
-        self.beginResetModel()
-        cs = self.panel.model.clusters if self.panel.model else None
-        self.cid = cid if cs is not None and cid is not None and cs.exists(cid) else None
-        self.ids = cs.members(self.cid) if self.cid is not None else ()
-        self._rows = {f: i for i, f in enumerate(self.ids)}
-        self.endResetModel()
-
-    def rowCount(self, parent=QtCore.QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.ids)
-
-    def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not self.panel.model:
-            return None
-        fid = self.ids[index.row()]
-        cs = self.panel.model.clusters
-        if role == FRAME_ROLE:
-            return fid
-        if role == QtCore.Qt.ItemDataRole.DisplayRole:
-            return fid
-        if role == QtCore.Qt.ItemDataRole.DecorationRole:
-            return self.panel.thumbs.get(cs.image_path(fid))
-        if role == QtCore.Qt.ItemDataRole.ToolTipRole:
-            f, d = cs.frames[fid], cs.decision(fid)
-            bits = [fid, f.path, f"probability {f.probability:.2f} · outlier score {f.outlier_score:.2f}"]
-            if f.shot:
-                bits.append(f"shot {f.shot}")
-            if f.exemplar is not None:
-                bits.append(f"exemplar {f.exemplar + 1}")
-            if d.tags:
-                bits.append("tags: " + ", ".join(d.tags))
-            bits += [f"{k}: {v}" for k, v in sorted(d.fields.items())]
-            if d.rejected:
-                bits.append(f"REJECTED: {d.reason}")
-            return "\n".join(bits)
-        return None
-
-    def row_of(self, fid: str) -> int:
-        return self._rows.get(fid, -1)
-
-    def flags(self, index):
-        base = super().flags(index)
-        return base | QtCore.Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
-
-    def mimeTypes(self):
-        return [MIME]
-
-    def mimeData(self, indexes):
-        data = QtCore.QMimeData()
-        ids = [self.ids[i.row()] for i in sorted(indexes, key=lambda i: i.row())]
-        data.setData(MIME, QtCore.QByteArray(json.dumps(ids).encode("utf-8")))
-        return data
-
-    def supportedDragActions(self):
-        return QtCore.Qt.DropAction.MoveAction
-
-
-# --------------------------------------------------------------------------- painting
-
-
-def _draw_pixmap(p: QtGui.QPainter, pm: QtGui.QPixmap | None, box: QtCore.QRect) -> QtCore.QRect:
-    """Draw ``pm`` centred in ``box`` keeping its aspect; returns where it went (a dark box while it loads)."""
-    if pm is None or pm.isNull():
-        p.fillRect(box, w.qcolor("track"))
-        return box
-    scaled = QtCore.QSize(pm.width(), pm.height()).scaled(box.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio)
-    target = QtCore.QRect(0, 0, scaled.width(), scaled.height())
-    target.moveCenter(box.center())
-    p.drawPixmap(target, pm)
-    return target
-
-
-class FrameDelegate(QtWidgets.QStyledItemDelegate):
-    """A frame cell: thumbnail, exemplar star, rejected cross, id and tags."""
-
-    def __init__(self, panel: "ReviewPanel"):
-        super().__init__(panel)
-        self.panel = panel
-
-    def sizeHint(self, option, index) -> QtCore.QSize:
-        return QtCore.QSize(THUMB + 10, int(THUMB * 0.75) + 40)
-
-    def paint(self, p: QtGui.QPainter, option, index) -> None:
-        cs = self.panel.model.clusters
-        fid = index.data(FRAME_ROLE)
-        f, d = cs.frames[fid], cs.decision(fid)
-        r = option.rect.adjusted(3, 3, -3, -3)
-        selected = bool(option.state & QtWidgets.QStyle.StateFlag.State_Selected)
-        current = bool(option.state & QtWidgets.QStyle.StateFlag.State_HasFocus)
-        p.save()
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        p.setPen(QtCore.Qt.PenStyle.NoPen)
-        p.setBrush(w.qcolor("raised" if selected else "panel"))
-        p.drawRoundedRect(QtCore.QRectF(r), 4, 4)
-        box = QtCore.QRect(r.left() + 4, r.top() + 4, r.width() - 8, int(THUMB * 0.75))
-        shown = _draw_pixmap(p, index.data(QtCore.Qt.ItemDataRole.DecorationRole), box)
-        if d.rejected:
-            p.fillRect(shown, QtGui.QColor(20, 20, 20, 170))
-            p.setPen(QtGui.QPen(QtGui.QColor("#d9534f"), 3))
-            p.drawLine(shown.topLeft() + QtCore.QPoint(8, 8), shown.bottomRight() - QtCore.QPoint(8, 8))
-            p.drawLine(shown.topRight() + QtCore.QPoint(-8, 8), shown.bottomLeft() + QtCore.QPoint(8, -8))
-        if f.exemplar is not None:
-            badge = QtCore.QRectF(shown.left() + 4, shown.top() + 4, 34, 18)
-            p.setPen(QtCore.Qt.PenStyle.NoPen)
-            p.setBrush(QtGui.QColor(0, 0, 0, 170))
-            p.drawRoundedRect(badge, 9, 9)
-            p.setPen(w.qcolor("accent"))
-            p.drawText(badge, int(QtCore.Qt.AlignmentFlag.AlignCenter), f"★{f.exemplar + 1}")
-        font = QtGui.QFont(p.font())
-        font.setPointSizeF(max(font.pointSizeF() - 1.5, 7))
-        p.setFont(font)
-        metrics = QtGui.QFontMetrics(font)
-        text_top = box.bottom() + 4
-        p.setPen(w.qcolor("muted" if d.rejected else "text"))
-        p.drawText(QtCore.QRect(r.left() + 5, text_top, r.width() - 10, 14),
-                   int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter),
-                   metrics.elidedText(fid, QtCore.Qt.TextElideMode.ElideMiddle, r.width() - 10))
-        own = cs.frame_tags(fid)
-        extra = "rejected" if d.rejected else ("  ".join(f"#{t}" for t in own) if own else "")
-        if d.fields and not d.rejected and cs.frame_fields(fid):
-            extra = (extra + "  ✎").strip()
-        if extra:
-            p.setPen(QtGui.QColor("#d9534f") if d.rejected else w.qcolor("accent"))
-            p.drawText(QtCore.QRect(r.left() + 5, text_top + 14, r.width() - 10, 14),
-                       int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter),
-                       metrics.elidedText(extra, QtCore.Qt.TextElideMode.ElideRight, r.width() - 10))
-        if selected or current:
-            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            p.setPen(QtGui.QPen(w.qcolor("accent" if selected else "faint"), 2 if selected else 1))
-            p.drawRoundedRect(QtCore.QRectF(r).adjusted(1, 1, -1, -1), 4, 4)
-        p.restore()
-
-
-class ClusterDelegate(QtWidgets.QStyledItemDelegate):
-    """A cluster row: its best exemplar, name, counts, tags."""
-
-    ROW = CLUSTER_THUMB * 3 // 4 + 12
-
-    def __init__(self, panel: "ReviewPanel"):
-        super().__init__(panel)
-        self.panel = panel
-
-    def sizeHint(self, option, index) -> QtCore.QSize:
-        return QtCore.QSize(220, self.ROW)
-
-    def paint(self, p: QtGui.QPainter, option, index) -> None:
-        cs = self.panel.model.clusters
-        cid = index.data(CLUSTER_ROLE)
-        v = cs.cluster(cid)
-        r = option.rect
-        selected = bool(option.state & QtWidgets.QStyle.StateFlag.State_Selected)
-        shown_here = cid == self.panel.frames_model.cid
-        p.save()
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        if selected:
-            p.fillRect(r, w.qcolor("raised"))
-        if shown_here:
-            p.fillRect(QtCore.QRect(r.left(), r.top(), 3, r.height()), w.qcolor("accent"))
-        box = QtCore.QRect(r.left() + 8, r.top() + 6, CLUSTER_THUMB, r.height() - 12)
-        _draw_pixmap(p, index.data(QtCore.Qt.ItemDataRole.DecorationRole) if v.size else None, box)
-        x = box.right() + 10
-        name_font = QtGui.QFont(p.font())
-        name_font.setBold(True)
-        name_font.setItalic(v.is_noise)
-        p.setFont(name_font)
-        p.setPen(w.qcolor("muted" if v.is_noise else "text"))
-        width = r.right() - x - 6
-        fm = QtGui.QFontMetrics(name_font)
-        p.drawText(QtCore.QRect(x, r.top() + 6, width, 18),
-                   int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter),
-                   fm.elidedText(v.name, QtCore.Qt.TextElideMode.ElideRight, width))
-        small = QtGui.QFont(p.font())
-        small.setBold(False)
-        small.setItalic(False)
-        small.setPointSizeF(max(small.pointSizeF() - 1.5, 7))
-        p.setFont(small)
-        sm = QtGui.QFontMetrics(small)
-        counts = f"{v.size} frame{'s' * (v.size != 1)}"
-        if v.rejected:
-            counts += f" · {v.rejected} rejected"
-        if not v.is_noise:
-            counts += f" · #{cid}"
-        p.setPen(w.qcolor("muted"))
-        p.drawText(QtCore.QRect(x, r.top() + 24, width, 16),
-                   int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter), counts)
-        if v.tags:
-            p.setPen(w.qcolor("accent"))
-            p.drawText(QtCore.QRect(x, r.top() + 40, width, 16),
-                       int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter),
-                       sm.elidedText("  ".join(f"#{t}" for t in v.tags), QtCore.Qt.TextElideMode.ElideRight, width))
-        p.setPen(w.qcolor("border"))
-        p.drawLine(r.left() + 8, r.bottom(), r.right() - 8, r.bottom())
-        p.restore()
-
-
-# --------------------------------------------------------------------------- editor cards
-
-
-def _line(parent, placeholder: str = "") -> QtWidgets.QLineEdit:
-    e = QtWidgets.QLineEdit(parent)
-    e.setPlaceholderText(placeholder)
-    e.setClearButtonEnabled(False)
-    return e
-
-
-def _field_label(text: str, parent) -> QtWidgets.QLabel:
-    label = w.label(text, "muted", parent)
-    label.setFixedWidth(78)  # one column width for every field label, so the edits line up
-    return label
-
-
-def _split_tags(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-class FieldsGrid(QtWidgets.QWidget):
-    """The caption fields as line edits in two columns; ``changed(dict)`` with the edited fields only."""
-
-    changed = QtCore.Signal(dict)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        grid = QtWidgets.QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(4)
-        self.edits: dict[str, QtWidgets.QLineEdit] = {}
-        self._shown: dict[str, str] = {}
-        for i, name in enumerate(CAPTION_FIELDS):
-            row, col = (i // 2, (i % 2) * 2) if name != "final_caption" else (3, 0)
-            edit = _line(self)
-            edit.setObjectName(f"field_{name}")
-            edit.editingFinished.connect(lambda n=name: self._finished(n))
-            self.edits[name] = edit
-            text = name.replace("_", " ")
-            grid.addWidget(_field_label(text, self) if col == 0 else w.label(text, "muted", self), row, col)
-            grid.addWidget(edit, row, col + 1, 1, 3 if name == "final_caption" else 1)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
-
-    def show_values(self, values: dict[str, str | None], placeholders: dict[str, str] | None = None) -> None:
-        """``None`` marks a mixed value (several frames that differ)."""
-        placeholders = placeholders or {}
-        for name, edit in self.edits.items():
-            value = values.get(name, "")
-            blocker = QtCore.QSignalBlocker(edit)
-            edit.setText(value or "")
-            edit.setCursorPosition(0)  # show the start of a long value
-            edit.setPlaceholderText("(mixed)" if value is None else placeholders.get(name, ""))
-            del blocker
-            self._shown[name] = value if value is not None else ""
-
-    def _finished(self, name: str) -> None:
-        text = self.edits[name].text().strip()
-        if text != self._shown.get(name, ""):
-            self._shown[name] = text
-            self.changed.emit({name: text})
-
-    def setEnabled(self, flag: bool) -> None:  # noqa: N802 - Qt's name
-        for edit in self.edits.values():
-            edit.setEnabled(flag)
-
-
-# --------------------------------------------------------------------------- the panel
 
 
 class _Keys(QtCore.QObject):
@@ -645,16 +215,16 @@ class ReviewPanel(QtWidgets.QWidget):
         cg.setVerticalSpacing(4)
         self.cluster_heading = w.label("CLUSTER", "section", self.cluster_card)
         cg.addWidget(self.cluster_heading, 0, 0, 1, 2)
-        self.name_edit = _line(self.cluster_card, "cluster name")
+        self.name_edit = line_edit(self.cluster_card, "cluster name")
         self.name_edit.setObjectName("cluster_name")
         self.name_edit.editingFinished.connect(self._name_edited)
-        self.cluster_tags_edit = _line(self.cluster_card, "tags, comma separated")
+        self.cluster_tags_edit = line_edit(self.cluster_card, "tags, comma separated")
         self.cluster_tags_edit.setObjectName("cluster_tags")
         self.cluster_tags_edit.editingFinished.connect(self._cluster_tags_edited)
         cg.setHorizontalSpacing(8)
-        cg.addWidget(_field_label("name", self.cluster_card), 1, 0)
+        cg.addWidget(field_label("name", self.cluster_card), 1, 0)
         cg.addWidget(self.name_edit, 1, 1)
-        cg.addWidget(_field_label("tags", self.cluster_card), 2, 0)
+        cg.addWidget(field_label("tags", self.cluster_card), 2, 0)
         cg.addWidget(self.cluster_tags_edit, 2, 1)
         self.cluster_fields = FieldsGrid(self.cluster_card)
         self.cluster_fields.changed.connect(self._cluster_fields_edited)
@@ -672,11 +242,11 @@ class ReviewPanel(QtWidgets.QWidget):
         self.selection_info.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                                           QtWidgets.QSizePolicy.Policy.Preferred)
         sg.addWidget(self.selection_info, 1, 0, 1, 2)
-        self.frame_tags_edit = _line(self.selection_card, "tags, comma separated")
+        self.frame_tags_edit = line_edit(self.selection_card, "tags, comma separated")
         self.frame_tags_edit.setObjectName("frame_tags")
         self.frame_tags_edit.editingFinished.connect(self._frame_tags_edited)
         sg.setHorizontalSpacing(8)
-        sg.addWidget(_field_label("tags", self.selection_card), 2, 0)
+        sg.addWidget(field_label("tags", self.selection_card), 2, 0)
         sg.addWidget(self.frame_tags_edit, 2, 1)
         self.frame_fields = FieldsGrid(self.selection_card)
         self.frame_fields.changed.connect(self._frame_fields_edited)
@@ -836,9 +406,9 @@ class ReviewPanel(QtWidgets.QWidget):
         v = self.model.clusters.cluster(cid)
         self.frames_title.setText(f"FRAMES — {v.name.upper()} · {v.size}")
         self.cluster_heading.setText(f"CLUSTER #{cid}" if cid != NOISE else "NOISE BUCKET")
-        _set_text(self.name_edit, v.name)
+        set_text(self.name_edit, v.name)
         self.name_edit.setEnabled(cid != NOISE)
-        _set_text(self.cluster_tags_edit, ", ".join(v.tags))
+        set_text(self.cluster_tags_edit, ", ".join(v.tags))
         self.cluster_fields.show_values(dict(v.fields))
 
     def _refresh_selection(self) -> None:
@@ -851,7 +421,7 @@ class ReviewPanel(QtWidgets.QWidget):
         if not has:
             self.selection_heading.setText("SELECTION")
             self.selection_info.setText("No frames selected.")
-            _set_text(self.frame_tags_edit, "")
+            set_text(self.frame_tags_edit, "")
             self.frame_fields.show_values({})
             self.reject_button.setText("Reject")
             return
@@ -870,7 +440,7 @@ class ReviewPanel(QtWidgets.QWidget):
         tag_sets = [set(cs.frame_tags(f)) for f in ids]
         common = set.intersection(*tag_sets)
         ordered = [t for t in cs.frame_tags(ids[0]) if t in common]
-        _set_text(self.frame_tags_edit, ", ".join(ordered))
+        set_text(self.frame_tags_edit, ", ".join(ordered))
         self._shown_frame_tags = ordered
         mixed = len(set.union(*tag_sets)) > len(common)
         self.frame_tags_edit.setPlaceholderText("(mixed)" if mixed else "tags, comma separated")
@@ -1045,13 +615,13 @@ class ReviewPanel(QtWidgets.QWidget):
         if text and text != self.model.clusters.name(cid):
             self.guard(self.model.rename, cid, text)
         elif not text:
-            _set_text(self.name_edit, self.model.clusters.name(cid))
+            set_text(self.name_edit, self.model.clusters.name(cid))
 
     def _cluster_tags_edited(self) -> None:
         cid = self.current_cluster()
         if cid is None or self.model is None:
             return
-        tags = _split_tags(self.cluster_tags_edit.text())
+        tags = split_tags(self.cluster_tags_edit.text())
         if tuple(tags) != self.model.clusters.cluster(cid).tags:
             self.guard(self.model.set_cluster_tags, cid, tags)
 
@@ -1065,7 +635,7 @@ class ReviewPanel(QtWidgets.QWidget):
         if not ids or self.model is None:
             return
         shown = getattr(self, "_shown_frame_tags", [])
-        new = _split_tags(self.frame_tags_edit.text())
+        new = split_tags(self.frame_tags_edit.text())
         add = [t for t in new if t not in shown]
         remove = [t for t in shown if t not in new]
         if add or remove:
@@ -1151,14 +721,6 @@ QWidget#{root} QPushButton[role="primary"]:disabled {{ background: {raised}; bor
 QMenu#move_menu {{ background: {panel}; color: {text}; border: 1px solid {border}; }}
 QMenu#move_menu::item:selected {{ background: {accent_dim}; }}
 """
-
-
-def _set_text(edit: QtWidgets.QLineEdit, text: str) -> None:
-    blocker = QtCore.QSignalBlocker(edit)
-    edit.setText(text)
-    edit.setCursorPosition(0)
-    del blocker
-
 
 # --------------------------------------------------------------------------- standalone
 

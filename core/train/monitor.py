@@ -1,4 +1,5 @@
-"""What the training monitor shows, read from a training folder (no Qt).
+"""What the training monitor shows, read from a training folder (no Qt; the panel is
+:mod:`nuke_plugin.panels.train_monitor`).
 
 :class:`TrainMonitorModel` reads what :func:`core.train.train` writes while
 it runs: ``loss.csv`` (one row per step), ``contact_sheet.png`` (input /
