@@ -27,10 +27,13 @@ along the flow.
 from core.vision.flow import FLOW_METHODS, optical_flow, warp
 from core.vision.matte import grabcut, guided_filter, matte, refine
 from core.vision.saliency import SALIENCY_METHODS, saliency
+from core.vision.session import PASSES, VisionSession
 
 __all__ = [
     "FLOW_METHODS",
+    "PASSES",
     "SALIENCY_METHODS",
+    "VisionSession",
     "grabcut",
     "guided_filter",
     "matte",
