@@ -305,3 +305,36 @@ def test_a_sequence_numbered_from_zero_validates_frame_zero(project, tmp_path):
     res = _run(tmp_path, tmp_path / "out", baselines=("dust_bust",))
     frames = {r["frame"] for r in res.rows if r["method"] == "dust_bust"}
     assert frames == {0, 1, 2}
+
+
+def test_grade_fits_tables_and_report_are_written_under_the_job_lock(project, tmp_path, monkeypatch):
+    """Issue 15 item 5 follow-up: the grade fits were written before the frame job took the output lock and
+    the tables and report after it gave it back, so a second job could write into the folder meanwhile."""
+    import os
+
+    from core.manifest import lock_name
+    from core.validate import grade, report, run
+
+    out = tmp_path / "out"
+    lock = out / lock_name("1001-1002")
+    seen: dict[str, bool] = {}
+
+    def held() -> bool:
+        return lock.is_file() and json.loads(lock.read_text())["pid"] == os.getpid()
+
+    def watch(name, fn):
+        def wrapped(*a, **k):
+            seen[name] = held()
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(grade.GradeFit, "save", watch("fit", grade.GradeFit.save))
+    monkeypatch.setattr(report, "write_report", watch("report", report.write_report))
+    monkeypatch.setattr(run, "_write_csv", watch("csv", run._write_csv))
+    _run(project, out, frames="1001-1002", baselines=("grade_matrix",))
+    assert seen == {"fit": True, "csv": True, "report": True}
+    assert not lock.exists()  # given back at the end
+    # a job that fails before writing leaves no folder behind (the lock file is not left either)
+    with pytest.raises(SequenceError):
+        _run(project, tmp_path / "never", frames="1001-1009")
+    assert not (tmp_path / "never").exists()

@@ -33,6 +33,7 @@ What it does, in order:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io as _stdio
@@ -281,7 +282,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     config, when set); ``progress(done, total, frame)`` is called after each frame.
     """
     from core.jobs import FrameTask, run_frame_job
-    from core.manifest import Manifest
+    from core.manifest import Manifest, OutputLock
     from core.validate.baselines import grade_methods, parse_baseline, parse_baselines
     from core.validate.params import VALIDATE_PARAMS
 
@@ -340,95 +341,106 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
               "compare": sorted(n for n in compare if n is not None), "inputs_stamp": stamp}
     config.update({k: v for k, v in spaces.items() if v is not None})  # only when set: earlier jobs resume
     frame_range = None if frames is None else str(frames)
-    manifest = Manifest(out, COMMAND, config, frame_range=frame_range, seed=opts["seed"])
-    manifest.set("colorspaces", {"input": spaces["input_colorspace"] or "auto",
-                                 "reference": spaces["reference_colorspace"] or "auto"})
-    whole = _job_outputs(out, grade_methods(names))
-    manifest.refuse_foreign(whole, force=force)  # a report or table this job did not make stays
-    from core.manifest import refuse_escapes
-    from core.validate.report import REPORT_DIR, crops_folder
+    # the whole job under one lock: grade fits, frames, tables and report (the manifest's own lock, taken
+    # and given back by the frame job, is nested inside it); a folder made for a job that fails empty goes
+    existed = out.is_dir()
+    lock = OutputLock(out, COMMAND, frame_range=frame_range)
+    lock.acquire()
+    try:
+        manifest = Manifest(out, COMMAND, config, frame_range=frame_range, seed=opts["seed"])
+        manifest.set("colorspaces", {"input": spaces["input_colorspace"] or "auto",
+                                     "reference": spaces["reference_colorspace"] or "auto"})
+        whole = _job_outputs(out, grade_methods(names))
+        manifest.refuse_foreign(whole, force=force)  # a report or table this job did not make stays
+        from core.manifest import refuse_escapes
+        from core.validate.report import REPORT_DIR, crops_folder
 
-    # the report's plots and crops: no link on the way out either
-    refuse_escapes(out, [out / REPORT_DIR / "plot.png", *(crops_folder(out, n) / "crop.png" for n in compare)])
-    manifest.declare_outputs(whole)
-    fits, fit_note = _fits(grade_methods(names), opts, out, manifest.config_hash, force, src=src, ref=ref,
-                           msk=msk, numbers=numbers, fit_src=fit_src, fit_ref=fit_ref, fit_masks=fit_masks,
-                           fit_frames=fit_frames)
+        # the report's plots and crops: no link on the way out either
+        refuse_escapes(out, [out / REPORT_DIR / "plot.png", *(crops_folder(out, n) / "crop.png" for n in compare)])
+        manifest.declare_outputs(whole)
+        fits, fit_note = _fits(grade_methods(names), opts, out, manifest.config_hash, force, src=src, ref=ref,
+                               msk=msk, numbers=numbers, fit_src=fit_src, fit_ref=fit_ref, fit_masks=fit_masks,
+                               fit_frames=fit_frames)
 
-    # -- per frame -----------------------------------------------------------------------------
-    temporal = any(step.temporal for n in names for step in parse_baseline(n))
-    tasks = []
-    for n in numbers:
-        key = "still" if n is None else str(n)
-        stem = "still" if n is None else f"{n:04d}"
-        extra_src = [ref.path(n)] + ([msk.path(n)] if msk else []) + [s.path(n) for s in cands.values()]
-        targets = []
-        if opts["write_baselines"]:
-            # a baseline whose grade fit failed has no frames (it is not faked with the source)
-            targets = [out / "baselines" / safe_name(b) / f"{safe_name(b)}.{stem}.exr" for b in names
-                       if all(fits[s.grade].success for s in parse_baseline(b) if s.kind == "grade")]
-        tasks.append(FrameTask(key, n, src.path(n), out / "frames" / f"metrics.{stem}.json",
-                               tuple(extra_src), tuple(targets)))
+        # -- per frame -----------------------------------------------------------------------------
+        temporal = any(step.temporal for n in names for step in parse_baseline(n))
+        tasks = []
+        for n in numbers:
+            key = "still" if n is None else str(n)
+            stem = "still" if n is None else f"{n:04d}"
+            extra_src = [ref.path(n)] + ([msk.path(n)] if msk else []) + [s.path(n) for s in cands.values()]
+            targets = []
+            if opts["write_baselines"]:
+                # a baseline whose grade fit failed has no frames (it is not faked with the source)
+                targets = [out / "baselines" / safe_name(b) / f"{safe_name(b)}.{stem}.exr" for b in names
+                           if all(fits[s.grade].success for s in parse_baseline(b) if s.kind == "grade")]
+            tasks.append(FrameTask(key, n, src.path(n), out / "frames" / f"metrics.{stem}.json",
+                                   tuple(extra_src), tuple(targets)))
 
-    sources = _SourceWindow(src)
-    from concurrent.futures import ThreadPoolExecutor
+        sources = _SourceWindow(src)
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="reelkit-validate") as pool:
-        def process(task: FrameTask) -> dict[str, Any]:
-            return _process_frame(task, sources=sources, ref=ref, msk=msk, cands=cands, names=names, fits=fits,
-                                  opts=opts, temporal=temporal, out=out, crop=task.frame in compare, pool=pool)
+        with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="reelkit-validate") as pool:
+            def process(task: FrameTask) -> dict[str, Any]:
+                return _process_frame(task, sources=sources, ref=ref, msk=msk, cands=cands, names=names, fits=fits,
+                                      opts=opts, temporal=temporal, out=out, crop=task.frame in compare, pool=pool)
 
-        manifest.set("methods", methods)
-        run_frame_job(manifest, tasks, process, force=force, progress=progress)
+            manifest.set("methods", methods)
+            run_frame_job(manifest, tasks, process, force=force, progress=progress)
 
-    # -- aggregate + report ------------------------------------------------------------------------
-    from core.validate import report as rep
+        # -- aggregate + report ------------------------------------------------------------------------
+        from core.validate import report as rep
 
-    from core.validate.verdict import decide
+        from core.validate.verdict import decide
 
-    records = {t.frame: json.loads(t.target.read_text("utf-8")) for t in tasks}
-    hurt = None if damaged_frames is None else set(damaged_frames)
-    rows, summary, per_shot = aggregate(records, shot_table, list(methods), hurt)
-    verdict = decide(summary, methods, frames=len(numbers), scope="all frames")
-    scored_damaged = [n for n in numbers if hurt and n in hurt]
-    damaged_summary = damaged_verdict = None
-    if scored_damaged:
-        damaged_summary = summarize([r for r in rows if r["damaged"] == 1], list(methods))
-        damaged_verdict = decide(damaged_summary, methods, frames=len(scored_damaged), scope="damaged frames")
-    headline = " ".join(v["line"] for v in (verdict, damaged_verdict) if v)
-    csv_path = _write_csv(out / "metrics.csv", rows)
-    fits_info = {m: f.to_dict() for m, f in fits.items()}
-    data = {"headline": headline, "format": FORMAT, "title": title, "verdict": verdict,
-            "damaged_frames": damaged_frames, "damaged_summary": damaged_summary, "damaged_verdict": damaged_verdict,
-            "encoding": METRIC_ENCODING, "metrics": list(METRICS),
-            "higher_is_better": sorted(HIGHER_IS_BETTER), "methods": methods, "summary": summary,
-            "shots": per_shot, "frames": rows, "fits": fits_info, "fit_note": fit_note, "seed": opts["seed"],
-            "config_hash": manifest.config_hash, "params": opts}
-    from core.io.atomic import write_text_atomic
+        records = {t.frame: json.loads(t.target.read_text("utf-8")) for t in tasks}
+        hurt = None if damaged_frames is None else set(damaged_frames)
+        rows, summary, per_shot = aggregate(records, shot_table, list(methods), hurt)
+        verdict = decide(summary, methods, frames=len(numbers), scope="all frames")
+        scored_damaged = [n for n in numbers if hurt and n in hurt]
+        damaged_summary = damaged_verdict = None
+        if scored_damaged:
+            damaged_summary = summarize([r for r in rows if r["damaged"] == 1], list(methods))
+            damaged_verdict = decide(damaged_summary, methods, frames=len(scored_damaged), scope="damaged frames")
+        headline = " ".join(v["line"] for v in (verdict, damaged_verdict) if v)
+        csv_path = _write_csv(out / "metrics.csv", rows)
+        fits_info = {m: f.to_dict() for m, f in fits.items()}
+        data = {"headline": headline, "format": FORMAT, "title": title, "verdict": verdict,
+                "damaged_frames": damaged_frames, "damaged_summary": damaged_summary, "damaged_verdict": damaged_verdict,
+                "encoding": METRIC_ENCODING, "metrics": list(METRICS),
+                "higher_is_better": sorted(HIGHER_IS_BETTER), "methods": methods, "summary": summary,
+                "shots": per_shot, "frames": rows, "fits": fits_info, "fit_note": fit_note, "seed": opts["seed"],
+                "config_hash": manifest.config_hash, "params": opts}
+        from core.io.atomic import write_text_atomic
 
-    json_path = write_text_atomic(out / "metrics.json", json.dumps(data, indent=1, default=_json_default) + "\n",
-                                  overwrite=True)
-    if log_experiment:
-        if experiments is None:
-            raise ParameterError("log_experiment needs experiments= (the notes/experiments.md to append to)")
-        from core.validate.experiments import append_experiment
+        json_path = write_text_atomic(out / "metrics.json", json.dumps(data, indent=1, default=_json_default) + "\n",
+                                      overwrite=True)
+        if log_experiment:
+            if experiments is None:
+                raise ParameterError("log_experiment needs experiments= (the notes/experiments.md to append to)")
+            from core.validate.experiments import append_experiment
 
-        append_experiment(experiments, title=title, results=summary,
-                          params={**opts, "sources": src.spec, "references": ref.spec,
-                                  "candidates": ", ".join(f"{k}={s.spec}" for k, s in cands.items()),
-                                  "frames": _frames_text(numbers), "config_hash": manifest.config_hash[:16]})
-    report_path = rep.write_report(out, data, stages=stages, experiments=experiments, manifest=manifest.data,
-                                   compare=[n for n in numbers if n in compare])
-    manifest.data["outputs"] = {"metrics_csv": str(csv_path), "metrics_json": str(json_path),
-                                "report": str(report_path),
-                                "cubes": {m: str(out / "grades" / f"{m}.cube") for m in fits}}
-    manifest.record_outputs(_job_outputs(out, grade_methods(names)))
-    manifest.set("summary", summary)
-    manifest.set("verdict", {"headline": headline, "winner": verdict["winner"], "recommend": verdict["recommend"]})
-    manifest.save()
-    return ValidationResult(out, summary, per_shot, rows, fits, methods, report_path, csv_path, json_path,
-                            manifest.path, manifest.config_hash, opts["seed"], verdict, damaged_frames,
-                            damaged_summary, damaged_verdict)
+            append_experiment(experiments, title=title, results=summary,
+                              params={**opts, "sources": src.spec, "references": ref.spec,
+                                      "candidates": ", ".join(f"{k}={s.spec}" for k, s in cands.items()),
+                                      "frames": _frames_text(numbers), "config_hash": manifest.config_hash[:16]})
+        report_path = rep.write_report(out, data, stages=stages, experiments=experiments, manifest=manifest.data,
+                                       compare=[n for n in numbers if n in compare])
+        manifest.data["outputs"] = {"metrics_csv": str(csv_path), "metrics_json": str(json_path),
+                                    "report": str(report_path),
+                                    "cubes": {m: str(out / "grades" / f"{m}.cube") for m in fits}}
+        manifest.record_outputs(_job_outputs(out, grade_methods(names)))
+        manifest.set("summary", summary)
+        manifest.set("verdict", {"headline": headline, "winner": verdict["winner"], "recommend": verdict["recommend"]})
+        manifest.save()
+        return ValidationResult(out, summary, per_shot, rows, fits, methods, report_path, csv_path, json_path,
+                                manifest.path, manifest.config_hash, opts["seed"], verdict, damaged_frames,
+                                damaged_summary, damaged_verdict)
+    finally:
+        lock.release()
+        if not existed:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only when empty
 
 
 def _job_outputs(out: Path, grades) -> list[Path]:
