@@ -62,7 +62,7 @@ def convert_frame_file(src: Path, dst: Path, params: dict[str, Any], *, frame: i
     from core.color.alpha import alpha_of
 
     source = None if params["source"] == "auto" else params["source"]
-    img = io.read_frame(src, frame, colorspace=source)
+    img = io.read_frame(src, frame, colorspace=source, window=io.job_window(dst))  # EXR out keeps overscan and bbox
     bit_depth = None if params["bit_depth"] == "auto" else int(params["bit_depth"])
     target = params["target"] if params["target"] != "auto" else auto_target(dst, img.colorspace, bit_depth)
     out = color.convert_frame(img, target, nonfinite=params["nonfinite"])

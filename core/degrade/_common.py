@@ -5,6 +5,9 @@ Conventions used by every effect (stated once here, repeated in docstrings):
 
 - Pixels are ``float32`` ``HW3`` scene-linear ACEScg (alpha is split off
   before the effects run). Values are >= 0; effects keep them >= 0.
+- An effect's ``apply(rgb, ...)`` gets the model's own working array and may
+  write its result into it (returning ``rgb``): no frame-sized copy per
+  effect, so a frame degrades in about twice its size.
 - The degraded frame is treated as the scan of a film print: a linear value
   ``v`` is the print's transmittance relative to clear base, so ``v = 1.0``
   (:data:`BASE_WHITE`) is clear film and print density is about ``-log10(v)``.
@@ -24,7 +27,8 @@ BASE_WHITE = 1.0
 
 
 class EffectOutput(NamedTuple):
-    """What one effect returns: new pixels, a JSON-friendly record, an optional damage mask."""
+    """What one effect returns: its pixels (often the input array, written in place), a JSON-friendly record,
+    an optional damage mask."""
 
     pixels: np.ndarray
     record: dict[str, Any]
@@ -47,11 +51,11 @@ def strip_rows(img: np.ndarray) -> int:
     return max(1, STRIP_VALUES // max(1, img[0].size))
 
 
-def composite(rgb: np.ndarray, dark: np.ndarray, bright: np.ndarray) -> np.ndarray:
+def composite(rgb: np.ndarray, dark: np.ndarray, bright: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     """Damage over the frame: ``dark`` opacity blocks light, then ``bright`` opacity reveals clear base
-    (:data:`BASE_WHITE`). ``rgb``: ``float32`` ``HW3``; masks ``float32`` ``HW`` in 0..1; returns a new
-    ``float32`` ``HW3`` array, made a strip of rows at a time."""
-    out = np.empty(rgb.shape, np.float32)
+    (:data:`BASE_WHITE`). ``rgb``: ``float32`` ``HW3``; masks ``float32`` ``HW`` in 0..1; returns ``out``
+    (a new ``float32`` ``HW3`` array when ``None``; may be ``rgb`` itself), made a strip of rows at a time."""
+    out = np.empty(rgb.shape, np.float32) if out is None else out
     rows = strip_rows(rgb)
     for y in range(0, rgb.shape[0], rows):
         s = slice(y, y + rows)

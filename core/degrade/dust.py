@@ -145,7 +145,7 @@ def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> Ef
     h, w = rgb.shape[:2]
     spk = specks(p, seed=seed, frame=frame, width=w, height=h)
     dark, bright = render(spk, h, w, p["dust_softness"])
-    out = composite(rgb, dark, bright)
+    out = composite(rgb, dark, bright, out=rgb)  # in place (see _common)
     record = {
         "count": len(spk),
         "dark": sum(s["polarity"] == "dark" for s in spk),

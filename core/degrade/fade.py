@@ -74,8 +74,8 @@ def fade_matrix(p: Mapping[str, Any]) -> np.ndarray:
 
 
 def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> EffectOutput:
-    """Fade the dyes (deterministic: no randomness), a strip of rows at a time (per-pixel work)."""
-    out = np.empty(rgb.shape, np.float32)
+    """Fade the dyes (deterministic: no randomness), a strip of rows at a time (per-pixel work), in place."""
+    out = rgb
     rows = strip_rows(rgb)
     for y in range(0, rgb.shape[0], rows):
         out[y:y + rows] = _fade(rgb[y:y + rows], p)

@@ -65,13 +65,13 @@ def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: 
     from core.color.alpha import alpha_of
 
     number = 0 if frame is None else int(frame)
-    img = io.read_frame(src, number, colorspace=input_colorspace)
+    img = io.read_frame(src, number, colorspace=input_colorspace, window=io.job_window(dst))  # EXR: overscan, bbox kept
     source_space, alpha = img.colorspace, alpha_of(img)
     if img.colorspace != WORKING_COLORSPACE:
         from core import color
 
         img = color.convert_frame(img, WORKING_COLORSPACE)
-    result = degrade_frame(img, frame=number, seed=seed, preset=preset, params=values)
+    result = degrade_frame(img, frame=number, seed=seed, preset=preset, params=values, consume=True)
     summary = result.summary()
     out = result.as_frame(img)
     io.write_image(dst, out, pixel_type=pixel_type, compression=compression, overwrite=overwrite,

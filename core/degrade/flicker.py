@@ -67,9 +67,9 @@ def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> Ef
     gain = flicker_gain(p, seed=seed, frame=frame)
     field = spatial_field(p, seed=seed, frame=frame, height=h, width=w)
     if field is None:
-        out = rgb * np.float32(gain)
+        out = np.multiply(rgb, np.float32(gain), out=rgb)  # in place (see _common)
         record = {"gain": gain}
     else:
-        out = rgb * (np.float32(gain) * field)[..., None]
+        out = np.multiply(rgb, (np.float32(gain) * field)[..., None], out=rgb)
         record = {"gain": gain, "spatial_min": float(field.min()), "spatial_max": float(field.max())}
-    return EffectOutput(out.astype(np.float32, copy=False), record)
+    return EffectOutput(out, record)

@@ -83,8 +83,8 @@ def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> Ef
     if scale > 1.0:
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
     out = defocus_blur(gaussian_blur(out, p["blur_sigma"]), p["lens_defocus_px"])
-    # cubic resampling rings slightly below 0; clipped in place unless no step ran (out is then the input)
-    out = np.maximum(out, 0.0, dtype=np.float32) if out is rgb else np.maximum(out, 0.0, out=out)
+    # cubic resampling rings slightly below 0: clipped into the input array (see _common)
+    out = np.maximum(out, 0.0, out=rgb)
     record = {
         "gauge": p["gauge"],
         "scale": round(scale, 4),

@@ -116,19 +116,21 @@ def grain_std(v: np.ndarray | float, intensity: float) -> np.ndarray:
 
 
 def add_grain(rgb: np.ndarray, rng: np.random.Generator, intensities: Sequence[float],
-              sizes: Sequence[float]) -> np.ndarray:
-    """Add one film stock's grain to ``rgb`` (``float32`` ``HW3`` linear, >= 0); returns a new array.
+              sizes: Sequence[float], *, out: np.ndarray | None = None) -> np.ndarray:
+    """Add one film stock's grain to ``rgb`` (``float32`` ``HW3`` linear, >= 0); returns ``out`` (a new array
+    when ``None``; may be ``rgb`` itself: each strip is read before it is written).
 
     Each layer's noise is drawn for the whole frame (the random streams do
     not depend on the frame's size in strips); the per-pixel density work is
     done a strip of rows at a time.
     """
     h, w = rgb.shape[:2]
-    out = np.empty_like(rgb)
+    out = np.empty_like(rgb) if out is None else out
     for c in range(3):
         noise = correlated_noise(rng, h, w, sizes[c])  # drawn for every layer: streams stay aligned
         if intensities[c] <= 0:
-            out[..., c] = rgb[..., c]
+            if out is not rgb:
+                out[..., c] = rgb[..., c]
             continue
         for y in row_strips(noise):
             s = slice(y, y + strip_rows(noise))
@@ -143,5 +145,5 @@ def add_grain(rgb: np.ndarray, rng: np.random.Generator, intensities: Sequence[f
 def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> EffectOutput:
     """The camera negative's grain; a new pattern every frame."""
     intensities, sizes = layer_intensities(p), layer_sizes(p)
-    out = add_grain(rgb, effect_rng(seed, NAME, frame), intensities, sizes)
+    out = add_grain(rgb, effect_rng(seed, NAME, frame), intensities, sizes, out=rgb)  # in place (see _common)
     return EffectOutput(out, {"intensity": intensities, "size_px": sizes})

@@ -122,7 +122,7 @@ def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> Ef
     h, w = rgb.shape[:2]
     trk = tracks(p, seed=seed, frame=frame, width=w)
     bright, dark = render(trk, seed=seed, frame=frame, height=h, width=w)
-    out = composite(rgb, dark, bright)
+    out = composite(rgb, dark, bright, out=rgb)  # in place (see _common)
     visible = [t for t in trk if t["visible"]]
     record = {"x": [round(t["x"], 3) for t in visible], "polarity": [t["polarity"] for t in visible],
               "tracks": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in t.items()} for t in trk]}

@@ -75,19 +75,24 @@ def weave_matrix(offsets: Mapping[str, float], height: int, width: int) -> np.nd
     return np.hstack([rot, shift[:, None]])
 
 
-def shift_rows(img: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """``out[y, x] = img[y, x - shifts[y]]`` (Catmull-Rom, reflected borders); ``img`` ``HWC`` float32."""
+def shift_rows(img: np.ndarray, shifts: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """``out[y, x] = img[y, x - shifts[y]]`` (Catmull-Rom, reflected borders); ``img`` ``HWC`` float32.
+
+    ``out``: where to write (a new array when ``None``); it may be ``img`` itself, a strip of rows being
+    copied (padded) before it is written."""
     h, w = img.shape[:2]
     shifts = np.broadcast_to(np.asarray(shifts, dtype=np.float64), (h,))
     start = np.floor(-shifts).astype(np.int64)  # sample position x - s = x + start + frac
     frac = -shifts - start
     weights = np.asarray(catmull_rom_weights(frac), dtype=np.float32)  # (4, H)
     pad = int(np.abs(start).max()) + 3
-    out = np.zeros(img.shape, img.dtype)  # C order even for a transposed view: no copy to make it contiguous
+    if out is None:
+        out = np.zeros(img.shape, img.dtype)  # C order even for a transposed view: no copy to make it contiguous
     uniform = bool(np.all(shifts == shifts[0]))
     rows = strip_rows(img)
     for y0 in range(0, h, rows):  # a strip of rows padded at a time: no padded copy of the frame
         padded = np.pad(img[y0:y0 + rows], ((0, 0), (pad, pad), (0, 0)), mode="reflect")
+        out[y0:y0 + rows] = 0  # a new array is zeros already; img itself is cleared once copied
         if uniform:
             strip = out[y0:y0 + rows]
             for k in range(4):
@@ -102,26 +107,31 @@ def shift_rows(img: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return out
 
 
-def warp(img: np.ndarray, offsets: Mapping[str, float]) -> np.ndarray:
-    """Apply :func:`weave_matrix` to ``img`` (``HWC`` float32) by three shears: x, y, x."""
+def warp(img: np.ndarray, offsets: Mapping[str, float], *, out: np.ndarray | None = None) -> np.ndarray:
+    """Apply :func:`weave_matrix` to ``img`` (``HWC`` float32) by three shears: x, y, x.
+
+    ``out``: where the result goes (a new array when ``None``); ``img`` itself warps in place, each shear
+    written over the last with no frame-sized temporary."""
     h, w = img.shape[:2]
     a = math.radians(offsets["rotation_deg"])
     alpha, beta = math.tan(a / 2.0), -math.sin(a)  # R = Sx(alpha) Sy(beta) Sx(alpha)
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
     rows = np.arange(h, dtype=np.float64) - cy
     cols = np.arange(w, dtype=np.float64) - cx
-    out = img
+    cur = img
     if alpha != 0.0:
-        out = shift_rows(out, alpha * rows)
+        cur = shift_rows(cur, alpha * rows, out=out)
+        out = cur  # the later shears write over it
     # y shear (with the vertical translation), done as a row shift of the transposed image
-    out = shift_rows(out.transpose(1, 0, 2), beta * cols + offsets["dy"]).transpose(1, 0, 2)
+    flipped = None if out is None else out.transpose(1, 0, 2)
+    cur = shift_rows(cur.transpose(1, 0, 2), beta * cols + offsets["dy"], out=flipped).transpose(1, 0, 2)
     # last x shear; the translation dy added before it is sheared by alpha too: compensate
-    out = shift_rows(out, alpha * rows + offsets["dx"] - alpha * offsets["dy"])
-    return np.ascontiguousarray(out)
+    cur = shift_rows(cur, alpha * rows + offsets["dx"] - alpha * offsets["dy"], out=out)
+    return np.ascontiguousarray(cur)
 
 
 def apply(rgb: np.ndarray, p: Mapping[str, Any], *, seed: int, frame: int) -> EffectOutput:
     """Move the frame by its weave offsets."""
     offsets = weave_offsets(p, seed=seed, frame=frame)
-    out = warp(rgb, offsets)  # a new array: clipped in place
+    out = warp(rgb, offsets, out=rgb)  # in place (see _common), then clipped in place
     return EffectOutput(np.maximum(out, 0.0, out=out), offsets)

@@ -105,7 +105,7 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     from core.color.alpha import alpha_of
 
     t0 = time.perf_counter()
-    img = io.read_frame(src, frame, colorspace=input_colorspace)
+    img = io.read_frame(src, frame, colorspace=input_colorspace, window=io.job_window(dst))  # overscan, bbox kept
     source_space, alpha = img.colorspace, alpha_of(img)
     repaired = skipped = None
     if neighbours is not None:
@@ -113,7 +113,8 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
 
         space = restorer.spec.colorspace
         img = color.convert_frame(img, space)
-        around = [color.convert_frame(io.read_frame(p, n, colorspace=input_colorspace), space).pixels
+        box = img.metadata.get("window", "display")  # the neighbours in this frame's window (a bbox may move)
+        around = [color.convert_frame(io.read_frame(p, n, colorspace=input_colorspace, window=box), space).pixels
                   for p, n in neighbours]
         result = temporal_repair(img.pixels, *around)
         img, repaired, skipped = img.replace(pixels=result.image), int(result.mask.sum()), result.skipped

@@ -82,12 +82,13 @@ __all__ = [
     "PIXEL_TYPES", "SCENE_LINEAR_COLORSPACES", "VIDEO_FRAME_NUMBERS", "VIDEO_SUFFIXES", "FrameRange", "VideoInfo", "VideoReader",
     "as_frame_range", "close_video_readers", "colorspace_option", "count_video_frames", "default_linear_colorspace",
     "encoded_colorspace", "find_frames", "format_frames", "is_sequence_pattern", "is_video_file", "iter_frames",
-    "iter_video_frames", "missing_frames", "read_exr_header", "read_frame", "read_image", "read_video_frame",
+    "iter_video_frames", "job_window", "missing_frames", "read_exr_header", "read_frame", "read_image", "read_video_frame",
     "resolve_frames", "resolve_video_frames", "samples", "sequence_path", "sequence_pattern", "video_info", "write_image",
 ]
 
 
-def read_image(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame:
+def read_image(path: str | os.PathLike, *, colorspace: str | None = None,
+               window: str | list[int] = "display") -> Frame:
     """Read one image file (``.exr``, ``.png``, ``.tif``/``.tiff``, ``.jpg``/``.jpeg``).
 
     Returns a :class:`~core.frame.Frame` with ``float32`` ``HWC`` pixels:
@@ -96,21 +97,26 @@ def read_image(path: str | os.PathLike, *, colorspace: str | None = None) -> Fra
     colour space and overrides what the file says (``None`` or ``"auto"``:
     the header, else the file-type rule in the module docstring). Missing, corrupt or
     truncated files raise :class:`~core.errors.ImageReadError` naming the
-    path; unsupported extensions too.
+    path; unsupported extensions too. ``window``: the part of an EXR read
+    (``"display"``, ``"data"`` or a box, :func:`core.io.exr.read_exr`);
+    other files have no windows and are always read whole.
     """
     from core.io._common import existing_file
+    from core.io.exr import check_window
 
+    window = check_window(window)
     p = existing_file(path)
     if image_format(p) == "exr":
         from core.io.exr import read_exr
 
-        return read_exr(p, colorspace=colorspace)
+        return read_exr(p, colorspace=colorspace, window=window)
     from core.io.raster import read_raster
 
     return read_raster(p, colorspace=colorspace)
 
 
-def read_frame(path: str | os.PathLike, frame: int | None = None, *, colorspace: str | None = None) -> Frame:
+def read_frame(path: str | os.PathLike, frame: int | None = None, *, colorspace: str | None = None,
+               window: str | list[int] = "display") -> Frame:
     """One frame of a job's input: an image file, or frame ``frame`` of a video file (:func:`is_video_file`).
 
     An image file is the frame: it is read with :func:`read_image` and
@@ -118,14 +124,26 @@ def read_frame(path: str | os.PathLike, frame: int | None = None, *, colorspace:
     decode index (required; :func:`read_video_frame`, which decodes a job's
     frames in order once each). ``float32`` ``HWC`` pixels in the colour
     space ``colorspace`` states, else the file-type rule of this package
-    (video: ``"srgb"``, display-encoded 0..1).
+    (video: ``"srgb"``, display-encoded 0..1). ``window``: as :func:`read_image` (a video is read whole).
     """
     if is_video_file(path):
         if frame is None:
             raise ParameterError(f"{fspath(path)}: a video; say which frame to read (0-based)")
         return read_video_frame(path, frame, colorspace=colorspace)
-    image = read_image(path, colorspace=colorspace)
+    image = read_image(path, colorspace=colorspace, window=window)
     return image if frame is None else image.replace(frame=int(frame))
+
+
+def job_window(output: str | os.PathLike) -> str:
+    """The window a per-frame job reads its input in to write ``output``: ``"data"`` for EXR, which keeps
+    the data window (overscan, a bbox smaller than the format) and the display window through
+    read -> process -> write; ``"display"`` for containers without windows (PNG, TIFF, JPEG: overscan is
+    dropped, and said, by :func:`core.io.exr.read_exr`).
+
+    >>> job_window("out.####.exr"), job_window("out.png")
+    ('data', 'display')
+    """
+    return "data" if image_format(fspath(output), writing=True) == "exr" else "display"
 
 
 def write_image(path: str | os.PathLike, frame_or_array: Frame | np.ndarray, *, colorspace: str | None = None,

@@ -17,12 +17,17 @@ Pixels
     ``name.Y`` / ``name.R,G,B`` / ``name.R,G,B,A``.
 
 Windows
-    The data window is placed inside the display window: pixels of the display
+    ``window="display"`` (the default): the data window is placed inside the display window: pixels of the display
     window that the data window does not cover are 0, data outside the display
     window is dropped (a warning names the file and the count; a data window
-    entirely outside raises :class:`~core.errors.ImageReadError`). Both windows are recorded in ``metadata``
-    (``[x_min, y_min, x_max, y_max]``, inclusive). Written files have data
-    window == display window == the frame.
+    entirely outside raises :class:`~core.errors.ImageReadError`). ``window="data"``: the pixels are the data
+    window itself, overscan (data outside the display window) and a bounding box smaller than the display window
+    kept as they are (what Nuke calls bbox and format). ``window=[x_min, y_min, x_max, y_max]``: that box, in the
+    file's pixel coordinates, filled from the data window (0 where it has none). Both windows, and the box the
+    pixels cover (``"window"``), are recorded in ``metadata`` (``[x_min, y_min, x_max, y_max]``, inclusive).
+    Written files have data window = ``metadata["window"]`` and display window = ``metadata["display_window"]``
+    when the frame carries both and its size is that of the window (a frame read from an EXR and processed
+    pixel for pixel keeps its overscan and bbox), else data window == display window == the frame.
 
 Colour space
     Written as the ``reelkit/colorspace`` string attribute, plus the standard
@@ -320,17 +325,36 @@ def _main_channels(path: str, names: list[str]) -> list[str]:
     )
 
 
-def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame:
+#: What :func:`read_exr` can return besides an explicit box: the display window, or the data window.
+WINDOWS = ("display", "data")
+
+
+def check_window(window: Any) -> str | list[int]:
+    """Validate ``window``: ``"display"``, ``"data"`` or ``[x_min, y_min, x_max, y_max]`` (inclusive, non-empty)."""
+    if isinstance(window, str) and window in WINDOWS:
+        return window
+    if (isinstance(window, (list, tuple)) and len(window) == 4
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in window)
+            and window[2] >= window[0] and window[3] >= window[1]):
+        return [int(v) for v in window]
+    raise ParameterError(f"window: {window!r} is not 'display', 'data' or a non-empty [x_min, y_min, x_max, y_max]")
+
+
+def read_exr(path: str | os.PathLike, *, colorspace: str | None = None,
+             window: str | list[int] = "display") -> Frame:
     """Read an OpenEXR file into a :class:`~core.frame.Frame`.
 
     Returns ``float32`` ``HWC`` pixels (C = 1, 3 or 4), values as stored
-    (scene-linear, unbounded, NaN/Inf kept), sized to the display window; the
+    (scene-linear, unbounded, NaN/Inf kept), covering ``window`` (the display
+    window by default; ``"data"``: the data window, overscan and bbox kept;
+    or a box — see the module docstring); the
     colour space and its source are decided as the module docstring says.
     ``metadata`` holds ``format``, ``colorspace_source``, ``attributes``,
     ``compression``, ``pixel_types``, ``data_window``, ``display_window``,
-    ``layer_channels``, ``parts`` and, for RGBA, ``alpha``: ``"premultiplied"``
-    (OpenEXR's rule; :mod:`core.color.alpha`).
+    ``window`` (the box the pixels cover), ``layer_channels``, ``parts`` and, for RGBA,
+    ``alpha``: ``"premultiplied"`` (OpenEXR's rule; :mod:`core.color.alpha`).
     """
+    window = check_window(window)
     p = existing_file(path)
     f = _open(p, header_only=False)
     header = f.header()
@@ -365,13 +389,14 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
             groups.setdefault(_layer_key(name), []).append(name)
     layer_channels = {k: sorted(v, key=_channel_sort_key) for k, v in groups.items()}
 
-    height, width = display[3] - display[1] + 1, display[2] - display[0] + 1
+    box = display if window == "display" else data_window if window == "data" else window
+    height, width = box[3] - box[1] + 1, box[2] - box[0] + 1
     if height <= 0 or width <= 0:
-        raise ImageReadError(f"{p}: empty display window {display}")
-    # overlap of the data window with the display window, in both frames' coordinates
-    x0, y0 = max(data_window[0], display[0]), max(data_window[1], display[1])
-    x1, y1 = min(data_window[2], display[2]), min(data_window[3], display[3])
-    if data_window != display:
+        raise ImageReadError(f"{p}: empty {'display' if box is display else 'data'} window {box}")
+    # overlap of the data window with the box read, in both frames' coordinates
+    x0, y0 = max(data_window[0], box[0]), max(data_window[1], box[1])
+    x1, y1 = min(data_window[2], box[2]), min(data_window[3], box[3])
+    if data_window != box and window == "display":
         covered = max(0, x1 - x0 + 1) * max(0, y1 - y0 + 1)
         if covered == 0 and dh * dw > 0:
             raise ImageReadError(f"{p}: data window {data_window} lies entirely outside the display window "
@@ -382,7 +407,7 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
 
     def assemble(chan_names: list[str]) -> np.ndarray:
         # each plane is cast into its place: no float32 copy of every plane before the frame is built
-        if data_window == display:
+        if data_window == box:
             out = np.empty((height, width, len(chan_names)), dtype=np.float32)
             for i, n in enumerate(chan_names):
                 out[..., i] = planes[n]
@@ -390,7 +415,7 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
         out = np.zeros((height, width, len(chan_names)), dtype=np.float32)
         if x0 <= x1 and y0 <= y1:
             for i, n in enumerate(chan_names):
-                out[y0 - display[1]:y1 - display[1] + 1, x0 - display[0]:x1 - display[0] + 1, i] = \
+                out[y0 - box[1]:y1 - box[1] + 1, x0 - box[0]:x1 - box[0] + 1, i] = \
                     planes[n][y0 - data_window[1]:y1 - data_window[1] + 1, x0 - data_window[0]:x1 - data_window[0] + 1]
         return out
 
@@ -403,6 +428,7 @@ def read_exr(path: str | os.PathLike, *, colorspace: str | None = None) -> Frame
         "pixel_types": pixel_types,
         "data_window": data_window,
         "display_window": display,
+        "window": list(box),
         "layer_channels": layer_channels,
         "parts": len(f.parts),
     }
@@ -444,6 +470,24 @@ def _layer_channel_names(frame: Frame) -> dict[str, list[str]]:
                 f"metadata['layer_channels'][{name!r}] (only 1, 3 or 4 channels get default names)"
             )
     return out
+
+
+def _windows_header(frame: Frame) -> dict[str, Any]:
+    """``dataWindow`` / ``displayWindow`` from ``metadata["window"]`` / ``["display_window"]`` when both are
+    there and the window is the frame's size (see the module docstring); else none (both = the frame)."""
+    box, display = frame.metadata.get("window"), frame.metadata.get("display_window")
+    try:
+        box, display = check_window(box), check_window(display)
+    except ParameterError:
+        return {}
+    if isinstance(box, str) or isinstance(display, str) or \
+            (box[3] - box[1] + 1, box[2] - box[0] + 1) != (frame.height, frame.width):
+        return {}
+
+    def pair(w: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(w[:2], np.int32), np.array(w[2:], np.int32)
+
+    return {"dataWindow": pair(box), "displayWindow": pair(display)}
 
 
 def write_exr(path: str | os.PathLike, frame: Frame, *, pixel_type: str = "half", compression: str = "zip",
@@ -498,6 +542,7 @@ def write_exr(path: str | os.PathLike, frame: Frame, *, pixel_type: str = "half"
     header: dict[str, Any] = {
         "compression": getattr(exr, COMPRESSIONS[comp]),
         "type": exr.scanlineimage,
+        **_windows_header(frame),
         COLORSPACE_ATTRIBUTE: frame.colorspace,
         VERSION_ATTRIBUTE: tool_version(),
     }
