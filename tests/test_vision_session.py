@@ -36,7 +36,7 @@ def test_flow_session_computes_each_pair_once_and_matches_the_per_frame_pairs(mo
     assert np.array_equal(outs[1]["forward"], pair12.a_to_b)
     assert np.array_equal(outs[2]["backward"], pair12.b_to_a)
     assert not outs[0]["backward"].any() and not outs[2]["forward"].any()
-    assert not outs[0]["consistency"][..., 1].any() and outs[1]["consistency"].shape == (240, 320, 2)
+    assert not outs[0]["consistency"][..., 0].any() and outs[1]["consistency"].shape == (240, 320, 2)
     assert outs[1]["consistency"].mean() > 0.8
 
 

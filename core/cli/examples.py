@@ -54,6 +54,15 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("train --pairs pipeline/01_dataset_curation/pairs.json --preset spatial_gauge --steps 4000 "
          "--output-dir pipeline/03_training", "a preset, a step budget"),
     ),
+    "vision": (
+        ("vision flow plate.####.exr --frames 1001-1100 --output-dir vectors",
+         "forward/backward motion vectors in Nuke's channels, with a consistency mask"),
+        ("vision matte clip.mov --box 400,120,300,520 --output-dir mattes",
+         "a matte from a box on the first frame, carried along the flow"),
+        ("vision depth plate.####.exr --model models/depth_small.onnx --output-dir depth",
+         "depth from an ONNX model on disk (its 'vision' manifest entry beside it)"),
+        ("vision saliency photo.jpg --saliency-method fine_grained --output-dir saliency", "where the eye goes"),
+    ),
     "infer": (
         ("infer --model film_restore plate.####.exr --frames 1001-1100 --output-dir restored",
          "restore a frame range with the shipped model"),

@@ -23,7 +23,7 @@ shot, in order. Against calling the per-frame functions it adds:
 
 Results: ``{layer: float32 HWC}`` of the frame's size — ``flow``:
 ``forward``, ``backward`` (``dx, dy`` px, y down; zeros where there is no
-neighbour) and ``consistency`` (forward, backward: 0/1); ``saliency``,
+neighbour) and ``consistency`` (backward, forward: 0/1); ``saliency``,
 ``matte``, ``depth``: one layer of that name (see :mod:`core.vision`).
 """
 
@@ -119,6 +119,17 @@ class VisionSession:
                              iterations=self.iterations, threshold=self.threshold)
         return pair.b_to_a, pair.b_consistent
 
+    def resume(self, previous: Frame | np.ndarray, result: Mapping[str, np.ndarray], *,
+               name: str | None = None) -> None:
+        """Go on with a shot after ``previous``: its frame and the result made for it (read back from its file
+        by :func:`core.vision.files.read_pass`; empty when none), as if :meth:`run` had just made it."""
+        px = working_pixels(previous, what=self.pass_name, colour=self.pass_name == "matte", name=name)
+        self._start(px, name_of(previous, name))
+        self._last = (px, log_luma(px))
+        self._pending = None
+        self._previous = {k: np.asarray(v, np.float32) for k, v in result.items()}
+        self.frames_run = max(1, self.frames_run)
+
     # -- running -----------------------------------------------------------------------
     def run(self, frame: Frame | np.ndarray, *, next: Frame | np.ndarray | None = None,
             name: str | None = None) -> dict[str, np.ndarray]:
@@ -148,7 +159,7 @@ class VisionSession:
             pair = flow_pair(codes, nxt_codes, method=self.method, iterations=self.iterations,
                              threshold=self.threshold)
             forward, fwd_ok, self._pending = pair.a_to_b, pair.a_consistent, (nxt, nxt_codes, pair)
-        return {"forward": forward, "backward": backward, "consistency": np.stack([fwd_ok, back_ok], axis=-1)}
+        return {"forward": forward, "backward": backward, "consistency": np.stack([back_ok, fwd_ok], axis=-1)}
 
     def _saliency(self, px, label, codes, back, next):
         if self.learned is not None:
