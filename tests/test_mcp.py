@@ -108,12 +108,18 @@ def _cli_dests(*words: str) -> set[str]:
 
 
 def test_tool_schemas_are_the_cli_specs(tmp_path):
+    from core.align import ALIGN_FILE_PARAMS
     from core.convert import CONVERT_PARAMS
+    from core.dataset import DATASET_PARAMS
     from core.degrade import DEGRADE_OUTPUT_PARAMS, DEGRADE_PARAMS
     from core.generate import FAMILIES
     from core.generate.files import GENERATE_RUN_PARAMS
     from core.infer import INFER_PARAMS
+    from core.palette import ENCODE_PARAMS
+    from core.palette.files import STABILITY_PARAMS
     from core.palette.params import REPORT_PARAMS
+    from core.pipeline.project import INIT_PARAMS, RUN_PARAMS
+    from core.validate import VALIDATE_PARAMS
 
     async def scenario():
         async with _server(tmp_path) as c:
@@ -123,7 +129,11 @@ def test_tool_schemas_are_the_cli_specs(tmp_path):
     kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
     specs = {"convert": [p for p in CONVERT_PARAMS if p.name != "source"], "degrade": [*DEGRADE_OUTPUT_PARAMS, *DEGRADE_PARAMS],
              "infer": list(INFER_PARAMS), "palette_report": [p for p in REPORT_PARAMS if p.name not in ("output", "shared")],
-             **{f"generate_{n}": [*GENERATE_RUN_PARAMS, *f.spec] for n, f in FAMILIES.items()}}
+             **{f"generate_{n}": [*GENERATE_RUN_PARAMS, *f.spec] for n, f in FAMILIES.items()},
+             "align": list(ALIGN_FILE_PARAMS), "palette_encode": [*(p for p in ENCODE_PARAMS if p.name != "output"),
+                                                                  *STABILITY_PARAMS],
+             "validate": list(VALIDATE_PARAMS), "restore_init": list(INIT_PARAMS), "restore_run": list(RUN_PARAMS),
+             "dataset_run": list(DATASET_PARAMS)}
     for tool, params in specs.items():
         props = tools[tool].inputSchema["properties"]
         assert tools[tool].inputSchema["additionalProperties"] is False
@@ -138,10 +148,17 @@ def test_tool_schemas_are_the_cli_specs(tmp_path):
     agent_only, cli_only = {"plan_only", "confirm", "background"}, {"quiet", "func", "cap_threads", "command"}
     for tool, words, extra_cli in [("convert", ("convert",), set()), ("degrade", ("degrade",), set()),
                                    ("infer", ("infer",), set()), ("palette_report", ("palette", "report"), set()),
-                                   ("generate_noise", ("generate", "noise"), {"list", "family"})]:
+                                   ("generate_noise", ("generate", "noise"), {"list", "family"}),
+                                   ("align", ("align",), set()), ("palette_encode", ("palette", "encode"), set()),
+                                   ("validate", ("validate",), set()), ("restore_init", ("restore", "init"), set()),
+                                   ("restore_run", ("restore", "run"), set()), ("dataset_run", ("dataset", "run"), set()),
+                                   ("restore_status", ("restore", "status"), {"json"})]:
         props = set(tools[tool].inputSchema["properties"])
         dests = _cli_dests(*words) - cli_only - extra_cli
         assert props - agent_only == dests, (tool, props ^ dests)
+    # options the CLI repeats (--candidate, --shot) or takes several of (footage) are JSON arrays
+    for tool, name in [("validate", "candidate"), ("validate", "shot"), ("dataset_run", "footage")]:
+        assert tools[tool].inputSchema["properties"][name]["type"] == "array", (tool, name)
     assert {"info", "restore_status", "dataset_status", "undo", "redo", "journal"} <= set(tools)
     assert tools["degrade"].inputSchema["required"] == ["input", "output_dir"]
 
@@ -158,6 +175,8 @@ def test_a_plan_predicts_exactly_the_files_each_run_writes(tmp_path):
         ("palette_report", {"input": "photo.png", "output_dir": "palette", "k": 4, "sample_size": 1000}, 1),
         ("generate_chart", {"output_dir": "charts", "image_size": "64x32", "count": 2, "preview": True}, 2),
         ("infer", {"input": "photo.png", "output_dir": "restored", "tile": 0}, 1),
+        ("align", {"source": pattern, "reference": pattern, "output_dir": "aligned", "frames": "1002-1003"}, 2),
+        ("palette_encode", {"input": pattern, "output_dir": "encoded", "k": 4, "shared": True}, 3),
     ]
 
     async def scenario():
@@ -398,3 +417,193 @@ def test_a_background_task_reports_progress_and_a_cancelled_one_leaves_valid_res
             assert [t["state"] for t in tasks] == ["done", "cancelled"]
 
     run(resume)
+
+
+# -- calls that write within folders: validate, restore init / run ---------------------------------------
+def test_staged_calls_plan_their_files_and_folders_and_undo_restores_a_stage_redone(tmp_path):
+    """validate, restore_init and restore_run: every file the plan names is written, every other file written
+    lies within the folders the plan names; a stage redone (force, its folder emptied first) is undone byte
+    for byte, files it deleted included."""
+    scan, ref = _sequence(tmp_path / "scan", name="scan"), _sequence(tmp_path / "ref", name="ref")
+    (tmp_path / "proj").mkdir()
+    calls = [
+        ("validate", {"source": scan, "reference": ref, "candidate": [f"same={scan}"], "output_dir": "val",
+                      "baselines": "grade_matrix", "title": "agent check"}),
+        ("restore_init", {"project": "proj", "source": scan, "reference": ref, "steps": 2, "seed": 5}),
+        ("restore_run", {"project": "proj", "stages": "1-2"}),
+    ]
+
+    async def scenario():
+        async with _server(tmp_path) as c:
+            for name, args in calls:
+                before = _files(tmp_path)
+                plan = (await c.ok(name, **args))["plan"]
+                assert _files(tmp_path) == before and not plan["needs_confirm"], name
+                done = await c.ok(name, **args, plan_only=False)
+                after = _files(tmp_path)
+                written = {p for p in after if before.get(p) != after[p]}
+                within = tuple(f + os.sep for f in plan["writes_within"])
+                assert set(plan["writes"]) <= written, (name, set(plan["writes"]) - written)
+                assert {p for p in written - set(plan["writes"]) if not p.startswith(within)} == set(), name
+            assert done["result"]["stages"][1]["state"] == "done"
+            assert (await c.ok("restore_status", project="proj"))["stages"][1]["state"] == "done"
+            # stage 2 done: the plan of 1-2 runs nothing; with force it redoes both and needs confirming
+            assert (await c.ok("restore_run", project="proj", stages="1-2"))["plan"]["writes_within"] == []
+            plan = (await c.ok("restore_run", project="proj", stages="2", force=True))["plan"]
+            assert plan["writes_within"] == [str(tmp_path / "proj" / "pipeline" / "02_alignment")]
+            assert plan["needs_confirm"] and plan["confirm_reasons"][0].startswith("force replaces")
+            # a file of stage 2 that the redo will not write again (its folder is emptied first)
+            extra = tmp_path / "proj" / "pipeline" / "02_alignment" / "report" / "report.0001.png"
+            assert not extra.exists()
+            original = _files(tmp_path)
+            err = await c.error("restore_run", project="proj", stages="2", force=True, plan_only=False)
+            assert err["code"] == "confirm_required"
+            await c.ok("restore_run", project="proj", stages="2", force=True, plan_only=False, confirm=plan["token"])
+            redone = _files(tmp_path)
+            assert redone != original
+            action = (await c.ok("journal"))["actions"][-1]
+            assert action["tool"] == "restore_run" and action["unplanned"] == []
+            await c.ok("undo")
+            assert _files(tmp_path) == original
+            await c.ok("redo")
+            assert _files(tmp_path) == redone
+            # the restore resource: stages, the folders and (no stage 5 yet) no report
+            data = json.loads((await c.session.read_resource("reelkit://restore/proj")).contents[0].text)
+            assert data["folders"]["alignment"] == str(tmp_path / "proj" / "pipeline" / "02_alignment")
+            assert data["metrics"] is None and "report" not in data["reports"]
+            # restore_init over an existing project: refused naming the field, unless forced
+            err = await c.error("restore_init", project="proj", source=scan, reference=ref)
+            assert err["field"] == "project" and "already exists" in err["message"]
+
+    run(scenario)
+    report = json.loads((tmp_path / "val" / "metrics.json").read_text("utf-8"))
+    assert set(report["methods"]) == {"source", "grade_matrix", "same"}
+
+
+# -- streamable HTTP ---------------------------------------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_streamable_http_on_loopback_serves_the_same_tools_and_refuses_other_hosts(tmp_path):
+    """``reelkit mcp --http PORT``: the official client over HTTP lists the same tools, plans and runs a call,
+    undoes it; the socket listens on 127.0.0.1 only and a request naming another Host is refused."""
+    import socket
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    from mcp.client.streamable_http import streamable_http_client
+
+    pattern = _sequence(tmp_path / "shots", count=2)
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli.main", "mcp", "--root", str(tmp_path), "--http", str(port)],
+                            cwd=str(REPO), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, "the HTTP server did not start"
+            time.sleep(0.2)
+        # listening on the loopback interface only: another of this machine's addresses does not answer
+        addresses = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1"}
+        for address in addresses - {a for a in addresses if a.startswith("127.")}:
+            with socket.socket() as s:
+                assert s.connect_ex((address, port)) != 0, address
+        # DNS rebinding: a page served from elsewhere that resolves to 127.0.0.1 sends its own Host header
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", method="POST", data=b"{}",
+                                         headers={"Host": f"evil.example:{port}", "Content-Type": "application/json",
+                                                  "Accept": "application/json, text/event-stream"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code in (400, 403, 421)
+
+        async def scenario():
+            async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write, _), \
+                    ClientSession(read, write) as session:
+                await session.initialize()
+                c = Client(session)
+                names = {t.name for t in (await session.list_tools()).tools}
+                assert {"convert", "align", "palette_encode", "validate", "restore_init", "restore_run",
+                        "dataset_run", "undo", "task_status"} <= names
+                args = {"input": pattern, "output": "prev.####.png", "output_dir": "previews", "target": "srgb"}
+                plan = (await c.ok("convert", **args))["plan"]
+                await c.ok("convert", **args, plan_only=False)
+                assert set(_files(tmp_path / "previews")) == set(plan["writes"])
+                err = await c.error("info", input="../elsewhere.png")
+                assert (err["code"], err["field"]) == ("outside_roots", "input")
+                await c.ok("undo")
+                assert not (tmp_path / "previews").exists()
+
+        run(scenario)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+# -- a staged background task: dataset run -----------------------------------------------------------------
+def _decoded_frames(video: Path) -> int:
+    """Frames OpenCV decodes from ``video``, read one by one."""
+    import cv2
+
+    cap, n = cv2.VideoCapture(str(video)), 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def test_a_dataset_run_task_reports_its_stage_and_log_and_resumes_after_a_cancel(tmp_path):
+    """dataset_run in the background on two real clips (tests.test_dataset_footage): task_status names the
+    stage and shows the log's tail; a cancel stops it between units of work, the folder's manifests stay
+    valid, and the same call resumes: the stages finished before the cancel are up to date."""
+    from tests.test_dataset_footage import make_footage
+    from tests.test_dataset_pipeline import PARAMS
+
+    footage = make_footage(tmp_path / "footage")
+    args = {"footage": [str(p.relative_to(tmp_path)) for p in footage.videos], "output_dir": "ds", **PARAMS}
+    total = sum(_decoded_frames(p) for p in footage.videos)
+
+    async def poll(c, task_id, until):
+        while not until(status := await c.ok("task_status", id=task_id)):
+            assert status["state"] == "running", status
+            await asyncio.sleep(0.02)
+        return status
+
+    async def scenario():
+        async with _server(tmp_path) as c:
+            plan = (await c.ok("dataset_run", **args))["plan"]
+            assert plan["writes_within"] == [str(tmp_path / "ds")] and plan["reads"] == [str(p) for p in footage.videos]
+            assert plan["frames"] == total and plan["confirm_reasons"] == [f"{total} frames is more than 100"]
+            started = await c.ok("dataset_run", **args, plan_only=False, confirm=plan["token"], background=True)
+            status = await poll(c, started["task"], lambda s: s["note"] == "extract" and s["done"] > 0)
+            await c.ok("task_cancel", id=started["task"])
+            status = await poll(c, started["task"], lambda s: s["state"] != "running")
+            assert status["state"] == "cancelled", status
+            assert any(line.split(" ", 1)[1].startswith("shots: ") for line in status["log_tail"])
+            assert status["log_tail"][-1].split(" ", 1)[1].startswith("cancelled: task")
+            stages = {s["stage"]: s["status"] for s in (await c.ok("dataset_status", folder="ds"))["stages"]}
+            assert stages["shots"] == "done" and stages["extract"] == "failed" and stages["assemble"] == "not run"
+            # the same call again resumes; a new plan (the folder changed) confirms it
+            plan = (await c.ok("dataset_run", **args))["plan"]
+            done = await c.ok("dataset_run", **args, plan_only=False, confirm=plan["token"])
+            summary = done["result"]["stages"]
+            assert summary["shots"]["status"] == "up to date" and summary["assemble"]["status"] == "done"
+            data = json.loads((await c.session.read_resource("reelkit://dataset/ds")).contents[0].text)
+            assert {s["status"] for s in data["stages"]} == {"done"}
+            assert data["report"] == str(tmp_path / "ds" / "dataset" / "report" / "report.md")
+            # the journal has both runs, the cancelled one with the files it made
+            actions = (await c.ok("journal"))["actions"]
+            assert [a["tool"] for a in actions] == ["dataset_run", "dataset_run"]
+            return _files(tmp_path / "ds"), actions[0]
+
+    after, first = run(scenario)
+    assert set(first["created"]) < set(after)  # the cancelled run's files were kept and built on

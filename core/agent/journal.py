@@ -10,8 +10,10 @@ Before an action runs, every file its plan writes that exists is copied to
 ``.reelkit/undo/<id>/before/`` (the action may then replace it in place,
 as a resumed job expects to find it). After it, ``created`` (path ->
 sha256) lists the files that did not exist before, ``replaced`` (path ->
-``{"before", "after"}`` sha256) those whose bytes changed; a file written
-outside the plan is recorded too (``unplanned``). :meth:`Journal.undo`
+``{"before", "after"}`` sha256) those whose bytes changed, ``removed``
+(path -> ``{"before"}``) those the action deleted (a stage redone from
+scratch); a file written outside the plan's files and folders is recorded
+too (``unplanned``). :meth:`Journal.undo`
 moves the created files to ``.reelkit/undo/<id>/after/``, copies the
 replaced ones back and checks every restored file's sha256;
 :meth:`Journal.redo` puts the after-state back the same way. Both refuse
@@ -29,13 +31,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.agent.plan import Plan
+from core.agent.plan import FOLDER, Plan
 from core.agent.schema import FieldError
 from core.manifest import file_sha256
 
 FORMAT = "reelkit.agent.journal/1"
-#: The journal's folder inside the first root.
-FOLDER = ".reelkit"
 
 
 class Journal:
@@ -84,9 +84,9 @@ class Journal:
             action_id = 1 + max([a["id"] for a in self.actions()] + list(self._reserved), default=0)
             self._reserved.add(action_id)
         before_dir = self._store(action_id, "before")
-        out_dir = plan.output_dir
-        folder_existed = out_dir is not None and out_dir.is_dir()
-        seen = self._scan(out_dir)
+        folders = list(dict.fromkeys(f for f in (plan.output_dir, *plan.folders) if f is not None))
+        new_dirs = [str(f) for f in folders if not f.is_dir()]
+        seen = self._scan(folders)
         kept: dict[str, dict[str, Any]] = {}
         for i, path in enumerate(plan.replaces):
             if path.is_file():
@@ -100,12 +100,14 @@ class Journal:
             result = run()
         except BaseException as exc:
             error = exc
-        created, replaced = {}, {}
+        created, replaced, removed = {}, {}, {}
         planned = {str(p) for p in plan.writes}
-        after = self._scan(out_dir)
-        for path in sorted(planned | set(after)):
+        after = self._scan(folders)
+        for path in sorted(planned | set(after) | set(kept)):
             p = Path(path)
             if not p.is_file():
+                if path in kept:
+                    removed[path] = {"before": kept[path]["sha256"], "copy": kept[path]["copy"]}
                 continue
             if path in kept:
                 digest = file_sha256(p)
@@ -113,12 +115,12 @@ class Journal:
                     replaced[path] = {"before": kept[path]["sha256"], "after": digest, "copy": kept[path]["copy"]}
             elif path not in seen:
                 created[path] = file_sha256(p)
-        unplanned = sorted(set(created) - planned)
-        if error is None or created or replaced:
+        within = [f"{f}{os.sep}" for f in plan.folders]
+        unplanned = sorted(p for p in created if p not in planned and not p.startswith(tuple(within)))
+        if error is None or created or replaced or removed:
             self._append({"op": "action", "id": action_id, "tool": plan.tool, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                           "arguments": plan.arguments, "created": created, "replaced": replaced,
-                          "unplanned": unplanned,
-                          "dirs": [] if folder_existed or out_dir is None else [str(out_dir)],
+                          "removed": removed, "unplanned": unplanned, "dirs": new_dirs,
                           **({"error": f"{type(error).__name__}: {error}"} if error is not None else {})})
         else:
             shutil.rmtree(self._store(action_id, ""), ignore_errors=True)
@@ -128,11 +130,9 @@ class Journal:
             raise error
         return action_id, result
 
-    def _scan(self, folder: Path | None) -> set[str]:
-        """Every file under ``folder`` except the journal's own folder."""
-        if folder is None or not folder.is_dir():
-            return set()
-        return {str(p) for p in folder.rglob("*")
+    def _scan(self, folders: list[Path]) -> set[str]:
+        """Every file under ``folders`` except the journal's own folder."""
+        return {str(p) for folder in folders if folder.is_dir() for p in folder.rglob("*")
                 if p.is_file() and FOLDER not in p.relative_to(folder).parts and p != self.path}
 
     # -- undo / redo -------------------------------------------------------------------------------------
@@ -178,6 +178,8 @@ class Journal:
             self._expect(path, digest)
         for path, rec in action["replaced"].items():
             self._expect(path, rec["after"])
+        for path in action.get("removed", {}):
+            self._expect(path, None)
         after = self._store(action["id"], "after")
         after.mkdir(parents=True, exist_ok=True)
         moved = []
@@ -188,11 +190,15 @@ class Journal:
             shutil.copy2(path, after / f"r{i:06d}")
             shutil.copy2(self.folder / rec["copy"], path)
             self._expect(path, rec["before"])
-        for folder in action.get("dirs", []):
+        for path, rec in action.get("removed", {}).items():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.folder / rec["copy"], path)
+            self._expect(path, rec["before"])
+        for folder in sorted(action.get("dirs", []), key=len, reverse=True):
             _remove_empty(Path(folder))
         self._append({"op": "undo", "id": action["id"], "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         return {"undone": action["id"], "tool": action["tool"], "removed": moved,
-                "restored": sorted(action["replaced"])}
+                "restored": sorted([*action["replaced"], *action.get("removed", {})])}
 
     def redo(self, action_id: int | None = None) -> dict[str, Any]:
         """Re-apply an undone action (the most recently undone, or ``action_id``) from its stored after-state."""
@@ -201,7 +207,11 @@ class Journal:
             self._expect(path, None)
         for path, rec in action["replaced"].items():
             self._expect(path, rec["before"])
+        for path, rec in action.get("removed", {}).items():
+            self._expect(path, rec["before"])
         after = self._store(action["id"], "after")
+        for path in action.get("removed", {}):
+            os.unlink(path)
         for i, path in enumerate(sorted(action["created"])):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(after / f"c{i:06d}", path)
@@ -211,7 +221,7 @@ class Journal:
             self._expect(path, rec["after"])
         self._append({"op": "redo", "id": action["id"], "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         return {"redone": action["id"], "tool": action["tool"], "created": sorted(action["created"]),
-                "replaced": sorted(action["replaced"])}
+                "replaced": sorted(action["replaced"]), "removed": sorted(action.get("removed", {}))}
 
 
 def _remove_empty(folder: Path) -> None:

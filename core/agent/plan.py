@@ -2,7 +2,11 @@
 
 A :class:`Plan` lists the files a call reads, the files it writes (every
 one: outputs and the manifest), those of them that exist now (``replaces``)
-and the frame count. Its ``token`` is a hash of the tool, the checked
+and the frame count. A call whose files depend on what it finds (a
+restoration project's stages, a dataset's kept frames, a validation's
+baselines) also names the ``folders`` it writes within: every file in them
+may be written, replaced or removed, so every one that exists now is in
+``replaces`` (kept aside for undo). Its ``token`` is a hash of the tool, the checked
 arguments, the files written and the size and modification time of the
 files replaced: the same call on an unchanged folder gives the same token
 (after a server restart too), and a token stops confirming as soon as the
@@ -21,6 +25,14 @@ from typing import Any
 
 from core.params import config_hash
 
+#: The agent's own folder (journal, tasks, undo copies) wherever it lies: never part of a call's files.
+FOLDER = ".reelkit"
+
+
+def _bookkeeping(rel: Path) -> bool:
+    """A path (relative to a folder a call writes within) that is the agent's own or a job's lock."""
+    return FOLDER in rel.parts or rel.suffix == ".lock"
+
 #: Arguments that steer the call, not the work: left out of the token.
 CONTROL_ARGUMENTS = ("plan_only", "confirm", "background")
 
@@ -37,11 +49,21 @@ class Plan:
     output_dir: Path | None = None
     note: str = ""
     confirm_reasons: list[str] = dataclasses.field(default_factory=list)
+    #: Folders the call writes within, beyond the files in ``writes`` (see the module).
+    folders: list[Path] = dataclasses.field(default_factory=list)
+    #: Why the call needs confirming besides force and frames (training...), given by the tool.
+    long_reasons: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def replaces(self) -> list[Path]:
-        """The files written that exist now (kept as they are when resumed; moved aside for undo)."""
-        return [p for p in self.writes if os.path.lexists(p)]
+        """The files written that exist now, and every file now in :attr:`folders` (kept as they are when
+        resumed; copied aside for undo)."""
+        out = [p for p in self.writes if os.path.lexists(p)]
+        listed = set(out)
+        for folder in self.folders:
+            out += [p for p in sorted(folder.rglob("*")) if p not in listed and p.is_file()
+                    and not _bookkeeping(p.relative_to(folder))]
+        return out
 
     @property
     def creates(self) -> list[Path]:
@@ -55,6 +77,7 @@ class Plan:
             self.confirm_reasons.append(f"force replaces {len(replaced)} existing file(s)")
         if self.frames > confirm_frames:
             self.confirm_reasons.append(f"{self.frames} frames is more than {confirm_frames}")
+        self.confirm_reasons += self.long_reasons
 
     @property
     def token(self) -> str:
@@ -64,13 +87,14 @@ class Plan:
             state[str(p)] = [st.st_size, st.st_mtime_ns]
         args = {k: v for k, v in self.arguments.items() if k not in CONTROL_ARGUMENTS}
         return config_hash({"tool": self.tool, "arguments": args, "writes": [str(p) for p in self.writes],
-                            "replaces": state})[:16]
+                            "within": [str(p) for p in self.folders], "replaces": state})[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tool": self.tool,
             "reads": [str(p) for p in self.reads],
             "writes": [str(p) for p in self.writes],
+            "writes_within": [str(p) for p in self.folders],
             "replaces": [str(p) for p in self.replaces],
             "frames": self.frames,
             "output_dir": None if self.output_dir is None else str(self.output_dir),

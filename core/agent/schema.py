@@ -42,8 +42,17 @@ class FieldError(ParameterError):
         return {"type": type(self).__name__, "code": self.code, "field": self.field, "message": str(self)}
 
 
+class ListParam(Param):
+    """A parameter that takes one or more strings: a JSON array here, a repeated option on the CLI
+    (``reelkit dataset run A.mov B.mov``, ``--candidate ml=... --candidate lut=...``). Its default is
+    ``None`` (no item)."""
+
+
 def param_schema(p: Param) -> dict[str, Any]:
     """The JSON Schema property of one parameter."""
+    if isinstance(p, ListParam):
+        return {"type": "array", "items": {"type": "string"}, "minItems": 1, "title": p.title,
+                "description": p.help}
     out: dict[str, Any] = {"type": JSON_TYPES[p.kind], "title": p.title, "description": p.help}
     if p.default is not None:
         out["default"] = p.default
@@ -81,6 +90,10 @@ def check_value(p: Param, value: Any) -> Any:
     """``value`` checked against ``p``: JSON type first, then range and choices (:meth:`Param.coerce`)."""
     if value is None and p.default is None:
         return None
+    if isinstance(p, ListParam):
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise FieldError(p.name, f"expected a non-empty array of strings, got {value!r}", code="wrong_type")
+        return list(value)
     if not _json_type_ok(p, value):
         raise FieldError(p.name, f"expected {JSON_TYPES[p.kind]}, got {type(value).__name__} {value!r}",
                          code="wrong_type")

@@ -1,4 +1,5 @@
-"""``reelkit mcp``: the :class:`~core.agent.service.Agent` served over the Model Context Protocol (stdio).
+"""``reelkit mcp``: the :class:`~core.agent.service.Agent` served over the Model Context Protocol (stdio, or
+streamable HTTP on 127.0.0.1 with ``--http PORT``).
 
 Written against the MCP Python SDK 1.x low-level server (``mcp>=1.30,<2``,
 the ``mcp`` extra): tools are listed with the input schemas the agent
@@ -10,6 +11,12 @@ relative to the first root, or absolute inside a root) read as JSON.
 
 stdout carries the protocol only: the process's own stdout (Python's and
 the C libraries') is pointed at stderr while the server runs.
+
+Over HTTP (:func:`serve_http`) the endpoint is ``http://127.0.0.1:PORT/mcp``
+(the SDK's streamable HTTP session manager): the socket is bound to the
+loopback interface only, and requests whose ``Host`` or ``Origin`` header
+names another host are refused (DNS rebinding), so only programs on this
+machine reach it.
 """
 
 from __future__ import annotations
@@ -78,6 +85,44 @@ def build_server(agent: Agent):
         return json.dumps(data, indent=2, default=str)
 
     return server
+
+
+#: The one address the HTTP transport listens on, and its endpoint's path.
+HOST = "127.0.0.1"
+ENDPOINT = "/mcp"
+
+
+def serve_http(roots: Iterable[str | os.PathLike], port: int, *, confirm_frames: int = CONFIRM_FRAMES) -> None:
+    """Serve over streamable HTTP at ``http://127.0.0.1:PORT/mcp`` until interrupted (Ctrl-C, SIGTERM)."""
+    import contextlib
+
+    agent = Agent(roots, confirm_frames=confirm_frames)
+    server = build_server(agent)
+    import uvicorn
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    local = [f"{h}:{port}" for h in (HOST, "localhost")]
+    manager = StreamableHTTPSessionManager(server, security_settings=TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=local, allowed_origins=[f"http://{h}" for h in local]))
+
+    class Endpoint:
+        """The session manager as an ASGI app (a class: Starlette takes a plain function for a request handler)."""
+
+        async def __call__(self, scope, receive, send) -> None:
+            await manager.handle_request(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async with manager.run():
+            print(f"reelkit mcp: serving {', '.join(map(str, agent.roots.roots))} on http://{HOST}:{port}{ENDPOINT}",
+                  file=sys.stderr, flush=True)
+            yield
+
+    app = Starlette(routes=[Route(ENDPOINT, Endpoint(), methods=["GET", "POST", "DELETE"])], lifespan=lifespan)
+    uvicorn.run(app, host=HOST, port=int(port), log_level="warning", lifespan="on")
 
 
 def serve(roots: Iterable[str | os.PathLike], *, confirm_frames: int = CONFIRM_FRAMES) -> None:

@@ -78,10 +78,10 @@ class Agent:
         if name in ("task_status", "task_cancel"):
             values = check_arguments({"id": TASK_ID}, arguments, ["id"] if name == "task_cancel" else [])
             if name == "task_cancel":
-                return self.tasks.cancel(values["id"]).to_dict()
+                return self.tasks.status(self.tasks.cancel(values["id"]))
             if values["id"] is None:
-                return {"tasks": [t.to_dict() for t in self.tasks.all()]}
-            return self.tasks.get(values["id"]).to_dict()
+                return {"tasks": [self.tasks.status(t, lines=0) for t in self.tasks.all()]}
+            return self.tasks.status(self.tasks.get(values["id"]))
         if name == "journal":
             check_arguments({}, arguments)
             return {"journal": str(self.journal.path), "actions": self.journal.actions()}
@@ -93,12 +93,16 @@ class Agent:
         values = check_arguments(tool.by_name, arguments, tool.required)
         for field, kind in tool.paths.items():
             if kind in ("read", "write") and values.get(field) is not None:
-                self.roots.path(field, values[field])
+                value = values[field]
+                self.roots.check(field, value if isinstance(value, list) else [value])
         if not tool.writes:
             return tool.run(values, given, self.roots)
         plan = tool.plan(values, given, self.roots)
-        self.roots.check("input", plan.reads)
-        self.roots.check("output" if values.get("output") else "output_dir", plan.writes)
+        fields = {kind: next(f for f, k in tool.paths.items() if k == kind) for kind in ("read", "write")
+                  if kind in tool.paths.values()}
+        self.roots.check(fields.get("read", "input"), plan.reads)
+        self.roots.check("output" if values.get("output") else fields.get("write", "output_dir"),
+                         [*plan.writes, *plan.folders])
         plan.judge(confirm_frames=self.confirm_frames)
         if values["plan_only"]:
             return {"plan": plan.to_dict()}
@@ -111,7 +115,7 @@ class Agent:
                              "the files it replaces changed since it was planned; plan it again",
                              code="token_mismatch")
         planned = plan.to_dict()  # as it stood before the run
-        if values["background"]:
+        if values.get("background"):
             task = self.tasks.start(name, lambda progress: self.journal.record(
                 plan, lambda: tool.run(values, given, self.roots, progress)))
             return {"task": task.id, "plan": planned}

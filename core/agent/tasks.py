@@ -5,7 +5,10 @@ returns a task id at once. The task follows the job's own progress
 (frames done of frames), and :meth:`Tasks.cancel` stops it after the frame
 in hand: the job's manifest then records the frames done (status
 ``failed``), so the same call again resumes them (:func:`core.jobs.run_frame_job`).
-Each task's state is kept in ``<root>/.reelkit/tasks/<id>.json``; a task
+A staged call (a restoration project, a dataset) reports its stage too
+(``note``). Each task's state is kept in ``<root>/.reelkit/tasks/<id>.json``
+and its log (one line per stage change, per second of progress at most, and
+the end) in ``<id>.log``, whose last lines :meth:`Tasks.status` returns; a task
 still ``running`` there when a new server starts was cut off with the old
 one and reads as ``interrupted`` (run the same call again to resume it).
 """
@@ -25,6 +28,8 @@ from core.agent.schema import FieldError
 from core.errors import ReelkitError
 
 FORMAT = "reelkit.agent.task/1"
+#: Lines of a task's log that :meth:`Tasks.status` returns.
+LOG_TAIL = 20
 
 
 class TaskCancelled(ReelkitError):
@@ -39,6 +44,8 @@ class Task:
     done: int = 0
     total: int | None = None
     frame: int | None = None
+    #: what the task is doing now (a staged call's stage)
+    note: str | None = None
     action: int | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
@@ -61,6 +68,17 @@ class Tasks:
 
     def _path(self, task_id: int) -> Path:
         return self.folder / f"{task_id}.json"
+
+    def _log(self, task: Task, line: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"{task.id}.log", "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+    def status(self, task: Task, lines: int = LOG_TAIL) -> dict[str, Any]:
+        """The task as JSON with the last ``lines`` lines of its log (``log_tail``)."""
+        log = self.folder / f"{task.id}.log"
+        tail = log.read_text("utf-8").splitlines()[-lines:] if log.is_file() else []
+        return {**task.to_dict(), "log_tail": tail}
 
     def _save(self, task: Task) -> None:
         from core.io.atomic import write_text_atomic
@@ -90,10 +108,17 @@ class Tasks:
     def start(self, tool: str, work: Callable[[Callable[..., None]], tuple[int, dict[str, Any]]]) -> Task:
         """Run ``work(progress)`` (returns (journal action id, result)) in a thread; the task as it starts."""
 
-        def progress(done: int, total: int, frame=None) -> None:
-            task.done, task.total, task.frame = done, total, frame
+        last = {"note": None, "time": 0.0}
+
+        def progress(done: int, total: int, frame=None, note: str | None = None) -> None:
+            task.done, task.total, task.frame, task.note = done, total, frame, note
             self._save(task)
-            if cancel.is_set() and done < total:
+            now = time.monotonic()
+            if note != last["note"] or now - last["time"] >= 1.0 or done == total:
+                self._log(task, f"{note + ': ' if note else ''}{done}/{total or '?'}"
+                          f"{'' if frame is None else f' (frame {frame})'}")
+                last.update(note=note, time=now)
+            if cancel.is_set() and (not total or done < total):
                 raise TaskCancelled(f"task {task_id} cancelled after {done} of {total} frame(s)")
 
         def main() -> None:
@@ -106,6 +131,7 @@ class Tasks:
                 task.state, task.error = "failed", f"{type(exc).__name__}: {exc}"
             task.finished = time.time()
             self._save(task)
+            self._log(task, task.state + (f": {task.error}" if task.error else ""))
 
         with self._lock:
             task_id = 1 + max((t.id for t in self.all()), default=0)

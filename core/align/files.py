@@ -52,7 +52,7 @@ from core.align.model import WORKING_COLORSPACE, align
 from core.align.params import ALIGN_PARAMS
 from core.errors import ImageError, ImageReadError, ParameterError, SequenceError
 from core.formats import FORMATS
-from core.io import COMPRESSIONS, PIXEL_TYPES
+from core.io import EXR_OUTPUT_PARAMS
 from core.jobs import FrameTask, ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
@@ -66,9 +66,7 @@ DATA_COLORSPACE = "raw"
 ALIGN_OUTPUT_PARAMS = ParamSet(
     "align_output",
     [
-        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
-        Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
-              label="EXR compression"),
+        *EXR_OUTPUT_PARAMS,
         Param("report", bool, True, "write a before/after PNG per frame into report/", label="Report images"),
     ],
 )
@@ -110,8 +108,11 @@ def align_output(folder: str | os.PathLike, kind: str, frame: int | None) -> Pat
     return Path(folder) / sub / name
 
 
-def _plan(source: str, reference: str, out_dir: Path, frames: str | None, report: bool,
-          pairs: Mapping[int, int | None] | None = None) -> list[FrameTask]:
+def plan_align_tasks(source: str, reference: str, out_dir: Path, frames: str | None, report: bool,
+                     pairs: Mapping[int, int | None] | None = None) -> list[FrameTask]:
+    """The frames :func:`align_files` aligns, one :class:`~core.jobs.FrameTask` each (source + reference in;
+    aligned reference, mask, residual and, with ``report``, the report PNG out), checked before any work:
+    a file/sequence mismatch, a missing reference frame or an output that is an input raise."""
     from core import io
 
     seq = bool(frames) or io.is_sequence_pattern(source) or io.is_video_file(source)
@@ -239,8 +240,16 @@ def _write_report(manifest: Manifest) -> Path:
     writer = csv.DictWriter(buf, fieldnames=REPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(report_rows(manifest))
-    name = "report" + manifest.path.name[len("manifest"):-len(".json")] + ".csv"
-    return write_text_atomic(manifest.output_dir / name, buf.getvalue(), overwrite=True)
+    return write_text_atomic(manifest.output_dir / report_name(manifest.data["frame_range"]), buf.getvalue(),
+                             overwrite=True)
+
+
+def report_name(frame_range: str | None = None) -> str:
+    """The name of the CSV report of a job over ``frame_range``, beside its manifest (``report.csv``,
+    ``report.frames-1001-1010.csv``)."""
+    from core.manifest import manifest_name
+
+    return "report" + manifest_name(frame_range)[len("manifest"):-len(".json")] + ".csv"
 
 
 def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str | os.PathLike,
@@ -275,7 +284,7 @@ def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str 
               "reference_colorspace": colorspace_option(reference_colorspace, name="reference_colorspace")}
     out_dir = Path(output_dir)
     table = None if pairs is None else {int(k): (None if v is None else int(v)) for k, v in pairs.items()}
-    tasks = _plan(str(source_pattern), str(reference_pattern), out_dir, frames, values["report"], table)
+    tasks = plan_align_tasks(str(source_pattern), str(reference_pattern), out_dir, frames, values["report"], table)
     config = {"source": str(source_pattern), "reference": str(reference_pattern), "params": values,
               "record_format": RECORD_FORMAT}
     if table is not None:

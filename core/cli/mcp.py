@@ -1,4 +1,5 @@
-"""``reelkit mcp --root DIR [--root DIR2]``: serve reelkit's tools to an assistant over MCP (stdio)."""
+"""``reelkit mcp --root DIR [--root DIR2] [--http PORT]``: serve reelkit's tools to an assistant over MCP (stdio,
+or streamable HTTP on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,19 @@ def add_parser(sub) -> None:
                    "first, which also holds the journal (.reelkit/journal.jsonl)")
     p.add_argument("--confirm-frames", type=int, default=CONFIRM_FRAMES, metavar="N",
                    help=f"calls making more than N frames need the plan's token (default {CONFIRM_FRAMES})")
+    p.add_argument("--http", type=int, metavar="PORT",
+                   help="serve streamable HTTP at http://127.0.0.1:PORT/mcp (this machine only) instead of stdio")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from core.agent.server import serve
+    from core.agent.server import serve, serve_http
+    from core.errors import ParameterError
 
-    serve(args.root, confirm_frames=args.confirm_frames)
+    if args.http is None:
+        serve(args.root, confirm_frames=args.confirm_frames)
+    elif not 1 <= args.http <= 65535:
+        raise ParameterError(f"--http {args.http}: expected a port number 1..65535")
+    else:
+        serve_http(args.root, args.http, confirm_frames=args.confirm_frames)
     return 0

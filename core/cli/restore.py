@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     from core.cli.main import add_colorspace_options
+    from core.pipeline.project import INIT_PARAMS, RUN_PARAMS
 
     p = sub.add_parser("restore", help="the five-stage restoration project: init, run, status",
                        description="Create a restoration project (degraded source + reference), run its five "
@@ -19,8 +20,7 @@ def add_parser(sub) -> None:
     i.add_argument("--source", required=True, help="degraded scan: sequence pattern (scan.####.exr), one file of it, "
                    "or a video (frames numbered from 0)")
     i.add_argument("--reference", required=True, help="reference transfer: sequence pattern, one file of it, or a video")
-    i.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    i.add_argument("--steps", type=int, default=None, help="training steps (default: the project default)")
+    INIT_PARAMS.add_arguments(i)
     i.add_argument("--force", action="store_true", help="replace an existing project.json (stage folders stay)")
     add_colorspace_options(i, writes=False, reference=True)
     i.set_defaults(func=run_init)
@@ -29,9 +29,7 @@ def add_parser(sub) -> None:
                         description="Run stages in order. Done stages are skipped, failed or interrupted ones "
                         "resume, stale ones (parameters or inputs changed) are redone.")
     r.add_argument("project", help="project folder")
-    r.add_argument("--stages", default="1-5", help="stages to run: 1-5, 3, 2-4, 1,3 (default 1-5)")
-    r.add_argument("--method", help="what stage 4 renders, saved in project.json: ml (the model), a baseline "
-                   "(grade_lut3d, dust_bust+grade_lut3d, ...), source, or winner (stage 5's recommendation)")
+    RUN_PARAMS.add_arguments(r)
     r.add_argument("--force", action="store_true", help="redo the chosen stages even when done")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     r.set_defaults(func=run_run)
@@ -44,10 +42,11 @@ def add_parser(sub) -> None:
 
 def run_init(args) -> int:
     from core.cli.main import colorspace_values
-    from core.pipeline.project import init_project
+    from core.pipeline.project import INIT_PARAMS, init_project
 
-    params = {"training": {"steps": args.steps}} if args.steps is not None else None
-    project = init_project(args.project, source=args.source, reference=args.reference, seed=args.seed,
+    values = INIT_PARAMS.from_namespace(args)
+    params = {"training": {"steps": values["steps"]}} if values["steps"] is not None else None
+    project = init_project(args.project, source=args.source, reference=args.reference, seed=values["seed"],
                            params=params, force=args.force, **colorspace_values(args))
     print(f"project {project.path}: source {project.source}, reference {project.reference}; "
           f"next: reelkit restore run {args.project}")
@@ -88,17 +87,19 @@ class _Bars:
 
 def run_run(args) -> int:
     from core.errors import ParameterError
-    from core.pipeline.project import parse_stages, run_project, set_render_method
+    from core.pipeline.project import RUN_PARAMS, parse_stages, run_project, set_render_method
 
-    if args.method is not None:
-        if 4 not in parse_stages(args.stages):
-            raise ParameterError(f"--method sets what stage 4 renders: include stage 4 in --stages (got {args.stages})")
-        method = set_render_method(args.project, args.method)
+    values = RUN_PARAMS.from_namespace(args)
+    if values["method"] is not None:
+        if 4 not in parse_stages(values["stages"]):
+            raise ParameterError(f"--method sets what stage 4 renders: include stage 4 in --stages "
+                                 f"(got {values['stages']})")
+        method = set_render_method(args.project, values["method"])
         if not args.quiet:
             print(f"stage 4 renders: {method}")
     bars = _Bars(args.quiet)
     try:
-        status = run_project(args.project, args.stages, force=args.force, progress=bars)
+        status = run_project(args.project, values["stages"], force=args.force, progress=bars)
     finally:
         bars.close()
     if not args.quiet:

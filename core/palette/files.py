@@ -89,12 +89,8 @@ def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params
     input_colorspace = io.colorspace_option(input_colorspace, name="input_colorspace")
     threshold = STABILITY_PARAMS.resolve({"stability_threshold": stability_threshold})["stability_threshold"]
     out_dir = Path(output_dir)
-    pattern = io.sequence_pattern(input_path) if not io.is_video_file(input_path) and (
-        frames or io.is_sequence_pattern(input_path)) else None
-    source = pattern or input_path
-    # the pack and its sidecar are the frame's outputs too: resumed, checked and never replaced unowned like it
-    tasks = [t._replace(extra_targets=(pack_path(t.target), pack_path(t.target).with_suffix(".json")))
-             for t in plan_frame_files(input_path, str(out_dir / _stem_pattern(source)), frames=frames)]
+    source = _source(input_path, frames)
+    tasks = encode_tasks(input_path, out_dir, frames)
     config = {"input": str(input_path), "params": values, "stability_threshold": threshold}
     if input_colorspace is not None:  # only when set: earlier jobs keep their hash and resume
         config["input_colorspace"] = input_colorspace
@@ -115,6 +111,24 @@ def encode_files(input_path: str, *, output_dir: str | os.PathLike = ".", params
     manifest.set("stability", _stability(manifest.data["frames"], threshold))
     manifest.save()
     return manifest
+
+
+def _source(input_path: str, frames: str | None) -> str:
+    """The input as a sequence pattern when it is one (or one file of one, with ``frames``), else as given."""
+    from core import io
+
+    pattern = io.sequence_pattern(input_path) if not io.is_video_file(input_path) and (
+        frames or io.is_sequence_pattern(input_path)) else None
+    return pattern or input_path
+
+
+def encode_tasks(input_path: str, output_dir: str | os.PathLike, frames: str | None = None) -> list[FrameTask]:
+    """The frames :func:`encode_files` encodes, one :class:`~core.jobs.FrameTask` each: the palette EXR
+    ``<stem>.####.exr`` plus its pack and the pack's sidecar (:func:`pack_path`) as the frame's outputs."""
+    # the pack and its sidecar are the frame's outputs too: resumed, checked and never replaced unowned like it
+    return [t._replace(extra_targets=(pack_path(t.target), pack_path(t.target).with_suffix(".json")))
+            for t in plan_frame_files(input_path, str(Path(output_dir) / _stem_pattern(_source(input_path, frames))),
+                                      frames=frames)]
 
 
 def pack_path(target: str | os.PathLike) -> Path:

@@ -64,7 +64,8 @@ from typing import Any
 from core.errors import ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
 from core.formats import FORMATS
 from core.io.jsonfile import read_json_object
-from core.params import config_hash
+from core.jobs import StageProgressFn
+from core.params import Param, ParamSet, config_hash
 
 #: ``project.json``'s format, ``reelkit.project/1`` (:mod:`core.formats`).
 FORMAT = FORMATS["reelkit.project"]
@@ -141,9 +142,17 @@ ML_METHOD = "ml"
 #: Stage 5's name for stage 4's render when it rendered the source unchanged (``source`` is taken).
 RENDERED_SOURCE = "render"
 
-#: ``progress(stage, done, total, info)``: stage number, units done of total (0: unknown), a short text.
-ProgressFn = Callable[[int, int, int, str], None]
-
+#: Options of ``reelkit restore init`` besides the project folder and its inputs (CLI options, MCP tool).
+INIT_PARAMS = ParamSet("restore_init", [
+    Param("seed", int, 0, "seed of every random choice", minimum=0, maximum=2**31 - 1),
+    Param("steps", int, None, "training steps (default: the project default)", minimum=1),
+])
+#: Options of ``reelkit restore run`` besides the project folder (CLI options, MCP tool).
+RUN_PARAMS = ParamSet("restore_run", [
+    Param("stages", str, "1-5", "stages to run: 1-5, 3, 2-4, 1,3"),
+    Param("method", str, None, "what stage 4 renders, saved in project.json: ml (the model), a baseline "
+          "(grade_lut3d, dust_bust+grade_lut3d, ...), source, or winner (stage 5's recommendation)"),
+])
 
 class StageError(ReelkitError, RuntimeError):
     """A stage cannot run (an earlier stage is not done) or produced nothing usable."""
@@ -322,10 +331,8 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
 
     spaces = {"source": colorspace_option(input_colorspace, name="input_colorspace"),
               "reference": colorspace_option(reference_colorspace, name="reference_colorspace")}
-    src = _sequence(source, "source")
-    ref = _sequence(reference, "reference")
-    _check_sizes(src, "source", colorspace=spaces["source"])
-    _check_sizes(ref, "reference", colorspace=spaces["reference"])
+    src, ref = check_inputs(source, reference, source_colorspace=spaces["source"],
+                            reference_colorspace=spaces["reference"])
     params = dict(params or {})
     unknown = sorted(str(k) for k in params if k not in {s.key for s in STAGES})
     if unknown:
@@ -347,6 +354,18 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
                           "`reelkit restore run`: parameters, seeds, results.\n", overwrite=False)
     project.save()
     return project
+
+
+def check_inputs(source: str | os.PathLike, reference: str | os.PathLike, *, source_colorspace: str | None = None,
+                 reference_colorspace: str | None = None) -> tuple[str, str]:
+    """A project's source and reference as :func:`init_project` stores them (absolute sequence patterns or
+    video paths), checked: each non-empty, a sequence of one resolution (``*_colorspace``: canonical names,
+    ``None`` for auto)."""
+    src = _sequence(source, "source")
+    ref = _sequence(reference, "reference")
+    _check_sizes(src, "source", colorspace=source_colorspace)
+    _check_sizes(ref, "reference", colorspace=reference_colorspace)
+    return src, ref
 
 
 def _check_sizes(pattern: str, what: str, *, samples: int = 3, colorspace: str | None = None) -> None:
@@ -672,7 +691,7 @@ def parse_stages(spec: str | int | None) -> list[int]:
 
 
 def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, force: bool = False,
-                progress: ProgressFn | None = None) -> list[StageStatus]:
+                progress: StageProgressFn | None = None) -> list[StageStatus]:
     """Run the chosen stages in order, skipping those done; returns every stage's status afterwards.
 
     A stage runs when it is not done (not started, failed, stale) or when
@@ -716,7 +735,7 @@ def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, fo
 
 
 def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageStatus | None, *, force: bool,
-               progress: ProgressFn | None) -> None:
+               progress: StageProgressFn | None) -> None:
     from core.io.atomic import write_text_atomic
 
     folder = project.folder(stage)
