@@ -223,8 +223,14 @@ def render_input(group, frames: Iterable[int], temp_dir: str | os.PathLike, inpu
     Input 0 renders through ``Write_input`` to ``<node>.input.####.exr``;
     input i > 0 through ``Write_<label>`` to ``<node>.<label>.####.exr``
     (``label``: :func:`input_label`). The Write is enabled only while it
-    renders. A render error raises :class:`~core.errors.ImageWriteError`;
-    cancelling Nuke's render progress raises :class:`TaskCancelled`.
+    renders, at full resolution: a Write renders at the active scale, so
+    proxy mode is turned off for the render and back on after it (core works
+    on full-resolution frames; in proxy mode the result's Read scales them
+    down itself, as any Read without a proxy file does). The EXR keeps the
+    input's bbox as its data window and its format as the display window,
+    and core keeps both (:func:`core.io.job_window`). A render error raises
+    :class:`~core.errors.ImageWriteError`; cancelling Nuke's render progress
+    raises :class:`TaskCancelled`.
     """
     import nuke
 
@@ -238,6 +244,10 @@ def render_input(group, frames: Iterable[int], temp_dir: str | os.PathLike, inpu
     pattern = (Path(temp_dir) / f"{group.name()}.{label}.####.exr").as_posix()
     write["file"].setValue(pattern)
     write["disable"].setValue(False)
+    proxy = nuke.root().knob("proxy")
+    was_proxy = proxy is not None and bool(proxy.value())
+    if was_proxy:
+        proxy.setValue(False)
     try:
         for first, last, step in frame_runs(numbers):
             nuke.execute(write, first, last, step)
@@ -248,6 +258,8 @@ def render_input(group, frames: Iterable[int], temp_dir: str | os.PathLike, inpu
     finally:
         write["disable"].setValue(True)
         write["file"].setValue("")
+        if was_proxy:
+            proxy.setValue(True)
     up = group.input(input)
     return InputSequence(pattern=pattern, frames=numbers, origin="render", upstream=up.fullName(),
                          temp_dir=os.fspath(temp_dir))

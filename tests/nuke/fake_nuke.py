@@ -726,7 +726,8 @@ def root():
     if _root is None:
         _root = Node("Root", "root", 0)
         for name, factory, value in (("name", String_Knob, ""), ("first_frame", Int_Knob, 1),
-                                     ("last_frame", Int_Knob, 100), ("workingSpaceLUT", String_Knob, "linear")):
+                                     ("last_frame", Int_Knob, 100), ("workingSpaceLUT", String_Knob, "linear"),
+                                     ("proxy", Boolean_Knob, False)):
             knob = factory(name)
             knob._value = value
             _root.addKnob(knob)
@@ -907,6 +908,8 @@ def execute(nameOrNode, start=None, end=None, incr=None, views=None, continueOnE
         raise RuntimeError(f"{node.name()} is disabled")
     if not node["file"].value():
         raise RuntimeError(f"{node.name()}: no file name")
+    if root()["proxy"].value():  # Nuke renders a Write at the active scale: proxy pixels are not modelled
+        raise AttributeError("fake nuke does not model a render in proxy mode (the proxy-scale pixels)")
     for frame in range(int(start), int(end) + 1, int(incr or 1)):
         if _render_hook is not None:
             _render_hook(node, frame)
