@@ -486,6 +486,23 @@ NODES: tuple[NodeSpec, ...] = (
         ),
         color=0x5A8AA8FF,
     ),
+    NodeSpec(
+        name="ReelVision",
+        label="Vision",
+        tooltip="Analyse the input shot, one pass at a time (the Pass pulldown): motion vectors both ways in "
+                "Nuke's forward/backward channels with a consistency mask, a saliency map, a matte of the subject "
+                "(GrabCut from a box on the first frame, refined on the frame's edges and carried along the "
+                "flow), or depth from an ONNX model on disk. The node shows the plate with the pass in its "
+                "channels (forward.u/v, backward.u/v, matte.A, saliency.Y, depth.Z). Nothing is downloaded.",
+        params="core.vision.files:VISION_NODE_PARAMS",
+        knob_classes={"model": "File_Knob", "mask": "File_Knob"},
+        help={"box": "the matte's subject on the first frame: x,y,width,height in pixels from the top left"},
+        buttons=(
+            Button("analyse", "Analyse", "nuke_plugin.nodes.reel_vision.run",
+                   "Run the pass over the frames now, in the background (cancel from the progress bar)."),
+        ),
+        color=0x5AA88AFF,
+    ),
 )
 
 

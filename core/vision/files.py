@@ -73,6 +73,12 @@ VISION_PARAMS = ParamSet("vision", [
     Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
           label="EXR compression"),
 ])
+#: :data:`VISION_PARAMS` with the pass first: the ReelVision node's knobs (its pass pulldown).
+VISION_NODE_PARAMS = ParamSet("vision_node", [
+    Param("pass_name", str, "flow", "the analysis pass: flow (motion vectors), saliency, matte, depth (needs a "
+          "model)", choices=PASSES, label="Pass"),
+    *VISION_PARAMS,
+])
 #: Parameters that change how fast, not what: kept out of the resume hash.
 RUNTIME_ONLY = ("threads", "memory_share")
 
@@ -138,8 +144,8 @@ def vision_files(pass_name: str, input_pattern: str, *, output_dir: str | os.Pat
         raise ParameterError(f"pass {pass_name!r}: expected one of {', '.join(PASSES)}")
     values = VISION_PARAMS.resolve(params or {})
     input_colorspace = colorspace_option(input_colorspace, name="input_colorspace")
-    model = VISION_PARAMS["model"].value(values["model"])
-    box_text, mask_path = VISION_PARAMS["box"].value(values["box"]), VISION_PARAMS["mask"].value(values["mask"])
+    # unset: None (CLI) or an empty knob (Nuke)
+    model, box_text, mask_path = (VISION_PARAMS[k].value(values[k]) or None for k in ("model", "box", "mask"))
     box = parse_box(box_text) if box_text else None
     if pass_name == "matte" and model is None and box is None and mask_path is None:
         raise ParameterError("pass 'matte': give --box x,y,width,height or --mask FILE for the first frame "

@@ -22,7 +22,7 @@ def test_init_only_adds_the_gizmo_folder(nuke, gui):
 
 
 NODE_LABELS = ["Color Convert", "Spectrum Encode", "Degrade", "Align", "Validate", "Train", "Restore (model)",
-               "Generate"]
+               "Generate", "Vision"]
 
 
 def test_menu_and_toolbar_entries(started):
