@@ -12,7 +12,8 @@ def add_parser(sub) -> None:
         description="Train a small image-to-image network (CopyCat-style) on the selected pairs of a stage-1 "
         "pair manifest with stage 2's aligned references, or on clean frames degraded on the fly. Options "
         "given here override the config file, which overrides the preset. Re-running the same command "
-        "resumes from the newest checkpoint; --force starts over.",
+        "resumes from the newest checkpoint; --force starts over. Under torchrun --nproc_per_node N the "
+        "N processes train one model (DistributedDataParallel); rank 0 writes the outputs.",
     )
     p.add_argument("--config", help="training config (JSON, reelkit.train_config/1)")
     p.add_argument("--preset", help="training preset (colour_reference, spatial_gauge, ...)")
@@ -74,15 +75,18 @@ def run(args) -> int:
     from core.pipeline.project import with_alignment_folder
     from core.train import TrainConfig, train
 
+    from core.train.distributed import ranks_from_env
+
     spaces = colorspace_values(args)
     config = TrainConfig.from_dict(with_alignment_folder(build_config(args)))
-    with progress_bar("train", quiet=args.quiet, unit="step") as update:
+    quiet = args.quiet or not ranks_from_env().main  # under torchrun, rank 0 speaks for every process
+    with progress_bar("train", quiet=quiet, unit="step") as update:
         try:
             result = train(config, output_dir=args.output_dir, resume=not args.force,
                            progress=lambda step, steps, info: update(step, steps), **spaces)
         except OutputExistsError as exc:
             raise OutputExistsError(f"{exc} (reelkit train: --force starts over)") from None
-    if not args.quiet:
+    if not quiet:
         m = result.metrics
         resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""
         print(f"trained {result.steps} steps on {result.device}{resumed}: loss {m['loss_first']:.4g} -> "

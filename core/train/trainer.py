@@ -34,7 +34,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ import numpy as np
 
 from core.errors import OutputExistsError, ParameterError, ReelkitError, require
 from core.formats import FORMATS
+from core.jobs import ProgressFn
 from core.train.config import TrainConfig
 from core.train.data import Batch, PairDataset
 from core.train.schedule import lr_factor
@@ -83,10 +84,6 @@ class TrainProgress:
     def __str__(self) -> str:
         eta = "?" if self.eta_s is None else _hms(self.eta_s)
         return f"step {self.step}/{self.steps} loss {self.loss:.4g} lr {self.lr:.2e} ETA {eta}"
-
-
-#: ``progress(step, steps, info)``; raising from it stops training (that step is checkpointed for a resume).
-TrainProgressFn = Callable[[int, int, TrainProgress], None]
 
 
 @dataclasses.dataclass
@@ -257,9 +254,12 @@ def _load_initial(model, cfg: TrainConfig, device: str) -> dict[str, Any]:
     return record
 
 
-def _run_hash(config: TrainConfig, spaces: Mapping[str, str | None]) -> str:
-    """What a checkpoint must match to be resumed: the training config, and the data's stated colour spaces."""
+def _run_hash(config: TrainConfig, spaces: Mapping[str, str | None], world_size: int = 1) -> str:
+    """What a checkpoint must match to be resumed: the training config, the data's stated colour spaces and,
+    with several processes, their number (each draws its own crops)."""
     stated = {k: v for k, v in spaces.items() if v is not None}
+    if world_size > 1:
+        stated["world_size"] = world_size
     if not stated:  # nothing stated: the config's own hash, so earlier checkpoints resume
         return config.training_hash()
     from core.params import config_hash
@@ -365,7 +365,7 @@ def _preview(model, preview: Batch, config: TrainConfig, device: str) -> tuple[n
 
 
 def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, resume: bool = True,
-          progress: TrainProgressFn | None = None, input_colorspace: str | None = None,
+          progress: ProgressFn | None = None, input_colorspace: str | None = None,
           reference_colorspace: str | None = None) -> TrainResult:
     """Train an image-to-image network on degraded -> reference pairs; see the module for the files.
 
@@ -399,49 +399,87 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
     for missing data, :class:`~core.errors.ImageError` for unusable pixels,
     :class:`~core.errors.MissingDependencyError` without torch (the
     ``train`` extra), :class:`TrainingError` when the loss diverges.
-    """
-    from core.io.atomic import remove_stale_temps, write_text_atomic
-    from core.manifest import Manifest, file_sha256, refuse_escapes
-    from core.train.export import export_onnx, write_model_json
-    from core.train.losses import compute_loss
-    from core.train.report import loss_plot, write_loss_csv, write_png
 
+    Under ``torchrun --nproc_per_node N`` the processes train one model
+    with DistributedDataParallel (:mod:`core.train.distributed`): each rank
+    draws its own ``batch_size`` crops per step, rank 0 writes every file,
+    and the manifest's ``distributed`` entry records the world size and
+    that the ranks ended with equal weights.
+    """
     from core.io import colorspace_option
+    from core.train import distributed
 
     cfg = TrainConfig.from_dict(config)
     spaces = {"input_colorspace": colorspace_option(input_colorspace, name="input_colorspace"),
               "reference_colorspace": colorspace_option(reference_colorspace, name="reference_colorspace")}
-    torch = require("torch", "train")
+    require("torch", "train")
+
     out = Path(output_dir)
     device = resolve_device(cfg.device)
+    ranks = distributed.join(device)
+    try:
+        return _train(cfg, spaces, out, device, ranks, resume=resume, progress=progress)
+    finally:
+        distributed.leave(ranks)
+
+
+def _train(cfg: TrainConfig, spaces: dict[str, str | None], out: Path, device: str, ranks, *, resume: bool,
+           progress: ProgressFn | None) -> TrainResult:
+    """:func:`train` in one process of ``ranks`` (:mod:`core.train.distributed`): rank 0 writes every file."""
+    import torch
+
+    from core.io.atomic import remove_stale_temps, write_text_atomic
+    from core.manifest import Manifest, file_sha256, refuse_escapes
+    from core.train import distributed
+    from core.train.export import export_onnx, write_model_json
+    from core.train.losses import compute_loss
+    from core.train.report import loss_plot, write_loss_csv, write_png
+
+    main = ranks.main
     dataset = PairDataset.from_config(cfg.data, crop_size=cfg.crop_size, encoding=cfg.encoding,
                                       augment=cfg.augment, seed=cfg.seed, context_size=cfg.model.context,
                                       context_detail=cfg.model.context_detail, **spaces)
-    run_hash = _run_hash(cfg, spaces)
+    run_hash = _run_hash(cfg, spaces, ranks.world_size)
     files = {k: out / v for k, v in OUTPUT_FILES.items()}
     manifest = Manifest(out, "train", {"config": cfg.to_dict(), **{k: v for k, v in spaces.items() if v is not None}},
                         seed=cfg.seed)
     manifest.set("colorspaces", {"input": spaces["input_colorspace"] or "auto",
                                  "reference": spaces["reference_colorspace"] or "auto"})
-    # a model or loss table this folder's training did not make is never replaced (resume=False is --force)
-    manifest.refuse_foreign([p for k, p in files.items() if k != "manifest"], force=not resume)
-    refuse_escapes(out, [checkpoint_path(out, 0)])  # checkpoints/ is no link to elsewhere either
-    manifest.declare_outputs(p for k, p in files.items() if k != "manifest")  # saved before any is written
-    out.mkdir(parents=True, exist_ok=True)
-    state = _resume_state(cfg, out, device, run_hash) if resume else None
-    if not resume:
-        for _, old in list_checkpoints(out):
-            old.unlink()
-    data_hashes = {f: file_sha256(f) for f in dataset.input_files()}
-    for f, digest in data_hashes.items():
-        manifest.add_input(f, digest)
-    manifest.set("data", dataset.description)
-    manifest.set("device", device)
-    manifest.set("torch", torch.__version__)
-    manifest.save()  # holds the output's lock from here: temporary files a killed run left can go
-    checkpoints = [*range(cfg.checkpoint_every, cfg.steps + 1, cfg.checkpoint_every), cfg.steps]
-    remove_stale_temps([manifest.path, *files.values(), *(checkpoint_path(out, s) for s in checkpoints)])
-    write_text_atomic(files["config"], json.dumps(cfg.to_dict(), indent=2) + "\n", overwrite=True)
+    if ranks.active:
+        manifest.set("distributed", {**ranks.record(), "batch_size_per_rank": cfg.batch_size,
+                                     "batch_size": cfg.batch_size * ranks.world_size})
+    data_hashes: dict[str, str] = {}
+    state = failed = None
+    if main:  # rank 0 alone checks and claims the folder; the others wait for it to say it may go on
+        try:
+            # a model or loss table this folder's training did not make is never replaced (resume=False is --force)
+            manifest.refuse_foreign([p for k, p in files.items() if k != "manifest"], force=not resume)
+            refuse_escapes(out, [checkpoint_path(out, 0)])  # checkpoints/ is no link to elsewhere either
+            manifest.declare_outputs(p for k, p in files.items() if k != "manifest")  # saved before any is written
+            out.mkdir(parents=True, exist_ok=True)
+            state = _resume_state(cfg, out, device, run_hash) if resume else None
+            if not resume:
+                for _, old in list_checkpoints(out):
+                    old.unlink()
+            data_hashes = {f: file_sha256(f) for f in dataset.input_files()}
+            for f, digest in data_hashes.items():
+                manifest.add_input(f, digest)
+            manifest.set("data", dataset.description)
+            manifest.set("device", device)
+            manifest.set("torch", torch.__version__)
+            manifest.save()  # holds the output's lock from here: temporary files a killed run left can go
+            checkpoints = [*range(cfg.checkpoint_every, cfg.steps + 1, cfg.checkpoint_every), cfg.steps]
+            remove_stale_temps([manifest.path, *files.values(), *(checkpoint_path(out, s) for s in checkpoints)])
+            write_text_atomic(files["config"], json.dumps(cfg.to_dict(), indent=2) + "\n", overwrite=True)
+        except BaseException as exc:
+            failed = exc
+    if not distributed.all_ok(ranks, failed is None, device):
+        if failed is not None:
+            raise failed
+        raise distributed.DistributedError(f"rank {ranks.rank}: rank 0 could not start the training in {out} "
+                                           "(its message says why)")
+    if not main and resume:  # the checkpoint rank 0 resumes from (read once it has cleared the folder)
+        state = _resume_state(cfg, out, device, run_hash)
     t_start = time.perf_counter()
     stopped = False
     try:
@@ -449,6 +487,8 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
 
         with deterministic_session(device, seed=cfg.seed, threads=fixed_threads(cfg.threads)):
             model = cfg.model.build().to(device)
+            if ranks.active:  # the same weights on every rank (one seed); each rank's own stream afterwards
+                torch.manual_seed(distributed.rank_seed(cfg.seed, ranks.rank))
             opt, sched = make_optimizer(model, cfg)
             history: list[dict[str, Any]] = []
             start = 0
@@ -466,15 +506,22 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                 manifest.add_input(init["path"], init["sha256"])
                 manifest.set("init_from", init)
             manifest.set("resumed_from", start)
-            preview = dataset.preview(cfg.preview_crops)
+            net = model
+            if ranks.active:  # gradients averaged over the ranks
+                from torch.nn.parallel import DistributedDataParallel
+
+                net = DistributedDataParallel(model, device_ids=[torch.cuda.current_device()] if device == "cuda"
+                                              else None)
+            preview = dataset.preview(cfg.preview_crops) if main else None
             ckpt = checkpoint_path(out, start) if start else None
             model.train()
             t_loop = time.perf_counter()
             csv_written = time.monotonic()
             for step in range(start + 1, cfg.steps + 1):
-                x, y, m, ctx = _to_device(dataset.batch(step, cfg.batch_size), device)
-                loss, parts = compute_loss(forward(model, x, ctx), y, m, cfg.loss)
-                value = float(loss.detach())
+                x, y, m, ctx = _to_device(distributed.rank_batch(dataset, step, cfg.batch_size, ranks.rank), device)
+                loss, parts = compute_loss(forward(net, x, ctx), y, m, cfg.loss)
+                value, *means = distributed.mean_over_ranks(ranks, [float(loss.detach()), *parts.values()], device)
+                parts = dict(zip(parts, means))
                 if not math.isfinite(value):
                     raise TrainingError(f"step {step}: the loss is {value}; lower optim.lr (now {cfg.optim.lr}) or "
                                         "check the data for extreme values")
@@ -486,6 +533,8 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                 opt.step()
                 sched.step()
                 history.append({"step": step, "loss": value, **parts, "lr": lr})
+                if not main:
+                    continue
                 at_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
                 if at_checkpoint:
                     ckpt = _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints, run_hash)
@@ -507,11 +556,18 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
                             _save_checkpoint(out, step, cfg, model, opt, sched, history, cfg.keep_checkpoints, run_hash)
                             write_loss_csv(files["loss_csv"], history)
                         raise
-            sheet, preview_metrics = _preview(model, preview, cfg, device)
+            loop_s = time.perf_counter() - t_loop
+            difference = distributed.weights_difference(ranks, model, device)
+            sheet, preview_metrics = _preview(model, preview, cfg, device) if main else (None, {})
         losses = [h["loss"] for h in history]
         metrics = {"loss_first": float(np.mean(losses[:10])), "loss_last": float(np.mean(losses[-10:])),
                    **preview_metrics, "steps": cfg.steps, "resumed_from": start,
                    "seconds": round(time.perf_counter() - t_start, 3)}
+        if not main:
+            return TrainResult(out, cfg, device, cfg.steps, start, history, metrics, files, ckpt)
+        manifest.data["timings"]["loop_seconds"] = round(loop_s, 3)  # the optimiser steps alone (benchmarks)
+        if ranks.active:
+            manifest.data["distributed"]["max_weight_difference"] = difference
         write_loss_csv(files["loss_csv"], history)
         write_png(files["loss_png"], loss_plot(history, title=f"{cfg.name}: training loss"))
         write_png(files["contact_sheet"], sheet)
@@ -521,7 +577,8 @@ def train(config: TrainConfig | Mapping[str, Any], *, output_dir: str | Path, re
         write_model_json(cfg, files["onnx"], data=data_hashes, metrics=metrics, steps=cfg.steps,
                          weights=files["weights"])
     except BaseException:
-        manifest.finish("stopped" if stopped else "failed")
+        if main:
+            manifest.finish("stopped" if stopped else "failed")
         raise
     manifest.set("metrics", metrics)
     manifest.set("outputs", {k: p.name for k, p in files.items() if k != "manifest"}
