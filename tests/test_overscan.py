@@ -140,3 +140,18 @@ def test_infer_keeps_the_windows(tmp_path, photo, data_window):
     assert _windows(out) == (data_window, DISPLAY)
     want = Restorer(resolve_model("film_restore"), tile=0, threads=1).run(photo[:h, :w])
     np.testing.assert_allclose(io.read_image(out, window="data").pixels, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_data_window_outside_the_format_is_kept_for_exr_and_refused_for_png(tmp_path, photo):
+    """Issue 15 item 8: a data window entirely outside the display window was an all-black frame with exit 0.
+    EXR out keeps it (nothing of it is lost); PNG out, which has no windows, still refuses it in one line."""
+    from core.cli.main import main
+
+    away = [200, 100, 327, 179]  # 128x80 of data to the lower right of the 96x64 format
+    src = _write(tmp_path / "away.exr", photo, away)
+    assert main(["convert", src, "away.exr", "--to", "ACEScg", "--pixel-type", "float", "-o",
+                 str(tmp_path / "o"), "-q"]) == 0
+    assert _windows(tmp_path / "o" / "away.exr") == (away, DISPLAY)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "o" / "away.exr", window="data").pixels, photo)
+    assert main(["convert", src, "away.png", "--to", "srgb", "-o", str(tmp_path / "p"), "-q"]) == 1
+    assert not (tmp_path / "p" / "away.png").exists()
