@@ -254,8 +254,8 @@ def picture(path: Path) -> None:
              ("matte from the box", fit(shown))]
     tiles[4][1][...] = fit(cv2.rectangle(acescg_to_srgb_preview(astro), box[:2],
                                          (box[0] + box[2], box[1] + box[3]), (255, 200, 0), 3))
-    sheet = contact_sheet(tiles, cols=3, max_width=1200)
-    io.write_image(path, sheet.astype(np.float32) / 255.0, colorspace="srgb", overwrite=True)
+    sheet = contact_sheet(tiles, cols=3, max_width=1050)
+    io.write_image(path, sheet.astype(np.float32) / 255.0, colorspace="srgb", bit_depth=8, overwrite=True)
     print(f"wrote {path}")
 
 
