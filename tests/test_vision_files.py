@@ -44,17 +44,22 @@ def test_flow_is_written_in_nukes_motion_channels(tmp_path, capsys):
     assert "0 frame(s), 3 already done" in capsys.readouterr().out
 
 
-def test_matte_from_a_box_on_a_moving_shot_and_saliency(tmp_path):
+def moving_composite(folder) -> tuple[str, list[np.ndarray]]:
+    """The composite's subject moving 3 px right a frame over 3 frames: the sequence's pattern and each frame's
+    true matte."""
     img, truth = composite()
     frames = [ndimage.shift(img, (0, 3 * k, 0), order=3, mode="mirror").astype(np.float32) for k in range(3)]
-    pattern = sequence(tmp_path, frames)
+    return sequence(folder, frames), [ndimage.shift(truth.astype(np.float32), (0, 3 * k), order=1) >= 0.5
+                                      for k in range(3)]
+
+
+def test_matte_from_a_box_on_a_moving_shot_and_saliency(tmp_path):
+    pattern, truths = moving_composite(tmp_path)
     out = tmp_path / "mattes"
     assert main(["vision", "matte", pattern, "--frames", "1001-1003", "--box", "90,55,160,130",
                  "--output-dir", str(out), "-q"]) == 0
     for k in range(3):
-        m = io.read_image(out / f"plate.matte.{1001 + k}.exr").layers["matte"]
-        moved = ndimage.shift(truth.astype(np.float32), (0, 3 * k), order=1) >= 0.5
-        assert iou(m, moved) > 0.95
+        assert iou(io.read_image(out / f"plate.matte.{1001 + k}.exr").layers["matte"], truths[k]) > 0.95
     assert main(["vision", "saliency", str(tmp_path / "plate.1001.exr"), "--output-dir", str(tmp_path / "s"),
                  "-q"]) == 0
     s = io.read_image(tmp_path / "s" / "plate.1001.saliency.exr").layers["saliency"]
@@ -62,18 +67,15 @@ def test_matte_from_a_box_on_a_moving_shot_and_saliency(tmp_path):
 
 
 def test_matte_resumes_from_the_frame_written_before(tmp_path, capsys):
-    """Frames 1001-1002 first, then 1001-1003: frame 1003 starts from 1002's file (no box needed again)."""
-    img, truth = composite()
-    frames = [ndimage.shift(img, (0, 3 * k, 0), order=3, mode="mirror").astype(np.float32) for k in range(3)]
-    pattern = sequence(tmp_path, frames)
+    """Frames 1001-1002 first, then 1003 alone (with a wrong box): frame 1003 starts from 1002's file (no box needed again)."""
+    pattern, truths = moving_composite(tmp_path)
     out = tmp_path / "m"
     assert main(["vision", "matte", pattern, "--frames", "1001-1002", "--box", "90,55,160,130",
                  "--output-dir", str(out), "-q"]) == 0
     assert main(["vision", "matte", pattern, "--frames", "1003-1003", "--box", "0,0,10,10",
                  "--output-dir", str(out), "-q"]) == 0
     m = io.read_image(out / "plate.matte.1003.exr").layers["matte"]
-    moved = ndimage.shift(truth.astype(np.float32), (0, 6), order=1) >= 0.5
-    assert iou(m, moved) > 0.95  # from 1002's matte: the wrong box was not used
+    assert iou(m, truths[2]) > 0.95  # from 1002's matte: the wrong box was not used
 
 
 def test_depth_from_a_tiny_model(tmp_path):
