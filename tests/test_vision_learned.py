@@ -207,3 +207,25 @@ def test_one_session_and_no_frame_sized_allocation_after_the_first_frame(tmp_pat
     assert session.learned is learned and learned.frames_run == 5
     frame_bytes = 256 * 512 * 4
     assert max(peaks) < 0.05 * frame_bytes
+
+
+def test_reelkit_models_lists_and_verifies_vision_models(tmp_path, monkeypatch, capsys):
+    """`reelkit models list` shows the vision entries by id; `models verify` re-hashes their files and names a
+    changed one; `models verify ID` checks that model alone."""
+    from core.cli.main import main
+
+    data = identity(tmp_path / "id.onnx")
+    index(tmp_path, entry("id.onnx", data, id="depth_tiny"))
+    monkeypatch.setenv("REELKIT_MODEL_PATH", str(tmp_path))
+    assert main(["models", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["vision"] == [{"id": "depth_tiny", "task": "depth", "licence": "CC0-1.0", "folder": str(tmp_path),
+                                 "file": "id.onnx"}]
+    assert main(["models", "list"]) == 0
+    assert f"depth_tiny\tvision depth\t{tmp_path / 'id.onnx'}" in capsys.readouterr().out
+    assert main(["models", "verify", "depth_tiny"]) == 0
+    assert "1 file(s) checked, 0 problem(s)" in capsys.readouterr().err
+    identity(tmp_path / "id.onnx", size=(32, 32))  # another graph under the same name
+    assert main(["models", "verify", "depth_tiny", "-q"]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith(f"{tmp_path / 'id.onnx'}: sha256 ") and "does not match" in out[0]

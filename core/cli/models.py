@@ -15,7 +15,8 @@ def add_parser(sub) -> None:
     )
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     v = verbs.add_parser("list", help="every model found by name: name, version, folder (first on the path wins)",
-                         description="Print the search path, then one line per model: name, version, file.")
+                         description="Print the search path, then one line per model: name, version, file; then "
+                         "one per vision model (reelkit vision): id, 'vision TASK', file.")
     v.add_argument("--json", action="store_true", help="print the search path and the models as JSON")
     v.add_argument("--folder", help="list this model folder alone (check a folder before adding it to the path)")
     v.set_defaults(func=run_list)
@@ -38,15 +39,20 @@ def run_list(args) -> int:
 
     from core.infer.model import ModelError
     from core.infer.shipped import MODEL_PATH_ENV, available_models, model_path
+    from core.vision.learned import vision_models
 
     if args.folder is not None and not (Path(args.folder) / "manifest.json").is_file():
         raise ModelError(f"--folder {args.folder}: no manifest.json (a model folder lists its models in one)")
     path = [Path(args.folder)] if args.folder is not None else model_path()
     models = sorted(available_models(args.folder).items())
+    vision = sorted(vision_models(args.folder).items())
     if args.json:
         print(json.dumps({"path": [str(p) for p in path],
                           "models": [{"name": name, "version": entry.get("version"), "folder": str(folder),
-                                      "file": str(entry.get("file"))} for name, (folder, entry) in models]},
+                                      "file": str(entry.get("file"))} for name, (folder, entry) in models],
+                          "vision": [{"id": vid, "task": entry.get("task"), "licence": entry.get("licence"),
+                                      "folder": str(folder), "file": str(entry.get("file"))}
+                                     for vid, (folder, entry) in vision]},
                          indent=1))
         return 0
     print(f"folder {args.folder}:" if args.folder is not None else f"search path (${MODEL_PATH_ENV}, then shipped):")
@@ -54,6 +60,8 @@ def run_list(args) -> int:
         print(f"  {folder}" + ("" if (folder / "manifest.json").is_file() else "  (no manifest.json)"))
     for name, (folder, entry) in models:
         print(f"{name}\t{entry.get('version', '?')}\t{folder / str(entry.get('file'))}")
+    for vid, (folder, entry) in vision:  # reelkit vision's models (core.vision.learned), by id
+        print(f"{vid}\tvision {entry.get('task', '?')}\t{folder / str(entry.get('file'))}")
     return 0
 
 

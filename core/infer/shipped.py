@@ -52,17 +52,31 @@ def model_path() -> list[Path]:
     return out
 
 
-def _index(folder: Path) -> list[Mapping[str, Any]]:
+def _read_index(folder: Path) -> Mapping[str, Any] | None:
     path = folder / "manifest.json"
     if not path.is_file():
-        return []
+        return None
     try:
         doc = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: cannot read the model index ({exc})") from None
     if not isinstance(doc, Mapping) or doc.get("format") != INDEX_FORMAT or not isinstance(doc.get("models"), list):
         raise ModelError(f"{path}: not a model index ({INDEX_FORMAT} with a 'models' list)")
-    return [m for m in doc["models"] if isinstance(m, Mapping)]
+    if not isinstance(doc.get("vision", []), list):
+        raise ModelError(f"{path}: 'vision' must be a list of vision model entries")
+    return doc
+
+
+def _index(folder: Path) -> list[Mapping[str, Any]]:
+    doc = _read_index(folder)
+    return [] if doc is None else [m for m in doc["models"] if isinstance(m, Mapping)]
+
+
+def vision_index(folder: str | os.PathLike) -> list[Mapping[str, Any]]:
+    """The ``vision`` entries of ``folder``'s model index (:mod:`core.vision.learned` reads them); ``[]`` when
+    the folder has no index or the index no such list."""
+    doc = _read_index(Path(folder))
+    return [] if doc is None else [m for m in doc.get("vision", []) if isinstance(m, Mapping)]
 
 
 def _found(folder: str | os.PathLike | None) -> list[tuple[Path, Mapping[str, Any]]]:
@@ -132,28 +146,37 @@ def shipped_weights(name: str, folder: str | os.PathLike | None = None) -> tuple
     return path, digest
 
 
+def _vision_or_none(folder: Path) -> list[Mapping[str, Any]]:
+    try:
+        return vision_index(folder)
+    except ModelError:
+        return []
+
+
 def verify_models(name: str | None = None, folder: str | os.PathLike | None = None) -> tuple[int, list[str]]:
     """Re-hash the files of every model on the search path (or in ``folder`` alone; or of ``name``) against its
     manifest entry.
 
     Returns ``(files checked, problems)``: one line per unreadable index, missing file or sha256 mismatch,
-    naming the file. Every folder is checked, including models a folder earlier on the path hides.
+    naming the file. The index's ``vision`` entries (:mod:`core.vision.learned`) are checked too, ``name``
+    matching their ``id``. Every folder is checked, including models a folder earlier on the path hides.
     """
     from core.manifest import file_sha256
 
     if folder is not None and not (Path(folder) / "manifest.json").is_file():
         raise ModelError(f"{folder}: no manifest.json (a model folder lists its models in one)")
-    if name is not None:
+    folders = [Path(folder)] if folder is not None else model_path()
+    if name is not None and not any(e.get("id") == name for f in folders for e in _vision_or_none(f)):
         _locate(name, folder)  # an unknown name is an error, not "0 checked"
     checked, problems = 0, []
-    for where in [Path(folder)] if folder is not None else model_path():
+    for where in folders:
         try:
-            entries = _index(where)
+            entries = [*_index(where), *vision_index(where)]  # restoration models, then vision models (by id)
         except ModelError as exc:
             problems.append(str(exc))
             continue
         for entry in entries:
-            if name is not None and entry.get("name") != name:
+            if name is not None and entry.get("name", entry.get("id")) != name:
                 continue
             files = [(entry.get("file"), entry.get("sha256"))]
             if isinstance(entry.get("weights"), Mapping):
@@ -161,7 +184,8 @@ def verify_models(name: str | None = None, folder: str | os.PathLike | None = No
             for file, want in files:
                 path = where / str(file)
                 if not path.is_file():
-                    problems.append(f"{path}: missing (model {entry.get('name')!r} in {where / 'manifest.json'})")
+                    problems.append(f"{path}: missing (model {entry.get('name', entry.get('id'))!r} in "
+                                    f"{where / 'manifest.json'})")
                     continue
                 checked += 1
                 got = file_sha256(path)

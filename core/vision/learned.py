@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,6 +51,8 @@ import numpy as np
 
 from core.errors import ImageError, ParameterError, require
 from core.infer.model import ModelError, model_sha256, read_model_bytes
+
+logger = logging.getLogger("core.vision")
 
 #: ``task`` values of a vision entry, and the pass each gives.
 TASKS = ("depth", "matte", "saliency")
@@ -127,27 +130,22 @@ class VisionModelSpec:
         return cls(**fields)
 
 
-def _vision_entries(index: Path) -> list[Mapping[str, Any]]:
-    try:
-        doc = json.loads(index.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{index}: cannot read the model index ({exc})") from None
-    entries = doc.get("vision", []) if isinstance(doc, Mapping) else None
-    if not isinstance(entries, list):
-        raise ModelError(f"{index}: 'vision' must be a list of vision model entries")
-    return [e for e in entries if isinstance(e, Mapping)]
-
-
 def vision_models(folder: str | os.PathLike | None = None) -> dict[str, tuple[Path, Mapping[str, Any]]]:
     """Every vision model found by id: ``{id: (folder, entry)}`` on the model search path (or in ``folder``
     alone), the first folder winning."""
-    from core.infer.shipped import model_path
+    from core.infer.shipped import model_path, vision_index
 
     out: dict[str, tuple[Path, Mapping[str, Any]]] = {}
     for where in [Path(folder)] if folder is not None else model_path():
-        if (where / "manifest.json").is_file():
-            for entry in _vision_entries(where / "manifest.json"):
-                out.setdefault(str(entry.get("id")), (where, entry))
+        try:
+            entries = vision_index(where)
+        except ModelError as exc:
+            if folder is not None:
+                raise
+            logger.warning("skipped: %s", exc)  # as the restoration models' lookup does
+            continue
+        for entry in entries:
+            out.setdefault(str(entry.get("id")), (where, entry))
     return out
 
 
@@ -174,8 +172,10 @@ def load_vision_model(model: str | os.PathLike, *, manifest: str | os.PathLike |
     elif manifest is not None:
         entry, where = json.loads(Path(manifest).read_text("utf-8")), str(manifest)
     elif p.suffix.lower() == ".onnx" or os.sep in str(model):
+        from core.infer.shipped import vision_index
+
         index = p.parent / "manifest.json"
-        found = [e for e in _vision_entries(index) if e.get("file") == p.name] if index.is_file() else []
+        found = [e for e in vision_index(p.parent) if e.get("file") == p.name]
         if not found:
             raise ModelError(f"{p}: no vision entry with \"file\": \"{p.name}\" in {index}")
         entry, where = found[0], str(index)
