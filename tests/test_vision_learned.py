@@ -229,3 +229,24 @@ def test_reelkit_models_lists_and_verifies_vision_models(tmp_path, monkeypatch, 
     assert main(["models", "verify", "depth_tiny", "-q"]) == 1
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith(f"{tmp_path / 'id.onnx'}: sha256 ") and "does not match" in out[0]
+
+
+def test_depth_smoothing_along_the_flow_reduces_flicker_on_a_static_shot(tmp_path):
+    """A static photo with fresh grain each frame (seeded, sigma 0.01) through an identity 'depth' model (channel
+    0 of the normalised input carries the grain): mean |depth_t - depth_t-1| over 7 frame pairs, smoothing 0.5
+    against 0: measured 0.064 and 0.029 (0.45x)."""
+    from tests.test_vision import photo
+
+    data = identity(tmp_path / "id.onnx")
+    index(tmp_path, entry("id.onnx", data, resize="stretch"))
+    img = photo("coffee", (128, 64))
+    rng = np.random.default_rng(7)
+    frames = [np.clip(img + rng.normal(0, 0.01, img.shape).astype(np.float32), 0, None) for _ in range(8)]
+
+    def flicker(smoothing):
+        session = VisionSession("depth", model=tmp_path / "id.onnx", smoothing=smoothing)
+        depth = [session.run(f)["depth"] for f in frames]
+        return float(np.mean([np.abs(a - b).mean() for a, b in zip(depth[1:], depth[:-1])]))
+
+    off, on = flicker(0.0), flicker(0.5)
+    assert on < 0.75 * off, (on, off)
