@@ -59,6 +59,10 @@ class OutOfMemoryError(ReelkitError, MemoryError):
     """The machine ran out of memory for one piece of work; the message names it and the sizes involved."""
 
 
+class SchedulerError(ReelkitError, ConnectionError):
+    """A Dask scheduler cannot be reached, or its workers cannot make the frames (:mod:`core.scale`)."""
+
+
 class MissingDependencyError(ReelkitError, ImportError):
     """An optional dependency is not installed; the message names the extra."""
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from core.errors import ImageReadError, ParameterError, out_of_memory
 from core.io.atomic import remove_stale_temps
-from core.manifest import Manifest, file_sha256
+from core.manifest import Manifest, file_sha256, fingerprint
 
 ProgressFn = Callable[[int, int, "int | None"], None]
 
@@ -150,6 +150,75 @@ def _frame_shape(path: Path | None) -> tuple[int, ...] | None:
     return info["height"], info["width"], len(info["channels"])
 
 
+#: Key of a frame record that holds facts about the whole job (``{"runtime": {...}}``), set on the manifest.
+JOB_FACTS = "_job"
+
+
+def _digester(most: int | None = None) -> Callable[[Path], str]:
+    """sha256 of a file, each (path, size, mtime) hashed once: a video, or a frame that is also its
+    neighbours' neighbour (``most``: digests kept at most, then forgotten)."""
+    hashed: dict[tuple[str, int, int], str] = {}
+
+    def digest(path: Path) -> str:
+        st = path.stat()
+        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+        if key not in hashed:
+            if most is not None and len(hashed) >= most:
+                hashed.clear()
+            hashed[key] = file_sha256(path)
+        return hashed[key]
+
+    return digest
+
+
+#: In a Dask worker: the digests of every chunk it makes (a video read by many chunks is hashed once).
+_WORKER_DIGEST: list[Callable[[Path], str]] = []
+
+
+def _make_frames(tasks: list[FrameTask], process: Callable[[FrameTask], dict[str, Any]],
+                 digest: Callable[[Path], str] | None = None, *,
+                 stop: Callable[[], bool] | None = None) -> tuple[list[dict[str, Any]], Exception | None]:
+    """Make ``tasks`` one after the other (here, or in a Dask worker: :func:`core.scale.run_chunks`).
+
+    Returns, for each task made, its input digests, ``process``'s record and
+    the fingerprints of its inputs and outputs (keyed by path), and the
+    exception that stopped the run (``None`` when every task was made, or
+    when ``stop()`` said to stop before a task).
+    ``digest``: the job's :func:`_digester` (default: this process's).
+    """
+    if digest is None:
+        if not _WORKER_DIGEST:
+            _WORKER_DIGEST.append(_digester(most=4096))
+        digest = _WORKER_DIGEST[0]
+    made: list[dict[str, Any]] = []
+    for task in tasks:
+        if stop is not None and stop():
+            break
+        try:
+            digests = {str(p): digest(p) for p in task.sources}
+            try:
+                record = process(task)
+            except MemoryError as exc:  # one line naming the frame, not numpy's traceback
+                raise out_of_memory(exc, _describe(task), frame_shape=_frame_shape(task.source)) from None
+            files = {"in": {str(p): fingerprint(p, sha256=digests[str(p)]) for p in task.sources},
+                     "out": {str(p): fingerprint(p) for p in task.targets}}
+        except Exception as exc:
+            return made, exc
+        made.append({"digests": digests, "record": record, "files": files})
+    return made, None
+
+
+def _record_frame(manifest: Manifest, task: FrameTask, made: dict[str, Any]) -> None:
+    """Record a frame :func:`_make_frames` made as done (its files named as the manifest names them)."""
+    digests, record = made["digests"], dict(made["record"])
+    for key, value in (record.pop(JOB_FACTS, None) or {}).items():
+        manifest.set(key, value)
+    head = {} if task.source is None else {"sha256": digests[str(task.source)]}
+    extra = {"extra_inputs": {str(p): digests[str(p)] for p in task.extra_sources}} if task.extra_sources else {}
+    files = {side: {manifest.file_name(p): fp for p, fp in made["files"][side].items()} for side in ("in", "out")}
+    manifest.frame_done(task.key, **head, **extra, **record, files=files)
+
+
 def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
                   process: Callable[[FrameTask], dict[str, Any]], *,
                   force: bool = False, progress: ProgressFn | None = None) -> Manifest:
@@ -181,7 +250,19 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     ``MemoryError`` in ``process`` becomes one
     :class:`~core.errors.OutOfMemoryError` line naming the frame and the
     sizes (:func:`~core.errors.out_of_memory`); finished frames stay recorded.
+    A record may carry facts about the whole job under :data:`JOB_FACTS`
+    (``infer``'s runtime): they are set on the manifest, not kept in the frame's record.
+
+    Inside a :func:`core.scale.scheduler` block that names a Dask cluster, the
+    frames to make go to its workers in chunks (``process`` pickled by value,
+    so it must hold only what can travel: paths, parameters, a model's bytes);
+    the manifest is kept here as in a local run, so it ends the same (keys,
+    records, hashes; timings aside), and progress comes back as chunks land.
     """
+    from core.scale import current, pickled, run_chunks
+
+    client = current()
+    blob = None if client is None else pickled(process, what=manifest.data["command"])  # before anything is written
     manifest.claim()
     try:
         manifest.keep_earlier_jobs()  # a folder several jobs write into remembers each of them
@@ -195,36 +276,38 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
         raise
     from core import io
 
-    hashed: dict[tuple[str, int, int], str] = {}
-
-    def digest(path: Path) -> str:  # a video, or a frame that is also its neighbours' neighbour: hashed once
-        st = path.stat()
-        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-        if key not in hashed:
-            hashed[key] = file_sha256(path)
-        return hashed[key]
-
     if videos:
         manifest.set("videos", videos)
+    digest = _digester()
     try:
+        pending = []
         for i, task in enumerate(tasks):
             if task.key in done and _intact(manifest, task, done[task.key]):
                 manifest.adopt(task.key, done[task.key])
+                if progress is not None:
+                    progress(i + 1, len(tasks), task.frame)
             else:
                 manifest.frame_started(task.key, **({} if task.source is None else {"input": str(task.source)}))
-                digests = {str(p): digest(p) for p in task.sources}
-                extra = {}
-                if task.extra_sources:
-                    extra["extra_inputs"] = {str(p): digests[str(p)] for p in task.extra_sources}
-                try:
-                    record = process(task)
-                except MemoryError as exc:  # one line naming the frame, not numpy's traceback
-                    raise out_of_memory(exc, _describe(task), frame_shape=_frame_shape(task.source)) from None
-                files = manifest.files_record(task.sources, task.targets, input_sha256=digests)
-                head = {} if task.source is None else {"sha256": digests[str(task.source)]}
-                manifest.frame_done(task.key, **head, **extra, **record, files=files)
-            if progress is not None:
-                progress(i + 1, len(tasks), task.frame)
+                pending.append(task)
+                if client is None:
+                    made, error = _make_frames([task], process, digest)
+                    if error is not None:
+                        raise error
+                    _record_frame(manifest, task, made[0])
+                    if progress is not None:
+                        progress(i + 1, len(tasks), task.frame)
+        if client is not None:
+            count = len(tasks) - len(pending)
+
+            def landed(task: FrameTask, made: dict[str, Any]) -> None:
+                nonlocal count
+                _record_frame(manifest, task, made)
+                count += 1
+                if progress is not None:
+                    progress(count, len(tasks), task.frame)
+
+            run_chunks(client, pending, blob, _make_frames, landed)
+            remove_stale_temps(p for t in pending for p in t.targets)  # a worker killed mid-write left its temp file
     except BaseException:
         frames = manifest.data["frames"]
         wrote = any(os.path.lexists(p) for t in tasks if frames.get(t.key, {}).get("status") == "started"

@@ -32,7 +32,7 @@ LAYERS = {
     "color": 1, "io": 1,
     # 2 runtime: per-frame jobs and resume, manifests, versioned formats (the pair manifest among them), staged
     # runs, report drawing
-    "jobs": 2, "manifest": 2, "formats": 2, "pairs": 2, "stages": 2, "sheets": 2, "plot": 2,
+    "jobs": 2, "scale": 2, "manifest": 2, "formats": 2, "pairs": 2, "stages": 2, "sheets": 2, "plot": 2,
     # 3 shared measures: shot detection, image metrics
     "shots": 3, "metrics": 3,
     # 4 algorithms

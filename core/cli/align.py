@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     ALIGN_FILE_PARAMS.add_arguments(p)
     add_colorspace_options(p, writes=False, reference=True)
-    add_output_options(p)
+    add_output_options(p, scheduler=True)
     p.set_defaults(func=run)
 
 

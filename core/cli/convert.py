@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     CONVERT_PARAMS.add_arguments(p, skip=("source",))  # the input's space is --input-colorspace (alias --from)
     add_colorspace_options(p, writes=False)
     p.add_argument("--from", dest="input_colorspace", default=None, help="same as --input-colorspace")
-    add_output_options(p)
+    add_output_options(p, scheduler=True)
     p.set_defaults(func=run)
 
 

@@ -13,19 +13,15 @@ def add_parser(sub) -> None:
         "degrade",
         help="add physically plausible film damage (grain, dust, scratches, fade, gauge, flicker, weave)",
         description="Degrade a clean file or sequence with a seeded film damage model, to build "
-        "supervised training pairs or test footage. Effect options override the preset; --preset also takes a "
-        "preset file (.json). 'reelkit degrade match SCAN' matches a scan's damage instead (see its --help).",
+        "supervised training pairs or test footage. Effect options override the preset.",
     )
-    from core.cli.degrade_match import install
-
-    install(p)  # reelkit degrade match ...
     p.add_argument("input", help="input file or sequence pattern (EXR, PNG, TIFF, JPEG) or video (frames numbered from 0)")
     p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir (default: the input's name)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     DEGRADE_OUTPUT_PARAMS.add_arguments(p)
     add_colorspace_options(p)
     DEGRADE_PARAMS.add_arguments(p.add_argument_group("effects (override the preset)"))
-    add_output_options(p)
+    add_output_options(p, scheduler=True)
     p.set_defaults(func=run)
 
 

@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     INFER_PARAMS.add_arguments(p)
     add_colorspace_options(p, writes=False)
-    add_output_options(p)
+    add_output_options(p, scheduler=True)
     p.set_defaults(func=run)
 
 

@@ -68,8 +68,10 @@ def _add_examples(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> Non
         parser.formatter_class = _HelpFormatter
 
 
-def add_output_options(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
-    """The options every writing command shares: ``--output-dir``, ``--force``, ``--quiet``.
+def add_output_options(parser: argparse.ArgumentParser, *, default: str | None = None,
+                       scheduler: bool = False) -> None:
+    """The options every writing command shares: ``--output-dir``, ``--force``, ``--quiet``; with
+    ``scheduler``, a per-frame job's ``--scheduler`` (core.scale: local, processes:N, tcp://host:port).
 
     One rule: ``--output-dir`` is required (a command that writes many files never picks the current
     folder for you), unless the command names a folder of its own (``default``: ``demo`` writes
@@ -80,6 +82,10 @@ def add_output_options(parser: argparse.ArgumentParser, *, default: str | None =
                                                                              else f"; default {default!r}"))
     parser.add_argument("--force", action="store_true", help="redo and replace existing outputs")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    if scheduler:
+        from core.scale import SCALE_PARAMS
+
+        SCALE_PARAMS.add_arguments(parser)
 
 
 def add_colorspace_options(parser: argparse.ArgumentParser, *, reads: bool = True, writes: bool = True,
@@ -162,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if cap < 1:
                     parser.error(f"--threads {cap}: expected an integer >= 1")
                 os.environ[ENV] = str(cap)  # every step of this command reads it (core.threads.job_threads)
-            return int(args.func(args) or 0)
+            from core.scale import scheduler
+
+            with scheduler(getattr(args, "scheduler", None), name="--scheduler"):  # reached before anything is written
+                return int(args.func(args) or 0)
         except BaseException as exc:
             # after a signal, whatever the unwinding raised (a half-closed zip file...) is the signal's doing
             signum = received[0] if received else signal.SIGINT if isinstance(exc, KeyboardInterrupt) else None

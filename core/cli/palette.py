@@ -25,14 +25,14 @@ def add_parser(sub) -> None:
     enc.add_argument("--stability-threshold", type=float, default=2.0,
                      help="warn when palettes move more than this between frames (ΔE OK x 100; default 2)")
     add_colorspace_options(enc, writes=False)
-    add_output_options(enc)
+    add_output_options(enc, scheduler=True)
     enc.set_defaults(func=run_encode)
 
     dec = psub.add_parser("decode", help="decode packs (.npz) or palette EXRs back to ACEScg images")
     dec.add_argument("input", help="pack file or pattern (plate.####.npz) or palette EXR")
     dec.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir")
     dec.add_argument("--frames", help="frame range")
-    add_output_options(dec)
+    add_output_options(dec, scheduler=True)
     dec.set_defaults(func=run_decode)
 
     rep = psub.add_parser("report", help="swatches, luma vs palette comparison and metrics for one image")

@@ -28,9 +28,10 @@ from core.infer.model import LoadedModel, ModelSpec, load_model
 from core.infer.session import PRECISIONS, PROVIDERS, Restorer
 from core.infer.tiling import resolve_tiling
 from core.io import COMPRESSIONS, PIXEL_TYPES
-from core.jobs import ProgressFn, plan_frame_files, run_frame_job
+from core.jobs import JOB_FACTS, ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
+from core.scale import current as current_scheduler
 
 #: Colour space of the files written: the working space, scene-linear.
 OUTPUT_COLORSPACE = "ACEScg"
@@ -219,18 +220,21 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
                       "manifest": str(spec.manifest_path) if spec.manifest_path else None,
                       "training": dict(spec.training)})
     state: dict[str, Restorer] = {}
+    if current_scheduler() is not None:  # frames made in Dask workers: their tiles are not followed from here
+        tile_progress = None
 
     def process(task) -> dict[str, Any]:
-        if "restorer" not in state:  # loaded once, and only if a frame needs rendering
+        facts = {}
+        if "restorer" not in state:  # loaded once (per Dask worker), and only if a frame needs rendering
             state["restorer"] = Restorer(loaded, tile=values["tile"], overlap=values["overlap"],
                                          provider=values["provider"], threads=values["threads"],
                                          precision=values["precision"], mix=values["mix"])
-            job.set("runtime", state["restorer"].info())
-        return infer_file(state["restorer"], task.source, task.target, frame=task.frame,
-                          pixel_type=values["pixel_type"], compression=values["compression"],
-                          input_colorspace=input_colorspace, overwrite=True,
-                          neighbours=task.reads[1:] or None,
-                          tile_progress=None if tile_progress is None else
-                          lambda done, total: tile_progress(done, total, task.frame))
+            facts[JOB_FACTS] = {"runtime": state["restorer"].info()}
+        return {**infer_file(state["restorer"], task.source, task.target, frame=task.frame,
+                             pixel_type=values["pixel_type"], compression=values["compression"],
+                             input_colorspace=input_colorspace, overwrite=True,
+                             neighbours=task.reads[1:] or None,
+                             tile_progress=None if tile_progress is None else
+                             lambda done, total: tile_progress(done, total, task.frame)), **facts}
 
     return run_frame_job(job, tasks, process, force=force, progress=progress)

@@ -1,0 +1,226 @@
+"""Per-frame jobs on a Dask cluster (core.scale): the same files and manifest as a local run.
+
+One real ``LocalCluster`` (2 worker processes x 1 thread) serves the module;
+jobs reach it by its ``tcp://`` address, as a farm's scheduler is reached,
+and one CLI run starts its own ``processes:2`` cluster. Inputs are real
+photos (scikit-image's astronaut and coffee) cut into small numbered PNGs.
+The reference for every distributed run is the same job run in process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.cli.main import main
+from core.convert import convert
+from core.degrade.files import degrade_files
+from core.errors import ParameterError, ReelkitError, SchedulerError
+from core.jobs import FrameTask, run_frame_job
+from core.manifest import Manifest
+from core.scale import Scheduler, chunk_size, parse_scheduler, scheduler
+
+skimage_data = pytest.importorskip("skimage.data")
+distributed = pytest.importorskip("distributed")
+
+#: Manifest entries that differ between any two runs (clock, command line) or between two folders' files' mtimes.
+RUN_ONLY = ("timings", "argv")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of 2 processes x 1 thread for the module; yields (address, client)."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR, env={"REELKIT_THREADS": "1", "OMP_NUM_THREADS": "1"}) as lc:
+        with Client(lc, set_as_default=False) as client:
+            yield lc.scheduler_address, client
+
+
+@pytest.fixture(scope="module")
+def plates(tmp_path_factory) -> Path:
+    """24 numbered 8-bit sRGB PNGs, 96x128 crops walking across scikit-image's astronaut and coffee photos."""
+    folder = tmp_path_factory.mktemp("plates")
+    photos = [skimage_data.astronaut(), skimage_data.coffee()]
+    for i in range(24):
+        photo = photos[i % 2]
+        y, x = 8 * i, 12 * i
+        cv2.imwrite(str(folder / f"plate.{1001 + i:04d}.png"), np.ascontiguousarray(photo[y:y + 96, x:x + 128, ::-1]))
+    return folder
+
+
+def _normalised(folder: Path) -> dict:
+    """A folder's manifest without what differs between any two runs: clock, argv, the folder's own name in
+    records, the outputs' mtimes (the content's size and sha256 stay)."""
+    [path] = folder.glob("manifest*.json")  # manifest.json, or manifest.frames-A-B.json for a range
+    data = json.loads(path.read_text("utf-8"))
+    for key in RUN_ONLY:
+        data.pop(key, None)
+    for record in data["frames"].values():
+        record.pop("seconds", None)
+        for fp in record["files"]["out"].values():
+            fp.pop("mtime_ns")
+    return json.loads(json.dumps(data).replace(str(folder), "OUT"))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix in (".exr", ".png")}
+
+
+def test_scheduler_names():
+    assert parse_scheduler(None) == parse_scheduler("local") == Scheduler("local")
+    assert parse_scheduler("processes:3") == Scheduler("processes", workers=3)
+    assert parse_scheduler("tcp://farm-head:8786") == Scheduler("tcp", address="tcp://farm-head:8786")
+    for bad in ("processes:0", "processes:", "threads:2", "farm-head:8786", "tcp://", "http://h:1"):
+        with pytest.raises(ParameterError, match="scheduler"):
+            parse_scheduler(bad)
+
+
+def test_chunks_are_small_enough_to_share_and_to_lose():
+    assert [chunk_size(n, 2) for n in (1, 8, 9, 64, 200, 10_000)] == [1, 1, 2, 8, 16, 16]
+
+
+def test_bad_scheduler_value_is_one_line_naming_the_option(plates, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["convert", str(plates / "plate.####.png"), "x.####.exr", "--to", "ACEScg", "-o", str(out), "-q",
+               "--scheduler", "threads:2"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1
+    assert "--scheduler 'threads:2'" in err and "processes:N" in err
+    assert not out.exists()
+
+
+def test_unreachable_scheduler_is_one_line_within_10_s_and_writes_nothing(plates, tmp_path, capsys):
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    rc = main(["convert", str(plates / "plate.####.png"), "x.####.exr", "--to", "ACEScg", "-o", str(out), "-q",
+               "--scheduler", "tcp://127.0.0.1:1"])
+    seconds = time.perf_counter() - t0
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and seconds < 10, (rc, seconds)
+    assert len(err.splitlines()) == 1 and "tcp://127.0.0.1:1" in err and "no Dask scheduler" in err, err
+    assert not out.exists()
+
+
+def test_degrade_on_the_cluster_equals_the_local_run(cluster, plates, tmp_path):
+    """Seeded damage drawn in two worker processes: the same bytes and the same manifest as in process, and
+    progress comes back frame by frame up to the total."""
+    address, _ = cluster
+    job = dict(preset="dusty_35mm", seed=7, frames="1001-1020")
+    degrade_files(str(plates / "plate.####.png"), "d.####.exr", output_dir=tmp_path / "local", **job)
+    seen = []
+    with scheduler(address):
+        degrade_files(str(plates / "plate.####.png"), "d.####.exr", output_dir=tmp_path / "dask", **job,
+                      progress=lambda done, total, frame: seen.append((done, total)))
+    assert _files(tmp_path / "dask") == _files(tmp_path / "local") and len(_files(tmp_path / "local")) == 20
+    assert _normalised(tmp_path / "dask") == _normalised(tmp_path / "local")
+    assert [d for d, _ in seen] == list(range(1, 21)) and {t for _, t in seen} == {20}
+
+
+def test_resume_on_the_cluster_adopts_what_a_local_run_did(cluster, plates, tmp_path):
+    """Half the frames made in process, the rest on the cluster: one manifest, nothing made twice."""
+    address, _ = cluster
+    src = str(plates / "plate.####.png")
+    convert(src, "c.####.exr", output_dir=tmp_path / "ref", params={"target": "ACEScg"})
+    convert(src, "c.####.exr", output_dir=tmp_path / "out", params={"target": "ACEScg"}, frames="1001-1012")
+    with scheduler(address):
+        manifest = convert(src, "c.####.exr", output_dir=tmp_path / "out", params={"target": "ACEScg"})
+    frames = manifest.data["frames"]
+    assert sum(bool(r.get("resumed")) for r in frames.values()) == 12 and len(frames) == 24
+    assert _files(tmp_path / "out") == _files(tmp_path / "ref")
+
+
+def test_infer_cli_on_processes_2_equals_the_local_run(plates, tmp_path):
+    """``reelkit infer --scheduler processes:2`` starts its own LocalCluster: the shipped model restores the
+    same bytes as in process, and the manifest keeps the runtime a worker reported."""
+    common = ["infer", "--model", "film_restore", str(plates / "plate.####.png"), "r.####.exr",
+              "--frames", "1001-1008", "--threads", "1", "-q"]
+    assert main([*common, "-o", str(tmp_path / "local")]) == 0
+    assert main([*common, "-o", str(tmp_path / "dask"), "--scheduler", "processes:2"]) == 0
+    assert _files(tmp_path / "dask") == _files(tmp_path / "local") and len(_files(tmp_path / "local")) == 8
+    local, dask = _normalised(tmp_path / "local"), _normalised(tmp_path / "dask")
+    for data in (local, dask):
+        assert data["runtime"]["threads"] == 1
+        data["runtime"].pop("load_seconds")
+    assert dask == local
+
+
+def test_a_job_that_cannot_travel_is_one_line_and_writes_nothing(cluster, plates, tmp_path):
+    address, _ = cluster
+    lock = threading.Lock()
+    task = FrameTask("1001", 1001, plates / "plate.1001.png", tmp_path / "out" / "x.txt")
+    manifest = Manifest(tmp_path / "out", "probe", {})
+
+    def process(t):
+        with lock:
+            t.target.write_text("x")
+        return {}
+
+    with scheduler(address), pytest.raises(SchedulerError, match="probe: these frames cannot be sent"):
+        run_frame_job(manifest, [task], process)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_frame_that_fails_on_a_worker_fails_the_job_with_its_own_error(cluster, plates, tmp_path):
+    """A frame whose input is unreadable raises its one-line error here; the job is called off, and every file
+    the workers wrote is recorded (done or started), so the run after the input is fixed resumes and replaces."""
+    address, _ = cluster
+    bad = tmp_path / "plates"
+    bad.mkdir()
+    for n in range(1001, 1009):
+        (bad / f"plate.{n:04d}.png").write_bytes((plates / f"plate.{n:04d}.png").read_bytes())
+    (bad / "plate.1004.png").write_bytes(b"not a png")
+    src, out = str(bad / "plate.####.png"), tmp_path / "out"
+    with scheduler(address), pytest.raises(ReelkitError, match="plate.1004.png"):
+        convert(src, "c.####.exr", output_dir=out, params={"target": "ACEScg"})
+    written = {p.name for p in out.glob("*.exr")} if out.exists() else set()
+    if (out / "manifest.json").exists():
+        data = json.loads((out / "manifest.json").read_text("utf-8"))
+        assert data["status"] == "failed" and data["frames"]["1004"]["status"] == "started"
+        assert written <= {f"c.{k}.exr" for k in data["frames"]}
+    else:  # the bad frame came back first and nothing was made: the folder is left as it was
+        assert not written
+    (bad / "plate.1004.png").write_bytes((plates / "plate.1004.png").read_bytes())
+    with scheduler(address):
+        manifest = convert(src, "c.####.exr", output_dir=out, params={"target": "ACEScg"})
+    assert manifest.data["status"] == "done" and len(manifest.data["frames"]) == 8
+
+
+def test_a_worker_killed_mid_job_loses_only_its_chunk(cluster, plates, tmp_path):
+    """SIGKILL one worker process while it holds frames: Dask runs its chunk again on the other, the job
+    completes with the local run's bytes, and no frame is reported or recorded twice."""
+    address, client = cluster
+    job = dict(preset="super8_home_movie", seed=3)
+    degrade_files(str(plates / "plate.####.png"), "k.####.exr", output_dir=tmp_path / "local", **job)
+    killed = []
+    seen = []
+
+    def progress(done, total, frame):
+        seen.append(frame)
+        if not killed:  # the first chunk is back: kill a worker that still holds work
+            busy = [w for w, keys in client.processing().items() if keys]
+            if busy:
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    with scheduler(address):
+        manifest = degrade_files(str(plates / "plate.####.png"), "k.####.exr", output_dir=tmp_path / "dask", **job,
+                                 progress=progress)
+    assert killed, "no worker held work when the first chunk came back"
+    assert sorted(seen) == list(range(1001, 1025))  # every frame reported once
+    assert manifest.data["status"] == "done" and len(manifest.data["frames"]) == 24
+    assert _files(tmp_path / "dask") == _files(tmp_path / "local")
+    assert _normalised(tmp_path / "dask") == _normalised(tmp_path / "local")
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed one
