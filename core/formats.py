@@ -106,6 +106,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("reelkit.palette", 1, "a palette pack (.npz and its .json sidecar)", "core.palette.pack"),
     Format("reelkit.align", 1, "a frame's alignment record", "core.align.files"),
     Format("reelkit.degrade", 1, "a frame's damage record", "core.degrade.model"),
+    Format("reelkit.degrade_preset", 1, "a damage look in a file (reelkit degrade --preset FILE)",
+           "core.degrade.presets"),
     Format("reelkit.generate", 1, "the procedural generators' version", "core.generate.registry"),
     Format("reelkit.generate.params", 1, "a generated image's parameters (.json beside it)", "core.generate.files"),
     Format("reelkit.model", 1, "a model's description (model.json)", "core.infer.model"),

@@ -29,7 +29,9 @@ PALETTE_PANEL = ("__import__('nuke_plugin.panels.palette_panel', fromlist=['Pale
                  "reelkit Palette", "uk.reelkit.PalettePanel")
 REVIEW_PANEL = ("__import__('nuke_plugin.panels.review.panel', fromlist=['ReviewPanel']).ReviewPanel",
                 "reelkit Dataset review", "uk.reelkit.ReviewPanel")
-PANELS = (PALETTE_PANEL, REVIEW_PANEL)
+JOURNAL_PANEL = ("__import__('nuke_plugin.panels.journal_panel', fromlist=['JournalPanel']).JournalPanel",
+                 "reelkit Assistant journal", "uk.reelkit.JournalPanel")
+PANELS = (PALETTE_PANEL, REVIEW_PANEL, JOURNAL_PANEL)
 
 
 def node_command(spec: registry.NodeSpec) -> str:
@@ -53,6 +55,9 @@ def install() -> None:
         menubar.addCommand("Dataset Review Panel", "import nuke_plugin.menus; nuke_plugin.menus.show_panel("
                            f"{REVIEW_PANEL[2]!r})",
                            tooltip="clusters of a dataset: merge, split, rename, tag, caption; save decisions")
+        menubar.addCommand("Assistant Journal Panel", "import nuke_plugin.menus; nuke_plugin.menus.show_panel("
+                           f"{JOURNAL_PANEL[2]!r})",
+                           tooltip="what the assistant (reelkit mcp) ran; undo / redo its file actions")
     menubar.addCommand("Open validation report",
                        "import nuke_plugin.nodes.reel_validate; nuke_plugin.nodes.reel_validate.open_latest_report()",
                        tooltip="open the selected ReelValidate node's report.html (else the newest) in a browser")

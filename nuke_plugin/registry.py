@@ -355,6 +355,10 @@ NODES: tuple[NodeSpec, ...] = (
         buttons=(
             Button("degrade", "Degrade", "nuke_plugin.nodes.reel_degrade.run",
                    "Degrade the frames now, in the background (cancel from the progress bar)."),
+            Button("match", "Match from input", "nuke_plugin.nodes.reel_degrade.match",
+                   "Match the look of the input, a damaged scan (the first 8 frames of the range: one shot): "
+                   "grain, dye fade, dust, scratches, flicker and softness from their statistics; fills the "
+                   "knobs and writes matched.json, a preset file for reelkit degrade / train."),
         ),
         color=0x9A7B4FFF,
     ),

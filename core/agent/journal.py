@@ -5,6 +5,10 @@
 "replaced", "dirs", "time"}`` when a call ran, ``{"op": "undo" | "redo",
 "id"}`` when it was undone or redone. The state of each action is the
 replay of its lines, so the journal survives a restart of the server.
+An action of the host application (a Nuke node made or run) is an
+``action`` line with ``"host"`` (``"nuke"``) and ``"host_undo"`` (the
+name of its undo item there) and no files: :meth:`Journal.undo` refuses it,
+saying where to undo it.
 
 Before an action runs, every file its plan writes that exists is copied to
 ``.reelkit/undo/<id>/before/`` (the action may then replace it in place,
@@ -130,6 +134,15 @@ class Journal:
             raise error
         return action_id, result
 
+    def record_host(self, host: str, tool: str, arguments: dict[str, Any], undo_name: str) -> int:
+        """Append an action done in the host application (undone there); returns its id."""
+        with self._lock:
+            action_id = 1 + max([a["id"] for a in self.actions()] + list(self._reserved), default=0)
+        self._append({"op": "action", "id": action_id, "tool": tool, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      "arguments": arguments, "created": {}, "replaced": {}, "removed": {}, "unplanned": [],
+                      "dirs": [], "host": host, "host_undo": undo_name})
+        return action_id
+
     def _scan(self, folders: list[Path]) -> set[str]:
         """Every file under ``folders`` except the journal's own folder."""
         return {str(p) for folder in folders if folder.is_dir() for p in folder.rglob("*")
@@ -149,6 +162,13 @@ class Journal:
         if match[0]["state"] != state:
             raise FieldError("id", f"action {action_id} is {match[0]['state']}", code="invalid")
         return match[0]
+
+    @staticmethod
+    def _not_host(action: dict[str, Any]) -> dict[str, Any]:
+        if action.get("host"):
+            raise FieldError("id", f"action {action['id']} ({action['tool']}) was done in {action['host'].title()}: "
+                             f"undo it there (Edit > Undo {action.get('host_undo')!r}, one Ctrl+Z)", code="invalid")
+        return action
 
     def _last_undone(self, actions: list[dict[str, Any]]) -> dict[str, Any]:
         """The action undone most recently and not redone since."""
@@ -173,7 +193,7 @@ class Journal:
 
     def undo(self, action_id: int | None = None) -> dict[str, Any]:
         """Put back the state before an action (the last one done, or ``action_id``): byte-identical, checked."""
-        action = self._pick(action_id, "done")
+        action = self._not_host(self._pick(action_id, "done"))
         for path, digest in action["created"].items():
             self._expect(path, digest)
         for path, rec in action["replaced"].items():
@@ -202,7 +222,7 @@ class Journal:
 
     def redo(self, action_id: int | None = None) -> dict[str, Any]:
         """Re-apply an undone action (the most recently undone, or ``action_id``) from its stored after-state."""
-        action = self._pick(action_id, "undone")
+        action = self._not_host(self._pick(action_id, "undone"))
         for path in action["created"]:
             self._expect(path, None)
         for path, rec in action["replaced"].items():

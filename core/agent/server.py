@@ -30,7 +30,7 @@ from urllib.parse import unquote
 
 from core import __version__
 from core.agent.schema import FieldError
-from core.agent.service import CONFIRM_FRAMES, Agent
+from core.agent.service import CONFIRM_FRAMES, Agent, HostTool
 from core.errors import ReelkitError, require
 
 RESOURCE_KINDS = {"restore": "a restoration project's five stages (state, reason, counts, headline)",
@@ -92,11 +92,13 @@ HOST = "127.0.0.1"
 ENDPOINT = "/mcp"
 
 
-def serve_http(roots: Iterable[str | os.PathLike], port: int, *, confirm_frames: int = CONFIRM_FRAMES) -> None:
-    """Serve over streamable HTTP at ``http://127.0.0.1:PORT/mcp`` until interrupted (Ctrl-C, SIGTERM)."""
+def serve_http(roots: Iterable[str | os.PathLike], port: int, *, confirm_frames: int = CONFIRM_FRAMES,
+               host_tools: Iterable[HostTool] = ()) -> None:
+    """Serve over streamable HTTP at ``http://127.0.0.1:PORT/mcp`` until interrupted (Ctrl-C, SIGTERM); in
+    a host application (Nuke: :mod:`nuke_plugin.agent`) with its ``host_tools`` too."""
     import contextlib
 
-    agent = Agent(roots, confirm_frames=confirm_frames)
+    agent = Agent(roots, confirm_frames=confirm_frames, host_tools=host_tools)
     server = build_server(agent)
     import uvicorn
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager

@@ -9,12 +9,17 @@ returns the plan. Otherwise a call the plan says needs confirming runs only
 with ``confirm`` equal to the plan's token; the run is journaled
 (:class:`~core.agent.journal.Journal`) so ``undo`` / ``redo`` put the files
 back exactly.
+
+A host application (Nuke) adds its own tools (:class:`HostTool`): their
+actions are journaled too, but undone in the host (one Ctrl+Z each), not by
+``undo``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from core.agent.journal import Journal
@@ -36,11 +41,25 @@ ACTION_ID = Param("id", int, None, "journal action id (default: the last one don
 TASK_ID = Param("id", int, None, "task id, as the call that started it returned", minimum=1)
 
 
-class Agent:
-    """The tools over ``roots``, with the journal in the first root."""
+@dataclasses.dataclass(frozen=True)
+class HostTool:
+    """A tool of the application the server runs in: ``run(arguments)`` checks its arguments itself (raising
+    :class:`FieldError`) and returns a result whose ``"undo"`` names the host's undo item for the action."""
 
-    def __init__(self, roots: Iterable[str | os.PathLike], *, confirm_frames: int = CONFIRM_FRAMES):
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    run: Callable[[dict[str, Any]], dict[str, Any]]
+    host: str = "nuke"
+
+
+class Agent:
+    """The tools over ``roots``, with the journal in the first root; ``host_tools``: the host application's."""
+
+    def __init__(self, roots: Iterable[str | os.PathLike], *, confirm_frames: int = CONFIRM_FRAMES,
+                 host_tools: Iterable[HostTool] = ()):
         self.roots = Roots(roots)
+        self.host_tools = {t.name: t for t in host_tools}
         self.confirm_frames = int(confirm_frames)
         self.tools: dict[str, Tool] = build_tools()
         self.journal = Journal(self.roots.primary)
@@ -68,6 +87,8 @@ class Agent:
         out.append({"name": "journal", "description": "every action run through this server, newest last: tool, "
                     "arguments, files created and replaced, state (done / undone)",
                     "inputSchema": object_schema([])})
+        out += [{"name": t.name, "description": t.description, "inputSchema": t.input_schema}
+                for t in self.host_tools.values()]
         return out
 
     # -- one call ------------------------------------------------------------------------------------------
@@ -85,6 +106,11 @@ class Agent:
         if name == "journal":
             check_arguments({}, arguments)
             return {"journal": str(self.journal.path), "actions": self.journal.actions()}
+        if name in self.host_tools:
+            host_tool = self.host_tools[name]
+            result = host_tool.run(dict(arguments or {}))
+            action_id = self.journal.record_host(host_tool.host, name, dict(arguments or {}), result.get("undo", ""))
+            return {"action": action_id, "result": result}
         tool = self.tools.get(name)
         if tool is None:
             known = ", ".join(t["name"] for t in self.tool_list())

@@ -13,8 +13,12 @@ def add_parser(sub) -> None:
         "degrade",
         help="add physically plausible film damage (grain, dust, scratches, fade, gauge, flicker, weave)",
         description="Degrade a clean file or sequence with a seeded film damage model, to build "
-        "supervised training pairs or test footage. Effect options override the preset.",
+        "supervised training pairs or test footage. Effect options override the preset; --preset also takes a "
+        "preset file (.json). 'reelkit degrade match SCAN' matches a scan's damage instead (see its --help).",
     )
+    from core.cli.degrade_match import install
+
+    install(p)  # reelkit degrade match ...
     p.add_argument("input", help="input file or sequence pattern (EXR, PNG, TIFF, JPEG) or video (frames numbered from 0)")
     p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir (default: the input's name)")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from core.degrade import digital, dust, fade, flicker, gauge, generation, grain, scratches, weave
-from core.degrade.presets import PRESETS
+from core.degrade.presets import PRESETS, PresetParam, preset_values
 from core.errors import ColorSpaceError, ImageError, ParameterError
 from core.formats import FORMATS
 from core.frame import Frame, as_hwc_float32, check_finite
@@ -51,8 +51,8 @@ EFFECTS: dict[str, ModuleType] = {m.NAME: m for m in (gauge, grain, generation, 
 DEGRADE_PARAMS = ParamSet("degrade", [p for m in EFFECTS.values() for p in m.PARAMS])
 
 #: The preset choice and the seed (run options, kept apart from the effect parameters).
-PRESET_PARAM = Param("preset", str, "none", "named look whose values the other parameters override",
-                     choices=("none",) + tuple(PRESETS))
+PRESET_PARAM = PresetParam("preset", str, "none", "named look whose values the other parameters override",
+                           choices=("none",) + tuple(PRESETS))
 SEED_PARAM = Param("seed", int, 0, "random seed: same seed, same damage on every frame",
                    minimum=0, maximum=2**31 - 1)
 
@@ -64,7 +64,8 @@ def preset_name(preset: str | None) -> str | None:
 
 
 def resolve_params(preset: str | None = None, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Full, validated parameter values: defaults, then the preset's values, then ``params``.
+    """Full, validated parameter values: defaults, then the preset's values (a built-in look or a preset
+    file, :func:`core.degrade.presets.preset_values`), then ``params``.
 
     Raises :class:`~core.errors.ParameterError` naming the valid presets for
     an unknown preset, and the known parameters for an unknown one.
@@ -72,8 +73,7 @@ def resolve_params(preset: str | None = None, params: Mapping[str, Any] | None =
     >>> resolve_params("dusty_35mm", {"dust_count": 5})["dust_count"]
     5.0
     """
-    name = preset_name(preset)
-    merged = dict(PRESETS[name]) if name else {}
+    merged = preset_values(preset_name(preset))
     merged.update(params or {})
     return DEGRADE_PARAMS.resolve(merged)
 

@@ -3,11 +3,34 @@
 A preset lists only the values it changes; everything else keeps its
 default, and every default leaves the picture untouched (each effect is off
 until its amount is set). User parameters override a preset's values.
+
+A preset is a name from :data:`PRESETS` or a preset file: a JSON object
+``{"format": "reelkit.degrade_preset/1", "name": ..., "params": {...}}``
+(optionally ``"source"``, what made it: ``reelkit degrade match`` records
+the scan and the statistics there), whose ``params`` are checked against
+the spec when it is read (:func:`read_preset_file`). Wherever a preset is
+taken (``reelkit degrade --preset``, ``reelkit train --degrade-preset``, a
+training config's ``data.degrade.preset``), a value ending in ``.json`` is
+such a file (:func:`preset_values`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from core.errors import ParameterError
+from core.formats import FORMATS
+from core.params import Param
+
+#: Format of a preset file.
+PRESET_FILE_FORMAT = FORMATS["reelkit.degrade_preset"]
+#: Keys a preset file may hold.
+PRESET_FILE_KEYS = ("format", "name", "params", "source")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "faded_16mm": {
@@ -69,3 +92,70 @@ PRESETS: dict[str, dict[str, Any]] = {
         "head_switch_rate": 0.5, "head_switch_lines": 8, "head_switch_shift_px": 12.0,
     },
 }
+
+
+def is_preset_file(preset: Any) -> bool:
+    """Whether ``preset`` names a preset file (a path ending in ``.json``) rather than a built-in look."""
+    return isinstance(preset, (str, os.PathLike)) and os.fspath(preset).lower().endswith(".json")
+
+
+def read_preset_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The parameter values a preset file sets (only those it lists), checked against the spec.
+
+    Raises one line naming the file: :class:`~core.errors.ImageReadError`
+    when it is missing or not a JSON object, :class:`~core.errors.FormatError`
+    for another format, :class:`~core.errors.ParameterError` for unknown keys,
+    unknown parameters or out-of-range values.
+    """
+    from core.degrade.model import DEGRADE_PARAMS
+    from core.io.jsonfile import read_json_object
+
+    where = os.fspath(path)
+    doc = PRESET_FILE_FORMAT.read(read_json_object(path, "damage preset"), where=where)
+    unknown = sorted(str(k) for k in doc if k not in PRESET_FILE_KEYS)
+    if unknown:
+        raise ParameterError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(PRESET_FILE_KEYS)}")
+    params = doc.get("params")
+    if not isinstance(params, Mapping):
+        raise ParameterError(f"{where}: 'params' must be an object of core.degrade parameters")
+    try:
+        DEGRADE_PARAMS.resolve(params)
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: {exc}") from None
+    return dict(params)
+
+
+def write_preset_file(path: str | os.PathLike, params: Mapping[str, Any], *, name: str,
+                      source: Mapping[str, Any] | None = None, overwrite: bool = False) -> Path:
+    """Write ``params`` (checked against the spec first: nothing is written for a bad value) as a preset
+    file, atomically; ``source``: what made it (JSON-friendly). Returns the path."""
+    from core.degrade.model import DEGRADE_PARAMS
+    from core.io.atomic import write_text_atomic
+
+    values = DEGRADE_PARAMS.resolve(params)
+    doc: dict[str, Any] = {"format": PRESET_FILE_FORMAT.tag, "name": str(name),
+                           "params": {k: values[k] for k in params}}
+    if source is not None:
+        doc["source"] = dict(source)
+    return write_text_atomic(path, json.dumps(doc, indent=2, sort_keys=False) + "\n", overwrite=overwrite)
+
+
+@dataclasses.dataclass(frozen=True)
+class PresetParam(Param):
+    """The preset choice: a built-in look's name (:attr:`choices`) or a preset file (a path ending in ``.json``,
+    read and checked when the value is given: a bad file is one line before anything runs)."""
+
+    def coerce(self, value: Any) -> Any:
+        if is_preset_file(value):
+            read_preset_file(value)
+            return os.fspath(value)
+        return super().coerce(value)
+
+
+def preset_values(preset: str | os.PathLike | None) -> dict[str, Any]:
+    """The values a preset sets: a built-in look's (:data:`PRESETS`), a preset file's, or none for ``None``."""
+    if preset is None:
+        return {}
+    if is_preset_file(preset):
+        return read_preset_file(preset)
+    return dict(PRESETS[str(preset)])

@@ -19,6 +19,13 @@ So the knobs always show what will run, an untouched effect follows the
 preset, and setting an effect back to "off" (e.g. grain 0 under a grainy
 preset) is as explicit as any other change. ``preset_summary`` on the main
 tab lists the effects that will run and where their values come from.
+
+**Match from input** runs :func:`core.inverse.match.match_files` on the
+node's input frames (the first 8 of the frame range: one shot of a damaged
+scan) and fills the knobs with the look it matched (:func:`fill_matched`):
+no preset, and the tabs of the matched effects overridden with their
+defaults plus the matched values, so Degrade then runs exactly the preset
+file it wrote (``matched.json`` in the node's output folder).
 """
 
 from __future__ import annotations
@@ -177,3 +184,60 @@ def _start(node) -> host.Task:
 
 
 run = host.button(_start)
+
+
+# --------------------------------------------------------------------------- the Match from input button
+
+
+def fill_matched(node, values: dict[str, Any]) -> None:
+    """Show a matched look (parameter values over the defaults, a preset file's ``params``) on the knobs: no
+    preset; every tab holding a matched value overridden with its defaults plus those values; the others
+    showing their defaults without override. Main thread."""
+    from core.degrade import DEGRADE_PARAMS, PRESET_PARAM
+
+    groups = _groups()
+    defaults = DEGRADE_PARAMS.defaults()
+    node[groups.preset_param].setValue(PRESET_PARAM.default)  # no preset
+    for group, params in groups.group_names().items():
+        matched = any(p in values for p in params)
+        node[groups.override_knob(group)].setValue(matched)
+        for p in params:
+            value = values.get(p, defaults[p]) if matched else defaults[p]
+            if node[p].value() != value:
+                node[p].setValue(value)
+    _show_summary(node, PRESET_PARAM.default, defaults)
+
+
+def _start_match(node) -> host.Task:
+    """The Match from input button: match the damage of the node's input frames and fill the knobs."""
+    from core.inverse.match import DEFAULT_FRAMES
+
+    host.check_idle(node.fullName())
+    spec = registry.get(NODE)
+    run_values, job = spec.split(knobs.read_values(node, spec.knob_params()))
+    seq = host.gather_input(node, frames=job["frames"], mode=job["input_mode"])
+    frames = None if seq.still else seq.frames[:DEFAULT_FRAMES]
+    config = {"node": NODE, "match": "degrade", "seed": run_values["seed"], "input": seq.identity,
+              "frames": frames}
+    out_dir = host.output_dir(node, job["output_dir"], config)
+    preset_file = out_dir / "matched.json"
+    force = host.must_redo(job, seq)
+
+    def work(progress):
+        from core.inverse.match import match_files
+
+        return match_files(seq.pattern, output_dir=out_dir, frames=None if frames is None else list(frames),
+                           name="matched", seed=run_values["seed"], force=force, progress=progress)
+
+    def done(_manifest) -> None:
+        from core.degrade.presets import read_preset_file
+
+        fill_matched(node, read_preset_file(preset_file))
+        node[host.STATUS].setValue(f"matched from input frames {seq.first}-{frames[-1] if frames else seq.first}: "
+                                   f"{preset_file}")
+
+    return host.run_task(f"{node.name()}: match damage", work, on_done=done, cleanup=seq.temp_dir,
+                         key=node.fullName())
+
+
+match = host.button(_start_match)

@@ -14,6 +14,8 @@ by small factories (``widgets``), after OpenColorIO's ocioview.
                    (its model: :class:`core.dataset.review.ReviewModel`)
 ``train_monitor``  :class:`~nuke_plugin.panels.train_monitor.TrainMonitor`: loss curve, contact sheet, stop and
                    resume (its model: :class:`core.train.monitor.TrainMonitorModel`)
+``journal_panel``  :class:`~nuke_plugin.panels.journal_panel.JournalPanel`: what the assistant (``reelkit mcp``)
+                   ran; undo / redo of its file actions (its model: :class:`core.agent.journal_model.JournalModel`)
 
 Importing this package imports neither Qt nor Nuke.
 """

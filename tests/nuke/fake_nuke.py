@@ -146,8 +146,10 @@ class Knob:
 
     def setValue(self, value):
         _check_thread(f"knob {self.fullyQualifiedName()}")
+        before = (self._value, self._expression)
         self._value = self._coerce(value)
         self._expression = None
+        _undoable(("knob", self, before, (self._value, None)))
         _record("Knob.setValue", self.fullyQualifiedName(), self._value)
         if self._node is not None:
             self._node._knob_changed(self)
@@ -415,6 +417,7 @@ class Node:
     def setInput(self, i, node):
         if not 0 <= i < len(self._inputs):
             return False
+        _undoable(("input", self, i, self._inputs[i], node))
         self._inputs[i] = node
         return True
 
@@ -495,14 +498,16 @@ class _Nodes:
             raise AttributeError(f"fake nuke does not model nuke.nodes.{cls}")
 
         def make(**knob_values):
-            node = _make_builtin(cls, knob_values.pop("name", None))
-            for key, value in knob_values.items():
-                knob = node.knob(key)
-                if knob is None:
-                    raise ValueError(f"{cls}: no knob named {key}")
-                knob.setValue(value)
+            with _undo_quiet():  # making a node is one undo item, its knob values included
+                node = _make_builtin(cls, knob_values.pop("name", None))
+                for key, value in knob_values.items():
+                    knob = node.knob(key)
+                    if knob is None:
+                        raise ValueError(f"{cls}: no knob named {key}")
+                    knob.setValue(value)
             _record("nodes." + cls, **knob_values)
             _all_nodes.append(node)
+            _undoable(("node", node))
             return node
 
         return make
@@ -579,18 +584,141 @@ def createNode(node, args=None, inpanel=True):
     _record("createNode", node, args=args, inpanel=inpanel)
     if args:
         raise AttributeError("fake nuke does not model createNode args")
-    if node in _BUILTIN:
-        made = _make_builtin(node)
-    else:
-        for folder in _plugin_path:
-            path = Path(folder) / f"{node}.gizmo"
-            if path.is_file():
-                made = _load_gizmo(path)
-                break
+    with _undo_quiet():  # one undo item: the node as its gizmo makes it
+        if node in _BUILTIN:
+            made = _make_builtin(node)
         else:
-            raise RuntimeError(f"{node}: unknown command")
+            for folder in _plugin_path:
+                path = Path(folder) / f"{node}.gizmo"
+                if path.is_file():
+                    made = _load_gizmo(path)
+                    break
+            else:
+                raise RuntimeError(f"{node}: unknown command")
     _all_nodes.append(made)
+    _undoable(("node", made))
     return made
+
+
+def toNode(name):
+    """The top-level node called ``name``, or ``None``."""
+    _check_thread("nuke.toNode")
+    return next((n for n in _all_nodes if n.name() == name), None)
+
+
+# -- undo: the changes the fake models (knob values, inputs, nodes made), as Nuke's undo stack holds them ---
+_undo_items: list[tuple[str, list]] = []    # (name, changes) done, newest last
+_redo_items: list[tuple[str, list]] = []    # undone, most recently undone last
+_undo_group: list | None = None             # the changes of the group begun and not ended
+_undo_group_name: str = ""
+_undo_quiet_depth = 0
+
+
+class _undo_quiet:
+    """Changes made inside are not recorded one by one (a node being made, an undo being replayed)."""
+
+    def __enter__(self):
+        global _undo_quiet_depth
+        _undo_quiet_depth += 1
+
+    def __exit__(self, *exc):
+        global _undo_quiet_depth
+        _undo_quiet_depth -= 1
+
+
+def _undoable(change):
+    """Record one change: into the open undo group, else as an undo item of its own (each edit outside a
+    group is its own Ctrl+Z in Nuke)."""
+    if _undo_quiet_depth:
+        return
+    if _undo_group is not None:
+        _undo_group.append(change)
+    else:
+        _undo_items.append(("", [change]))
+    _redo_items.clear()
+
+
+def _apply(changes, backwards: bool) -> None:
+    with _undo_quiet():
+        for change in (reversed(changes) if backwards else changes):
+            kind = change[0]
+            if kind == "knob":
+                knob, before, after = change[1:]
+                knob._value, knob._expression = before if backwards else after
+            elif kind == "input":
+                node, i, before, after = change[1:]
+                node._inputs[i] = before if backwards else after
+            elif backwards:  # a node made
+                _all_nodes.remove(change[1])
+            else:
+                _all_nodes.append(change[1])
+
+
+def undo():
+    """Ctrl+Z: revert the newest undo item."""
+    _check_thread("nuke.undo")
+    _record("undo")
+    if _undo_items:
+        item = _undo_items.pop()
+        _apply(item[1], backwards=True)
+        _redo_items.append(item)
+
+
+def redo():
+    """Ctrl+Shift+Z: re-apply the item undone last."""
+    _check_thread("nuke.redo")
+    _record("redo")
+    if _redo_items:
+        item = _redo_items.pop()
+        _apply(item[1], backwards=False)
+        _undo_items.append(item)
+
+
+class Undo:
+    """``nuke.Undo``: the changes between :meth:`begin` and :meth:`end` are one undo item named ``name``;
+    :meth:`cancel` reverts them and records nothing."""
+
+    def begin(self, name=None):
+        global _undo_group, _undo_group_name
+        _check_thread("nuke.Undo.begin")
+        _record("Undo.begin", name)
+        if _undo_group is not None:
+            raise AttributeError("fake nuke does not model nested Undo.begin")
+        _undo_group, _undo_group_name = [], name or ""
+
+    def end(self):
+        global _undo_group
+        _check_thread("nuke.Undo.end")
+        _record("Undo.end")
+        if _undo_group:
+            _undo_items.append((_undo_group_name, _undo_group))
+        _undo_group = None
+
+    def cancel(self):
+        global _undo_group
+        _check_thread("nuke.Undo.cancel")
+        _record("Undo.cancel")
+        if _undo_group:
+            _apply(_undo_group, backwards=True)
+        _undo_group = None
+
+    def name(self):
+        return _undo_group_name if _undo_group is not None else ""
+
+    def undoSize(self):
+        return len(_undo_items)
+
+    def redoSize(self):
+        return len(_redo_items)
+
+    def undoDescribe(self, n=0):
+        return _undo_items[-1 - n][0] if n < len(_undo_items) else ""
+
+    def undo(self):
+        undo()
+
+    def redo(self):
+        redo()
 
 
 def thisNode():
@@ -940,6 +1068,30 @@ def executeInMainThread(call, args=(), kwargs=None):
     if not isinstance(args, tuple):
         raise TypeError("executeInMainThread: args must be a tuple")
     _main_queue.put((call, args, kwargs or {}))
+
+
+def executeInMainThreadWithResult(call, args=(), kwargs=None):
+    """Run ``call`` on the main thread and return its result: at once on the main thread, else queued (run
+    by :func:`_pump`) while the calling thread waits."""
+    _record("executeInMainThreadWithResult", call, args=args, kwargs=kwargs)
+    if not isinstance(args, tuple):
+        raise TypeError("executeInMainThreadWithResult: args must be a tuple")
+    if threading.current_thread() is threading.main_thread():
+        return call(*args, **(kwargs or {}))
+    done, box = threading.Event(), {}
+
+    def run():
+        try:
+            box["result"] = call(*args, **(kwargs or {}))
+        except BaseException as exc:  # Nuke hands the error back to the caller
+            box["error"] = exc
+        done.set()
+
+    _main_queue.put((run, (), {}))
+    done.wait()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def _pump(until=None, timeout=10.0):

@@ -29,7 +29,8 @@ def test_menu_and_toolbar_entries(started):
     nuke = started
     nuke._run_startup(str(REPO), "menu.py")
     assert nuke._menu_tree(nuke.menu("Nuke")) == [
-        ("reelkit", [*NODE_LABELS, "-", "Palette Panel", "Dataset Review Panel", "Open validation report",
+        ("reelkit", [*NODE_LABELS, "-", "Palette Panel", "Dataset Review Panel", "Assistant Journal Panel",
+                     "Open validation report",
                      "Documentation", "About"])]
     assert nuke._menu_tree(nuke.toolbar("Nodes")) == [("reelkit", NODE_LABELS)]
     for top in (nuke.menu("Nuke"), nuke.toolbar("Nodes")):
@@ -48,7 +49,7 @@ def test_palette_panel_is_registered_and_opens(started, monkeypatch):
 
     nuke = started
     nuke._run_startup(str(REPO), "menu.py")
-    (args, _), _review = nuke._calls("nukescripts.registerWidgetAsPanel")  # the review panel: its own test
+    (args, _), _review, _journal = nuke._calls("nukescripts.registerWidgetAsPanel")  # the others: below, own test
     assert args == menus.PALETTE_PANEL
     assert "reelkit Palette" in [i.name() for i in nuke.menu("Pane").items()]
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
@@ -58,6 +59,28 @@ def test_palette_panel_is_registered_and_opens(started, monkeypatch):
 
     panel = menus.show_panel(menus.PALETTE_PANEL[2])
     assert type(panel.widget) is PalettePanel and panel.widget.model.empty
+    panel.widget.deleteLater()
+    app.processEvents()
+
+
+def test_journal_panel_is_registered_and_opens_on_the_served_folder(started, tmp_path, monkeypatch):
+    """The assistant journal panel docks like the others and watches the folder nuke_plugin.agent serves."""
+    pytest.importorskip("PySide6", reason="the ui extra (PySide6) is not installed")
+    from PySide6 import QtWidgets
+
+    from nuke_plugin import agent, menus
+
+    nuke = started
+    monkeypatch.setattr(agent, "SERVING", [str(tmp_path)])
+    nuke._run_startup(str(REPO), "menu.py")
+    assert menus.JOURNAL_PANEL in [args for args, _ in nuke._calls("nukescripts.registerWidgetAsPanel")]
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    nuke.menu("Nuke").findItem("reelkit").findItem("Assistant Journal Panel").invoke()
+    from nuke_plugin.panels.journal_panel import JournalPanel
+
+    panel = menus.show_panel(menus.JOURNAL_PANEL[2])
+    assert type(panel.widget) is JournalPanel and panel.widget.model.root == tmp_path
+    assert panel.widget.table.rowCount() == 0
     panel.widget.deleteLater()
     app.processEvents()
 

