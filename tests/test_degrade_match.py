@@ -225,3 +225,35 @@ def test_cli_match_bad_input_writes_nothing(photo, tmp_path, capsys):
     assert err.startswith("reelkit degrade match: error:") and "give frames of one size" in err
     assert "\n" not in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_preset_file_drives_degrade_and_training(photo, tmp_path, capsys):
+    from core import io
+    from core.cli.main import main
+    from core.degrade.presets import write_preset_file
+    from core.frame import Frame
+    from core.train.config import synthetic_config
+
+    values = {"grain_intensity": 0.04, "fade_cyan": 0.3, "dust_count": 8.0}
+    path = str(write_preset_file(tmp_path / "reel.json", values, name="reel"))
+    assert resolve_params(path) == resolve_params(None, values)
+    np.testing.assert_array_equal(degrade_frame(photo, frame=3, seed=2, preset=path).pixels,
+                                  degrade_frame(photo, frame=3, seed=2, params=values).pixels)
+    io.write_image(tmp_path / "clean.exr", Frame(photo, "ACEScg"))
+    out = tmp_path / "damaged"
+    assert main(["degrade", str(tmp_path / "clean.exr"), "--preset", path, "--dust-count", "2",
+                 "--output-dir", str(out), "--quiet"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert manifest["preset"] == path
+    assert manifest["parameters"] == resolve_params(path, {"dust_count": 2})
+    assert synthetic_config({"preset": path}).preset == path
+    # a bad file: one line naming it, nothing written
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "reelkit.degrade_preset/1", "params": {"grain_intensity": 7}}), "utf-8")
+    with pytest.raises(ParameterError, match="bad.json: parameter 'grain_intensity': 7.0 is above the maximum"):
+        synthetic_config({"preset": str(bad)})
+    assert main(["degrade", str(tmp_path / "clean.exr"), "--preset", str(bad), "--output-dir",
+                 str(tmp_path / "never"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "bad.json" in err and "above the maximum" in err and "\n" not in err
+    assert not (tmp_path / "never").exists()
