@@ -102,13 +102,14 @@ class Case:
     damaged: dict[int, list[str]]
 
 
-def clean_clip(frames: int, width: int) -> list[np.ndarray]:
-    """The first ``frames`` frames of :data:`CLIP`, resized to ``width`` (even height, aspect kept): sRGB uint8 RGB."""
+def clean_clip(frames: int, width: int, clip: str = CLIP) -> list[np.ndarray]:
+    """The first ``frames`` frames of ``clip`` (a bundled clip, :func:`core.train.data.bundled_media_path`;
+    default :data:`CLIP`), resized to ``width`` (even height, aspect kept): sRGB uint8 RGB."""
     import cv2
 
     from core.train.data import bundled_media_path
 
-    cap = cv2.VideoCapture(str(bundled_media_path(CLIP)))
+    cap = cv2.VideoCapture(str(bundled_media_path(clip)))
     out = []
     while len(out) < frames:
         ok, bgr = cap.read()
@@ -119,7 +120,7 @@ def clean_clip(frames: int, width: int) -> list[np.ndarray]:
         out.append(np.ascontiguousarray(small[..., ::-1]))
     cap.release()
     if len(out) < frames:
-        raise SystemExit(f"{CLIP} has only {len(out)} frames; ask for at most that many")
+        raise SystemExit(f"{clip} has only {len(out)} frames; ask for at most that many")
     return out
 
 

@@ -89,18 +89,19 @@ def default_output(input_path: str, frames: str | None = None) -> str:
 def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, pixel_type: str = "half",
                compression: str = "zip", input_colorspace: str | None = None,
                overwrite: bool = False,
-               neighbours: tuple[tuple[Path, int | None], tuple[Path, int | None]] | None = None,
-               tile_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+               neighbours: tuple[tuple[Path, int | None], ...] | None = None,
+               tile_progress: ProgressFn | None = None, grade=None) -> dict[str, Any]:
     """Restore one file into ``dst`` (ACEScg EXR); returns its manifest record.
 
     ``input_colorspace`` states the input's colour space (``None``: what
     :func:`core.io.read_image` finds); the record's ``from`` is the one used;
     for RGBA, ``alpha`` is the input's association (:func:`core.color.alpha.alpha_of`, as convert records it).
     ``src`` may be a video (``frame`` is then the frame read, :func:`core.io.read_frame`).
-    ``neighbours``: the previous and next input frames, ``(file, frame)`` each; given, one-frame
+    ``neighbours``: the input frames n-1 and n+1 (then n-2 and n+2, optional), ``(file, frame)`` each; given, one-frame
     defects are first repaired from them (:func:`core.infer.temporal.temporal_repair`,
     in the model's colour space) and the record counts the pixels repaired.
     ``tile_progress(tiles done, tiles)`` follows the model's tiles.
+    ``grade``: a :class:`~core.validate.grade.GradeFit` applied to the model's output (ACEScg), or ``None``.
     """
     from core import color, io
     from core.color.alpha import alpha_of
@@ -108,7 +109,7 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     t0 = time.perf_counter()
     img = io.read_frame(src, frame, colorspace=input_colorspace, window=io.job_window(dst))  # overscan, bbox kept
     source_space, alpha = img.colorspace, alpha_of(img)
-    repaired = skipped = None
+    repaired = skipped = further = None
     if neighbours is not None:
         from core.infer.temporal import temporal_repair
 
@@ -117,14 +118,18 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
         box = img.metadata.get("window", "display")  # the neighbours in this frame's window (a bbox may move)
         around = [color.convert_frame(io.read_frame(p, n, colorspace=input_colorspace, window=box), space).pixels
                   for p, n in neighbours]
-        result = temporal_repair(img.pixels, *around)
+        result = temporal_repair(img.pixels, *around[:2], **dict(zip(("prev2", "next2"), around[2:])))
         img, repaired, skipped = img.replace(pixels=result.image), int(result.mask.sum()), result.skipped
+        if result.neighbours != (-1, 1):  # a nearer neighbour was damaged as a whole: frames further out
+            further = "{:+d},{:+d}".format(*result.neighbours)
         del around, result  # the neighbours are not needed any more: two frames less while restoring
     tiles_before = restorer.tiles_run
     out = restorer.run_frame(img, progress=tile_progress)
     del img  # not needed to write: on a huge frame, one frame-sized array less while the file is encoded
     if out.colorspace != OUTPUT_COLORSPACE:
         out = color.convert_frame(out, OUTPUT_COLORSPACE)
+    if grade is not None:
+        out = out.replace(pixels=grade.apply(out.pixels))
     spec = restorer.spec
     io.write_image(dst, out, pixel_type=pixel_type, compression=compression, overwrite=overwrite,
                    attributes={"reelkit/source": os.path.basename(src),
@@ -141,25 +146,34 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
         record["temporal_repaired_pixels"] = repaired
     if skipped:
         record["temporal_skipped"] = skipped
+    if further:
+        record["temporal_neighbours"] = further
     return record
 
 
 def _with_neighbours(tasks: list) -> list:
-    """Each frame task with its input frames n-1 and n+1 as extra sources, when both exist on disk (looked up
-    in the input sequence or video, not in the requested range: a farm chunk's first frame still has its
-    neighbour)."""
+    """Each frame task with its input frames n-1 and n+1 as extra sources, when both exist on disk, then n-2
+    and n+2 when those exist too (looked up in the input sequence or video, not in the requested range: a
+    farm chunk's first frame still has its neighbour)."""
     from core import io
 
     out = []
     for task in tasks:
         if task.frame is not None and io.is_video_file(task.source):
-            around = (task.frame - 1, task.frame + 1)
-            inside = around[0] >= 0 and around[1] < io.count_video_frames(task.source)
-            out.append(task._replace(extra_sources=(task.source,) * 2, extra_frames=around) if inside else task)
+            count = io.count_video_frames(task.source)
+            around = tuple(task.frame + s for d in (1, 2) if task.frame - d >= 0 and task.frame + d < count
+                           for s in (-d, d))
+            out.append(task._replace(extra_sources=(task.source,) * len(around), extra_frames=around)
+                       if around else task)
             continue
         pattern = io.sequence_pattern(task.source) if task.frame else None  # frame 0 has no frame -1
-        around = tuple(Path(io.sequence_path(pattern, task.frame + d)) for d in (-1, 1)) if pattern else ()
-        out.append(task._replace(extra_sources=around) if around and all(p.is_file() for p in around) else task)
+        pairs = []
+        for d in (1, 2):
+            pair = tuple(Path(io.sequence_path(pattern, task.frame + s)) for s in (-d, d)) if pattern else ()
+            if not pair or task.frame - d < 0 or not all(p.is_file() for p in pair):
+                break
+            pairs.append(pair)
+        out.append(task._replace(extra_sources=tuple(p for pair in pairs for p in pair)) if pairs else task)
     return out
 
 
@@ -167,7 +181,8 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
                 output: str | None = None, params: Mapping[str, Any] | None = None, frames: str | None = None,
                 force: bool = False, progress: ProgressFn | None = None,
                 manifest: str | os.PathLike | Mapping[str, Any] | None = None,
-                input_colorspace: str | None = None, tile_progress: ProgressFn | None = None) -> Manifest:
+                input_colorspace: str | None = None, tile_progress: ProgressFn | None = None,
+                grade=None) -> Manifest:
     """Restore a file or sequence with ``model`` into ``output_dir``; returns the finished manifest.
 
     ``input_pattern``: a file, a sequence (``plate.####.exr``,
@@ -191,6 +206,10 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
     ``progress(frames done, frames, frame)`` follows the frames,
     ``tile_progress(tiles done, tiles, frame)`` the tiles inside each frame
     rendered (a large frame is minutes of work).
+    ``grade``: a :class:`~core.validate.grade.GradeFit` applied to every
+    restored frame (ACEScg) after the model, e.g. the restore project's
+    LUT fitted on the model's output of its training pairs; in the config
+    hash by its digest.
     """
     from core.io import colorspace_option
 
@@ -213,6 +232,8 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
               "output_colorspace": OUTPUT_COLORSPACE}
     if input_colorspace is not None:  # only when set: earlier jobs keep their hash and resume
         config["input_colorspace"] = input_colorspace
+    if grade is not None:  # only when given: earlier jobs keep their hash and resume
+        config["grade"] = {"method": grade.method, "sha256": grade.digest()}
     job = Manifest(out_dir, "infer", config, frame_range=frames)
     job.set("parameters", values)
     job.set("colorspaces", {"input": input_colorspace or "auto", "output": OUTPUT_COLORSPACE})
@@ -233,7 +254,7 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
         return {**infer_file(state["restorer"], task.source, task.target, frame=task.frame,
                              pixel_type=values["pixel_type"], compression=values["compression"],
                              input_colorspace=input_colorspace, overwrite=True,
-                             neighbours=task.reads[1:] or None,
+                             neighbours=task.reads[1:] or None, grade=grade,
                              tile_progress=None if tile_progress is None else
                              lambda done, total: tile_progress(done, total, task.frame)), **facts}
 

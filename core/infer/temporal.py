@@ -12,13 +12,26 @@ show best. For frame ``n`` with neighbours ``n-1`` and ``n+1``:
 2. **The neighbours at time n.** Each is warped halfway along the flow
    (``n-1`` forward by f/2, ``n+1`` back by f/2: linear motion). Where they
    agree (log2 luminance within ``agree`` stops) they predict frame ``n``.
-3. **A defect** is a reliable pixel where the neighbours agree, frame
-   ``n`` is brighter (or darker) than *both* by more than ``threshold``
-   stops, and also stands out from its own 5x5 neighbourhood by that much
-   (a speck, not a lighting change). Detections grow by one pixel (still
-   only where reliable and agreeing) to take in soft rims.
-4. **Repair:** those pixels become the mean of the two warped neighbours.
-   Every other pixel is returned bit for bit.
+3. **Defects.** A pixel *differs* where frame ``n`` is brighter (or
+   darker) than *both* warped neighbours by more than ``threshold`` stops.
+   Where the flow holds and the neighbours agree, two kinds are taken:
+   *specks* (dust, dirt: the pixel also stands out from its own 5x5
+   median) and *regions* (solid patches, dropout lines, broken blocks:
+   groups of at least :data:`REGION_MIN_PX` pixels whose mean difference
+   from the nearer neighbour is at least :data:`REGION_STOPS` stops; they
+   are flat inside, so the speck test finds only their rims). A region
+   takes in up to :data:`REGION_GROW_PX` px of rim that still differs
+   (where the flow could not vouch for the motion, a codec's soft edge).
+   Every detection must pass a **context check**: on a ring 3-7 px around
+   it, frame ``n`` must match the prediction (within :data:`RING_STOPS` on
+   all but :data:`RING_MISS` of the ring). A "defect" that is really the
+   neighbours misplaced (fast or non-rigid motion) shows on its ring too,
+   and is left alone, unless it is flat in frame ``n`` where the
+   prediction is not (a solid patch beside moving picture:
+   :data:`FLAT_STOPS`). Detections grow by one pixel to take in soft rims.
+4. **Repair:** those pixels become the warped neighbours' mean (weighted
+   by time when they are not equally far). Every other pixel is returned
+   bit for bit.
 
 **Only when the neighbours predict the frame.** The premise is that frames
 ``n-1`` and ``n+1`` show what frame ``n`` shows. It fails when a neighbour
@@ -33,16 +46,22 @@ be under ``max_shift`` px, and at least ``min_match`` of the trusted pixels
 must match frame ``n`` within ``threshold`` stops. Otherwise the frame is
 returned bit for bit with an empty mask and ``skipped`` saying why.
 
-Limits, measured on real clips (benchmarks/restore_bench.py's sets): a
-defect repeated at the same place on the neighbours (tape head-switching
-noise on every frame) is not one-frame damage and is not repaired, and a
-frame between two damaged neighbours may take their damage where it is
-the majority. Clean moving frames come back at about 50-60 dB (a few
-pixels of fast motion pass every test), so the repair is an option, not
-the default. On benchmarks/project_bench.py's bikes pair (JPEG-compressed
-scan, digital_tape damage on 13 of 120 frames), with the guard below:
-damaged frames gain 0.84 dB on average, clean frames lose 0.20 dB on
-average (worst 2.1 dB: thin fast-moving detail taken for a defect).
+**Further neighbours.** When the nearest pair does not predict the frame
+(one of them rolled or mirrored by a tape transfer), the pairs
+(n-2, n+1), (n-1, n+2) and (n-2, n+2) are tried in turn, when given
+(:data:`NEIGHBOUR_PAIRS`); frame ``n`` then sits 1/3 or 2/3 of the way.
+
+Limits, measured on real clips: a defect repeated at the same place on
+the neighbours (tape head-switching noise on every frame) is not one-frame
+damage and is not repaired; a band of blocks torn sideways differs from
+its neighbours only on its edges and texture and is mostly left; a frame
+displaced as a whole (rolled, mirrored) is left to the alignment. On
+benchmarks/project_bench.py's bikes pair (JPEG-compressed scan,
+digital_tape damage on 13 of 120 frames; ``/tmp``-free figures from
+``benchmarks/temporal_bench.py``): see that benchmark's docstring for the
+development and test figures. Clean moving frames come back at about
+50-60 dB (a few pixels of fast motion pass every test), so the repair is
+an option, not the default.
 
 Images: ``float32`` ``HW3`` scene-linear (any RGB working space; the
 luminance weights are ACEScg's), >= 0; the same layout out.
@@ -67,6 +86,8 @@ class TemporalResult:
     image: np.ndarray
     mask: np.ndarray
     skipped: str = ""
+    #: The neighbours repaired from, as frame offsets (-1, 1: the nearest pair).
+    neighbours: tuple[int, int] = (-1, 1)
 
 
 def _log_luma(rgb: np.ndarray) -> np.ndarray:
@@ -80,36 +101,79 @@ def _u8(log_luma: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def temporal_repair(image: np.ndarray, prev: np.ndarray, next: np.ndarray, *, threshold: float = 0.4,
-                    agree: float = 0.1, consistency: float = 0.5, max_shift: float = 1.0,
-                    min_match: float = 0.5) -> TemporalResult:
+#: A region defect (patch, dropout line, torn block) is a group of at least this many pixels ...
+REGION_MIN_PX = 16
+#: ... whose mean difference from the nearer of the two warped neighbours is at least this many stops.
+REGION_STOPS = 0.8
+#: Up to this many px of a region's rim where frame n still differs from both neighbours (untrusted
+#: motion, a patch's soft codec edge) are taken in with it.
+REGION_GROW_PX = 6
+#: The context check: a ring from ``RING_PX[0]`` to ``RING_PX[1]`` px around a detection, where frame n
+#: must match the prediction (within ``RING_STOPS``) on all but ``RING_MISS`` of its pixels.
+RING_PX = (3, 7)
+RING_STOPS = 0.15
+RING_MISS = 0.25
+#: The neighbour pairs tried, in order, as frame offsets (before, after): the nearest first; a pair
+#: reaching two frames away is used when a nearer neighbour is damaged as a whole.
+NEIGHBOUR_PAIRS = ((1, 1), (2, 1), (1, 2), (2, 2))
+
+
+def temporal_repair(image: np.ndarray, prev: np.ndarray, next: np.ndarray, *, prev2: np.ndarray | None = None,
+                    next2: np.ndarray | None = None, threshold: float = 0.4, agree: float = 0.1,
+                    consistency: float = 0.5, max_shift: float = 1.0, min_match: float = 0.5) -> TemporalResult:
     """Repair the one-frame defects of ``image`` (frame n) from ``prev`` and ``next`` (frames n-1, n+1).
 
+    ``prev2`` / ``next2`` (frames n-2, n+2, optional): used in place of a
+    nearer neighbour when the nearest pair does not predict the frame (one
+    of them damaged as a whole), in the order of :data:`NEIGHBOUR_PAIRS`.
     ``threshold`` (stops): how much brighter or darker than both warped
-    neighbours, and than its own 5x5 median, a defect is; ``agree``
-    (stops): how close the two warped neighbours must be; ``consistency``
-    (px): the largest forward-backward flow error of a reliable pixel;
-    ``max_shift`` (px) and ``min_match`` (share of trusted pixels): how well
-    the neighbours must predict the frame as a whole before anything is
-    repaired. See the module docstring. Deterministic: the same frames give the same bytes.
+    neighbours a defect is (and a speck than its own 5x5 median);
+    ``agree`` (stops): how close the two warped neighbours must be;
+    ``consistency`` (px): the largest forward-backward flow error of a
+    reliable pixel; ``max_shift`` (px) and ``min_match`` (share of trusted
+    pixels): how well the neighbours must predict the frame as a whole
+    before anything is repaired. See the module docstring. Deterministic:
+    the same frames give the same bytes.
     """
-    import cv2
-
     for name, value in (("threshold", threshold), ("agree", agree), ("consistency", consistency),
                         ("max_shift", max_shift), ("min_match", min_match)):
         if not value > 0:
             raise ParameterError(f"temporal_repair: {name} must be positive, got {value!r}")
-    frames = []
-    for what, px in (("frame", image), ("previous frame", prev), ("next frame", next)):
+    given = {-1: prev, 1: next, -2: prev2, 2: next2}
+    frames = {}
+    for offset, what in ((0, "frame"), (-1, "previous frame"), (1, "next frame"), (-2, "frame n-2"),
+                         (2, "frame n+2")):
+        px = image if offset == 0 else given[offset]
+        if px is None:
+            continue
         px = np.asarray(px)
         if px.ndim != 3 or px.shape[2] < 3 or px.dtype != np.float32:
             raise ImageError(f"temporal_repair: the {what} must be float32 HWC with RGB, got {px.dtype} {px.shape}")
-        frames.append(px)
-    cur, p, n = frames
-    if p.shape != cur.shape or n.shape != cur.shape:
-        raise ImageError(f"temporal_repair: neighbours {p.shape} / {n.shape} must match the frame's {cur.shape}")
-    rgb, prgb, nrgb = cur[..., :3], p[..., :3], n[..., :3]
-    lc, lp, ln = _log_luma(rgb), _log_luma(prgb), _log_luma(nrgb)
+        if offset and px.shape != frames[0].shape:
+            raise ImageError(f"temporal_repair: the {what} {px.shape} must match the frame's {frames[0].shape}")
+        frames[offset] = px
+    cur = frames[0]
+    lc = _log_luma(cur[..., :3])
+    first = ""
+    for before, after in NEIGHBOUR_PAIRS:
+        if -before not in frames or after not in frames:
+            continue
+        result = _repair_from(cur, lc, frames[-before], frames[after], before / (before + after), threshold=threshold,
+                              agree=agree, consistency=consistency, max_shift=max_shift, min_match=min_match)
+        if not result.skipped:
+            return dataclasses.replace(result, neighbours=(-before, after))
+        first = first or result.skipped
+    return TemporalResult(cur.copy(), np.zeros(lc.shape, bool), first)
+
+
+def _repair_from(cur: np.ndarray, lc: np.ndarray, p: np.ndarray, n: np.ndarray, t: float, *, threshold: float,
+                 agree: float, consistency: float, max_shift: float, min_match: float) -> TemporalResult:
+    """Repair ``cur`` (its log2 luminance ``lc``) from ``p`` before it and ``n`` after it; ``t``: where
+    frame n sits between them (0.5: halfway; 2/3: two frames after ``p`` and one before ``n``)."""
+    import cv2
+
+    prgb, nrgb = p[..., :3], n[..., :3]
+    lp, ln = _log_luma(prgb), _log_luma(nrgb)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     fwd = dis.calc(_u8(lp), _u8(ln), None)
     bwd = dis.calc(_u8(ln), _u8(lp), None)
@@ -117,25 +181,106 @@ def temporal_repair(image: np.ndarray, prev: np.ndarray, next: np.ndarray, *, th
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     back = cv2.remap(bwd, gx + fwd[..., 0], gy + fwd[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     reliable = np.hypot(fwd[..., 0] + back[..., 0], fwd[..., 1] + back[..., 1]) < consistency
-    half_x, half_y = fwd[..., 0] / 2, fwd[..., 1] / 2
-    pw = cv2.remap(prgb, gx - half_x, gy - half_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    nw = cv2.remap(nrgb, gx + half_x, gy + half_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # linear motion: frame n is t of the way from p to n; each neighbour is warped to that moment
+    pw = cv2.remap(prgb, gx - t * fwd[..., 0], gy - t * fwd[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    nw = cv2.remap(nrgb, gx + (1 - t) * fwd[..., 0], gy + (1 - t) * fwd[..., 1], cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_REFLECT)
     lpw, lnw = _log_luma(pw), _log_luma(nw)
     trusted = reliable & (np.abs(lpw - lnw) < agree)
     d1, d2 = lc - lpw, lc - lnw
-    skipped = _unpredicted(lc, 0.5 * (lpw + lnw), trusted, threshold, max_shift, min_match)
+    predicted = (1 - t) * lpw + t * lnw
+    skipped = _unpredicted(lc, predicted, trusted, threshold, max_shift, min_match)
     if skipped:
         return TemporalResult(cur.copy(), np.zeros(lc.shape, bool), skipped)
-    mask = trusted & (((d1 > threshold) & (d2 > threshold)) | ((d1 < -threshold) & (d2 < -threshold)))
-    if mask.any():  # a speck also stands out from its own neighbourhood
+    differs = ((d1 > threshold) & (d2 > threshold)) | ((d1 < -threshold) & (d2 < -threshold))
+    cand = trusted & differs
+    mask = np.zeros(lc.shape, bool)
+    if cand.any():
+        err = np.abs(lc - predicted)  # where the prediction holds around a detection, the detection holds
         med = cv2.medianBlur(_u8(lc), 5).astype(np.float32) * ((_LOG_HI - _LOG_LO) / 255.0) + _LOG_LO
-        mask &= np.abs(lc - med) > threshold
-    if mask.any():
-        mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & trusted
+        specks = _in_context(cand & (np.abs(lc - med) > threshold), err)  # a speck stands out from its own 5x5
+        near = np.minimum(np.abs(d1), np.abs(d2))
+        found = _components(cand, REGION_MIN_PX, near, REGION_STOPS)
+        region = _in_context(found, err)
+        flat = found & ~region  # failed the context check: still a patch if flat where the picture is not
+        if region.any() or flat.any():  # take in the rim the flow could not vouch for, then check the context
+            region, flat = (_grow(m, differs, REGION_GROW_PX) for m in (region, flat))
+            region = _in_context(region, err) | _flat(flat & ~region, lc, predicted)
+        specks, region = (cv2.dilate(m.astype(np.uint8), _K3) > 0 for m in (specks, region))  # soft rims
+        mask = (specks & trusted) | (region & (trusted | region))
     out = cur.copy()
     if mask.any():
-        out[..., :3][mask] = 0.5 * (pw[mask] + nw[mask])
+        out[..., :3][mask] = ((1 - t) * pw + t * nw)[mask]
     return TemporalResult(out, mask)
+
+
+_K3 = np.ones((3, 3), np.uint8)
+#: A solid patch is flat: the spread (standard deviation, stops) of frame n inside it is at most this,
+#: and at most ``1 / FLAT_CONTRAST`` of the prediction's spread there.
+FLAT_STOPS = 0.08
+FLAT_CONTRAST = 3.0
+
+
+def _grow(mask: np.ndarray, within: np.ndarray, px: int) -> np.ndarray:
+    import cv2
+
+    for _ in range(px if mask.any() else 0):
+        mask = mask | ((cv2.dilate(mask.astype(np.uint8), _K3) > 0) & within)
+    return mask
+
+
+def _flat(mask: np.ndarray, lc: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """The groups of ``mask`` that are flat in frame n (``lc``) where the prediction is not: a solid patch."""
+    import cv2
+
+    if not mask.any():
+        return mask
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    area = np.maximum(np.bincount(labels.ravel(), minlength=count), 1)
+
+    def spread(x):
+        m = np.bincount(labels.ravel(), weights=x.ravel(), minlength=count) / area
+        m2 = np.bincount(labels.ravel(), weights=(x.astype(np.float64) ** 2).ravel(), minlength=count) / area
+        return np.sqrt(np.maximum(m2 - m * m, 0.0))
+
+    own, pred = spread(lc), spread(predicted)
+    keep = (own <= FLAT_STOPS) & (pred >= FLAT_CONTRAST * own) & (area >= REGION_MIN_PX)
+    keep[0] = False
+    return keep[labels]
+
+
+def _components(mask: np.ndarray, min_px: int, strength: np.ndarray, min_strength: float) -> np.ndarray:
+    """The 8-connected groups of ``mask`` with at least ``min_px`` pixels and a mean ``strength`` of at
+    least ``min_strength``."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    mean = np.bincount(labels.ravel(), weights=strength.ravel(), minlength=count) / np.maximum(area, 1)
+    keep = (area >= min_px) & (mean >= min_strength)
+    keep[0] = False
+    return keep[labels]
+
+
+def _in_context(mask: np.ndarray, err: np.ndarray) -> np.ndarray:
+    """The groups of ``mask`` whose surroundings (a ring :data:`RING_PX` px out) frame n and the
+    prediction agree on (``err``, stops: within :data:`RING_STOPS` on all but :data:`RING_MISS` of the
+    ring). Where the warped neighbours are misplaced (fast or non-rigid motion) the ring shows it, and
+    the group is left alone."""
+    import cv2
+
+    if not mask.any():
+        return mask
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    r_in, r_out = RING_PX
+    spread = cv2.dilate(labels.astype(np.float32), np.ones((2 * r_out + 1,) * 2, np.uint8)).astype(np.int64)
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * r_in + 1,) * 2, np.uint8)) > 0
+    ring = (spread > 0) & ~near
+    total = np.bincount(spread[ring], minlength=count)
+    missed = np.bincount(spread[ring], weights=(err[ring] > RING_STOPS).astype(np.float64), minlength=count)
+    keep = missed <= RING_MISS * np.maximum(total, 1)
+    keep[0] = False
+    return keep[labels]
 
 
 def _unpredicted(lc: np.ndarray, predicted: np.ndarray, trusted: np.ndarray, threshold: float, max_shift: float,

@@ -140,6 +140,15 @@ RESTORED = "restored.####.exr"
 ML_METHOD = "ml"
 #: Stage 5's name for stage 4's render when it rendered the source unchanged (``source`` is taken).
 RENDERED_SOURCE = "render"
+#: What stage 4's ``ml`` render does unless ``stages.inference`` says otherwise: one-frame defects are
+#: repaired from the neighbouring frames first (``temporal``, :mod:`core.infer.temporal`), and the model's
+#: output is finished by a grade (``grade``: ``lut3d``, or ``none``) fitted from the model's output of
+#: the training pairs to their references, the way stage 5 fits its ``grade_lut3d`` baseline from the
+#: source: whatever colour the model leaves wrong, the LUT takes, so the render is never worse than the
+#: grade alone where the model is an identity (benchmarks/project_bench.py measures it).
+ML_DEFAULTS = {"temporal": True, "grade": "lut3d"}
+#: Values of ``stages.inference.grade``.
+ML_GRADES = ("lut3d", "none")
 
 #: Options of ``reelkit restore init`` besides the project folder and its inputs (CLI options, MCP tool).
 INIT_PARAMS = ParamSet("restore_init", [
@@ -263,9 +272,11 @@ def validate_params(project: Project, *, where: str = "project") -> None:
         if not isinstance(raw, Mapping):
             raise ParameterError(f"{where}: stages.{stage} must be a mapping of parameters")
         try:
-            spec.resolve({k: v for k, v in raw.items() if not (stage == "inference" and k == "method")})
+            spec.resolve({k: v for k, v in raw.items() if not (stage == "inference" and k in ("method", "grade"))})
             if stage == "inference":
                 render_method_of(project)
+                if raw.get("grade", ML_DEFAULTS["grade"]) not in ML_GRADES:
+                    raise ParameterError(f"grade must be one of {', '.join(ML_GRADES)}, got {raw['grade']!r}")
         except ParameterError as exc:
             raise ParameterError(f"{where}: stages.{stage}: {exc}") from None
     if not isinstance(project.stages.get("training") or {}, Mapping):
@@ -535,6 +546,11 @@ def _params_hash(project: Project, stage: Stage) -> str:
         for key in ("name", "data"):
             values["params"].pop(key, None)
         values["init_weights"] = _init_weights_sha(values["params"].get("init_from"))
+    if stage.number == 4 and render_method_of(project) == ML_METHOD:  # the ml render's defaults and grade fit
+        ml = {k: project.params(4).get(k, v) for k, v in ML_DEFAULTS.items()}
+        if ml["grade"] != "none":
+            ml["fit"] = _grade_options(project)
+        values["ml"] = ml
     return config_hash(values)
 
 
@@ -914,28 +930,116 @@ def set_render_method(path: str | os.PathLike | Project, method: str) -> str:
     return render_method_of(trial)
 
 
-def _run_inference(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+def _run_inference(project: Project, *, fresh: bool, force: bool, progress,
+                   frames: str | None = None) -> tuple[dict, dict, dict]:
     from core.infer.files import INFER_PARAMS, infer_files
 
+    from core.infer.model import load_model
+
     method = render_method_of(project)
-    values = INFER_PARAMS.resolve({k: v for k, v in project.params(4).items() if k != "method"})
+    raw = {k: v for k, v in project.params(4).items() if k not in ("method", "grade")}
+    if method == ML_METHOD:
+        raw = {"temporal": ML_DEFAULTS["temporal"], **raw}
+    values = INFER_PARAMS.resolve(raw)
     relay = lambda d, t, f: progress(d, t, f"frame {f}")  # noqa: E731
     if method == ML_METHOD:
-        manifest = infer_files(project.folder(3) / "model.onnx", project.source, output_dir=project.folder(4),
-                               output=RESTORED, params=values, force=fresh, progress=relay,
+        model = load_model(project.folder(3) / "model.onnx")
+        grade, note = _model_grade(project, model, values, force=fresh)
+        manifest = infer_files(model, project.source, output_dir=project.folder(4),
+                               output=RESTORED, params=values, force=fresh or (force and frames is not None),
+                               frames=frames, progress=relay, grade=grade,
                                input_colorspace=project.colorspaces["source"])
-        results = {"model_sha256": manifest.data.get("model", {}).get("sha256")}
+        results = {"model_sha256": manifest.data.get("model", {}).get("sha256"), "grade": note,
+                   "temporal": values["temporal"]}
     else:
         from core.validate.render import render_method
 
         fit = _fit_pairs(project)
         manifest = render_method(method, project.source, output_dir=project.folder(4), output=RESTORED,
                                  params={**project.params(5), "seed": project.seed}, pixel_type=values["pixel_type"],
-                                 compression=values["compression"], force=fresh, progress=relay,
+                                 compression=values["compression"], force=fresh or (force and frames is not None),
+                                 frames=frames, progress=relay,
                                  input_colorspace=project.colorspaces["source"], **fit)
         results = {"fit": manifest.data.get("fit_note")}
     counts = {"frames": len(manifest.data["frames"]), "method": method}
     return {**values, "method": method}, counts, results
+
+
+def _grade_options(project: Project) -> dict[str, Any]:
+    """Stage 5's grade-fit options (:data:`~core.validate.VALIDATE_PARAMS`), which the ml render's grade uses too."""
+    from core.validate.params import VALIDATE_PARAMS
+
+    opts = VALIDATE_PARAMS.resolve({**project.params(5), "seed": project.seed})
+    return {k: opts[k] for k in ("fit_frames", "max_samples", "lut_size", "seed")}
+
+
+def _model_grade(project: Project, model, values: Mapping[str, Any], *, force: bool):
+    """The grade that finishes stage 4's ``ml`` render (:data:`ML_DEFAULTS`), and a note for the record.
+
+    A 3D LUT fitted from the model's output of the training pairs (stage
+    5's ``fit_frames`` of them, evenly spaced; its ``lut_size``,
+    ``max_samples`` and the project's seed) to their aligned references
+    and masks: the same frames and options as stage 5's ``grade_lut3d``
+    baseline, which fits from the source instead. Kept in
+    ``04_inference_render/grade/`` (``lut3d.json``, ``lut3d.cube``, and
+    ``fit.json`` with the hash of everything it was fitted from: a range of
+    stage 4 on another machine fits the same LUT or reuses it).
+    ``(None, "")`` when ``stages.inference.grade`` is ``none``.
+    """
+    import numpy as np
+
+    from core import io
+    from core.infer.session import Restorer
+    from core.io.atomic import write_text_atomic
+    from core.manifest import config_hash
+    from core.validate.grade import GradeFit, fit_grade_samples, sample_frames
+    from core.validate.run import _evenly, _read_acescg, _read_mask, _Seq
+
+    if project.params(4).get("grade", ML_DEFAULTS["grade"]) == "none":
+        return None, ""
+    opts = _grade_options(project)
+    fit = _fit_pairs(project)
+    space = project.colorspaces["source"]
+    src = _Seq.of(fit["fit_sources"], "fit_sources", sequence=True, colorspace=space)
+    ref = _Seq.of(fit["fit_references"], "fit_references", sequence=True)
+    msk = _Seq.of(fit["fit_masks"], "fit_masks", sequence=True)
+    chosen = _evenly(src.numbers(fit["fit_frames"]), opts["fit_frames"])
+    key = config_hash({"model": model.spec.sha256, "frames": chosen, "options": opts, "source": src.spec,
+                       "colorspace": space, "alignment": _manifest_digest(project.folder(2)),
+                       "run": {k: values[k] for k in ("tile", "overlap", "precision", "mix")}})
+    folder = project.folder(4) / "grade"
+    index = folder / "fit.json"
+    if not force and index.is_file():
+        try:
+            old = json.loads(index.read_text("utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        if old.get("config_hash") == key and (folder / "lut3d.json").is_file():
+            return GradeFit.load(folder / "lut3d.json"), old.get("note", "")
+    restorer = Restorer(model, tile=values["tile"], overlap=values["overlap"], provider=values["provider"],
+                        threads=values["threads"], precision=values["precision"], mix=values["mix"])
+
+    def pairs():
+        from core.color import convert_frame
+
+        for n in chosen:
+            out = restorer.run_frame(io.read_frame(src.path(n), n, colorspace=space))
+            out = out if out.colorspace == "ACEScg" else convert_frame(out, "ACEScg")
+            yield (np.ascontiguousarray(out.pixels[..., :3], dtype=np.float32),
+                   _read_acescg(ref.path(n), "reference", n), _read_mask(msk.path(n)))
+
+    drawn = sample_frames(pairs(), max_samples=opts["max_samples"], seed=opts["seed"])
+    grade = fit_grade_samples(drawn, method="lut3d", lut_size=opts["lut_size"], seed=opts["seed"])
+    if not grade.success:
+        raise StageError(f"stage 4: the grade after the model could not be fitted ({grade.reason}); "
+                         "set stages.inference.grade to none to render the model alone")
+    note = (f"the model's output finished by a {opts['lut_size']}^3 LUT fitted on {len(chosen)} training "
+            f"pair(s) (frames {io.format_frames(chosen, sep=',')}), rms {grade.rms:.4g}")
+    folder.mkdir(parents=True, exist_ok=True)
+    grade.save(folder / "lut3d.json")
+    grade.write_cube(folder / "lut3d.cube", overwrite=True)
+    write_text_atomic(index, json.dumps({"config_hash": key, "note": note}, indent=1) + "\n", overwrite=True)
+    return grade, note
 
 
 def _fit_pairs(project: Project) -> dict[str, str]:

@@ -283,14 +283,23 @@ class GradeFit:
             out["lut_size"] = int(self.lut.shape[0])
         return out
 
+    def _json(self) -> str:
+        data = self.to_dict()
+        if self.lut is not None:
+            data["lut"] = np.round(self.lut, 9).tolist()
+        return json.dumps(data) + "\n"
+
     def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
         """Write ``to_dict`` (plus the LUT nodes of a ``lut3d`` fit) as JSON, atomically."""
         from core.io.atomic import write_text_atomic
 
-        data = self.to_dict()
-        if self.lut is not None:
-            data["lut"] = np.round(self.lut, 9).tolist()
-        return write_text_atomic(path, json.dumps(data) + "\n", overwrite=overwrite)
+        return write_text_atomic(path, self._json(), overwrite=overwrite)
+
+    def digest(self) -> str:
+        """sha256 of what :meth:`save` writes: the fit's identity in a config hash."""
+        import hashlib
+
+        return hashlib.sha256(self._json().encode("utf-8")).hexdigest()
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "GradeFit":
