@@ -36,6 +36,7 @@ import math
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -56,6 +57,8 @@ CHUNK_MAX = 16
 CHUNKS_PER_THREAD = 4
 #: Seconds a job called off waits for its workers to hand over the frames they were making.
 DRAIN_S = 60
+#: Seconds between a worker's questions whether the job was called off (one scheduler round trip each).
+STOP_CHECK_S = 1.0
 
 _ADDRESS = re.compile(r"^(tcp|tls)://[^\s:/]+(:\d{1,5})?$")
 _CLIENT: contextvars.ContextVar[Any] = contextvars.ContextVar("reelkit_scheduler", default=None)
@@ -142,25 +145,37 @@ def chunk_size(frames: int, threads: int) -> int:
     return max(1, min(CHUNK_MAX, math.ceil(frames / (max(1, threads) * CHUNKS_PER_THREAD))))
 
 
-#: In a worker: each job's frame function, unpickled once per job and thread (an ONNX session is built once).
+#: In a worker: each job run's frame function, unpickled once per run and thread (an ONNX session is built once).
 _UNPICKLED: dict[tuple[str, int], Any] = {}
 
 
-def _run_chunk(digest: str, blob: bytes, work: Callable, tasks: Sequence[Any], stop: str) -> Any:
+def _run_chunk(blob: bytes, work: Callable, tasks: Sequence[Any], stop: str) -> Any:
     """In a worker: ``work(tasks, process, stop=...)`` with the job's ``process`` unpickled from ``blob`` (kept
-    for the next chunks of the same job on this thread); ``stop()`` says whether the client has called the job
-    off (the Dask event named ``stop`` is set)."""
+    for the next chunks of the same job on this thread: a job's run, named by ``stop``, never shares it with
+    another's); ``stop()`` says whether the client has called the job off (the Dask event ``stop`` is set)."""
     from distributed import Event
 
-    key = (digest, threading.get_ident())
+    key = (stop, threading.get_ident())
     if key not in _UNPICKLED:
         import cloudpickle
 
         if len(_UNPICKLED) >= 8:  # earlier jobs' functions: let them go
             _UNPICKLED.clear()
         _UNPICKLED[key] = cloudpickle.loads(blob)
-    event = Event(stop)
-    return work(tasks, _UNPICKLED[key], stop=event.is_set)
+    event, asked = Event(stop), [-math.inf, False]  # (when, answer): the scheduler is asked at most every STOP_CHECK_S
+
+    def stopped() -> bool:
+        if time.monotonic() - asked[0] >= STOP_CHECK_S:
+            asked[:] = [time.monotonic(), event.is_set()]
+        return asked[1]
+
+    return work(tasks, _UNPICKLED[key], stop=stopped)
+
+
+def _forget(stop: str) -> None:
+    """In a worker: let go of a finished run's frame function (and what it holds: an ONNX session)."""
+    for key in [k for k in _UNPICKLED if k[0] == stop]:
+        _UNPICKLED.pop(key, None)
 
 
 def _identity(value: Any) -> Any:
@@ -204,7 +219,7 @@ def run_chunks(client: Any, tasks: Sequence[Any], blob: bytes, work: Callable,
     chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
     stop = f"reelkit-stop-{digest}-{run}"
     shared = client.submit(_identity, blob, key=f"reelkit-process-{digest}-{run}", pure=False)  # sent once,
-    futures = {client.submit(_run_chunk, digest, shared, work, chunk, stop, pure=False,  # redone if lost
+    futures = {client.submit(_run_chunk, shared, work, chunk, stop, pure=False,  # redone if lost
                              key=f"reelkit-chunk-{digest}-{run}-{i}"): chunk for i, chunk in enumerate(chunks)}
     landed: set[Any] = set()
 
@@ -234,5 +249,7 @@ def run_chunks(client: Any, tasks: Sequence[Any], blob: bytes, work: Callable,
         raise
     finally:
         client.cancel([*futures, shared])
+        with contextlib.suppress(Exception):
+            client.run(_forget, stop, on_error="ignore")
         with contextlib.suppress(Exception):
             Event(stop, client=client).clear()  # the scheduler forgets the event

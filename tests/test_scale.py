@@ -156,6 +156,20 @@ def test_infer_cli_on_processes_2_equals_the_local_run(plates, tmp_path):
     assert dask == local
 
 
+def test_each_run_on_warm_workers_builds_and_reports_its_own_session(cluster, plates, tmp_path):
+    """The same infer job twice on the same workers: each run's manifest says what its workers ran (a worker
+    keeps a run's frame function only for that run)."""
+    from core.infer import infer_files
+
+    address, _ = cluster
+    with scheduler(address):
+        for name in ("first", "second"):
+            manifest = infer_files("film_restore", str(plates / "plate.####.png"), output_dir=tmp_path / name,
+                                   output="r.####.exr", frames="1001-1004", params={"threads": 1})
+            assert manifest.data["runtime"]["threads"] == 1 and "_job" not in manifest.data["frames"]["1001"]
+    assert _files(tmp_path / "first") == _files(tmp_path / "second")
+
+
 def test_a_job_that_cannot_travel_is_one_line_and_writes_nothing(cluster, plates, tmp_path):
     address, _ = cluster
     lock = threading.Lock()
