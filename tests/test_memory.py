@@ -82,7 +82,7 @@ def test_tiled_infer_holds_no_padded_or_encoded_frame(photo_2k):
 
 def test_degrade_file_works_in_the_frame_it_read(photo_2k, tmp_path):
     """Issue 15 item 7: degrade held the frame read, a working copy and each effect's new output (4.2x the frame
-    with faded_16mm, 4.0x peak RSS on a 4096 frame); the effects now write into the frame read (1.7x measured),
+    with faded_16mm, 4.0x peak RSS on a 4096 frame); the effects now write into the frame read (2.2x measured),
     and the result is the same to the bit."""
     from core.degrade import degrade_frame, resolve_params
     from core.degrade.files import degrade_file
