@@ -609,3 +609,42 @@ def test_a_dataset_run_task_reports_its_stage_and_log_and_resumes_after_a_cancel
 
     after, first = run(scenario)
     assert set(first["created"]) < set(after)  # the cancelled run's files were kept and built on
+
+
+def test_a_restore_run_task_cancelled_in_alignment_resumes_its_frames(tmp_path):
+    """restore_run in the background: task_status follows the stages; a cancel during stage 2 stops it between
+    frames, the stage reads failed with the cancel as its reason, and the same call resumes the frames aligned."""
+    for name in ("scan", "ref"):
+        for i in range(16):
+            _photo(tmp_path / name / f"{name}.{1001 + i:04d}.png", size=(192, 256), shift=i)
+    from core.pipeline.project import init_project
+
+    init_project(tmp_path / "proj", source=str(tmp_path / "scan" / "scan.####.png"),
+                 reference=str(tmp_path / "ref" / "ref.####.png"))
+
+    async def poll(c, task_id, until):
+        while not until(status := await c.ok("task_status", id=task_id)):
+            assert status["state"] == "running", status
+            await asyncio.sleep(0.02)
+        return status
+
+    async def scenario():
+        async with _server(tmp_path) as c:
+            started = await c.ok("restore_run", project="proj", stages="1-2", plan_only=False, background=True)
+            await poll(c, started["task"], lambda s: s["note"] == "stage 2 alignment" and s["done"] > 0)
+            await c.ok("task_cancel", id=started["task"])
+            status = await poll(c, started["task"], lambda s: s["state"] != "running")
+            assert status["state"] == "cancelled", status
+            assert [line.split(" ", 1)[1].split(":")[0] for line in status["log_tail"][:2]] == \
+                ["stage 1 dataset curation"] * 2
+            stages = (await c.ok("restore_status", project="proj"))["stages"]
+            assert stages[0]["state"] == "done" and stages[1]["state"] == "failed"
+            assert "cancelled" in stages[1]["reason"] and 0 < stages[1]["counts"]["frames_done"] < 16
+            done = stages[1]["counts"]["frames_done"]
+            result = (await c.ok("restore_run", project="proj", stages="1-2", plan_only=False))["result"]
+            assert [s["state"] for s in result["stages"][:2]] == ["done", "done"]
+            return done
+
+    done = run(scenario)
+    manifest = json.loads((tmp_path / "proj" / "pipeline" / "02_alignment" / "manifest.json").read_text("utf-8"))
+    assert sum(1 for r in manifest["frames"].values() if r.get("resumed")) == done
