@@ -14,8 +14,7 @@ from typing import Any
 
 from core.jobs import ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
-from core.io.exr import COMPRESSIONS as EXR_COMPRESSIONS
-from core.io.exr import PIXEL_TYPES
+from core.io.exr import EXR_OUTPUT_PARAMS
 from core.params import Param, ParamSet
 
 COLORSPACES = ("ACEScg", "ACES2065-1", "lin_rec709", "srgb", "XYZ", "Lab", "OKLab")
@@ -32,8 +31,7 @@ CONVERT_PARAMS = ParamSet(
               label="To"),
         Param("nonfinite", str, "raise", "NaN/Inf pixels: 'raise' stops with the frame and pixel, 'pass' lets them through",
               choices=("raise", "pass"), label="NaN/Inf"),
-        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
-        Param("compression", str, "zip", "EXR output compression", choices=tuple(EXR_COMPRESSIONS), label="EXR compression"),
+        *EXR_OUTPUT_PARAMS,
         Param("bit_depth", str, "auto", "PNG/TIFF output bit depth ('auto': 16 for PNG/TIFF, 8 for JPEG)",
               choices=("auto", "8", "16"), label="Bit depth"),
     ],

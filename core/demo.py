@@ -35,13 +35,13 @@ done are skipped. An output folder holding anything else is refused unless
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import OutputExistsError
+from core.jobs import ProgressFn, StageProgressFn
 from core.params import Param, ParamSet, config_hash
 
 DEMO_PARAMS = ParamSet(
@@ -69,9 +69,6 @@ REFERENCE_FIRST = 1
 REFERENCE_LEAD = 3
 #: Film frames (0-based, within the film) the telecine shows twice.
 REFERENCE_REPEATED = (20,)
-
-ProgressFn = Callable[[str, int, int, str], None]
-
 
 def film_frame(k: int, *, width: int, shot_length: int) -> np.ndarray:
     """Film frame ``k`` (before 0: the first shot's move run backwards): ACEScg ``float32`` ``HW3``, >= 0.
@@ -143,7 +140,7 @@ def estimate_seconds(free_cores: int) -> float:
 
 
 def make_footage(folder: str | os.PathLike, *, width: int = 256, shot_length: int = 14, preset: str = "faded_16mm",
-                 seed: int = 7, progress: Callable[[int, int], None] | None = None) -> tuple[str, str]:
+                 seed: int = 7, progress: ProgressFn | None = None) -> tuple[str, str]:
     """Write the demo's source scan and telecine reference into ``folder``; returns their patterns.
 
     Source: ``scan/scan.####.exr`` (ACEScg, half, from 1001), each film
@@ -204,7 +201,7 @@ def project_params(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def run_demo(output_dir: str | os.PathLike, *, params: dict | None = None, force: bool = False,
-             progress: ProgressFn | None = None) -> dict[str, Any]:
+             progress: StageProgressFn | None = None) -> dict[str, Any]:
     """Make the demo footage and run the five stages on it in ``output_dir``; returns a summary dict.
 
     ``progress(step, done, total, info)``: ``step`` is ``"footage"`` or

@@ -11,13 +11,44 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from core.errors import ImageReadError, ParameterError, out_of_memory
 from core.io.atomic import remove_stale_temps
 from core.manifest import Manifest, file_sha256, fingerprint
+from core.params import Param, ParamSet
 
-ProgressFn = Callable[[int, int, "int | None"], None]
+
+class ProgressFn(Protocol):
+    """The one progress callback: ``progress(done, total, item=None)``.
+
+    ``done`` units of ``total`` (0: not known yet) are finished; ``item`` is what was just done, when
+    there is something to say: a per-frame job's frame number (``None`` for a still), a tile's frame, a
+    training step's figures (:class:`core.train.TrainProgress`), a short note. A callee may leave
+    ``item`` out, so a callback takes it with a default. The CLI's bars (:mod:`core.cli.progress`),
+    the Nuke host's tasks and the agent's tasks are such callbacks.
+    """
+
+    def __call__(self, done: int, total: int, item: Any = None, /) -> None: ...
+
+
+class StageProgressFn(Protocol):
+    """The progress callback of a run in stages (the restoration project, the dataset builder, the demo):
+    ``progress(stage, done, total, item=None)``, the stage (its number or name) and then as :class:`ProgressFn`."""
+
+    def __call__(self, stage: int | str, done: int, total: int, item: Any = None, /) -> None: ...
+
+
+#: The job spec every per-frame command shares: which frames, where the results go, whether to redo
+#: finished frames. The CLI's ``--frames``/``--output-dir``/``--force`` (:func:`core.cli.main.add_output_options`),
+#: the Nuke nodes' job knobs (:data:`nuke_plugin.specs.JOB_PARAMS`) and the agent's tools derive from it.
+JOB_PARAMS = ParamSet("job", [
+    Param("frames", str, None, "frames to process, e.g. 1001-1100, 1001-1100x2, 1,5,7-9 (default: every frame "
+          "of the input)", label="Frames", optional=True),
+    Param("output_dir", str, None, "folder to write into: the results and their manifest.json (created if missing)",
+          label="Output folder", optional=True),
+    Param("force", bool, False, "redo and replace what an earlier run already made", label="Redo finished frames"),
+])
 
 
 class FrameTask(NamedTuple):

@@ -22,15 +22,31 @@ from core.errors import ParameterError
 
 _TYPES = (bool, int, float, str)
 
+#: How an optional parameter with choices is left unset, on every surface (CLI, config file, Nuke
+#: enumeration, widget, manifest); :meth:`Param.value` reads it back as ``None``.
+NONE = "none"
+
 
 @dataclasses.dataclass(frozen=True)
 class Param:
     """One parameter of an operation.
 
     ``kind`` is one of ``bool``, ``int``, ``float``, ``str``. ``choices`` makes a
-    ``str`` an enumeration; ``minimum``/``maximum`` bound numbers (inclusive).
-    ``cli`` is the CLI flag (default ``--name-with-dashes``); ``positional``
-    turns it into a positional argument.
+    ``str`` an enumeration: names, or a table (a mapping such as the degrade
+    presets or the EXR compressions) whose keys are the names, so the choices
+    are never a copy of the table; ``minimum``/``maximum`` bound numbers
+    (inclusive). ``cli`` is the CLI flag (default ``--name-with-dashes``);
+    ``positional`` turns it into a positional argument.
+
+    ``optional``: the parameter may be left unset. With ``choices``, unset is
+    the choice :data:`NONE` (listed first; the default when ``default`` is
+    ``None``), so every surface can show and record it; :meth:`value` gives
+    ``None`` for it, the one place the word is translated. Without choices,
+    unset is ``None``, which must then be the default.
+
+    >>> p = Param("preset", str, None, "a named look", choices={"faded": 1, "dusty": 2}, optional=True)
+    >>> p.choices, p.default, p.value(p.coerce("dusty")), p.value(p.coerce(None))
+    (('none', 'faded', 'dusty'), 'none', 'dusty', None)
     """
 
     name: str
@@ -43,10 +59,22 @@ class Param:
     label: str | None = None
     positional: bool = False
     cli: str | None = None
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in _TYPES:
             raise TypeError(f"Param {self.name}: unsupported kind {self.kind!r}")
+        if self.choices is not None:  # names, or a table's keys
+            object.__setattr__(self, "choices", tuple(str(c) for c in self.choices))
+        if self.optional and self.choices is not None:
+            if NONE in self.choices[1:]:
+                raise TypeError(f"Param {self.name}: {NONE!r} is how an optional parameter is unset, not a choice")
+            if self.choices[:1] != (NONE,):  # (a copy made by dataclasses.replace has it already)
+                object.__setattr__(self, "choices", (NONE, *self.choices))
+            if self.default is None:
+                object.__setattr__(self, "default", NONE)
+        elif self.optional and self.default is not None:
+            raise TypeError(f"Param {self.name}: an optional parameter without choices has the default None")
         if self.default is not None:
             object.__setattr__(self, "default", self.coerce(self.default))
 
@@ -61,6 +89,8 @@ class Param:
     def coerce(self, value: Any) -> Any:
         """Convert ``value`` to this parameter's type and check its range/choices."""
         if value is None:
+            if self.optional and self.choices is not None:
+                return NONE
             if self.default is None:
                 return None
             raise ParameterError(f"parameter {self.name!r}: a value is required")
@@ -109,6 +139,10 @@ class Param:
         if self.maximum is not None and value > self.maximum:
             raise ParameterError(f"parameter {self.name!r}: {value} is above the maximum {self.maximum}")
         return value
+
+    def value(self, value: Any) -> Any:
+        """A resolved value as code uses it: ``None`` for an unset optional parameter (:data:`NONE`), else ``value``."""
+        return None if self.optional and value in (None, NONE) else value
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description (used by docs, gizmo generation and panels)."""

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ColorSpaceError, ImageWriteError, ParameterError, ReelkitError
+from core.jobs import ProgressFn
 
 logger = logging.getLogger("nuke_plugin.host")
 
@@ -74,8 +75,6 @@ NUKE_WORKING_SPACES = {
     "ACES2065-1": "ACES2065-1",
     "ACES - ACES2065-1": "ACES2065-1",
 }
-
-ProgressFn = Callable[[int, int, "int | None"], None]
 
 
 class TaskCancelled(ReelkitError):

@@ -100,7 +100,7 @@ class FileView:
     grey: tuple[str, ...] = ()
 
     def param(self) -> Param:
-        return Param(self.knob, str, next(iter(self.files)), self.help, choices=tuple(self.files), label=self.label)
+        return Param(self.knob, str, next(iter(self.files)), self.help, choices=self.files, label=self.label)
 
     def extra_files(self) -> dict[str, str]:
         """``{choice: result knob}`` of every choice but the first (those with their own Read)."""

@@ -23,6 +23,7 @@ from typing import Any
 from core.agent.plan import Plan
 from core.agent.roots import Roots
 from core.agent.schema import FieldError, ListParam, object_schema
+from core.jobs import JOB_PARAMS
 from core.params import Param, ParamSet
 
 #: Arguments of the file commands that are not parameters of the operation (the CLI's positional
@@ -30,9 +31,12 @@ from core.params import Param, ParamSet
 FILE_PARAMS = ParamSet("agent_files", [
     Param("input", str, None, "image file, sequence pattern (plate.####.exr) or video, inside the allowed roots"),
     Param("output", str, None, "output file name or pattern inside output_dir (default: the input's name)"),
-    Param("frames", str, None, "frame range, e.g. 1001-1100, 1001-1100x2, 1,5,7-9 (default: every frame)"),
-    Param("output_dir", str, None, "folder to write into, inside the allowed roots (created if missing)"),
-    Param("force", bool, False, "redo and replace existing outputs (needs confirm with the plan's token)"),
+    # the job spec (core.jobs), in the agent's words
+    dataclasses.replace(JOB_PARAMS["frames"], label=None),
+    dataclasses.replace(JOB_PARAMS["output_dir"], label=None,
+                        help="folder to write into, inside the allowed roots (created if missing)"),
+    dataclasses.replace(JOB_PARAMS["force"], label=None,
+                        help="redo and replace existing outputs (needs confirm with the plan's token)"),
     Param("plan_only", bool, True, "only check the call and return its plan (files read, written, replaced; "
           "frame count; token); false runs it"),
     Param("confirm", str, None, "the plan's token: required to run a destructive call (force over existing "

@@ -52,7 +52,7 @@ from core.align.model import WORKING_COLORSPACE, align
 from core.align.params import ALIGN_PARAMS
 from core.errors import ImageError, ImageReadError, ParameterError, SequenceError
 from core.formats import FORMATS
-from core.io import COMPRESSIONS, PIXEL_TYPES
+from core.io import EXR_OUTPUT_PARAMS
 from core.jobs import FrameTask, ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
@@ -66,9 +66,7 @@ DATA_COLORSPACE = "raw"
 ALIGN_OUTPUT_PARAMS = ParamSet(
     "align_output",
     [
-        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
-        Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
-              label="EXR compression"),
+        *EXR_OUTPUT_PARAMS,
         Param("report", bool, True, "write a before/after PNG per frame into report/", label="Report images"),
     ],
 )

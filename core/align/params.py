@@ -43,7 +43,7 @@ ALIGN_PARAMS = ParamSet(
     [
         Param("method", str, "global+local",
               "alignment method: " + "; ".join(f"{m.name}: {m.help}" for m in METHODS.values()),
-              choices=tuple(METHODS), label="Method"),
+              choices=METHODS, label="Method"),
         Param("motion", str, "affine", "global motion model fitted by ECC", choices=MOTIONS, label="Motion"),
         Param("scale_search", str, "none", "find an unknown scale and rotation first (log-polar phase correlation), "
               "for a reference transferred with another crop or zoom; 'none' assumes the same framing",

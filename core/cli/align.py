@@ -16,10 +16,9 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--source", required=True, help="degraded source: file, sequence pattern or video (frames numbered from 0)")
     p.add_argument("--reference", required=True, help="reference: file, sequence pattern or video (frames numbered from 0)")
-    p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     ALIGN_FILE_PARAMS.add_arguments(p)
     add_colorspace_options(p, writes=False, reference=True)
-    add_output_options(p, scheduler=True)
+    add_output_options(p, scheduler=True, frames=True)
     p.set_defaults(func=run)
 
 

@@ -19,11 +19,10 @@ def add_parser(sub) -> None:
     p.add_argument("input", help="input file, sequence pattern or video (frames numbered from 0)")
     p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir "
                    "(default: the input's name)")
-    p.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2, 1,5,7-9")
     CONVERT_PARAMS.add_arguments(p, skip=("source",))  # the input's space is --input-colorspace (alias --from)
     add_colorspace_options(p, writes=False)
     p.add_argument("--from", dest="input_colorspace", default=None, help="same as --input-colorspace")
-    add_output_options(p, scheduler=True)
+    add_output_options(p, scheduler=True, frames=True)
     p.set_defaults(func=run)
 
 

@@ -40,7 +40,7 @@ def run(args) -> int:
     with contextlib.ExitStack() as stack:
         bars: dict[str, object] = {}
 
-        def update(stage: str, done: int, total: int) -> None:
+        def update(stage: str, done: int, total: int, item=None) -> None:  # core.jobs.StageProgressFn
             if stage not in bars:
                 for old in list(bars):
                     bars.pop(old)

@@ -21,24 +21,23 @@ def add_parser(sub) -> None:
     install(p)  # reelkit degrade match ...
     p.add_argument("input", help="input file or sequence pattern (EXR, PNG, TIFF, JPEG) or video (frames numbered from 0)")
     p.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir (default: the input's name)")
-    p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     DEGRADE_OUTPUT_PARAMS.add_arguments(p)
     add_colorspace_options(p)
     DEGRADE_PARAMS.add_arguments(p.add_argument_group("effects (override the preset)"))
-    add_output_options(p, scheduler=True)
+    add_output_options(p, scheduler=True, frames=True)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
-    from core.degrade import DEGRADE_OUTPUT_PARAMS, DEGRADE_PARAMS, degrade_files
+    from core.degrade import DEGRADE_OUTPUT_PARAMS, DEGRADE_PARAMS, degrade_files, preset_name
 
     run_opts = DEGRADE_OUTPUT_PARAMS.from_namespace(args)
     # only the effect options the user typed: the rest come from the preset
     given = DEGRADE_PARAMS.given(args)
     output = args.output or os.path.basename(args.input)
-    preset = None if run_opts["preset"] == "none" else run_opts["preset"]
+    preset = preset_name(run_opts["preset"])
     with progress_bar("degrade", quiet=args.quiet) as update:
         manifest = degrade_files(args.input, output, output_dir=args.output_dir, preset=preset, params=given,
                                  seed=run_opts["seed"], frames=args.frames, force=args.force, progress=update,

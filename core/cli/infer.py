@@ -19,10 +19,9 @@ def add_parser(sub) -> None:
     p.add_argument("input", help="input file, sequence pattern (plate.####.exr) or video (frames numbered from 0)")
     p.add_argument("output", nargs="?", help="output EXR name or pattern inside --output-dir (default: the "
                    "input's name with .exr)")
-    p.add_argument("--frames", help="frame range, e.g. 1001-1100")
     INFER_PARAMS.add_arguments(p)
     add_colorspace_options(p, writes=False)
-    add_output_options(p, scheduler=True)
+    add_output_options(p, scheduler=True, frames=True)
     p.set_defaults(func=run)
 
 

@@ -69,18 +69,23 @@ def _add_examples(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> Non
 
 
 def add_output_options(parser: argparse.ArgumentParser, *, default: str | None = None,
-                       scheduler: bool = False) -> None:
-    """The options every writing command shares: ``--output-dir``, ``--force``, ``--quiet``; with
+                       scheduler: bool = False, frames: bool = False) -> None:
+    """The options every writing command shares: ``--output-dir``, ``--force``, ``--quiet`` (the first two
+    from the job spec, :data:`core.jobs.JOB_PARAMS`); with ``frames``, its ``--frames`` too; with
     ``scheduler``, a per-frame job's ``--scheduler`` (core.scale: local, processes:N, tcp://host:port).
 
     One rule: ``--output-dir`` is required (a command that writes many files never picks the current
     folder for you), unless the command names a folder of its own (``default``: ``demo`` writes
     ``demo_output``).
     """
-    parser.add_argument("--output-dir", "-o", required=default is None, default=default,
-                        help="folder to write into (created if missing)" + ("" if default is None
-                                                                             else f"; default {default!r}"))
-    parser.add_argument("--force", action="store_true", help="redo and replace existing outputs")
+    from core.jobs import JOB_PARAMS
+
+    if frames:
+        parser.add_argument(JOB_PARAMS["frames"].flag, help=JOB_PARAMS["frames"].help)
+    out, force = JOB_PARAMS["output_dir"], JOB_PARAMS["force"]
+    parser.add_argument(out.flag, "-o", required=default is None, default=default,
+                        help=out.help + ("" if default is None else f"; default {default!r}"))
+    parser.add_argument(force.flag, action="store_true", help=force.help)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     if scheduler:
         from core.scale import SCALE_PARAMS

@@ -18,21 +18,19 @@ def add_parser(sub) -> None:
                           description="Per frame: <stem>.####.exr (RGB reconstruction + palette_index, "
                           "palette_gradient, palette_distance layers) and packs/<stem>.####.npz.")
     enc.add_argument("input", help="image file, sequence pattern or video (frames numbered from 0) (any colour space reelkit reads)")
-    enc.add_argument("--frames", help="frame range, e.g. 1001-1100")
     ENCODE_PARAMS.add_arguments(enc, skip=("output", "shared"))
     enc.add_argument("--shared-palette", dest="shared", action="store_true", default=None,
                      help="fit one palette over the whole shot so the encoding does not flicker")
     enc.add_argument("--stability-threshold", type=float, default=2.0,
                      help="warn when palettes move more than this between frames (ΔE OK x 100; default 2)")
     add_colorspace_options(enc, writes=False)
-    add_output_options(enc, scheduler=True)
+    add_output_options(enc, scheduler=True, frames=True)
     enc.set_defaults(func=run_encode)
 
     dec = psub.add_parser("decode", help="decode packs (.npz) or palette EXRs back to ACEScg images")
     dec.add_argument("input", help="pack file or pattern (plate.####.npz) or palette EXR")
     dec.add_argument("output", nargs="?", help="output file name or pattern inside --output-dir")
-    dec.add_argument("--frames", help="frame range")
-    add_output_options(dec, scheduler=True)
+    add_output_options(dec, scheduler=True, frames=True)
     dec.set_defaults(func=run_decode)
 
     rep = psub.add_parser("report", help="swatches, luma vs palette comparison and metrics for one image")

@@ -31,13 +31,14 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.formats import FORMATS
+from core.jobs import ProgressFn
 
 DATASET_FORMAT = FORMATS["reelkit.dataset"].tag
 
@@ -99,7 +100,7 @@ def _md_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def assemble(out: str | os.PathLike, dest: str | os.PathLike, params: Mapping[str, Any], *,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+             progress: ProgressFn | None = None) -> dict[str, Any]:
     """Write the training set of the dataset run in ``out`` into ``dest``; returns counts."""
     from core.dataset.pipeline import _read_json, _write_json, reviewed_clusters
     from core.dataset.report import cluster_plot

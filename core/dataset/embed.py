@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import ImageError, ParameterError, require
+from core.jobs import ProgressFn
 
 #: Vectors per cache shard file.
 SHARD_SIZE = 4096
@@ -329,7 +330,7 @@ class EmbeddingCache:
 
 def embed_records(records: Sequence[dict[str, Any]], embedder: Embedder, *, load: Callable[[dict], np.ndarray],
                   cache: EmbeddingCache | None = None, batch: int = 64,
-                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
+                  progress: ProgressFn | None = None) -> tuple[np.ndarray, int]:
     """Embed every record (``sha256`` and what ``load`` needs); returns ``(vectors, computed)``.
 
     Vectors found in ``cache`` under the record's ``sha256`` are reused;

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 from core.dataset.params import EXTRACT_MODES
 from core.shots import Shot
 from core.errors import ParameterError
+from core.jobs import ProgressFn
 
 
 def thin(frames: list[int], budget: int) -> list[int]:
@@ -96,7 +97,7 @@ def frame_id(video_id: str, frame: int) -> str:
 
 def extract_frames(video: str | os.PathLike, shots: Iterable[Shot], plan: dict[str, list[int]], *,
                    frames_dir: str | os.PathLike, root: str | os.PathLike | None = None,
-                   progress: Callable[[int, int], None] | None = None,
+                   progress: ProgressFn | None = None,
                    colorspace: str | None = None) -> list[dict[str, Any]]:
     """Decode ``video`` once and write the planned frames; returns one record per frame.
 

@@ -40,7 +40,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,8 @@ import numpy as np
 
 from core.dataset.params import DATASET_PARAMS, STAGE_PARAMS, STAGES
 from core.errors import EmptyResultError, ImageReadError, OutputExistsError, ParameterError
+from core.jobs import StageProgressFn
 
-ProgressFn = Callable[[str, int, int], None]
 
 SHOTS_FORMAT = "reelkit.dataset_shots/1"
 FRAMES_FORMAT = "reelkit.dataset_frames/1"
@@ -170,7 +170,7 @@ class _Stage:
 
 
 class _Run:
-    def __init__(self, footage: list[Path], out: Path, params: dict[str, Any], progress: ProgressFn | None):
+    def __init__(self, footage: list[Path], out: Path, params: dict[str, Any], progress: StageProgressFn | None):
         self.footage, self.out, self.params, self.progress = footage, out, params, progress
         self.ids = video_ids(footage)
         self.hashes: dict[str, str] = {}
@@ -430,7 +430,7 @@ def _check_folder(out: Path, footage_sha: dict[str, str], force: bool, top) -> N
 
 def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output_dir: str | os.PathLike,
                 params: Mapping[str, Any] | None = None, *, stages: Iterable[str] | None = None,
-                force: bool = False, progress: ProgressFn | None = None) -> dict[str, dict[str, Any]]:
+                force: bool = False, progress: StageProgressFn | None = None) -> dict[str, dict[str, Any]]:
     """Build a training set from ``footage`` (video files) in ``output_dir``; see the module doc.
 
     ``params`` are values of :data:`~core.dataset.params.DATASET_PARAMS`

@@ -30,10 +30,10 @@ from core.degrade.model import (
     enabled_effects,
     resolve_params,
 )
-from core.io import COMPRESSIONS, PIXEL_TYPES
+from core.io import EXR_OUTPUT_PARAMS
 from core.jobs import ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
-from core.params import Param, ParamSet
+from core.params import ParamSet
 
 #: Run options of :func:`degrade_files` besides the effect parameters (CLI options / node knobs).
 DEGRADE_OUTPUT_PARAMS = ParamSet(
@@ -41,9 +41,7 @@ DEGRADE_OUTPUT_PARAMS = ParamSet(
     [
         PRESET_PARAM,
         SEED_PARAM,
-        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
-        Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
-              label="EXR compression"),
+        *EXR_OUTPUT_PARAMS,
     ],
 )
 
@@ -79,7 +77,7 @@ def degrade_file(src: Path, dst: Path, *, frame: int | None, seed: int, preset: 
                    attributes={"reelkit/source": os.path.basename(src),
                                "reelkit/degrade": json.dumps(summary, sort_keys=True, separators=(",", ":")),
                                "reelkit/degrade/seed": int(seed),
-                               "reelkit/degrade/preset": preset or "none"})
+                               "reelkit/degrade/preset": PRESET_PARAM.coerce(preset)})
     record = {"input": str(src), "output": str(dst), "from": source_space,
               "colorspace": io.encoded_colorspace(str(dst), out.colorspace, output_colorspace=output_colorspace),
               "frame": number, "degrade": summary}
@@ -113,9 +111,9 @@ def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | 
     values = resolve_params(preset, params)
     input_colorspace = colorspace_option(input_colorspace, name="input_colorspace")
     output_colorspace = colorspace_option(output_colorspace, name="output_colorspace")
-    run = DEGRADE_OUTPUT_PARAMS.resolve({"preset": preset or "none", "seed": seed,
+    run = DEGRADE_OUTPUT_PARAMS.resolve({"preset": preset, "seed": seed,
                                          "pixel_type": pixel_type, "compression": compression})
-    preset_name = None if run["preset"] == "none" else run["preset"]
+    preset_name = PRESET_PARAM.value(run["preset"])
     out_dir = Path(output_dir)
     out_pattern = output_pattern if os.path.isabs(output_pattern) else str(out_dir / output_pattern)
     tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)

@@ -49,7 +49,7 @@ GAUGES: dict[str, Gauge] = {
 
 PARAMS = [
     Param("gauge", str, "none", "film gauge whose resolution and lens softness to imitate (input = 35mm)",
-          choices=tuple(GAUGES)),
+          choices=GAUGES),
     Param("gauge_scale", float, 0.0, "resolution divisor relative to the input, overriding the gauge's own "
           "(35mm 1, 16mm 2.14, super8 3.79); 0 = the gauge's, below 1 = no resolution loss",
           minimum=0.0, maximum=16.0),

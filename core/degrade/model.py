@@ -51,16 +51,15 @@ EFFECTS: dict[str, ModuleType] = {m.NAME: m for m in (gauge, grain, generation, 
 DEGRADE_PARAMS = ParamSet("degrade", [p for m in EFFECTS.values() for p in m.PARAMS])
 
 #: The preset choice and the seed (run options, kept apart from the effect parameters).
-PRESET_PARAM = PresetParam("preset", str, "none", "named look whose values the other parameters override",
-                           choices=("none",) + tuple(PRESETS))
+PRESET_PARAM = PresetParam("preset", str, None, "named look whose values the other parameters override",
+                           choices=PRESETS, optional=True)
 SEED_PARAM = Param("seed", int, 0, "random seed: same seed, same damage on every frame",
                    minimum=0, maximum=2**31 - 1)
 
 
 def preset_name(preset: str | None) -> str | None:
     """The canonical name of ``preset`` (``None`` for no preset); unknown names raise, listing the valid ones."""
-    name = PRESET_PARAM.coerce("none" if preset is None else preset)
-    return None if name == "none" else name
+    return PRESET_PARAM.value(PRESET_PARAM.coerce(preset))
 
 
 def resolve_params(preset: str | None = None, params: Mapping[str, Any] | None = None) -> dict[str, Any]:

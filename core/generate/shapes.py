@@ -41,8 +41,8 @@ SHAPE_PARAMS = ParamSet(
         Param("sides", int, 5, "sides of a polygon, points of a star", minimum=3, maximum=64),
         Param("inner", float, 0.5, "inner radius of a star, fraction of its radius", minimum=0.01, maximum=1.0),
         Param("rotate", float, 0.0, "rotation, degrees counter-clockwise", minimum=-36000.0, maximum=36000.0),
-        Param("union", str, "none", "a second shape united with the first (none: only the first)",
-              choices=("none", *SHAPES)),
+        Param("union", str, None, "a second shape united with the first (none: only the first)",
+              choices=SHAPES, optional=True),
         Param("union_offset_x", float, 0.2, "the second shape's offset, fraction of the height",
               minimum=-10.0, maximum=10.0),
         Param("union_offset_y", float, 0.0, "the second shape's offset, fraction of the height (down)",
@@ -101,13 +101,15 @@ def render_shape(p: dict[str, Any], seed: int, width: int, height: int, threads:
     def local(x, y):  # screen (y down) -> shape frame rotated counter-clockwise on screen
         return c * x - s * y, s * x + c * y
 
+    union = SHAPE_PARAMS["union"].value(p["union"])
+
     def rows(y0: int, y1: int) -> np.ndarray:
         py = (pixel_centres(y1 - y0, y0) - np.float32(p["center_y"] * height)) / h
         x = _repeat(np.broadcast_to(px[None, :], (y1 - y0, width)), p["repeat_x"], p["spacing_x"])
         y = _repeat(np.broadcast_to(py[:, None], (y1 - y0, width)), p["repeat_y"], p["spacing_y"])
         d = shape_distance(p["shape"], *local(x, y), p)
-        if p["union"] != "none":
-            d = np.minimum(d, shape_distance(p["union"], *local(x - np.float32(p["union_offset_x"]),
+        if union is not None:
+            d = np.minimum(d, shape_distance(union, *local(x - np.float32(p["union_offset_x"]),
                                                                  y - np.float32(p["union_offset_y"])), p))
         cov = sdf.coverage(d * h, p["softness"])[..., None]
         return bg + (fg - bg) * cov

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from core.errors import ParameterError
 from core.infer.model import LoadedModel, ModelSpec, load_model
 from core.infer.session import PRECISIONS, PROVIDERS, Restorer
 from core.infer.tiling import resolve_tiling
-from core.io import COMPRESSIONS, PIXEL_TYPES
+from core.io import EXR_OUTPUT_PARAMS
 from core.jobs import JOB_FACTS, ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
@@ -48,9 +48,7 @@ INFER_PARAMS = ParamSet(
         Param("threads", int, 0, "CPU threads for onnxruntime; 0 = one per core", minimum=0, maximum=256),
         Param("precision", str, "auto", "auto runs the model as stored; fp16 converts a float32 model "
               "(faster on GPUs); fp32 refuses a float16 model", choices=PRECISIONS),
-        Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
-        Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
-              label="EXR compression"),
+        *EXR_OUTPUT_PARAMS,
         Param("temporal", bool, False, "before the model, repair one-frame defects (dust, dirt, dropouts, torn "
               "blocks) from the previous and next input frames, aligned by optical flow (core.infer.temporal); "
               "frames without both neighbours are left as they are", label="Temporal repair"),

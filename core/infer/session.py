@@ -12,7 +12,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from core.infer.context import context_channels, context_input
 from core.infer.encoding import decode_pixels, encode_pixels
 from core.infer.model import LoadedModel, ModelError, ModelSpec, load_model
 from core.infer.tiling import resolve_tiling, run_tiled
+from core.jobs import ProgressFn
 
 #: ``provider`` choices: ``auto`` takes CUDA when onnxruntime has it, else the CPU.
 PROVIDERS = ("auto", "cpu", "cuda")
@@ -217,7 +218,7 @@ class Restorer:
         # amplified by the decoding: ~6e-6 relative at the top of the log2 range)
         return decode_pixels(y[0].transpose(1, 2, 0), self.spec.encoding)
 
-    def run(self, pixels, *, name: str = "image", progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def run(self, pixels, *, name: str = "image", progress: ProgressFn | None = None) -> np.ndarray:
         """Restore ``pixels`` (``HWC`` ``float32``, C in {1, 3, 4}, in the model's colour space); same shape out.
 
         Four channels: the network runs on RGB and alpha passes through
@@ -263,7 +264,7 @@ class Restorer:
         return restored
 
     def run_frame(self, frame: Frame | np.ndarray, *,
-                  progress: Callable[[int, int], None] | None = None) -> Frame | np.ndarray:
+                  progress: ProgressFn | None = None) -> Frame | np.ndarray:
         """Restore one frame.
 
         A :class:`~core.frame.Frame` is converted to the model's colour space

@@ -36,6 +36,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core.errors import ParameterError
+from core.jobs import ProgressFn
 
 #: Extra overlap beyond ``2 * halo + 1`` when ``overlap=0`` (auto): a 16-pixel feather.
 AUTO_FEATHER = 16
@@ -170,7 +171,7 @@ def _crop(pixels: np.ndarray, rows: slice | np.ndarray, cols: slice | np.ndarray
 def run_tiled(fn: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, *, tile: int, overlap: int,
               halo: int, multiple_of: int = 1, out_channels: int | None = None,
               out: np.ndarray | None = None,
-              progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
+              progress: ProgressFn | None = None) -> tuple[np.ndarray, int]:
     """Evaluate ``fn`` over ``pixels`` (``HWC`` ``float32``) tile by tile; returns ``(output, tiles run)``.
 
     ``tile``/``overlap`` as returned by :func:`resolve_tiling` (``tile`` 0:

@@ -48,7 +48,7 @@ from core.io._common import (
     fspath,
     image_format,
 )
-from core.io.exr import COMPRESSIONS, PIXEL_TYPES, check_exr_options, read_exr_header
+from core.io.exr import COMPRESSIONS, EXR_OUTPUT_PARAMS, PIXEL_TYPES, check_exr_options, read_exr_header
 from core.io.raster import BIT_DEPTHS, DEFAULT_BIT_DEPTH, check_bit_depth
 from core.io.sequence import (
     FrameRange,
@@ -77,7 +77,7 @@ from core.io.video import (
 )
 
 __all__ = [
-    "BIT_DEPTHS", "COLORSPACE_PARAMS", "COLORSPACE_SOURCES", "COMPRESSIONS", "DEFAULT_BIT_DEPTH",
+    "BIT_DEPTHS", "COLORSPACE_PARAMS", "COLORSPACE_SOURCES", "COMPRESSIONS", "DEFAULT_BIT_DEPTH", "EXR_OUTPUT_PARAMS",
     "DEFAULT_INTEGER_COLORSPACE", "DEFAULT_LINEAR_COLORSPACE", "DEFAULT_OUTPUT_COLORSPACE", "EXTENSIONS",
     "PIXEL_TYPES", "SCENE_LINEAR_COLORSPACES", "VIDEO_FRAME_NUMBERS", "VIDEO_SUFFIXES", "FrameRange", "VideoInfo", "VideoReader",
     "as_frame_range", "close_video_readers", "colorspace_option", "count_video_frames", "default_linear_colorspace",

@@ -70,6 +70,7 @@ from core.io._common import (
     tool_version,
     validate_attributes,
 )
+from core.params import Param, ParamSet
 
 #: EXR compressions reelkit writes (name -> ``OpenEXR`` constant name). All are
 #: readable by OpenEXR 2.x and later (Nuke, Resolve, OIIO). Lossless: none,
@@ -89,6 +90,12 @@ COMPRESSIONS = {
 }
 LOSSLESS_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz")
 PIXEL_TYPES = ("half", "float")
+
+#: The EXR output options of every command that writes EXRs (CLI options, node knobs, agent arguments).
+EXR_OUTPUT_PARAMS = ParamSet("exr_output", [
+    Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
+    Param("compression", str, "zip", "EXR output compression", choices=COMPRESSIONS, label="EXR compression"),
+])
 
 #: Primaries and white point, ``(Rx, Ry, Gx, Gy, Bx, By, Wx, Wy)`` CIE 1931 xy.
 #: AP1 and AP0: SMPTE ST 2065-1 / Academy S-2014-004; Rec.709: ITU-R BT.709-6.

@@ -32,7 +32,7 @@ ENCODE_PARAMS = ParamSet(
               minimum=1_000, maximum=50_000_000, label="Sample size"),
         Param("weight", str, "count", "what a pixel counts for in the fit: 'count' (plain k-means, every pixel "
               "alike), 'chroma' (vivid colours count more), 'energy' (OKLab chroma x lightness: small bright hot "
-              "colours keep an entry)", choices=tuple(WEIGHTS), label="Weight"),
+              "colours keep an entry)", choices=WEIGHTS, label="Weight"),
         Param("hue_coverage", float, 0.0, "every OKLab hue family holding at least this share of the frame's "
               "chroma-weighted pixels gets a palette entry (0: off; 0.01 = 1%)", minimum=0.0, maximum=1.0,
               label="Hue coverage"),

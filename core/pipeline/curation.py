@@ -59,14 +59,13 @@ from typing import Any
 import numpy as np
 
 from core.errors import OutputExistsError, ParameterError
+from core.jobs import ProgressFn
 from core.pairs import FILE_NAME, FrameMatch, PairManifest, Shot, load_pairs, parse_overrides
 from core.params import Param, ParamSet
 from core.pipeline import matching, selection
 from core.pipeline import signatures as sig
 from core.pipeline.sources import InputSource, open_input
 from core.shots import signature_cuts
-
-ProgressFn = sig.ProgressFn
 
 #: Every parameter of :func:`build_pairs`: one spec for CLI options, config keys, Nuke knobs and Qt widgets.
 PAIRS_PARAMS = ParamSet(

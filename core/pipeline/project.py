@@ -64,6 +64,7 @@ from typing import Any
 from core.errors import ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
 from core.formats import FORMATS
 from core.io.jsonfile import read_json_object
+from core.jobs import StageProgressFn
 from core.params import Param, ParamSet, config_hash
 
 #: ``project.json``'s format, ``reelkit.project/1`` (:mod:`core.formats`).
@@ -161,9 +162,6 @@ RUN_PARAMS = ParamSet("restore_run", [
     Param("method", str, None, "what stage 4 renders, saved in project.json: ml (the model), a baseline "
           "(grade_lut3d, dust_bust+grade_lut3d, ...), source, or winner (stage 5's recommendation)"),
 ])
-
-#: ``progress(stage, done, total, info)``: stage number, units done of total (0: unknown), a short text.
-ProgressFn = Callable[[int, int, int, str], None]
 
 
 class StageError(ReelkitError, RuntimeError):
@@ -710,7 +708,7 @@ def parse_stages(spec: str | int | None) -> list[int]:
 
 
 def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, force: bool = False,
-                progress: ProgressFn | None = None) -> list[StageStatus]:
+                progress: StageProgressFn | None = None) -> list[StageStatus]:
     """Run the chosen stages in order, skipping those done; returns every stage's status afterwards.
 
     A stage runs when it is not done (not started, failed, stale) or when
@@ -754,7 +752,7 @@ def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, fo
 
 
 def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageStatus | None, *, force: bool,
-               progress: ProgressFn | None) -> None:
+               progress: StageProgressFn | None) -> None:
     from core.io.atomic import write_text_atomic
 
     folder = project.folder(stage)

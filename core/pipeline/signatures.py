@@ -47,13 +47,13 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import ImageError, ImageReadError, ParameterError
+from core.jobs import ProgressFn
 from core.pipeline.sources import InputSource, check_not_empty
 
 #: Version of the thumbnail computation; part of the cache key.
@@ -64,8 +64,6 @@ LOG_FLOOR = 2.0 ** -10
 FLAT_STOPS = 0.05
 #: Values of the ``framing`` parameter (``"auto"`` tries the others).
 FRAMINGS = ("auto", "fit", "crop", "matte")
-
-ProgressFn = Callable[[int, int, "int | None"], None]
 
 
 @dataclasses.dataclass

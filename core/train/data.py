@@ -583,7 +583,7 @@ def scene_grade(clean: np.ndarray, *, strength: float, seed: int, variant: int, 
 def _synthetic_loader(path: str, number: int | None, variant: int, seed: int, preset: str,
                       degrade: SyntheticConfig, effects: tuple[str, ...]) -> Loader:
     def load():
-        from core.degrade import degrade_frame
+        from core.degrade import degrade_frame, preset_name
 
         if number is None:
             clean, name = _image_reader(path, None)(), os.path.basename(path)
@@ -594,7 +594,7 @@ def _synthetic_loader(path: str, number: int | None, variant: int, seed: int, pr
         strength = degrade.strength_for(variant, seed, name)
         if strength == 0.0:
             return clean.copy(), clean, None
-        damaged = degrade_frame(clean, frame=variant, seed=seed, preset=None if preset == "none" else preset,
+        damaged = degrade_frame(clean, frame=variant, seed=seed, preset=preset_name(preset),
                                 params=degrade.params, effects=effects).pixels
         if strength < 1.0:  # the look at part strength: a mix with the clean frame in linear light
             damaged = (clean + np.float32(strength) * (damaged - clean)).astype(np.float32)

@@ -18,12 +18,13 @@ refusing foreign outputs like every per-frame job (:func:`core.jobs.run_frame_jo
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from core.errors import ParameterError
 from core.formats import FORMATS
+from core.jobs import ProgressFn
 
 COMMAND = "render"
 FORMAT = FORMATS["reelkit.render"].tag
@@ -45,7 +46,7 @@ def check_method(method: str) -> str:
 def render_method(method: str, sources, *, output_dir, output: str = "restored.####.exr", frames=None,
                   fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
                   params: Mapping[str, Any] | None = None, pixel_type: str = "half", compression: str = "zip",
-                  force: bool = False, progress: Callable[[int, int, Any], None] | None = None,
+                  force: bool = False, progress: ProgressFn | None = None,
                   input_colorspace: str | None = None):
     """Render ``method`` over the ``sources`` sequence into ``output_dir``; returns the finished manifest.
 

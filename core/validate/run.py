@@ -41,7 +41,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ import numpy as np
 
 from core.errors import ImageError, ParameterError, SequenceError
 from core.formats import FORMATS
+from core.jobs import ProgressFn
 from core.metrics import HIGHER_IS_BETTER, METRIC_ENCODING, METRICS
 
 FORMAT = FORMATS["reelkit.validation"].tag
@@ -258,7 +259,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                    log_experiment: bool = False, title: str = "reelkit validation", seed: int | None = None,
                    force: bool = False, input_colorspace: str | None = None,
                    reference_colorspace: str | None = None,
-                   progress: Callable[[int, int, Any], None] | None = None) -> ValidationResult:
+                   progress: ProgressFn | None = None) -> ValidationResult:
     """Validate ``candidates`` (and the baselines) against ``references``; see the module docstring.
 
     ``frames``: a frame range of ``sources`` (default: all on disk);

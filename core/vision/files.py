@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ParameterError
-from core.io import COMPRESSIONS, PIXEL_TYPES
+from core.io import EXR_OUTPUT_PARAMS
 from core.jobs import ProgressFn, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
@@ -69,9 +69,7 @@ VISION_PARAMS = ParamSet("vision", [
     Param("memory_share", float, DEFAULT_SHARE, "refuse to start when a frame's work would need more than this "
           "share of the RAM", minimum=0.01, maximum=1.0, label="Memory share"),
     Param("threads", int, 0, "CPU threads for onnxruntime; 0 = the free cores", minimum=0, maximum=256),
-    Param("pixel_type", str, "half", "EXR output pixel type", choices=PIXEL_TYPES, label="EXR pixel type"),
-    Param("compression", str, "zip", "EXR output compression", choices=tuple(COMPRESSIONS),
-          label="EXR compression"),
+    *EXR_OUTPUT_PARAMS,
 ])
 #: :data:`VISION_PARAMS` with the pass first: the ReelVision node's knobs (its pass pulldown).
 VISION_NODE_PARAMS = ParamSet("vision_node", [

@@ -52,10 +52,6 @@ def _groups() -> registry.PresetGroups:
     return groups
 
 
-def _preset_arg(preset: str) -> str | None:
-    return None if preset == "none" else preset
-
-
 def overridden(node) -> list[str]:
     """The effects whose 'Override preset' box is on, in order."""
     groups = _groups()
@@ -72,10 +68,10 @@ def overrides(node) -> dict[str, Any]:
 
 def summary(preset: str, over: list[str], values: dict[str, Any]) -> str:
     """The ``preset_summary`` line: effects that run, each marked when its values are the node's own."""
-    from core.degrade import enabled_effects
+    from core.degrade import enabled_effects, preset_name
 
     running = [f"{e} (override)" if e in over else e for e in enabled_effects(values)]
-    source = "no preset" if preset == "none" else preset
+    source = "no preset" if preset_name(preset) is None else preset
     if not running:
         return f"{source}: no effect runs; pick a preset or override an effect on its tab"
     return f"{source}: {', '.join(running)}"
@@ -92,7 +88,7 @@ def knob_changed(node, knob) -> None:
     shows the preset's values again. A tab's knob changed to something
     other than the preset's value: its override box turns on.
     """
-    from core.degrade import resolve_params
+    from core.degrade import preset_name, resolve_params
 
     groups = _groups()
     names = groups.group_names()
@@ -106,7 +102,7 @@ def knob_changed(node, knob) -> None:
         return  # a knob made while the gizmo is still being built
     preset = preset_knob.value()
     try:
-        preset_values = resolve_params(_preset_arg(preset))
+        preset_values = resolve_params(preset_name(preset))
     except ReelkitError:
         return  # an unknown preset name: read_values reports it when the node runs
     if name in ("showPanel", groups.preset_param):
@@ -132,11 +128,11 @@ def _show_values(node, params: list[str], values: dict[str, Any]) -> None:
 
 
 def _show_summary(node, preset: str, preset_values: dict[str, Any]) -> None:
-    from core.degrade import resolve_params
+    from core.degrade import preset_name, resolve_params
 
     over = overridden(node)
     try:
-        values = resolve_params(_preset_arg(preset), overrides(node)) if over else preset_values
+        values = resolve_params(preset_name(preset), overrides(node)) if over else preset_values
     except ReelkitError as exc:
         text = str(exc)
     else:
@@ -149,14 +145,14 @@ def _show_summary(node, preset: str, preset_values: dict[str, Any]) -> None:
 
 def _start(node) -> host.Task:
     """The Degrade button: degrade the node's input frames and show the result."""
-    from core.degrade import enabled_effects, resolve_params
+    from core.degrade import enabled_effects, preset_name, resolve_params
 
     host.check_idle(node.fullName())
     spec = registry.get(NODE)
     run_values, job = spec.split(knobs.read_values(node, spec.knob_params()))
     params = overrides(node)
     over = overridden(node)
-    preset = _preset_arg(run_values["preset"])
+    preset = preset_name(run_values["preset"])
     resolved = resolve_params(preset, params)
     seq = host.gather_input(node, frames=job["frames"], mode=job["input_mode"])
     config = {"node": NODE, "run": run_values, "params": resolved, "input": seq.identity}

@@ -38,7 +38,7 @@ def _node_params() -> ParamSet:
     params = [
         Param(FAMILY_KNOB, str, "noise", "what to render: " + "; ".join(f"{f.name}: {f.summary}"
                                                                      for f in FAMILIES.values()),
-              choices=tuple(FAMILIES), label="Family"),
+              choices=FAMILIES, label="Family"),
         # Nuke's integer knobs hold 32 bits: the node takes the seeds an Int_Knob can show
         dataclasses.replace(SEED_PARAM, maximum=2**31 - 1),
         Param("width", int, 1920, "image width in pixels", minimum=1, maximum=16384),
