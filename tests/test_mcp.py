@@ -188,6 +188,7 @@ def test_a_plan_predicts_exactly_the_files_each_run_writes(tmp_path):
                 plan = (await c.ok(name, **args))["plan"]
                 assert _files(tmp_path) == before, f"{name}: planning wrote something"
                 assert plan["frames"] == frames and not plan["needs_confirm"] and plan["replaces"] == []
+                assert plan["estimate_seconds"] is None  # no run of this tool yet
                 done = await c.ok(name, **args, plan_only=False)
                 after = _files(tmp_path)
                 written = {p for p in after if before.get(p) != after[p]}
@@ -196,7 +197,11 @@ def test_a_plan_predicts_exactly_the_files_each_run_writes(tmp_path):
             journal = await c.ok("journal")
             assert [a["tool"] for a in journal["actions"]] == [n for n, _, _ in calls]
             assert all(a["unplanned"] == [] and a["state"] == "done" for a in journal["actions"])
-            assert set(journal["actions"][0]["created"]) == set((await c.ok("degrade", **calls[0][1]))["plan"]["writes"])
+            again = (await c.ok("degrade", **calls[0][1]))["plan"]
+            assert set(journal["actions"][0]["created"]) == set(again["writes"])
+            # the estimate: the plan's frames at the journal's pace for this tool (the run above: 2 frames)
+            first = journal["actions"][0]
+            assert again["estimate_seconds"] == round(first["seconds"] / first["frames"] * 2, 1)
 
     run(scenario)
     assert (tmp_path / ".reelkit" / "journal.jsonl").is_file()

@@ -2,7 +2,7 @@
 
 ``<root>/.reelkit/journal.jsonl`` holds one JSON line per event
 (:data:`FORMAT`): ``{"op": "action", "id", "tool", "arguments", "created",
-"replaced", "dirs", "time"}`` when a call ran, ``{"op": "undo" | "redo",
+"replaced", "dirs", "time", "frames", "seconds"}`` when a call ran, ``{"op": "undo" | "redo",
 "id"}`` when it was undone or redone. The state of each action is the
 replay of its lines, so the journal survives a restart of the server.
 An action of the host application (a Nuke node made or run) is an
@@ -100,10 +100,12 @@ class Journal:
                 kept[str(path)] = {"sha256": file_sha256(copy), "copy": str(copy.relative_to(self.folder))}
         error = None
         result: dict[str, Any] = {}
+        started = time.perf_counter()
         try:
             result = run()
         except BaseException as exc:
             error = exc
+        seconds = round(time.perf_counter() - started, 3)
         created, replaced, removed = {}, {}, {}
         planned = {str(p) for p in plan.writes}
         after = self._scan(folders)
@@ -125,6 +127,7 @@ class Journal:
             self._append({"op": "action", "id": action_id, "tool": plan.tool, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                           "arguments": plan.arguments, "created": created, "replaced": replaced,
                           "removed": removed, "unplanned": unplanned, "dirs": new_dirs,
+                          "frames": plan.frames, "seconds": seconds,
                           **({"error": f"{type(error).__name__}: {error}"} if error is not None else {})})
         else:
             shutil.rmtree(self._store(action_id, ""), ignore_errors=True)
@@ -133,6 +136,15 @@ class Journal:
         if error is not None:
             raise error
         return action_id, result
+
+    def seconds_per_frame(self, tool: str) -> float | None:
+        """The median seconds per frame of the finished runs of ``tool`` in the journal (``None``: none yet).
+
+        A run that resumed frames done earlier counts them as made quickly: the estimate leans short after
+        interrupted runs."""
+        rates = sorted(a["seconds"] / a["frames"] for a in self.actions()
+                       if a["tool"] == tool and a.get("frames") and a.get("seconds") and not a.get("error"))
+        return None if not rates else rates[len(rates) // 2]
 
     def record_host(self, host: str, tool: str, arguments: dict[str, Any], undo_name: str) -> int:
         """Append an action done in the host application (undone there); returns its id."""

@@ -131,7 +131,7 @@ class Agent:
                          [*plan.writes, *plan.folders])
         plan.judge(confirm_frames=self.confirm_frames)
         if values["plan_only"]:
-            return {"plan": plan.to_dict()}
+            return {"plan": self._planned(plan)}
         if plan.confirm_reasons and values["confirm"] != plan.token:
             reasons = "; ".join(plan.confirm_reasons)
             if values["confirm"] is None:
@@ -140,13 +140,19 @@ class Agent:
             raise FieldError("confirm", f"the token does not match this call's plan ({reasons}): the arguments or "
                              "the files it replaces changed since it was planned; plan it again",
                              code="token_mismatch")
-        planned = plan.to_dict()  # as it stood before the run
+        planned = self._planned(plan)  # as it stood before the run
         if values.get("background"):
             task = self.tasks.start(name, lambda progress: self.journal.record(
                 plan, lambda: tool.run(values, given, self.roots, progress)))
             return {"task": task.id, "plan": planned}
         action_id, result = self.journal.record(plan, lambda: tool.run(values, given, self.roots))
         return {"action": action_id, "result": result, "plan": planned}
+
+    def _planned(self, plan) -> dict[str, Any]:
+        """The plan as JSON, with ``estimate_seconds``: its frames at the median pace of this tool's earlier
+        runs in the journal (``None`` before the first)."""
+        rate = self.journal.seconds_per_frame(plan.tool)
+        return {**plan.to_dict(), "estimate_seconds": None if rate is None else round(rate * plan.frames, 1)}
 
     # -- resources -----------------------------------------------------------------------------------------
     def resource(self, kind: str, path: str) -> dict[str, Any]:
