@@ -136,13 +136,15 @@ def scheduler(value: str | None = None, *, name: str = "scheduler") -> Iterator[
 
 
 def chunk_size(frames: int, threads: int) -> int:
-    """Frames per chunk: at least :data:`CHUNKS_PER_THREAD` chunks per worker thread, at most :data:`CHUNK_MAX`
-    frames each.
+    """Frames per chunk: at most :data:`CHUNK_MAX`, cut so that every worker thread gets the same number of
+    chunks, at least :data:`CHUNKS_PER_THREAD` (no thread idles while another makes the last long chunk).
 
     >>> chunk_size(200, 2), chunk_size(5, 2), chunk_size(100_000, 16)
-    (16, 1, 16)
+    (15, 1, 16)
     """
-    return max(1, min(CHUNK_MAX, math.ceil(frames / (max(1, threads) * CHUNKS_PER_THREAD))))
+    threads = max(1, threads)
+    per_thread = max(CHUNKS_PER_THREAD, math.ceil(frames / (threads * CHUNK_MAX)))
+    return max(1, math.ceil(frames / (threads * per_thread)))
 
 
 #: In a worker: each job run's frame function, unpickled once per run and thread (an ONNX session is built once).

@@ -88,7 +88,8 @@ def test_scheduler_names():
 
 
 def test_chunks_are_small_enough_to_share_and_to_lose():
-    assert [chunk_size(n, 2) for n in (1, 8, 9, 64, 200, 10_000)] == [1, 1, 2, 8, 16, 16]
+    assert [chunk_size(n, 2) for n in (1, 8, 9, 64, 200, 10_000)] == [1, 1, 2, 8, 15, 16]
+    assert chunk_size(200, 2) * 14 >= 200 > chunk_size(200, 2) * 13  # 14 chunks: 7 for each thread, none idles
 
 
 def test_bad_scheduler_value_is_one_line_naming_the_option(plates, tmp_path, capsys):
