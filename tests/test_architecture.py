@@ -39,8 +39,9 @@ LAYERS = {
     "palette": 4, "degrade": 4, "align": 4, "generate": 4, "vision": 4, "infer": 4,
     # 5 learning and judging
     "train": 5, "inverse": 5, "validate": 5,
-    # 6 products: the restoration project, the dataset builder, the convert command, the demo, the MCP server
-    "pipeline": 6, "dataset": 6, "convert": 6, "demo": 6, "agent": 6,
+    # 6 products: the restoration project, the dataset builder, the convert command, the demo, the MCP server,
+    # farm job templates
+    "pipeline": 6, "dataset": 6, "convert": 6, "demo": 6, "agent": 6, "farm": 6,
     # 7 shells: the CLI
     "cli": 7,
 }

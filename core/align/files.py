@@ -287,8 +287,10 @@ def align_files(source_pattern: str, reference_pattern: str, *, output_dir: str 
     tasks = plan_align_tasks(str(source_pattern), str(reference_pattern), out_dir, frames, values["report"], table)
     config = {"source": str(source_pattern), "reference": str(reference_pattern), "params": values,
               "record_format": RECORD_FORMAT}
-    if table is not None:
-        config["pairs"] = {str(t.frame): table[t.frame] for t in tasks}
+    if table is not None:  # the whole table's frames: a frame range of the job is the same job (farm chunks)
+        whole = tasks if frames is None else plan_align_tasks(str(source_pattern), str(reference_pattern), out_dir,
+                                                               None, values["report"], table)
+        config["pairs"] = {str(t.frame): table[t.frame] for t in whole}
     config.update({k: v for k, v in spaces.items() if v is not None})  # only when set: earlier jobs resume
     manifest = Manifest(out_dir, "align", config, frame_range=frames)
     manifest.set("parameters", values)

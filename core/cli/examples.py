@@ -84,6 +84,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "restore run": (
         ("restore run shot010", "every stage that is not up to date"),
         ("restore run shot010 --stages 4-5 --method winner", "render and validate with the best method"),
+        ("restore run shot010 --stages 4 --frames 1001-1010", "one farm task: frames 1001-1010 of stage 4"),
     ),
     "restore status": (
         ("restore status shot010", "what each stage did and whether it is stale"),
@@ -146,6 +147,12 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "export-nuke": (
         ("export-nuke film_restore --output-dir nuke_models", "the shipped model as TorchScript + its sidecar"),
         ("export-nuke runs/my_model --output-dir /studio/nuke/cattery --force", "a reelkit train output folder"),
+    ),
+    "farm export": (
+        ("farm export \"infer --model film_restore plate.####.exr --output-dir restored\" --chunk 10 --format openjd "
+         "--output-dir farm_job", "an Open Job Description template: one task per 10 frames"),
+        ("farm export my_project --stages 2-5 --chunk 20 --format deadline --output-dir farm_job",
+         "a restore project: stages 2 and 4 in chunks, one Deadline job per stage"),
     ),
     "nuke install": (
         ("nuke install --target /home/you/.nuke/reelkit", "copy init.py, menu.py and gizmos/ there (the default)"),

@@ -14,7 +14,7 @@ from core.errors import ReelkitError, out_of_memory
 
 # Subcommand modules; each defines ``add_parser(subparsers)`` and ``run(args) -> int`` (nuke_install: ``reelkit nuke``).
 COMMANDS = ("info", "convert", "degrade", "pairs", "align", "palette", "train", "infer", "validate", "restore", "demo",
-            "dataset", "verify", "generate", "inverse", "models", "nuke_install", "export_nuke", "mcp", "vision")
+            "dataset", "verify", "generate", "inverse", "models", "nuke_install", "export_nuke", "mcp", "vision", "farm")
 
 
 def build_parser() -> argparse.ArgumentParser:

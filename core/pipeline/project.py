@@ -708,6 +708,7 @@ def parse_stages(spec: str | int | None) -> list[int]:
 
 
 def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, force: bool = False,
+                frames: str | None = None,
                 progress: StageProgressFn | None = None) -> list[StageStatus]:
     """Run the chosen stages in order, skipping those done; returns every stage's status afterwards.
 
@@ -720,11 +721,16 @@ def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, fo
     :class:`~core.errors.OutputExistsError` unless ``force``. A stage that
     raises is recorded ``failed`` (``stage.json``) and the error goes on up;
     running again resumes it.
+
+    ``frames``: a frame range of one stage of :data:`FRAME_STAGES` (a farm
+    task, :mod:`core.farm`): see :func:`_run_chunk`.
     """
     from core.manifest import OutputLock
 
     project = load_project(path)
     chosen = parse_stages(stages)
+    if frames is not None:
+        return _run_chunk(project, chosen, str(frames), force=force, progress=progress)
     lock = OutputLock(project.path, "restore run")
     lock.acquire()  # one run per project: a second one stops here, before any stage is judged
     try:
@@ -749,6 +755,94 @@ def run_project(path: str | os.PathLike, stages: str | int | None = "1-5", *, fo
     finally:
         lock.release()
     return project_status(project)
+
+
+#: Stages a frame range of which is a unit of work (:func:`run_project`'s ``frames``): their per-frame job's
+#: config hash is the same for any range (stage 2 hashes the whole frame table), so the stage's whole run
+#: resumes every frame its ranges made.
+FRAME_STAGES = (2, 4)
+
+
+def _run_chunk(project: Project, chosen: list[int], frames: str, *, force: bool, progress) -> list[StageStatus]:
+    """Run frames ``frames`` of one stage of :data:`FRAME_STAGES` into its folder (a farm task).
+
+    Ranges of a stage run at the same time on several machines: each
+    claims only its range (a frame-range lock on the project, none of the
+    whole-project lock a run of whole stages takes), writes its frames with
+    their own manifest (``manifest.frames-A-B.json``) under the whole run's
+    config hash, and empties nothing. The stage before must be done. The
+    first range of a new setup (parameters, upstream) records it in
+    ``stage.json`` (``running``); when a range finds every frame of the
+    stage done, it completes the stage as a whole run would (which resumes
+    every frame: ``stage.json`` ``done``, ``manifest.json``), unless another
+    range is still running (that one completes it). A done stage is
+    skipped unless ``force``.
+    """
+    from core.errors import OutputLockedError
+    from core.io.atomic import write_text_atomic
+    from core.manifest import OutputLock
+
+    if len(chosen) != 1 or chosen[0] not in FRAME_STAGES:
+        raise ParameterError(f"--frames {frames}: runs a frame range of one stage of "
+                             f"{' or '.join(map(str, FRAME_STAGES))} (--stages 2 or --stages 4), got --stages "
+                             f"{','.join(map(str, chosen))}")
+    n = chosen[0]
+    stage = STAGES[n - 1]
+    lock = OutputLock(project.path, f"restore run --stages {n} --frames {frames}", frame_range=f"stage{n}-{frames}")
+    lock.acquire()
+    try:
+        status = project_status(project)
+        before, st = status[n - 2], status[n - 1]
+        if before.state != "done":
+            raise StageError(f"stage {n} ({stage.title}) needs stage {n - 1} ({before.stage.title}) done first; it is "
+                             f"{before.state}{': ' + before.reason if before.reason else ''} (run --stages {n - 1})")
+        if st.state == "done" and not force:
+            if progress is not None:
+                progress(n, 1, 1, "done already, skipped")
+            return status
+        folder = project.folder(stage)
+        setup = {"params_hash": _params_hash(project, stage), "upstream": _upstream(project, stage, before)}
+        rec = _read_stage(folder)
+        if rec is None or any(rec.get(k) != v for k, v in setup.items()):
+            record = {"format": STAGE_FORMAT, "stage": n, "name": stage.key, "status": "running", **setup,
+                      "seed": project.seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": False}
+            folder.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(folder / STAGE_FILE, json.dumps(record, indent=2) + "\n", overwrite=True)
+
+        def relay(done: int, total: int, info: str = "") -> None:
+            if progress is not None:
+                progress(n, done, total, info)
+
+        RUNNERS[n](project, fresh=False, force=force, progress=relay, frames=frames)
+    finally:
+        lock.release()
+    if not _frames_left(project, stage, frames):
+        try:
+            return run_project(project.path, str(n), progress=progress)
+        except OutputLockedError:
+            pass  # another range is still running: it completes the stage
+    return project_status(project)
+
+
+def _frames_left(project: Project, stage: Stage, frames: str) -> int | None:
+    """How many frames of the stage no range has made yet under the setup of range ``frames``'s job
+    (``None``: that range wrote no job)."""
+    from core import io
+    from core.manifest import Manifest, manifest_name
+
+    folder = project.folder(stage)
+    try:
+        job = json.loads((folder / manifest_name(frames)).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if stage.number == 2:
+        wanted = set(job["config"].get("pairs") or {})
+    else:
+        source = project.source
+        wanted = {str(f) for f in (io.resolve_video_frames(source) if io.is_video_file(source)
+                                   else io.resolve_frames(source))}
+    done, _ = Manifest(folder, job["command"], job["config"]).previous_work()
+    return len(wanted - set(done))
 
 
 def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageStatus | None, *, force: bool,
@@ -851,7 +945,8 @@ def _run_curation(project: Project, *, fresh: bool, force: bool, progress) -> tu
     return values, counts, results
 
 
-def _run_alignment(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+def _run_alignment(project: Project, *, fresh: bool, force: bool, progress,
+                   frames: str | None = None) -> tuple[dict, dict, dict]:
     from core.align import ALIGN_FILE_PARAMS, align_files
     from core.pairs import load_pairs
 
@@ -859,11 +954,16 @@ def _run_alignment(project: Project, *, fresh: bool, force: bool, progress) -> t
     table = {m.source_frame: m.reference_frame for m in pairs.matches
              if m.reference_frame is not None and m.status in ALIGNED_STATUSES}
     values = ALIGN_FILE_PARAMS.resolve(project.params(2))
+    if frames is not None:
+        from core.io import as_frame_range
+
+        if not any(f in table for f in as_frame_range(frames)):  # a range with no matched frame: nothing to align
+            return values, {"frames": 0, "aligned": 0, "failed": 0}, {}
     manifest = align_files(str(pairs.source["path"]), str(pairs.reference["path"]), output_dir=project.folder(2),
-                           params=values, pairs=table, force=fresh,
+                           params=values, pairs=table, force=fresh or (force and frames is not None), frames=frames,
                            progress=lambda d, t, f: progress(d, t, f"frame {f}"), **_read_as(project))
     summary = manifest.data["summary"]
-    if not summary["converged"]:
+    if not summary["converged"] and frames is None:
         raise StageError(f"{project.folder(2)}: no frame aligned ({len(summary['failed'])} failed; "
                          "see report.csv)")
     records = list(manifest.data["frames"].values())
