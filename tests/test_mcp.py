@@ -95,6 +95,15 @@ def run(scenario):
     return asyncio.run(scenario())
 
 
+async def poll(c: Client, task_id: int, until=lambda status: status["state"] != "running") -> dict:
+    """task_status of ``task_id`` once ``until(status)`` holds (by default: the task ended); the task must still
+    be running until then."""
+    while not until(status := await c.ok("task_status", id=task_id)):
+        assert status["state"] == "running", status
+        await asyncio.sleep(0.02)
+    return status
+
+
 # -- schemas ---------------------------------------------------------------------------------------------
 def _cli_dests(*words: str) -> set[str]:
     """The option destinations of ``reelkit WORDS...`` (the real CLI parser)."""
@@ -386,11 +395,6 @@ def test_a_background_task_reports_progress_and_a_cancelled_one_leaves_valid_res
         _photo(tmp_path / "shots" / f"plate.{1001 + i:04d}.png", size=(192, 256), shift=i)
     args = {"input": "shots/plate.####.png", "output": "dmg.####.exr", "preset": "dusty_35mm", "seed": 3}
 
-    async def poll(c, task_id):
-        while (status := await c.ok("task_status", id=task_id))["state"] == "running":
-            await asyncio.sleep(0.05)
-        return status
-
     async def scenario():
         async with _server(tmp_path) as c:
             small = await c.ok("degrade", **args, frames="1001-1003", output_dir="small", plan_only=False,
@@ -579,12 +583,6 @@ def test_a_dataset_run_task_reports_its_stage_and_log_and_resumes_after_a_cancel
     args = {"footage": [str(p.relative_to(tmp_path)) for p in footage.videos], "output_dir": "ds", **PARAMS}
     total = sum(_decoded_frames(p) for p in footage.videos)
 
-    async def poll(c, task_id, until):
-        while not until(status := await c.ok("task_status", id=task_id)):
-            assert status["state"] == "running", status
-            await asyncio.sleep(0.02)
-        return status
-
     async def scenario():
         async with _server(tmp_path) as c:
             plan = (await c.ok("dataset_run", **args))["plan"]
@@ -593,7 +591,7 @@ def test_a_dataset_run_task_reports_its_stage_and_log_and_resumes_after_a_cancel
             started = await c.ok("dataset_run", **args, plan_only=False, confirm=plan["token"], background=True)
             status = await poll(c, started["task"], lambda s: s["note"] == "extract" and s["done"] > 0)
             await c.ok("task_cancel", id=started["task"])
-            status = await poll(c, started["task"], lambda s: s["state"] != "running")
+            status = await poll(c, started["task"])
             assert status["state"] == "cancelled", status
             assert any(line.split(" ", 1)[1].startswith("shots: ") for line in status["log_tail"])
             assert status["log_tail"][-1].split(" ", 1)[1].startswith("cancelled: task")
@@ -627,18 +625,12 @@ def test_a_restore_run_task_cancelled_in_alignment_resumes_its_frames(tmp_path):
     init_project(tmp_path / "proj", source=str(tmp_path / "scan" / "scan.####.png"),
                  reference=str(tmp_path / "ref" / "ref.####.png"))
 
-    async def poll(c, task_id, until):
-        while not until(status := await c.ok("task_status", id=task_id)):
-            assert status["state"] == "running", status
-            await asyncio.sleep(0.02)
-        return status
-
     async def scenario():
         async with _server(tmp_path) as c:
             started = await c.ok("restore_run", project="proj", stages="1-2", plan_only=False, background=True)
             await poll(c, started["task"], lambda s: s["note"] == "stage 2 alignment" and s["done"] > 0)
             await c.ok("task_cancel", id=started["task"])
-            status = await poll(c, started["task"], lambda s: s["state"] != "running")
+            status = await poll(c, started["task"])
             assert status["state"] == "cancelled", status
             assert [line.split(" ", 1)[1].split(":")[0] for line in status["log_tail"][:2]] == \
                 ["stage 1 dataset curation"] * 2

@@ -654,24 +654,23 @@ def _apply(changes, backwards: bool) -> None:
                 _all_nodes.append(change[1])
 
 
+def _step(name: str, source: list, target: list, backwards: bool) -> None:
+    _check_thread(f"nuke.{name}")
+    _record(name)
+    if source:
+        item = source.pop()
+        _apply(item[1], backwards=backwards)
+        target.append(item)
+
+
 def undo():
     """Ctrl+Z: revert the newest undo item."""
-    _check_thread("nuke.undo")
-    _record("undo")
-    if _undo_items:
-        item = _undo_items.pop()
-        _apply(item[1], backwards=True)
-        _redo_items.append(item)
+    _step("undo", _undo_items, _redo_items, backwards=True)
 
 
 def redo():
     """Ctrl+Shift+Z: re-apply the item undone last."""
-    _check_thread("nuke.redo")
-    _record("redo")
-    if _redo_items:
-        item = _redo_items.pop()
-        _apply(item[1], backwards=False)
-        _undo_items.append(item)
+    _step("redo", _redo_items, _undo_items, backwards=False)
 
 
 class Undo:
