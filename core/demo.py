@@ -225,7 +225,7 @@ def run_demo(output_dir: str | os.PathLike, *, params: dict | None = None, force
     ref = str(footage / "telecine" / "telecine.####.png")
     if force or old.get("footage_hash") != footage_hash or not _footage_complete(src, ref, values["shot_length"]):
         src, ref = make_footage(footage, **footage_cfg,
-                                progress=(lambda d, t: progress("footage", d, t, "")) if progress else None)
+                                progress=(lambda d, t, item=None: progress("footage", d, t, "")) if progress else None)
     elif progress:
         progress("footage", 1, 1, "made already")
     manifest.set("footage", {"source": src, "reference": ref, "config_hash": footage_hash, **footage_cfg})

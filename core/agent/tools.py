@@ -579,7 +579,7 @@ def _dataset_plan(values, given, roots) -> Plan:
 def _dataset_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.dataset import DATASET_PARAMS, run_dataset
 
-    def relay(stage: str, done: int, total: int) -> None:
+    def relay(stage: str, done: int, total: int, item=None) -> None:  # core.jobs.StageProgressFn
         if progress is not None:
             progress(done, total, None, stage)
 

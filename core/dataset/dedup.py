@@ -33,6 +33,7 @@ import numpy as np
 from core.dataset.hashing import BKTree, ssim, ssim_thumbnail
 from core.dataset.quality import sharpness_rank
 from core.errors import ParameterError
+from core.jobs import StageProgressFn
 
 #: Dimensions of the projection searched for embedding candidates (trees prune well in few dimensions:
 #: at 100,000 frames a 16-d ball tree answered the radius queries 6x faster than a 32-d one).
@@ -206,7 +207,7 @@ def embedding_groups(records: Sequence[Record], embeddings: np.ndarray, *, dista
 def dedup(records: Sequence[Record], embeddings: np.ndarray | None, *, phash_distance: int = 8,
           ssim_threshold: float = 0.8, embedding_distance: float = 0.005,
           load: Callable[[Record], np.ndarray], seed: int = 0,
-          progress: Callable[[str, int, int], None] | None = None) -> list[dict[str, Any]]:
+          progress: StageProgressFn | None = None) -> list[dict[str, Any]]:
     """Run the three stages; one result per record, in order.
 
     Each result: ``id``, ``status`` (``kept`` / ``duplicate``) and, for a

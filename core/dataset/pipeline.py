@@ -244,7 +244,7 @@ def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
         got = extract_frames(v["path"], vshots, {s.shot_id: plans[s.shot_id] for s in vshots},
                              frames_dir=st.dir, root=run.out,
                              colorspace=None if p["input_colorspace"] == "auto" else p["input_colorspace"],
-                             progress=lambda d, t, base=base: st.progress(base + d, total))
+                             progress=lambda d, t, item=None, base=base: st.progress(base + d, total))
         records += got
         st.manifest.frame_done(v["id"], frames=got)
     _write_json(st.dir / "frames.json", {"format": FRAMES_FORMAT, "frames": records})
@@ -330,7 +330,7 @@ def _stage_dedup(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
         raise ParameterError("dedup: the embeddings do not match the filtered frames; run the embed stage again")
     results = dedup(records, vectors if len(vectors) else None, phash_distance=p["phash_distance"],
                     ssim_threshold=p["ssim_threshold"], embedding_distance=p["embedding_distance"],
-                    load=run.load, seed=p["seed"], progress=lambda s, d, t: st.progress(d, t))
+                    load=run.load, seed=p["seed"], progress=lambda s, d, t, item=None: st.progress(d, t))
     _write_json(st.dir / "dedup.json", {"frames": results})
     by_stage: dict[str, int] = {}
     for r in results:

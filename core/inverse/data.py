@@ -35,6 +35,7 @@ import numpy as np
 from core.errors import ImageReadError, ParameterError
 from core.inverse.generators import Generator
 from core.inverse.space import Encoded, ParamSpace, flatten
+from core.jobs import ProgressFn
 
 #: Format tag of a data set's config (in its manifest) and of a non-generate sample's params JSON.
 DATA_FORMAT = "reelkit.inverse.data/1"
@@ -112,7 +113,8 @@ def write_sample(exr: Path, gen: Generator, params: dict[str, Any], *, seed: int
 
 
 def make_dataset(gen: Generator, space: ParamSpace, output_dir: str | os.PathLike, *, count: int, seed: int = 0,
-                 width: int = 64, height: int = 64, name: str = "sample", force: bool = False, progress=None):
+                 width: int = 64, height: int = 64, name: str = "sample", force: bool = False,
+                 progress: ProgressFn | None = None):
     """Render ``count`` samples of ``gen`` over ``space`` into ``output_dir``; returns the finished
     :class:`~core.manifest.Manifest` (module docstring). Bad input raises one
     :class:`~core.errors.ParameterError` line before anything is written."""

@@ -30,6 +30,7 @@ from typing import Any
 
 from core.errors import ImageError, ParameterError
 from core.inverse.model import load_inverse_model
+from core.jobs import ProgressFn
 
 #: Format of a prediction JSON.
 PREDICTION_FORMAT = "reelkit.inverse.prediction/1"
@@ -53,7 +54,7 @@ def side_by_side(tiles: Sequence[tuple[str, Any]]) -> Any:
 
 def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike], *, output_dir: str | os.PathLike,
                   refine_evals: int = 0, refine_seconds: float | None = None, loss: str = "mse", seed: int = 0,
-                  force: bool = False, progress=None):
+                  force: bool = False, progress: ProgressFn | None = None):
     """Predict the params of each of ``images`` into ``output_dir``; returns the finished manifest.
 
     ``refine_evals`` renders per image refine the prediction (0: none), within ``refine_seconds`` per

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ParameterError, require
+from core.jobs import ProgressFn
 from core.params import Param, ParamSet
 
 #: Training settings: one spec for the library, the CLI and the manifest.
@@ -66,7 +67,8 @@ def _batch_indices(seed: int, step: int, n: int, size: int) -> np.ndarray:
     return keyed_rng(seed, "batch", step).choice(n, size=min(size, n), replace=False)
 
 
-def train_inverse(data_dir: str | Path, output_dir: str | Path, *, force: bool = False, progress=None,
+def train_inverse(data_dir: str | Path, output_dir: str | Path, *, force: bool = False,
+                  progress: ProgressFn | None = None,
                   **settings: Any) -> InverseTrainResult:
     """Train on the data set in ``data_dir``; ``settings`` over :data:`INVERSE_TRAIN_PARAMS`.
 
