@@ -409,16 +409,16 @@ def _encode_run(values, given, roots, progress=None) -> dict[str, Any]:
 
 # -- validate ---------------------------------------------------------------------------------------------
 def _named(values, field: str, roots: Roots | None = None) -> dict[str, str]:
-    """A list of NAME=VALUE items as a mapping (values resolved inside the roots when ``roots``)."""
-    out: dict[str, str] = {}
-    for item in values[field] or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise FieldError(field, f"{item!r}: expected NAME=VALUE", code="invalid")
-        if name.strip() in out:
-            raise FieldError(field, f"{name.strip()!r} given twice", code="invalid")
-        out[name.strip()] = str(roots.path(field, value.strip())) if roots else value.strip()
-    return out
+    """A list of NAME=VALUE items as a mapping (:func:`core.validate.params.named_values`; values resolved
+    inside the roots when ``roots``)."""
+    from core.errors import ParameterError
+    from core.validate.params import named_values
+
+    try:
+        out = named_values(values[field], field)
+    except ParameterError as exc:
+        raise FieldError(field, str(exc).removeprefix(f"{field} "), code="invalid") from None
+    return {k: str(roots.path(field, v)) for k, v in out.items()} if roots else out
 
 
 _VALIDATE_PATHS = ("source", "reference", "mask", "fit_source", "fit_reference", "fit_mask")

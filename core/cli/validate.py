@@ -3,20 +3,6 @@
 from __future__ import annotations
 
 
-def _pairs(items, what: str) -> dict[str, str]:
-    from core.errors import ParameterError
-
-    out: dict[str, str] = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ParameterError(f"{what} {item!r}: expected NAME=VALUE (e.g. ml=render/ml.####.exr)")
-        if name.strip() in out:
-            raise ParameterError(f"{what} {name.strip()!r} given twice")
-        out[name.strip()] = value.strip()
-    return out
-
-
 def add_parser(sub) -> None:
     from core.cli.main import add_colorspace_options, add_output_options
     from core.validate import VALIDATE_PARAMS
@@ -48,7 +34,7 @@ def add_parser(sub) -> None:
     p.add_argument("--title", default="reelkit validation", help="report title")
     VALIDATE_PARAMS.add_arguments(p.add_argument_group("validation"))
     add_colorspace_options(p, writes=False, reference=True)
-    add_output_options(p)
+    add_output_options(p, scheduler=True)
     p.set_defaults(func=run)
 
 
@@ -56,12 +42,13 @@ def run(args) -> int:
     from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar
     from core.validate import VALIDATE_PARAMS, run_validation
+    from core.validate.params import named_values
 
     params = VALIDATE_PARAMS.from_namespace(args)
-    shots = _pairs(args.shot, "--shot") or None
+    shots = named_values(args.shot, "--shot") or None
     with progress_bar("validate", quiet=args.quiet) as update:
         result = run_validation(sources=args.source, references=args.reference,
-                                candidates=_pairs(args.candidate, "--candidate"), masks=args.mask,
+                                candidates=named_values(args.candidate, "--candidate"), masks=args.mask,
                                 output_dir=args.output_dir, frames=args.frames, shots=shots,
                                 damaged=args.damaged, params=params,
                                 fit_sources=args.fit_source, fit_references=args.fit_reference,

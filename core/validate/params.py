@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.errors import ParameterError
 from core.params import Param, ParamSet
 from core.validate.baselines import DEFAULT_BASELINES
 
@@ -38,3 +39,18 @@ VALIDATE_PARAMS = ParamSet("validate", [
     Param("write_baselines", bool, True, "write each baseline's frames as EXR (baselines/<name>/)"),
     Param("seed", int, 0, "seed of every random choice (grade fit sampling)", minimum=0, maximum=2**31 - 1),
 ])
+
+
+def named_values(items, what: str) -> dict[str, str]:
+    """``["ml=render/ml.####.exr", ...]`` -> ``{"ml": "render/ml.####.exr"}``: the candidates and shots of a
+    validation (``--candidate``, ``--shot``; the MCP tool's arrays). ``what`` names the option in errors; an
+    item without ``=`` or a name given twice raises :class:`~core.errors.ParameterError`."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ParameterError(f"{what} {item!r}: expected NAME=VALUE (e.g. ml=render/ml.####.exr)")
+        if name.strip() in out:
+            raise ParameterError(f"{what} {name.strip()!r} given twice")
+        out[name.strip()] = value.strip()
+    return out
