@@ -317,6 +317,15 @@ def test_paths_outside_the_roots_are_refused_naming_the_field(tmp_path):
                 ("palette_report", {"input": "photo.png", "output_dir": str(outside)}, "output_dir"),
                 ("infer", {"input": "photo.png", "output_dir": "out", "model": str(outside / "m.onnx")}, "model"),
                 ("restore_status", {"project": str(outside)}, "project"),
+                ("align", {"source": "photo.png", "reference": "link.png", "output_dir": "al"}, "reference"),
+                ("validate", {"source": "photo.png", "reference": "photo.png", "output_dir": "v",
+                              "candidate": [f"ml={outside / 'secret.png'}"]}, "candidate"),
+                ("validate", {"source": "photo.png", "reference": "photo.png", "output_dir": "v",
+                              "experiments": "link/notes.md"}, "experiments"),
+                ("palette_encode", {"input": "link/secret.png", "output_dir": "p"}, "input"),
+                ("restore_init", {"project": "link/proj", "source": "photo.png", "reference": "photo.png"}, "project"),
+                ("restore_run", {"project": "../outside"}, "project"),
+                ("dataset_run", {"footage": ["photo.png", "../outside/secret.png"], "output_dir": "ds"}, "footage"),
             ]:
                 for plan_only in (True, False):
                     extra = {} if name in ("info", "restore_status") else {"plan_only": plan_only}
