@@ -193,9 +193,14 @@ def test_status_marks_stages_built_on_older_results_as_stale(built, footage, tmp
     out = tmp_path / "out"
     shutil.copytree(src, out)
     run_dataset(footage.videos, out, {**PARAMS, "min_cluster_size": 5}, stages=["cluster"])
-    status = {r["stage"]: r["status"] for r in dataset_status(out)}
+    rows = {r["stage"]: r for r in dataset_status(out)}
+    status = {stage: r["status"] for stage, r in rows.items()}
     assert status["cluster"] == "done" and status["caption"] == status["assemble"] == "stale"
     assert status["shots"] == status["dedup"] == "done"
+    # why: caption was built on the cluster stage before it was redone; assemble on a stale caption
+    assert (rows["caption"]["reason"], rows["assemble"]["reason"]) == ("stage cluster was redone since",
+                                                                       "stage caption is stale")
+    assert "reason" not in rows["cluster"]
 
 
 def test_review_decisions_are_applied(built, footage, tmp_path):

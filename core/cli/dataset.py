@@ -63,8 +63,10 @@ def status(args) -> int:
     from core.dataset import dataset_status
 
     for row in dataset_status(args.output_dir):
-        extra = _counts({k: v for k, v in row.items() if k not in ("stage", "status", "config_hash", "finished")})
-        print(f"{row['stage']:9s} {row['status']:8s} {row.get('config_hash', ''):12s} {extra}")
+        extra = _counts({k: v for k, v in row.items()
+                         if k not in ("stage", "status", "reason", "config_hash", "finished")})
+        why = f" ({row['reason']})" if row.get("reason") else ""
+        print(f"{row['stage']:9s} {row['status']:8s} {row.get('config_hash', ''):12s} {extra}{why}".rstrip())
     return 0
 
 

@@ -561,7 +561,7 @@ def _nothing_left(name: str, counts: Mapping[str, Any], out: Path) -> str:
 
 def dataset_status(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """Per stage: ``stage``, ``status`` (done / running / failed / not run / stale), ``config_hash``,
-    ``finished`` and the stage's counts, read from the stage manifests.
+    ``finished`` and the stage's counts, read from the stage manifests; a stale stage has a ``reason``.
 
     ``stale``: done, but the stage before it was redone since (its hash is
     not the one this stage was built on), or is stale, failed or not run.
@@ -569,19 +569,23 @@ def dataset_status(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
     out = Path(output_dir)
     if not (out / "manifest.json").is_file():
         raise ImageReadError(f"{out}: not a dataset folder (no manifest.json)")
-    rows, previous, behind = [], None, False
+    rows: list[dict[str, Any]] = []
+    previous = None
     for name in STAGES:
         path = out / STAGE_DIRS[name] / "manifest.json"
         if not path.is_file():
             rows.append({"stage": name, "status": "not run"})
-            previous, behind = None, True
+            previous = None
             continue
         m = json.loads(path.read_text("utf-8"))
-        status = m.get("status", "unknown")
-        if status == "done" and (behind or (previous is not None and m.get("config", {}).get("upstream") != previous)):
-            status = "stale"
-        behind = status != "done"
-        rows.append({"stage": name, "status": status, "config_hash": m.get("config_hash", "")[:12],
+        status, reason = m.get("status", "unknown"), None
+        before = rows[-1] if rows else None
+        if status == "done" and before is not None and before["status"] != "done":
+            status, reason = "stale", f"stage {before['stage']} is {before['status']}"
+        elif status == "done" and previous is not None and m.get("config", {}).get("upstream") != previous:
+            status, reason = "stale", f"stage {before['stage']} was redone since"
+        rows.append({"stage": name, "status": status, **({"reason": reason} if reason else {}),
+                     "config_hash": m.get("config_hash", "")[:12],
                      "finished": m.get("timings", {}).get("finished"), **m.get("counts", {})})
         previous = m.get("config_hash")
     return rows
