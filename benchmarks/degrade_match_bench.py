@@ -124,7 +124,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=tuple(SPLITS), default="dev")
     ap.add_argument("--draws", type=int, default=3, help="damage draws per source")
-    ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--frames", type=int, default=8, help="frames per case (reelkit degrade match reads 8)")
     ap.add_argument("--evals", type=int, default=30)
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--verbose", action="store_true")
@@ -152,7 +152,8 @@ def main() -> None:
             if args.verbose:
                 print(f"case {case} {src}: loss {res.loss_before:.3f} -> {res.loss_after:.3f}")
                 for k in MATCHED:
-                    print(f"   {k:18s} truth {truth[k]!s:>8}  estimate {res.estimate[k]!s:>8}  refined {res.params[k]!s:>8}")
+                    print(f"   {k:18s} truth {truth[k]!s:>8}  estimate {res.estimate[k]!s:>8}  "
+                          f"refined {res.params[k]!s:>8}")
             case += 1
     print(f"split {args.split}: {case} cases ({len(SPLITS[args.split])} sources x {args.draws} draws), "
           f"{args.frames} frames of {SIZE}x{SIZE}, {args.evals} CMA-ES renders; {np.mean(seconds):.1f} s per match")
