@@ -467,6 +467,11 @@ def test_staged_calls_plan_their_files_and_folders_and_undo_restores_a_stage_red
                 assert {p for p in written - set(plan["writes"]) if not p.startswith(within)} == set(), name
             assert done["result"]["stages"][1]["state"] == "done"
             assert (await c.ok("restore_status", project="proj"))["stages"][1]["state"] == "done"
+            # a frame range of stage 2 alone (a farm task): planned as that range's frames in the stage's folder
+            plan = (await c.ok("restore_run", project="proj", stages="2", frames="1001-1002", force=True))["plan"]
+            assert plan["frames"] == 2 and plan["writes_within"] == [str(tmp_path / "proj" / "pipeline" / "02_alignment")]
+            err = await c.error("restore_run", project="proj", stages="1-2", frames="1001-1002")
+            assert err["field"] == "frames" and "one stage of 2 or 4" in err["message"]
             # stage 2 done: the plan of 1-2 runs nothing; with force it redoes both and needs confirming
             assert (await c.ok("restore_run", project="proj", stages="1-2"))["plan"]["writes_within"] == []
             plan = (await c.ok("restore_run", project="proj", stages="2", force=True))["plan"]

@@ -513,8 +513,11 @@ def _init_run(values, given, roots, progress=None) -> dict[str, Any]:
 
 def _run_plan(values, given, roots) -> Plan:
     """The stages that will run: from the first chosen one not done (every chosen one with force; stage 4
-    when a new method is set) to the last chosen, since a stage redone makes the ones after it stale."""
-    from core.pipeline.project import PROJECT_FILE, STAGES, load_project, parse_stages, project_status
+    when a new method is set) to the last chosen, since a stage redone makes the ones after it stale. With
+    ``frames``, that range of the one stage chosen (2 or 4), unless the stage is done."""
+    from core import io
+    from core.errors import ParameterError
+    from core.pipeline.project import FRAME_STAGES, PROJECT_FILE, STAGES, load_project, parse_stages, project_status
 
     folder = _path(values, "project", roots)
     project = load_project(folder)
@@ -530,6 +533,14 @@ def _run_plan(values, given, roots) -> Plan:
     writes = ([folder / PROJECT_FILE] if values["method"] is not None else []) + ([project.notes] if run else [])
     long = [f"trains a model (stage 3, {project.params(3).get('steps')} steps)"] if 3 in run else []
     frames = _frame_count(project.source) if run else 0
+    if values["frames"] is not None:
+        if len(chosen) != 1 or chosen[0] not in FRAME_STAGES:
+            raise FieldError("frames", f"runs a frame range of one stage of {' or '.join(map(str, FRAME_STAGES))} "
+                             f"(stages=\"2\" or \"4\"), got stages={values['stages']!r}")
+        try:
+            frames = len(list(io.as_frame_range(values["frames"]))) if run else 0
+        except ParameterError as exc:
+            raise FieldError("frames", str(exc)) from None
     return Plan("restore_run", values, _sequence_files(project.source) + _sequence_files(project.reference),
                 writes, frames, folder, folders=[project.folder(n) for n in run], long_reasons=long,
                 note=f"runs stage(s) {', '.join(f'{n} {STAGES[n - 1].title}' for n in run) or 'none'}; "
@@ -547,7 +558,7 @@ def _run_run(values, given, roots, progress=None) -> dict[str, Any]:
         if progress is not None:
             progress(done, total, None, f"stage {stage} {STAGES[stage - 1].title}")
 
-    status = run_project(folder, values["stages"], force=values["force"], progress=relay)
+    status = run_project(folder, values["stages"], force=values["force"], frames=values["frames"], progress=relay)
     return {"project": str(folder), "stages": [s.to_dict() for s in status]}
 
 

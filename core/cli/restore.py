@@ -30,8 +30,6 @@ def add_parser(sub) -> None:
                         "resume, stale ones (parameters or inputs changed) are redone.")
     r.add_argument("project", help="project folder")
     RUN_PARAMS.add_arguments(r)
-    r.add_argument("--frames", help="a frame range of stage 2 or 4 alone, e.g. 1001-1010 (a farm task: ranges run "
-                   "at once on several machines; the stage is done when all its frames are)")
     r.add_argument("--force", action="store_true", help="redo the chosen stages even when done")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     r.set_defaults(func=run_run)
@@ -101,7 +99,8 @@ def run_run(args) -> int:
             print(f"stage 4 renders: {method}")
     bars = _Bars(args.quiet)
     try:
-        status = run_project(args.project, values["stages"], force=args.force, frames=args.frames, progress=bars)
+        status = run_project(args.project, values["stages"], force=args.force, frames=values["frames"],
+                             progress=bars)
     finally:
         bars.close()
     if not args.quiet:

@@ -161,6 +161,8 @@ RUN_PARAMS = ParamSet("restore_run", [
     Param("stages", str, "1-5", "stages to run: 1-5, 3, 2-4, 1,3"),
     Param("method", str, None, "what stage 4 renders, saved in project.json: ml (the model), a baseline "
           "(grade_lut3d, dust_bust+grade_lut3d, ...), source, or winner (stage 5's recommendation)"),
+    Param("frames", str, None, "a frame range of stage 2 or 4 alone, e.g. 1001-1010 (a farm task: ranges run "
+          "at once on several machines; the stage is done when all its frames are)"),
 ])
 
 
