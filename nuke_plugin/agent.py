@@ -173,8 +173,14 @@ def host_tools() -> list:
     ]
 
 
-#: The roots the server started by :func:`start_server` serves (the journal panel's default folder).
+#: The roots the server started by :func:`start_server` serves.
 SERVING: list[str] = []
+
+
+def journal_root() -> str:
+    """The folder whose journal the session's server writes (its first root), else ``$REELKIT_AGENT_ROOT``
+    (may be empty): the journal panel's default folder."""
+    return SERVING[0] if SERVING else os.environ.get("REELKIT_AGENT_ROOT", "")
 
 
 def start_server(roots: Iterable[str | os.PathLike], port: int = 8765) -> threading.Thread:

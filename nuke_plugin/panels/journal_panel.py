@@ -32,19 +32,14 @@ TITLE = "reelkit Assistant journal"
 COLUMNS = ("id", "time", "tool", "state", "files", "undo in")
 
 
-def default_root() -> str:
-    """The folder the Nuke session's server journals into, else ``$REELKIT_AGENT_ROOT`` (may be empty)."""
-    from nuke_plugin import agent
-
-    return agent.SERVING[0] if agent.SERVING else os.environ.get("REELKIT_AGENT_ROOT", "")
-
-
 class JournalPanel(QtWidgets.QWidget):
     def __init__(self, root: str | os.PathLike | None = None, parent=None, *, poll_ms: int = 1000):
         super().__init__(parent)
         self.setObjectName("reelkitJournalPanel")
         self.setWindowTitle(TITLE)
-        self.model = JournalModel(default_root() if root is None else root)
+        from nuke_plugin.agent import journal_root
+
+        self.model = JournalModel(journal_root() if root is None else root)
         self.folder = QtWidgets.QLineEdit(str(self.model.root or ""))
         self.folder.setPlaceholderText("the server's first --root folder")
         self.folder.editingFinished.connect(self._folder_changed)

@@ -110,3 +110,54 @@ def test_the_same_actions_as_host_tools_from_the_servers_thread_journaled_and_un
     assert all(a["host"] == "nuke" for a in server.journal.actions())
     with pytest.raises(FieldError, match=r"done in Nuke: undo it there \(Edit > Undo 'reelkit: Degrade ReelDegrade1'"):
         server.call("undo")
+
+
+def test_the_docs_start_server_snippet_serves_nuke_actions_over_http(started, plate, tmp_path, monkeypatch):
+    """docs/agent.md's Script Editor lines, run in the (fake) Nuke session: the official client over HTTP makes a
+    node there (on Nuke's main thread) and reads the journal; the journal panel's default folder is the served one."""
+    import asyncio
+    import re
+    import socket
+    import time
+
+    pytest.importorskip("mcp")
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    from tests.test_mcp import REPO, _free_port
+
+    nuke = started
+    (snippet,) = [b for b in re.findall(r"^```python\n(.*?)^```", (REPO / "docs" / "agent.md").read_text("utf-8"),
+                                        flags=re.S | re.M) if "start_server" in b]
+    port = _free_port()
+    monkeypatch.setattr(agent, "SERVING", [])
+    exec(snippet.replace("/shows/reel3", str(tmp_path)).replace("8765", str(port)), {})
+    assert agent.SERVING == [str(tmp_path)]
+    deadline = time.monotonic() + 60
+    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
+    outcome = {}
+
+    async def assistant():
+        async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write, _), \
+                ClientSession(read, write) as session:
+            await session.initialize()
+            made = await session.call_tool("nuke_create_node", {"node_class": "ReelDegrade", "input": plate.name(),
+                                                                "knobs": {"seed": 11}})
+            outcome["made"] = made.structuredContent or made.content[0].text
+            journal = await session.call_tool("journal", {})
+            outcome["journal"] = journal.structuredContent
+
+    thread = threading.Thread(target=lambda: asyncio.run(assistant()))
+    thread.start()
+    nuke._pump(until=lambda: not thread.is_alive(), timeout=120)
+    thread.join()
+    assert outcome["made"]["result"]["node"] == "ReelDegrade1", outcome
+    assert nuke.toNode("ReelDegrade1")["seed"].value() == 11
+    assert nuke.Undo().undoDescribe() == "reelkit: create ReelDegrade"
+    assert [a["tool"] for a in outcome["journal"]["actions"]] == ["nuke_create_node"]
+    from core.agent.journal_model import JournalModel
+
+    assert agent.journal_root() == str(tmp_path)
+    assert [r.tool for r in JournalModel(agent.journal_root()).rows] == ["nuke_create_node"]
