@@ -67,7 +67,8 @@ def make_frames(folder: Path, count: int, size: int, seed: int = 0) -> str:
         photo = photos[i % len(photos)]
         y = int(rng.integers(0, photo.shape[0] - size))
         x = int(rng.integers(0, photo.shape[1] - size))
-        cv2.imwrite(str(folder / f"plate.{1001 + i:04d}.png"), np.ascontiguousarray(photo[y:y + size, x:x + size, ::-1]))
+        crop = np.ascontiguousarray(photo[y:y + size, x:x + size, ::-1])  # RGB -> OpenCV's BGR
+        cv2.imwrite(str(folder / f"plate.{1001 + i:04d}.png"), crop)
     return str(folder / "plate.####.png")
 
 

@@ -9,7 +9,7 @@ work is a pure function of (frame, parameters), so a job is a list of
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -252,7 +252,8 @@ def _record_frame(manifest: Manifest, task: FrameTask, made: dict[str, Any]) -> 
 
 def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
                   process: Callable[[FrameTask], dict[str, Any]], *,
-                  force: bool = False, progress: ProgressFn | None = None) -> Manifest:
+                  force: bool = False, progress: ProgressFn | None = None,
+                  resources: Mapping[str, float] | None = None) -> Manifest:
     """Run ``process`` on every task not already done; returns the finished manifest.
 
     The output's lock is taken first (:meth:`Manifest.claim`): a second job
@@ -289,11 +290,15 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     so it must hold only what can travel: paths, parameters, a model's bytes);
     the manifest is kept here as in a local run, so it ends the same (keys,
     records, hashes; timings aside), and progress comes back as chunks land.
+    ``resources``: what a chunk needs of a Dask worker (``{"GPU": 1}``: only
+    workers started with ``--resources GPU=1`` take it); ignored in process.
     """
-    from core.scale import current, pickled, run_chunks
+    from core.scale import current, pickled, require_resources, run_chunks
 
     client = current()
-    blob = None if client is None else pickled(process, what=manifest.data["command"])  # before anything is written
+    if client is not None:  # before anything is written
+        blob = pickled(process, what=manifest.data["command"])
+        require_resources(client, resources, what=manifest.data["command"])
     manifest.claim()
     try:
         manifest.keep_earlier_jobs()  # a folder several jobs write into remembers each of them
@@ -337,7 +342,7 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
                 if progress is not None:
                     progress(count, len(tasks), task.frame)
 
-            run_chunks(client, pending, blob, _make_frames, landed)
+            run_chunks(client, pending, blob, _make_frames, landed, resources=resources)
             remove_stale_temps(p for t in pending for p in t.targets)  # a worker killed mid-write left its temp file
     except BaseException:
         frames = manifest.data["frames"]

@@ -38,7 +38,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from core.errors import ParameterError, SchedulerError, require
@@ -196,8 +196,20 @@ def pickled(process: Callable, *, what: str) -> bytes:
                              "run it with --scheduler local") from None
 
 
+def require_resources(client: Any, resources: Mapping[str, float] | None, *, what: str) -> None:
+    """One :class:`~core.errors.SchedulerError` line when no worker of ``client``'s cluster offers ``resources``
+    (chunks that need them would wait for ever)."""
+    if not resources:
+        return
+    offered = [w.get("resources") or {} for w in client.scheduler_info(n_workers=-1)["workers"].values()]
+    if not any(all(have.get(k, 0) >= v for k, v in resources.items()) for have in offered):
+        need = " ".join(f"{k}={v:g}" for k, v in resources.items())
+        raise SchedulerError(f"{what}: no Dask worker offers {need} (start such workers with "
+                             f"'dask worker ... --resources {need}')")
+
+
 def run_chunks(client: Any, tasks: Sequence[Any], blob: bytes, work: Callable,
-               on_done: Callable[[Any, Any], None]) -> None:
+               on_done: Callable[[Any, Any], None], *, resources: Mapping[str, float] | None = None) -> None:
     """Make ``tasks`` on ``client``'s cluster, in chunks; ``on_done(task, result)`` is called here, in task
     order within a chunk, as each chunk comes back.
 
@@ -209,6 +221,7 @@ def run_chunks(client: Any, tasks: Sequence[Any], blob: bytes, work: Callable,
     job off: the workers stop after the frame they are making, what they made
     is handed over (within :data:`DRAIN_S`), then the error is raised. A chunk
     whose workers kept dying raises :class:`~core.errors.SchedulerError`.
+    ``resources``: what each chunk needs of a worker (Dask worker resources).
     """
     from distributed import Event, KilledWorker, as_completed
 
@@ -220,8 +233,9 @@ def run_chunks(client: Any, tasks: Sequence[Any], blob: bytes, work: Callable,
     size = chunk_size(len(tasks), threads)
     chunks = [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
     stop = f"reelkit-stop-{digest}-{run}"
-    shared = client.submit(_identity, blob, key=f"reelkit-process-{digest}-{run}", pure=False)  # sent once,
-    futures = {client.submit(_run_chunk, shared, work, chunk, stop, pure=False,  # redone if lost
+    # the frame function is sent once (redone if the worker holding it dies), the chunks depend on it
+    shared = client.submit(_identity, blob, key=f"reelkit-process-{digest}-{run}", pure=False)
+    futures = {client.submit(_run_chunk, shared, work, chunk, stop, pure=False, resources=resources,
                              key=f"reelkit-chunk-{digest}-{run}-{i}"): chunk for i, chunk in enumerate(chunks)}
     landed: set[Any] = set()
 

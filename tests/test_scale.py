@@ -75,7 +75,8 @@ def _normalised(folder: Path) -> dict:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix in (".exr", ".png")}
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix in (".exr", ".png", ".json")
+            and not p.name.startswith("manifest")}
 
 
 def test_scheduler_names():
@@ -169,6 +170,67 @@ def test_each_run_on_warm_workers_builds_and_reports_its_own_session(cluster, pl
                                    output="r.####.exr", frames="1001-1004", params={"threads": 1})
             assert manifest.data["runtime"]["threads"] == 1 and "_job" not in manifest.data["frames"]["1001"]
     assert _files(tmp_path / "first") == _files(tmp_path / "second")
+
+
+def test_validate_per_frame_metrics_on_the_cluster_equal_the_local_run(cluster, tmp_path):
+    """validate's per-frame step (baselines, metrics, crops) made in the workers: the same metric files,
+    baseline EXRs and frame records as in process."""
+    from core import io
+    from core.color import convert as convert_pixels
+    from core.validate import run_validation
+
+    plate = convert_pixels(skimage_data.coffee()[::3, ::3].astype(np.float32) / 255, "srgb", "ACEScg")
+    matrix = np.array([[0.85, 0.10, 0.0], [0.05, 0.80, 0.05], [0.0, 0.12, 0.70]], np.float32)  # a faded print
+    for i, n in enumerate(range(1001, 1007)):
+        ref = np.ascontiguousarray(plate[20:92, 10 + 2 * i:106 + 2 * i], np.float32)
+        io.write_image(tmp_path / "ref" / f"ref.{n}.exr", ref, colorspace="ACEScg", pixel_type="float")
+        io.write_image(tmp_path / "src" / f"src.{n}.exr", (ref @ matrix.T).astype(np.float32), colorspace="ACEScg",
+                       pixel_type="float")
+    address, _ = cluster
+    job = dict(sources=tmp_path / "src" / "src.####.exr", references=tmp_path / "ref" / "ref.####.exr",
+               baselines=("grade_matrix",), params={"compare_frames": 2, "crop_size": 32})
+    run_validation(output_dir=tmp_path / "local", **job)
+    with scheduler(address):
+        run_validation(output_dir=tmp_path / "dask", **job)
+    for sub in ("frames", "baselines/grade_matrix"):
+        local, dask = _files(tmp_path / "local" / sub), _files(tmp_path / "dask" / sub)
+        assert dask == local and len(local) == 6, sub
+    local, dask = _normalised(tmp_path / "local"), _normalised(tmp_path / "dask")
+    assert dask["frames"] == local["frames"] and dask["config_hash"] == local["config_hash"]
+
+
+def test_chunks_that_need_a_gpu_go_to_the_gpu_worker_only(cluster, plates, tmp_path):
+    """A third worker started the farm's way (``dask worker --resources GPU=1``) joins the module's cluster;
+    a job whose chunks need ``GPU=1`` (infer with provider cuda) is made by it alone. A resource no worker
+    offers is one line before anything is written."""
+    import subprocess
+    import sys
+
+    address, client = cluster
+    tasks = [FrameTask(str(n), n, plates / f"plate.{n}.png", tmp_path / "out" / f"pid.{n}.txt")
+             for n in range(1001, 1009)]
+
+    def process(task):
+        task.target.parent.mkdir(parents=True, exist_ok=True)
+        task.target.write_text(str(os.getpid()))
+        return {}
+
+    with scheduler(address), pytest.raises(SchedulerError, match="no Dask worker offers TPU=1"):
+        run_frame_job(Manifest(tmp_path / "none", "probe", {}), tasks, process, resources={"TPU": 1})
+    assert not (tmp_path / "none").exists()
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                               "--resources", "GPU=1", "--no-dashboard"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, "REELKIT_THREADS": "1"})
+    try:
+        client.wait_for_workers(3, timeout=60)
+        gpu = [a for a, w in client.scheduler_info(n_workers=-1)["workers"].items() if w.get("resources")]
+        gpu_pid = client.run(os.getpid, workers=gpu)[gpu[0]]
+        with scheduler(address):
+            run_frame_job(Manifest(tmp_path / "out", "probe", {}), tasks, process, resources={"GPU": 1})
+        assert {t.target.read_text() for t in tasks} == {str(gpu_pid)}
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
 
 
 def test_a_job_that_cannot_travel_is_one_line_and_writes_nothing(cluster, plates, tmp_path):

@@ -256,4 +256,5 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
                              tile_progress=None if tile_progress is None else
                              lambda done, total: tile_progress(done, total, task.frame)), **facts}
 
-    return run_frame_job(job, tasks, process, force=force, progress=progress)
+    return run_frame_job(job, tasks, process, force=force, progress=progress,
+                         resources={"GPU": 1} if values["provider"] == "cuda" else None)  # Dask: GPU workers only

@@ -379,15 +379,23 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                                    tuple(extra_src), tuple(targets)))
 
         sources = _SourceWindow(src)
-        from concurrent.futures import ThreadPoolExecutor
+        threads: dict[str, Any] = {}  # the scoring pool, made where the frames are made (here, or in a Dask worker)
 
-        with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="reelkit-validate") as pool:
-            def process(task: FrameTask) -> dict[str, Any]:
-                return _process_frame(task, sources=sources, ref=ref, msk=msk, cands=cands, names=names, fits=fits,
-                                      opts=opts, temporal=temporal, out=out, crop=task.frame in compare, pool=pool)
+        def process(task: FrameTask) -> dict[str, Any]:
+            if "pool" not in threads:
+                from concurrent.futures import ThreadPoolExecutor
 
-            manifest.set("methods", methods)
+                threads["pool"] = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="reelkit-validate")
+            return _process_frame(task, sources=sources, ref=ref, msk=msk, cands=cands, names=names, fits=fits,
+                                  opts=opts, temporal=temporal, out=out, crop=task.frame in compare,
+                                  pool=threads["pool"])
+
+        manifest.set("methods", methods)
+        try:
             run_frame_job(manifest, tasks, process, force=force, progress=progress)
+        finally:
+            if "pool" in threads:
+                threads.pop("pool").shutdown()
 
         # -- aggregate + report ------------------------------------------------------------------------
         from core.validate import report as rep
