@@ -124,7 +124,8 @@ class Journal:
         within = [f"{f}{os.sep}" for f in plan.folders]
         unplanned = sorted(p for p in created if p not in planned and not p.startswith(tuple(within)))
         if error is None or created or replaced or removed:
-            self._append({"op": "action", "id": action_id, "tool": plan.tool, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            self._append({"op": "action", "id": action_id, "tool": plan.tool,
+                          "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                           "arguments": plan.arguments, "created": created, "replaced": replaced,
                           "removed": removed, "unplanned": unplanned, "dirs": new_dirs,
                           "frames": plan.frames, "seconds": seconds,

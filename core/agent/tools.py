@@ -378,10 +378,12 @@ def _align_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.align import ALIGN_FILE_PARAMS, align_files
 
     manifest = align_files(str(_path(values, "source", roots)), str(_path(values, "reference", roots)),
-                           output_dir=_path(values, "output_dir", roots), params=_given(ALIGN_FILE_PARAMS, values, given),
-                           frames=values["frames"], force=values["force"], progress=progress, **_spaces(values))
-    return {**_summary(manifest), "aligned": manifest.data["summary"]["converged"],
-            "not_aligned": manifest.data["summary"]["failed"], "report": str(manifest.output_dir / manifest.data["report"])}
+                           output_dir=_path(values, "output_dir", roots),
+                           params=_given(ALIGN_FILE_PARAMS, values, given), frames=values["frames"],
+                           force=values["force"], progress=progress, **_spaces(values))
+    summary = manifest.data["summary"]
+    return {**_summary(manifest), "aligned": summary["converged"], "not_aligned": summary["failed"],
+            "report": str(manifest.output_dir / manifest.data["report"])}
 
 
 # -- palette encode ---------------------------------------------------------------------------------------
