@@ -496,6 +496,16 @@ def test_staged_calls_plan_their_files_and_folders_and_undo_restores_a_stage_red
             data = json.loads((await c.session.read_resource("reelkit://restore/proj")).contents[0].text)
             assert data["folders"]["alignment"] == str(tmp_path / "proj" / "pipeline" / "02_alignment")
             assert data["metrics"] is None and "report" not in data["reports"]
+            # stage 5's files as run_validation writes them (here by the validate tool, into the stage's folder):
+            # the resource gives their paths and the summary table and verdict
+            stage5 = tmp_path / "proj" / "pipeline" / "05_validation"
+            await c.ok("validate", source=scan, reference=ref, output_dir=str(stage5), baselines="grade_matrix",
+                       plan_only=False)
+            data = json.loads((await c.session.read_resource("reelkit://restore/proj")).contents[0].text)
+            assert data["reports"]["report"] == str(stage5 / "report.html")
+            assert data["reports"]["metrics_csv"] == str(stage5 / "metrics.csv")
+            assert set(data["metrics"]["summary"]) == {"source", "grade_matrix"}
+            assert data["metrics"]["verdict"]["winner"] in {"source", "grade_matrix"}
             # restore_init over an existing project: refused naming the field, unless forced
             err = await c.error("restore_init", project="proj", source=scan, reference=ref)
             assert err["field"] == "project" and "already exists" in err["message"]
