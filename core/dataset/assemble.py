@@ -15,6 +15,11 @@ name, size, train/val counts, exemplars, mean membership) and
 that is not in the set, with its stage and reason) with ``report.md``
 (the same as Markdown tables), and ``clusters.png`` (the 2-D view).
 
+With the vision options (``layers``, ``saliency_crop``: :mod:`core.dataset.layers`) each image is cut to its
+saliency crop (``crop`` in its metadata), and a frame with a subject gets ``layers/<id>.character.png``,
+``.background.png``, ``.subject.png`` (the masked crop; 8-bit sRGB RGBA, straight alpha) and ``.matte.png``
+(its metadata's ``layers``).
+
 Split: whole shots go to validation (``val_fraction`` of the shots,
 rounded, at least one when there are two shots or more and the fraction is
 above 0), chosen with ``numpy.random.default_rng(seed)``; a frame is never
@@ -131,7 +136,14 @@ def assemble(out: str | os.PathLike, dest: str | os.PathLike, params: Mapping[st
             image, text = f"{folder}/{f['id']}.png", f"{folder}/{f['id']}.txt"
         else:
             image, text = f"images/{f['id']}.png", f"captions/{f['id']}.txt"
-        _copy(out / f["path"], dest / image)
+        q = quality[f["id"]]
+        if q.get("crop") or (q.get("subject") or {}).get("matte"):  # the vision options (core.dataset.layers)
+            from core.dataset.layers import write_frame_layers
+
+            extra = write_frame_layers(out, dest, image, f["path"], q)
+        else:
+            _copy(out / f["path"], dest / image)
+            extra = {}
         cap = captions[f["id"]]
         write_text_atomic(dest / text, cap["final_caption"] + "\n", overwrite=True)
         rec = records[f["id"]]
@@ -141,7 +153,7 @@ def assemble(out: str | os.PathLike, dest: str | os.PathLike, params: Mapping[st
                      "sha256": rec["sha256"], "phash": quality[f["id"]]["phash"],
                      "caption": {k2: cap[k2] for k2 in ("character", "outfit", "materials", "lighting", "camera",
                                                          "final_caption")},
-                     "tokens": cap["tokens"], "flags": cap["flags"]})
+                     "tokens": cap["tokens"], "flags": cap["flags"], **extra})
         if progress is not None:
             progress(k + 1, len(frames))
     leaks = leak_check(meta, phash_distance=params["phash_distance"])
@@ -176,7 +188,8 @@ def assemble(out: str | os.PathLike, dest: str | os.PathLike, params: Mapping[st
         if q and q["status"] == "rejected":
             for why in q["reasons"]:
                 rejections.append({"id": fid, "stage": "filter", "reason": why,
-                                   "detail": json.dumps(q["quality"], sort_keys=True)})
+                                   "detail": q["subject"]["why"] if why == "no_subject" else
+                                   json.dumps(q["quality"], sort_keys=True)})
         elif d and d["status"] == "duplicate":
             rejections.append({"id": fid, "stage": "dedup", "reason": f"duplicate_{d['stage']}",
                                "detail": f"of {d['duplicate_of']} (score {d['score']})"})

@@ -8,6 +8,7 @@ never redoes shot detection.
 
 from __future__ import annotations
 
+from core.dataset.layers import LAYER_METHODS
 from core.io._common import COLORSPACE_PARAMS
 from core.params import Param, ParamSet
 from core.shots.video import DETECTORS
@@ -61,6 +62,15 @@ DATASET_PARAMS = ParamSet(
               label="Min entropy"),
         Param("min_size", int, 128, "frames whose shorter side is below this many pixels are rejected",
               minimum=1, maximum=100000, label="Min size"),
+        Param("layers", str, "off", "layered segmentation (core.dataset.layers): grabcut (a subject matte from a "
+              "saliency box) or model (the matting model in matte_model); frames with no subject are rejected "
+              "(no_subject), the others get character, background and masked-crop layers; off: none",
+              choices=LAYER_METHODS, label="Layers"),
+        Param("matte_model", str, "", "a vision matte model for layers model: an .onnx with its 'vision' "
+              "manifest entry, or its id on the model path (reelkit vision)", label="Matte model"),
+        Param("saliency_crop", int, 0, "crop every image of the set to the square window of this many pixels "
+              "(clipped to the frame) holding the most saliency; 0: whole frames", minimum=0, maximum=16384,
+              label="Saliency crop"),
         # -- embed --------------------------------------------------------------------------------
         Param("embedder", str, "classical", "image embedding: classical (colour + gradient statistics, no "
               "model), onnx (the vision encoder in onnx_model) or face (dlib face identity + classical; the "
@@ -129,7 +139,7 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "shots": ("detector", "detector_threshold", "min_shot_length"),
     "extract": ("extract_mode", "interval", "per_shot_budget", "shot_margin", "input_colorspace"),
     "filter": ("blur_relative", "blur_threshold", "dark_threshold", "bright_threshold", "clip_fraction", "min_entropy",
-               "min_size"),
+               "min_size", "layers", "matte_model", "saliency_crop"),
     "embed": ("embedder", "onnx_model", "onnx_mean", "onnx_std"),
     "dedup": ("phash_distance", "ssim_threshold", "embedding_distance"),
     "cluster": ("pca_components", "umap_components", "umap_neighbors", "umap_epochs", "min_cluster_size",
@@ -140,6 +150,8 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
 
 #: ``cache_dir`` only says where cached embeddings live; it changes no output.
 UNHASHED = ("cache_dir",)
+#: Options hashed only when set (not at these values): folders built before them stay up to date.
+HASHED_WHEN_SET = {"input_colorspace": "auto", "layers": "off", "matte_model": "", "saliency_crop": 0}
 
 
 def _check_complete() -> None:

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from core.dataset.params import DATASET_PARAMS, STAGE_PARAMS, STAGES
+from core.dataset.params import DATASET_PARAMS, HASHED_WHEN_SET, STAGE_PARAMS, STAGES
 from core.errors import EmptyResultError, ImageReadError, OutputExistsError, ParameterError
 from core.jobs import StageProgressFn
 
@@ -268,11 +268,18 @@ def _stage_filter(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     # blur is judged against each video's own sharpness (core.dataset.quality's rule)
     refs = {v: sharpness_reference([m for (m, _), r in zip(measured, records) if r["video"] == v], run.params)
             for v in dict.fromkeys(r["video"] for r in records)}
+    from core.dataset.layers import FrameAnalyser
+
+    layers = FrameAnalyser(run.params)  # the vision options (layers, saliency crop): off by default
+    shutil.rmtree(st.dir / "mattes", ignore_errors=True)  # an earlier run's mattes would linger
     out = []
     for r, (metrics, ph) in zip(records, measured):
         why = reasons(metrics, run.params, refs[r["video"]])
+        extra: dict[str, Any] = {}
+        if layers.active and not why:
+            why, extra = layers.frame(run.load(r), st.dir / "mattes" / r["video"] / f"{r['id']}.png", root=run.out)
         out.append({"id": r["id"], "status": "rejected" if why else "kept", "reasons": why, "quality": metrics,
-                    "phash": ph})
+                    "phash": ph, **extra})
     _write_json(st.dir / "quality.json", {"frames": out, "sharpness": {
         v: {"reference": ref, "blur_limit": blur_limit(run.params, ref)} for v, ref in refs.items()}})
     counts: dict[str, int] = {}
@@ -489,8 +496,9 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
         previous = ""
         for name in STAGES:
             config: dict[str, Any] = {k: values[k] for k in STAGE_PARAMS[name]}
-            if config.get("input_colorspace") == "auto":  # only when set: earlier extractions stay up to date
-                del config["input_colorspace"]
+            for key, unset in HASHED_WHEN_SET.items():  # only when set: earlier runs stay up to date
+                if key in config and config[key] == unset:
+                    del config[key]
             config["upstream"] = previous
             if name == "shots":
                 config["footage"] = [sha[str(f)] for f in files]
