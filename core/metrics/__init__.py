@@ -31,6 +31,7 @@ from core.metrics.image import (
     frame_metrics,
     psnr,
     ssim,
+    weighted_psnr,
 )
 from core.metrics.pixels import valid_mask
 from core.metrics.structural import GAUSSIAN_WINDOW, SKIMAGE_WINDOW, Window, ssim_map
@@ -40,4 +41,5 @@ __all__ = [
     "FLICKER_GRID", "GAUSSIAN_WINDOW", "HIGHER_IS_BETTER", "METRICS", "METRIC_ENCODING", "PSNR_CAP",
     "ReferenceScorer", "SKIMAGE_WINDOW", "Window", "delta_e", "delta_e_2000", "delta_e_76", "delta_e_ok", "encode",
     "flicker", "frame_metrics", "frame_stats", "psnr", "ssim", "ssim_map", "valid_mask",
+    "weighted_psnr",
 ]

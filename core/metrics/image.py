@@ -140,6 +140,37 @@ def delta_e(result: np.ndarray, reference: np.ndarray, mask=None) -> float:
     return _mean_delta_e(_lab(a[m]), _lab(b[m]))
 
 
+def _weights(weights, shape: tuple[int, ...]) -> np.ndarray:
+    w = np.asarray(weights, np.float32)
+    w = w[..., 0] if w.ndim == 3 else w
+    if w.shape != tuple(shape[:2]):
+        raise ImageError(f"weight matte shape {w.shape} does not match the image's {tuple(shape[:2])}")
+    return np.clip(np.nan_to_num(w, nan=0.0), 0.0, 1.0)
+
+
+def _weighted_psnr(ea: np.ndarray, eb: np.ndarray, m: np.ndarray, w: np.ndarray) -> float:
+    wm = np.where(m, w, 0.0).astype(np.float64)
+    total = float(wm.sum())
+    if not total > 0:
+        return float("nan")
+    d = np.where(m[..., None], ea - eb, 0.0)
+    mse = float((wm * np.square(d, dtype=np.float64).sum(axis=-1)).sum()) / (3.0 * total)
+    return PSNR_CAP if mse <= 10.0 ** (-PSNR_CAP / 10.0) else 10.0 * math.log10(1.0 / mse)
+
+
+def weighted_psnr(result: np.ndarray, reference: np.ndarray, weights, mask=None, *, encoded: bool = False) -> float:
+    """PSNR in dB (data range 1, :data:`METRIC_ENCODING`) with each valid pixel's squared error weighted by
+    ``weights`` (``HW`` or ``HW1``, clipped to 0..1: a matte, 1 = counts fully): ``10 log10(1 / MSE_w)``,
+    ``MSE_w = sum(w |a - b|^2) / (3 sum(w))`` over the valid pixels; NaN when no weight is left. Weights all 1
+    give :func:`psnr`.
+    """
+    a, b = _check_pair(result, reference)
+    m = valid_mask(mask, a.shape, a, b)
+    if not encoded:
+        a, b = encode(a), encode(b)
+    return _weighted_psnr(a, b, m, _weights(weights, a.shape))
+
+
 class ReferenceScorer:
     """One reference frame (and its mask) prepared once, to score many results against it.
 
@@ -147,10 +178,11 @@ class ReferenceScorer:
     numbers, bit for bit), computing the reference's share of the work
     (its encoding, Lab values, SSIM window means, valid pixels and
     :func:`frame_stats`) once rather than once per result. ``reference``:
-    ACEScg ``HWC`` float32; ``mask``: ``HW`` (or ``HW1``), > 0.5 valid, or ``None``.
+    ACEScg ``HWC`` float32; ``mask``: ``HW`` (or ``HW1``), > 0.5 valid, or ``None``; ``weights``: a weight
+    matte (:func:`weighted_psnr`), when given :meth:`score` adds ``psnr_weighted``.
     """
 
-    def __init__(self, reference: np.ndarray, mask=None):
+    def __init__(self, reference: np.ndarray, mask=None, *, weights=None):
         self.reference = rgb_of(reference, "reference")
         shape = self.reference.shape
         self.mask = mask
@@ -163,6 +195,7 @@ class ReferenceScorer:
         self._keep = _ssim_keep(self.base)
         self._lab = _lab(self.reference[self.base]) if self.base.any() else None
         self.stats = frame_stats(self.reference, mask)
+        self.weights = None if weights is None else _weights(weights, shape)
 
     def score(self, result: np.ndarray) -> dict[str, object]:
         """PSNR, SSIM, ΔE2000, the flicker stats and the valid pixel count of ``result`` (as :func:`frame_metrics`)."""
@@ -186,6 +219,8 @@ class ReferenceScorer:
             out["delta_e"] = _mean_delta_e(_lab(a[m]), lab_b)
         out["stats"] = frame_stats(a, self.mask)
         out["valid"] = int(m.sum())
+        if self.weights is not None:
+            out["psnr_weighted"] = _weighted_psnr(ea, self.encoded, m, self.weights)
         return out
 
 

@@ -38,6 +38,10 @@ VALIDATE_PARAMS = ParamSet("validate", [
     Param("crop_size", int, 256, "size of the comparison crops in pixels", minimum=32, maximum=4096),
     Param("write_baselines", bool, True, "write each baseline's frames as EXR (baselines/<name>/)"),
     Param("seed", int, 0, "seed of every random choice (grade fit sampling)", minimum=0, maximum=2**31 - 1),
+    Param("weight_matte", str, None, "also score PSNR weighted by a matte: a file or sequence pattern (first "
+          "channel, or the matte/saliency layer of a 'reelkit vision' EXR; clipped to 0..1) or 'saliency' (the "
+          "reference's saliency pass); written as 'weighted' in metrics.json", optional=True,
+          label="Weight matte"),
 ])
 
 

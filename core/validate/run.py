@@ -29,6 +29,12 @@ What it does, in order:
    ``metrics.csv``, ``metrics.json`` (its ``headline`` first), the plots and
    ``report.html`` (:mod:`core.validate.report`, the verdict its first line)
    beside ``manifest.json``.
+
+With ``weight_matte`` (a matte sequence, or ``saliency``: the reference's
+saliency pass, :mod:`core.vision`), every method is also scored by PSNR
+weighted by the matte (:func:`core.metrics.weighted_psnr`), written as
+``weighted`` in ``metrics.json``; without it nothing changes (not even the
+config hash).
 """
 
 from __future__ import annotations
@@ -137,6 +143,45 @@ def _read_mask(path: Path) -> np.ndarray:
     from core import io
 
     return io.read_image(path).pixels[..., 0]
+
+
+#: ``weight_matte`` naming a pass computed here rather than a file: the reference's saliency.
+WEIGHT_PASS = "saliency"
+#: Layers of a ``reelkit vision`` EXR read as the weight, in this order (else the file's first channel).
+WEIGHT_LAYERS = ("matte", "saliency")
+
+
+def _read_weights(weights, frame, reference: np.ndarray) -> np.ndarray:
+    """The weight matte of ``frame``: ``HW`` ``float32`` (clipped to 0..1 by the scorer). ``weights``: a
+    :class:`_Seq` of matte files, or :data:`WEIGHT_PASS` (the saliency of the ACEScg ``reference``)."""
+    if isinstance(weights, str):
+        from core.vision.saliency import saliency
+
+        return saliency(reference)[..., 0]
+    from core import io
+
+    f = io.read_image(weights.path(frame))
+    layer = next((f.layers[k] for k in WEIGHT_LAYERS if k in f.layers), f.pixels)
+    w = layer[..., 0]
+    if w.shape != reference.shape[:2]:
+        raise ImageError(f"{weights.path(frame)}: weight matte frame {frame} is {w.shape[1]}x{w.shape[0]}, the "
+                         f"reference {reference.shape[1]}x{reference.shape[0]}")
+    return w
+
+
+def weighted_scores(records: Mapping[Any, Mapping[str, Any]], methods: Sequence[str], weights: str,
+                    ) -> dict[str, Any]:
+    """metrics.json's ``weighted``: the weight matte, and each method's matte-weighted PSNR
+    (:func:`core.metrics.weighted_psnr`) per frame and its mean over the frames where it is finite."""
+    frames = [{"frame": "" if n is None else n, "method": m, "psnr": rec["methods"][m]["psnr_weighted"]}
+              for m in methods for n, rec in records.items() if m in rec["methods"]]
+    summary = {}
+    for m in methods:
+        v = np.array([f["psnr"] for f in frames if f["method"] == m], np.float64)
+        if v.size:
+            v = v[np.isfinite(v)]
+            summary[m] = {"psnr": float(v.mean()) if v.size else float("nan")}
+    return {"weight_matte": weights, "metric": "psnr", "summary": summary, "frames": frames}
 
 
 def safe_name(name: str) -> str:
@@ -293,6 +338,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     if seed is not None:
         given["seed"] = seed
     opts = VALIDATE_PARAMS.resolve(given)
+    weight_matte = opts.pop("weight_matte") or None  # kept out of params: unweighted runs stay as they were
     names = parse_baselines(opts["baselines"]) if opts["baselines"] else ()
     candidates = dict(candidates or {})
     for c in candidates:
@@ -309,8 +355,11 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     ref = _Seq.of(references, "references", sequence=seq, colorspace=spaces["reference_colorspace"])
     msk = _Seq.of(masks, "masks", sequence=seq) if masks is not None else None
     cands = {name: _Seq.of(p, f"candidate {name!r}", sequence=seq) for name, p in candidates.items()}
+    wgt = (_Seq.of(weight_matte, "weight_matte", sequence=seq)
+           if weight_matte is not None and weight_matte != WEIGHT_PASS else None)
     numbers: list = src.numbers(frames)
-    for what, seq in (("references", ref), ("masks", msk), *((f"candidate {k!r}", s) for k, s in cands.items())):
+    for what, seq in (("references", ref), ("masks", msk), ("weight_matte", wgt),
+                      *((f"candidate {k!r}", s) for k, s in cands.items())):
         if seq is None or seq.still:
             continue
         lacking = [n for n in numbers if n is not None and not seq.has(n)]
@@ -332,7 +381,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                        colorspace=spaces["reference_colorspace"]) if fit_references is not None else None)
     if (fit_src is None) != (fit_ref is None):
         raise ParameterError("give fit_sources and fit_references together (the training pairs)")
-    stamp = _input_stamp([src, ref, msk, *cands.values(), fit_src, fit_ref])
+    stamp = _input_stamp([src, ref, msk, *cands.values(), fit_src, fit_ref, wgt])
     config = {"format": FORMAT, "sources": src.spec, "references": ref.spec, "masks": msk and msk.spec,
               "candidates": {k: s.spec for k, s in cands.items()}, "params": opts, "encoding": METRIC_ENCODING,
               "fit": {"sources": fit_src and fit_src.spec, "references": fit_ref and fit_ref.spec,
@@ -341,6 +390,8 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
               # shots only group the table: changing them re-aggregates without redoing frames
               "compare": sorted(n for n in compare if n is not None), "inputs_stamp": stamp}
     config.update({k: v for k, v in spaces.items() if v is not None})  # only when set: earlier jobs resume
+    if weight_matte is not None:
+        config["weight_matte"] = wgt.spec if wgt is not None else WEIGHT_PASS
     frame_range = None if frames is None else str(frames)
     # the whole job under one lock: grade fits, frames, tables and report (the manifest's own lock, taken
     # and given back by the frame job, is nested inside it); a folder made for a job that fails empty goes
@@ -370,6 +421,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
             key = "still" if n is None else str(n)
             stem = "still" if n is None else f"{n:04d}"
             extra_src = [ref.path(n)] + ([msk.path(n)] if msk else []) + [s.path(n) for s in cands.values()]
+            extra_src += [wgt.path(n)] if wgt else []
             targets = []
             if opts["write_baselines"]:
                 # a baseline whose grade fit failed has no frames (it is not faked with the source)
@@ -388,7 +440,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                 threads["pool"] = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="reelkit-validate")
             return _process_frame(task, sources=sources, ref=ref, msk=msk, cands=cands, names=names, fits=fits,
                                   opts=opts, temporal=temporal, out=out, crop=task.frame in compare,
-                                  pool=threads["pool"])
+                                  pool=threads["pool"], weights=wgt if wgt is not None else weight_matte)
 
         manifest.set("methods", methods)
         try:
@@ -420,6 +472,8 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
                 "higher_is_better": sorted(HIGHER_IS_BETTER), "methods": methods, "summary": summary,
                 "shots": per_shot, "frames": rows, "fits": fits_info, "fit_note": fit_note, "seed": opts["seed"],
                 "config_hash": manifest.config_hash, "params": opts}
+        if weight_matte is not None:
+            data["weighted"] = weighted_scores(records, list(methods), config["weight_matte"])
         from core.io.atomic import write_text_atomic
 
         json_path = write_text_atomic(out / "metrics.json", json.dumps(data, indent=1, default=_json_default) + "\n",
@@ -589,7 +643,7 @@ class _SourceWindow:
 
 
 def _process_frame(task, *, sources: _SourceWindow, ref, msk, cands, names, fits, opts, temporal, out: Path,
-                   crop: bool, pool):
+                   crop: bool, pool, weights=None):
     """Baselines, metrics and files of one frame. The main thread runs the baselines; ``pool`` scores each
     image as soon as it exists and writes the baselines' EXRs (each result is a pure function of its
     inputs, so the order the threads finish in changes nothing)."""
@@ -606,7 +660,7 @@ def _process_frame(task, *, sources: _SourceWindow, ref, msk, cands, names, fits
     if mask is not None and mask.shape != s.shape[:2]:
         raise ImageError(f"{msk.path(n)}: mask frame {n} is {mask.shape[1]}x{mask.shape[0]}, the source "
                          f"{s.shape[1]}x{s.shape[0]}")
-    scorer = M.ReferenceScorer(r, mask)
+    scorer = M.ReferenceScorer(r, mask, weights=None if weights is None else _read_weights(weights, n, r))
     images = {SOURCE: s}
     scores = {SOURCE: pool.submit(scorer.score, s)}
     for name, seq in cands.items():
