@@ -82,7 +82,7 @@ def test_saliency_window_is_the_window_of_most_mass_and_centred_when_empty():
     sal = np.zeros((50, 80), np.float32)
     sal[30:40, 60:70] = 1.0
     assert saliency_window(sal, 10) == (60, 30, 10, 10)
-    assert saliency_window(sal, 200) == (0, 0, 80, 50)  # clipped to the frame
+    assert saliency_window(sal, 200) == (20, 0, 50, 50)  # the frame's short side, the first window of most mass
     assert saliency_window(np.zeros((50, 80), np.float32), 20) == (30, 15, 20, 20)
 
 
@@ -168,3 +168,36 @@ def test_a_matting_model_from_the_vision_registry_drives_the_layers(tmp_path):
     x, y, w, h = record["subject"]["box"]
     assert abs(x + w / 2 - 64) <= 1.5 and abs(y + h / 2 - 64) <= 1.5 and 60 <= w <= 68 and 60 <= h <= 68
     assert abs(record["subject"]["area"] - np.pi * 32 ** 2 / 128 ** 2) < 0.02
+
+
+def test_the_quickstart_command_runs(clip, tmp_path, monkeypatch):
+    """docs/quickstart-dataset.md's layers command, on reel1.mov (the clip's frames in a .mov), with the
+    options that keep the run short appended (fewer frames, no UMAP)."""
+    import shlex
+
+    import cv2
+
+    from core.cli.main import main
+    from core.dataset.extract import read_uint8
+    from tests.test_docs_commands import doc_commands
+
+    [command] = [c for d, c in doc_commands() if d == "quickstart-dataset.md" and "--layers" in c]
+    monkeypatch.chdir(tmp_path)
+    cap, writer = cv2.VideoCapture(str(clip)), None
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if writer is None:
+            writer = cv2.VideoWriter("reel1.mov", cv2.VideoWriter_fourcc(*"MJPG"), 24.0, bgr.shape[1::-1])
+        writer.write(bgr)
+    cap.release()
+    writer.release()
+    argv = [*shlex.split(command), "--extract-mode", "scene", "--per-shot-budget", "2", "--umap-components", "0",
+            "--min-cluster-size", "2", "--embedding-distance", "0", "--val-fraction", "0", "-q"]
+    assert main(argv) == 0
+    out = tmp_path / argv[argv.index("--output-dir") + 1]
+    meta = json.loads((out / "dataset" / "metadata.json").read_text())["frames"]
+    assert meta and all(m["crop"][2:] == [192, 192] and m["layers"] for m in meta)  # 512 > the 192-px short side
+    assert all(read_uint8(out / "dataset" / m["image"]).shape == (192, 192, 3) for m in meta)
+    assert "no_subject" in (out / "dataset" / "report" / "rejections.csv").read_text()

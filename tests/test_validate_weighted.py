@@ -154,3 +154,28 @@ def test_cli_weight_matte(project, tmp_path, capsys):
                str(project / "ref" / "ref.####.exr"), "--baselines", "", "--compare-frames", "0",
                "--weight-matte", "saliency", "--output-dir", str(out), "--quiet"])
     assert rc == 0 and json.loads((out / "metrics.json").read_text())["weighted"]["weight_matte"] == "saliency"
+
+
+def test_the_vision_doc_commands_run(project, tmp_path, monkeypatch):
+    """docs/vision.md's weighted validation: a matte of the reference by 'reelkit vision matte', then
+    'reelkit validate --weight-matte' with it and with 'saliency', on the project's frames under the doc's
+    names."""
+    import shlex
+    import shutil
+
+    from core.cli.main import main
+    from tests.test_docs_commands import doc_commands
+
+    commands = [c for d, c in doc_commands() if d == "vision.md" and ("--weight-matte" in c or "ref.####" in c)]
+    assert len(commands) == 3 and commands[0].startswith("vision matte")
+    monkeypatch.chdir(tmp_path)
+    for n in FRAMES:
+        shutil.copy(project / "src" / f"src.{n:04d}.exr", f"scan.{n:04d}.exr")
+        shutil.copy(project / "ref" / f"ref.{n:04d}.exr", f"ref.{n:04d}.exr")
+    for command in commands:
+        assert main([*shlex.split(command), "-q"]) == 0, command
+    mattes = sorted((tmp_path / "mattes").glob("ref.matte.*.exr"))
+    assert len(mattes) == 3 and "matte" in io.read_image(mattes[0]).layers
+    for out, weights in (("val_subject", "mattes/ref.matte.####.exr"), ("val_saliency", "saliency")):
+        doc = json.loads((tmp_path / out / "metrics.json").read_text())["weighted"]
+        assert doc["weight_matte"].endswith(weights) and np.isfinite(doc["summary"]["source"]["psnr"])

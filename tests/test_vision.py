@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage
 
 from core.color import convert
-from core.errors import ImageError, ParameterError
+from core.errors import EmptyResultError, ImageError, ParameterError
 from core.frame import Frame
 from core.io.samples import load_sample
 from core.vision import grabcut, guided_filter, matte, optical_flow, saliency, warp
@@ -174,3 +174,6 @@ def test_matte_refuses_a_one_channel_image_and_bad_boxes():
         matte(photo("coffee"), box=(300, 10, 50, 50))
     with pytest.raises(ParameterError, match="exactly one"):
         matte(photo("coffee"))
+    # a box of the whole frame leaves GrabCut no background (OpenCV's assertion before: a cv2.error)
+    with pytest.raises(EmptyResultError, match=r"box \(0, 0, 320, 240\) covers the whole 320x240 frame"):
+        matte(photo("coffee"), box=(0, 0, 320, 240))

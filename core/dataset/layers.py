@@ -29,10 +29,10 @@ textures and seeded noise leave GrabCut nothing.
 matte as alpha), ``background`` (RGBA, alpha ``1 - matte``) and ``subject``
 (the masked crop: ``character`` cut to the matte's bounding box), ``uint8``.
 
-**Saliency crop** (:func:`saliency_window`): the ``size`` x ``size`` window
-(clipped to the frame) holding the most saliency mass (integral image; the
-first maximum in row-major order), or the centred window when the map is
-zero.
+**Saliency crop** (:func:`saliency_window`): the square window of side
+``size`` (at most the frame's short side) holding the most saliency mass
+(integral image; the first maximum in row-major order), or the centred
+window when the map is zero.
 """
 
 from __future__ import annotations
@@ -185,15 +185,15 @@ def layer_images(image: np.ndarray, subject: Subject) -> dict[str, np.ndarray]:
 
 
 def saliency_window(sal: np.ndarray, size: int) -> tuple[int, int, int, int]:
-    """The ``size`` x ``size`` window (``x, y, width, height``; clipped to the frame) with the most saliency
-    mass in the map ``sal`` (``HW`` or ``HW1``); the centred window when the map is zero."""
+    """The square window (``x, y, width, height``; side ``size``, at most the frame's short side) with the most
+    saliency mass in the map ``sal`` (``HW`` or ``HW1``); the centred window when the map is zero."""
     import cv2
 
     if size < 1:
         raise ParameterError(f"saliency crop {size}: must be >= 1 pixel")
     s = np.asarray(sal, np.float64).reshape(sal.shape[0], sal.shape[1])
     h, w = s.shape
-    cw, ch = min(size, w), min(size, h)
+    cw = ch = min(size, w, h)
     if not s.sum() > 0:
         return (w - cw) // 2, (h - ch) // 2, cw, ch
     ii = cv2.integral(s)

@@ -68,8 +68,8 @@ DATASET_PARAMS = ParamSet(
               choices=LAYER_METHODS, label="Layers"),
         Param("matte_model", str, "", "a vision matte model for layers model: an .onnx with its 'vision' "
               "manifest entry, or its id on the model path (reelkit vision)", label="Matte model"),
-        Param("saliency_crop", int, 0, "crop every image of the set to the square window of this many pixels "
-              "(clipped to the frame) holding the most saliency; 0: whole frames", minimum=0, maximum=16384,
+        Param("saliency_crop", int, 0, "crop every image of the set to the square window of this side (at most "
+              "the frame's short side) holding the most saliency; 0: whole frames", minimum=0, maximum=16384,
               label="Saliency crop"),
         # -- embed --------------------------------------------------------------------------------
         Param("embedder", str, "classical", "image embedding: classical (colour + gradient statistics, no "

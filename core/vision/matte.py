@@ -105,6 +105,9 @@ def grabcut(image: Frame | np.ndarray, *, box: tuple[int, int, int, int] | None 
         if bw < 1 or bh < 1 or x < 0 or y < 0 or x + bw > w or y + bh > h:
             raise ParameterError(f"{label}: box {tuple(box)} is not inside the {w}x{h} frame")
         rect = (round(x * s), round(y * s), max(1, round(bw * s)), max(1, round(bh * s)))
+        if rect[0] <= 0 and rect[1] <= 0 and rect[0] + rect[2] >= size[0] and rect[1] + rect[3] >= size[1]:
+            raise EmptyResultError(f"{label}: box {tuple(box)} covers the whole {w}x{h} frame: no background to "
+                                   "learn (draw it inside the frame)")
         cv2.grabCut(small, gc, rect, bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
     else:
         m = np.asarray(mask, np.float32)
