@@ -22,7 +22,8 @@ the cluster's start are all counted), interleaved:
   cluster's threads: ``--workers`` x ``--threads``);
 - running cluster: a LocalCluster of ``--workers`` processes x 1 Dask thread
   started by this script before the clock runs (as a farm's scheduler is
-  already up) and warmed by a 2-frame job (a farm's workers have imported
+  already up; its workers without Dask's statistical profiler, as
+  ``processes:N`` starts them) and warmed by a 4-frame job (a farm's workers have imported
   reelkit and onnxruntime for earlier jobs), reached with
   ``--scheduler tcp://...``, each worker's onnxruntime on ``--threads``
   threads (each job still loads its model in every worker);
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
     from core.infer import infer_files
@@ -121,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         pattern = make_frames(tmp / "in", args.frames, args.size)
         job = ["infer", "--model", "film_restore", pattern, "r.####.exr", "-q"]
         env = {"REELKIT_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          silence_logs=logging.ERROR, env=env) as cluster, \
+        with dask.config.set({"distributed.worker.profile.enabled": False}), \
+                LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                             silence_logs=logging.ERROR, env=env) as cluster, \
                 Client(cluster, set_as_default=False) as client:
             client.wait_for_workers(args.workers)
             client.run(_warm)  # every worker has imported what a job needs
