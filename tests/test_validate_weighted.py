@@ -179,3 +179,25 @@ def test_the_vision_doc_commands_run(project, tmp_path, monkeypatch):
     for out, weights in (("val_subject", "mattes/ref.matte.####.exr"), ("val_saliency", "saliency")):
         doc = json.loads((tmp_path / out / "metrics.json").read_text())["weighted"]
         assert doc["weight_matte"].endswith(weights) and np.isfinite(doc["summary"]["source"]["psnr"])
+
+
+def test_the_agent_reads_weight_mattes_within_its_roots_only(project, tmp_path):
+    """The MCP validate tool: a matte outside the roots is refused naming weight_matte; a relative one is read
+    from the root (not the server's working folder); 'saliency' is no path."""
+    import shutil
+
+    from core.agent.schema import FieldError
+    from core.agent.service import Agent
+
+    root = tmp_path / "root"
+    shutil.copytree(project, root)
+    agent = Agent([root])
+    base = {"source": "src/src.####.exr", "reference": "ref/ref.####.exr", "baselines": "", "compare_frames": 0}
+    with pytest.raises(FieldError) as err:
+        agent.call("validate", {**base, "output_dir": "v0", "weight_matte": str(project / "matte" / "matte.####.png")})
+    assert (err.value.code, err.value.field) == ("outside_roots", "weight_matte")
+    for out, weights in (("v1", "matte/matte.####.png"), ("v2", "saliency")):
+        assert "action" in agent.call("validate", {**base, "output_dir": out, "weight_matte": weights,
+                                                   "plan_only": False})
+        doc = json.loads((root / out / "metrics.json").read_text())["weighted"]
+        assert doc["weight_matte"] == (str(root / weights) if weights != "saliency" else "saliency")

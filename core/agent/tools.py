@@ -461,9 +461,13 @@ def _validate_plan(values, given, roots) -> Plan:
 def _validate_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.validate import VALIDATE_PARAMS, run_validation
 
+    from core.validate.run import WEIGHT_PASS
+
+    params = VALIDATE_PARAMS.resolve(_given(VALIDATE_PARAMS, values, given))
+    if params["weight_matte"] not in (None, WEIGHT_PASS):  # a matte file: within the roots, as the inputs
+        params["weight_matte"] = str(_path(values, "weight_matte", roots))
     result = run_validation(**_validate_args(values, roots), output_dir=_path(values, "output_dir", roots),
-                            params=VALIDATE_PARAMS.resolve(_given(VALIDATE_PARAMS, values, given)),
-                            force=values["force"], progress=progress)
+                            params=params, force=values["force"], progress=progress)
     return {"headline": result.headline, "summary": result.summary, "report": str(result.report),
             "metrics_csv": str(result.metrics_csv), "metrics_json": str(result.metrics_json),
             "manifest": str(result.manifest)}
@@ -661,7 +665,8 @@ def build_tools() -> dict[str, Tool]:
                                    "experiments", "title")),
               *VALIDATE_PARAMS, *_colorspaces("input_colorspace", "reference_colorspace"), *out),
              ("source", "reference", "output_dir"),
-             {**{k: "read" for k in _VALIDATE_PATHS}, "experiments": "write", "output_dir": "write"},
+             {**{k: "read" for k in _VALIDATE_PATHS}, "weight_matte": "read", "experiments": "write",
+              "output_dir": "write"},
              _validate_run, _validate_plan),
         Tool("restore_init", "create a restoration project: PROJECT/project.json (inputs, seed, every stage's "
              "parameters), the five stage folders and notes/experiments.md",
