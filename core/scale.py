@@ -98,8 +98,9 @@ def scheduler(value: str | None = None, *, name: str = "scheduler") -> Iterator[
     Dask client (``None`` for ``local``).
 
     The cluster is reached (or started) on entry, before the block writes
-    anything: an address where no scheduler answers raises one
-    :class:`~core.errors.SchedulerError` line within :data:`CONNECT_TIMEOUT_S`.
+    anything: an address where no scheduler answers, or whose scheduler has
+    no worker, raises one :class:`~core.errors.SchedulerError` line within
+    :data:`CONNECT_TIMEOUT_S` (each).
     A cluster started here (``processes:N``) is closed on exit.
     """
     spec = parse_scheduler(value, name=name)
@@ -130,6 +131,12 @@ def scheduler(value: str | None = None, *, name: str = "scheduler") -> Iterator[
         except (OSError, TimeoutError) as exc:
             raise SchedulerError(f"{name} {spec.address}: no Dask scheduler answers there within "
                                  f"{CONNECT_TIMEOUT_S} s ({type(exc).__name__})") from None
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)  # else the chunks would wait for ever
+        except TimeoutError:
+            client.close()
+            raise SchedulerError(f"{name} {spec.address}: the Dask scheduler there has no worker "
+                                 f"(none joined within {CONNECT_TIMEOUT_S} s)") from None
     token = _CLIENT.set(client)
     try:
         yield client

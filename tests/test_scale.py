@@ -115,6 +115,19 @@ def test_unreachable_scheduler_is_one_line_within_10_s_and_writes_nothing(plates
     assert not out.exists()
 
 
+def test_a_scheduler_without_workers_is_one_line_before_anything_is_written(plates, tmp_path):
+    import logging
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=True, dashboard_address=":0", silence_logs=logging.ERROR) as empty:
+        t0 = time.perf_counter()
+        with pytest.raises(SchedulerError, match="has no worker"), scheduler(empty.scheduler_address):
+            convert(str(plates / "plate.####.png"), "c.####.exr", output_dir=tmp_path / "out")
+        assert time.perf_counter() - t0 < 10
+    assert not (tmp_path / "out").exists()
+
+
 def test_degrade_on_the_cluster_equals_the_local_run(cluster, plates, tmp_path):
     """Seeded damage drawn in two worker processes: the same bytes and the same manifest as in process, and
     progress comes back frame by frame up to the total."""
