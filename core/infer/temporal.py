@@ -1,10 +1,15 @@
 """Temporal repair: one-frame defects (dust, dirt, dropouts, torn blocks) filled from the neighbouring frames.
 
 A defect that sits on one frame only is what the frames before and after
-show best. For frame ``n`` with neighbours ``n-1`` and ``n+1``:
+show best. Every comparison below is made on *log2 luminance of the
+sRGB-encoded luminance* (a perceptual scale: a "stop" there means as much
+in the shadows as in the highlights; in linear light a codec's noise in a
+dark area is several stops and passed for damage: measured on the bikes
+pair, clean frames lost up to 4.9 dB). For frame ``n`` with neighbours
+``n-1`` and ``n+1``:
 
 1. **Motion without frame n.** Dense optical flow (OpenCV DIS, medium
-   preset, on 8-bit log2 luminance) from ``n-1`` to ``n+1`` and back. Frame
+   preset, on that log2 luminance in 8 bits) from ``n-1`` to ``n+1`` and back. Frame
    ``n`` is never used to estimate motion: its defects would pull the flow.
    A pixel is *reliable* where the two flows agree (forward-backward error
    below ``consistency`` px): occlusions, fast non-rigid motion and the
@@ -54,7 +59,8 @@ returned bit for bit with an empty mask and ``skipped`` saying why.
 Limits, measured on real clips: a defect repeated at the same place on
 the neighbours (tape head-switching noise on every frame) is not one-frame
 damage and is not repaired; a band of blocks torn sideways differs from
-its neighbours only on its edges and texture and is mostly left; a frame
+its neighbours only on its edges and texture and is mostly left, and so is
+most of a patch filled with the region's own mean colour; a frame
 displaced as a whole (rolled, mirrored) is left to the alignment. On
 benchmarks/project_bench.py's bikes pair (JPEG-compressed scan,
 digital_tape damage on 13 of 120 frames; ``/tmp``-free figures from
@@ -91,9 +97,14 @@ class TemporalResult:
 
 
 def _log_luma(rgb: np.ndarray) -> np.ndarray:
-    from core.color.luminance import acescg_log2_luminance
+    """log2 of the sRGB-encoded luminance (``HW`` float32): a perceptual scale, on which the thresholds
+    in "stops" mean the same in the shadows as in the highlights (in linear light, a codec's noise in a
+    dark area is several stops and would pass for damage)."""
+    from core.color.curves import srgb_encode_f64
+    from core.color.luminance import luminance
 
-    return acescg_log2_luminance(rgb, 2.0 ** _LOG_LO)
+    y = srgb_encode_f64(luminance(rgb))
+    return np.log2(np.maximum(y, 2.0 ** _LOG_LO)).astype(np.float32)
 
 
 def _u8(log_luma: np.ndarray) -> np.ndarray:
@@ -112,7 +123,7 @@ REGION_GROW_PX = 6
 #: must match the prediction (within ``RING_STOPS``) on all but ``RING_MISS`` of its pixels.
 RING_PX = (3, 7)
 RING_STOPS = 0.15
-RING_MISS = 0.25
+RING_MISS = 0.15
 #: The neighbour pairs tried, in order, as frame offsets (before, after): the nearest first; a pair
 #: reaching two frames away is used when a nearer neighbour is damaged as a whole.
 NEIGHBOUR_PAIRS = ((1, 1), (2, 1), (1, 2), (2, 2))
