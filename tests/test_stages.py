@@ -1,0 +1,62 @@
+"""Staged runs (core.stages): records written before core.stages existed still read as done.
+
+tests/data/golden_stages/project is a restore project all five stages of
+which were run by reelkit at 727f173 (tests/data/golden_stages/make_golden.py:
+the tiny demo film of test_pipeline_project, inputs given relative to the
+project folder so that the stage-1 parameter hash does not depend on where
+the test runs). The files its status reads whole (project.json, every
+stage.json, pairs.json, the stage 2 and 4 job manifests, model.onnx,
+metrics.json) are kept byte for byte; every other file is recreated from
+placeholders.json with its recorded size and modification time (the input
+digest reads names, sizes and times; the output digests check that files
+exist).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "data" / "golden_stages" / "project"
+
+
+@pytest.fixture
+def golden_project(tmp_path, monkeypatch):
+    dst = tmp_path / "golden"
+    shutil.copytree(GOLDEN, dst, ignore=shutil.ignore_patterns("placeholders.json"))
+    for rel, (size, mtime_ns) in json.loads((GOLDEN / "placeholders.json").read_text("utf-8")).items():
+        path = dst / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            f.truncate(size)
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    monkeypatch.chdir(dst)  # project.json names its inputs relative to the project folder
+    return dst
+
+
+def test_stage_records_written_before_core_stages_are_still_done(golden_project):
+    from core.pipeline.project import project_status, run_project
+
+    status = project_status(".")
+    assert [s.state for s in status] == ["done"] * 5, [s.line() for s in status]
+    assert status[1].counts == {"frames": 18, "aligned": 18, "failed": 0}
+    before = {p: p.read_bytes() for p in golden_project.glob("pipeline/*/stage.json")}
+    calls = []
+    run_project(".", "1-5", progress=lambda n, d, t, info: calls.append((n, info)))
+    assert calls == [(n, "done already, skipped") for n in range(1, 6)]
+    assert {p: p.read_bytes() for p in golden_project.glob("pipeline/*/stage.json")} == before
+
+
+def test_a_changed_input_makes_the_golden_project_stale(golden_project):
+    from core.pipeline.project import project_status
+
+    frame = golden_project / "inputs" / "scan" / "scan.1001.exr"
+    st = frame.stat()
+    os.utime(frame, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    status = project_status(".")
+    assert status[0].state == "stale" and status[0].reason == "the source or reference files changed"
+    assert [s.reason for s in status[1:]] == [f"stage {n} is stale" for n in range(1, 5)]
