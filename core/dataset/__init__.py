@@ -1,7 +1,7 @@
 """Dataset builder: footage -> shots -> frames -> quality filter -> embeddings -> dedup -> clusters ->
 (review) -> captions -> a training set with a train/val split by shot.
 
-The entry point is :func:`run_dataset` (see :mod:`core.dataset.pipeline`);
+The entry point is :func:`run_dataset` (see :mod:`core.dataset.builder`);
 every parameter is in :data:`DATASET_PARAMS`. Heavy dependencies (the
 ``dataset`` extra) are imported only when a stage runs.
 """
@@ -14,14 +14,14 @@ __all__ = ["DATASET_PARAMS", "STAGE_PARAMS", "STAGES", "dataset_status", "run_da
 
 
 def run_dataset(*args, **kwargs):
-    """See :func:`core.dataset.pipeline.run_dataset`."""
-    from core.dataset.pipeline import run_dataset as run
+    """See :func:`core.dataset.builder.run_dataset`."""
+    from core.dataset.builder import run_dataset as run
 
     return run(*args, **kwargs)
 
 
 def dataset_status(*args, **kwargs):
-    """See :func:`core.dataset.pipeline.dataset_status`."""
-    from core.dataset.pipeline import dataset_status as status
+    """See :func:`core.dataset.builder.dataset_status`."""
+    from core.dataset.builder import dataset_status as status
 
     return status(*args, **kwargs)

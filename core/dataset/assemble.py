@@ -107,7 +107,7 @@ def _md_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def assemble(out: str | os.PathLike, dest: str | os.PathLike, params: Mapping[str, Any], *,
              progress: ProgressFn | None = None) -> dict[str, Any]:
     """Write the training set of the dataset run in ``out`` into ``dest``; returns counts."""
-    from core.dataset.pipeline import _read_json, _write_json, reviewed_clusters
+    from core.dataset.builder import _read_json, _write_json, reviewed_clusters
     from core.dataset.report import cluster_plot
     from core.io.atomic import write_text_atomic
 

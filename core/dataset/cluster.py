@@ -58,7 +58,7 @@ add keys; a change of meaning bumps the format to ``/2``).
 
 Review decisions (``OUTPUT_DIR/review/decisions.json``, ``reelkit.review/1``,
 made by :mod:`core.dataset.review`) are applied by the caption and assemble
-stages through :func:`core.dataset.pipeline.reviewed_clusters`, which loads
+stages through :func:`core.dataset.builder.reviewed_clusters`, which loads
 this file with ``review.load_clusters``, applies ``review.apply_decisions``
 and returns this document with the reviewed ``cluster``, ``tags``,
 ``caption`` (fields) and ``excluded`` of every frame and the reviewed
