@@ -1,8 +1,8 @@
 """Does the palette keep the small hot colours? Plain k-means, energy-aware k-means and Rec.709 luma (issue 24).
 
-    python benchmarks/palette_hues_bench.py [--k 8] [--share 0.01] [--no-photos]
+    python benchmarks/palette_hues_bench.py [--set test|dev] [--k 8] [--share 0.01] [--no-photos]
 
-Images:
+Images (``--set test``, the default: the issue's set, measured once per change):
 
 - generated (``core.generate`` fBm noise, 512x288, bit-exact): *fire*
   (the top 2% of one fBm field through a blackbody ramp, deep red ->
@@ -14,6 +14,12 @@ Images:
   chelsea, rocket), opencv-doc's squirrel_cls, butterfly, home and messi5
   when installed, and the forest-path case of ``tests/test_palette_hues.py``
   (greenery with a 3% fur path).
+
+``--set dev`` (where parameters are chosen): the same three generated
+kinds from other seeds, and other photos: scikit-image's ihc, retina,
+hubble_deep_field and motorcycle_left, opencv-doc's baboon, fruits,
+HappyFish, orange, starry_night, smarties, aero1, graf1, rubberwhale1
+and building.
 
 Each image is fitted at the same K and seed twice: *plain* (``weight=
 "count"``, no coverage) and *energy* (``weight="energy"``,
@@ -81,30 +87,52 @@ def _hot(image: np.ndarray, seed: int, stops, share: float) -> None:
     image[hot] = _ramp((v[hot] - threshold) / (v.max() - threshold), stops)
 
 
-def generated() -> list[tuple[str, np.ndarray]]:
-    fire = _ground(101)
-    _hot(fire, 1, BLACKBODY, 0.02)
-    plasma = _ground(102)
-    _hot(plasma, 2, PLASMA, 0.02)
-    magic = _ground(103)
-    _hot(magic, 3, GLOW, 0.02)
-    _hot(magic, 4, SPARKS, 0.007)
-    return [(n, im.astype(np.float32)) for n, im in (("fire", fire), ("plasma", plasma), ("magic", magic))]
+def generated(seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """fire, plasma and magic; ``seed`` 0 is the test set's, another gives other fields (the dev set: 100)."""
+    fire = _ground(101 + seed)
+    _hot(fire, 1 + seed, BLACKBODY, 0.02)
+    plasma = _ground(102 + seed)
+    _hot(plasma, 2 + seed, PLASMA, 0.02)
+    magic = _ground(103 + seed)
+    _hot(magic, 3 + seed, GLOW, 0.02)
+    _hot(magic, 4 + seed, SPARKS, 0.007)
+    tag = f" {seed}" if seed else ""
+    return [(n + tag, im.astype(np.float32)) for n, im in (("fire", fire), ("plasma", plasma), ("magic", magic))]
 
 
-def photos() -> list[tuple[str, np.ndarray]]:
+def _read(paths: list[Path]) -> list[tuple[str, np.ndarray]]:
     from core.io import read_image
     from core.palette.controller import check_image
 
+    out = []
+    for p in paths:
+        if p.is_file():
+            image = check_image(read_image(p, colorspace="srgb"))[0]
+            out.append((p.name, np.ascontiguousarray(image[..., :3])))
+    return out
+
+
+def photos() -> list[tuple[str, np.ndarray]]:
     samples = Path(__file__).resolve().parent.parent / "core" / "data" / "samples"
     paths = [samples / n for n in ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")]
     paths += [OPENCV_DATA / n for n in ("squirrel_cls.jpg", "butterfly.jpg", "home.jpg", "messi5.jpg")]
-    out = [(p.name, check_image(read_image(p, colorspace="srgb"))[0]) for p in paths if p.is_file()]
+    out = _read(paths)
     if (OPENCV_DATA / "squirrel_cls.jpg").is_file():
         from tests.test_palette_hues import forest_path
 
         out.append(("forest path", forest_path()[0]))
     return out
+
+
+def dev_photos() -> list[tuple[str, np.ndarray]]:
+    """The dev set's photos (none of them in the test set)."""
+    import skimage
+
+    skdata = Path(skimage.__file__).resolve().parent / "data"
+    paths = [skdata / n for n in ("ihc.png", "retina.jpg", "hubble_deep_field.jpg", "motorcycle_left.png")]
+    paths += [OPENCV_DATA / n for n in ("baboon.jpg", "fruits.jpg", "HappyFish.jpg", "orange.jpg", "starry_night.jpg",
+                                        "smarties.png", "aero1.jpg", "graf1.png", "rubberwhale1.png", "building.jpg")]
+    return _read(paths)
 
 
 # -- measures -------------------------------------------------------------------------------------------------
@@ -158,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--share", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-photos", action="store_true", help="generated images only")
+    ap.add_argument("--set", choices=("test", "dev"), default="test",
+                    help="test: the issue's images (report); dev: other seeds and photos (tune here)")
     args = ap.parse_args(argv)
     print(f"K={args.k}; families >= {args.share:.1%} of the chroma; ΔE00 over all pixels / over pixels of OKLab "
           f"chroma >= {HIGH_CHROMA}; hue confusion: share of different-family pixel pairs in one band")
@@ -165,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{'ΔEv plain':>9s} {'energy':>6s} {'ratio':>5s} | {'conf luma':>9s} {'plain':>5s} {'energy':>6s} | missed "
           f"by plain")
     rows = []
-    images = generated() + ([] if args.no_photos else photos())
+    if args.set == "dev":
+        images = generated(100) + ([] if args.no_photos else dev_photos())
+    else:
+        images = generated() + ([] if args.no_photos else photos())
     for name, image in images:
         ok = acescg_to_fit(image, "oklab")
         families = hues.family_of(ok).reshape(-1)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import color
 from core.errors import ParameterError
 from core.io import read_image
 from core.metrics.deltae import delta_e_2000
@@ -111,9 +112,9 @@ def test_forest_path_plain_kmeans_loses_the_path_energy_coverage_keeps_it():
     fit = fit_palette(image, k=8, weight="energy", hue_coverage=0.01)
     assert fit.coverage.passed and fit.coverage.enforced and "orange" in fit.coverage.found
     assert fit.coverage.entries.count("orange") >= 1
-    # the path is rebuilt in its own colour: ΔE00 on its pixels 23.3 -> 12.5 (measured)
+    # the path is rebuilt in its own colour: ΔE00 on its pixels 23.3 -> 14.1 (measured)
     assert region_de00(image, fit, path) < 0.65 * region_de00(image, plain, path)
-    # and the frame as a whole is no worse: ΔE00 6.16 -> 5.81 (measured)
+    # and the frame as a whole is no worse: ΔE00 6.16 -> 5.76 (measured)
     assert all_de00(image, fit) <= 1.02 * all_de00(image, plain)
     # the full-frame check agrees with the fit's own (sampled) one
     assert hue_coverage(image, fit).passed and hue_coverage(image, plain).missed == ("orange",)
@@ -131,9 +132,11 @@ def test_butterfly_red_spots_and_magenta_edges():
     assert fit.pinned is not None and fit.pinned.sum() == 2
     # the pinned entries are the families the plain fit missed
     assert sorted(np.array(fit.coverage.entries)[fit.pinned]) == ["magenta", "red"]
-    # red pixels: ΔE00 24.7 -> 11.7 (measured); the frame pays: 7.24 -> 7.72 (+7%, two of eight entries)
+    # red pixels: ΔE00 24.7 -> 14.2 (measured); the frame pays: 7.24 -> 7.53 (+4%, two of eight entries;
+    # +7%, 7.72, when a pin moved to the mean of its own family's pixels only, before pins served their
+    # neighbours from the edge of their family: operator._keep_in_family)
     assert region_de00(image, fit, red) < 0.6 * region_de00(image, plain, red)
-    assert all_de00(image, fit) < 1.12 * all_de00(image, plain)
+    assert all_de00(image, fit) < 1.055 * all_de00(image, plain)
 
 
 # -- determinism and the plain fit ----------------------------------------------------------------------------
@@ -149,17 +152,41 @@ def test_same_seed_same_bytes():
 
 def test_golden_bits_energy_and_coverage():
     """Pins the bits of an energy-aware, covered fit on machine-independent input (all eight families hold
-    more than 1% of its chroma; the plain fit misses red and purple; five entries end up pinned)."""
+    more than 1% of its chroma; the plain fit misses red and purple; six entries end up pinned)."""
     img = exact_random((64, 80, 3), seed=2024) * np.float32(1.5)
     img[:6, :10] = np.array([0.9, 0.05, 0.02], np.float32)  # a small red patch (1.2% of the frame)
     fit = fit_palette(img, k=8, seed=7, sample_size=2000, weight="energy", hue_coverage=0.01)
-    assert fit.coverage.passed and len(fit.coverage.found) == 8 and int(fit.pinned.sum()) == 5
+    assert fit.coverage.passed and len(fit.coverage.found) == 8 and int(fit.pinned.sum()) == 6
     enc = encode(img, fit)
     digest = hashlib.sha256(fit.palette.tobytes() + fit.positions.tobytes() + enc.index.tobytes()).hexdigest()
     assert digest == GOLDEN_DIGEST, digest
 
 
-GOLDEN_DIGEST = "50af2f55f49d985b607f8dba11f4bebc0095e6c573e5b92bcdc77c5e5c7ab8d0"
+GOLDEN_DIGEST = "f04f4c6995f759e250d9c811c5f27b8b5ea0af0153df0512e6ad5e2a6c0224a7"
+
+
+@pytest.mark.parametrize("space", ["oklab", "lab"])
+def test_a_pin_goes_to_the_edge_of_its_family_nearest_its_pixels(space):
+    """operator._keep_in_family: a target in the pin's family is kept; one outside (a red pin whose pixels'
+    mean is orange, or grey) is replaced by the point of the segment from the family mean that is still red,
+    within 2**-12 of the segment from the boundary."""
+    from core.palette.operator import _FAMILY_STEPS, _entry_families, _keep_in_family
+    from core.palette.spaces import get_space
+
+    sp = get_space(space)
+    srgb = np.array([[0.8, 0.05, 0.1], [0.9, 0.5, 0.05], [0.5, 0.5, 0.5], [0.85, 0.1, 0.12]], np.float32)
+    x = acescg_to_fit(color.convert(srgb, "srgb", "ACEScg"), sp).astype(np.float64)
+    red = hues.FAMILIES.index("red")
+    inside = np.stack([x[0], x[0], x[0]])
+    target = np.stack([x[1], x[2], x[3]])  # orange, grey, another red
+    got = _keep_in_family(inside, target, np.full(3, red), sp)
+    assert (_entry_families(got, sp) == red).all()
+    assert np.array_equal(got[2], target[2])
+    for i in (0, 1):
+        t = np.linalg.norm(got[i] - inside[i]) / np.linalg.norm(target[i] - inside[i])
+        assert 0.05 < t < 1.0
+        beyond = inside[i] + (t + 2.0 ** -_FAMILY_STEPS * 1.01) * (target[i] - inside[i])
+        assert _entry_families(beyond[None], sp)[0] != red
 
 
 def test_count_weights_without_coverage_is_the_plain_fit():
