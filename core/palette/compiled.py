@@ -27,9 +27,11 @@ operation rounds exactly as numpy's does. ``tests/test_palette_compiled.py``
 checks the index (and ``u``) bit for bit against the numpy path on photos,
 HDR values up to 1e6, negatives, both fit spaces and K from 2 to 256.
 
-numba is optional (the ``dataset`` extra brings it, through umap-learn):
-:func:`available` says whether it is there, and ``encode(kernel="auto")``
-keeps the numpy path without it. The first call compiles (a few seconds;
+numba is optional (the ``fast`` extra, also in ``all`` and ``dev``; the
+``dataset`` extra's umap-learn brings it too): :func:`available` says
+whether it is there, and ``encode(kernel="auto")`` keeps the numpy path
+without it, with the same bits (``tests/test_palette_kernel_fallback.py``
+runs encode in a process where ``import numba`` fails). The first call compiles (a few seconds;
 numba caches the machine code on disk beside this module when it can
 write there).
 
@@ -161,7 +163,7 @@ def choose(kernel: str) -> str:
     if kernel not in KERNELS:
         raise ParameterError(f"parameter 'kernel': {kernel!r} is not one of {', '.join(KERNELS)}")
     if kernel == "numba" and not available():
-        require("numba", "dataset")
+        require("numba", "fast")
     if kernel == "auto":
         return "numba" if available() else "numpy"
     return kernel
