@@ -14,7 +14,9 @@ results agree:
   (``channel_axis=-1, data_range=1``) on the sRGB-encoded values;
 - PSNR: ``metrics.psnr`` vs ``skimage.metrics.peak_signal_noise_ratio``;
 - ΔE2000: ``metrics.delta_e`` vs ``colour.delta_E(method="CIE 2000")`` on the
-  same Lab values (colour-science's RGB_to_XYZ / XYZ_to_Lab);
+  same Lab values (colour-science's RGB_to_XYZ / XYZ_to_Lab); then, with numba
+  installed, ``delta_e_2000``'s compiled kernel against its numpy path on the
+  same Lab values (reference = numpy);
 - .cube: ``GradeFit.apply`` of a 33³ LUT fit vs OpenColorIO's CPU processor
   applying the written .cube (``FileTransform``, trilinear);
 - dust busting: ``filters.dust_bust`` (temporal test, sparse medians) vs a
@@ -117,6 +119,14 @@ def main(argv=None) -> int:
     t_ours, v_ours = best_of(lambda: metrics.delta_e(graded, cur), repeat)
     t_ref, v_ref = best_of(lambda: float(colour.delta_E(lab(graded), lab(cur), method="CIE 2000").mean()), repeat)
     line("ΔE2000", t_ours, t_ref, f"rel {abs(v_ours - v_ref) / v_ref:.1e} ({v_ours:.4f})")
+    from core.metrics import deltae
+
+    if deltae.available():  # the compiled kernel against the numpy path, same Lab values
+        lab_g, lab_c = convert(graded, "ACEScg", "Lab"), convert(cur, "ACEScg", "Lab")
+        deltae.delta_e_2000(lab_g[:1], lab_c[:1], kernel="numba")  # compile (or load the cache) first
+        t_ours, v_ours = best_of(lambda: deltae.delta_e_2000(lab_g, lab_c, kernel="numba"), repeat)
+        t_ref, v_ref = best_of(lambda: deltae.delta_e_2000(lab_g, lab_c, kernel="numpy"), repeat)
+        line("ΔE2000 numba/numpy", t_ours, t_ref, f"max |Δ| {np.abs(v_ours - v_ref).max():.1e}")
 
     truth = (0.9 * np.maximum(cur, 0) ** 1.1 @ np.array([[1.1, 0.05, -0.02], [0.03, 0.9, 0.08],
                                                          [-0.04, 0.1, 1.2]]).T).astype(np.float32)

@@ -16,21 +16,146 @@
 
 Inputs are ``(..., 3)`` arrays (any float dtype, broadcastable); outputs are
 ``float64`` ``(...)``. ΔE00 is symmetric and 0 for identical colours.
+
+Kernels (:data:`KERNELS`): ``delta_e_2000`` runs the same float64 formula
+either as numpy array passes (about 40 temporaries per pixel) or, with numba
+installed (the ``fast`` extra), as one compiled loop per pixel (``nogil``, no
+``fastmath``) that spends fewer transcendental calls: powers by products,
+``hypot`` as ``sqrt(a² + b²)`` (Lab values cannot overflow), and T's four
+cosines from ``cos h̄'``/``sin h̄'`` by the multiple- and sum-angle
+identities. Each kernel is deterministic; the two differ by rounding only,
+at most 3.6e-14 ΔE per pixel on real photos (``tests/test_palette_deltae.py``
+checks 1e-12). ``"auto"`` takes numba when it imports. Speed:
+``benchmarks/validate_bench.py`` (the ``ΔE2000 numba/numpy`` line: 640x272,
+2 busy cores, 20.1 ms against 44.8 ms).
 """
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
+
+from core.errors import ParameterError, require
 
 _25_POW_7 = 25.0**7
 
+#: ``delta_e_2000`` kernels: ``"numpy"`` (always there), ``"numba"`` (the ``fast`` extra), ``"auto"``.
+KERNELS = ("auto", "numpy", "numba")
 
-def delta_e_2000(lab1, lab2, *, k_l: float = 1.0, k_c: float = 1.0, k_h: float = 1.0) -> np.ndarray:
+
+@functools.lru_cache(maxsize=1)
+def _compiled():
+    """The numba kernel ``(lab1 (n, 3), lab2 (n, 3), out (n,), k_l, k_c, k_h)``, or ``None`` without numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True, error_model="numpy")
+    def kernel(lab1, lab2, out, k_l, k_c, k_h):  # pragma: no cover - compiled
+        rad = math.pi / 180.0
+        # cos(x + k) = cos x cos k - sin x sin k for the constant offsets of T
+        c30, s30, c6, s6, c63, s63 = (math.cos(30.0 * rad), math.sin(30.0 * rad), math.cos(6.0 * rad),
+                                      math.sin(6.0 * rad), math.cos(63.0 * rad), math.sin(63.0 * rad))
+        for i in range(out.shape[0]):
+            L1, a1, b1 = np.float64(lab1[i, 0]), np.float64(lab1[i, 1]), np.float64(lab1[i, 2])
+            L2, a2, b2 = np.float64(lab2[i, 0]), np.float64(lab2[i, 1]), np.float64(lab2[i, 2])
+            c_bar = (math.sqrt(a1 * a1 + b1 * b1) + math.sqrt(a2 * a2 + b2 * b2)) / 2.0
+            c_bar2 = c_bar * c_bar
+            c_bar7 = c_bar2 * c_bar2 * c_bar2 * c_bar
+            g = 0.5 * (1.0 - math.sqrt(c_bar7 / (c_bar7 + _25_POW_7)))
+            a1p = (1.0 + g) * a1
+            a2p = (1.0 + g) * a2
+            c1p = math.sqrt(a1p * a1p + b1 * b1)
+            c2p = math.sqrt(a2p * a2p + b2 * b2)
+            h1p = 0.0 if (a1p == 0 and b1 == 0) else (math.atan2(b1, a1p) / rad) % 360.0
+            h2p = 0.0 if (a2p == 0 and b2 == 0) else (math.atan2(b2, a2p) / rad) % 360.0
+            dLp = L2 - L1
+            dCp = c2p - c1p
+            cprod = c1p * c2p
+            dh = h2p - h1p
+            if cprod == 0:
+                dhp = 0.0
+            elif abs(dh) <= 180.0:
+                dhp = dh
+            elif dh > 180.0:
+                dhp = dh - 360.0
+            else:
+                dhp = dh + 360.0
+            dHp = 2.0 * math.sqrt(cprod) * math.sin(dhp * (rad / 2.0))
+            Lbp = (L1 + L2) / 2.0
+            Cbp = (c1p + c2p) / 2.0
+            hsum = h1p + h2p
+            if cprod == 0:
+                hbp = hsum
+            elif abs(h1p - h2p) <= 180.0:
+                hbp = hsum / 2.0
+            elif hsum < 360.0:
+                hbp = (hsum + 360.0) / 2.0
+            else:
+                hbp = (hsum - 360.0) / 2.0
+            ch = math.cos(hbp * rad)
+            sh = math.sin(hbp * rad)
+            c2h = 2.0 * ch * ch - 1.0
+            s2h = 2.0 * sh * ch
+            c3h = ch * (4.0 * ch * ch - 3.0)
+            s3h = sh * (3.0 - 4.0 * sh * sh)
+            c4h = 2.0 * c2h * c2h - 1.0
+            s4h = 2.0 * s2h * c2h
+            t = (1.0 - 0.17 * (ch * c30 + sh * s30) + 0.24 * c2h
+                 + 0.32 * (c3h * c6 - s3h * s6) - 0.20 * (c4h * c63 + s4h * s63))
+            q = (hbp - 275.0) / 25.0
+            d_theta = 30.0 * math.exp(-(q * q))
+            cbp2 = Cbp * Cbp
+            cbp7 = cbp2 * cbp2 * cbp2 * Cbp
+            r_c = 2.0 * math.sqrt(cbp7 / (cbp7 + _25_POW_7))
+            l50 = (Lbp - 50.0) * (Lbp - 50.0)
+            s_l = 1.0 + 0.015 * l50 / math.sqrt(20.0 + l50)
+            s_c = 1.0 + 0.045 * Cbp
+            s_h = 1.0 + 0.015 * Cbp * t
+            r_t = -math.sin(2.0 * d_theta * rad) * r_c
+            tl = dLp / (k_l * s_l)
+            tc = dCp / (k_c * s_c)
+            th = dHp / (k_h * s_h)
+            v = tl * tl + tc * tc + th * th + r_t * tc * th
+            out[i] = math.sqrt(0.0 if v < 0.0 else v)  # NaN stays NaN, as np.maximum(v, 0)
+
+    return kernel
+
+
+def available() -> bool:
+    """Whether the numba kernel can run here (numba imports)."""
+    return _compiled() is not None
+
+
+def _kernel_of(kernel: str) -> str:
+    if kernel not in KERNELS:
+        raise ParameterError(f"parameter 'kernel': {kernel!r} is not one of {', '.join(KERNELS)}")
+    if kernel == "numba" and not available():
+        require("numba", "fast")
+    return "numba" if kernel == "numba" or (kernel == "auto" and available()) else "numpy"
+
+
+def delta_e_2000(lab1, lab2, *, k_l: float = 1.0, k_c: float = 1.0, k_h: float = 1.0,
+                 kernel: str = "auto") -> np.ndarray:
     """CIEDE2000 colour difference between CIE Lab colours ``(..., 3)`` (L* 0..100).
+
+    ``kernel``: one of :data:`KERNELS` (the module's docstring says how they differ).
 
     >>> round(float(delta_e_2000([50.0, 2.6772, -79.7751], [50.0, 0.0, -82.7485])), 4)
     2.0425
     """
+    if _kernel_of(kernel) == "numba":
+        lab1, lab2 = (np.asarray(x) for x in (lab1, lab2))
+        lab1, lab2 = (x if x.dtype in (np.float32, np.float64) else x.astype(np.float64) for x in (lab1, lab2))
+        if lab1.shape[-1:] == lab2.shape[-1:] == (3,):
+            shape = np.broadcast_shapes(lab1.shape, lab2.shape)
+            flat = [np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1, 3) for x in (lab1, lab2)]
+            out = np.empty(flat[0].shape[0], np.float64)
+            _compiled()(flat[0], flat[1], out, float(k_l), float(k_c), float(k_h))
+            return out.reshape(shape[:-1])
     lab1 = np.asarray(lab1, dtype=np.float64)
     lab2 = np.asarray(lab2, dtype=np.float64)
     L1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
