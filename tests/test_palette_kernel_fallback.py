@@ -51,6 +51,7 @@ def test_extra_declares_numba():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(req.startswith("numba") for req in extras["fast"])
     assert "fast" in extras["all"][0] and "fast" in extras["dev"][0]
+    assert "pip install 'reelkit[fast]'" in (ROOT / "docs" / "quickstart-palette.md").read_text("utf-8")
 
 
 def test_without_numba_auto_encodes_with_numpy_same_bits(tmp_path):
