@@ -60,3 +60,34 @@ def test_a_changed_input_makes_the_golden_project_stale(golden_project):
     status = project_status(".")
     assert status[0].state == "stale" and status[0].reason == "the source or reference files changed"
     assert [s.reason for s in status[1:]] == [f"stage {n} is stale" for n in range(1, 5)]
+
+
+def test_judge_takes_the_first_failing_check_and_evaluates_no_later_one():
+    from core.stages import DONE, STALE, Judgement, judge
+
+    called = []
+    late = lambda: called.append(1) or True  # noqa: E731
+    assert judge(None) == Judgement("not run")
+    assert judge(None, missing="not started") == Judgement("not started")
+    assert judge("failed", [(False, "never asked")], error="boom") == Judgement("failed", "boom")
+    assert judge("running") == Judgement("running")
+    assert judge(DONE, [(True, "a"), (False, "b"), (late, "c")]) == Judgement(STALE, "b") and not called
+    assert judge(DONE, [(True, "a"), (late, "c")]).done and called == [1]
+
+
+def test_upstream_checks_and_the_resume_rule():
+    from core.stages import FAILED, RUNNING, fresh_run, failure, judge, same_setup, upstream_checks
+
+    stale = judge("done", upstream_checks("cluster", "stale", "h1", "h1", changed="x"))
+    assert stale.reason == "stage cluster is stale"
+    changed = judge("done", upstream_checks("2", "done", "h1", "h2", changed="stage 2 changed"))
+    assert changed.reason == "stage 2 changed"
+    assert judge("done", upstream_checks(None, None, "h1", "h1", changed="x")).done
+    setup = {"params_hash": "p", "upstream": "u"}
+    assert same_setup({**setup, "status": "failed"}, setup) and not same_setup(None, setup)
+    assert not same_setup({"params_hash": "p", "upstream": "v"}, setup)
+    assert not fresh_run({**setup}, setup, force=False) and fresh_run({**setup}, setup, force=True)
+    assert fresh_run({"params_hash": "q", "upstream": "u"}, setup, force=False) and fresh_run(None, setup, force=False)
+    assert failure(ValueError("bad frame 3")) == (FAILED, "bad frame 3")
+    assert failure(RuntimeError()) == (FAILED, "RuntimeError")
+    assert failure(KeyboardInterrupt()) == (RUNNING, "interrupted")

@@ -35,6 +35,7 @@ embeddings, clustering never forms an N x N matrix.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -160,9 +161,13 @@ class _Stage:
 
     def up_to_date(self) -> bool:
         """Done with this config hash, and every file the stage wrote still holds what it wrote."""
-        old = self.previous()
-        return bool(old and old.get("config_hash") == self.hash and old.get("status") == "done"
-                    and "files" in old and not self.manifest.changed_files(old["files"]))
+        from core.stages import judge
+
+        old = self.previous() or {}
+        return judge(old.get("status"), [
+            (old.get("config_hash") == self.hash, "its parameters changed"),
+            (lambda: "files" in old and not self.manifest.changed_files(old["files"]), "its files changed"),
+        ]).done
 
     def progress(self, done: int, total: int) -> None:
         if self.run.progress is not None:
@@ -190,11 +195,12 @@ class _Run:
 
 def _stage_shots(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     from core.shots import Shot, detect_shots
+    from core.stages import same_setup
 
     p = run.params
     # per-video results of an earlier run with the same detector settings (adding videos keeps them)
     old = None if force else st.previous()
-    same = old is not None and all(old.get("config", {}).get(k) == p[k] for k in STAGE_PARAMS["shots"])
+    same = same_setup(None if old is None else old.get("config", {}), {k: p[k] for k in STAGE_PARAMS["shots"]})
     done = {k: v for k, v in (old or {}).get("frames", {}).items() if same and v.get("status") == "done"}
     videos, shots = [], []
     for k, (path, vid) in enumerate(zip(run.footage, run.ids)):
@@ -574,6 +580,8 @@ def dataset_status(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
     ``stale``: done, but the stage before it was redone since (its hash is
     not the one this stage was built on), or is stale, failed or not run.
     """
+    from core.stages import judge, upstream_checks
+
     out = Path(output_dir)
     if not (out / "manifest.json").is_file():
         raise ImageReadError(f"{out}: not a dataset folder (no manifest.json)")
@@ -586,12 +594,11 @@ def dataset_status(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
             previous = None
             continue
         m = json.loads(path.read_text("utf-8"))
-        status, reason = m.get("status", "unknown"), None
         before = rows[-1] if rows else None
-        if status == "done" and before is not None and before["status"] != "done":
-            status, reason = "stale", f"stage {before['stage']} is {before['status']}"
-        elif status == "done" and previous is not None and m.get("config", {}).get("upstream") != previous:
-            status, reason = "stale", f"stage {before['stage']} was redone since"
+        checks = [] if before is None else upstream_checks(
+            before["stage"], before["status"], m.get("config", {}).get("upstream"), previous,
+            changed=f"stage {before['stage']} was redone since")
+        status, reason = dataclasses.astuple(judge(m.get("status", "unknown"), checks))
         rows.append({"stage": name, "status": status, **({"reason": reason} if reason else {}),
                      "config_hash": m.get("config_hash", "")[:12],
                      "finished": m.get("timings", {}).get("finished"), **m.get("counts", {})})

@@ -33,7 +33,8 @@ Each stage records itself in ``stage.json`` in its folder (:data:`STAGE_FORMAT`)
 ``status`` (``running``/``done``/``failed``), the hash of its parameters,
 the digest of what it was run on (stage 1: the input files' names, sizes
 and times; later stages: the previous stage's outputs), the digest of its
-own outputs, counts, timings and the error of a failed run.
+own outputs, counts, timings and the error of a failed run; the rules that judge and
+resume it are :mod:`core.stages`' (those of the dataset builder's stages too).
 :func:`project_status` compares those with ``project.json`` and the files
 on disk: a stage is ``not started``, ``done``, ``stale`` (its parameters,
 its input or its outputs changed since it ran — an edited ``overrides`` in
@@ -643,31 +644,29 @@ def _status_one(project: Project, stage: Stage, before: StageStatus | None) -> S
         return StageStatus(stage, "failed", str(exc), _partial_counts(stage, folder))
     if rec is None:
         return StageStatus(stage, "not started", counts=_partial_counts(stage, folder))
+    from core.stages import DONE, FAILED, RUNNING, STALE, judge, upstream_checks
+
     seconds = rec.get("seconds")
-    if rec.get("status") == "running":
-        return StageStatus(stage, "failed", "interrupted; run again to resume", _partial_counts(stage, folder),
-                           record=rec)
-    if rec.get("status") != "done":
-        return StageStatus(stage, "failed", str(rec.get("error") or "failed"), _partial_counts(stage, folder),
-                           record=rec)
+    if rec.get("status") != DONE:  # an interrupted run (still running) or a failed one: resumed when run again
+        reason = ("interrupted; run again to resume" if rec.get("status") == RUNNING
+                  else str(rec.get("error") or "failed"))
+        return StageStatus(stage, FAILED, reason, _partial_counts(stage, folder), record=rec)
     counts = dict(rec.get("counts") or {})
     try:
         params_hash = _params_hash(project, stage)
         upstream = _upstream(project, stage, before)
     except ReelkitError as exc:
-        return StageStatus(stage, "stale", str(exc), counts, seconds, rec)
-    if rec.get("params_hash") != params_hash:
-        return StageStatus(stage, "stale", "parameters changed in project.json", counts, seconds, rec)
-    if before is not None and before.state != "done":
-        return StageStatus(stage, "stale", f"stage {before.number} is {before.state}", counts, seconds, rec)
-    if rec.get("upstream") != upstream:
-        what = "the source or reference files changed" if stage.number == 1 else f"stage {stage.number - 1} changed"
-        return StageStatus(stage, "stale", what, counts, seconds, rec)
-    if _outputs_digest(project, stage, rec) != rec.get("outputs_digest"):
-        what = ("pairs.json changed since the run (overrides edited?)" if stage.number == 1
-                else "its outputs changed or are missing")
-        return StageStatus(stage, "stale", what, counts, seconds, rec)
-    return StageStatus(stage, "done", "", counts, seconds, rec)
+        return StageStatus(stage, STALE, str(exc), counts, seconds, rec)
+    first = stage.number == 1
+    verdict = judge(DONE, [
+        (rec.get("params_hash") == params_hash, "parameters changed in project.json"),
+        *upstream_checks(None if before is None else str(before.number), None if before is None else before.state,
+                         rec.get("upstream"), upstream, changed="the source or reference files changed" if first
+                         else f"stage {stage.number - 1} changed"),
+        (lambda: _outputs_digest(project, stage, rec) == rec.get("outputs_digest"),
+         "pairs.json changed since the run (overrides edited?)" if first else "its outputs changed or are missing"),
+    ])
+    return StageStatus(stage, verdict.state, verdict.reason, counts, seconds, rec)
 
 
 def _partial_counts(stage: Stage, folder: Path) -> dict[str, Any]:
@@ -783,6 +782,7 @@ def _run_chunk(project: Project, chosen: list[int], frames: str, *, force: bool,
     from core.errors import OutputLockedError
     from core.io.atomic import write_text_atomic
     from core.manifest import OutputLock
+    from core.stages import same_setup
 
     if len(chosen) != 1 or chosen[0] not in FRAME_STAGES:
         raise ParameterError(f"--frames {frames}: runs a frame range of one stage of "
@@ -805,7 +805,7 @@ def _run_chunk(project: Project, chosen: list[int], frames: str, *, force: bool,
         folder = project.folder(stage)
         setup = {"params_hash": _params_hash(project, stage), "upstream": _upstream(project, stage, before)}
         rec = _read_stage(folder)
-        if rec is None or any(rec.get(k) != v for k, v in setup.items()):
+        if not same_setup(rec, setup):
             record = {"format": STAGE_FORMAT, "stage": n, "name": stage.key, "status": "running", **setup,
                       "seed": project.seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": False}
             folder.mkdir(parents=True, exist_ok=True)
@@ -850,6 +850,7 @@ def _frames_left(project: Project, stage: Stage, frames: str) -> int | None:
 def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageStatus | None, *, force: bool,
                progress: StageProgressFn | None) -> None:
     from core.io.atomic import write_text_atomic
+    from core.stages import DONE, RUNNING, failure, fresh_run
 
     folder = project.folder(stage)
     try:
@@ -863,18 +864,16 @@ def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageSta
         if foreign:
             raise OutputExistsError(f"{folder}: holds files this project did not make ({', '.join(foreign[:3])}"
                                     f"{', ...' if len(foreign) > 3 else ''}); use --force to replace them")
-    params_hash = _params_hash(project, stage)
-    upstream = _upstream(project, stage, before)
-    same = rec is not None and rec.get("params_hash") == params_hash and rec.get("upstream") == upstream
-    fresh = force or not same  # redo from scratch; else resume an interrupted or failed run of the same setup
+    setup = {"params_hash": _params_hash(project, stage), "upstream": _upstream(project, stage, before)}
+    fresh = fresh_run(rec, setup, force=force)  # redo from scratch; else resume a failed run of the same setup
     if stage.number == 5 and rec is not None and rec.get("status") == "failed":
         fresh = True  # validation that raised leaves files its own manifest never recorded (the grade fits)
     if fresh and stage.number > 1 and folder.is_dir():
         for p in folder.iterdir():
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {"format": STAGE_FORMAT, "stage": stage.number, "name": stage.key, "status": "running",
-                              "params_hash": params_hash, "upstream": upstream, "seed": project.seed,
+    record: dict[str, Any] = {"format": STAGE_FORMAT, "stage": stage.number, "name": stage.key, "status": RUNNING,
+                              **setup, "seed": project.seed,
                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": not fresh}
 
     def save() -> None:
@@ -890,16 +889,14 @@ def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageSta
     try:
         params, counts, results = RUNNERS[stage.number](project, fresh=fresh, force=force, progress=relay)
     except BaseException as exc:
-        record.update(status="failed", error=str(exc) or type(exc).__name__,
-                      seconds=round(time.perf_counter() - t0, 3))
-        if isinstance(exc, KeyboardInterrupt):
-            record["status"], record["error"] = "running", "interrupted"
+        status, error = failure(exc)  # failed; a keyboard interrupt leaves it running, "interrupted"
+        record.update(status=status, error=error, seconds=round(time.perf_counter() - t0, 3))
         save()
         raise
     headline = results.pop("headline", None)
     if stage.number == 4:
         record["digest"] = CONTENT_DIGEST
-    record.update(status="done", counts=counts, outputs_digest=_outputs_digest(project, stage),
+    record.update(status=DONE, counts=counts, outputs_digest=_outputs_digest(project, stage),
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), seconds=round(time.perf_counter() - t0, 3))
     if headline:
         record["headline"] = headline
