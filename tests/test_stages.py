@@ -9,7 +9,8 @@ stage.json, pairs.json, the stage 2 and 4 job manifests, model.onnx,
 metrics.json) are kept byte for byte; every other file is recreated from
 placeholders.json with its recorded size and modification time (the input
 digest reads names, sizes and times; the output digests check that files
-exist).
+exist). tests/data/golden_stages/dataset holds a dataset run's stage
+manifests of that time (see the test that reads them).
 """
 
 from __future__ import annotations
@@ -91,3 +92,20 @@ def test_upstream_checks_and_the_resume_rule():
     assert failure(ValueError("bad frame 3")) == (FAILED, "bad frame 3")
     assert failure(RuntimeError()) == (FAILED, "RuntimeError")
     assert failure(KeyboardInterrupt()) == (RUNNING, "interrupted")
+
+
+def test_dataset_stage_manifests_written_before_core_stages_read_the_same(tmp_path):
+    """tests/data/golden_stages/dataset: a dataset run's manifests at 1f84424 (make_dataset_golden.py, the
+    footage and PARAMS of test_dataset_pipeline) and dataset_status's rows for them then: all done, and with
+    the cluster stage redone since (another config hash) caption and assemble stale, with the same reasons."""
+    from core.dataset import dataset_status
+
+    golden = GOLDEN.parent / "dataset"
+    expected = json.loads((golden / "status.json").read_text("utf-8"))
+    assert dataset_status(golden) == expected and {r["status"] for r in expected} == {"done"}
+    redone = tmp_path / "redone"
+    shutil.copytree(golden, redone)
+    m = json.loads((redone / "cluster" / "manifest.json").read_text("utf-8"))
+    m["config_hash"] = "0" * 64
+    (redone / "cluster" / "manifest.json").write_text(json.dumps(m, indent=1) + "\n")
+    assert dataset_status(redone) == json.loads((golden / "status_cluster_redone.json").read_text("utf-8"))
