@@ -1,6 +1,6 @@
 """Make tests/data/golden_stages/dataset/: the stage manifests of a dataset run by reelkit before core.stages
 (1f84424), on test_dataset_pipeline's footage and PARAMS, and dataset_status's rows for them then.
-    python tests/data/golden_stages/make_dataset_golden.py WORK tests/data/golden_stages/dataset
+    PYTHONPATH=. python tests/data/golden_stages/make_dataset_golden.py WORK tests/data/golden_stages/dataset
 Kept of each manifest: what dataset_status reads (status, config with its upstream, config_hash, timings,
 counts) and the format fields; 'files', 'frames' and 'inputs' (paths of the machine that made it) are left out.
 """

@@ -1,6 +1,6 @@
 """Make tests/data/golden_stages/: a restore project whose 5 stage.json records were written by reelkit
 before core.stages (issue 17 item 3). Run once (done 2026-12-07 at 727f173), from the repo root:
-    python tests/data/golden_stages/make_golden.py WORK tests/data/golden_stages/project
+    PYTHONPATH=. python tests/data/golden_stages/make_golden.py WORK tests/data/golden_stages/project
 """
 import json, os, shutil, sys
 from pathlib import Path
@@ -11,17 +11,10 @@ torch.set_num_threads(1)
 from core.demo import make_footage
 from core.pipeline.project import Project, STAGES, TRAINING_DEFAULTS, project_status, run_project
 from core.train.config import merge
-
-TINY = {
-    "curation": {"pairs_per_shot": 3, "min_spacing": 1, "contact_sheet": False},
-    "alignment": {"method": "global", "report": False},
-    "training": {"init_from": "", "model": {"type": "resnet_small", "channels": 8, "blocks": 1}, "steps": 6,
-                 "batch_size": 2, "crop_size": 32, "checkpoint_every": 3, "threads": 1, "preview_crops": 1},
-    "inference": {"tile": 0, "threads": 1},
-    "validation": {"baselines": "grade_matrix", "fit_frames": 2, "compare_frames": 1, "crop_size": 32},
-}
+from tests.test_pipeline_project import TINY  # the values project.json holds
 
 work = Path(sys.argv[1]).resolve()
+dst = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else None
 shutil.rmtree(work, ignore_errors=True)
 proj = work / "project"
 proj.mkdir(parents=True)
@@ -45,7 +38,6 @@ assert [s.state for s in status] == ["done"] * 5
 KEEP = {"project.json", "pipeline/01_dataset_curation/pairs.json", "pipeline/02_alignment/manifest.json",
         "pipeline/03_training/model.onnx", "pipeline/04_inference_render/manifest.json",
         "pipeline/05_validation/metrics.json"} | {f"pipeline/{s.folder}/stage.json" for s in STAGES}
-dst = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else None
 if dst is not None:
     shutil.rmtree(dst, ignore_errors=True)
     others = {}
