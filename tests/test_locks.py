@@ -96,7 +96,7 @@ def test_two_degrade_jobs_at_once_one_is_refused_and_the_other_is_whole(tmp_path
 
 def test_two_dataset_runs_at_once_one_is_refused_and_the_set_is_whole(tmp_path):
     from tests.test_dataset_footage import make_footage
-    from tests.test_dataset_pipeline import PARAMS
+    from tests.test_dataset_builder import PARAMS
 
     footage = make_footage(tmp_path / "footage")
     opts = ["--extract-mode", PARAMS["extract_mode"], "--per-shot-budget", str(PARAMS["per_shot_budget"]),

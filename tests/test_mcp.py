@@ -601,7 +601,7 @@ def test_a_dataset_run_task_reports_its_stage_and_log_and_resumes_after_a_cancel
     stage and shows the log's tail; a cancel stops it between units of work, the folder's manifests stay
     valid, and the same call resumes: the stages finished before the cancel are up to date."""
     from tests.test_dataset_footage import make_footage
-    from tests.test_dataset_pipeline import PARAMS
+    from tests.test_dataset_builder import PARAMS
 
     footage = make_footage(tmp_path / "footage")
     args = {"footage": [str(p.relative_to(tmp_path)) for p in footage.videos], "output_dir": "ds", **PARAMS}

@@ -132,7 +132,7 @@ def test_dataset_run(tmp_path):
     from core.dataset import run_dataset
     from core.errors import OutputExistsError
     from tests.test_dataset_footage import make_footage
-    from tests.test_dataset_pipeline import PARAMS
+    from tests.test_dataset_builder import PARAMS
 
     footage = make_footage(tmp_path / "footage")
     out = tmp_path / "ds"

@@ -179,7 +179,7 @@ def test_train_checkpoints_folder_linked_elsewhere(tmp_path, capsys):
 def test_dataset_run_stage_folder_linked_elsewhere(tmp_path):
     from core.dataset import run_dataset
     from tests.test_dataset_footage import make_footage
-    from tests.test_dataset_pipeline import PARAMS
+    from tests.test_dataset_builder import PARAMS
 
     footage = make_footage(tmp_path / "footage")
     out, outside = _linked(tmp_path, "frames", "keep.png")

@@ -112,7 +112,7 @@ def test_verify_a_clean_folder_and_refusals(tmp_path, capsys):
 def test_a_deleted_dataset_image_redoes_assemble_only_and_verify_names_it(tmp_path, capsys):
     from core.dataset import STAGES, run_dataset
     from tests.test_dataset_footage import make_footage
-    from tests.test_dataset_pipeline import PARAMS
+    from tests.test_dataset_builder import PARAMS
 
     footage = make_footage(tmp_path / "footage")
     out = tmp_path / "ds"

@@ -96,7 +96,7 @@ def test_upstream_checks_and_the_resume_rule():
 
 def test_dataset_stage_manifests_written_before_core_stages_read_the_same(tmp_path):
     """tests/data/golden_stages/dataset: a dataset run's manifests at 1f84424 (make_dataset_golden.py, the
-    footage and PARAMS of test_dataset_pipeline) and dataset_status's rows for them then: all done, and with
+    footage and PARAMS of test_dataset_builder) and dataset_status's rows for them then: all done, and with
     the cluster stage redone since (another config hash) caption and assemble stale, with the same reasons."""
     from core.dataset import dataset_status
 

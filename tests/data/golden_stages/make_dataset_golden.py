@@ -1,5 +1,5 @@
 """Make tests/data/golden_stages/dataset/: the stage manifests of a dataset run by reelkit before core.stages
-(1f84424), on test_dataset_pipeline's footage and PARAMS, and dataset_status's rows for them then.
+(1f84424), on test_dataset_builder's footage and PARAMS, and dataset_status's rows for them then.
     PYTHONPATH=. python tests/data/golden_stages/make_dataset_golden.py WORK tests/data/golden_stages/dataset
 Kept of each manifest: what dataset_status reads (status, config with its upstream, config_hash, timings,
 counts) and the format fields; 'files', 'frames' and 'inputs' (paths of the machine that made it) are left out.
@@ -10,7 +10,7 @@ from pathlib import Path
 from core.dataset import dataset_status, run_dataset
 from core.dataset.builder import STAGE_DIRS
 from tests.test_dataset_footage import make_footage
-from tests.test_dataset_pipeline import PARAMS
+from tests.test_dataset_builder import PARAMS
 
 work, dst = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
 shutil.rmtree(work, ignore_errors=True)
