@@ -179,3 +179,28 @@ def test_adobe_style_cube_pair_through_ocio(tmp_path, photo):
                                atol=CUBE_TOLERANCE["lut3d"])
     with pytest.raises(ParameterError, match="style"):
         fit.write_cube(tmp_path / "x.cube", style="iridas")
+
+
+def test_fits_of_one_draw_share_solves_without_changing_them(photo):
+    """Fits of one :class:`Samples` draw share the root-polynomial solve (``lut3d``'s seed is the degree-2
+    ``root_poly`` fit): each fit is bit-identical to the same fit on a fresh draw, whatever ran before it,
+    and a degree-3 ``root_poly`` does not stand in for the degree-2 seed."""
+    from core.validate.grade import fit_grade_samples, sample_frames
+
+    truth = (0.9 * np.maximum(photo, 0) ** 1.1 @ MATRIX.T).astype(np.float32)
+
+    def draw():
+        return sample_frames([(photo, truth, None)], max_samples=20_000, seed=2)
+
+    shared = draw()
+    order = [("root_poly", 3), ("root_poly", 2), ("lut3d", 2), ("matrix", 2)]
+    fits = [fit_grade_samples(shared, method=m, degree=d, lut_size=9) for m, d in order]
+    assert set(shared.solves) == {("root_poly", 3, True), ("root_poly", 2, True), ("matrix", 0, True)}
+    for (m, d), fit in zip(order, fits):
+        alone = fit_grade_samples(draw(), method=m, degree=d, lut_size=9)
+        assert fit.success and alone.success
+        if m == "lut3d":
+            assert np.array_equal(fit.lut, alone.lut)
+        else:
+            assert np.array_equal(fit.coefficients, alone.coefficients)
+        assert fit.rms == alone.rms

@@ -419,6 +419,9 @@ class Samples:
     ref: np.ndarray
     weight: np.ndarray
     n_frames: int
+    #: Solves shared by fits of these samples (the root-polynomial degree-2 solve is both the
+    #: ``root_poly`` fit and the ``lut3d`` fit's seed): ``(features, robust)`` -> ``_solve``'s result.
+    solves: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
 
 def sample_frames(frames: Iterable[tuple[np.ndarray, np.ndarray, Any]], *, max_samples: int = 200_000,
@@ -452,7 +455,7 @@ def fit_grade_samples(samples: Samples, *, method: str = "matrix", degree: int =
         return GradeFit(**base, success=False,
                         reason=f"{src.shape[0]} valid pixels, need at least {n_terms * _MIN_SAMPLES_PER_TERM}")
     if method == "lut3d":
-        coef, reason, robust_w = _solve(_features(src, "root_poly", 2), ref, w, robust=robust)
+        coef, reason, robust_w = _shared_solve(samples, "root_poly", 2, robust)
         if coef is None:
             return GradeFit(**base, success=False, reason=reason)
         seed_fit = GradeFit(method="root_poly", shaper=shaper, coefficients=coef, degree=2)
@@ -460,13 +463,23 @@ def fit_grade_samples(samples: Samples, *, method: str = "matrix", degree: int =
         lut = _refine_lut(lut, shaper.forward(src.astype(np.float32)).astype(np.float64), ref, robust_w)
         fit = GradeFit(**base, lut=lut)
     else:
-        coef, reason, _ = _solve(_features(src, method, degree), ref, w, robust=robust)
+        coef, reason, _ = _shared_solve(samples, method, degree, robust)
         if coef is None:
             return GradeFit(**base, success=False, reason=reason)
         fit = GradeFit(**base, coefficients=coef)
     resid = fit.apply_rgb(src) - ref
     rms = float(np.sqrt(np.sum(w[:, None] * resid**2) / max(3 * np.sum(w), 1e-12)))
     return dataclasses.replace(fit, rms=rms)
+
+
+def _shared_solve(samples: Samples, method: str, degree: int, robust: bool
+                  ) -> tuple[np.ndarray | None, str, np.ndarray]:
+    """:func:`_solve` of ``method``'s features of ``samples``, computed once per samples (a pure function of them)."""
+    key = (method, degree if method == "root_poly" else 0, bool(robust))
+    if key not in samples.solves:
+        samples.solves[key] = _solve(_features(samples.src, method, degree), samples.ref, samples.weight,
+                                     robust=robust)
+    return samples.solves[key]
 
 
 def _solve(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, robust: bool = True
@@ -526,11 +539,25 @@ def _refine_lut(lut: np.ndarray, u: np.ndarray, ref: np.ndarray, w: np.ndarray) 
     idx = np.clip(u, 0.0, 1.0) * (n - 1)
     i0 = np.minimum(np.floor(idx).astype(np.int64), n - 2)
     f = idx - i0
-    cols, vals = zip(*((np.ravel_multi_index(c, (n, n, n)), cw) for c, cw in _corners(i0, f)))
-    rows = np.tile(np.arange(u.shape[0]), 8)
-    interp = sparse.csr_matrix((np.concatenate(vals), (rows, np.concatenate(cols))), shape=(u.shape[0], n**3))
-    weighted = interp.multiply(w[:, None]).tocsr()
-    ata = (interp.T @ weighted).tocsr()
+    # The data term's normal matrix A^T W A (A: each sample's 8 trilinear weights) summed cell by cell:
+    # a sample adds w v_a v_b to the node pair (a, b) of its cell, so one weighted bincount over the
+    # cells per corner pair (36 with the symmetry) replaces a sparse product of the N x n^3 matrix A.
+    cell = np.ravel_multi_index(tuple(i0.T), (n, n, n))
+    vals = [cw for _, cw in _corners(i0, f)]
+    offsets = [(dr * n + dg) * n + db for dr in (0, 1) for dg in (0, 1) for db in (0, 1)]  # _corners' order
+    used = np.flatnonzero(np.bincount(cell, minlength=n**3))
+    rows, cols, data = [], [], []
+    for a in range(8):
+        wa = w * vals[a]
+        for b in range(a, 8):
+            s = np.bincount(cell, weights=wa * vals[b], minlength=n**3)[used]
+            pairs = ((offsets[a], offsets[b]),) if a == b else ((offsets[a], offsets[b]), (offsets[b], offsets[a]))
+            for oa, ob in pairs:
+                rows.append(used + oa)
+                cols.append(used + ob)
+                data.append(s)
+    ata = sparse.coo_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+                            shape=(n**3, n**3)).tocsr()
     scale = float(np.sum(w)) / n**3
     lap = _laplacian(n)
     reg = _LUT_SMOOTH * scale * (lap.T @ lap) + _LUT_RIDGE * scale * sparse.identity(n**3)
@@ -539,7 +566,10 @@ def _refine_lut(lut: np.ndarray, u: np.ndarray, ref: np.ndarray, w: np.ndarray) 
     precond = sparse.diags(1.0 / system.diagonal())
     out = np.empty_like(seed)
     for ch in range(3):
-        rhs = weighted.T @ ref[:, ch] + reg @ seed[:, ch]
+        aty = np.zeros(n**3)
+        for a in range(8):  # A^T W y, corner by corner
+            aty += np.bincount(cell + offsets[a], weights=w * vals[a] * ref[:, ch], minlength=n**3)
+        rhs = aty + reg @ seed[:, ch]
         out[:, ch], _ = cg(system, rhs, x0=seed[:, ch], rtol=1e-10, maxiter=_LUT_ITERATIONS, M=precond)
     return out.reshape(n, n, n, 3)
 
