@@ -624,6 +624,28 @@ def _upstream(project: Project, stage: Stage, before: StageStatus | None) -> str
     return before.record.get("outputs_digest")
 
 
+def _setup(project: Project, stage: Stage, before: StageStatus | None) -> dict[str, Any]:
+    """What a run of ``stage`` would be made with now (:mod:`core.stages`' setup): ``params_hash``, ``upstream``."""
+    return {"params_hash": _params_hash(project, stage), "upstream": _upstream(project, stage, before)}
+
+
+def _write_stage(project: Project, stage: Stage, setup: Mapping[str, Any], *, resumed: bool) -> dict[str, Any]:
+    """Record in ``stage.json`` that a run of ``stage`` with ``setup`` starts (``running``); returns the record."""
+    from core.stages import RUNNING
+
+    record = {"format": STAGE_FORMAT, "stage": stage.number, "name": stage.key, "status": RUNNING, **setup,
+              "seed": project.seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resumed}
+    _save_stage(project.folder(stage), record)
+    return record
+
+
+def _save_stage(folder: Path, record: Mapping[str, Any]) -> None:
+    from core.io.atomic import write_text_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(folder / STAGE_FILE, json.dumps(record, indent=2, default=str) + "\n", overwrite=True)
+
+
 def project_status(path: str | os.PathLike | Project) -> list[StageStatus]:
     """Per stage: not started / done / stale / failed, with the reason and counts (see the module)."""
     project = path if isinstance(path, Project) else load_project(path)
@@ -653,16 +675,15 @@ def _status_one(project: Project, stage: Stage, before: StageStatus | None) -> S
         return StageStatus(stage, FAILED, reason, _partial_counts(stage, folder), record=rec)
     counts = dict(rec.get("counts") or {})
     try:
-        params_hash = _params_hash(project, stage)
-        upstream = _upstream(project, stage, before)
+        setup = _setup(project, stage, before)
     except ReelkitError as exc:
         return StageStatus(stage, STALE, str(exc), counts, seconds, rec)
     first = stage.number == 1
+    changed = "the source or reference files changed" if first else f"stage {stage.number - 1} changed"
     verdict = judge(DONE, [
-        (rec.get("params_hash") == params_hash, "parameters changed in project.json"),
+        (rec.get("params_hash") == setup["params_hash"], "parameters changed in project.json"),
         *upstream_checks(None if before is None else str(before.number), None if before is None else before.state,
-                         rec.get("upstream"), upstream, changed="the source or reference files changed" if first
-                         else f"stage {stage.number - 1} changed"),
+                         rec.get("upstream"), setup["upstream"], changed=changed),
         (lambda: _outputs_digest(project, stage, rec) == rec.get("outputs_digest"),
          "pairs.json changed since the run (overrides edited?)" if first else "its outputs changed or are missing"),
     ])
@@ -780,7 +801,6 @@ def _run_chunk(project: Project, chosen: list[int], frames: str, *, force: bool,
     skipped unless ``force``.
     """
     from core.errors import OutputLockedError
-    from core.io.atomic import write_text_atomic
     from core.manifest import OutputLock
     from core.stages import same_setup
 
@@ -802,14 +822,9 @@ def _run_chunk(project: Project, chosen: list[int], frames: str, *, force: bool,
             if progress is not None:
                 progress(n, 1, 1, "done already, skipped")
             return status
-        folder = project.folder(stage)
-        setup = {"params_hash": _params_hash(project, stage), "upstream": _upstream(project, stage, before)}
-        rec = _read_stage(folder)
-        if not same_setup(rec, setup):
-            record = {"format": STAGE_FORMAT, "stage": n, "name": stage.key, "status": "running", **setup,
-                      "seed": project.seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": False}
-            folder.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(folder / STAGE_FILE, json.dumps(record, indent=2) + "\n", overwrite=True)
+        setup = _setup(project, stage, before)
+        if not same_setup(_read_stage(project.folder(stage)), setup):
+            _write_stage(project, stage, setup, resumed=False)
 
         def relay(done: int, total: int, info: str = "") -> None:
             if progress is not None:
@@ -849,8 +864,7 @@ def _frames_left(project: Project, stage: Stage, frames: str) -> int | None:
 
 def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageStatus | None, *, force: bool,
                progress: StageProgressFn | None) -> None:
-    from core.io.atomic import write_text_atomic
-    from core.stages import DONE, RUNNING, failure, fresh_run
+    from core.stages import DONE, failure, fresh_run
 
     folder = project.folder(stage)
     try:
@@ -864,22 +878,14 @@ def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageSta
         if foreign:
             raise OutputExistsError(f"{folder}: holds files this project did not make ({', '.join(foreign[:3])}"
                                     f"{', ...' if len(foreign) > 3 else ''}); use --force to replace them")
-    setup = {"params_hash": _params_hash(project, stage), "upstream": _upstream(project, stage, before)}
+    setup = _setup(project, stage, before)
     fresh = fresh_run(rec, setup, force=force)  # redo from scratch; else resume a failed run of the same setup
     if stage.number == 5 and rec is not None and rec.get("status") == "failed":
         fresh = True  # validation that raised leaves files its own manifest never recorded (the grade fits)
     if fresh and stage.number > 1 and folder.is_dir():
         for p in folder.iterdir():
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {"format": STAGE_FORMAT, "stage": stage.number, "name": stage.key, "status": RUNNING,
-                              **setup, "seed": project.seed,
-                              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": not fresh}
-
-    def save() -> None:
-        write_text_atomic(folder / STAGE_FILE, json.dumps(record, indent=2, default=str) + "\n", overwrite=True)
-
-    save()
+    record = _write_stage(project, stage, setup, resumed=not fresh)
     t0 = time.perf_counter()
 
     def relay(done: int, total: int, info: str = "") -> None:
@@ -891,7 +897,7 @@ def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageSta
     except BaseException as exc:
         status, error = failure(exc)  # failed; a keyboard interrupt leaves it running, "interrupted"
         record.update(status=status, error=error, seconds=round(time.perf_counter() - t0, 3))
-        save()
+        _save_stage(folder, record)
         raise
     headline = results.pop("headline", None)
     if stage.number == 4:
@@ -900,7 +906,7 @@ def _run_stage(project: Project, stage: Stage, st: StageStatus, before: StageSta
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), seconds=round(time.perf_counter() - t0, 3))
     if headline:
         record["headline"] = headline
-    save()
+    _save_stage(folder, record)
     _log(project, stage, params, {**counts, **results, "seconds": record["seconds"]})
 
 
