@@ -270,7 +270,7 @@ def test_infer_of_a_video_with_temporal_neighbours_equals_its_frames(clip, frame
     frames = video.data["frames"]
     assert "temporal_repaired_pixels" not in frames["0"]  # no frame -1
     assert "temporal_repaired_pixels" in frames["2"]  # frame 3 is outside the range but in the video
-    assert video.data["videos"][str(clip)]["frames"] == "0-3"  # what was read, the neighbour included
+    assert video.data["videos"][str(clip)]["frames"] == "0-4"  # what was read: the neighbours n+-1 and n+-2
 
 
 def test_align_takes_videos_like_sequences(clip, frames_of_clip, tmp_path):

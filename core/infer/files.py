@@ -167,8 +167,10 @@ def _with_neighbours(tasks: list) -> list:
         pattern = io.sequence_pattern(task.source) if task.frame else None  # frame 0 has no frame -1
         pairs = []
         for d in (1, 2):
-            pair = tuple(Path(io.sequence_path(pattern, task.frame + s)) for s in (-d, d)) if pattern else ()
-            if not pair or task.frame - d < 0 or not all(p.is_file() for p in pair):
+            if not pattern or task.frame - d < 0:
+                break
+            pair = tuple(Path(io.sequence_path(pattern, task.frame + s)) for s in (-d, d))
+            if not all(p.is_file() for p in pair):
                 break
             pairs.append(pair)
         out.append(task._replace(extra_sources=tuple(p for pair in pairs for p in pair)) if pairs else task)

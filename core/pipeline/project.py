@@ -1142,7 +1142,8 @@ def _model_grade(project: Project, model, values: Mapping[str, Any], *, force: b
     grade.save(folder / "lut3d.json")
     grade.write_cube(folder / "lut3d.cube", overwrite=True)
     write_text_atomic(index, json.dumps({"config_hash": key, "note": note}, indent=1) + "\n", overwrite=True)
-    return grade, note
+    # the LUT as saved (9 decimals), which every later range of the stage loads: the same bytes from either
+    return GradeFit.load(folder / "lut3d.json"), note
 
 
 def _fit_pairs(project: Project) -> dict[str, str]:
