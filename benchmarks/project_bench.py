@@ -315,7 +315,9 @@ def run_variant(root: Path, case: Case, stages: list[int], stage_params: dict, *
 def report(result: dict) -> None:
     m = result["matching"]
     ours, ref = len(m["wrong"]), result["reference_tool_wrong"]
-    print(f"\n== {result['variant']}  (rate {result['rate']}; seconds per stage {result['seconds']})")
+    per_frame = ", ".join(f"{n}: {sec / m['frames']:.2f}" for n, sec in result["seconds"].items())
+    print(f"\n== {result['variant']}  (rate {result['rate']}; seconds per stage {result['seconds']}; per source "
+          f"frame {per_frame})")
     print(f"stage 1: {m['correct']}/{m['frames']} correct ({100 * m['correct'] / m['frames']:.1f}%), "
           f"wrong {m['wrong'][:12]}{' ...' if len(m['wrong']) > 12 else ''}, highest confidence of a wrong "
           f"match {m['max_wrong_confidence']:.3f}; {', '.join(f'{n} {s}' for s, n in m['statuses'].items())}")
