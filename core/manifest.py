@@ -40,11 +40,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import ImageReadError, OutputExistsError, OutputLockedError, ParameterError
+from core.errors import FormatError, ImageReadError, OutputExistsError, OutputLockedError, ParameterError
+from core.formats import FORMATS
 from core.io.atomic import write_text_atomic
 from core.params import config_hash
 
-FORMAT = "reelkit.manifest/1"
+#: A manifest's format, ``reelkit.manifest/1`` (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.manifest"]
 _SAVE_INTERVAL_S = 2.0
 _WHOLE_LOCK = ".reelkit.lock"
 _RANGE_LOCK = ".reelkit.frames-"
@@ -178,8 +180,19 @@ def _folder_jobs(folder: Path) -> Iterator[Mapping[str, Any]]:
             old = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(old, dict) and old.get("format") == FORMAT:
+        old = _manifest(old, path)
+        if old is not None:
             yield from _jobs(old)
+
+
+def _manifest(data: Any, where: str | os.PathLike) -> dict[str, Any] | None:
+    """``data`` read as a reelkit manifest (:data:`FORMAT`, upgraded when older); ``None`` for any other JSON."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return FORMAT.read(data, where=str(where))
+    except FormatError:
+        return None
 
 
 def _files_records(data: Mapping[str, Any], *, done_only: bool = False) -> list[Mapping[str, Any]]:
@@ -212,7 +225,8 @@ def verify_folder(folder: str | os.PathLike) -> tuple[int, list[str]]:
         except (OSError, ValueError) as exc:
             problems.append(f"{mpath}: unreadable manifest ({exc})")
             continue
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        data = _manifest(data, mpath)
+        if data is None:
             continue
         found += 1
         for job in _jobs(data):
@@ -383,7 +397,7 @@ class Manifest:
         self.lock = OutputLock(self.output_dir, command, frame_range=frame_range)
         self.config_hash = config_hash({**config, "tool_version": __version__, "command": command})
         self.data: dict[str, Any] = {
-            "format": FORMAT,
+            "format": FORMAT.tag,
             "tool": "reelkit",
             "version": __version__,
             "command": command,
@@ -472,7 +486,8 @@ class Manifest:
             old = json.loads(self._found[1] or "")
         except ValueError:
             old = None
-        if isinstance(old, dict) and old.get("format") == FORMAT:
+        old = _manifest(old, self.path)
+        if old is not None:
             for job in [*(old.get("jobs") or []), {k: v for k, v in old.items() if k != "jobs"}]:
                 if isinstance(job, dict) and job.get("config_hash") != self.config_hash:
                     earlier = [j for j in earlier if j.get("config_hash") != job.get("config_hash")] + [job]

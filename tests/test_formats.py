@@ -103,3 +103,34 @@ def test_upgraders_run_in_order_and_must_bump_the_version(monkeypatch):
     with pytest.raises(ParameterError, match="an upgrader from version 3"):
         upgrader("reelkit.pairs", 3)
     assert UPGRADERS is not formats.UPGRADERS  # the real table was not touched
+
+
+def _upgrade_to(monkeypatch, module, attr: str, name: str, note: str) -> None:
+    """``module.attr`` becomes version 2 of format ``name``, with an upgrader from 1 that adds ``note``:
+    a reader that goes through the registry sees today's (version 1) files upgraded."""
+    fmt = FORMATS[name]
+    monkeypatch.setattr(module, attr, Format(fmt.name, 2, fmt.what, fmt.owner))
+    monkeypatch.setitem(UPGRADERS, name, {1: lambda doc: {**doc, "format": f"{name}/2", "upgraded": note}})
+
+
+def test_command_manifests_are_read_through_the_registry(tmp_path, monkeypatch):
+    """verify_folder re-hashes what reelkit.manifest/N files record; a foreign tag is not a manifest."""
+    import core.manifest as manifest
+    from core.manifest import fingerprint, verify_folder
+
+    out = tmp_path / "out.txt"
+    out.write_text("one")
+    record = {"files": {"out": {"out.txt": fingerprint(out)}}}
+    out.write_text("two")  # changed after the manifest recorded it
+    for tag, problem in [("reelkit.manifest/1", "out.txt: content changed"),
+                         ("reelkit.palette/1", "no reelkit manifest found"),
+                         ("reelkit.manifest/9", "no reelkit manifest found")]:
+        (tmp_path / "manifest.json").write_text(json.dumps({"format": tag, **record}))
+        problems = verify_folder(tmp_path)[1]
+        assert len(problems) == 1 and problem in problems[0], (tag, problems)
+    seen = []
+    _upgrade_to(monkeypatch, manifest, "FORMAT", "reelkit.manifest", "yes")
+    monkeypatch.setattr(manifest, "_jobs", lambda data: seen.append(data.get("upgraded")) or [])
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": "reelkit.manifest/1", **record}))
+    verify_folder(tmp_path)
+    assert seen == ["yes"]
