@@ -134,3 +134,21 @@ def test_command_manifests_are_read_through_the_registry(tmp_path, monkeypatch):
     (tmp_path / "manifest.json").write_text(json.dumps({"format": "reelkit.manifest/1", **record}))
     verify_folder(tmp_path)
     assert seen == ["yes"]
+
+
+def test_stage_records_are_read_through_the_registry(tmp_path, monkeypatch):
+    """stage.json: the golden records' tag reads as is, an upgrader applies, a foreign tag is a corrupt record."""
+    import core.pipeline.project as project
+    from core.errors import ImageReadError
+
+    golden = ROOT / "tests" / "data" / "golden_stages" / "project" / "pipeline" / "01_dataset_curation"
+    record = json.loads((golden / "stage.json").read_text("utf-8"))
+    assert project._read_stage(golden) == record and record["format"] == project.STAGE_FORMAT.tag
+    (tmp_path / "stage.json").write_text(json.dumps({**record, "format": "reelkit.pairs/1"}))
+    with pytest.raises(ImageReadError) as info:
+        project._read_stage(tmp_path)
+    assert str(info.value) == (f"{tmp_path / 'stage.json'}: format 'reelkit.pairs/1', expected reelkit.stage/1 "
+                               "(a project stage's stage.json (parameters, status, counts)): a corrupt stage record; "
+                               "run the stage with --force to redo it")
+    _upgrade_to(monkeypatch, project, "STAGE_FORMAT", "reelkit.stage", "stage")
+    assert project._read_stage(golden) == {**record, "format": "reelkit.stage/2", "upgraded": "stage"}

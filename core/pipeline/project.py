@@ -62,7 +62,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
+from core.errors import FormatError, ImageReadError, OutputExistsError, ParameterError, ReelkitError, SequenceError
 from core.formats import FORMATS
 from core.io.jsonfile import read_json_object
 from core.jobs import StageProgressFn
@@ -70,7 +70,8 @@ from core.params import Param, ParamSet, config_hash
 
 #: ``project.json``'s format, ``reelkit.project/1`` (:mod:`core.formats`).
 FORMAT = FORMATS["reelkit.project"]
-STAGE_FORMAT = "reelkit.stage/1"
+#: ``stage.json``'s format, ``reelkit.stage/1`` (:mod:`core.formats`).
+STAGE_FORMAT = FORMATS["reelkit.stage"]
 PROJECT_FILE = "project.json"
 #: The inputs of a project, each with its colour space in ``project.json``'s ``colorspaces``.
 INPUTS = ("source", "reference")
@@ -609,11 +610,13 @@ def _read_stage(folder: Path) -> dict[str, Any] | None:
         d = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise ImageReadError(f"{path}: corrupt stage record ({exc}); run the stage with --force to redo it") from None
-    if not isinstance(d, dict) or d.get("format") != STAGE_FORMAT:
-        fmt = d.get("format") if isinstance(d, dict) else type(d).__name__
-        raise ImageReadError(f"{path}: corrupt stage record (not {STAGE_FORMAT}: {fmt!r}); "
+    if not isinstance(d, dict):
+        raise ImageReadError(f"{path}: corrupt stage record (not {STAGE_FORMAT}: {type(d).__name__!r}); "
                              "run the stage with --force to redo it")
-    return d
+    try:
+        return STAGE_FORMAT.read(d, where=str(path))
+    except FormatError as exc:
+        raise ImageReadError(f"{exc}: a corrupt stage record; run the stage with --force to redo it") from None
 
 
 def _upstream(project: Project, stage: Stage, before: StageStatus | None) -> str | None:
@@ -633,7 +636,7 @@ def _write_stage(project: Project, stage: Stage, setup: Mapping[str, Any], *, re
     """Record in ``stage.json`` that a run of ``stage`` with ``setup`` starts (``running``); returns the record."""
     from core.stages import RUNNING
 
-    record = {"format": STAGE_FORMAT, "stage": stage.number, "name": stage.key, "status": RUNNING, **setup,
+    record = {"format": STAGE_FORMAT.tag, "stage": stage.number, "name": stage.key, "status": RUNNING, **setup,
               "seed": project.seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resumed}
     _save_stage(project.folder(stage), record)
     return record
