@@ -152,3 +152,22 @@ def test_stage_records_are_read_through_the_registry(tmp_path, monkeypatch):
                                "run the stage with --force to redo it")
     _upgrade_to(monkeypatch, project, "STAGE_FORMAT", "reelkit.stage", "stage")
     assert project._read_stage(golden) == {**record, "format": "reelkit.stage/2", "upgraded": "stage"}
+
+
+def test_model_manifests_and_indexes_are_read_through_the_registry(tmp_path, monkeypatch):
+    """A foreign or newer tag is a ModelError (what model callers catch) with the registry's line."""
+    import core.infer.shipped as shipped
+    from core.infer.model import ModelError, find_model_manifest, parse_model_manifest
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": "reelkit.models/1", "models": []}))
+    assert shipped._read_index(tmp_path) == {"format": "reelkit.models/1", "models": []}
+    _upgrade_to(monkeypatch, shipped, "INDEX_FORMAT", "reelkit.models", "index")
+    assert shipped._read_index(tmp_path)["upgraded"] == "index"
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": "reelkit.manifest/1", "models": []}))
+    with pytest.raises(ModelError, match=r"manifest\.json: format 'reelkit.manifest/1', expected reelkit.models/2"):
+        shipped._read_index(tmp_path)
+    # a command's manifest.json beside a model is not an index: the model has no manifest
+    with pytest.raises(ModelError, match=r"m\.onnx: no model manifest: expected m\.json"):
+        find_model_manifest(tmp_path / "m.onnx")
+    with pytest.raises(ModelError, match=r"^m\.json: format 'reelkit.models/1', expected reelkit.model/1 "):
+        parse_model_manifest({"format": "reelkit.models/1"}, model="m.onnx", where="m.json")

@@ -335,7 +335,7 @@ def test_missing_and_invalid_manifests(tmp_path):
         load_model_spec(path)
     model = make_model(tmp_path, "identity")
     doc = json.loads(model.with_suffix(".json").read_text())
-    for key, value, message in [("format", "reelkit.model/9", "format 'reelkit.model/9'"),
+    for key, value, message in [("format", "reelkit.model/9", "format reelkit.model/9 is newer than this reelkit reads"),
                                 ("encoding", "gamma", "input.encoding 'gamma'"),
                                 ("colorspace", "P3-ish", "input.colorspace 'P3-ish'"),
                                 ("receptive_field", 0, "input.receptive_field must be an integer"),

@@ -28,14 +28,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import ColorSpaceError, ImageReadError, ParameterError, ReelkitError
+from core.errors import ColorSpaceError, FormatError, ImageReadError, ParameterError, ReelkitError
+from core.formats import FORMATS, Format
 from core.infer.context import MAX_CONTEXT
 from core.infer.encoding import ENCODINGS
 
-#: Format tag of one model's manifest (sidecar ``<model>.json``).
-MODEL_FORMAT = "reelkit.model/1"
-#: Format tag of a folder's model index (``models/manifest.json``).
-INDEX_FORMAT = "reelkit.models/1"
+#: Format of one model's manifest (sidecar ``<model>.json``), ``reelkit.model/1`` (:mod:`core.formats`).
+MODEL_FORMAT = FORMATS["reelkit.model"]
+#: Format of a folder's model index (``models/manifest.json``), ``reelkit.models/1``.
+INDEX_FORMAT = FORMATS["reelkit.models"]
 #: Channel counts a model may take (RGB, or one channel).
 MODEL_CHANNELS = (1, 3)
 
@@ -91,7 +92,7 @@ class ModelSpec:
             spec["context"] = self.context
         if self.context_detail:
             spec["context_detail"] = True
-        return {"format": MODEL_FORMAT, "name": self.name, "version": self.version, "sha256": self.sha256,
+        return {"format": MODEL_FORMAT.tag, "name": self.name, "version": self.version, "sha256": self.sha256,
                 "input": spec}
 
 
@@ -123,16 +124,28 @@ def find_model_manifest(model: str | os.PathLike) -> tuple[Path, dict[str, Any]]
         return sidecar, _read_json(sidecar)
     index = p.parent / "manifest.json"
     if index.is_file():
-        doc = _read_json(index)
-        if doc.get("format") == INDEX_FORMAT:
+        try:
+            doc = INDEX_FORMAT.read(_read_json(index), where=str(index))
+        except FormatError:
+            doc = None  # another document (a command's manifest.json): not an index
+        if doc is not None:
             models = doc.get("models")
             if not isinstance(models, list):
                 raise ModelError(f"{index}: 'models' must be a list of model manifests")
             for entry in models:
                 if isinstance(entry, Mapping) and entry.get("file") == p.name:
-                    return index, {"format": MODEL_FORMAT, **entry}  # entries may leave the format to the index
+                    return index, {"format": MODEL_FORMAT.tag, **entry}  # entries may leave the format to the index
     raise ModelError(f"{p}: no model manifest: expected {sidecar.name} beside it, or an entry with "
                      f"\"file\": \"{p.name}\" in {index} (format {INDEX_FORMAT})")
+
+
+def read_format(fmt: Format, doc: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``doc`` read as ``fmt`` (:meth:`core.formats.Format.read`, upgraded when older); a foreign or newer
+    tag raises :class:`ModelError` (what callers of model files catch) with the registry's line naming ``where``."""
+    try:
+        return fmt.read(doc, where=where)
+    except FormatError as exc:
+        raise ModelError(str(exc)) from None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -162,9 +175,7 @@ def parse_model_manifest(doc: Mapping[str, Any], *, model: str | os.PathLike,
     label = str(where) if where is not None else f"manifest of {model}"
     if not isinstance(doc, Mapping):
         raise ModelError(f"{label}: a model manifest must be a mapping, got {type(doc).__name__}")
-    fmt = doc.get("format")
-    if fmt != MODEL_FORMAT:
-        raise ModelError(f"{label}: format {fmt!r} is not {MODEL_FORMAT!r}")
+    doc = read_format(MODEL_FORMAT, doc, label)
     for key in ("name", "version"):
         if not isinstance(doc.get(key), str) or not doc[key]:
             raise ModelError(f"{label}: {key!r} must be a non-empty string")
@@ -292,7 +303,7 @@ def write_model_manifest(model: str | os.PathLike, *, name: str, version: str, c
 
     path = Path(model)
     doc = {
-        "format": MODEL_FORMAT,
+        "format": MODEL_FORMAT.tag,
         "name": name,
         "version": version,
         "file": path.name,

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.infer.model import INDEX_FORMAT, ModelError
+from core.infer.model import INDEX_FORMAT, ModelError, read_format
 
 logger = logging.getLogger("core.infer")
 
@@ -60,7 +60,10 @@ def _read_index(folder: Path) -> Mapping[str, Any] | None:
         doc = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: cannot read the model index ({exc})") from None
-    if not isinstance(doc, Mapping) or doc.get("format") != INDEX_FORMAT or not isinstance(doc.get("models"), list):
+    if not isinstance(doc, Mapping):
+        raise ModelError(f"{path}: not a model index ({INDEX_FORMAT} with a 'models' list)")
+    doc = read_format(INDEX_FORMAT, doc, str(path))
+    if not isinstance(doc.get("models"), list):
         raise ModelError(f"{path}: not a model index ({INDEX_FORMAT} with a 'models' list)")
     if not isinstance(doc.get("vision", []), list):
         raise ModelError(f"{path}: 'vision' must be a list of vision model entries")
