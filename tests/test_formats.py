@@ -171,3 +171,41 @@ def test_model_manifests_and_indexes_are_read_through_the_registry(tmp_path, mon
         find_model_manifest(tmp_path / "m.onnx")
     with pytest.raises(ModelError, match=r"^m\.json: format 'reelkit.models/1', expected reelkit.model/1 "):
         parse_model_manifest({"format": "reelkit.models/1"}, model="m.onnx", where="m.json")
+
+
+def test_inverse_documents_are_read_through_the_registry(tmp_path, monkeypatch):
+    """core.inverse: a stored space, a data set's config and a model manifest, each through its Format."""
+    import core.inverse.data as data
+    import core.inverse.space as space
+    from core.infer.model import ModelError
+    from core.inverse.generators import generator
+    from core.inverse.model import load_inverse_model
+    from core.inverse.space import ParamSpace
+
+    stored = ParamSpace.from_spec(generator("generate:shape").spec, {"radius": (0.1, 0.2)}).to_dict()
+    assert stored["format"] == "reelkit.inverse.space/1" and ParamSpace.from_dict(stored).to_dict() == stored
+    with pytest.raises(ParameterError) as info:
+        ParamSpace.from_dict({**stored, "format": "reelkit.pairs/1"})
+    assert str(info.value).startswith("not a stored parameter space: stored space: format 'reelkit.pairs/1', "
+                                      "expected reelkit.inverse.space/1")
+    _upgrade_to(monkeypatch, space, "SPACE_FORMAT", "reelkit.inverse.space", "space")
+    monkeypatch.setitem(UPGRADERS, "reelkit.inverse.space",
+                        {1: lambda doc: {**doc, "format": "reelkit.inverse.space/2", "fixed": {"up": 1}}})
+    assert ParamSpace.from_dict(stored).fixed == {"up": 1}
+
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"format": "reelkit.manifest/1", "command": "inverse-data", "status": "done",
+         "config": {"format": "reelkit.inverse.space/1"}}))
+    with pytest.raises(ParameterError, match=r"not an inverse data set \(.*manifest\.json \(config\): format "
+                                             r"'reelkit.inverse.space/1', expected reelkit.inverse.data/1"):
+        data.data_config(tmp_path)
+    _upgrade_to(monkeypatch, data, "DATA_FORMAT", "reelkit.inverse.data", "data")
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"format": "reelkit.manifest/1", "command": "inverse-data", "status": "done",
+         "config": {"format": "reelkit.inverse.data/1"}}))
+    assert data.data_config(tmp_path)["upgraded"] == "data"
+
+    (tmp_path / "m.onnx").write_bytes(b"not a model")
+    (tmp_path / "m.json").write_text(json.dumps({"format": "reelkit.model/1"}))
+    with pytest.raises(ModelError, match=r"m\.json: format 'reelkit.model/1', expected reelkit.inverse_model/1"):
+        load_inverse_model(tmp_path / "m.onnx")

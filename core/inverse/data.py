@@ -32,14 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ImageReadError, ParameterError
+from core.errors import FormatError, ImageReadError, ParameterError
+from core.formats import FORMATS
 from core.inverse.generators import Generator
 from core.inverse.space import Encoded, ParamSpace, flatten
 from core.jobs import ProgressFn
 
-#: Format tag of a data set's config (in its manifest) and of a non-generate sample's params JSON.
-DATA_FORMAT = "reelkit.inverse.data/1"
-SAMPLE_FORMAT = "reelkit.inverse.sample/1"
+#: Formats of a data set's config (in its manifest) and of a non-generate sample's params JSON (:mod:`core.formats`;
+#: a ``generate:`` sample's is ``reelkit.generate.params/1``).
+DATA_FORMAT = FORMATS["reelkit.inverse.data"]
+SAMPLE_FORMAT = FORMATS["reelkit.inverse.sample"]
 #: Continuous values are stratified over blocks of this many samples.
 STRATA = 16
 MAX_COUNT = 1_000_000
@@ -106,7 +108,7 @@ def write_sample(exr: Path, gen: Generator, params: dict[str, Any], *, seed: int
     values = gen.spec.resolve(params)
     frame = Frame(gen.render(values, seed, width, height), "ACEScg")
     io.write_image(exr, frame, pixel_type="half", overwrite=True)
-    record = {"format": SAMPLE_FORMAT, "generator": gen.name, "seed": seed, "width": width, "height": height,
+    record = {"format": SAMPLE_FORMAT.tag, "generator": gen.name, "seed": seed, "width": width, "height": height,
               "colorspace": "ACEScg", "image": exr.name, "params": flatten(values)}
     write_text_atomic(params_json, json.dumps(record, indent=1) + "\n", overwrite=True)
     return {"output": str(exr), "seed": seed}
@@ -136,7 +138,7 @@ def make_dataset(gen: Generator, space: ParamSpace, output_dir: str | os.PathLik
     for i in range(count):
         exr, js = output_names(name, i)
         tasks.append(FrameTask(str(i + 1), i + 1, None, out / exr, extra_targets=(out / js,)))
-    config = {"format": DATA_FORMAT, "generator": dict(gen.record), "space": space.to_dict(), "seed": seed,
+    config = {"format": DATA_FORMAT.tag, "generator": dict(gen.record), "space": space.to_dict(), "seed": seed,
               "size": [width, height], "count": count, "name": name}
     manifest = Manifest(out, "inverse-data", config, seed=seed)
     write = gen.write or (lambda exr, params, **kw: write_sample(exr, gen, params, **kw))
@@ -174,9 +176,12 @@ def data_config(folder: str | os.PathLike) -> dict[str, Any]:
         doc = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{folder}: not an inverse data set (cannot read manifest.json: {exc})") from None
-    config = doc.get("config", {})
-    if doc.get("command") != "inverse-data" or config.get("format") != DATA_FORMAT:
+    if doc.get("command") != "inverse-data":
         raise ParameterError(f"{folder}: not an inverse data set (manifest of {doc.get('command')!r})")
+    try:
+        config = DATA_FORMAT.read(doc.get("config", {}), where=f"{path} (config)")
+    except FormatError as exc:
+        raise ParameterError(f"{folder}: not an inverse data set ({exc})") from None
     if doc.get("status") != "done":
         raise ParameterError(f"{folder}: the data set is not finished (status {doc.get('status')!r}); make it again "
                              "to resume")

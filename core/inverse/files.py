@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ImageError, ParameterError
+from core.formats import FORMATS
 from core.inverse.model import load_inverse_model
 from core.jobs import ProgressFn
 
 #: Format of a prediction JSON.
-PREDICTION_FORMAT = "reelkit.inverse.prediction/1"
+PREDICTION_FORMAT = FORMATS["reelkit.inverse.prediction"]
 #: Smallest tile height of the side-by-side sheet (small inputs are enlarged by a whole factor).
 SHEET_TILE = 192
 
@@ -98,7 +99,7 @@ def predict_files(model: str | os.PathLike, images: Sequence[str | os.PathLike],
             raise ImageError(f"{task.source}: {frame.pixels.shape[1]}x{frame.pixels.shape[0]} does not fit the "
                              f"model's input {loaded.width}x{loaded.height}")
         pred = predictor.predict([frame.pixels])[0]
-        record: dict[str, Any] = {"format": PREDICTION_FORMAT, "model": loaded.document["name"],
+        record: dict[str, Any] = {"format": PREDICTION_FORMAT.tag, "model": loaded.document["name"],
                                   "model_sha256": loaded.document["sha256"], "generator": gen.name,
                                   "image": str(task.source), "params": gen.spec.resolve(pred.params),
                                   "spread": dict(zip([d.name for d in loaded.space.continuous], pred.sigma.tolist())),

@@ -25,11 +25,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.infer.model import ModelError, model_sha256, read_model_bytes
+from core.formats import FORMATS
+from core.infer.model import ModelError, model_sha256, read_format, read_model_bytes
 from core.inverse.space import ParamSpace
 
-#: Format tag of an inverse model's manifest.
-INVERSE_MODEL_FORMAT = "reelkit.inverse_model/1"
+#: Format of an inverse model's manifest, ``reelkit.inverse_model/1`` (:mod:`core.formats`).
+INVERSE_MODEL_FORMAT = FORMATS["reelkit.inverse_model"]
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 OPSET = 17
@@ -61,7 +62,7 @@ def write_inverse_manifest(onnx_path: str | os.PathLike, *, name: str, space: Pa
     from core.io.atomic import write_text_atomic
 
     path = Path(onnx_path)
-    doc = {"format": INVERSE_MODEL_FORMAT, "name": name, "file": path.name,
+    doc = {"format": INVERSE_MODEL_FORMAT.tag, "name": name, "file": path.name,
            "sha256": model_sha256(read_model_bytes(path)),
            "input": {"name": INPUT_NAME, "layout": "NCHW", "colorspace": "ACEScg", "encoding": encoding,
                      "channels": 3, "height": height, "width": width},
@@ -100,8 +101,9 @@ def load_inverse_model(path: str | os.PathLike) -> InverseModel:
         raise ModelError(f"{p}: no inverse model manifest {sidecar.name} beside it") from None
     except ValueError as exc:
         raise ModelError(f"{sidecar}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != INVERSE_MODEL_FORMAT:
+    if not isinstance(doc, dict):
         raise ModelError(f"{sidecar}: not an inverse model manifest ({INVERSE_MODEL_FORMAT})")
+    doc = read_format(INVERSE_MODEL_FORMAT, doc, str(sidecar))
     data = read_model_bytes(p)
     if model_sha256(data) != doc.get("sha256"):
         raise ModelError(f"{p}: sha256 differs from its manifest: the file was changed or replaced")

@@ -37,11 +37,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from core.errors import ParameterError
+from core.errors import FormatError, ParameterError
+from core.formats import FORMATS
 from core.params import ParamSet
 
-#: Format tag of a stored space (:meth:`ParamSpace.to_dict`).
-SPACE_FORMAT = "reelkit.inverse.space/1"
+#: Format of a stored space (:meth:`ParamSpace.to_dict`), ``reelkit.inverse.space/1`` (:mod:`core.formats`).
+SPACE_FORMAT = FORMATS["reelkit.inverse.space"]
 KINDS = ("continuous", "categorical", "boolean")
 
 
@@ -276,14 +277,18 @@ class ParamSpace:
 
     # -- storage --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"format": SPACE_FORMAT, "spec": self.spec_name, "dims": [d.to_dict() for d in self.dims],
+        return {"format": SPACE_FORMAT.tag, "spec": self.spec_name, "dims": [d.to_dict() for d in self.dims],
                 "fixed": dict(self.fixed)}
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> ParamSpace:
         """A space stored by :meth:`to_dict`; another format raises one :class:`ParameterError` line."""
-        if not isinstance(doc, Mapping) or doc.get("format") != SPACE_FORMAT:
-            raise ParameterError(f"not a stored parameter space ({SPACE_FORMAT})")
+        if not isinstance(doc, Mapping):
+            raise ParameterError(f"not a stored parameter space ({SPACE_FORMAT}: a {type(doc).__name__})")
+        try:
+            doc = SPACE_FORMAT.read(doc, where="stored space")
+        except FormatError as exc:
+            raise ParameterError(f"not a stored parameter space: {exc}") from None
         dims = []
         for d in doc["dims"]:
             if d.get("kind") not in KINDS:
