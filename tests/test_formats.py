@@ -209,3 +209,34 @@ def test_inverse_documents_are_read_through_the_registry(tmp_path, monkeypatch):
     (tmp_path / "m.json").write_text(json.dumps({"format": "reelkit.model/1"}))
     with pytest.raises(ModelError, match=r"m\.json: format 'reelkit.model/1', expected reelkit.inverse_model/1"):
         load_inverse_model(tmp_path / "m.onnx")
+
+
+def test_dataset_builder_documents_are_read_through_the_registry(tmp_path, monkeypatch):
+    """shots.json / frames.json through their Format; a run folder is ours when its dataset_format reads."""
+    import core.dataset.builder as builder
+    from core.errors import OutputExistsError
+
+    shots = tmp_path / "shots.json"
+    shots.write_text(json.dumps({"format": "reelkit.dataset_shots/1", "videos": [], "shots": []}))
+    assert builder._read_doc(shots, builder.SHOTS_FORMAT)["shots"] == []
+    with pytest.raises(FormatError, match=r"shots\.json: format 'reelkit.dataset_shots/1', expected "
+                                          r"reelkit.dataset_frames/1"):
+        builder._read_doc(shots, builder.FRAMES_FORMAT)
+    shots.write_text("[]")
+    with pytest.raises(FormatError, match=r"shots\.json: not a reelkit.dataset_shots/1 document \(a JSON list\)"):
+        builder._read_doc(shots, builder.SHOTS_FORMAT)
+
+    run = tmp_path / "manifest.json"
+    for tag, ours in [("reelkit.dataset_run/1", True), ("reelkit.dataset_run/2", False), (None, False)]:
+        run.write_text(json.dumps({"format": "reelkit.manifest/1", "dataset_format": tag, "inputs": {"a": "1"}}))
+        if ours:
+            builder._check_folder(tmp_path, {"a": "1"}, False, None)
+        else:
+            with pytest.raises(OutputExistsError, match="not a dataset run's manifest"):
+                builder._check_folder(tmp_path, {"a": "1"}, False, None)
+    _upgrade_to(monkeypatch, builder, "RUN_FORMAT", "reelkit.dataset_run", "run")
+    monkeypatch.setitem(UPGRADERS, "reelkit.dataset_run",
+                        {1: lambda doc: {**doc, "dataset_format": "reelkit.dataset_run/2", "inputs": {}}})
+    run.write_text(json.dumps({"format": "reelkit.manifest/1", "dataset_format": "reelkit.dataset_run/1",
+                               "inputs": {"other": "2"}}))
+    builder._check_folder(tmp_path, {"a": "1"}, False, None)  # the upgraded run's inputs are the ones judged

@@ -48,13 +48,15 @@ from typing import Any
 import numpy as np
 
 from core.dataset.params import DATASET_PARAMS, HASHED_WHEN_SET, STAGE_PARAMS, STAGES
-from core.errors import EmptyResultError, ImageReadError, OutputExistsError, ParameterError
+from core.errors import EmptyResultError, FormatError, ImageReadError, OutputExistsError, ParameterError
+from core.formats import FORMATS, Format
 from core.jobs import StageProgressFn
 
 
-SHOTS_FORMAT = "reelkit.dataset_shots/1"
-FRAMES_FORMAT = "reelkit.dataset_frames/1"
-RUN_FORMAT = "reelkit.dataset_run/1"
+#: Formats of ``shots.json``, ``frames.json`` and of the run's ``manifest.json`` (its ``dataset_format``).
+SHOTS_FORMAT = FORMATS["reelkit.dataset_shots"]
+FRAMES_FORMAT = FORMATS["reelkit.dataset_frames"]
+RUN_FORMAT = FORMATS["reelkit.dataset_run"]
 #: The folder of each stage's outputs, relative to the output folder.
 STAGE_DIRS = {"shots": "shots", "extract": "frames", "filter": "filter", "embed": "embed", "dedup": "dedup",
               "cluster": "cluster", "caption": "caption", "assemble": "dataset"}
@@ -67,6 +69,15 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise ImageReadError(f"{path}: cannot read ({exc}); run the stage that writes it") from exc
+
+
+def _read_doc(path: Path, fmt: Format) -> dict[str, Any]:
+    """``path``'s document read as ``fmt`` (:meth:`core.formats.Format.read`: upgraded when older, a
+    :class:`~core.errors.FormatError` naming the file otherwise)."""
+    doc = _read_json(path)
+    if not isinstance(doc, dict):
+        raise FormatError(f"{path}: not a {fmt.tag} document (a JSON {type(doc).__name__})")
+    return fmt.read(doc, where=str(path))
 
 
 def _write_json(path: Path, data: Any) -> Path:
@@ -220,7 +231,7 @@ def _stage_shots(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
                        "fps": found[0].fps if found else 0.0, "shots": len(found)})
         shots += [s.to_dict() for s in found]
         st.progress(k + 1, len(run.footage))
-    _write_json(st.dir / "shots.json", {"format": SHOTS_FORMAT, "videos": videos, "shots": shots})
+    _write_json(st.dir / "shots.json", {"format": SHOTS_FORMAT.tag, "videos": videos, "shots": shots})
     return {"videos": len(videos), "shots": len(shots), "video_frames": sum(v["frames"] for v in videos)}
 
 
@@ -229,7 +240,7 @@ def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     from core.shots import Shot
 
     p = run.params
-    doc = _read_json(run.out / "shots" / "shots.json")
+    doc = _read_doc(run.out / "shots" / "shots.json", SHOTS_FORMAT)
     shots = [Shot.from_dict(s) for s in doc["shots"]]
     done = {} if force else st.manifest.previous_done()
     records: list[dict[str, Any]] = []
@@ -253,7 +264,7 @@ def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
                              progress=lambda d, t, item=None, base=base: st.progress(base + d, total))
         records += got
         st.manifest.frame_done(v["id"], frames=got)
-    _write_json(st.dir / "frames.json", {"format": FRAMES_FORMAT, "frames": records})
+    _write_json(st.dir / "frames.json", {"format": FRAMES_FORMAT.tag, "frames": records})
     wanted = {run.out / r["path"] for r in records}
     for png in st.dir.glob("*/*.png"):  # frames of an earlier plan would linger
         if png not in wanted:
@@ -265,7 +276,7 @@ def _stage_filter(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     from core.dataset.hashing import phash
     from core.dataset.quality import blur_limit, measure, reasons, sharpness_reference
 
-    records = _read_json(run.out / "frames" / "frames.json")["frames"]
+    records = _read_doc(run.out / "frames" / "frames.json", FRAMES_FORMAT)["frames"]
     measured = []
     for k, r in enumerate(records):
         img = run.load(r)
@@ -298,7 +309,7 @@ def _stage_filter(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
 
 def _kept_records(run: _Run) -> list[dict[str, Any]]:
     """Frame records that passed the filter, with their ``quality`` and ``phash``."""
-    records = _read_json(run.out / "frames" / "frames.json")["frames"]
+    records = _read_doc(run.out / "frames" / "frames.json", FRAMES_FORMAT)["frames"]
     quality = {f["id"]: f for f in _read_json(run.out / "filter" / "quality.json")["frames"]}
     return [{**r, "quality": quality[r["id"]]["quality"], "phash": quality[r["id"]]["phash"]}
             for r in records if quality[r["id"]]["status"] == "kept"]
@@ -432,8 +443,10 @@ def _check_folder(out: Path, footage_sha: dict[str, str], force: bool, top) -> N
             old = json.loads(run_file.read_text("utf-8"))
         except (OSError, ValueError):
             old = {}
-        if old.get("dataset_format") != RUN_FORMAT:
-            raise OutputExistsError(f"{run_file}: not a dataset run's manifest (use --force to replace it)")
+        try:
+            old = RUN_FORMAT.read(old, where=str(run_file), key=("dataset_format",))
+        except FormatError:
+            raise OutputExistsError(f"{run_file}: not a dataset run's manifest (use --force to replace it)") from None
         if not set(old.get("inputs", {}).values()) <= set(footage_sha.values()):  # adding videos is fine
             raise OutputExistsError(f"{out}: holds a dataset built from other footage (use --force to replace it)")
     else:
@@ -490,7 +503,7 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
         out.mkdir(parents=True, exist_ok=True)
 
         run = _Run(files, out, values, progress)
-        top.set("dataset_format", RUN_FORMAT)
+        top.set("dataset_format", RUN_FORMAT.tag)
         top.set("colorspaces", {"input": values["input_colorspace"], "output": "srgb"})
         for f, digest in sha.items():
             top.add_input(f, digest)
