@@ -27,7 +27,7 @@ CORE = Path(__file__).resolve().parent.parent / "core"
 #: Layer of every unit, from the ground up (docs/architecture.md, "Layers").
 LAYERS = {
     # 0 ground floor: exceptions, the parameter spec, the Frame, thread budget, the version
-    "core": 0, "errors": 0, "params": 0, "frame": 0, "threads": 0, "resources": 0,
+    "core": 0, "errors": 0, "params": 0, "frame": 0, "threads": 0, "resources": 0, "kernels": 0,
     # 1 files and colour
     "color": 1, "io": 1,
     # 2 runtime: per-frame jobs and resume, manifests, versioned formats (the pair manifest among them), staged

@@ -17,7 +17,7 @@
 Inputs are ``(..., 3)`` arrays (any float dtype, broadcastable); outputs are
 ``float64`` ``(...)``. ΔE00 is symmetric and 0 for identical colours.
 
-Kernels (:data:`KERNELS`): ``delta_e_2000`` runs the same float64 formula
+Kernels (:data:`core.kernels.KERNELS`): ``delta_e_2000`` runs the same float64 formula
 either as numpy array passes (about 40 temporaries per pixel) or, with numba
 installed (the ``fast`` extra), as one compiled loop per pixel (``nogil``, no
 ``fastmath``) that spends fewer transcendental calls: powers by products,
@@ -37,12 +37,9 @@ import math
 
 import numpy as np
 
-from core.errors import ParameterError, require
+from core.kernels import KERNELS, choose
 
 _25_POW_7 = 25.0**7
-
-#: ``delta_e_2000`` kernels: ``"numpy"`` (always there), ``"numba"`` (the ``fast`` extra), ``"auto"``.
-KERNELS = ("auto", "numpy", "numba")
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,24 +127,16 @@ def available() -> bool:
     return _compiled() is not None
 
 
-def _kernel_of(kernel: str) -> str:
-    if kernel not in KERNELS:
-        raise ParameterError(f"parameter 'kernel': {kernel!r} is not one of {', '.join(KERNELS)}")
-    if kernel == "numba" and not available():
-        require("numba", "fast")
-    return "numba" if kernel == "numba" or (kernel == "auto" and available()) else "numpy"
-
-
 def delta_e_2000(lab1, lab2, *, k_l: float = 1.0, k_c: float = 1.0, k_h: float = 1.0,
                  kernel: str = "auto") -> np.ndarray:
     """CIEDE2000 colour difference between CIE Lab colours ``(..., 3)`` (L* 0..100).
 
-    ``kernel``: one of :data:`KERNELS` (the module's docstring says how they differ).
+    ``kernel``: one of :data:`core.kernels.KERNELS` (the module's docstring says how they differ).
 
     >>> round(float(delta_e_2000([50.0, 2.6772, -79.7751], [50.0, 0.0, -82.7485])), 4)
     2.0425
     """
-    if _kernel_of(kernel) == "numba":
+    if choose(kernel, available) == "numba":
         lab1, lab2 = (np.asarray(x) for x in (lab1, lab2))
         lab1, lab2 = (x if x.dtype in (np.float32, np.float64) else x.astype(np.float64) for x in (lab1, lab2))
         if lab1.shape[-1:] == lab2.shape[-1:] == (3,):

@@ -55,11 +55,12 @@ import functools
 
 import numpy as np
 
+from core import kernels
 from core.palette.assign import HDR_LIMIT, SDR_LIMIT, U_BITS, Keys
 from core.palette.spaces import _CBRT_B1, _LAB_DELTA, FitSpace
 
 #: Encoder kernels: ``"numpy"`` (always there), ``"numba"`` (this module), ``"auto"`` (numba when installed).
-KERNELS = ("auto", "numpy", "numba")
+KERNELS = kernels.KERNELS
 
 
 @functools.lru_cache(maxsize=1)
@@ -178,16 +179,8 @@ def available() -> bool:
 
 
 def choose(kernel: str) -> str:
-    """``"numpy"`` or ``"numba"`` for a :data:`KERNELS` name; ``"numba"`` without numba raises (naming the extra)."""
-    from core.errors import ParameterError, require
-
-    if kernel not in KERNELS:
-        raise ParameterError(f"parameter 'kernel': {kernel!r} is not one of {', '.join(KERNELS)}")
-    if kernel == "numba" and not available():
-        require("numba", "fast")
-    if kernel == "auto":
-        return "numba" if available() else "numpy"
-    return kernel
+    """``"numpy"`` or ``"numba"`` for a :data:`KERNELS` name (:func:`core.kernels.choose`)."""
+    return kernels.choose(kernel, available)
 
 
 def _constants(space: FitSpace) -> tuple[np.ndarray, np.ndarray]:
