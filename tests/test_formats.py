@@ -240,3 +240,28 @@ def test_dataset_builder_documents_are_read_through_the_registry(tmp_path, monke
     run.write_text(json.dumps({"format": "reelkit.manifest/1", "dataset_format": "reelkit.dataset_run/1",
                                "inputs": {"other": "2"}}))
     builder._check_folder(tmp_path, {"a": "1"}, False, None)  # the upgraded run's inputs are the ones judged
+
+
+def test_agent_journal_and_tasks_are_read_through_the_registry(tmp_path, monkeypatch):
+    """Each journal line and each task record is read with its Format: upgraded when older, refused when foreign."""
+    import core.agent.journal as journal
+    import core.agent.tasks as tasks
+
+    log = journal.Journal(tmp_path)
+    log._append({"op": "undo", "id": 3})
+    assert log.events() == [{"format": "reelkit.agent.journal/1", "op": "undo", "id": 3}]
+    _upgrade_to(monkeypatch, journal, "FORMAT", "reelkit.agent.journal", "line")
+    assert log.events()[0]["upgraded"] == "line"
+    with open(log.path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"format": "reelkit.agent.task/1", "op": "redo", "id": 3}) + "\n")
+    with pytest.raises(FormatError, match=r"journal\.jsonl:2: format 'reelkit.agent.task/1', expected "
+                                          r"reelkit.agent.journal/2"):
+        log.events()
+
+    board = tasks.Tasks(tmp_path / "tasks")
+    board._save(tasks.Task(7, "restore", state="done"))
+    loaded = board._load(board._path(7))
+    assert (loaded.id, loaded.tool, loaded.state) == (7, "restore", "done")
+    board._path(8).write_text(json.dumps({**tasks.Task(8, "x").to_dict(), "format": "reelkit.agent.task/9"}))
+    with pytest.raises(FormatError, match=r"8\.json: format reelkit.agent.task/9 is newer"):
+        board._load(board._path(8))

@@ -37,9 +37,11 @@ from typing import Any
 
 from core.agent.plan import FOLDER, Plan
 from core.agent.schema import FieldError
+from core.formats import FORMATS
 from core.manifest import file_sha256
 
-FORMAT = "reelkit.agent.journal/1"
+#: A journal line's format, ``reelkit.agent.journal/1`` (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.agent.journal"]
 
 
 class Journal:
@@ -55,7 +57,8 @@ class Journal:
     def events(self) -> list[dict[str, Any]]:
         if not self.path.is_file():
             return []
-        return [json.loads(line) for line in self.path.read_text("utf-8").splitlines() if line.strip()]
+        return [FORMAT.read(json.loads(line), where=f"{self.path}:{n}")
+                for n, line in enumerate(self.path.read_text("utf-8").splitlines(), 1) if line.strip()]
 
     def actions(self) -> list[dict[str, Any]]:
         """Every action with its ``state`` (``done`` or ``undone``), in the order they ran."""
@@ -70,7 +73,7 @@ class Journal:
     def _append(self, event: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"format": FORMAT, **event}, sort_keys=True) + "\n")
+            fh.write(json.dumps({"format": FORMAT.tag, **event}, sort_keys=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 

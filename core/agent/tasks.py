@@ -26,8 +26,10 @@ from typing import Any
 
 from core.agent.schema import FieldError
 from core.errors import ReelkitError
+from core.formats import FORMATS
 
-FORMAT = "reelkit.agent.task/1"
+#: A task record's format, ``reelkit.agent.task/1`` (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.agent.task"]
 #: Lines of a task's log that :meth:`Tasks.status` returns.
 LOG_TAIL = 20
 
@@ -54,7 +56,7 @@ class Task:
     pid: int = dataclasses.field(default_factory=os.getpid)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, **dataclasses.asdict(self)}
+        return {"format": FORMAT.tag, **dataclasses.asdict(self)}
 
 
 class Tasks:
@@ -88,8 +90,8 @@ class Tasks:
                           overwrite=True)
 
     def _load(self, path: Path) -> Task:
-        data = json.loads(path.read_text("utf-8"))
-        data.pop("format", None)
+        data = dict(FORMAT.read(json.loads(path.read_text("utf-8")), where=str(path)))
+        data.pop("format")
         task = Task(**data)
         if task.state == "running" and task.id not in self._threads:  # a server before this one ran it
             task.state = "interrupted"
