@@ -265,3 +265,17 @@ def test_agent_journal_and_tasks_are_read_through_the_registry(tmp_path, monkeyp
     board._path(8).write_text(json.dumps({**tasks.Task(8, "x").to_dict(), "format": "reelkit.agent.task/9"}))
     with pytest.raises(FormatError, match=r"8\.json: format reelkit.agent.task/9 is newer"):
         board._load(board._path(8))
+
+
+def test_validation_reports_are_read_through_the_registry(tmp_path, monkeypatch):
+    """metrics.json (read by `restore --method winner` and the agent's project tool) through its Format."""
+    import core.validate.run as run
+
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"headline": "h", "format": "reelkit.validation/1", "verdict": {"winner": "ml"}}))
+    assert run.read_metrics(metrics)["verdict"] == {"winner": "ml"}
+    _upgrade_to(monkeypatch, run, "FORMAT", "reelkit.validation", "metrics")
+    assert run.read_metrics(metrics)["upgraded"] == "metrics"
+    metrics.write_text(json.dumps({"format": "reelkit.grade/1", "verdict": {}}))
+    with pytest.raises(FormatError, match=r"metrics\.json: format 'reelkit.grade/1', expected reelkit.validation/2"):
+        run.read_metrics(metrics)

@@ -177,10 +177,9 @@ def restore_status(path: Path, roots: Roots) -> dict[str, Any]:
 def _reports(project) -> dict[str, Any]:
     """Where a project's stage folders, validation report and metrics tables are, and stage 5's summary
     table (method -> metric -> mean) when it ran."""
-    import json
-
     from core.pipeline.project import STAGES
     from core.validate.report import REPORT
+    from core.validate.run import read_metrics
 
     validation = project.folder(5)
     files = {"report": validation / REPORT, "metrics_csv": validation / "metrics.csv",
@@ -188,7 +187,7 @@ def _reports(project) -> dict[str, Any]:
     out: dict[str, Any] = {"folders": {s.key: str(project.folder(s)) for s in STAGES},
                            "reports": {k: str(p) for k, p in files.items() if p.is_file()}, "metrics": None}
     if files["metrics_json"].is_file():
-        data = json.loads(files["metrics_json"].read_text("utf-8"))
+        data = read_metrics(files["metrics_json"])
         out["metrics"] = {"summary": data.get("summary"), "verdict": data.get("verdict"),
                           "headline": data.get("headline")}
     return out

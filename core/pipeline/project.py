@@ -1018,10 +1018,12 @@ def set_render_method(path: str | os.PathLike | Project, method: str) -> str:
     """
     project = path if isinstance(path, Project) else load_project(path)
     if method == "winner":
+        from core.validate.run import read_metrics
+
         metrics = project.folder(5) / "metrics.json"
         try:
-            verdict = json.loads(metrics.read_text("utf-8")).get("verdict") or {}
-        except (OSError, ValueError):
+            verdict = read_metrics(metrics).get("verdict") or {}
+        except (OSError, ValueError):  # missing, unreadable, not JSON, not a reelkit.validation report
             raise StageError(f"{metrics}: no validation to take the winner from; run stage 5 first "
                              "(--stages 5)") from None
         method = verdict.get("recommend") or ML_METHOD

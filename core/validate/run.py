@@ -55,10 +55,12 @@ import numpy as np
 
 from core.errors import ImageError, ParameterError, SequenceError
 from core.formats import FORMATS
+from core.io.jsonfile import read_json_object
 from core.jobs import ProgressFn
 from core.metrics import HIGHER_IS_BETTER, METRIC_ENCODING, METRICS
 
-FORMAT = FORMATS["reelkit.validation"].tag
+#: ``metrics.json``'s format, ``reelkit.validation/1`` (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.validation"]
 COMMAND = "validate"
 SOURCE = "source"
 CSV_COLUMNS = ("frame", "shot", "damaged", "method", *METRICS, "valid_pixels")
@@ -287,6 +289,12 @@ class ValidationResult:
         return "\n".join(lines)
 
 
+def read_metrics(path: str | os.PathLike) -> dict[str, Any]:
+    """A validation report's ``metrics.json`` (:data:`FORMAT`, upgraded when older): ``headline``, ``verdict``,
+    ``summary``...; one :class:`~core.errors.ImageReadError` or :class:`~core.errors.FormatError` line naming it."""
+    return FORMAT.read(read_json_object(path, "validation report"), where=str(path))
+
+
 def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
@@ -382,7 +390,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     if (fit_src is None) != (fit_ref is None):
         raise ParameterError("give fit_sources and fit_references together (the training pairs)")
     stamp = _input_stamp([src, ref, msk, *cands.values(), fit_src, fit_ref, wgt])
-    config = {"format": FORMAT, "sources": src.spec, "references": ref.spec, "masks": msk and msk.spec,
+    config = {"format": FORMAT.tag, "sources": src.spec, "references": ref.spec, "masks": msk and msk.spec,
               "candidates": {k: s.spec for k, s in cands.items()}, "params": opts, "encoding": METRIC_ENCODING,
               "fit": {"sources": fit_src and fit_src.spec, "references": fit_ref and fit_ref.spec,
                       "masks": None if fit_masks is None else os.fspath(fit_masks),
@@ -466,7 +474,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
         headline = " ".join(v["line"] for v in (verdict, damaged_verdict) if v)
         csv_path = _write_csv(out / "metrics.csv", rows)
         fits_info = {m: f.to_dict() for m, f in fits.items()}
-        data = {"headline": headline, "format": FORMAT, "title": title, "verdict": verdict,
+        data = {"headline": headline, "format": FORMAT.tag, "title": title, "verdict": verdict,
                 "damaged_frames": damaged_frames, "damaged_summary": damaged_summary, "damaged_verdict": damaged_verdict,
                 "encoding": METRIC_ENCODING, "metrics": list(METRICS),
                 "higher_is_better": sorted(HIGHER_IS_BETTER), "methods": methods, "summary": summary,
