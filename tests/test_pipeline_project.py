@@ -124,9 +124,9 @@ def test_end_to_end(finished, footage):
 
     render = json.loads((path / "pipeline/04_inference_render/manifest.json").read_text())
     assert render["parameters"]["temporal"] is True and render["config"]["grade"]["method"] == "lut3d"
-    assert "LUT fitted on 2 training pair(s)" in json.loads(
-        (path / "pipeline/04_inference_render/grade/fit.json").read_text())["note"]
-    lut = GradeFit.load(path / "pipeline/04_inference_render/grade/lut3d.json")
+    assert "grades fitted on 2 training pair(s)" in json.loads(
+        (path / "pipeline/04_inference_render/grades/fits.json").read_text())["note"]
+    lut = GradeFit.load(path / "pipeline/04_inference_render/grades/lut3d.json")
     assert lut.method == "lut3d" and lut.success
     frame = SOURCE_FIRST + 4
     alone = infer_files(path / "pipeline/03_training/model.onnx", footage[0], output_dir=path.parent / "model_alone",

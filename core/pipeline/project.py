@@ -551,7 +551,8 @@ def _params_hash(project: Project, stage: Stage) -> str:
     if stage.number == 4 and render_method_of(project) == ML_METHOD:  # the ml render's defaults and grade fit
         ml = {k: project.params(4).get(k, v) for k, v in ML_DEFAULTS.items()}
         if ml["grade"] != "none":
-            ml["fit"] = _grade_options(project)
+            opts = _grade_options(project)
+            ml["fit"] = {k: opts[k] for k in _GRADE_FIT_KEYS}
         values["ml"] = ml
     return config_hash(values)
 
@@ -1073,35 +1074,33 @@ def _run_inference(project: Project, *, fresh: bool, force: bool, progress,
     return {**values, "method": method}, counts, results
 
 
+#: The grade-fit options that change the ml render's LUT (in stage 4's hash and the LUT's cache key).
+_GRADE_FIT_KEYS = ("fit_frames", "max_samples", "lut_size", "seed")
+
+
 def _grade_options(project: Project) -> dict[str, Any]:
     """Stage 5's grade-fit options (:data:`~core.validate.VALIDATE_PARAMS`), which the ml render's grade uses too."""
     from core.validate.params import VALIDATE_PARAMS
 
-    opts = VALIDATE_PARAMS.resolve({**project.params(5), "seed": project.seed})
-    return {k: opts[k] for k in ("fit_frames", "max_samples", "lut_size", "seed")}
+    return VALIDATE_PARAMS.resolve({**project.params(5), "seed": project.seed})
 
 
 def _model_grade(project: Project, model, values: Mapping[str, Any], *, force: bool):
     """The grade that finishes stage 4's ``ml`` render (:data:`ML_DEFAULTS`), and a note for the record.
 
-    A 3D LUT fitted from the model's output of the training pairs (stage
-    5's ``fit_frames`` of them, evenly spaced; its ``lut_size``,
-    ``max_samples`` and the project's seed) to their aligned references
-    and masks: the same frames and options as stage 5's ``grade_lut3d``
-    baseline, which fits from the source instead. Kept in
-    ``04_inference_render/grade/`` (``lut3d.json``, ``lut3d.cube``, and
-    ``fit.json`` with the hash of everything it was fitted from: a range of
-    stage 4 on another machine fits the same LUT or reuses it).
+    A 3D LUT fitted from the model's output of the training pairs to their
+    aligned references and masks, by stage 5's own fitting
+    (:func:`core.validate.run._fits`: its ``fit_frames`` of the pairs,
+    evenly spaced, its ``lut_size``, ``max_samples`` and the project's
+    seed), which fits the ``grade_lut3d`` baseline from the source instead.
+    Kept in ``04_inference_render/grades/`` (``lut3d.json``, ``lut3d.cube``
+    and ``fits.json`` with the hash of everything it was fitted from: a
+    range of stage 4 on another machine fits the same LUT or reuses it).
     ``(None, "")`` when ``stages.inference.grade`` is ``none``.
     """
-    import numpy as np
-
-    from core import io
     from core.infer.session import Restorer
-    from core.io.atomic import write_text_atomic
     from core.manifest import config_hash
-    from core.validate.grade import GradeFit, fit_grade_samples, sample_frames
-    from core.validate.run import _evenly, _read_acescg, _read_mask, _Seq
+    from core.validate.run import _fits, _Seq
 
     if project.params(4).get("grade", ML_DEFAULTS["grade"]) == "none":
         return None, ""
@@ -1109,46 +1108,35 @@ def _model_grade(project: Project, model, values: Mapping[str, Any], *, force: b
     fit = _fit_pairs(project)
     space = project.colorspaces["source"]
     src = _Seq.of(fit["fit_sources"], "fit_sources", sequence=True, colorspace=space)
-    ref = _Seq.of(fit["fit_references"], "fit_references", sequence=True)
-    msk = _Seq.of(fit["fit_masks"], "fit_masks", sequence=True)
-    chosen = _evenly(src.numbers(fit["fit_frames"]), opts["fit_frames"])
-    key = config_hash({"model": model.spec.sha256, "frames": chosen, "options": opts, "source": src.spec,
-                       "colorspace": space, "alignment": _manifest_digest(project.folder(2)),
+    key = config_hash({"model": model.spec.sha256, "frames": fit["fit_frames"],
+                       "options": {k: opts[k] for k in _GRADE_FIT_KEYS},
+                       "source": src.spec, "colorspace": space, "alignment": _manifest_digest(project.folder(2)),
                        "run": {k: values[k] for k in ("tile", "overlap", "precision", "mix")}})
-    folder = project.folder(4) / "grade"
-    index = folder / "fit.json"
-    if not force and index.is_file():
-        try:
-            old = json.loads(index.read_text("utf-8"))
-        except (OSError, ValueError):
-            old = {}
-        if old.get("config_hash") == key and (folder / "lut3d.json").is_file():
-            return GradeFit.load(folder / "lut3d.json"), old.get("note", "")
-    restorer = Restorer(model, tile=values["tile"], overlap=values["overlap"], provider=values["provider"],
-                        threads=values["threads"], precision=values["precision"], mix=values["mix"])
+    made: dict[str, Restorer] = {}
 
-    def pairs():
+    def through_model(n: int, pixels):
+        """Frame ``n`` of the source (ACEScg) -> the model's output of it (ACEScg), as stage 4 renders it."""
+        import numpy as np
+
         from core.color import convert_frame
+        from core.frame import Frame
 
-        for n in chosen:
-            out = restorer.run_frame(io.read_frame(src.path(n), n, colorspace=space))
-            out = out if out.colorspace == "ACEScg" else convert_frame(out, "ACEScg")
-            yield (np.ascontiguousarray(out.pixels[..., :3], dtype=np.float32),
-                   _read_acescg(ref.path(n), "reference", n), _read_mask(msk.path(n)))
+        if "restorer" not in made:  # only when the LUT is fitted, not when it is reused
+            made["restorer"] = Restorer(model, tile=values["tile"], overlap=values["overlap"],
+                                        provider=values["provider"], threads=values["threads"],
+                                        precision=values["precision"], mix=values["mix"])
+        out = made["restorer"].run_frame(Frame(pixels, colorspace="ACEScg"))
+        out = out if out.colorspace == "ACEScg" else convert_frame(out, "ACEScg")
+        return np.ascontiguousarray(out.pixels[..., :3], dtype=np.float32)
 
-    drawn = sample_frames(pairs(), max_samples=opts["max_samples"], seed=opts["seed"])
-    grade = fit_grade_samples(drawn, method="lut3d", lut_size=opts["lut_size"], seed=opts["seed"])
+    fits, note = _fits(("lut3d",), opts, project.folder(4), key, force, src=None, ref=None, msk=None, numbers=[],
+                       fit_src=src, fit_ref=_Seq.of(fit["fit_references"], "fit_references", sequence=True),
+                       fit_masks=fit["fit_masks"], fit_frames=fit["fit_frames"], through=through_model)
+    grade = fits["lut3d"]
     if not grade.success:
         raise StageError(f"stage 4: the grade after the model could not be fitted ({grade.reason}); "
                          "set stages.inference.grade to none to render the model alone")
-    note = (f"the model's output finished by a {opts['lut_size']}^3 LUT fitted on {len(chosen)} training "
-            f"pair(s) (frames {io.format_frames(chosen, sep=',')}), rms {grade.rms:.4g}")
-    folder.mkdir(parents=True, exist_ok=True)
-    grade.save(folder / "lut3d.json")
-    grade.write_cube(folder / "lut3d.cube", overwrite=True)
-    write_text_atomic(index, json.dumps({"config_hash": key, "note": note}, indent=1) + "\n", overwrite=True)
-    # the LUT as saved (9 decimals), which every later range of the stage loads: the same bytes from either
-    return GradeFit.load(folder / "lut3d.json"), note
+    return grade, f"the model's output finished by a {opts['lut_size']}^3 LUT: {note}, rms {grade.rms:.4g}"
 
 
 def _fit_pairs(project: Project) -> dict[str, str]:

@@ -549,8 +549,13 @@ def _input_stamp(seqs) -> str:
 
 
 def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, msk, numbers, fit_src, fit_ref,
-          fit_masks, fit_frames):
-    """Fit (or reuse, same config hash) the grades ``methods``; returns ``(fits, note for the report)``."""
+          fit_masks, fit_frames, through=None):
+    """Fit (or reuse, same config hash) the grades ``methods``; returns ``(fits, note for the report)``.
+
+    ``through(frame, pixels)``: what the fit's source frames (ACEScg ``HW3`` float32) go through before
+    the fit (the restore project fits the model's output); ``None``: the frames as read. The fits come
+    back as saved (:meth:`GradeFit.save` keeps 9 decimals), so a first run, a resumed one and another
+    farm range of the same job apply the same grade, bit for bit."""
     from core.io.atomic import write_text_atomic
     from core.validate.grade import GradeFit, fit_grade_samples, sample_frames
 
@@ -583,7 +588,8 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
     def pairs():
         for n in chosen:
             mask = _read_mask(m_seq.path(n)) if m_seq is not None else None
-            yield (_read_acescg(s_seq.path(n), "source", n, s_seq.colorspace),
+            source = _read_acescg(s_seq.path(n), "source", n, s_seq.colorspace)
+            yield (source if through is None else through(n, source),
                    _read_acescg(r_seq.path(n), "reference", n, r_seq.colorspace), mask)
 
     drawn = sample_frames(pairs(), max_samples=opts["max_samples"], seed=opts["seed"])  # one read for every fit
@@ -597,7 +603,7 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
     write_text_atomic(index, json.dumps({"config_hash": config_hash, "note": note,
                                          "fits": {m: f.to_dict() for m, f in fits.items()}}, indent=1,
                                         default=_json_default) + "\n", overwrite=True)
-    return fits, note
+    return {m: GradeFit.load(gdir / f"{m}.json") for m in methods}, note
 
 
 def _frame_list(frames) -> list[int] | None:
