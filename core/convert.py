@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from core.jobs import ProgressFn, plan_frame_files, run_frame_job
+from core.jobs import ProgressFn, output_path, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.io.exr import EXR_OUTPUT_PARAMS
 from core.params import Param, ParamSet
@@ -86,7 +86,7 @@ def convert(input_path: str, output: str, *, output_dir: str | os.PathLike = "."
     """
     values = CONVERT_PARAMS.resolve(params or {})
     out_dir = Path(output_dir)
-    out_pattern = output if os.path.isabs(output) else str(out_dir / output)
+    out_pattern = output_path(out_dir, output)
     tasks = plan_frame_files(input_path, out_pattern, frames=frames)
     manifest = Manifest(out_dir, "convert", {"input": str(input_path), "output": output, "params": values},
                         frame_range=frames)

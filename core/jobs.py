@@ -90,6 +90,11 @@ class FrameTask(NamedTuple):
         return (self.target, *self.extra_targets)
 
 
+def output_path(output_dir: str | os.PathLike, output: str) -> str:
+    """``output`` (a file name or sequence pattern) inside ``output_dir``; an absolute ``output`` as it is."""
+    return output if os.path.isabs(output) else str(Path(output_dir) / output)
+
+
 def plan_frame_files(input_path: str, output: str, *, frames: str | None = None) -> list[FrameTask]:
     """List the work for a file or a sequence, one :class:`FrameTask` per frame.
 

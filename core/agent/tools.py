@@ -23,7 +23,7 @@ from typing import Any
 from core.agent.plan import Plan
 from core.agent.roots import Roots
 from core.agent.schema import FieldError, ListParam, object_schema
-from core.jobs import JOB_PARAMS
+from core.jobs import JOB_PARAMS, output_path
 from core.params import Param, ParamSet
 
 #: Arguments of the file commands that are not parameters of the operation (the CLI's positional
@@ -123,8 +123,7 @@ def _path(values: Mapping[str, Any], name: str, roots: Roots) -> Path:
 
 
 def _output_pattern(values: Mapping[str, Any], out_dir: Path, default: str) -> str:
-    output = values.get("output") or default
-    return output if os.path.isabs(output) else str(out_dir / output)
+    return output_path(out_dir, values.get("output") or default)
 
 
 def _frame_plan(tool: str, values: dict[str, Any], roots: Roots, output: str) -> Plan:

@@ -31,7 +31,7 @@ from core.degrade.model import (
     resolve_params,
 )
 from core.io import EXR_OUTPUT_PARAMS
-from core.jobs import ProgressFn, plan_frame_files, run_frame_job
+from core.jobs import ProgressFn, output_path, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import ParamSet
 
@@ -115,7 +115,7 @@ def degrade_files(input_pattern: str, output_pattern: str, *, output_dir: str | 
                                          "pixel_type": pixel_type, "compression": compression})
     preset_name = PRESET_PARAM.value(run["preset"])
     out_dir = Path(output_dir)
-    out_pattern = output_pattern if os.path.isabs(output_pattern) else str(out_dir / output_pattern)
+    out_pattern = output_path(out_dir, output_pattern)
     tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)
     config = {"input": str(input_pattern), "output": output_pattern, "preset": run["preset"], "params": values,
               "seed": run["seed"], "pixel_type": run["pixel_type"], "compression": run["compression"],

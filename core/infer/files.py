@@ -28,7 +28,7 @@ from core.infer.model import LoadedModel, ModelSpec, load_model
 from core.infer.session import PRECISIONS, PROVIDERS, Restorer
 from core.infer.tiling import resolve_tiling
 from core.io import EXR_OUTPUT_PARAMS
-from core.jobs import JOB_FACTS, ProgressFn, plan_frame_files, run_frame_job
+from core.jobs import JOB_FACTS, ProgressFn, output_path, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
 from core.scale import current as current_scheduler
@@ -222,7 +222,7 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
     if Path(output).suffix.lower() != ".exr":
         raise ParameterError(f"output {output}: restored frames are scene-linear; write OpenEXR (.exr)")
     out_dir = Path(output_dir)
-    out_pattern = output if os.path.isabs(output) else str(out_dir / output)
+    out_pattern = output_path(out_dir, output)
     tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)
     hashed = {k: v for k, v in values.items()
               if k not in RUNTIME_ONLY and not (k in HASHED_WHEN_SET and v == HASHED_WHEN_SET[k])}

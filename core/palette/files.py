@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from core.jobs import FrameTask, ProgressFn, plan_frame_files, run_frame_job
+from core.jobs import FrameTask, ProgressFn, output_path, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
 
@@ -209,7 +209,7 @@ def decode_files(input_path: str, output: str | None = None, *, output_dir: str 
 
     out_dir = Path(output_dir)
     name = output or (os.path.splitext(os.path.basename(input_path))[0] + ".decoded.exr")
-    tasks = plan_frame_files(input_path, name if os.path.isabs(name) else str(out_dir / name), frames=frames)
+    tasks = plan_frame_files(input_path, output_path(out_dir, name), frames=frames)
     manifest = Manifest(out_dir, "palette decode", {"input": str(input_path), "output": name,
                                                    "pixel_type": pixel_type}, frame_range=frames)
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from core.errors import ParameterError
 from core.io import EXR_OUTPUT_PARAMS
-from core.jobs import ProgressFn, plan_frame_files, run_frame_job
+from core.jobs import ProgressFn, output_path, plan_frame_files, run_frame_job
 from core.manifest import Manifest
 from core.params import Param, ParamSet
 from core.vision.budget import DEFAULT_SHARE
@@ -163,7 +163,7 @@ def vision_files(pass_name: str, input_pattern: str, *, output_dir: str | os.Pat
     if Path(output).suffix.lower() != ".exr":
         raise ParameterError(f"output {output}: passes are written as OpenEXR (.exr)")
     out_dir = Path(output_dir)
-    out_pattern = output if os.path.isabs(output) else str(out_dir / output)
+    out_pattern = output_path(out_dir, output)
     tasks = plan_frame_files(input_pattern, out_pattern, frames=frames)
     neighbours = {t.key: (_neighbour(t, -1, out_pattern), _neighbour(t, 1, out_pattern)) for t in tasks}
     wants_prev = pass_name in ("flow", "matte") or (values["smoothing"] > 0 and (pass_name == "depth" or model))
