@@ -5,10 +5,12 @@ so one assistant action is one Ctrl+Z in Nuke (an action refused half way
 is cancelled: the script is left as it was):
 
 - :func:`create_node`: a reelkit node (a class of :data:`nuke_plugin.registry.NODES`), connected to an
-  upstream node, its knobs set;
+  upstream node, its knobs set and, with ``run``, one of its buttons pressed: the node, its knobs and the
+  run's result are one Ctrl+Z (the result lands when the work ends, with undo disabled: it goes with the node);
 - :func:`set_knobs`: knob values of a reelkit node;
 - :func:`run_node`: press one of the node's buttons (Degrade, Infer...): the work runs as the button runs
-  it, off the UI thread (:func:`nuke_plugin.host.run_task`); the result's Read is set when it ends.
+  it, off the UI thread (:func:`nuke_plugin.host.run_task`); the result's knobs and Read are set when it
+  ends, as one undo item of the action's name (:func:`nuke_plugin.host.result_undo`).
 
 Knob values are checked against the core spec each knob mirrors (the same
 check as the server's file tools: JSON types, ranges, choices) before any
@@ -22,31 +24,15 @@ of the Nuke session (docs/agent.md).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from core.agent.schema import FieldError, check_value
 
 #: Label prefix of the undo items of assistant actions.
 UNDO_PREFIX = "reelkit: "
-
-
-@contextlib.contextmanager
-def undo_group(label: str) -> Iterator[None]:
-    """Everything done inside is one undo item ``label``; on an error it is cancelled (undone) and re-raised."""
-    import nuke
-
-    undo = nuke.Undo()
-    undo.begin(label)
-    try:
-        yield
-    except BaseException:
-        undo.cancel()
-        raise
-    undo.end()
 
 
 def _spec(node_class: str):
@@ -94,40 +80,67 @@ def _set(node, spec, knobs: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def create_node(node_class: str, knobs: Mapping[str, Any] | None = None, input: str | None = None) -> dict[str, Any]:
-    """Make a ``node_class`` node (input 0 from the node named ``input``) with ``knobs`` set: one undo item."""
+def _button(node, spec, button: str | None) -> tuple[str, str]:
+    """The knob name and label of ``spec``'s button ``button`` (default: its first)."""
+    buttons = {b.name: b for b in spec.buttons}
+    name = button or next(iter(buttons))
+    if name not in buttons:
+        raise FieldError("button", f"{node} has no button {name!r}; buttons: {', '.join(buttons)}", code="invalid")
+    return name, buttons[name].label
+
+
+def create_node(node_class: str, knobs: Mapping[str, Any] | None = None, input: str | None = None,
+                run: bool = False, button: str | None = None) -> dict[str, Any]:
+    """Make a ``node_class`` node (input 0 from the node named ``input``) with ``knobs`` set and, with ``run``,
+    press ``button`` (default: its first): one undo item, the run's result included (it lands with undo
+    disabled: one Ctrl+Z of the creation removes the node, result and all)."""
     import nuke
+
+    from nuke_plugin import host
 
     spec = _spec(node_class)
     upstream = None if input is None else _node(input, "input", reelkit=False)
-    label = f"{UNDO_PREFIX}create {node_class}"
-    with undo_group(label):
+    if not isinstance(run, bool):
+        raise FieldError("run", f"expected true or false, got {run!r}", code="wrong_type")
+    if button is not None and not run:
+        raise FieldError("button", "presses a button with run=true only", code="invalid")
+    press = _button(node_class, spec, button) if run else None
+    label = f"{UNDO_PREFIX}create {node_class}" + (f" and {press[1]}" if press else "")
+    with host.undo_group(label):
         node = nuke.createNode(node_class, inpanel=False)
         if upstream is not None:
             node.setInput(0, upstream)
         values = _set(node, spec, knobs or {})
-    return {"node": node.name(), "class": node_class, "knobs": values, "undo": label}
+        if press:
+            with host.result_undo(None):
+                node[press[0]].execute()
+    return {"node": node.name(), "class": node_class, "knobs": values, "undo": label,
+            **({"button": press[0]} if press else {})}
 
 
 def set_knobs(node: str, knobs: Mapping[str, Any]) -> dict[str, Any]:
     """Set knob values of the reelkit node ``node``: one undo item."""
+    from nuke_plugin import host
+
     target = _node(node)
     label = f"{UNDO_PREFIX}set {', '.join(knobs)} on {node}"
-    with undo_group(label):
+    with host.undo_group(label):
         values = _set(target, _spec(target.Class()), knobs)
     return {"node": node, "knobs": values, "undo": label}
 
 
 def run_node(node: str, button: str | None = None) -> dict[str, Any]:
     """Press ``button`` (default: the node's first) of the reelkit node ``node``, as the artist would: one undo
-    item."""
+    item, the run's result (set when the work ends; what the press itself changes and puts back, such as an
+    internal Write's file, is not recorded). Without a GUI the work runs inside the press, in that item."""
+    import nuke
+
+    from nuke_plugin import host
+
     target = _node(node)
-    buttons = {b.name: b for b in _spec(target.Class()).buttons}
-    name = button or next(iter(buttons))
-    if name not in buttons:
-        raise FieldError("button", f"{node} has no button {name!r}; buttons: {', '.join(buttons)}", code="invalid")
-    label = f"{UNDO_PREFIX}{buttons[name].label} {node}"
-    with undo_group(label):
+    name, text = _button(node, _spec(target.Class()), button)
+    label = f"{UNDO_PREFIX}{text} {node}"
+    with host.undo_disabled() if nuke.GUI else host.undo_group(label), host.result_undo(label):
         target[name].execute()
     return {"node": node, "button": name, "undo": label}
 
@@ -156,17 +169,21 @@ def host_tools() -> list:
     node = {"type": "string", "description": "the node's name in the script (e.g. ReelDegrade1)"}
     return [
         HostTool("nuke_create_node", "make a reelkit node in the open Nuke script, connected to an upstream node, "
-                 "knobs set; one Ctrl+Z in Nuke undoes it",
+                 "knobs set, and with run=true run it; one Ctrl+Z in Nuke undoes it all",
                  {"type": "object", "additionalProperties": False, "required": ["node_class"], "properties": {
                      "node_class": {"type": "string", "enum": classes, "description": "the reelkit node"},
-                     "knobs": _KNOBS, "input": {"type": "string", "description": "node feeding input 0"}}},
-                 on_main(create_node, "node_class", "knobs", "input")),
+                     "knobs": _KNOBS, "input": {"type": "string", "description": "node feeding input 0"},
+                     "run": {"type": "boolean", "default": False, "description": "then press its button (the "
+                             "work runs in the background); the node, its knobs and its result are one Ctrl+Z"},
+                     "button": {"type": "string", "description": "with run: the button's knob name (default: "
+                                "the node's first)"}}},
+                 on_main(create_node, "node_class", "knobs", "input", "run", "button")),
         HostTool("nuke_set_knobs", "set knob values of a reelkit node; one Ctrl+Z in Nuke undoes it",
                  {"type": "object", "additionalProperties": False, "required": ["node", "knobs"],
                   "properties": {"node": node, "knobs": _KNOBS}},
                  on_main(set_knobs, "node", "knobs")),
         HostTool("nuke_run_node", "press a reelkit node's button (its first by default: Degrade, Infer, Align...); "
-                 "the work runs in the background as the button runs it",
+                 "the work runs in the background as the button runs it; its result is one Ctrl+Z",
                  {"type": "object", "additionalProperties": False, "required": ["node"],
                   "properties": {"node": node, "button": {"type": "string", "description": "the button's knob name"}}},
                  on_main(run_node, "node", "button")),

@@ -31,6 +31,7 @@ the gizmos written by :mod:`nuke_plugin.build_gizmos`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -38,7 +39,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -426,6 +427,65 @@ def _log_progress(title: str) -> ProgressFn:
     return progress
 
 
+# --------------------------------------------------------------------------- undo
+
+
+@contextlib.contextmanager
+def undo_group(label: str) -> Iterator[None]:
+    """Everything done inside is one undo item ``label``; on an error it is cancelled (undone) and re-raised."""
+    import nuke
+
+    undo = nuke.Undo()
+    undo.begin(label)
+    try:
+        yield
+    except BaseException:
+        undo.cancel()
+        raise
+    undo.end()
+
+
+@contextlib.contextmanager
+def undo_disabled() -> Iterator[None]:
+    """Nothing done inside goes on the undo stack (``nuke.Undo.disable`` ... ``enable``)."""
+    import nuke
+
+    undo = nuke.Undo()
+    undo.disable()
+    try:
+        yield
+    finally:
+        undo.enable()
+
+
+#: How the result of a task started now goes on the undo stack (:func:`result_undo`); empty: as each change comes.
+_RESULT_UNDO: list[str | None] = []
+
+
+@contextlib.contextmanager
+def result_undo(label: str | None) -> Iterator[None]:
+    """Tasks started inside (a button pressed for an assistant action, :mod:`nuke_plugin.agent`) set their result
+    (their ``on_done`` / ``on_error`` changes, on the main thread when the work ends) as ONE undo item named
+    ``label``; ``None``: as no undo item at all, because the result belongs to an item made already (the node's
+    creation, whose Ctrl+Z removes the node and its result with it). Without a GUI the callbacks run inside the
+    press, in the caller's own undo group, and nothing changes."""
+    _RESULT_UNDO.append(label)
+    try:
+        yield
+    finally:
+        _RESULT_UNDO.pop()
+
+
+def _undo_as(label: str | None, callback: Callable[..., None]) -> Callable[..., None]:
+    """``callback`` whose changes are one undo item ``label`` (``None``: recorded nowhere)."""
+
+    def call(*args) -> None:
+        with undo_disabled() if label is None else undo_group(label):
+            callback(*args)
+
+    return call
+
+
 def run_task(title: str, work: Callable[[ProgressFn], Any], *, on_done: Callable[[Any], None] | None = None,
              on_error: Callable[[BaseException], None] | None = None,
              cleanup: str | os.PathLike | Iterable[str | os.PathLike | None] | None = None,
@@ -463,6 +523,9 @@ def run_task(title: str, work: Callable[[ProgressFn], Any], *, on_done: Callable
         if on_done is not None:
             on_done(task.result)
         return task
+
+    if _RESULT_UNDO:
+        on_done, on_error = (None if cb is None else _undo_as(_RESULT_UNDO[-1], cb) for cb in (on_done, on_error))
 
     def worker() -> None:
         progress_task = None

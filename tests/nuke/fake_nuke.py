@@ -612,6 +612,7 @@ _redo_items: list[tuple[str, list]] = []    # undone, most recently undone last
 _undo_group: list | None = None             # the changes of the group begun and not ended
 _undo_group_name: str = ""
 _undo_quiet_depth = 0
+_undo_disabled = 0                          # nuke.Undo.disable() calls not yet matched by enable()
 
 
 class _undo_quiet:
@@ -629,7 +630,7 @@ class _undo_quiet:
 def _undoable(change):
     """Record one change: into the open undo group, else as an undo item of its own (each edit outside a
     group is its own Ctrl+Z in Nuke)."""
-    if _undo_quiet_depth:
+    if _undo_quiet_depth or _undo_disabled:
         return
     if _undo_group is not None:
         _undo_group.append(change)
@@ -703,6 +704,24 @@ class Undo:
 
     def name(self):
         return _undo_group_name if _undo_group is not None else ""
+
+    def disable(self):
+        """Changes are recorded nowhere until the matching :meth:`enable` (calls nest)."""
+        global _undo_disabled
+        _check_thread("nuke.Undo.disable")
+        _record("Undo.disable")
+        _undo_disabled += 1
+
+    def enable(self):
+        global _undo_disabled
+        _check_thread("nuke.Undo.enable")
+        _record("Undo.enable")
+        if not _undo_disabled:
+            raise AttributeError("fake nuke does not model nuke.Undo.enable without a disable before it")
+        _undo_disabled -= 1
+
+    def disabled(self):
+        return bool(_undo_disabled)
 
     def undoSize(self):
         return len(_undo_items)

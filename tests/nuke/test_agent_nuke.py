@@ -13,6 +13,7 @@ import pytest
 
 from core.agent.schema import FieldError
 from nuke_plugin import agent, host
+from tests.nuke.conftest import REPO
 from tests.nuke.test_reel_degrade import _write_plate
 
 
@@ -110,6 +111,87 @@ def test_the_same_actions_as_host_tools_from_the_servers_thread_journaled_and_un
     assert all(a["host"] == "nuke" for a in server.journal.actions())
     with pytest.raises(FieldError, match=r"done in Nuke: undo it there \(Edit > Undo 'reelkit: Degrade ReelDegrade1'"):
         server.call("undo")
+
+
+def _result(nuke, name: str = "ReelDegrade1"):
+    node = nuke.toNode(name)
+    return node is not None and node[host.OUTPUT_FILE].value()
+
+
+def test_creating_setting_and_running_a_node_is_one_undo_item_result_included(started, plate, tmp_path):
+    """One assistant action (nuke_create_node with run=true, from the server's thread): the node, its knobs and
+    the run's result (set on the main thread when the work ends, seconds later) are one Ctrl+Z; the result's
+    files stay on disk (the journal says to undo the action in Nuke)."""
+    from core.agent.service import Agent
+
+    nuke = started
+    server = Agent([tmp_path], host_tools=agent.host_tools())
+    before, size = _state(nuke), nuke.Undo().undoSize()
+    results = []
+    thread = threading.Thread(target=lambda: results.append(server.call("nuke_create_node", {
+        "node_class": "ReelDegrade", "input": plate.name(), "run": True,
+        "knobs": {"preset": "dusty_35mm", "seed": 7, "output_dir": str(tmp_path / "out")}})))
+    thread.start()
+    nuke._pump(until=lambda: not thread.is_alive() and _result(nuke), timeout=120)
+    thread.join()
+    nuke._pump(until=lambda: nuke._main_queue.empty(), timeout=10)
+    assert results[0]["result"]["undo"] == "reelkit: create ReelDegrade and Degrade"
+    assert results[0]["result"]["button"] == "degrade"
+    node = nuke.toNode("ReelDegrade1")
+    assert node[host.OUTPUT_FILE].value().endswith("/ReelDegrade1.####.exr") and node[host.OUTPUT_READY].value()
+    assert nuke.Undo().undoSize() == size + 1 and nuke.Undo().undoDescribe() == "reelkit: create ReelDegrade and Degrade"
+    done = _state(nuke)
+    nuke.undo()  # one Ctrl+Z: the node and its result gone
+    assert _state(nuke) == before and nuke.Undo().undoSize() == size
+    nuke.redo()
+    assert _state(nuke) == done
+    assert [(a["tool"], a["host_undo"]) for a in server.journal.actions()] == [
+        ("nuke_create_node", "reelkit: create ReelDegrade and Degrade")]
+    # refused: a button without run, an unknown button (nothing made, nothing on the undo stack)
+    nuke.undo()
+    for args, field in [({"button": "run"}, "button"), ({"run": True, "button": "explode"}, "button"),
+                        ({"run": "yes"}, "run")]:
+        with pytest.raises(FieldError) as refused:
+            agent.create_node("ReelDegrade", input=plate.name(), **args)
+        assert refused.value.field == field
+        assert _state(nuke) == before and nuke.Undo().undoSize() == size
+
+
+def test_running_a_node_is_one_undo_item_its_result(started, plate, tmp_path):
+    """nuke_run_node on an existing node: the result, set when the work ends, is one undo item of the action's
+    name (not one per result knob), and the press itself adds none."""
+    nuke = started
+    agent.create_node("ReelDegrade", {"seed": 7, "output_dir": str(tmp_path / "out")}, input=plate.name())
+    before, size = _state(nuke), nuke.Undo().undoSize()
+    done = agent.run_node("ReelDegrade1")
+    assert nuke.Undo().undoSize() == size  # the work runs; nothing to undo yet
+    nuke._pump(until=lambda: _result(nuke), timeout=120)
+    nuke._pump(until=lambda: nuke._main_queue.empty(), timeout=10)
+    assert nuke.Undo().undoSize() == size + 1 and nuke.Undo().undoDescribe() == done["undo"] == \
+        "reelkit: Degrade ReelDegrade1"
+    after = _state(nuke)
+    nuke.undo()
+    assert _state(nuke) == before
+    nuke.redo()
+    assert _state(nuke) == after
+
+
+def test_headless_create_and_run_is_one_undo_item(headless, tmp_path):
+    """Without a GUI (nuke -t) the work runs inside the press: the result joins the action's own group."""
+    nuke = headless
+    nuke._run_startup(str(REPO), "init.py")
+    plate = nuke.nodes.Read(file=_write_plate(tmp_path / "in", [1001, 1002]), first=1001, last=1002, raw=True)
+    before, size = _state(nuke), nuke.Undo().undoSize()
+    agent.create_node("ReelDegrade", {"seed": 7, "output_dir": str(tmp_path / "out")}, input=plate.name(), run=True)
+    assert _result(nuke) and nuke.Undo().undoSize() == size + 1
+    nuke.undo()
+    assert _state(nuke) == before
+    made = agent.create_node("ReelDegrade", {"seed": 7, "output_dir": str(tmp_path / "out")}, input=plate.name())
+    size = nuke.Undo().undoSize()
+    agent.run_node(made["node"])
+    assert _result(nuke, made["node"]) and nuke.Undo().undoSize() == size + 1
+    nuke.undo()
+    assert not _result(nuke, made["node"])
 
 
 def test_the_docs_start_server_snippet_serves_nuke_actions_over_http(started, plate, tmp_path, monkeypatch):
