@@ -151,7 +151,7 @@ def test_bad_requests(plate, model, tmp_path):
 
 def test_params_and_default_output_names():
     assert INFER_PARAMS.defaults() == {"tile": 512, "overlap": 0, "provider": "auto", "threads": 0,
-                                       "precision": "auto", "pixel_type": "half", "compression": "zip",
+                                       "prefetch": True, "precision": "auto", "pixel_type": "half", "compression": "zip",
                                        "temporal": False, "mix": 1.0}
     assert default_output("shots/plate.####.exr") == "plate.####.exr"
     assert default_output("scan.%04d.png") == "scan.%04d.exr"
@@ -183,3 +183,46 @@ def test_a_shipped_model_by_name_is_resolved_read_and_hashed_once_per_job(plate,
     assert len(hashed) == 2  # the restorer builds its session from the bytes that were hashed
     with pytest.raises(ModelError, match="not a model shipped"):
         load_model("no_such_model")
+
+
+# -- the overlapped path (params "prefetch"): read ahead, restore ahead, write behind --------------------------
+
+
+def test_prefetch_writes_the_same_files_bit_for_bit_as_one_stage_after_the_other(plate, model, tmp_path):
+    runs = {}
+    for prefetch in (False, True):
+        out = tmp_path / f"prefetch_{prefetch}"
+        infer_files(model, str(plate), output_dir=out, params={**PARAMS, "prefetch": prefetch})
+        runs[prefetch] = out
+        record = json.loads((out / "manifest.json").read_text())["frames"]["1002"]
+        assert set(record["stages"]) == {"read", "infer", "write"}
+        assert record["seconds"] == pytest.approx(sum(record["stages"].values()), abs=2e-3)
+    for n in FRAMES:
+        name = f"plate.{n}.exr"
+        assert (runs[True] / name).read_bytes() == (runs[False] / name).read_bytes()
+    one, other = (json.loads((runs[p] / "manifest.json").read_text()) for p in (False, True))
+    assert one["config_hash"] == other["config_hash"]  # a runtime choice: either run resumes the other
+
+
+def test_prefetch_restores_only_the_frames_the_job_makes(plate, model, tmp_path):
+    """A resumed job restores the missing frame alone: nothing is restored ahead for frames already done."""
+    out = tmp_path / "out"
+    infer_files(model, str(plate), output_dir=out, params=PARAMS)
+    (out / "plate.1002.exr").unlink()
+    restored = set()
+    infer_files(model, str(plate), output_dir=out, params=PARAMS,
+                tile_progress=lambda done, total, frame: restored.add(frame))
+    assert restored == {1002}
+
+
+def test_a_failing_write_stops_the_job_on_that_frame_in_one_line_with_no_partial_file(plate, model, tmp_path):
+    out = tmp_path / "out"
+    (out / "plate.1002.exr").mkdir(parents=True)  # the name of frame 1002's output is taken by a folder
+    with pytest.raises(OSError) as failed:
+        infer_files(model, str(plate), output_dir=out, params=PARAMS, force=True)
+    message = str(failed.value)
+    assert "\n" not in message and "plate.1002.exr" in message
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "plate.1001.exr", "plate.1002.exr"]
+    assert (out / "plate.1002.exr").is_dir() and not any((out / "plate.1002.exr").iterdir())
+    frames = json.loads((out / "manifest.json").read_text())["frames"]
+    assert frames["1001"]["status"] == "done" and frames["1002"]["status"] != "done" and "1003" not in frames

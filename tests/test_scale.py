@@ -69,6 +69,7 @@ def _normalised(folder: Path) -> dict:
         data.pop(key, None)
     for record in data["frames"].values():
         record.pop("seconds", None)
+        record.pop("stages", None)  # infer's seconds per stage
         for fp in record["files"]["out"].values():
             fp.pop("mtime_ns")
     return json.loads(json.dumps(data).replace(str(folder), "OUT"))

@@ -9,7 +9,8 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser(
         "infer",
-        help="restore a file or sequence with an ONNX model (tiled, resumable, scene-linear EXR out)",
+        help="restore a file or sequence with an ONNX model, or its torch network (tiled, resumable, scene-linear "
+        "EXR out)",
         description="Run a restoration model over every frame: tiled with feathered overlaps (no seams), "
         "alpha passed through, written as scene-linear ACEScg OpenEXR. Frames already rendered with the "
         "same model and settings are skipped; --force redoes them.",
@@ -28,12 +29,15 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from core.cli.main import colorspace_values
     from core.cli.progress import progress_bar, tile_bar
-    from core.infer import INFER_PARAMS, infer_files, load_model
+    from core.infer import INFER_PARAMS, infer_files
+    from core.train.torch_model import load_for
 
-    model = load_model(args.model)  # resolved, read and hashed once for the whole job
+    params = INFER_PARAMS.from_namespace(args)
+    # resolved, read and hashed once for the whole job; provider torch: its torch network too (no torch: one line)
+    model = load_for(args.model, INFER_PARAMS.resolve(params)["provider"])
     with progress_bar("infer", quiet=args.quiet) as update, tile_bar(quiet=args.quiet) as tiles:
         manifest = infer_files(model, args.input, output_dir=args.output_dir, output=args.output,
-                               params=INFER_PARAMS.from_namespace(args), frames=args.frames, force=args.force,
+                               params=params, frames=args.frames, force=args.force,
                                progress=update, tile_progress=tiles, **colorspace_values(args))
     frames = manifest.data["frames"]
     resumed = sum(1 for r in frames.values() if r.get("resumed"))

@@ -63,11 +63,15 @@ Pieces
 - :mod:`core.infer.tiling`: overlapping tiles with raised-cosine feathering
   whose weights sum to 1; tiled equals whole-frame to float rounding.
 - :mod:`core.infer.session`: :class:`Restorer`, one onnxruntime session
-  (CUDA when present, else CPU) reused for every frame;
+  (CUDA when present, through an IO binding, else CPU) reused for every frame;
   ``Restorer.run_frame(frame)``: ``HWC`` ``float32`` in, same shape out,
   alpha passed through.
+- :mod:`core.infer.torch_engine`: ``provider="torch"``, the model's own torch
+  network (attached by :func:`core.train.torch_model.torch_model`) on CUDA
+  in float16 with page-locked buffers, or on the CPU in float32.
 - :mod:`core.infer.files`: :func:`infer_files` over files and sequences,
-  with resume, frame ranges and a manifest; :data:`INFER_PARAMS`.
+  with resume, frame ranges and a manifest; the next frame read and the
+  previous one written while the model works (``prefetch``); :data:`INFER_PARAMS`.
 
 Importing this package is cheap: onnxruntime is imported when a
 :class:`Restorer` is made, ``onnx`` only for ``precision="fp16"``.

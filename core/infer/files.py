@@ -43,9 +43,12 @@ INFER_PARAMS = ParamSet(
         Param("tile", int, 512, "tile side in pixels; 0 runs the whole frame at once", minimum=0, maximum=16384),
         Param("overlap", int, 0, "overlap between tiles in pixels, at least the model's receptive field; "
               "0 = auto (receptive field + 16)", minimum=0, maximum=4096),
-        Param("provider", str, "auto", "onnxruntime device: auto (CUDA when available), cpu, cuda",
+        Param("provider", str, "auto", "onnxruntime device: auto (CUDA when available), cpu, cuda; or torch: the "
+              "model's torch network (the train extra; CUDA in fp16 when torch has it, else the CPU in fp32)",
               choices=PROVIDERS),
         Param("threads", int, 0, "CPU threads for onnxruntime; 0 = one per core", minimum=0, maximum=256),
+        Param("prefetch", bool, True, "read the next frame and write the previous one while the model restores "
+              "this one (two threads; the same files); off: one stage after the other", label="Prefetch"),
         Param("precision", str, "auto", "auto runs the model as stored; fp16 converts a float32 model "
               "(faster on GPUs); fp32 refuses a float16 model", choices=PRECISIONS),
         *EXR_OUTPUT_PARAMS,
@@ -65,7 +68,7 @@ INFER_MODEL_PARAMS = ParamSet("infer_model", [
 ])
 
 #: Parameters that change how fast, not what: recorded, kept out of the resume hash.
-RUNTIME_ONLY = ("provider", "threads")
+RUNTIME_ONLY = ("provider", "threads", "prefetch")
 #: Parameters added after jobs were first recorded: in the resume hash only when not at these defaults, so
 #: those jobs still resume.
 HASHED_WHEN_SET = {"mix": 1.0, "temporal": False}
@@ -84,6 +87,79 @@ def default_output(input_path: str, frames: str | None = None) -> str:
     return Path(name).with_suffix(".exr").name
 
 
+def _read_input(restorer: Restorer, src: Path, dst: Path, *, frame: int | None,
+                input_colorspace: str | None = None,
+                neighbours: tuple[tuple[Path, int | None], ...] | None = None) -> tuple[Any, dict[str, Any]]:
+    """:func:`infer_file`'s first stage: the frame read (overscan and bbox kept), its neighbours' repair done;
+    returns ``(frame, its record's facts)``."""
+    from core import color, io
+    from core.color.alpha import alpha_of
+
+    t0 = time.perf_counter()
+    img = io.read_frame(src, frame, colorspace=input_colorspace, window=io.job_window(dst))  # overscan, bbox kept
+    facts: dict[str, Any] = {"from": img.colorspace}
+    alpha = alpha_of(img)
+    if alpha is not None:
+        facts["alpha"] = alpha
+    if neighbours is not None:
+        from core.infer.temporal import temporal_repair
+
+        space = restorer.spec.colorspace
+        img = color.convert_frame(img, space)
+        box = img.metadata.get("window", "display")  # the neighbours in this frame's window (a bbox may move)
+        around = [color.convert_frame(io.read_frame(p, n, colorspace=input_colorspace, window=box), space).pixels
+                  for p, n in neighbours]
+        result = temporal_repair(img.pixels, *around[:2], **dict(zip(("prev2", "next2"), around[2:])))
+        img = img.replace(pixels=result.image)
+        facts["temporal_repaired_pixels"] = int(result.mask.sum())
+        if result.skipped:
+            facts["temporal_skipped"] = result.skipped
+        if result.neighbours != (-1, 1):  # a nearer neighbour was damaged as a whole: frames further out
+            facts["temporal_neighbours"] = "{:+d},{:+d}".format(*result.neighbours)
+        del around, result  # the neighbours are not needed any more: two frames less while restoring
+    facts["stages"] = {"read": round(time.perf_counter() - t0, 3)}
+    return img, facts
+
+
+def _restore(restorer: Restorer, img, facts: dict[str, Any], *, tile_progress: ProgressFn | None = None,
+             grade=None):
+    """:func:`infer_file`'s second stage: the model (then ``grade``) on the frame read; returns the ACEScg frame
+    and adds the tile count and the stage's seconds to ``facts``."""
+    from core import color
+
+    t0 = time.perf_counter()
+    tiles_before = restorer.tiles_run
+    out = restorer.run_frame(img, progress=tile_progress)
+    if out.colorspace != OUTPUT_COLORSPACE:
+        out = color.convert_frame(out, OUTPUT_COLORSPACE)
+    if grade is not None:
+        out = out.replace(pixels=grade.apply(out.pixels))
+    facts["tiles"] = restorer.tiles_run - tiles_before
+    facts["stages"]["infer"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def _write_output(restorer: Restorer, out, src: Path, dst: Path, facts: dict[str, Any], *, frame: int | None,
+                  pixel_type: str, compression: str, overwrite: bool) -> dict[str, Any]:
+    """:func:`infer_file`'s last stage: the restored frame written (atomically); returns the frame's record."""
+    from core import io
+
+    t0 = time.perf_counter()
+    spec = restorer.spec
+    io.write_image(dst, out, pixel_type=pixel_type, compression=compression, overwrite=overwrite,
+                   attributes={"reelkit/source": os.path.basename(src),
+                               "reelkit/infer/model": spec.name,
+                               "reelkit/infer/version": spec.version,
+                               "reelkit/infer/sha256": spec.sha256,
+                               "reelkit/infer/tiling": f"{restorer.tile}/{restorer.overlap}",
+                               "reelkit/infer/mix": f"{restorer.mix:g}"})
+    stages = {**facts["stages"], "write": round(time.perf_counter() - t0, 3)}
+    record = {"input": str(src), "output": str(dst), "from": facts["from"], "frame": frame, "tiles": facts["tiles"],
+              "seconds": round(sum(stages.values()), 3), "stages": stages}
+    record.update((k, v) for k, v in facts.items() if k not in record)
+    return record
+
+
 def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, pixel_type: str = "half",
                compression: str = "zip", input_colorspace: str | None = None,
                overwrite: bool = False,
@@ -100,53 +176,14 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     in the model's colour space) and the record counts the pixels repaired.
     ``tile_progress(tiles done, tiles)`` follows the model's tiles.
     ``grade``: a :class:`~core.validate.grade.GradeFit` applied to the model's output (ACEScg), or ``None``.
+    The record's ``stages`` gives the seconds of each stage (``read``, ``infer``, ``write``), ``seconds`` their sum.
     """
-    from core import color, io
-    from core.color.alpha import alpha_of
-
-    t0 = time.perf_counter()
-    img = io.read_frame(src, frame, colorspace=input_colorspace, window=io.job_window(dst))  # overscan, bbox kept
-    source_space, alpha = img.colorspace, alpha_of(img)
-    repaired = skipped = further = None
-    if neighbours is not None:
-        from core.infer.temporal import temporal_repair
-
-        space = restorer.spec.colorspace
-        img = color.convert_frame(img, space)
-        box = img.metadata.get("window", "display")  # the neighbours in this frame's window (a bbox may move)
-        around = [color.convert_frame(io.read_frame(p, n, colorspace=input_colorspace, window=box), space).pixels
-                  for p, n in neighbours]
-        result = temporal_repair(img.pixels, *around[:2], **dict(zip(("prev2", "next2"), around[2:])))
-        img, repaired, skipped = img.replace(pixels=result.image), int(result.mask.sum()), result.skipped
-        if result.neighbours != (-1, 1):  # a nearer neighbour was damaged as a whole: frames further out
-            further = "{:+d},{:+d}".format(*result.neighbours)
-        del around, result  # the neighbours are not needed any more: two frames less while restoring
-    tiles_before = restorer.tiles_run
-    out = restorer.run_frame(img, progress=tile_progress)
+    img, facts = _read_input(restorer, src, dst, frame=frame, input_colorspace=input_colorspace,
+                             neighbours=neighbours)
+    out = _restore(restorer, img, facts, tile_progress=tile_progress, grade=grade)
     del img  # not needed to write: on a huge frame, one frame-sized array less while the file is encoded
-    if out.colorspace != OUTPUT_COLORSPACE:
-        out = color.convert_frame(out, OUTPUT_COLORSPACE)
-    if grade is not None:
-        out = out.replace(pixels=grade.apply(out.pixels))
-    spec = restorer.spec
-    io.write_image(dst, out, pixel_type=pixel_type, compression=compression, overwrite=overwrite,
-                   attributes={"reelkit/source": os.path.basename(src),
-                               "reelkit/infer/model": spec.name,
-                               "reelkit/infer/version": spec.version,
-                               "reelkit/infer/sha256": spec.sha256,
-                               "reelkit/infer/tiling": f"{restorer.tile}/{restorer.overlap}",
-                               "reelkit/infer/mix": f"{restorer.mix:g}"})
-    record = {"input": str(src), "output": str(dst), "from": source_space, "frame": frame,
-              "tiles": restorer.tiles_run - tiles_before, "seconds": round(time.perf_counter() - t0, 3)}
-    if alpha is not None:
-        record["alpha"] = alpha
-    if repaired is not None:
-        record["temporal_repaired_pixels"] = repaired
-    if skipped:
-        record["temporal_skipped"] = skipped
-    if further:
-        record["temporal_neighbours"] = further
-    return record
+    return _write_output(restorer, out, src, dst, facts, frame=frame, pixel_type=pixel_type,
+                         compression=compression, overwrite=overwrite)
 
 
 def _with_neighbours(tasks: list) -> list:
@@ -217,6 +254,9 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
     input_colorspace = colorspace_option(input_colorspace, name="input_colorspace")
     loaded = load_model(model, manifest=manifest)
     spec: ModelSpec = loaded.spec
+    if values["provider"] == "torch" and loaded.network is None:
+        raise ParameterError(f"provider 'torch': no torch network is loaded for {loaded.path}; pass the model "
+                             "loaded with core.train.torch_model.torch_model() (reelkit infer --provider torch does)")
     resolve_tiling(tile=values["tile"], overlap=values["overlap"], halo=spec.halo, multiple_of=spec.multiple_of)
     output = output or default_output(input_pattern, frames)
     if Path(output).suffix.lower() != ".exr":
@@ -240,23 +280,98 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
     job.set("model", {**spec.record(), "path": str(spec.path),
                       "manifest": str(spec.manifest_path) if spec.manifest_path else None,
                       "training": dict(spec.training)})
-    state: dict[str, Restorer] = {}
+    state: dict[str, Any] = {}
+    pipelined = values["prefetch"] and current_scheduler() is None
     if current_scheduler() is not None:  # frames made in Dask workers: their tiles are not followed from here
         tile_progress = None
+    following = {t.key: tasks[i + 1] for i, t in enumerate(tasks[:-1])}
+
+    def restorer() -> tuple[Restorer, dict[str, Any]]:
+        if "restorer" in state:
+            return state["restorer"], {}
+        # loaded once (per Dask worker), and only if a frame needs rendering
+        state["restorer"] = Restorer(loaded, tile=values["tile"], overlap=values["overlap"],
+                                     provider=values["provider"], threads=values["threads"],
+                                     precision=values["precision"], mix=values["mix"])
+        return state["restorer"], {JOB_FACTS: {"runtime": state["restorer"].info()}}
+
+    def frame_tiles(task):
+        return None if tile_progress is None else lambda done, total: tile_progress(done, total, task.frame)
 
     def process(task) -> dict[str, Any]:
-        facts = {}
-        if "restorer" not in state:  # loaded once (per Dask worker), and only if a frame needs rendering
-            state["restorer"] = Restorer(loaded, tile=values["tile"], overlap=values["overlap"],
-                                         provider=values["provider"], threads=values["threads"],
-                                         precision=values["precision"], mix=values["mix"])
-            facts[JOB_FACTS] = {"runtime": state["restorer"].info()}
-        return {**infer_file(state["restorer"], task.source, task.target, frame=task.frame,
-                             pixel_type=values["pixel_type"], compression=values["compression"],
-                             input_colorspace=input_colorspace, overwrite=True,
-                             neighbours=task.reads[1:] or None, grade=grade,
-                             tile_progress=None if tile_progress is None else
-                             lambda done, total: tile_progress(done, total, task.frame)), **facts}
+        r, facts = restorer()
+        if pipelined:
+            out, record = pipeline.restored(r, task, following.get(task.key), frame_tiles)
+        else:
+            img, record = _read_input(r, task.source, task.target, frame=task.frame,
+                                      input_colorspace=input_colorspace, neighbours=task.reads[1:] or None)
+            out = _restore(r, img, record, tile_progress=frame_tiles(task), grade=grade)
+            del img
+        return {**_write_output(r, out, task.source, task.target, record, frame=task.frame,
+                                pixel_type=values["pixel_type"], compression=values["compression"],
+                                overwrite=True), **facts}
 
-    return run_frame_job(job, tasks, process, force=force, progress=progress,
-                         resources={"GPU": 1} if values["provider"] == "cuda" else None)  # Dask: GPU workers only
+    pipeline = _Pipeline(input_colorspace=input_colorspace, grade=grade, force=force) if pipelined else None
+    try:
+        return run_frame_job(job, tasks, process, force=force, progress=progress,
+                             resources={"GPU": 1} if values["provider"] == "cuda" else None)  # Dask: GPU workers only
+    finally:
+        if pipeline is not None:
+            pipeline.close()
+
+
+class _Pipeline:
+    """Reading ahead and restoring ahead for :func:`infer_files`, in two threads, while the job's thread writes.
+
+    :meth:`restored` gives frame n restored, after starting frame n+1: its
+    read (the reader thread) and then its restoration (the model thread,
+    once frame n's is done). So while the job's thread writes frame n-1 (the
+    file made atomically, by the same code as without the pipeline), the
+    model restores frame n and the next frame is read: at most two frames
+    ahead of the one written. Every frame goes through the model thread, in
+    order, with the same restorer: the files are those of the sequential
+    path, bit for bit. A frame is started ahead only when the job will make
+    it: its output does not exist yet (or ``force``), so an earlier run's
+    frames are never restored for nothing. A failure in either thread is
+    raised where that frame's record is asked for: the job fails on that
+    frame with its one line, and no output is written for it.
+    """
+
+    def __init__(self, *, input_colorspace: str | None, grade, force: bool):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.reader = ThreadPoolExecutor(1, thread_name_prefix="reelkit-read")
+        self.model = ThreadPoolExecutor(1, thread_name_prefix="reelkit-infer")
+        self.input_colorspace, self.grade, self.force = input_colorspace, grade, force
+        self.ahead: dict[Any, Any] = {}
+
+    def _start(self, r: Restorer, task, tile_progress) -> Any:
+        read = self.reader.submit(_read_input, r, task.source, task.target, frame=task.frame,
+                                  input_colorspace=self.input_colorspace, neighbours=task.reads[1:] or None)
+
+        def restore():
+            img, facts = read.result()
+            return _restore(r, img, facts, tile_progress=tile_progress, grade=self.grade), facts
+
+        return self.model.submit(restore)
+
+    def restored(self, r: Restorer, task, following, tiles) -> tuple[Any, dict[str, Any]]:
+        """``task``'s frame restored and its record's facts; ``following`` (the next task, or ``None``) started.
+        ``tiles(task)``: the tile progress callback of a task's frame (or ``None``)."""
+        done = self.ahead.pop(task.key, None)
+        for stale in self.ahead.values():  # started for a task the job did not ask for: not wanted
+            stale.cancel()
+        self.ahead.clear()
+        if done is None:
+            done = self._start(r, task, tiles(task))
+        if following is not None and (self.force or not any(p.exists() for p in following.targets)):
+            self.ahead[following.key] = self._start(r, following, tiles(following))
+        return done.result()
+
+    def close(self) -> None:
+        """Stop: frames not started are dropped, the one being read or restored is waited for (its result unused)."""
+        for future in self.ahead.values():
+            future.cancel()
+        self.ahead.clear()
+        self.reader.shutdown(wait=True, cancel_futures=True)
+        self.model.shutdown(wait=True, cancel_futures=True)

@@ -257,6 +257,10 @@ class LoadedModel:
 
     spec: ModelSpec
     data: bytes = dataclasses.field(repr=False)
+    #: The same model as a ``torch.nn.Module`` for ``provider="torch"``: linear ``N x C x H x W`` ``float32``
+    #: (and the encoded context) in, linear out (:func:`core.train.torch_model.torch_model` attaches it);
+    #: ``None``: ONNX only.
+    network: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def path(self) -> Path:

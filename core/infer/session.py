@@ -1,9 +1,17 @@
-"""The restorer: one onnxruntime session, loaded once, run on frame after frame.
+"""The restorer: one onnxruntime session (or the model's torch network), loaded once, run on frame after frame.
 
 :class:`Restorer` reads the ``.onnx`` once, checks it against its manifest
 (sha256 of the very bytes the session is built from), checks its inputs and
 outputs against the model contract, and keeps the session for every frame
-it runs. onnxruntime is imported here, when a restorer is made.
+it runs. onnxruntime is imported here, when a restorer is made. When
+onnxruntime runs on CUDA, every tile goes through an IO binding: the input
+is placed on the GPU and the output bound there, then copied back once.
+
+``provider="torch"`` runs the model's own torch network instead
+(:mod:`core.infer.torch_engine`; the model loaded with
+:func:`core.train.torch_model.torch_model`), on CUDA in float16 with
+page-locked buffers or on the CPU in float32; tiling, context, checks and
+mix are the same code.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ from core.infer.model import LoadedModel, ModelError, ModelSpec, load_model
 from core.infer.tiling import resolve_tiling, run_tiled
 from core.jobs import ProgressFn
 
-#: ``provider`` choices: ``auto`` takes CUDA when onnxruntime has it, else the CPU.
-PROVIDERS = ("auto", "cpu", "cuda")
+#: ``provider`` choices: ``auto`` takes CUDA when onnxruntime has it, else the CPU; ``torch`` runs the model's torch
+#: network (CUDA when torch has it, else the CPU; :mod:`core.infer.torch_engine`).
+PROVIDERS = ("auto", "cpu", "cuda", "torch")
 #: ``precision`` choices: ``auto`` runs the model as stored (float32 or float16).
 PRECISIONS = ("auto", "fp32", "fp16")
 
@@ -53,8 +62,8 @@ def available_providers() -> list[str]:
 
 
 def resolve_providers(provider: str) -> list[str]:
-    """onnxruntime provider list for ``provider`` (:data:`PROVIDERS`); ``cuda`` without CUDA raises."""
-    if provider not in PROVIDERS:
+    """onnxruntime provider list for ``provider`` (:data:`PROVIDERS` but ``torch``); ``cuda`` without CUDA raises."""
+    if provider not in PROVIDERS or provider == "torch":
         raise ParameterError(f"provider {provider!r}: expected one of {', '.join(PROVIDERS)}")
     available = available_providers()
     cuda = _ORT_PROVIDERS["cuda"]
@@ -95,13 +104,16 @@ class Restorer:
         plus a 16-pixel feather. An overlap below the receptive field raises
         :class:`~core.errors.ParameterError`.
     provider:
-        ``"auto"`` (CUDA when onnxruntime has it, else CPU), ``"cpu"``, ``"cuda"``.
+        ``"auto"`` (CUDA when onnxruntime has it, else CPU), ``"cpu"``, ``"cuda"``;
+        ``"torch"``: the model's torch network (``model`` a
+        :class:`~core.infer.model.LoadedModel` with its ``network``, from
+        :func:`core.train.torch_model.torch_model`), see :mod:`core.infer.torch_engine`.
     threads:
-        onnxruntime intra-op threads; 0 lets onnxruntime choose (one per core).
+        onnxruntime intra-op threads (torch's on the CPU); 0 lets onnxruntime choose (one per core).
     precision:
-        ``"auto"`` runs the model as stored; ``"fp16"`` converts a float32
-        model to float16 in memory (needs the ``onnx`` package); ``"fp32"``
-        refuses a float16 model.
+        ``"auto"`` runs the model as stored (torch: float16 on CUDA, float32 on
+        the CPU); ``"fp16"`` converts a float32 model to float16 in memory
+        (needs the ``onnx`` package); ``"fp32"`` refuses a float16 model.
     mix:
         How much of the restoration to apply, 0..1: the output is
         ``input + mix * (restored - input)`` in linear light (1 = the model's
@@ -122,7 +134,6 @@ class Restorer:
                  tile: int = 512, overlap: int = 0, provider: str = "auto", threads: int = 0,
                  precision: str = "auto", mix: float = 1.0):
         global _created
-        ort = require("onnxruntime", "infer")
         loaded = load_model(model, manifest=manifest)
         path, data = loaded.path, loaded.data
         self.spec: ModelSpec = loaded.spec
@@ -137,6 +148,19 @@ class Restorer:
         self.mix = float(mix)
         self.precision = precision
         self.threads = threads
+        self.frames_run = 0
+        self.tiles_run = 0
+        self.torch = None
+        self.context_name = None
+        if provider == "torch":
+            from core.infer.torch_engine import TorchEngine
+
+            self.torch = TorchEngine(loaded, precision=precision, threads=threads)
+            self.session, self.binding, self.input_dtype = None, False, np.float32
+            self.providers = [f"torch:{self.torch.device.type}"]
+            self.load_seconds = self.torch.load_seconds
+            return
+        ort = require("onnxruntime", "infer")
         requested = resolve_providers(provider)
         if precision == "fp16":
             data = _to_fp16(data, path)
@@ -158,8 +182,9 @@ class Restorer:
             raise ParameterError(f"provider 'cuda': onnxruntime could not start CUDA for {path} "
                                  f"(running on {', '.join(self.providers)})")
         self._check_graph(path)
-        self.frames_run = 0
-        self.tiles_run = 0
+        # CUDA: the tile placed on the GPU and the output bound there (IO binding), one copy each way
+        self.binding = _ORT_PROVIDERS["cuda"] in self.providers
+        self._ort = ort
 
     # -- contract -------------------------------------------------------------------
     def _check_graph(self, path: Path) -> None:
@@ -200,6 +225,8 @@ class Restorer:
 
     # -- running --------------------------------------------------------------------
     def _run_tile(self, crop: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        if self.torch is not None:  # linear in, linear out: the network encodes and decodes on its device
+            return self.torch.run(crop, context)
         # encoded per tile (the encoding acts per value: the same numbers as encoding the whole frame first)
         encoded = encode_pixels(crop, self.spec.encoding)
         x = np.ascontiguousarray(encoded.transpose(2, 0, 1)[None], dtype=self.input_dtype)
@@ -207,7 +234,7 @@ class Restorer:
         if context is not None:
             feeds[self.context_name] = context
         try:
-            y = self.session.run([self.output_name], feeds)[0]
+            y = self._bound_run(feeds) if self.binding else self.session.run([self.output_name], feeds)[0]
         except Exception as exc:  # onnxruntime's own exception types
             raise ModelError(f"{self.spec.path}: onnxruntime failed on a {list(x.shape)} {x.dtype} tile "
                              f"({type(exc).__name__}: {exc})") from None
@@ -217,6 +244,16 @@ class Restorer:
         # decoded per tile, so tiles blend in linear light (float32 blending of encoded values would be
         # amplified by the decoding: ~6e-6 relative at the top of the log2 range)
         return decode_pixels(y[0].transpose(1, 2, 0), self.spec.encoding)
+
+    def _bound_run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """``session.run`` through an IO binding on CUDA device 0: inputs copied to the GPU, the output bound
+        there and copied back."""
+        binding = self.session.io_binding()
+        for name, value in feeds.items():
+            binding.bind_ortvalue_input(name, self._ort.OrtValue.ortvalue_from_numpy(value, "cuda", 0))
+        binding.bind_output(self.output_name, "cuda", 0)
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
 
     def run(self, pixels, *, name: str = "image", progress: ProgressFn | None = None) -> np.ndarray:
         """Restore ``pixels`` (``HWC`` ``float32``, C in {1, 3, 4}, in the model's colour space); same shape out.
@@ -288,9 +325,14 @@ class Restorer:
         return frame.replace(pixels=pixels, metadata=metadata)
 
     def info(self) -> dict[str, Any]:
-        """Runtime facts for manifests: providers, threads, precision, tiling, load time, library version."""
+        """Runtime facts for manifests: backend, providers (device), threads, precision, tiling, load time,
+        library version; the torch engine's own facts (:meth:`~core.infer.torch_engine.TorchEngine.info`)."""
+        facts = {"mix": self.mix, "tile": self.tile, "overlap": self.overlap}
+        if self.torch is not None:
+            return {**self.torch.info(), "providers": self.providers, **facts}
         import onnxruntime
 
-        return {"onnxruntime": onnxruntime.__version__, "providers": self.providers, "threads": self.threads,
-                "precision": self.precision, "mix": self.mix, "input_dtype": np.dtype(self.input_dtype).name,
-                "tile": self.tile, "overlap": self.overlap, "load_seconds": round(self.load_seconds, 3)}
+        return {"backend": "onnxruntime", "onnxruntime": onnxruntime.__version__, "providers": self.providers,
+                "io_binding": self.binding, "threads": self.threads, "precision": self.precision,
+                "input_dtype": np.dtype(self.input_dtype).name, **facts,
+                "load_seconds": round(self.load_seconds, 3)}

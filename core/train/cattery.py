@@ -90,7 +90,7 @@ def cattery_refusal(spec: ModelSpec) -> str | None:
     return None
 
 
-def _network(spec: ModelSpec):
+def trained_network(spec: ModelSpec):
     """The trained ``torch.nn.Module`` of ``spec`` (weights checked against their sha256), in eval mode on the CPU."""
     import torch
 
@@ -226,7 +226,7 @@ def nuke_module(spec: ModelSpec):
                 restored = lin + self.mix * (restored - lin)
             return restored.to(dtype)
 
-    return NukeRestore(_network(spec), _ENCODING_IDS[spec.encoding], int(spec.context), bool(spec.context_detail),
+    return NukeRestore(trained_network(spec), _ENCODING_IDS[spec.encoding], int(spec.context), bool(spec.context_detail),
                        int(spec.multiple_of), int(spec.halo))
 
 

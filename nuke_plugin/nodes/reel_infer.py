@@ -18,12 +18,13 @@ NODE = "ReelInfer"
 
 def _start(node) -> host.Task:
     """The Restore button: run the model over the node's input frames and show the result."""
-    from core.infer import load_model
+    from core.train.torch_model import load_for
 
     host.check_idle(node.fullName())
     spec = registry.get(NODE)
     values, job = spec.split(knobs.read_values(node, spec.knob_params()))
-    model = load_model(values.pop("model"))  # refuse a missing or changed model before rendering anything
+    # refuse a missing or changed model before rendering anything (provider torch: its torch network too)
+    model = load_for(values.pop("model"), values["provider"])
     model_spec = model.spec
     seq = host.gather_input(node, frames=job["frames"], mode=job["input_mode"])
     config = {"node": NODE, "params": values, "model": model_spec.sha256, "input": seq.identity}
