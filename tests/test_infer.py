@@ -34,7 +34,7 @@ from core.infer import (  # noqa: E402
     sessions_created,
     write_model_manifest,
 )
-from core.infer.tiling import axis_tiles, resolve_tiling  # noqa: E402
+from core.infer.tiling import _crop, _source_span, axis_tiles, resolve_tiling  # noqa: E402
 from core.io import samples  # noqa: E402
 
 # -- model builders (shared with tests/test_infer_files.py and benchmarks/infer_bench.py) --------------------
@@ -194,6 +194,28 @@ def test_overlap_below_the_receptive_field_is_refused(tmp_path):
 
 
 # -- the restorer ------------------------------------------------------------------------------------------
+
+
+def test_crop_copies_reflected_borders_run_by_run_like_fancy_indexing(photo):
+    """_crop copies a padded tile block by block; numpy's fancy indexing of the same reflected indices is the
+    reference, for frames of 1 to 7 pixels (spans reflected several times) and a photo's corner."""
+    def fancy(px, rows, cols):
+        return px[rows][:, cols]
+
+    small = photo[:7, :5]
+    for h in (1, 2, 7):
+        for w in (1, 5):
+            px = small[:h, :w]
+            for start in range(-9, 2):
+                for stop in (start + 1, start + 6, start + 19):
+                    rows, cols = _source_span(start, stop, h), _source_span(-4, 9, w)
+                    np.testing.assert_array_equal(_crop(px, rows, cols), fancy(px, rows, cols))
+                    np.testing.assert_array_equal(_crop(px, slice(0, h), _source_span(start, stop, w)),
+                                                  fancy(px, slice(0, h), _source_span(start, stop, w)))
+    rows, cols = _source_span(-35, 100, photo.shape[0]), _source_span(-35, 140, photo.shape[1])
+    np.testing.assert_array_equal(_crop(photo, rows, cols), fancy(photo, rows, cols))
+    view = _crop(photo, slice(2, 9), slice(3, 8))
+    assert view.base is not None and np.shares_memory(view, photo)  # inside the frame: a view, no copy
 
 
 @pytest.mark.parametrize("tile,overlap", [(64, 9), (96, 0), (128, 40), (200, 17)])
