@@ -1,7 +1,8 @@
 """What makes stage 5 fast changes no number: each shortcut against the plain computation, on real photos.
 
-The shortcuts: :class:`core.metrics.ReferenceScorer` (the reference's share prepared once),
-slices for the per-pixel steps (SSIM past its window means, CIEDE2000, the 3D LUT), the LUT regrade of
+The shortcuts: :class:`core.metrics.ReferenceScorer` (the reference's share prepared once, its valid
+pixels gathered by index), slices for the per-pixel steps (SSIM past its window means, CIEDE2000, the 3D
+LUT), the 3D LUT's numba loop, the LUT regrade of
 only the pixels dust busting changed, one pixel draw for every grade fit, and the thread pool of
 ``run_validation``. Timings are in ``benchmarks/validate_bench.py --stage``.
 """
@@ -82,6 +83,22 @@ def test_lut_in_slices_and_the_dust_regrade_are_bit_identical(frames):
     for name in names:
         assert np.array_equal(together[name], B.run_baseline(name, src[1], prev=src[0], next=src[2], grades=fits))
     assert np.array_equal(together["dust_bust+grade_lut3d"], fit.apply(busted))
+
+
+def test_lut_kernels_give_the_same_bits(frames):
+    """The numba trilinear loop does numpy's float operations in numpy's order: the same float32 bits, on a
+    real photo's shaper values, on values past 0..1 (clamped) and on every node exactly."""
+    from core.validate.grade import _lut_kernel_available
+
+    if not _lut_kernel_available():
+        pytest.skip("numba is not installed (the fast extra)")
+    src, ref = frames
+    fit = fit_grade(src[1], ref, method="lut3d", lut_size=9, max_samples=5000)
+    nodes = np.repeat((np.arange(9, dtype=np.float32) / 8)[:, None], 3, axis=1)
+    u = np.concatenate([fit.shaper.forward(src[1].reshape(-1, 3)),
+                        np.random.default_rng(0).uniform(-0.5, 1.5, (4096, 3)).astype(np.float32), nodes,
+                        np.array([[0, 1, 0], [np.nextafter(np.float32(1), np.float32(0))] * 3], np.float32)])
+    assert np.array_equal(lut_apply(fit.lut, u, kernel="numba"), lut_apply(fit.lut, u, kernel="numpy"))
 
 
 def test_one_draw_serves_every_fit(frames):

@@ -32,7 +32,12 @@ def frame_stats(image: np.ndarray, mask=None) -> dict[str, object]:
     Blocks of :data:`FLICKER_GRID` with fewer than 16 valid pixels get NaN.
     """
     y = luminance(rgb_of(image, "image"))
-    m = valid_mask(mask, y.shape, image)
+    return luminance_stats(y, valid_mask(mask, y.shape, image))
+
+
+def luminance_stats(y: np.ndarray, m: np.ndarray) -> dict[str, object]:
+    """:func:`frame_stats` of a frame's ACEScg luminance ``y`` (``HW`` float32) over its valid pixels ``m``
+    (``HW`` bool: the mask and the finite pixels, :func:`~core.metrics.pixels.valid_mask`)."""
     logy = np.log2(np.maximum(y, _LOG_FLOOR))
     mean = float(logy[m].mean()) if m.any() else float("nan")
     gh, gw = FLICKER_GRID

@@ -51,6 +51,7 @@ two files of that dialect, applied in turn (also tested through OCIO).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -108,16 +109,27 @@ def _features(rgb: np.ndarray, method: str, degree: int) -> np.ndarray:
 # --------------------------------------------------------------------------- LUT evaluation
 
 
-def lut_apply(lut: np.ndarray, u: np.ndarray) -> np.ndarray:
+def lut_apply(lut: np.ndarray, u: np.ndarray, *, kernel: str = "auto") -> np.ndarray:
     """Trilinear interpolation of ``lut`` (``n,n,n,3`` indexed ``[r, g, b]``) at ``u`` ``(N, 3)`` in 0..1.
 
-    Computed in float32, as OCIO's CPU processor does; returns float32 ``(N, 3)``.
+    The table and the cell positions in float32, as OCIO's CPU processor
+    has them; returns float32 ``(N, 3)``. ``kernel``: one of
+    :data:`core.kernels.KERNELS`: numpy array passes (eight gathers of the
+    whole ``u``) or, with numba (the ``fast`` extra), one loop over the
+    pixels (about 6x faster) doing the same float operations in the same
+    order: the same bits (``tests/test_validate_speed.py``).
     """
+    from core.kernels import choose
+
     n = lut.shape[0]
+    table = np.ascontiguousarray(lut, dtype=np.float32).reshape(-1, lut.shape[-1])
+    if choose(kernel, _lut_kernel_available) == "numba" and lut.shape[-1] == 3:
+        out = np.empty((np.shape(u)[0], 3), np.float32)
+        _lut_kernel()(np.ascontiguousarray(u, dtype=np.float32), table, n, out)
+        return out
     idx = np.clip(np.asarray(u, dtype=np.float32), 0.0, 1.0) * np.float32(n - 1)
     i0 = np.minimum(idx.astype(np.int32), n - 2)
-    f = idx - i0
-    table = np.ascontiguousarray(lut, dtype=np.float32).reshape(-1, lut.shape[-1])
+    f = idx - i0  # float64: float32 less int32
     base = (i0[:, 0] * n + i0[:, 1]) * n + i0[:, 2]
     out = np.zeros((idx.shape[0], lut.shape[-1]), np.float32)
     fr, fg, fb = f[:, 0], f[:, 1], f[:, 2]
@@ -128,6 +140,59 @@ def lut_apply(lut: np.ndarray, u: np.ndarray) -> np.ndarray:
                 w = wrg * wb
                 out += w[:, None] * table.take(base + ((dr * n + dg) * n + db), axis=0)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _lut_kernel():
+    """The numba form of :func:`lut_apply`'s numpy path ``(u (N, 3) float32, table (n³, 3) float32, n, out)``,
+    or ``None`` without numba. Every value is typed as the numpy path has it: the cell position in
+    float32, its fraction and the weights in float64, each corner's term added to the float32 sum in
+    float64 and rounded back (numpy's in-place ``+=``), corners in the same order; no ``fastmath``
+    (nothing fused or reordered)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True, inline="always")
+    def cell(v, top, n):  # pragma: no cover - compiled
+        """(lower node, fraction) of a value: np.clip to 0..1 (NaN stays), times n - 1 in float32."""
+        v = np.float32(0.0) if v < 0.0 else (np.float32(1.0) if v > 1.0 else v)
+        idx = np.float32(v * top)
+        i = np.int64(np.int32(idx))
+        i = n - 2 if i > n - 2 else i
+        return i, np.float64(idx) - np.float64(i)
+
+    @numba.njit(nogil=True, cache=True)
+    def kernel(u, table, n, out):  # pragma: no cover - compiled
+        top = np.float32(n - 1)
+        for p in range(u.shape[0]):
+            ir, fr = cell(u[p, 0], top, n)
+            ig, fg = cell(u[p, 1], top, n)
+            ib, fb = cell(u[p, 2], top, n)
+            base = (ir * n + ig) * n + ib
+            o0 = np.float32(0.0)
+            o1 = np.float32(0.0)
+            o2 = np.float32(0.0)
+            for dr in range(2):
+                wr = fr if dr else 1.0 - fr
+                for dg in range(2):
+                    wrg = wr * (fg if dg else 1.0 - fg)
+                    for db in range(2):
+                        w = wrg * (fb if db else 1.0 - fb)
+                        k = base + (dr * n + dg) * n + db
+                        o0 = np.float32(np.float64(o0) + w * np.float64(table[k, 0]))
+                        o1 = np.float32(np.float64(o1) + w * np.float64(table[k, 1]))
+                        o2 = np.float32(np.float64(o2) + w * np.float64(table[k, 2]))
+            out[p, 0] = o0
+            out[p, 1] = o1
+            out[p, 2] = o2
+
+    return kernel
+
+
+def _lut_kernel_available() -> bool:
+    return _lut_kernel() is not None
 
 
 def _corners(i0: np.ndarray, f: np.ndarray):
