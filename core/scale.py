@@ -9,6 +9,11 @@ local run leaves it, and a killed worker loses only the chunk it held, which
 Dask runs again elsewhere (each frame is written atomically, so a chunk done
 twice writes the same files twice, never half of one).
 
+Work that is not a per-frame job with a manifest of its own (the dataset
+builder's extract, filter, embed and dedup candidate search) goes the same
+way through :func:`map_in_order`: units that are pure functions of their
+value, results handed back in the local order.
+
 The scheduler is named by a string (:data:`SCALE_PARAMS`, the CLI's ``--scheduler``):
 
 - ``local``: in this process, frame after frame; nothing of Dask is imported.
@@ -194,6 +199,71 @@ def _forget(stop: str) -> None:
 
 def _identity(value: Any) -> Any:
     return value
+
+
+class Item(NamedTuple):
+    """One task of :func:`map_in_order`: ``key`` names it in errors, ``index`` is its place in the order."""
+
+    key: str
+    index: int
+    value: Any
+
+
+def _map_items(items: Sequence[Item], process: Callable[[Any], Any], *,
+               stop: Callable[[], bool] | None = None) -> tuple[list[Any], Exception | None]:
+    """In a worker (:func:`run_chunks`'s ``work``): ``process(item.value)`` for consecutive items, until one
+    fails (its exception returned) or ``stop()``."""
+    results = []
+    for item in items:
+        if stop is not None and stop():
+            break
+        try:
+            results.append(process(item.value))
+        except Exception as exc:
+            return results, exc
+    return results, None
+
+
+def map_in_order(process: Callable[[Any], Any], items: Sequence[tuple[str, Any]],
+                 on_result: Callable[[Any, Any], None], *, what: str) -> None:
+    """``on_result(value, process(value))`` for each ``(key, value)`` of ``items``, called here, in the
+    items' order: the work is made in this process, or, inside a :func:`scheduler` block that names a Dask
+    cluster, by its workers in chunks (:func:`run_chunks`).
+
+    For the work that is not a per-frame job with its own manifest (the
+    dataset builder's extract, filter and embed stages, dedup's candidate
+    search): the caller records each result as it comes, in the same order
+    as a local run, so whatever it writes (manifests, caches) ends the same.
+    ``process`` must be a pure function of its value that can travel
+    (:func:`pickled`, refused in one line naming ``what``); ``key`` names an
+    item in a chunk's error. Results that land before those ahead of them
+    wait here (at most the chunks in flight). The first error raised by
+    ``process`` is raised here (after the workers stopped, as
+    :func:`run_chunks` does); a killed worker's chunk is made again.
+
+    >>> got = []
+    >>> map_in_order(abs, [("a", -2), ("b", 3)], lambda v, r: got.append((v, r)), what="demo")
+    >>> got
+    [(-2, 2), (3, 3)]
+    """
+    client = current()
+    if client is None:
+        for _, value in items:
+            on_result(value, process(value))
+        return
+    blob = pickled(process, what=what)
+    tasks = [Item(str(key), i, value) for i, (key, value) in enumerate(items)]
+    waiting: dict[int, Any] = {}
+    ahead = 0  # index of the next result to hand over
+
+    def landed(item: Item, result: Any) -> None:
+        nonlocal ahead
+        waiting[item.index] = result
+        while ahead in waiting:
+            on_result(tasks[ahead].value, waiting.pop(ahead))
+            ahead += 1
+
+    run_chunks(client, tasks, blob, _map_items, landed)
 
 
 def pickled(process: Callable, *, what: str) -> bytes:

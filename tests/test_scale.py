@@ -288,6 +288,16 @@ def test_a_frame_that_fails_on_a_worker_fails_the_job_with_its_own_error(cluster
     assert manifest.data["status"] == "done" and len(manifest.data["frames"]) == 8
 
 
+def kill_a_busy_worker(client) -> list[int]:
+    """SIGKILL the process of a worker of ``client``'s cluster that holds work; its pid, or none when none does."""
+    busy = [w for w, keys in client.processing().items() if keys]
+    if not busy:
+        return []
+    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+    os.kill(pid, signal.SIGKILL)
+    return [pid]
+
+
 def test_a_worker_killed_mid_job_loses_only_its_chunk(cluster, plates, tmp_path):
     """SIGKILL one worker process while it holds frames: Dask runs its chunk again on the other, the job
     completes with the local run's bytes, and no frame is reported or recorded twice."""
@@ -300,11 +310,7 @@ def test_a_worker_killed_mid_job_loses_only_its_chunk(cluster, plates, tmp_path)
     def progress(done, total, frame):
         seen.append(frame)
         if not killed:  # the first chunk is back: kill a worker that still holds work
-            busy = [w for w, keys in client.processing().items() if keys]
-            if busy:
-                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
+            killed.extend(kill_a_busy_worker(client))
 
     with scheduler(address):
         manifest = degrade_files(str(plates / "plate.####.png"), "k.####.exr", output_dir=tmp_path / "dask", **job,

@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     r.add_argument("footage", nargs="+", help="video files (anything OpenCV reads: mp4, mov, avi, mkv...)")
     r.add_argument("--stages", help=f"comma-separated stages to run (default all): {','.join(STAGES)}")
     DATASET_PARAMS.add_arguments(r)
-    add_output_options(r)
+    add_output_options(r, scheduler=True)
     r.set_defaults(func=run)
     s = dsub.add_parser("status", help="what each stage of a dataset folder did, and whether it is stale")
     s.add_argument("output_dir", metavar="DIR", help="a folder written by 'reelkit dataset run'")

@@ -31,11 +31,21 @@ reelkit did not write, is refused unless ``force``.
 Memory stays flat in the number of frames: frames are decoded one at a
 time, deduplication uses hash buckets, BK-trees and radius queries on
 embeddings, clustering never forms an N x N matrix.
+
+Inside a :func:`core.scale.scheduler` block that names a Dask cluster (the
+CLI's ``--scheduler``), the heavy stages' work goes to its workers through
+:func:`core.scale.map_in_order`: extract a video at a time, the filter's
+measures a frame at a time, embed a batch at a time, dedup's candidate
+search a block of rows at a time; results come back and are recorded here
+in the local order, so the folder and its manifests end as a local run
+leaves them (clocks and mtimes aside). Shots, the near-duplicate (pHash,
+SSIM) check, clustering, captions and assembly run in this process.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -185,20 +195,23 @@ class _Stage:
             self.run.progress(self.name, done, total)
 
 
+def load_frame(out: Path, record: Mapping[str, Any]) -> np.ndarray:
+    """An extracted frame of the dataset folder ``out`` (its record's ``path``), ``uint8`` ``HW3`` sRGB-encoded."""
+    from core.dataset.extract import read_uint8
+
+    return read_uint8(out / record["path"])
+
+
 class _Run:
     def __init__(self, footage: list[Path], out: Path, params: dict[str, Any], progress: StageProgressFn | None):
         self.footage, self.out, self.params, self.progress = footage, out, params, progress
         self.ids = video_ids(footage)
         self.hashes: dict[str, str] = {}
         self.summary: dict[str, dict[str, Any]] = {}
+        self.load = functools.partial(load_frame, out)  # travels to Dask workers (core.scale.map_in_order)
 
     def cache_dir(self) -> Path:
         return Path(self.params["cache_dir"]) if self.params["cache_dir"] else self.out / "cache"
-
-    def load(self, record: Mapping[str, Any]) -> np.ndarray:
-        from core.dataset.extract import read_uint8
-
-        return read_uint8(self.out / record["path"])
 
 
 # -- stages -------------------------------------------------------------------------------------------
@@ -235,8 +248,29 @@ def _stage_shots(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     return {"videos": len(videos), "shots": len(shots), "video_frames": sum(v["frames"] for v in videos)}
 
 
+def _extract_video(settings: Mapping[str, Any], video: Mapping[str, Any], *,
+                   progress: Any = None) -> list[dict[str, Any]]:
+    """One video's planned frames written, their records returned: a pure function of the video, its shots'
+    plans and ``settings`` (frames folder, root, colour space); a unit of :func:`core.scale.map_in_order`."""
+    from core.dataset.extract import extract_frames
+
+    if "adopt" in video:
+        return video["adopt"]["frames"]
+    return extract_frames(video["path"], video["shots"], video["plan"], progress=progress, **settings)
+
+
+def _measure_frame(load: Any, record: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """A frame's quality measures and perceptual hash (hex): the filter stage's per-frame unit."""
+    from core.dataset.hashing import phash
+    from core.dataset.quality import measure
+
+    img = load(record)
+    return measure(img), f"{phash(img):016x}"
+
+
 def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
-    from core.dataset.extract import extract_frames, plan_shot
+    from core.dataset.extract import plan_shot
+    from core.scale import current, map_in_order
     from core.shots import Shot
 
     p = run.params
@@ -250,20 +284,32 @@ def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
         plans[s.shot_id] = plan_shot(s, mode=p["extract_mode"], interval=p["interval"], budget=p["per_shot_budget"],
                                      margin=p["shot_margin"])
         total += len(plans[s.shot_id])
+    # a video is one unit (decoded forward once: OpenCV's seeks are not frame-exact); on Dask, videos go to the
+    # workers; a video an earlier run extracted is adopted in its place (its records travel, no work)
+    todo: list[tuple[str, dict[str, Any]]] = []
     for v in doc["videos"]:
         vshots = [s for s in shots if s.video == v["id"]]
         rec = done.get(v["id"])
         if rec and all((run.out / r["path"]).is_file() for r in rec["frames"]):
-            st.manifest.adopt(v["id"], rec)
-            records += rec["frames"]
-            continue
-        base = len(records)
-        got = extract_frames(v["path"], vshots, {s.shot_id: plans[s.shot_id] for s in vshots},
-                             frames_dir=st.dir, root=run.out,
-                             colorspace=None if p["input_colorspace"] == "auto" else p["input_colorspace"],
-                             progress=lambda d, t, item=None, base=base: st.progress(base + d, total))
-        records += got
-        st.manifest.frame_done(v["id"], frames=got)
+            todo.append((v["id"], {"id": v["id"], "adopt": rec}))
+        else:
+            todo.append((v["id"], {"id": v["id"], "path": v["path"], "shots": vshots,
+                                   "plan": {s.shot_id: plans[s.shot_id] for s in vshots}}))
+    settings = {"frames_dir": st.dir, "root": run.out,
+                "colorspace": None if p["input_colorspace"] == "auto" else p["input_colorspace"]}
+    process = functools.partial(_extract_video, settings)
+    if current() is None:  # in process: progress frame by frame (on Dask: video by video)
+        process = functools.partial(process, progress=lambda d, t, item=None: st.progress(len(records) + d, total))
+
+    def landed(video: Mapping[str, Any], got: list[dict[str, Any]]) -> None:
+        if "adopt" in video:
+            st.manifest.adopt(video["id"], video["adopt"])
+        else:
+            st.manifest.frame_done(video["id"], frames=got)
+        records.extend(got)
+        st.progress(len(records), total)
+
+    map_in_order(process, todo, landed, what="dataset extract")
     _write_json(st.dir / "frames.json", {"format": FRAMES_FORMAT.tag, "frames": records})
     wanted = {run.out / r["path"] for r in records}
     for png in st.dir.glob("*/*.png"):  # frames of an earlier plan would linger
@@ -273,15 +319,18 @@ def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
 
 
 def _stage_filter(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
-    from core.dataset.hashing import phash
-    from core.dataset.quality import blur_limit, measure, reasons, sharpness_reference
+    from core.dataset.quality import blur_limit, reasons, sharpness_reference
+    from core.scale import map_in_order
 
     records = _read_doc(run.out / "frames" / "frames.json", FRAMES_FORMAT)["frames"]
-    measured = []
-    for k, r in enumerate(records):
-        img = run.load(r)
-        measured.append((measure(img), f"{phash(img):016x}"))
-        st.progress(k + 1, len(records))
+    measured: list[tuple[dict[str, Any], str]] = []
+
+    def landed(record: Mapping[str, Any], result: tuple[dict[str, Any], str]) -> None:
+        measured.append(result)
+        st.progress(len(measured), len(records))
+
+    map_in_order(functools.partial(_measure_frame, run.load), [(r["id"], r) for r in records], landed,
+                 what="dataset filter")
     # blur is judged against each video's own sharpness (core.dataset.quality's rule)
     refs = {v: sharpness_reference([m for (m, _), r in zip(measured, records) if r["video"] == v], run.params)
             for v in dict.fromkeys(r["video"] for r in records)}

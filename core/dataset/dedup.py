@@ -25,6 +25,7 @@ it (``duplicate_of``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -111,7 +112,8 @@ def _workers() -> int:
 
 def radius_pairs(vectors: np.ndarray, radius: float, *, groups: Sequence[Any] | None = None,
                  block: int = BLOCK, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair ``i < j`` of rows with Euclidean distance ``<= radius``: ``(i, j, distance)``.
+    """Every pair ``i < j`` of rows with Euclidean distance ``<= radius``: ``(i, j, distance)``, found in
+    blocks of ``block`` query rows (on the Dask cluster of a :func:`core.scale.scheduler` block, if any).
 
     With ``groups``, only pairs from different groups (e.g. shots). Rows are
     projected to at most :data:`SEARCH_DIMS` PCA dimensions (fit on at most
@@ -140,29 +142,52 @@ def radius_pairs(vectors: np.ndarray, radius: float, *, groups: Sequence[Any] | 
     if groups is not None:
         _, gid = np.unique(np.asarray([str(g) for g in groups]), return_inverse=True)
     ii, jj, dd = [], [], []
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        neigh = index.radius_neighbors(search[start:stop], return_distance=False)
-        counts = np.fromiter((len(a) for a in neigh), np.int64, len(neigh))
-        if counts.sum() == 0:
-            continue
-        rows = np.repeat(np.arange(start, stop), counts)
-        cols = np.concatenate(neigh).astype(np.int64)
-        keep = cols > rows
-        if gid is not None:
-            keep &= gid[rows] != gid[cols]
-        rows, cols = rows[keep], cols[keep]
-        if len(rows) == 0:
-            continue
-        for c0 in range(0, len(rows), CHECK_CHUNK):
-            r, c = rows[c0:c0 + CHECK_CHUNK], cols[c0:c0 + CHECK_CHUNK]
-            dist = np.sqrt(np.maximum(((x[r] - x[c]) ** 2).sum(axis=1), 0.0))
-            ok = dist <= radius
-            ii.append(r[ok])
-            jj.append(c[ok])
-            dd.append(dist[ok].astype(np.float32))
+
+    def landed(bounds: tuple[int, int], found: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        if len(found[0]):
+            ii.append(found[0])
+            jj.append(found[1])
+            dd.append(found[2])
+
+    from core.scale import map_in_order
+
+    # a block of queries is one unit: on Dask each worker gets the tree and the rows once, blocks come back in order
+    map_in_order(functools.partial(_block_pairs, index, search, x, gid, radius),
+                 [(f"rows {s}-{min(n, s + block) - 1}", (s, min(n, s + block))) for s in range(0, n, block)],
+                 landed, what="dedup candidate search")
     if not ii:
         return empty
+    return np.concatenate(ii), np.concatenate(jj), np.concatenate(dd)
+
+
+def _block_pairs(index: Any, search: np.ndarray, x: np.ndarray, gid: np.ndarray | None, radius: float,
+                 bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j, distance)``, ``i`` in rows ``bounds`` (start, stop), ``i < j``, other group, within
+    ``radius`` at full dimension: the candidates of ``index`` (a ``NearestNeighbors`` fitted on ``search``,
+    the projected rows), checked on ``x``. :func:`radius_pairs`' unit of work (pickled, ``search`` and the
+    tree's copy of it travel once)."""
+    start, stop = bounds
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+    neigh = index.radius_neighbors(search[start:stop], return_distance=False)
+    counts = np.fromiter((len(a) for a in neigh), np.int64, len(neigh))
+    if counts.sum() == 0:
+        return none
+    rows = np.repeat(np.arange(start, stop), counts)
+    cols = np.concatenate(neigh).astype(np.int64)
+    keep = cols > rows
+    if gid is not None:
+        keep &= gid[rows] != gid[cols]
+    rows, cols = rows[keep], cols[keep]
+    ii, jj, dd = [], [], []
+    for c0 in range(0, len(rows), CHECK_CHUNK):
+        r, c = rows[c0:c0 + CHECK_CHUNK], cols[c0:c0 + CHECK_CHUNK]
+        dist = np.sqrt(np.maximum(((x[r] - x[c]) ** 2).sum(axis=1), 0.0))
+        ok = dist <= radius
+        ii.append(r[ok])
+        jj.append(c[ok])
+        dd.append(dist[ok].astype(np.float32))
+    if not ii:
+        return none
     return np.concatenate(ii), np.concatenate(jj), np.concatenate(dd)
 
 

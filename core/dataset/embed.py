@@ -27,6 +27,7 @@ embedded again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -147,6 +148,7 @@ class OnnxEmbedder:
     def __init__(self, model: str | os.PathLike, *, mean: Any = (0.485, 0.456, 0.406),
                  std: Any = (0.229, 0.224, 0.225), size: tuple[int, int] = (224, 224), batch: int = 32):
         ort = require("onnxruntime", "infer")
+        self._recipe = (os.fspath(model), {"mean": mean, "std": std, "size": tuple(size), "batch": batch})
         path = Path(model)
         if not path.is_file():
             raise ParameterError(f"onnx_model {str(model)!r}: no such file")
@@ -175,6 +177,11 @@ class OnnxEmbedder:
         self.batch = 1 if self.fixed_batch == 1 else max(1, int(batch))
         self.key = (f"onnx/{digest[:16]}/{self.height}x{self.width}/"
                     f"{','.join(f'{v:g}' for v in self.mean.ravel())}/{','.join(f'{v:g}' for v in self.std.ravel())}")
+
+    def __reduce__(self):
+        """Pickled as its recipe (model path and settings): a Dask worker loads its own session."""
+        model, settings = self._recipe
+        return functools.partial(OnnxEmbedder, **settings), (model,)
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         import cv2
@@ -236,6 +243,10 @@ class FaceEmbedder:
         self.face_weight, self.upsample = float(face_weight), int(upsample)
         self.classical = ClassicalEmbedder()
         self.key = f"face/1/w{self.face_weight:g}/u{self.upsample}+{self.classical.key}"
+
+    def __reduce__(self):
+        """Pickled as its settings (dlib's models cannot travel): a Dask worker loads its own."""
+        return functools.partial(FaceEmbedder, face_weight=self.face_weight, upsample=self.upsample), ()
 
     def faces(self, image: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
         """Every face of a ``uint8`` ``HW3`` RGB image: ``((left, top, right, bottom), 128 descriptor)``."""
@@ -328,6 +339,12 @@ class EmbeddingCache:
             data[k] = v
 
 
+def _embed_batch(embedder: Embedder, load: Callable[[dict], np.ndarray],
+                 chunk: Sequence[tuple[str, dict[str, Any]]]) -> np.ndarray:
+    """The vectors of one batch of ``(content hash, record)``: :func:`embed_records`'s unit of work."""
+    return np.asarray(embedder.embed([load(r) for _, r in chunk]), np.float32)
+
+
 def embed_records(records: Sequence[dict[str, Any]], embedder: Embedder, *, load: Callable[[dict], np.ndarray],
                   cache: EmbeddingCache | None = None, batch: int = 64,
                   progress: ProgressFn | None = None) -> tuple[np.ndarray, int]:
@@ -349,25 +366,34 @@ def embed_records(records: Sequence[dict[str, Any]], embedder: Embedder, *, load
         if r["sha256"] not in found and r["sha256"] not in todo:
             todo[r["sha256"]] = r
     items = list(todo.items())
+    batches = [items[start:start + batch] for start in range(0, len(items), batch)]
     pending_keys: list[str] = []
     pending: list[np.ndarray] = []
-    for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
-        vecs = np.asarray(embedder.embed([load(r) for _, r in chunk]), np.float32)
+    made = 0
+
+    def landed(chunk: list[tuple[str, dict]], vecs: np.ndarray) -> None:
+        nonlocal pending_keys, pending, made
         if vecs.ndim != 2 or len(vecs) != len(chunk):
             raise ParameterError(f"embedder {embedder.key}: returned shape {vecs.shape} for {len(chunk)} images")
         if not np.isfinite(vecs).all():
             raise ImageError(f"embedder {embedder.key}: returned non-finite values")
         for (h, _), v in zip(chunk, vecs):
             found[h] = v
+        made += len(chunk)
         if cache is not None:
             pending_keys += [h for h, _ in chunk]
             pending.append(vecs)
-            if len(pending_keys) >= SHARD_SIZE or start + batch >= len(items):
+            if len(pending_keys) >= SHARD_SIZE or made == len(items):
                 cache.put(pending_keys, np.concatenate(pending))
                 pending_keys, pending = [], []
         if progress is not None:
-            progress(min(start + batch, len(items)), len(items))
+            progress(made, len(items))
+
+    from core.scale import map_in_order
+
+    # a batch is one unit (the same batches on Dask as here: a model's batch is part of its arithmetic)
+    map_in_order(functools.partial(_embed_batch, embedder, load), [(c[0][1].get("id", c[0][0]), c) for c in batches],
+                 landed, what=f"embed ({embedder.key})")
     if n == 0:
         return np.zeros((0, 0), np.float32), 0
     dims = {found[r["sha256"]].shape for r in records}
