@@ -132,11 +132,11 @@ def test_butterfly_red_spots_and_magenta_edges():
     assert fit.pinned is not None and fit.pinned.sum() == 2
     # the pinned entries are the families the plain fit missed
     assert sorted(np.array(fit.coverage.entries)[fit.pinned]) == ["magenta", "red"]
-    # red pixels: ΔE00 24.7 -> 14.2 (measured); the frame pays: 7.24 -> 7.53 (+4%, two of eight entries;
-    # +7%, 7.72, when a pin moved to the mean of its own family's pixels only, before pins served their
-    # neighbours from the edge of their family: operator._keep_in_family)
-    assert region_de00(image, fit, red) < 0.6 * region_de00(image, plain, red)
-    assert all_de00(image, fit) < 1.055 * all_de00(image, plain)
+    # red pixels: ΔE00 24.7 -> 16.3 (measured); the frame pays: 7.24 -> 7.61 (+5.2%, two of eight entries).
+    # Before the swap start (operator._swap_start) was a candidate: 14.2 and 7.53 (+4%); before pins served
+    # their neighbours from the edge of their family (operator._keep_in_family): 7.72 (+7%)
+    assert region_de00(image, fit, red) < 0.7 * region_de00(image, plain, red)
+    assert all_de00(image, fit) < 1.06 * all_de00(image, plain)
 
 
 # -- determinism and the plain fit ----------------------------------------------------------------------------
@@ -152,17 +152,34 @@ def test_same_seed_same_bytes():
 
 def test_golden_bits_energy_and_coverage():
     """Pins the bits of an energy-aware, covered fit on machine-independent input (all eight families hold
-    more than 1% of its chroma; the plain fit misses red and purple; six entries end up pinned)."""
+    more than 1% of its chroma; the plain fit misses red and purple; four entries end up pinned)."""
     img = exact_random((64, 80, 3), seed=2024) * np.float32(1.5)
     img[:6, :10] = np.array([0.9, 0.05, 0.02], np.float32)  # a small red patch (1.2% of the frame)
     fit = fit_palette(img, k=8, seed=7, sample_size=2000, weight="energy", hue_coverage=0.01)
-    assert fit.coverage.passed and len(fit.coverage.found) == 8 and int(fit.pinned.sum()) == 6
+    assert fit.coverage.passed and len(fit.coverage.found) == 8 and int(fit.pinned.sum()) == 4
     enc = encode(img, fit)
     digest = hashlib.sha256(fit.palette.tobytes() + fit.positions.tobytes() + enc.index.tobytes()).hexdigest()
     assert digest == GOLDEN_DIGEST, digest
 
 
-GOLDEN_DIGEST = "f04f4c6995f759e250d9c811c5f27b8b5ea0af0153df0512e6ad5e2a6c0224a7"
+GOLDEN_DIGEST = "f9c9ecd43f2f4a29dc0efabf8ea0e49cdbf7e80129fc8c48d30ed1d1561fa6ab"
+
+
+def test_a_pin_takes_the_place_of_the_entry_the_frame_misses_least():
+    """Generated fire (benchmarks/palette_hues_bench.py, dev seed 100: 2% of the frame through a blackbody ramp
+    up to ACEScg 3.0 on a textured grey ground). The energy fit misses yellow; refitted from k-means++ around
+    the yellow pin it kept four entries on the flame and four on the ground (mean ΔE00 1.64, x1.16 of plain
+    k-means). Started instead from the fit before with its cheapest entry swapped for the pin, it keeps five
+    on the ground like plain k-means: 1.42, x1.001 (measured), and the frame's mean distance picks it."""
+    from benchmarks.palette_hues_bench import generated
+
+    fire = dict(generated(100))["fire 100"]
+    plain = fit_palette(fire, k=8)
+    fit = fit_palette(fire, k=8, weight="energy", hue_coverage=0.01)
+    assert fit.coverage.passed and set(fit.coverage.found) == {"red", "orange", "yellow"}
+    assert fit.coverage.entries.count("neutral") == 5 == plain.coverage.entries.count("neutral")
+    assert fit.pinned is not None and np.array(fit.coverage.entries)[fit.pinned].tolist() == ["yellow"]
+    assert all_de00(fire, fit) < 1.02 * all_de00(fire, plain)
 
 
 @pytest.mark.parametrize("space", ["oklab", "lab"])
