@@ -3,7 +3,7 @@ stage, and the overlapped path against the sequential one, measured in the same 
 
     PYTHONPATH=. python3 benchmarks/infer_gpu_bench.py [--frames 100] [--size 3840x2160] [--provider torch]
                                                       [--model film_restore] [--tile 0] [--precision auto]
-                                                      [--threads 0] [--workdir DIR] [--keep]
+                                                      [--threads 0] [--exr-threads N] [--workdir DIR] [--keep]
 
 The frames: ``--frames`` textured ACEScg half-float EXR frames (zip), made
 from the shipped astronaut photo (``core/data/samples``, sRGB converted to
@@ -78,9 +78,13 @@ def write_frames(folder: Path, frames: int, height: int, width: int) -> str:
 
 def run_infer(pattern: str, out: Path, args, prefetch: bool) -> float:
     """Wall seconds of one ``reelkit infer`` child over the sequence."""
-    cmd = [sys.executable, "-m", "core.cli.main", "infer", "--model", args.model, pattern, "--output-dir", str(out),
-           "--provider", args.provider, "--tile", str(args.tile), "--precision", args.precision,
-           "--threads", str(args.threads), "--prefetch" if prefetch else "--no-prefetch", "--quiet"]
+    argv = ["infer", "--model", args.model, pattern, "--output-dir", str(out), "--provider", args.provider,
+            "--tile", str(args.tile), "--precision", args.precision, "--threads", str(args.threads),
+            "--prefetch" if prefetch else "--no-prefetch", "--quiet"]
+    cmd = [sys.executable, "-m", "core.cli.main", *argv]
+    if args.exr_threads is not None:  # OpenEXR's own thread pool (compression, decompression) set first
+        cmd = [sys.executable, "-c", f"import sys, OpenEXR; OpenEXR.set_global_thread_count({args.exr_threads}); "
+               f"from core.cli.main import main; sys.exit(main({argv!r}))"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
@@ -111,6 +115,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tile", type=int, default=0, help="0: the whole frame at once (the GPU default here)")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--exr-threads", type=int, help="OpenEXR's global thread count in the reelkit child "
+                    "(reelkit leaves OpenEXR's default, one thread); for an A/B of EXR compression threads")
     ap.add_argument("--workdir", type=Path, help="where the frames and outputs go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args(argv)
@@ -131,7 +137,8 @@ def main(argv=None) -> int:
         same = all((work / "overlapped" / p.name).read_bytes() == p.read_bytes()
                    for p in sorted((work / "sequential").glob("*.exr")))
         device = runtime.get("device") or ", ".join(runtime.get("providers", []))
-        print(f"reelkit infer --model {args.model} --provider {args.provider} --tile {args.tile}: backend "
+        exr = "" if args.exr_threads is None else f", OpenEXR threads {args.exr_threads}"
+        print(f"reelkit infer --model {args.model} --provider {args.provider} --tile {args.tile}{exr}: backend "
               f"{runtime.get('backend')} on {device}, precision {runtime.get('precision')}")
         for name, wall, steady, means in (("sequential", walls[False], seq_steady, seq),
                                           ("overlapped", walls[True], ovl_steady, ovl)):

@@ -34,7 +34,7 @@ from core.infer import (  # noqa: E402
     sessions_created,
     write_model_manifest,
 )
-from core.infer.tiling import _crop, _source_span, axis_tiles, resolve_tiling  # noqa: E402
+from core.infer.tiling import _crop, _source_span, axis_tiles, resolve_tiling, run_tiled  # noqa: E402
 from core.io import samples  # noqa: E402
 
 # -- model builders (shared with tests/test_infer_files.py and benchmarks/infer_bench.py) --------------------
@@ -194,6 +194,19 @@ def test_overlap_below_the_receptive_field_is_refused(tmp_path):
 
 
 # -- the restorer ------------------------------------------------------------------------------------------
+
+
+def test_one_tile_is_written_with_the_bits_of_the_weighted_blend(photo):
+    """A whole frame (one tile) is added without its weights, which are exactly 1: the same bits as the
+    weighted sum, -0.0 turned into +0.0 as 0 + (-0.0 * 1) does."""
+    px = photo[:90, :130] - np.float32(0.1)
+    px[0, :4] = -0.0
+    got, tiles = run_tiled(lambda crop: crop * np.float32(1.5), px, tile=0, overlap=8, halo=3, multiple_of=4)
+    rows, cols = (axis_tiles(n, tile=0, overlap=8, halo=3, multiple_of=4) for n in px.shape[:2])
+    want = np.zeros_like(px)
+    want += (px * np.float32(1.5)) * (rows.weights[0][:, None, None] * cols.weights[0][None, :, None])
+    assert tiles == 1 and not np.signbit(got[0, :4]).any()
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 def test_crop_copies_reflected_borders_run_by_run_like_fancy_indexing(photo):

@@ -56,6 +56,8 @@ def test_torch_on_cpu_equals_the_onnx_session_whole_and_tiled(shipped, tile):
     assert ran.tiles_run == onnx.tiles_run and (ran.tiles_run > 1) == (tile > 0)
     info = ran.info()
     assert (info["backend"], info["device"], info["precision"]) == ("torch", "cpu (cpu)", "fp32")
+    # the context computed ahead (a reader thread's Restorer.prepare / context_of) gives the same bits
+    np.testing.assert_array_equal(onnx.run(px, context=onnx.context_of(px)), a)
 
 
 def test_torch_keeps_alpha_hdr_and_the_mix(shipped):

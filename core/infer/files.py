@@ -89,9 +89,10 @@ def default_output(input_path: str, frames: str | None = None) -> str:
 
 def _read_input(restorer: Restorer, src: Path, dst: Path, *, frame: int | None,
                 input_colorspace: str | None = None,
-                neighbours: tuple[tuple[Path, int | None], ...] | None = None) -> tuple[Any, dict[str, Any]]:
-    """:func:`infer_file`'s first stage: the frame read (overscan and bbox kept), its neighbours' repair done;
-    returns ``(frame, its record's facts)``."""
+                neighbours: tuple[tuple[Path, int | None], ...] | None = None) -> tuple[Any, Any, dict[str, Any]]:
+    """:func:`infer_file`'s first stage: the frame read (overscan and bbox kept), its neighbours' repair done,
+    made ready for the model (:meth:`Restorer.prepare`: checked, in the model's colour space, its context
+    computed); returns ``(frame, context, its record's facts)``."""
     from core import color, io
     from core.color.alpha import alpha_of
 
@@ -117,11 +118,12 @@ def _read_input(restorer: Restorer, src: Path, dst: Path, *, frame: int | None,
         if result.neighbours != (-1, 1):  # a nearer neighbour was damaged as a whole: frames further out
             facts["temporal_neighbours"] = "{:+d},{:+d}".format(*result.neighbours)
         del around, result  # the neighbours are not needed any more: two frames less while restoring
+    img, context = restorer.prepare(img)
     facts["stages"] = {"read": round(time.perf_counter() - t0, 3)}
-    return img, facts
+    return img, context, facts
 
 
-def _restore(restorer: Restorer, img, facts: dict[str, Any], *, tile_progress: ProgressFn | None = None,
+def _restore(restorer: Restorer, img, context, facts: dict[str, Any], *, tile_progress: ProgressFn | None = None,
              grade=None):
     """:func:`infer_file`'s second stage: the model (then ``grade``) on the frame read; returns the ACEScg frame
     and adds the tile count and the stage's seconds to ``facts``."""
@@ -129,7 +131,7 @@ def _restore(restorer: Restorer, img, facts: dict[str, Any], *, tile_progress: P
 
     t0 = time.perf_counter()
     tiles_before = restorer.tiles_run
-    out = restorer.run_frame(img, progress=tile_progress)
+    out = restorer.run_frame(img, progress=tile_progress, context=context)
     if out.colorspace != OUTPUT_COLORSPACE:
         out = color.convert_frame(out, OUTPUT_COLORSPACE)
     if grade is not None:
@@ -178,9 +180,9 @@ def infer_file(restorer: Restorer, src: Path, dst: Path, *, frame: int | None, p
     ``grade``: a :class:`~core.validate.grade.GradeFit` applied to the model's output (ACEScg), or ``None``.
     The record's ``stages`` gives the seconds of each stage (``read``, ``infer``, ``write``), ``seconds`` their sum.
     """
-    img, facts = _read_input(restorer, src, dst, frame=frame, input_colorspace=input_colorspace,
-                             neighbours=neighbours)
-    out = _restore(restorer, img, facts, tile_progress=tile_progress, grade=grade)
+    img, context, facts = _read_input(restorer, src, dst, frame=frame, input_colorspace=input_colorspace,
+                                      neighbours=neighbours)
+    out = _restore(restorer, img, context, facts, tile_progress=tile_progress, grade=grade)
     del img  # not needed to write: on a huge frame, one frame-sized array less while the file is encoded
     return _write_output(restorer, out, src, dst, facts, frame=frame, pixel_type=pixel_type,
                          compression=compression, overwrite=overwrite)
@@ -303,9 +305,9 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
         if pipelined:
             out, record = pipeline.restored(r, task, following.get(task.key), frame_tiles)
         else:
-            img, record = _read_input(r, task.source, task.target, frame=task.frame,
-                                      input_colorspace=input_colorspace, neighbours=task.reads[1:] or None)
-            out = _restore(r, img, record, tile_progress=frame_tiles(task), grade=grade)
+            img, context, record = _read_input(r, task.source, task.target, frame=task.frame,
+                                               input_colorspace=input_colorspace, neighbours=task.reads[1:] or None)
+            out = _restore(r, img, context, record, tile_progress=frame_tiles(task), grade=grade)
             del img
         return {**_write_output(r, out, task.source, task.target, record, frame=task.frame,
                                 pixel_type=values["pixel_type"], compression=values["compression"],
@@ -350,8 +352,8 @@ class _Pipeline:
                                   input_colorspace=self.input_colorspace, neighbours=task.reads[1:] or None)
 
         def restore():
-            img, facts = read.result()
-            return _restore(r, img, facts, tile_progress=tile_progress, grade=self.grade), facts
+            img, context, facts = read.result()
+            return _restore(r, img, context, facts, tile_progress=tile_progress, grade=self.grade), facts
 
         return self.model.submit(restore)
 

@@ -255,7 +255,17 @@ class Restorer:
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
 
-    def run(self, pixels, *, name: str = "image", progress: ProgressFn | None = None) -> np.ndarray:
+    def context_of(self, pixels: np.ndarray) -> np.ndarray | None:
+        """The model's ``context`` input for a whole frame (``HWC`` ``float32``, the model's colour space, alpha
+        ignored): :func:`core.infer.context.context_input`, encoded; ``None`` for a model without one. What
+        :meth:`run` computes itself unless given it (a reader thread computes it ahead: :mod:`core.infer.files`)."""
+        if not self.spec.context:
+            return None
+        return context_input(pixels[..., :self.spec.channels], self.spec.context, self.spec.encoding,
+                             self.input_dtype, detail=self.spec.context_detail)
+
+    def run(self, pixels, *, name: str = "image", progress: ProgressFn | None = None,
+            context: np.ndarray | None = None) -> np.ndarray:
         """Restore ``pixels`` (``HWC`` ``float32``, C in {1, 3, 4}, in the model's colour space); same shape out.
 
         Four channels: the network runs on RGB and alpha passes through
@@ -265,6 +275,7 @@ class Restorer:
         the memory is the output frame plus a tile's worth: tiles are
         encoded one at a time, and the checks and the mix go a strip of
         rows at a time. ``progress(tiles done, tiles)`` follows the tiles.
+        ``context``: :meth:`context_of` these pixels when already computed, else computed here.
         """
         px = as_hwc_float32(pixels, name=name)
         check_finite(px, name=name)
@@ -274,10 +285,8 @@ class Restorer:
         if colour != c:
             raise ImageError(f"{name}: {n} channel(s) but the model {self.spec.name} takes {c} "
                              f"({'RGB' if c == 3 else 'one channel'}{' + alpha' if c == 3 else ''})")
-        context = None
-        if self.spec.context:  # the whole frame's thumbnail, the same for every tile
-            context = context_input(px[..., :c], self.spec.context, self.spec.encoding, self.input_dtype,
-                                    detail=self.spec.context_detail)
+        if context is None:  # the whole frame's thumbnail, the same for every tile
+            context = self.context_of(px)
         result = np.empty(px.shape, np.float32) if n == 4 else None
         restored, tiles = run_tiled(functools.partial(self._run_tile, context=context), px[..., :c], tile=self.tile,
                                     overlap=self.overlap, halo=self.spec.halo, multiple_of=self.spec.multiple_of,
@@ -300,8 +309,19 @@ class Restorer:
             return result
         return restored
 
+    def prepare(self, frame: Frame) -> tuple[Frame, np.ndarray | None]:
+        """``frame`` checked (finite; errors name it) and in the model's colour space, with its context input
+        (:meth:`context_of`): the part of :meth:`run_frame` that needs no model, which a reader thread does
+        ahead (:mod:`core.infer.files`); pass both to :meth:`run_frame`."""
+        from core import color
+
+        check_finite(frame.pixels, name=frame.describe())
+        if color.canonical_colorspace(frame.colorspace) != self.spec.colorspace:
+            frame = color.convert_frame(frame, self.spec.colorspace)
+        return frame, self.context_of(frame.pixels)
+
     def run_frame(self, frame: Frame | np.ndarray, *,
-                  progress: ProgressFn | None = None) -> Frame | np.ndarray:
+                  progress: ProgressFn | None = None, context: np.ndarray | None = None) -> Frame | np.ndarray:
         """Restore one frame.
 
         A :class:`~core.frame.Frame` is converted to the model's colour space
@@ -311,15 +331,16 @@ class Restorer:
         model). A bare array is taken to be in the model's colour space and
         comes back as an array. Errors name the frame (path and number).
         ``progress(tiles done, tiles)`` follows the tiles (:meth:`run`).
+        ``context``: the frame's context input when already computed (:meth:`prepare`).
         """
         if not isinstance(frame, Frame):
-            return self.run(frame, progress=progress)
+            return self.run(frame, progress=progress, context=context)
         from core import color
 
         check_finite(frame.pixels, name=frame.describe())
         if color.canonical_colorspace(frame.colorspace) != self.spec.colorspace:
             frame = color.convert_frame(frame, self.spec.colorspace)
-        pixels = self.run(frame.pixels, name=frame.describe(), progress=progress)
+        pixels = self.run(frame.pixels, name=frame.describe(), progress=progress, context=context)
         metadata = dict(frame.metadata)
         metadata["restored_by"] = f"{self.spec.name} {self.spec.version}"
         return frame.replace(pixels=pixels, metadata=metadata)

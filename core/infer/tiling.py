@@ -224,7 +224,10 @@ def run_tiled(fn: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, *, til
             result = fn(_crop(pixels, src_rows, _source_span(x0 - halo, x0 - halo + cols.size, w)))
             count += 1
             crop = result[rows.local(i), cols.local(j)]
-            out[ys, xs] += crop * (rows.weights[i][:, None, None] * cols.weights[j][None, :, None])
+            if len(rows.origins) == len(cols.origins) == 1:  # one tile: its weights are exactly 1
+                np.add(out[ys, xs], crop, out=out[ys, xs])  # the same bits as out + crop * 1, a third of the work
+            else:
+                out[ys, xs] += crop * (rows.weights[i][:, None, None] * cols.weights[j][None, :, None])
             if progress is not None:
                 progress(count, len(rows.origins) * len(cols.origins))
     return out, count
