@@ -45,6 +45,10 @@ Measured, per variant:
 3. **Stages 3-5**: the project's training, render and validation run as
    they are; stage 5's table (source, baselines, ML) is printed as the
    validation wrote it.
+4. **Time** of each stage: wall seconds, and CPU seconds of every thread
+   of this process (on a shared machine the wall time says more about the
+   other processes than about reelkit); and issue #14 item 5's ratios,
+   stage 2 / stage 4 and stage 5 / stage 4 (target: each below 1).
 
 ``--fast`` (48 frames at 320 px, stages 1-2, the tiny stage settings of
 the project tests) is what ``tests/test_project_bench.py`` runs.
@@ -274,15 +278,17 @@ def run_variant(root: Path, case: Case, stages: list[int], stage_params: dict, *
     project = root / f"project_{case.variant}"
     init_project(project, source=case.source, reference=case.reference, seed=SEED, params=stage_params,
                  name=case.variant, force=True)
-    timings = {}
-    t0 = time.perf_counter()
+    timings, cpu = {}, {}
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     for n in stages:
         run_project(project, str(n))
         timings[n] = round(time.perf_counter() - t0, 1)
-        t0 = time.perf_counter()
+        cpu[n] = round(_cpu_seconds() - c0, 1)
+        t0, c0 = time.perf_counter(), _cpu_seconds()
     folder = project / "pipeline"
     pairs = load_pairs(folder / "01_dataset_curation")
-    result: dict = {"variant": case.variant, "seconds": timings, "matching": score_matching(pairs, case),
+    result: dict = {"variant": case.variant, "seconds": timings, "cpu_seconds": cpu,
+                    "matching": score_matching(pairs, case),
                     "rate": pairs.timing.get("rate_name")}
     naive = nearest_frame_matches(case)
     result["reference_tool_wrong"] = reference_wrong(case, naive)
@@ -312,12 +318,30 @@ def run_variant(root: Path, case: Case, stages: list[int], stage_params: dict, *
     return result
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used so far, every thread of it."""
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def stage_ratios(seconds: dict) -> str:
+    """``"stage2/stage4 0.81, stage5/stage4 1.20"`` (issue 14 item 5's targets: each below 1), or ``""``
+    without stage 4."""
+    s4 = seconds.get(4)
+    return ", ".join(f"stage{n}/stage4 {seconds[n] / s4:.2f}" for n in (2, 5) if n in seconds and s4)
+
+
 def report(result: dict) -> None:
     m = result["matching"]
     ours, ref = len(m["wrong"]), result["reference_tool_wrong"]
     per_frame = ", ".join(f"{n}: {sec / m['frames']:.2f}" for n, sec in result["seconds"].items())
     print(f"\n== {result['variant']}  (rate {result['rate']}; seconds per stage {result['seconds']}; per source "
           f"frame {per_frame})")
+    cpu = result.get("cpu_seconds") or {}
+    print(f"   CPU seconds per stage (all threads) {cpu}; wall {stage_ratios(result['seconds']) or '-'}; "
+          f"CPU {stage_ratios(cpu) or '-'}")
     print(f"stage 1: {m['correct']}/{m['frames']} correct ({100 * m['correct'] / m['frames']:.1f}%), "
           f"wrong {m['wrong'][:12]}{' ...' if len(m['wrong']) > 12 else ''}, highest confidence of a wrong "
           f"match {m['max_wrong_confidence']:.3f}; {', '.join(f'{n} {s}' for s, n in m['statuses'].items())}")
