@@ -348,13 +348,12 @@ class _Pipeline:
         self.ahead: dict[Any, Any] = {}
 
     def _start(self, r: Restorer, task, tile_progress) -> Any:
-        reading = [self.reader.submit(_read_input, r, task.source, task.target, frame=task.frame,
-                                      input_colorspace=self.input_colorspace, neighbours=task.reads[1:] or None)]
+        read = self.reader.submit(_read_input, r, task.source, task.target, frame=task.frame,
+                                  input_colorspace=self.input_colorspace, neighbours=task.reads[1:] or None)
 
         def restore():
-            img, context, facts = reading.pop().result()  # the read's future let go: the input frame is freed
-            out = _restore(r, img, context, facts, tile_progress=tile_progress, grade=self.grade)  # with img
-            return out, facts
+            img, context, facts = read.result()
+            return _restore(r, img, context, facts, tile_progress=tile_progress, grade=self.grade), facts
 
         return self.model.submit(restore)
 
