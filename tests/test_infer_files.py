@@ -151,8 +151,8 @@ def test_bad_requests(plate, model, tmp_path):
 
 def test_params_and_default_output_names():
     assert INFER_PARAMS.defaults() == {"tile": 512, "overlap": 0, "provider": "auto", "threads": 0,
-                                       "prefetch": True, "precision": "auto", "pixel_type": "half", "compression": "zip",
-                                       "temporal": False, "mix": 1.0}
+                                       "prefetch": True, "precision": "auto", "pixel_type": "half",
+                                       "compression": "zip", "temporal": False, "mix": 1.0}
     assert default_output("shots/plate.####.exr") == "plate.####.exr"
     assert default_output("scan.%04d.png") == "scan.%04d.exr"
     assert default_output("a/scan.1001.tif", "1001-1010") == "scan.####.exr"
