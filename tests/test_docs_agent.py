@@ -187,6 +187,12 @@ def test_the_worked_conversation_runs_as_shown(tmp_path):
                         assert reason in plan["confirm_reasons"], (call, plan)
                     assert ("replaces nothing" in said) <= (plan["replaces"] == [])
                     assert ("writes within" in said) == bool(plan["writes_within"]), (call, plan)
+                    written = [w.rsplit("/", 1)[-1] for w in plan["writes"]]
+                    for named in re.findall(r"\b([\w.]+\.(?:json|csv|png|onnx|pt))\b", said):
+                        assert named in written, (call, named, written)  # a file the doc names is planned
+                    if m := re.search(r"(\w+) checkpoints?\b", said):
+                        kept = sum(w.startswith("step_") for w in written)
+                        assert kept == {"one": 1, "two": 2, "three": 3}.get(m.group(1), -1), (call, written)
                 for key in ("action", "task"):
                     if m := re.match(rf"-> {key} (\d+)", said):
                         assert data[key] == int(m.group(1)), (call, data)

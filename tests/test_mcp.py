@@ -442,8 +442,8 @@ def test_a_background_task_reports_progress_and_a_cancelled_one_leaves_valid_res
 # -- calls that write within folders: validate, restore init / run ---------------------------------------
 def test_staged_calls_plan_their_files_and_folders_and_undo_restores_a_stage_redone(tmp_path):
     """validate, restore_init and restore_run: every file the plan names is written, every other file written
-    lies within the folders the plan names; a stage redone (force, its folder emptied first) is undone byte
-    for byte, files it deleted included."""
+    lies within the folders the plan names (stage 2 after stage 1 in one call: its folder); a stage redone
+    (force, its folder emptied first: the plan's clears) is undone byte for byte, files it deleted included."""
     scan, ref = _sequence(tmp_path / "scan", name="scan"), _sequence(tmp_path / "ref", name="ref")
     (tmp_path / "proj").mkdir()
     calls = [
@@ -475,7 +475,8 @@ def test_staged_calls_plan_their_files_and_folders_and_undo_restores_a_stage_red
             # stage 2 done: the plan of 1-2 runs nothing; with force it redoes both and needs confirming
             assert (await c.ok("restore_run", project="proj", stages="1-2"))["plan"]["writes_within"] == []
             plan = (await c.ok("restore_run", project="proj", stages="2", force=True))["plan"]
-            assert plan["writes_within"] == [str(tmp_path / "proj" / "pipeline" / "02_alignment")]
+            assert plan["writes_within"] == []
+            assert plan["clears"] == [str(tmp_path / "proj" / "pipeline" / "02_alignment")]
             assert plan["needs_confirm"] and plan["confirm_reasons"][0].startswith("force replaces")
             # a file of stage 2 that the redo will not write again (its folder is emptied first)
             extra = tmp_path / "proj" / "pipeline" / "02_alignment" / "report" / "report.0001.png"
@@ -513,6 +514,106 @@ def test_staged_calls_plan_their_files_and_folders_and_undo_restores_a_stage_red
     run(scenario)
     report = json.loads((tmp_path / "val" / "metrics.json").read_text("utf-8"))
     assert set(report["methods"]) == {"source", "grade_matrix", "same"}
+
+
+#: A restoration project small enough for every stage in a test (as tests/test_pipeline_project.py's TINY; a
+#: checkpoint each step, one kept: the plan names the one left).
+TINY_PROJECT = {
+    "curation": {"pairs_per_shot": 3, "min_spacing": 1},
+    "training": {"init_from": "", "model": {"type": "resnet_small", "channels": 8, "blocks": 1}, "steps": 2,
+                 "batch_size": 2, "crop_size": 32, "checkpoint_every": 1, "keep_checkpoints": 1, "threads": 1,
+                 "preview_crops": 1},
+    "inference": {"tile": 0, "threads": 1},
+    "validation": {"baselines": "grade_matrix,dust_bust+grade_lut3d", "fit_frames": 2, "compare_frames": 2,
+                   "crop_size": 32},
+}
+
+
+async def _run_exactly(c: Client, root: Path, name: str, **args) -> tuple[dict, dict, dict]:
+    """Plan and run one call (with its token): the plan's ``writes`` are exactly the files the run creates or
+    changes, and every file it deletes was in the plan's ``replaces``. Returns (plan, files before, after)."""
+    before = _files(root)
+    plan = (await c.ok(name, **args))["plan"]
+    assert _files(root) == before, f"{name}: planning wrote something"
+    await c.ok(name, **args, plan_only=False, confirm=plan["token"])
+    after = _files(root)
+    changed = {p for p in after if before.get(p) != after[p]}
+    assert changed == set(plan["writes"]), (name, args, changed ^ set(plan["writes"]))
+    assert set(before) - set(after) <= set(plan["replaces"]), (name, args)
+    return plan, before, after
+
+
+def test_validate_and_each_restore_stage_plan_exactly_the_files_they_write(tmp_path):
+    """validate and restore_run are planned file by file (issue 22): the plan's file list is exactly the set of
+    files the run creates or changes; a forced redo replaces only files of its plan, undo restores them byte for
+    byte (sha256) and redo re-applies them. Each restore stage run on its own (the stages before it on disk) is
+    planned file by file, the training's checkpoints included; one call of stages 1-5 from scratch plans stages
+    1, 3 and 4 file by file and stages 2 and 5 (which align and validate what the stage before them finds) as
+    their folders, and writes nothing outside them."""
+    pytest.importorskip("torch")
+    from core.pipeline.project import init_project
+
+    scan, ref = _sequence(tmp_path / "scan", name="scan"), _sequence(tmp_path / "ref", name="ref")
+    for name in ("proj", "whole"):
+        init_project(tmp_path / name, source=str(tmp_path / scan), reference=str(tmp_path / ref),
+                     params=TINY_PROJECT, seed=5)
+    val = {"source": scan, "reference": ref, "candidate": [f"same={scan}"], "output_dir": "val",
+           "baselines": "grade_matrix,dust_bust+grade_lut3d", "compare_frames": 2, "experiments": "notes.md"}
+    stage_dir = lambda project, n: str(next((tmp_path / project / "pipeline").glob(f"0{n}_*")))  # noqa: E731
+
+    async def scenario():
+        async with _server(tmp_path) as c:
+            plan, _, first = await _run_exactly(c, tmp_path, "validate", **val)
+            assert plan["replaces"] == [] and plan["writes_within"] == [] and plan["clears"] == []
+            names = {Path(p).relative_to(tmp_path / "val").as_posix() for p in plan["writes"] if "/val/" in p}
+            assert {"grades/matrix.cube", "grades/lut3d.cube", "baselines/grade_matrix/grade_matrix.1003.exr",
+                    "report/crops/1001/dust_bust-grade_lut3d.png", "report/compare.1003.png",
+                    "report/plot_flicker.png", "frames/metrics.1002.json", "manifest.json"} <= names
+            # forced again: every file it writes exists, so it replaces exactly them; undo, redo
+            forced = {**val, "force": True}
+            plan = (await c.ok("validate", **forced))["plan"]
+            assert set(plan["replaces"]) == set(plan["writes"]) and plan["needs_confirm"]
+            await c.ok("validate", **forced, plan_only=False, confirm=plan["token"])
+            again = _files(tmp_path)
+            assert {p for p in again if again[p] != first[p]} <= set(plan["writes"]) and set(again) == set(first)
+            await c.ok("undo")
+            assert _files(tmp_path) == first
+            await c.ok("redo")
+            assert _files(tmp_path) == again
+
+            # each stage alone: planned file by file in its folder
+            for n in range(1, 6):
+                plan, _, _ = await _run_exactly(c, tmp_path, "restore_run", project="proj", stages=str(n))
+                assert plan["writes_within"] == [] and plan["clears"] == [stage_dir("proj", n)], n
+                if n == 3:  # 2 steps, a checkpoint each, the last one kept
+                    assert [Path(p).name for p in plan["writes"] if "/checkpoints/" in p] == ["step_00000002.pt"]
+            # stage 2 redone from scratch (its folder emptied first): undo puts back every byte, redo re-applies
+            before = _files(tmp_path)
+            plan = (await c.ok("restore_run", project="proj", stages="2", force=True))["plan"]
+            assert plan["clears"] == [stage_dir("proj", 2)]
+            await c.ok("restore_run", project="proj", stages="2", force=True, plan_only=False, confirm=plan["token"])
+            redone = _files(tmp_path)
+            assert {p for p in redone if before.get(p) != redone[p]} <= set(plan["writes"])
+            assert set(before) - set(redone) <= set(plan["replaces"])
+            await c.ok("undo")
+            assert _files(tmp_path) == before
+            await c.ok("redo")
+            assert _files(tmp_path) == redone
+
+            # stages 1-5 in one call
+            before = _files(tmp_path)
+            plan = (await c.ok("restore_run", project="whole", stages="1-5"))["plan"]
+            assert plan["writes_within"] == [stage_dir("whole", n) for n in (2, 5)]
+            assert plan["clears"] == [stage_dir("whole", n) for n in (1, 3, 4)]
+            await c.ok("restore_run", project="whole", stages="1-5", plan_only=False, confirm=plan["token"])
+            after = _files(tmp_path)
+            changed = {p for p in after if before.get(p) != after[p]}
+            within = tuple(f + os.sep for f in plan["writes_within"])
+            assert set(plan["writes"]) <= changed and not {p for p in changed - set(plan["writes"])
+                                                           if not p.startswith(within)}
+            assert (await c.ok("journal"))["actions"][-1]["unplanned"] == []
+
+    run(scenario)
 
 
 # -- streamable HTTP ---------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ class Journal:
             action_id = 1 + max([a["id"] for a in self.actions()] + list(self._reserved), default=0)
             self._reserved.add(action_id)
         before_dir = self._store(action_id, "before")
-        folders = list(dict.fromkeys(f for f in (plan.output_dir, *plan.folders) if f is not None))
+        folders = list(dict.fromkeys(f for f in (plan.output_dir, *plan.folders, *plan.clears) if f is not None))
         new_dirs = [str(f) for f in folders if not f.is_dir()]
         seen = self._scan(folders)
         kept: dict[str, dict[str, Any]] = {}

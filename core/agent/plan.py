@@ -2,11 +2,14 @@
 
 A :class:`Plan` lists the files a call reads, the files it writes (every
 one: outputs and the manifest), those of them that exist now (``replaces``)
-and the frame count. A call whose files depend on what it finds (a
-restoration project's stages, a dataset's kept frames, a validation's
-baselines) also names the ``folders`` it writes within: every file in them
-may be written, replaced or removed, so every one that exists now is in
-``replaces`` (kept aside for undo). Its ``token`` is a hash of the tool, the checked
+and the frame count. A call that may empty a folder before it writes there
+(a restoration stage redone from scratch) names it in ``clears``: every
+file now in it is in ``replaces`` (kept aside for undo), and every file the
+call writes there is still in ``writes``. A call whose files depend on what
+an earlier step of the same call finds (a restoration stage after one that
+runs first, a dataset's kept frames) names the ``folders`` it writes within
+instead: every file in them may be written, replaced or removed, so every
+one that exists now is in ``replaces``. Its ``token`` is a hash of the tool, the checked
 arguments, the files written and the size and modification time of the
 files replaced: the same call on an unchanged folder gives the same token
 (after a server restart too), and a token stops confirming as soon as the
@@ -53,16 +56,20 @@ class Plan:
     folders: list[Path] = dataclasses.field(default_factory=list)
     #: Why the call needs confirming besides force and frames (training...), given by the tool.
     long_reasons: list[str] = dataclasses.field(default_factory=list)
+    #: Folders the call may empty before writing its files in them (see the module).
+    clears: list[Path] = dataclasses.field(default_factory=list)
 
     @property
     def replaces(self) -> list[Path]:
-        """The files written that exist now, and every file now in :attr:`folders` (kept as they are when
-        resumed; copied aside for undo)."""
+        """The files written that exist now, and every file now in :attr:`folders` and :attr:`clears` (kept as
+        they are when resumed; copied aside for undo)."""
         out = [p for p in self.writes if os.path.lexists(p)]
         listed = set(out)
-        for folder in self.folders:
-            out += [p for p in sorted(folder.rglob("*")) if p not in listed and p.is_file()
-                    and not _bookkeeping(p.relative_to(folder))]
+        for folder in [*self.folders, *self.clears]:
+            found = [p for p in sorted(folder.rglob("*")) if p not in listed and p.is_file()
+                     and not _bookkeeping(p.relative_to(folder))]
+            out += found
+            listed.update(found)
         return out
 
     @property
@@ -87,7 +94,8 @@ class Plan:
             state[str(p)] = [st.st_size, st.st_mtime_ns]
         args = {k: v for k, v in self.arguments.items() if k not in CONTROL_ARGUMENTS}
         return config_hash({"tool": self.tool, "arguments": args, "writes": [str(p) for p in self.writes],
-                            "within": [str(p) for p in self.folders], "replaces": state})[:16]
+                            "within": [str(p) for p in self.folders], "clears": [str(p) for p in self.clears],
+                            "replaces": state})[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +103,7 @@ class Plan:
             "reads": [str(p) for p in self.reads],
             "writes": [str(p) for p in self.writes],
             "writes_within": [str(p) for p in self.folders],
+            "clears": [str(p) for p in self.clears],
             "replaces": [str(p) for p in self.replaces],
             "frames": self.frames,
             "output_dir": None if self.output_dir is None else str(self.output_dir),

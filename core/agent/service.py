@@ -128,7 +128,7 @@ class Agent:
                   if kind in tool.paths.values()}
         self.roots.check(fields.get("read", "input"), plan.reads)
         self.roots.check("output" if values.get("output") else fields.get("write", "output_dir"),
-                         [*plan.writes, *plan.folders])
+                         [*plan.writes, *plan.folders, *plan.clears])
         plan.judge(confirm_frames=self.confirm_frames)
         if values["plan_only"]:
             return {"plan": self._planned(plan)}

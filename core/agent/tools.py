@@ -436,36 +436,32 @@ def _validate_args(values, roots) -> dict[str, Any]:
             "log_experiment": values["experiments"] is not None, **_spaces(values)}
 
 
-def _validate_plan(values, given, roots) -> Plan:
-    from core.jobs import plan_frame_files
-    from core.manifest import manifest_name
+def _validate_params(values, given, roots) -> dict[str, Any]:
+    """The validation parameters given, resolved; a weight matte file resolved inside the roots."""
     from core.validate import VALIDATE_PARAMS
-    from core.validate.report import REPORT
-
-    VALIDATE_PARAMS.resolve(_given(VALIDATE_PARAMS, values, given))
-    args = _validate_args(values, roots)
-    out_dir = _path(values, "output_dir", roots)
-    frames = plan_frame_files(args["sources"], str(out_dir / "frames" / "metrics.####.json"), frames=values["frames"])
-    reads = [p for t in frames for p in t.sources]
-    for spec in args["candidates"].values():
-        reads += _sequence_files(spec)
-    writes = [out_dir / manifest_name(values["frames"]), out_dir / "metrics.csv", out_dir / "metrics.json",
-              out_dir / REPORT] + ([Path(args["experiments"])] if args["experiments"] else [])
-    return Plan("validate", values, reads, writes, len(frames), out_dir, folders=[out_dir],
-                note="per-frame metrics, baseline renders, grade fits and report images are written within "
-                "output_dir (which baselines render depends on their fits)")
-
-
-def _validate_run(values, given, roots, progress=None) -> dict[str, Any]:
-    from core.validate import VALIDATE_PARAMS, run_validation
-
     from core.validate.run import WEIGHT_PASS
 
     params = VALIDATE_PARAMS.resolve(_given(VALIDATE_PARAMS, values, given))
     if params["weight_matte"] not in (None, WEIGHT_PASS):  # a matte file: within the roots, as the inputs
         params["weight_matte"] = str(_path(values, "weight_matte", roots))
+    return params
+
+
+def _validate_plan(values, given, roots) -> Plan:
+    """Every file the validation writes (:func:`core.validate.plan_validation`)."""
+    from core.validate import plan_validation
+
+    out_dir = _path(values, "output_dir", roots)
+    planned = plan_validation(**_validate_args(values, roots), output_dir=out_dir,
+                              params=_validate_params(values, given, roots), force=values["force"])
+    return Plan("validate", values, planned.reads, planned.writes, planned.frames, out_dir, note=planned.note)
+
+
+def _validate_run(values, given, roots, progress=None) -> dict[str, Any]:
+    from core.validate import run_validation
+
     result = run_validation(**_validate_args(values, roots), output_dir=_path(values, "output_dir", roots),
-                            params=params, force=values["force"], progress=progress)
+                            params=_validate_params(values, given, roots), force=values["force"], progress=progress)
     return {"headline": result.headline, "summary": result.summary, "report": str(result.report),
             "metrics_csv": str(result.metrics_csv), "metrics_json": str(result.metrics_json),
             "manifest": str(result.manifest)}
@@ -521,7 +517,8 @@ def _run_plan(values, given, roots) -> Plan:
     ``frames``, that range of the one stage chosen (2 or 4), unless the stage is done."""
     from core import io
     from core.errors import ParameterError
-    from core.pipeline.project import FRAME_STAGES, PROJECT_FILE, STAGES, load_project, parse_stages, project_status
+    from core.pipeline.project import (FRAME_STAGES, PROJECT_FILE, STAGES, load_project, parse_stages,
+                                       project_status, stage_files)
 
     folder = _path(values, "project", roots)
     project = load_project(folder)
@@ -535,6 +532,14 @@ def _run_plan(values, given, roots) -> Plan:
            or (n == 4 and values["method"] is not None)]
     run = [n for n in chosen if due and n >= due[0]]
     writes = ([folder / PROJECT_FILE] if values["method"] is not None else []) + ([project.notes] if run else [])
+    folders, clears = [], []
+    for n in run:
+        files = None if not _layout_known(n, run, values) else stage_files(project, n)
+        if files is None:
+            folders.append(project.folder(n))
+        else:
+            writes += files
+            clears.append(project.folder(n))
     long = [f"trains a model (stage 3, {project.params(3).get('steps')} steps)"] if 3 in run else []
     frames = _frame_count(project.source) if run else 0
     if values["frames"] is not None:
@@ -545,10 +550,27 @@ def _run_plan(values, given, roots) -> Plan:
             frames = len(list(io.as_frame_range(values["frames"]))) if run else 0
         except ParameterError as exc:
             raise FieldError("frames", str(exc)) from None
+    later = [n for n in run if project.folder(n) in folders]
     return Plan("restore_run", values, _sequence_files(project.source) + _sequence_files(project.reference),
-                writes, frames, folder, folders=[project.folder(n) for n in run], long_reasons=long,
+                writes, frames, folder, folders=folders, clears=clears, long_reasons=long,
                 note=f"runs stage(s) {', '.join(f'{n} {STAGES[n - 1].title}' for n in run) or 'none'}; "
-                "done stages are skipped, failed or interrupted ones resume")
+                "done stages are skipped, failed or interrupted ones resume"
+                + (f"; the files of stage(s) {', '.join(map(str, later))} are known once the stages before them "
+                   "have run (planned as folders)" if later else ""))
+
+
+#: The stages whose file layout depends on an earlier stage's results (stage 2 aligns the frames stage 1
+#: matched; stage 5 validates the frames stage 2 aligned, and needs stage 4's render).
+_LAYOUT_NEEDS = {2: (1,), 5: (1, 2, 4)}
+
+
+def _layout_known(n: int, run: list[int], values) -> bool:
+    """Whether stage ``n``'s files can be listed before a restore_run call runs ``run``: not for a frame
+    range (a farm task), not for stage 4 or 5 when the call sets a new render method, not when a stage its
+    layout depends on runs before it in the same call."""
+    if values["frames"] is not None or (values["method"] is not None and n >= 4):
+        return False
+    return not any(k in run and k < n for k in _LAYOUT_NEEDS.get(n, ()))
 
 
 def _run_run(values, given, roots, progress=None) -> dict[str, Any]:

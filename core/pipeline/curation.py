@@ -122,6 +122,20 @@ SAME_ASPECT = 0.01
 TRAINING_EVIDENCE = 0.5
 
 
+#: The thumbnail caches :func:`build_pairs` keeps in its folder, and its contact sheet.
+SIGNATURE_CACHES = ("signatures/source.npz", "signatures/reference.npz")
+CONTACT_SHEET = "contact_sheet.png"
+
+
+def pairs_outputs(output_dir: str | os.PathLike, params: Mapping[str, Any] | None = None) -> list[Path]:
+    """Every file :func:`build_pairs` writes in ``output_dir`` with ``params`` (:data:`PAIRS_PARAMS` values):
+    ``manifest.json``, ``pairs.json``, the thumbnail caches and, with ``contact_sheet``, the contact sheet
+    (when any pair is selected)."""
+    out = Path(output_dir)
+    sheet = [out / CONTACT_SHEET] if PAIRS_PARAMS.resolve(dict(params or {}))["contact_sheet"] else []
+    return [out / "manifest.json", out / FILE_NAME, *(out / c for c in SIGNATURE_CACHES), *sheet]
+
+
 def build_pairs(source: str | os.PathLike, reference: str | os.PathLike, *, output_dir: str | os.PathLike,
                 params: Mapping[str, Any] | None = None, overrides: Mapping[Any, Any] | None = None,
                 force: bool = False, progress: ProgressFn | None = None, input_colorspace: str | None = None,
@@ -196,7 +210,6 @@ def _build(src: InputSource, ref: InputSource, out: Path, values: dict[str, Any]
     from core.manifest import file_sha256
 
     out.mkdir(parents=True, exist_ok=True)
-    cache = out / "signatures"
     size = values["thumbnail_size"]
     n_src = len(src.numbers) if src.numbers is not None else 0
     n_ref = len(ref.numbers) if ref.numbers is not None else 0
@@ -207,9 +220,9 @@ def _build(src: InputSource, ref: InputSource, out: Path, values: dict[str, Any]
             return None
         return lambda done, _total, frame: progress(offset + done, total, frame)
 
-    ts = sig.read_thumbnails(src, size=size, cache=cache / "source.npz", force=force, progress=relay(0),
+    ts = sig.read_thumbnails(src, size=size, cache=out / SIGNATURE_CACHES[0], force=force, progress=relay(0),
                              what="source")
-    tr = sig.read_thumbnails(ref, size=size, cache=cache / "reference.npz", force=force,
+    tr = sig.read_thumbnails(ref, size=size, cache=out / SIGNATURE_CACHES[1], force=force,
                              progress=relay(len(ts.numbers)), what="reference")
     framing, sbox, rbox, aspect, s_active, r_active = _choose_framing(ts, tr, values["framing"])
     grid = sig.grid_shape(values["signature_size"], aspect)
@@ -301,7 +314,7 @@ def _build(src: InputSource, ref: InputSource, out: Path, values: dict[str, Any]
                          overrides=dict(sorted(overrides.items())), status=status, message=message, summary=summary)
     written = {FILE_NAME: pairs.save(out / FILE_NAME)}
     if values["contact_sheet"] and selected:
-        written["contact_sheet.png"] = contact_sheet(pairs, src, ref, out / "contact_sheet.png")
+        written[CONTACT_SHEET] = contact_sheet(pairs, src, ref, out / CONTACT_SHEET)
     manifest.set("inputs", {src.path: src.fingerprint, ref.path: ref.fingerprint})
     manifest.set("input_digest", "sha256 of each input's file names, sizes and modification times")
     manifest.set("outputs", {name: file_sha256(p) for name, p in written.items()})

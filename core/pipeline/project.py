@@ -148,21 +148,10 @@ RENDERED_SOURCE = "render"
 #: output is finished by a grade (``grade``: ``lut3d``, or ``none``) fitted from the model's output of
 #: the training pairs to their references, the way stage 5 fits its ``grade_lut3d`` baseline from the
 #: source: whatever colour the model leaves wrong, the LUT takes, so the render is never worse than the
-#: grade alone where the model is an identity (benchmarks/project_bench.py measures it); then the detail
-#: the LUT cannot give back (``detail``: ``filters``, or ``none``): a bank of linear filters learned from
-#: the same pairs through the model and the LUT (:mod:`core.infer.filterbank`), kept only when it lowers
-#: the error on pixels held out of its fit.
-ML_DEFAULTS = {"temporal": True, "grade": "lut3d", "detail": "none"}
-#: What a new project's ``stages.inference`` starts with (written into its project.json), over
-#: :data:`ML_DEFAULTS`, which a project.json without the key keeps: a project rendered before the detail
-#: filters existed stays done, and renders as it did.
-NEW_RENDER_DEFAULTS = {"detail": "filters"}
+#: grade alone where the model is an identity (benchmarks/project_bench.py measures it).
+ML_DEFAULTS = {"temporal": True, "grade": "lut3d"}
 #: Values of ``stages.inference.grade``.
 ML_GRADES = ("lut3d", "none")
-#: Values of ``stages.inference.detail``.
-ML_DETAILS = ("filters", "none")
-#: Keys of ``stages.inference`` that are the project's, not :data:`~core.infer.files.INFER_PARAMS`.
-_RENDER_KEYS = ("method", "grade", "detail")
 
 #: Options of ``reelkit restore init`` besides the project folder and its inputs (CLI options, MCP tool).
 INIT_PARAMS = ParamSet("restore_init", [
@@ -285,12 +274,11 @@ def validate_params(project: Project, *, where: str = "project") -> None:
         if not isinstance(raw, Mapping):
             raise ParameterError(f"{where}: stages.{stage} must be a mapping of parameters")
         try:
-            spec.resolve({k: v for k, v in raw.items() if not (stage == "inference" and k in _RENDER_KEYS)})
+            spec.resolve({k: v for k, v in raw.items() if not (stage == "inference" and k in ("method", "grade"))})
             if stage == "inference":
                 render_method_of(project)
-                for key, allowed in (("grade", ML_GRADES), ("detail", ML_DETAILS)):
-                    if raw.get(key, ML_DEFAULTS[key]) not in allowed:
-                        raise ParameterError(f"{key} must be one of {', '.join(allowed)}, got {raw[key]!r}")
+                if raw.get("grade", ML_DEFAULTS["grade"]) not in ML_GRADES:
+                    raise ParameterError(f"grade must be one of {', '.join(ML_GRADES)}, got {raw['grade']!r}")
         except ParameterError as exc:
             raise ParameterError(f"{where}: stages.{stage}: {exc}") from None
     if not isinstance(project.stages.get("training") or {}, Mapping):
@@ -369,7 +357,6 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
     from core.train.config import merge
 
     stages["training"] = merge(TRAINING_DEFAULTS, stages["training"])
-    stages["inference"] = {**NEW_RENDER_DEFAULTS, **stages["inference"]}
     project = Project(path=out, name=name or out.resolve().name, source=src, reference=ref, seed=_seed(seed, "seed"),
                       stages=stages, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), colorspaces=spaces)
     validate_params(project)
@@ -563,9 +550,7 @@ def _params_hash(project: Project, stage: Stage) -> str:
         values["init_weights"] = _init_weights_sha(values["params"].get("init_from"))
     if stage.number == 4 and render_method_of(project) == ML_METHOD:  # the ml render's defaults and grade fit
         ml = {k: project.params(4).get(k, v) for k, v in ML_DEFAULTS.items()}
-        if ml["detail"] == "none":  # as before the filters existed: earlier projects keep their hash
-            del ml["detail"]
-        if ml["grade"] != "none" or "detail" in ml:
+        if ml["grade"] != "none":
             opts = _grade_options(project)
             ml["fit"] = {k: opts[k] for k in _GRADE_FIT_KEYS}
         values["ml"] = ml
@@ -729,6 +714,63 @@ def _partial_counts(stage: Stage, folder: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- running
+
+
+def stage_files(project: Project, stage: Stage | int) -> list[Path] | None:
+    """Every file a whole run of ``stage`` writes in its folder now, ``stage.json`` included (the project's
+    notes, which every stage appends to, are not), given its upstream stages as they are on disk: ``None``
+    while they do not say yet (stage 2 before stage 1's pairs exist; stage 5 before stages 2 and 4 are done).
+    A stage redone from scratch first empties its folder (:func:`_run_stage`)."""
+    number = stage.number if isinstance(stage, Stage) else int(stage)
+    files = _stage_outputs(project, number)
+    if files is None:
+        return None
+    return list(dict.fromkeys(Path(os.path.abspath(p)) for p in (project.folder(number) / STAGE_FILE, *files)))
+
+
+def _stage_outputs(project: Project, n: int) -> list[Path] | None:
+    """The files of :func:`stage_files` but ``stage.json``, each from the layout of the library call the stage
+    makes (``None``: not known yet)."""
+    from core.manifest import manifest_name
+
+    folder = project.folder(n)
+    if n == 1:
+        from core.pipeline.curation import pairs_outputs
+
+        return pairs_outputs(folder, {"seed": project.seed, **project.params(1)})
+    if n == 2:
+        from core.align.files import plan_align_tasks, report_name
+        from core.pairs import FILE_NAME
+
+        if not (project.folder(1) / FILE_NAME).is_file():
+            return None
+        pairs, table, values = _alignment_setup(project)
+        tasks = plan_align_tasks(str(pairs.source["path"]), str(pairs.reference["path"]), folder, None,
+                                 values["report"], pairs=table)
+        return [folder / manifest_name(None), *(p for t in tasks for p in t.targets), folder / report_name(None)]
+    if n == 3:
+        from core.train.trainer import training_outputs
+
+        return training_outputs(training_config(project), folder)
+    if n == 4:
+        from core.jobs import plan_frame_files
+        from core.validate.baselines import grade_methods
+        from core.validate.run import fit_files
+
+        method = render_method_of(project)
+        if method == ML_METHOD:
+            grades = ("lut3d",) if project.params(4).get("grade", ML_DEFAULTS["grade"]) != "none" else ()
+        else:
+            grades = grade_methods([method]) if method != "source" else ()
+        tasks = plan_frame_files(project.source, str(folder / RESTORED))
+        return [folder / manifest_name(None), *(p for t in tasks for p in t.targets),
+                *fit_files(folder, {m: True for m in grades})]
+    from core.validate import plan_validation
+
+    if project_status(project)[3].state != "done" or not (project.folder(2) / "manifest.json").is_file():
+        return None
+    args, _ = _validation_setup(project)
+    return plan_validation(**args).writes
 
 
 def parse_stages(spec: str | int | None) -> list[int]:
@@ -969,15 +1011,23 @@ def _run_curation(project: Project, *, fresh: bool, force: bool, progress) -> tu
     return values, counts, results
 
 
-def _run_alignment(project: Project, *, fresh: bool, force: bool, progress,
-                   frames: str | None = None) -> tuple[dict, dict, dict]:
-    from core.align import ALIGN_FILE_PARAMS, align_files
+def _alignment_setup(project: Project):
+    """Stage 2's inputs: stage 1's pairs, their frame table (source frame -> reference frame, aligned ones) and
+    the alignment parameters."""
+    from core.align import ALIGN_FILE_PARAMS
     from core.pairs import load_pairs
 
     pairs = load_pairs(project.folder(1))
     table = {m.source_frame: m.reference_frame for m in pairs.matches
              if m.reference_frame is not None and m.status in ALIGNED_STATUSES}
-    values = ALIGN_FILE_PARAMS.resolve(project.params(2))
+    return pairs, table, ALIGN_FILE_PARAMS.resolve(project.params(2))
+
+
+def _run_alignment(project: Project, *, fresh: bool, force: bool, progress,
+                   frames: str | None = None) -> tuple[dict, dict, dict]:
+    from core.align import align_files
+
+    pairs, table, values = _alignment_setup(project)
     if frames is not None:
         from core.io import as_frame_range
 
@@ -1061,7 +1111,7 @@ def _run_inference(project: Project, *, fresh: bool, force: bool, progress,
     from core.infer.model import load_model
 
     method = render_method_of(project)
-    raw = {k: v for k, v in project.params(4).items() if k not in _RENDER_KEYS}
+    raw = {k: v for k, v in project.params(4).items() if k not in ("method", "grade")}
     if method == ML_METHOD:
         raw = {"temporal": ML_DEFAULTS["temporal"], **raw}
     values = INFER_PARAMS.resolve(raw)
@@ -1101,134 +1151,57 @@ def _grade_options(project: Project) -> dict[str, Any]:
 
 
 def _model_grade(project: Project, model, values: Mapping[str, Any], *, force: bool):
-    """What finishes stage 4's ``ml`` render (:data:`ML_DEFAULTS`) after the model, and a note for the record.
+    """The grade that finishes stage 4's ``ml`` render (:data:`ML_DEFAULTS`), and a note for the record.
 
-    ``grade``: a 3D LUT fitted from the model's output of the training
-    pairs to their aligned references and masks, by stage 5's own fitting
+    A 3D LUT fitted from the model's output of the training pairs to their
+    aligned references and masks, by stage 5's own fitting
     (:func:`core.validate.run._fits`: its ``fit_frames`` of the pairs,
     evenly spaced, its ``lut_size``, ``max_samples`` and the project's
     seed), which fits the ``grade_lut3d`` baseline from the source instead.
-    ``detail``: a :class:`~core.infer.filterbank.FilterBank` fitted on the
-    same frames through the model and that LUT. Both kept in
-    ``04_inference_render/grades/`` (``lut3d.json``, ``lut3d.cube``,
-    ``filters.json`` and ``fits.json``, each with the hash of everything it
-    was fitted from: a range of stage 4 on another machine fits the same or
-    reuses it). ``(None, "")`` when both are ``none``.
+    Kept in ``04_inference_render/grades/`` (``lut3d.json``, ``lut3d.cube``
+    and ``fits.json`` with the hash of everything it was fitted from: a
+    range of stage 4 on another machine fits the same LUT or reuses it).
+    ``(None, "")`` when ``stages.inference.grade`` is ``none``.
     """
     from core.infer.session import Restorer
     from core.manifest import config_hash
     from core.validate.run import _fits, _Seq
 
-    wanted = {k: project.params(4).get(k, ML_DEFAULTS[k]) for k in ("grade", "detail")}
-    if all(v == "none" for v in wanted.values()):
+    if project.params(4).get("grade", ML_DEFAULTS["grade"]) == "none":
         return None, ""
     opts = _grade_options(project)
     fit = _fit_pairs(project)
     space = project.colorspaces["source"]
     src = _Seq.of(fit["fit_sources"], "fit_sources", sequence=True, colorspace=space)
-    ref = _Seq.of(fit["fit_references"], "fit_references", sequence=True)
     key = config_hash({"model": model.spec.sha256, "frames": fit["fit_frames"],
                        "options": {k: opts[k] for k in _GRADE_FIT_KEYS},
                        "source": src.spec, "colorspace": space, "alignment": _manifest_digest(project.folder(2)),
                        "run": {k: values[k] for k in ("tile", "overlap", "precision", "mix")}})
     made: dict[str, Restorer] = {}
-    steps: list = []
 
     def through_model(n: int, pixels):
-        """Frame ``n`` of the source (ACEScg) -> the model's output of it (ACEScg), as stage 4 renders it, then
-        the finishing steps fitted so far."""
+        """Frame ``n`` of the source (ACEScg) -> the model's output of it (ACEScg), as stage 4 renders it."""
         import numpy as np
 
         from core.color import convert_frame
         from core.frame import Frame
 
-        if "restorer" not in made:  # only when something is fitted, not when every fit is reused
+        if "restorer" not in made:  # only when the LUT is fitted, not when it is reused
             made["restorer"] = Restorer(model, tile=values["tile"], overlap=values["overlap"],
                                         provider=values["provider"], threads=values["threads"],
                                         precision=values["precision"], mix=values["mix"])
         out = made["restorer"].run_frame(Frame(pixels, colorspace="ACEScg"))
         out = out if out.colorspace == "ACEScg" else convert_frame(out, "ACEScg")
-        out = np.ascontiguousarray(out.pixels[..., :3], dtype=np.float32)
-        for step in steps:
-            out = step.apply(out)
-        return out
+        return np.ascontiguousarray(out.pixels[..., :3], dtype=np.float32)
 
-    notes = []
-    if wanted["grade"] != "none":
-        fits, note = _fits(("lut3d",), opts, project.folder(4), key, force, src=None, ref=None, msk=None,
-                           numbers=[], fit_src=src, fit_ref=ref, fit_masks=fit["fit_masks"],
-                           fit_frames=fit["fit_frames"], through=through_model)
-        grade = fits["lut3d"]
-        if not grade.success:
-            raise StageError(f"stage 4: the grade after the model could not be fitted ({grade.reason}); "
-                             "set stages.inference.grade to none to render the model alone")
-        steps.append(grade)
-        notes.append(f"a {opts['lut_size']}^3 LUT ({note}, rms {grade.rms:.4g})")
-    if wanted["detail"] != "none":
-        bank = _detail_filters(project, key, steps, src, ref, fit, opts, through_model, force=force)
-        if bank.success:
-            steps.append(bank)
-            rms = bank.held_out_rms
-            notes.append(f"learned detail filters (held-out rms {rms['input']:.4g} -> {rms['filtered']:.4g})")
-        else:
-            notes.append(f"no detail filters: {bank.reason}")
-    if not steps:
-        return None, "the model's output as it is: " + "; ".join(notes)
-    finish = steps[0] if len(steps) == 1 else _Finish(tuple(steps))  # one step: its own digest, as before
-    return finish, "the model's output finished by " + ", then ".join(notes)
-
-
-#: ``04_inference_render/grades/`` file of the ml render's learned detail filters.
-DETAIL_FILE = "filters.json"
-
-
-def _detail_filters(project: Project, key: str, steps, src, ref, fit, opts, through, *, force: bool):
-    """The ml render's :class:`~core.infer.filterbank.FilterBank`: reused from :data:`DETAIL_FILE` when its
-    recorded hash matches (``key`` and the steps before it), else fitted on the grade's frames through the
-    model and ``steps`` and saved."""
-    from core.infer.filterbank import FilterBank, fit_filter_bank
-    from core.io.atomic import write_text_atomic
-    from core.manifest import config_hash
-    from core.validate.run import _evenly, _Seq, fit_pair_frames
-
-    path = project.folder(4) / "grades" / DETAIL_FILE
-    digest = config_hash({"fit": key, "after": [s.digest() for s in steps]})
-    if not force and path.is_file():
-        try:
-            saved = json.loads(path.read_text("utf-8"))
-            if saved.get("config_hash") == digest:
-                return FilterBank.from_dict(saved["bank"], where=str(path))
-        except (OSError, ValueError, KeyError, ParameterError):
-            pass  # unreadable or another fit's: fit again
-    msk = _Seq.of(fit["fit_masks"], "fit_masks", sequence=True) if fit["fit_masks"] is not None else None
-    chosen = _evenly(src.numbers(fit["fit_frames"]), opts["fit_frames"])
-    bank = fit_filter_bank(fit_pair_frames(src, ref, msk, chosen, through), seed=opts["seed"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps({"config_hash": digest, "frames": chosen, "bank": bank.to_dict()}) + "\n",
-                      overwrite=True)
-    return FilterBank.from_dict(json.loads(path.read_text("utf-8"))["bank"], where=str(path))
-
-
-@dataclasses.dataclass(frozen=True)
-class _Finish:
-    """The ml render's finishing steps (a LUT, learned filters) as one ``grade`` for
-    :func:`~core.infer.files.infer_files`: applied in order to the model's ACEScg ``HWC`` output."""
-
-    steps: tuple
-
-    @property
-    def method(self) -> str:
-        return "+".join(s.method for s in self.steps)
-
-    def apply(self, pixels):
-        for step in self.steps:
-            pixels = step.apply(pixels)
-        return pixels
-
-    def digest(self) -> str:
-        import hashlib
-
-        return hashlib.sha256("\n".join(s.digest() for s in self.steps).encode("ascii")).hexdigest()
+    fits, note = _fits(("lut3d",), opts, project.folder(4), key, force, src=None, ref=None, msk=None, numbers=[],
+                       fit_src=src, fit_ref=_Seq.of(fit["fit_references"], "fit_references", sequence=True),
+                       fit_masks=fit["fit_masks"], fit_frames=fit["fit_frames"], through=through_model)
+    grade = fits["lut3d"]
+    if not grade.success:
+        raise StageError(f"stage 4: the grade after the model could not be fitted ({grade.reason}); "
+                         "set stages.inference.grade to none to render the model alone")
+    return grade, f"the model's output finished by a {opts['lut_size']}^3 LUT: {note}, rms {grade.rms:.4g}"
 
 
 def _fit_pairs(project: Project) -> dict[str, str]:
@@ -1244,11 +1217,13 @@ def _fit_pairs(project: Project) -> dict[str, str]:
             "fit_frames": format_frames(trained, sep=",")}
 
 
-def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+def _validation_setup(project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Stage 5's :func:`core.validate.run_validation` arguments (but ``force`` and ``progress``), and what its
+    record says: ``params`` (the stage's, with the seed), ``name`` (stage 4's render among the candidates),
+    ``frames`` (the aligned frames validated) and ``damaged`` (stage 1's damaged frames)."""
     from core.align.files import align_outputs
     from core.io import format_frames
     from core.pairs import load_pairs
-    from core.validate import run_validation
     from core.validate.baselines import parse_baselines
     from core.validate.params import VALIDATE_PARAMS
 
@@ -1267,15 +1242,23 @@ def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> 
     outputs = align_outputs(align)
     refs, masks = outputs["aligned"], outputs["mask"]
     damaged = [m.source_frame for m in pairs.matches if m.damaged]  # stage 1: matched, but with low similarity
-    result = run_validation(sources=project.source, references=refs, masks=masks,
-                            candidates={name: str(project.folder(4) / RESTORED)}, output_dir=project.folder(5),
-                            frames=format_frames(frames, sep=","), shots=shots, damaged=damaged,
-                            params={**params, "baselines": ",".join(baselines)}, **_fit_pairs(project), stages=rows,
-                            experiments=project.notes, title=f"{project.name}: validation", force=fresh,
-                            input_colorspace=project.colorspaces["source"],
-                            progress=lambda d, t, f: progress(d, t, f"frame {f}"))
+    args = dict(sources=project.source, references=refs, masks=masks,
+                candidates={name: str(project.folder(4) / RESTORED)}, output_dir=project.folder(5),
+                frames=format_frames(frames, sep=","), shots=shots, damaged=damaged,
+                params={**params, "baselines": ",".join(baselines)}, **_fit_pairs(project), stages=rows,
+                experiments=project.notes, title=f"{project.name}: validation",
+                input_colorspace=project.colorspaces["source"])
+    return args, {"params": params, "name": name, "frames": frames, "damaged": damaged}
+
+
+def _run_validation(project: Project, *, fresh: bool, force: bool, progress) -> tuple[dict, dict, dict]:
+    from core.validate import run_validation
+
+    args, setup = _validation_setup(project)
+    name, params = setup["name"], setup["params"]
+    result = run_validation(**args, force=fresh, progress=lambda d, t, f: progress(d, t, f"frame {f}"))
     verdict = result.verdict
-    counts = {"frames": len(frames), "damaged": len(damaged)}
+    counts = {"frames": len(setup["frames"]), "damaged": len(setup["damaged"])}
     headline = result.headline
     if verdict.get("recommend") not in (None, name):
         headline += f" To render it: reelkit restore run {project.path} --stages 4-5 --method winner"

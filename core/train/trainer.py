@@ -170,6 +170,21 @@ def checkpoint_path(output_dir: str | Path, step: int) -> Path:
     return Path(output_dir) / CHECKPOINT_DIR / f"step_{step:08d}.pt"
 
 
+def _checkpoint_steps(cfg) -> list[int]:
+    """The steps a whole run saves a checkpoint at: every ``checkpoint_every`` and the last."""
+    return sorted({*range(cfg.checkpoint_every, cfg.steps + 1, cfg.checkpoint_every), cfg.steps})
+
+
+def training_outputs(config: TrainConfig | Mapping[str, Any], output_dir: str | Path) -> list[Path]:
+    """Every file :func:`train` leaves in ``output_dir`` after a whole run of ``config`` (the files of
+    :data:`OUTPUT_FILES` and the last ``keep_checkpoints`` checkpoints); a run stopped and resumed also keeps
+    the checkpoint it stopped at while it is among the newest."""
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    out = Path(output_dir)
+    return [out / name for name in OUTPUT_FILES.values()] + [
+        checkpoint_path(out, s) for s in _checkpoint_steps(cfg)[-cfg.keep_checkpoints:]]
+
+
 def list_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
     """``(step, path)`` of the checkpoints in ``output_dir/checkpoints``, oldest first."""
     folder = Path(output_dir) / CHECKPOINT_DIR
@@ -468,8 +483,8 @@ def _train(cfg: TrainConfig, spaces: dict[str, str | None], out: Path, device: s
             manifest.set("device", device)
             manifest.set("torch", torch.__version__)
             manifest.save()  # holds the output's lock from here: temporary files a killed run left can go
-            checkpoints = [*range(cfg.checkpoint_every, cfg.steps + 1, cfg.checkpoint_every), cfg.steps]
-            remove_stale_temps([manifest.path, *files.values(), *(checkpoint_path(out, s) for s in checkpoints)])
+            remove_stale_temps([manifest.path, *files.values(),
+                                *(checkpoint_path(out, s) for s in _checkpoint_steps(cfg))])
             write_text_atomic(files["config"], json.dumps(cfg.to_dict(), indent=2) + "\n", overwrite=True)
         except BaseException as exc:
             failed = exc

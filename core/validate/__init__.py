@@ -14,7 +14,8 @@
   shot, overall and over the damaged frames, with ``metrics.csv``,
   ``metrics.json``, ``report.html`` and a manifest; who won and what to
   recommend (:func:`decide`, :mod:`core.validate.verdict`) is their first
-  line; :func:`append_experiment` writes ``notes/experiments.md``.
+  line; :func:`append_experiment` writes ``notes/experiments.md``. :func:`plan_validation` says, before it
+  runs, every file it would write (:class:`ValidationPlan`).
 * :func:`render_method`: one baseline (or the source) rendered over a
   whole sequence, as the project's stage 4 does when a baseline wins.
 
@@ -29,11 +30,12 @@ from core.validate.experiments import append_experiment
 from core.validate.grade import GRADE_METHODS, GradeFit, fit_grade, fit_grade_frames, ocio_apply_cube
 from core.validate.params import VALIDATE_PARAMS
 from core.validate.render import render_method
-from core.validate.run import ValidationResult, run_validation
+from core.validate.run import ValidationPlan, ValidationResult, plan_validation, run_validation
 from core.validate.verdict import decide
 
 __all__ = [
     "BASELINES", "DEFAULT_BASELINES", "GRADE_METHODS", "VALIDATE_PARAMS", "Baseline", "GradeFit",
-    "ValidationResult", "append_experiment", "decide", "filters", "fit_grade", "fit_grade_frames",
-    "ocio_apply_cube", "parse_baselines", "render_method", "run_baseline", "run_baselines", "run_validation",
+    "ValidationPlan", "ValidationResult", "append_experiment", "decide", "filters", "fit_grade", "fit_grade_frames",
+    "ocio_apply_cube", "parse_baselines", "plan_validation", "render_method", "run_baseline", "run_baselines",
+    "run_validation",
 ]

@@ -63,6 +63,11 @@ def crops_folder(out: Path, frame) -> Path:
     return Path(out) / REPORT_DIR / "crops" / ("still" if frame is None else f"{frame:04d}")
 
 
+def compare_strip(out: Path, frame) -> Path:
+    """Where :func:`write_report` puts one comparison frame's side-by-side strip: ``report/compare.NNNN.png``."""
+    return Path(out) / REPORT_DIR / f"compare.{'still' if frame is None else f'{frame:04d}'}.png"
+
+
 def write_crops(out: Path, frame, images: Mapping[str, np.ndarray], mask, size: int) -> dict[str, str]:
     """8-bit sRGB crops of every image of one frame; ``{name: path relative to out}``."""
     from core.color import acescg_to_srgb_preview
@@ -191,8 +196,7 @@ def write_report(out: Path, data: Mapping[str, Any], *, stages=None, experiments
             order = [SOURCE_NAME] + ([best] if best else []) + [m for m in methods if methods[m] == "candidate"]
             order += ["reference"]
             tiles = [(name, _read_png(out / paths[name])) for name in order if name in paths]
-            strip = _png(rdir / f"compare.{'still' if n is None else f'{n:04d}'}.png",
-                         contact_sheet(tiles, cols=len(tiles), max_width=2400))
+            strip = _png(compare_strip(out, n), contact_sheet(tiles, cols=len(tiles), max_width=2400))
             label = "still" if n is None else f"frame {n}"
             parts += [f"<h3>{label}: side by side</h3>", f'<img class=strip src="{_b64(strip)}" alt="{label}">',
                       _wipe(str(n), {name: _b64(out / p) for name, p in paths.items()}, order)]

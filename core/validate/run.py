@@ -304,40 +304,37 @@ def _fmt(v) -> str:
 # --------------------------------------------------------------------------- the run
 
 
-def run_validation(*, sources, references, candidates: Mapping[str, Any] | None = None, masks=None,
-                   output_dir, frames=None, shots=None, damaged=None, baselines=None,
-                   params: Mapping[str, Any] | None = None,
-                   fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
-                   stages: Sequence[Mapping[str, Any]] | None = None, experiments: str | os.PathLike | None = None,
-                   log_experiment: bool = False, title: str = "reelkit validation", seed: int | None = None,
-                   force: bool = False, input_colorspace: str | None = None,
-                   reference_colorspace: str | None = None,
-                   progress: ProgressFn | None = None) -> ValidationResult:
-    """Validate ``candidates`` (and the baselines) against ``references``; see the module docstring.
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """A validation's inputs resolved and checked, before anything is written (:func:`_resolve`)."""
 
-    ``frames``: a frame range of ``sources`` (default: all on disk);
-    ``shots``: ``{name: frame range}`` or a list of ranges (default: one
-    shot); ``damaged``: the damaged source frames (a frame range or
-    numbers; ``None``: not known), scored apart as well (only the tables
-    change: the frames are the same); ``baselines``: names (:data:`~core.validate.BASELINES`, ``+``
-    chains), default ``params["baselines"]``; ``params``:
-    :data:`~core.validate.VALIDATE_PARAMS` values; ``fit_*``: the training
-    pairs the grades are fitted on, and the frame range used of them;
-    ``stages``: rows for the report's per-stage summary (mappings, e.g.
-    ``{"stage": "03_training", "status": "done", "summary": "loss 0.012"}``);
-    ``experiments``: a ``notes/experiments.md`` whose entries the report
-    shows; ``log_experiment``: first append this run to it
-    (:func:`~core.validate.append_experiment`: parameters, seed, config
-    hash, the summary table); ``seed`` overrides ``params["seed"]``;
-    ``input_colorspace`` / ``reference_colorspace``: the colour space of the
-    sources (and fit sources) / references (and fit references), OCIO or
-    reelkit names (``None`` / ``"auto"``: :mod:`core.io`'s rules; candidates
-    and masks always so), recorded in the manifest's ``colorspaces`` (and its
-    config, when set); ``progress(done, total, frame)`` is called after each frame.
-    """
-    from core.jobs import FrameTask, run_frame_job
-    from core.manifest import Manifest, OutputLock
-    from core.validate.baselines import grade_methods, parse_baseline, parse_baselines
+    out: Path
+    opts: dict[str, Any]
+    weight_matte: str | None
+    names: tuple
+    spaces: dict[str, str | None]
+    src: _Seq
+    ref: _Seq
+    msk: _Seq | None
+    cands: dict[str, _Seq]
+    wgt: _Seq | None
+    numbers: list
+    shot_table: dict[str, list]
+    damaged_frames: list[int] | None
+    methods: dict[str, str]
+    compare: set
+    fit_src: _Seq | None
+    fit_ref: _Seq | None
+    config: dict[str, Any]
+    frame_range: str | None
+
+
+def _resolve(*, sources, references, candidates, masks, output_dir, frames, shots, damaged, baselines, params,
+             fit_sources, fit_references, fit_masks, fit_frames, seed, input_colorspace,
+             reference_colorspace) -> _Job:
+    """The inputs of :func:`run_validation` read as sequences and checked (frames present, names free); the
+    parameters resolved; the job's config. Reads no pixel and writes nothing."""
+    from core.validate.baselines import parse_baselines
     from core.validate.params import VALIDATE_PARAMS
 
     given = dict(params or {})
@@ -380,7 +377,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     methods = {SOURCE: "source", **{n: "baseline" for n in names}, **{c: "candidate" for c in cands}}
     compare = set(_evenly([n for n in numbers], opts["compare_frames"])) if opts["compare_frames"] else set()
 
-    # -- grade fits ----------------------------------------------------------------------------
+    # the training pairs the grades are fitted on
     fit_seq = fit_sources is not None and (io.is_sequence_pattern(os.fspath(fit_sources)) or fit_frames is not None
                                            or io.is_video_file(fit_sources))
     fit_src = (_Seq.of(fit_sources, "fit_sources", sequence=fit_seq, colorspace=spaces["input_colorspace"])
@@ -400,7 +397,56 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
     config.update({k: v for k, v in spaces.items() if v is not None})  # only when set: earlier jobs resume
     if weight_matte is not None:
         config["weight_matte"] = wgt.spec if wgt is not None else WEIGHT_PASS
-    frame_range = None if frames is None else str(frames)
+    return _Job(out=out, opts=opts, weight_matte=weight_matte, names=names, spaces=spaces, src=src, ref=ref,
+                msk=msk, cands=cands, wgt=wgt, numbers=numbers, shot_table=shot_table,
+                damaged_frames=damaged_frames, methods=methods, compare=compare, fit_src=fit_src, fit_ref=fit_ref,
+                config=config, frame_range=None if frames is None else str(frames))
+
+
+def run_validation(*, sources, references, candidates: Mapping[str, Any] | None = None, masks=None,
+                   output_dir, frames=None, shots=None, damaged=None, baselines=None,
+                   params: Mapping[str, Any] | None = None,
+                   fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
+                   stages: Sequence[Mapping[str, Any]] | None = None, experiments: str | os.PathLike | None = None,
+                   log_experiment: bool = False, title: str = "reelkit validation", seed: int | None = None,
+                   force: bool = False, input_colorspace: str | None = None,
+                   reference_colorspace: str | None = None,
+                   progress: ProgressFn | None = None) -> ValidationResult:
+    """Validate ``candidates`` (and the baselines) against ``references``; see the module docstring.
+
+    ``frames``: a frame range of ``sources`` (default: all on disk);
+    ``shots``: ``{name: frame range}`` or a list of ranges (default: one
+    shot); ``damaged``: the damaged source frames (a frame range or
+    numbers; ``None``: not known), scored apart as well (only the tables
+    change: the frames are the same); ``baselines``: names (:data:`~core.validate.BASELINES`, ``+``
+    chains), default ``params["baselines"]``; ``params``:
+    :data:`~core.validate.VALIDATE_PARAMS` values; ``fit_*``: the training
+    pairs the grades are fitted on, and the frame range used of them;
+    ``stages``: rows for the report's per-stage summary (mappings, e.g.
+    ``{"stage": "03_training", "status": "done", "summary": "loss 0.012"}``);
+    ``experiments``: a ``notes/experiments.md`` whose entries the report
+    shows; ``log_experiment``: first append this run to it
+    (:func:`~core.validate.append_experiment`: parameters, seed, config
+    hash, the summary table); ``seed`` overrides ``params["seed"]``;
+    ``input_colorspace`` / ``reference_colorspace``: the colour space of the
+    sources (and fit sources) / references (and fit references), OCIO or
+    reelkit names (``None`` / ``"auto"``: :mod:`core.io`'s rules; candidates
+    and masks always so), recorded in the manifest's ``colorspaces`` (and its
+    config, when set); ``progress(done, total, frame)`` is called after each frame.
+    """
+    from core.jobs import FrameTask, run_frame_job
+    from core.manifest import Manifest, OutputLock
+    from core.validate.baselines import grade_methods, parse_baseline
+
+    job = _resolve(sources=sources, references=references, candidates=candidates, masks=masks,
+                   output_dir=output_dir, frames=frames, shots=shots, damaged=damaged, baselines=baselines,
+                   params=params, fit_sources=fit_sources, fit_references=fit_references, fit_masks=fit_masks,
+                   fit_frames=fit_frames, seed=seed, input_colorspace=input_colorspace,
+                   reference_colorspace=reference_colorspace)
+    opts, weight_matte, names, out, spaces = job.opts, job.weight_matte, job.names, job.out, job.spaces
+    src, ref, msk, cands, wgt, numbers = job.src, job.ref, job.msk, job.cands, job.wgt, job.numbers
+    shot_table, damaged_frames, methods, compare = job.shot_table, job.damaged_frames, job.methods, job.compare
+    fit_src, fit_ref, config, frame_range = job.fit_src, job.fit_ref, job.config, job.frame_range
     # the whole job under one lock: grade fits, frames, tables and report (the manifest's own lock, taken
     # and given back by the frame job, is nested inside it); a folder made for a job that fails empty goes
     existed = out.is_dir()
@@ -424,19 +470,7 @@ def run_validation(*, sources, references, candidates: Mapping[str, Any] | None 
 
         # -- per frame -----------------------------------------------------------------------------
         temporal = any(step.temporal for n in names for step in parse_baseline(n))
-        tasks = []
-        for n in numbers:
-            key = "still" if n is None else str(n)
-            stem = "still" if n is None else f"{n:04d}"
-            extra_src = [ref.path(n)] + ([msk.path(n)] if msk else []) + [s.path(n) for s in cands.values()]
-            extra_src += [wgt.path(n)] if wgt else []
-            targets = []
-            if opts["write_baselines"]:
-                # a baseline whose grade fit failed has no frames (it is not faked with the source)
-                targets = [out / "baselines" / safe_name(b) / f"{safe_name(b)}.{stem}.exr" for b in names
-                           if all(fits[s.grade].success for s in parse_baseline(b) if s.kind == "grade")]
-            tasks.append(FrameTask(key, n, src.path(n), out / "frames" / f"metrics.{stem}.json",
-                                   tuple(extra_src), tuple(targets)))
+        tasks = _frame_tasks(job, {m: f.success for m, f in fits.items()})
 
         sources = _SourceWindow(src)
         threads: dict[str, Any] = {}  # the scoring pool, made where the frames are made (here, or in a Dask worker)
@@ -522,6 +556,30 @@ def _job_outputs(out: Path, grades) -> list[Path]:
             *(out / "grades" / f"{m}{ext}" for m in grades for ext in (".json", ".cube")), out / "grades" / "fits.json"]
 
 
+def fit_files(out: Path, fits_ok: Mapping[str, bool]) -> list[Path]:
+    """The files grade fits are saved as in ``out/grades`` (by :func:`_fits`): ``<method>.json`` each, its
+    ``.cube`` when the fit succeeded (``fits_ok``: method -> success), and ``fits.json`` when there are any."""
+    gdir = Path(out) / "grades"
+    files = [p for m, ok in fits_ok.items() for p in (gdir / f"{m}.json", *([gdir / f"{m}.cube"] if ok else []))]
+    return files + ([gdir / "fits.json"] if fits_ok else [])
+
+
+def _report_files(job: _Job, fits_ok: Mapping[str, bool]) -> list[Path]:
+    """The files a validation writes once per job, as they come out: grade fits (a ``.cube`` only for a fit
+    that succeeded), tables, report page, plots over frames, each comparison frame's crops and strip."""
+    from core.validate.report import PLOTTED, REPORT, REPORT_DIR, compare_strip, crops_folder
+
+    files = fit_files(job.out, fits_ok)
+    files += [job.out / "metrics.csv", job.out / "metrics.json", job.out / REPORT]
+    if any(n is not None for n in job.numbers):
+        files += [job.out / REPORT_DIR / f"plot_{metric}.png" for metric, _ in PLOTTED]
+    shown = [SOURCE, *_kept_baselines(job.names, fits_ok), *job.cands, "reference"]
+    for n in sorted(job.compare, key=lambda n: -1 if n is None else n):
+        files += [crops_folder(job.out, n) / f"{safe_name(name)}.png" for name in shown]
+        files.append(compare_strip(job.out, n))
+    return files
+
+
 def _json_default(o):
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
@@ -548,16 +606,6 @@ def _input_stamp(seqs) -> str:
     return h.hexdigest()
 
 
-def fit_pair_frames(src: "_Seq", ref: "_Seq", masks: "_Seq | None", frames: Sequence[int], through=None):
-    """``(source, reference, mask)`` of each of ``frames``: ACEScg ``HW3`` float32 frames, the mask ``HW``
-    (``None`` without ``masks``); the source after ``through(frame, pixels)`` when given (see :func:`_fits`)."""
-    for n in frames:
-        mask = _read_mask(masks.path(n)) if masks is not None else None
-        source = _read_acescg(src.path(n), "source", n, src.colorspace)
-        yield (source if through is None else through(n, source),
-               _read_acescg(ref.path(n), "reference", n, ref.colorspace), mask)
-
-
 def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, msk, numbers, fit_src, fit_ref,
           fit_masks, fit_frames, through=None):
     """Fit (or reuse, same config hash) the grades ``methods``; returns ``(fits, note for the report)``.
@@ -573,13 +621,9 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
         return {}, ""
     gdir = out / "grades"
     index = gdir / "fits.json"
-    if not force and index.is_file():
-        try:
-            old = json.loads(index.read_text("utf-8"))
-        except (OSError, ValueError):
-            old = {}
-        if old.get("config_hash") == config_hash and all((gdir / f"{m}.json").is_file() for m in methods):
-            return {m: GradeFit.load(gdir / f"{m}.json") for m in methods}, old.get("note", "")
+    kept = _fits_kept(methods, out, config_hash, force)
+    if kept is not None:
+        return {m: GradeFit.load(gdir / f"{m}.json") for m in methods}, kept.get("note", "")
     if fit_src is not None:
         from core import io
 
@@ -595,8 +639,14 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
         note = (f"grades fitted on {len(chosen)} of the validated frames ({_frames_text(chosen)}): no training "
                 "pairs were given, so the grade baselines saw these frames (optimistic for them)")
 
-    drawn = sample_frames(fit_pair_frames(s_seq, r_seq, m_seq, chosen, through), max_samples=opts["max_samples"],
-                          seed=opts["seed"])  # one read for every fit
+    def pairs():
+        for n in chosen:
+            mask = _read_mask(m_seq.path(n)) if m_seq is not None else None
+            source = _read_acescg(s_seq.path(n), "source", n, s_seq.colorspace)
+            yield (source if through is None else through(n, source),
+                   _read_acescg(r_seq.path(n), "reference", n, r_seq.colorspace), mask)
+
+    drawn = sample_frames(pairs(), max_samples=opts["max_samples"], seed=opts["seed"])  # one read for every fit
     fits = {m: fit_grade_samples(drawn, method=m, degree=opts["root_poly_degree"], lut_size=opts["lut_size"],
                                  seed=opts["seed"]) for m in methods}
     gdir.mkdir(parents=True, exist_ok=True)
@@ -608,6 +658,105 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
                                          "fits": {m: f.to_dict() for m, f in fits.items()}}, indent=1,
                                         default=_json_default) + "\n", overwrite=True)
     return {m: GradeFit.load(gdir / f"{m}.json") for m in methods}, note
+
+
+def _fits_kept(methods, out: Path, config_hash: str, force: bool) -> dict[str, Any] | None:
+    """``grades/fits.json`` when the fits of ``methods`` in ``out`` were made for ``config_hash`` and are reused
+    (not ``force``), else ``None`` (they are fitted again)."""
+    gdir = out / "grades"
+    if force or not (gdir / "fits.json").is_file():
+        return None
+    try:
+        old = json.loads((gdir / "fits.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if old.get("config_hash") == config_hash and all((gdir / f"{m}.json").is_file() for m in methods):
+        return old
+    return None
+
+
+def _kept_baselines(names, fits_ok: Mapping[str, bool]) -> list[str]:
+    """The baselines that run: a baseline whose grade fit failed has no result (it is not faked with the
+    source)."""
+    from core.validate.baselines import parse_baseline
+
+    return [b for b in names if all(fits_ok[s.grade] for s in parse_baseline(b) if s.kind == "grade")]
+
+
+def _frame_tasks(job: _Job, fits_ok: Mapping[str, bool]) -> list:
+    """One :class:`~core.jobs.FrameTask` per frame: its record ``frames/metrics.NNNN.json`` and the baselines'
+    EXRs (``fits_ok``: grade method -> whether its fit succeeded)."""
+    from core.jobs import FrameTask
+
+    tasks = []
+    kept = _kept_baselines(job.names, fits_ok) if job.opts["write_baselines"] else []
+    for n in job.numbers:
+        stem = "still" if n is None else f"{n:04d}"
+        extra_src = [job.ref.path(n)] + ([job.msk.path(n)] if job.msk else []) + [s.path(n) for s in job.cands.values()]
+        extra_src += [job.wgt.path(n)] if job.wgt else []
+        targets = [job.out / "baselines" / safe_name(b) / f"{safe_name(b)}.{stem}.exr" for b in kept]
+        tasks.append(FrameTask("still" if n is None else str(n), n, job.src.path(n),
+                               job.out / "frames" / f"metrics.{stem}.json", tuple(extra_src), tuple(targets)))
+    return tasks
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationPlan:
+    """What :func:`run_validation` with the same arguments reads and writes, said before it runs.
+
+    ``writes``: every file it writes (the manifest, per-frame records, baseline EXRs, grade fits, tables,
+    report page, plots, comparison crops and strips, the experiments file it appends to), whether it exists
+    now or not; ``frames``: the frames scored; ``note``: what the prediction assumed.
+    """
+
+    reads: list[Path]
+    writes: list[Path]
+    frames: int
+    note: str
+
+
+def plan_validation(*, sources, references, candidates: Mapping[str, Any] | None = None, masks=None, output_dir,
+                    frames=None, shots=None, damaged=None, baselines=None, params: Mapping[str, Any] | None = None,
+                    fit_sources=None, fit_references=None, fit_masks=None, fit_frames=None,
+                    experiments: str | os.PathLike | None = None, log_experiment: bool = False,
+                    seed: int | None = None, force: bool = False, input_colorspace: str | None = None,
+                    reference_colorspace: str | None = None, **_report) -> ValidationPlan:
+    """The plan of :func:`run_validation` with the same arguments (``stages``, ``title``, ``progress``
+    accepted and ignored): its inputs resolved and checked as the run checks them, nothing read of the
+    pixels, nothing written. The grade fits' outcome is known when they are reused (same config, not
+    ``force``); fits made anew are assumed to succeed (one that fails writes no ``.cube`` and no frames or
+    crops of the baselines using it)."""
+    from core.manifest import Manifest, manifest_name
+    from core.validate.baselines import grade_methods
+
+    job = _resolve(sources=sources, references=references, candidates=candidates, masks=masks,
+                   output_dir=output_dir, frames=frames, shots=shots, damaged=damaged, baselines=baselines,
+                   params=params, fit_sources=fit_sources, fit_references=fit_references, fit_masks=fit_masks,
+                   fit_frames=fit_frames, seed=seed, input_colorspace=input_colorspace,
+                   reference_colorspace=reference_colorspace)
+    methods = grade_methods(job.names)
+    config_hash = Manifest(job.out, COMMAND, job.config, frame_range=job.frame_range, seed=job.opts["seed"]).config_hash
+    kept = _fits_kept(methods, job.out, config_hash, force)
+    if kept is None:
+        fits_ok, note = {m: True for m in methods}, "grade fits are made anew and assumed to succeed"
+    else:
+        fits_ok = {m: bool((kept.get("fits") or {}).get(m, {}).get("success", True)) for m in methods}
+        note = "grade fits reused (same config)"
+    tasks = _frame_tasks(job, fits_ok)
+    reads = [p for t in tasks for p in t.sources]
+    if job.fit_src is not None:
+        pool = job.fit_src.numbers(fit_frames)
+        chosen = _evenly(pool, job.opts["fit_frames"]) if kept is None else []
+        reads += [seq.path(n) for n in chosen for seq in (job.fit_src, job.fit_ref)]
+        if fit_masks is not None:
+            fmsk = _Seq.of(fit_masks, "fit_masks", sequence=not job.fit_src.still)
+            reads += [fmsk.path(n) for n in chosen]
+    writes = [job.out / manifest_name(job.frame_range)] + [p for t in tasks for p in t.targets]
+    writes += _report_files(job, fits_ok)
+    if log_experiment and experiments is not None:
+        writes.append(Path(experiments))
+    unique = lambda paths: list(dict.fromkeys(Path(os.path.abspath(p)) for p in paths))  # noqa: E731
+    return ValidationPlan(unique(reads), unique(writes), len(job.numbers), note)
 
 
 def _frame_list(frames) -> list[int] | None:
