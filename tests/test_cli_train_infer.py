@@ -83,6 +83,13 @@ def test_cli_train_then_infer_on_a_real_pair(tmp_path, pair, capsys):
     want = Restorer(out / "model.onnx", tile=0, threads=1).run(pair[2])
     assert got.colorspace == "ACEScg"
     np.testing.assert_allclose(got.pixels, want, rtol=2e-3, atol=2e-3)  # half-float EXR
+    # the run's own torch network (model.pt, checked against model.json's sha256) gives the ONNX output
+    assert main(["infer", "--model", str(out / "model.onnx"), pair[0], "--output-dir", str(tmp_path / "torch"),
+                 "--provider", "torch", "--tile", "0", "--threads", "1", "--pixel-type", "float", "-q"]) == 0
+    ran = json.loads((tmp_path / "torch" / "manifest.json").read_text())["runtime"]
+    assert (ran["backend"], ran["precision"]) == ("torch", "fp16" if torch.cuda.is_available() else "fp32")
+    bound = 0.05 if torch.cuda.is_available() else 1e-3  # a float16 network on a GPU
+    assert np.abs(io.read_image(tmp_path / "torch" / "degraded.exr").pixels - want).max() <= bound
 
 
 def _bytes_file(tmp_path, data):

@@ -151,8 +151,8 @@ def test_bad_requests(plate, model, tmp_path):
 
 def test_params_and_default_output_names():
     assert INFER_PARAMS.defaults() == {"tile": 512, "overlap": 0, "provider": "auto", "threads": 0,
-                                       "prefetch": True, "precision": "auto", "pixel_type": "half", "compression": "zip",
-                                       "temporal": False, "mix": 1.0}
+                                       "prefetch": True, "precision": "auto", "pixel_type": "half",
+                                       "compression": "zip", "temporal": False, "mix": 1.0}
     assert default_output("shots/plate.####.exr") == "plate.####.exr"
     assert default_output("scan.%04d.png") == "scan.%04d.exr"
     assert default_output("a/scan.1001.tif", "1001-1010") == "scan.####.exr"
@@ -226,3 +226,28 @@ def test_a_failing_write_stops_the_job_on_that_frame_in_one_line_with_no_partial
     assert (out / "plate.1002.exr").is_dir() and not any((out / "plate.1002.exr").iterdir())
     frames = json.loads((out / "manifest.json").read_text())["frames"]
     assert frames["1001"]["status"] == "done" and frames["1002"]["status"] != "done" and "1003" not in frames
+
+
+def test_prefetch_frees_a_frames_input_before_it_is_written(plate, model, tmp_path, monkeypatch):
+    """The pipeline holds no input frame once the model is done with it (the sequential path's memory)."""
+    import gc
+    import weakref
+
+    from core.infer import files
+
+    inputs, alive_at_write = [], []
+    restore, write = files._restore, files._write_output
+
+    def watch_restore(r, img, *args, **kwargs):
+        inputs.append(weakref.ref(img.pixels))
+        return restore(r, img, *args, **kwargs)
+
+    def watch_write(*args, **kwargs):
+        gc.collect()
+        alive_at_write.append(sum(ref() is not None for ref in inputs[:len(alive_at_write) + 1]))
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(files, "_restore", watch_restore)
+    monkeypatch.setattr(files, "_write_output", watch_write)
+    infer_files(model, str(plate), output_dir=tmp_path / "out", params=PARAMS)
+    assert alive_at_write == [0, 0, 0]

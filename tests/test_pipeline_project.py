@@ -116,25 +116,31 @@ def test_end_to_end(finished, footage):
     source = io.read_image(io.sequence_path(footage[0], SOURCE_FIRST + 4))
     assert restored.pixels.shape == source.pixels.shape and np.isfinite(restored.pixels).all()
     assert status[3].counts["frames"] == 18
-    # stage 4's ml render (the project's defaults): temporal repair, the model, then the 3D LUT fitted from the
-    # model's output of the training pairs to their references; the frame is exactly the LUT over the model's
-    # own render (infer_files with the same parameters and no grade)
+    # stage 4's ml render (the project's defaults): temporal repair, the model, the 3D LUT fitted from the
+    # model's output of the training pairs to their references, then the detail filters learned from the same
+    # pairs through both (kept only when they lower the error on held-out pixels); the frame is exactly those
+    # steps over the model's own render (infer_files with the same parameters and no grade)
     from core.infer import infer_files
+    from core.infer.filterbank import FilterBank
     from core.validate.grade import GradeFit
 
     render = json.loads((path / "pipeline/04_inference_render/manifest.json").read_text())
-    assert render["parameters"]["temporal"] is True and render["config"]["grade"]["method"] == "lut3d"
     assert "grades fitted on 2 training pair(s)" in json.loads(
         (path / "pipeline/04_inference_render/grades/fits.json").read_text())["note"]
     lut = GradeFit.load(path / "pipeline/04_inference_render/grades/lut3d.json")
     assert lut.method == "lut3d" and lut.success
+    saved = json.loads((path / "pipeline/04_inference_render/grades/filters.json").read_text())
+    bank = FilterBank.from_dict(saved["bank"])
+    assert len(saved["frames"]) == 2  # the grade's fit_frames of the training pairs
+    assert render["parameters"]["temporal"] is True
+    assert render["config"]["grade"]["method"] == ("lut3d+filters" if bank.success else "lut3d")
     frame = SOURCE_FIRST + 4
     alone = infer_files(path / "pipeline/03_training/model.onnx", footage[0], output_dir=path.parent / "model_alone",
                         frames=f"{frame - 2}-{frame + 2}", params={"tile": 0, "threads": 1, "temporal": True, "pixel_type": "float"})
     model_only = io.read_image(alone.data["frames"][str(frame)]["output"]).pixels
     expected = io.read_image(path / f"pipeline/04_inference_render/restored.{frame}.exr").pixels
-    graded = lut.apply(model_only)
-    np.testing.assert_allclose(expected, graded.astype(np.float16).astype(np.float32), rtol=0, atol=0)
+    finished_frame = bank.apply(lut.apply(model_only))
+    np.testing.assert_allclose(expected, finished_frame.astype(np.float16).astype(np.float32), rtol=0, atol=0)
     # stage 5: the report and the metrics of source, baseline and ML
     metrics = json.loads((path / "pipeline/05_validation/metrics.json").read_text())
     assert set(metrics["summary"]) == {"source", "grade_matrix", "ml"}

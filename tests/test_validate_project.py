@@ -1,9 +1,9 @@
 """The project's stages 4 and 5: stage 5 says who won, and stage 4 renders the winner when asked.
 
 The footage is the demo's tiny film (:func:`core.demo.make_footage`: three shots of 6 frames at 96x54,
-faded_16mm scan, graded telecine); a 6-step model from scratch, rendered without the LUT that stage 4
-finishes the model's output with by default (``grade: none``), cannot beat a fitted grade, so a baseline
-wins and ``--method winner`` renders it.
+faded_16mm scan, graded telecine); a 6-step model from scratch, rendered without the LUT and the detail
+filters that stage 4 finishes the model's output with by default (``grade: none``, ``detail: none``),
+cannot beat a fitted grade, so a baseline wins and ``--method winner`` renders it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from core.pipeline.project import (  # noqa: E402
 
 from tests.test_pipeline_project import TINY  # noqa: E402
 
-SETTINGS = {**TINY, "inference": {**TINY["inference"], "grade": "none"}, "validation": {"baselines": "grade_matrix,grade_lut3d", "lut_size": 9, "fit_frames": 2,
+SETTINGS = {**TINY, "inference": {**TINY["inference"], "grade": "none", "detail": "none"}, "validation": {"baselines": "grade_matrix,grade_lut3d", "lut_size": 9, "fit_frames": 2,
                                    "compare_frames": 1, "crop_size": 32}}
 
 

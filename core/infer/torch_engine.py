@@ -38,7 +38,9 @@ class TorchEngine:
 
     ``loaded``: a :class:`~core.infer.LoadedModel` with its ``network``;
     ``precision``: ``auto`` | ``fp32`` | ``fp16`` (see the module doc);
-    ``threads``: torch's CPU threads when > 0 (``torch.set_num_threads``, process-wide), else torch's choice.
+    ``threads``: torch's CPU threads (``torch.set_num_threads``, process-wide) by
+    :func:`core.threads.fixed_threads`: ``threads`` when > 0, else ``$REELKIT_THREADS``, else torch's
+    default — never the load-dependent count, so a frame's bytes do not depend on how busy the machine is.
     """
 
     def __init__(self, loaded, *, precision: str = "auto", threads: int = 0):
@@ -53,8 +55,11 @@ class TorchEngine:
         if precision == "fp16" and not cuda:
             raise ParameterError("precision fp16 with provider torch needs CUDA (torch sees no GPU); use auto or "
                                  "fp32 on the CPU")
-        if threads > 0 and not cuda:
-            torch.set_num_threads(threads)
+        if not cuda:
+            from core.threads import fixed_threads
+
+            if fixed_threads(threads):
+                torch.set_num_threads(fixed_threads(threads))
         self.torch = torch
         self.device = torch.device("cuda" if cuda else "cpu")
         self.precision = precision

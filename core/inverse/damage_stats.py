@@ -17,13 +17,21 @@ mapping over a few frames of one shot):
   either neighbouring frame, give or take a little motion), counted per
   frame by polarity,
   with their median equivalent radius (``dust_dark``, ``dust_bright``,
-  ``dust_radius``);
+  ``dust_radius``) and the share of them that are long and thin, hairs and
+  fibres (``dust_hair_share``: axis ratio of the speck's second moments at
+  least :data:`HAIR_ELONGATION`, pieces one pixel apart taken together);
 - scratches: columns whose thin-line response runs down most of the frame
   (``scratches``, per frame);
 - flicker: the spread of each frame's mean log2 luminance about the clip's
   linear trend (``flicker``, stops);
 - dye fade: the mean print density of each channel
-  (``density_r`` ...; ``-log10`` of the value, as :mod:`core.degrade.fade`);
+  (``density_r`` ...; ``-log10`` of the value, as :mod:`core.degrade.fade`),
+  and the density of the shadows (``shadow_r`` ...: the
+  :data:`SHADOW_QUANTILE` quantile of each channel's density, on the
+  lightly blurred median of neighbouring frames away from specks): a
+  scene's colour lives in its objects, its deepest shadows are nearly
+  neutral whatever their colour, while a faded dye takes its share of every
+  density, the shadows' too;
 - softness: the width of the strongest edges (of the median of five
   neighbouring frames, away from where specks overlap in them: dust is
   sharper than the picture), from how much a known extra blur lowers their
@@ -66,12 +74,18 @@ SCRATCH_STOPS = 0.15
 EDGE_QUANTILE = 0.97
 #: Extra Gaussian blur (px) of the re-blur edge measure, and the pre-blur that quiets grain.
 REBLUR_SIGMA, PRE_SIGMA = 2.0, 1.0
+#: Axis ratio (of the second moments) from which a speck counts as a hair or fibre; a blob of
+#: :mod:`core.degrade.dust` is at most about 2.3 (aspect 0.5 and a wobbly outline).
+HAIR_ELONGATION = 3.0
+#: Quantile of each channel's print density that stands for the scene's shadows, and the blur (px) that
+#: quiets grain before it is taken.
+SHADOW_QUANTILE, SHADOW_BLUR = 0.99, 2.0
 _EPS = 1e-4
 
 #: Names of the statistics :func:`damage_statistics` returns, in order.
 STAT_NAMES = ("grain_r", "grain_g", "grain_b", "grain_corr_r", "grain_corr_g", "grain_corr_b",
-              "dust_dark", "dust_bright", "dust_radius", "scratches", "flicker",
-              "density_r", "density_g", "density_b", "edge_sigma")
+              "dust_dark", "dust_bright", "dust_radius", "dust_hair_share", "scratches", "flicker",
+              "density_r", "density_g", "density_b", "shadow_r", "shadow_g", "shadow_b", "edge_sigma")
 
 
 def check_frames(frames: Sequence[Any], *, where: str = "damage statistics") -> list[np.ndarray]:
@@ -251,25 +265,57 @@ def speck_masks(log_lum: Sequence[np.ndarray], index: int, threshold: float) -> 
     return dark, bright
 
 
-def _components(mask: np.ndarray, height: int) -> list[float]:
-    """Equivalent radii (px) of the speck-like connected parts of ``mask`` (2 px or more, not scratch-like)."""
+def _parts(mask: np.ndarray, height: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Areas (px) and axis ratios (of their second moments, a pixel's own extent included) of the speck-like
+    parts of ``mask`` (2 px or more, not scratch-like), labelled by ``labels`` (default: its 8-connected parts)."""
     import cv2
 
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    out = []
-    for i in range(1, n):
-        w, h, area = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_AREA]
-        if area < 2 or (h > 0.3 * height and w < 0.1 * h):
-            continue
-        out.append(math.sqrt(area / math.pi))
-    return out
+    if labels is None:
+        labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[1]
+    labels = np.where(mask, labels, 0)
+    n = int(labels.max()) + 1
+    yy, xx = np.nonzero(labels)
+    lab = labels[yy, xx]
+    area = np.bincount(lab, minlength=n).astype(np.float64)
+    safe = np.maximum(area, 1.0)
+    x, y = xx.astype(np.float64), yy.astype(np.float64)
+    mx, my = np.bincount(lab, x, n) / safe, np.bincount(lab, y, n) / safe
+    sxx = np.bincount(lab, x * x, n) / safe - mx * mx + 1.0 / 12.0
+    syy = np.bincount(lab, y * y, n) / safe - my * my + 1.0 / 12.0
+    sxy = np.bincount(lab, x * y, n) / safe - mx * my
+    half, root = 0.5 * (sxx + syy), np.sqrt(np.maximum(0.25 * (sxx - syy) ** 2 + sxy * sxy, 0.0))
+    ratio = np.sqrt((half + root) / np.maximum(half - root, 1e-6))
+    # extents, for the scratch-like test: a part taller than 0.3 of the frame and under a tenth as wide
+    top = np.full(n, yy.max(initial=0) + 1)
+    bottom, left, right = np.full(n, -1), np.full(n, xx.max(initial=0) + 1), np.full(n, -1)
+    np.minimum.at(top, lab, yy)
+    np.maximum.at(bottom, lab, yy)
+    np.minimum.at(left, lab, xx)
+    np.maximum.at(right, lab, xx)
+    h, w = bottom - top + 1, right - left + 1
+    keep = (area >= 2) & ~((h > 0.3 * height) & (w < 0.1 * h))
+    keep[0] = False
+    return area[keep], ratio[keep]
 
 
-def scratch_columns(log_lum: np.ndarray, threshold: float) -> int:
-    """Scratches in one frame (log2 luminance ``HW``): runs of columns where the thin-line response (against
-    a horizontal opening and closing 5 px wide) passes ``threshold`` stops on :data:`SCRATCH_ROWS` more of
-    the rows than the median column of their neighbourhood (31 columns) does: texture, which is everywhere,
-    cancels; a line down the frame stands out."""
+def _components(mask: np.ndarray, height: int) -> tuple[list[float], int, int]:
+    """Equivalent radii (px) of the speck-like connected parts of ``mask`` (:func:`_parts`); and, over its
+    parts joined across one-pixel gaps (a thin hair breaks up where it is faint), how many are hair-like (axis
+    ratio >= :data:`HAIR_ELONGATION`) of how many."""
+    import cv2
+
+    area, _ = _parts(mask, height)
+    joined = cv2.connectedComponents(cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)), connectivity=8)[1]
+    _, ratio = _parts(mask, height, joined)
+    return np.sqrt(area / math.pi).tolist(), int(np.count_nonzero(ratio >= HAIR_ELONGATION)), int(ratio.size)
+
+
+def scratch_columns(log_lum: np.ndarray, threshold: float) -> np.ndarray:
+    """Columns of one frame (log2 luminance ``HW``) a scratch runs down (``bool``, one per column): where the
+    thin-line response (against a horizontal opening and closing 5 px wide) passes ``threshold`` stops on
+    :data:`SCRATCH_ROWS` more of the rows than the median column of their neighbourhood (31 columns) does:
+    texture, which is everywhere, cancels; a line down the frame stands out. A run of such columns is one
+    scratch (:func:`count_runs`)."""
     import cv2
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -278,7 +324,12 @@ def scratch_columns(log_lum: np.ndarray, threshold: float) -> int:
                       log_lum - cv2.morphologyEx(log_lum, cv2.MORPH_OPEN, k))
     share = (resp > threshold).mean(axis=0)
     local = np.median(sliding_window_view(np.pad(share, 15, mode="reflect"), 31), axis=1)
-    cols = np.concatenate([[False], share - local >= SCRATCH_ROWS, [False]])
+    return share - local >= SCRATCH_ROWS
+
+
+def count_runs(flags: np.ndarray) -> int:
+    """Runs of ``True`` in a 1-D ``bool`` array."""
+    cols = np.concatenate([[False], flags, [False]])
     return int(np.count_nonzero(cols[1:] & ~cols[:-1]))
 
 
@@ -308,11 +359,29 @@ def edge_sigma(rgb: np.ndarray, exclude: np.ndarray | None = None) -> float:
     return float(REBLUR_SIGMA / math.sqrt(max(ratio * ratio - 1.0, 1e-6)))
 
 
-def mean_density(rgb: np.ndarray) -> np.ndarray:
-    """Mean print density per channel (``-log10`` of the value, values above clear base count as 0)."""
+def print_density(values: np.ndarray) -> np.ndarray:
+    """Print density of linear values (any shape): ``-log10(v + 10**-PRINT_DMAX)`` as :mod:`core.degrade.fade`,
+    values above clear base counting as 0; ``float64``."""
     from core.degrade import fade
 
-    return np.maximum(-np.log10(rgb.reshape(-1, 3).astype(np.float64) + 10.0 ** -fade.PRINT_DMAX), 0.0).mean(axis=0)
+    return np.maximum(-np.log10(np.asarray(values, np.float64) + 10.0 ** -fade.PRINT_DMAX), 0.0)
+
+
+def mean_density(rgb: np.ndarray) -> np.ndarray:
+    """Mean print density per channel (:func:`print_density`)."""
+    return print_density(rgb.reshape(-1, 3)).mean(axis=0)
+
+
+def shadow_density(rgb: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Print density (as :func:`mean_density`) of the shadows per channel: its :data:`SHADOW_QUANTILE` quantile
+    over the frame blurred by :data:`SHADOW_BLUR` px (``float32`` ``HW3`` linear in), leaving out ``exclude``
+    (``bool`` ``HW``: specks, which are neutral and would stand for shadows)."""
+    import cv2
+
+    blurred = cv2.GaussianBlur(rgb, (0, 0), SHADOW_BLUR).reshape(-1, 3)
+    if exclude is not None and np.count_nonzero(~exclude) >= 64:
+        blurred = blurred[~exclude.ravel()]
+    return np.quantile(print_density(blurred), SHADOW_QUANTILE, axis=0)
 
 
 # -- all of it ----------------------------------------------------------------------------------------------
@@ -340,26 +409,32 @@ def damage_statistics(frames: Sequence[Any], *, only: Sequence[str] | None = Non
     grain_stops = max(float(np.median([p["grain_g"] for p in rough])), 0.0) * 1.7  # about its RMS in stops
     threshold = max(SPECK_STOPS, 4.0 * grain_stops)
     specks = [speck_masks(logs, i, threshold) for i in range(len(logs))]
-    # ... and the grain is measured again without the specks' pixels
+    # ... and the grain is measured again without the specks' pixels ...
     import cv2
 
     grow = np.ones((5, 5), np.uint8)
     hit = [cv2.dilate((d | b).astype(np.uint8), grow).astype(bool) for d, b in specks]
+    # ... and away from the scratches (a line down a flat block is no grain, and correlated along its length)
+    scratched = [scratch_columns(x, max(SCRATCH_STOPS, 2.0 * grain_stops)) for x in logs]
+    for h, cols in zip(hit, scratched):
+        h[:, cv2.dilate(cols.astype(np.uint8)[None], grow)[0] > 0] = True
     per = [grain_statistics(rgbs[i], None if j is None else rgbs[j], hit[i] | (hit[j] if j is not None else False))
            for i, j in pairs]
     out.update({k: float(np.median([p[k] for p in per])) for k in per[0]})
-    if want & {"dust_dark", "dust_bright", "dust_radius"}:
-        dark, bright, radii = [], [], []
+    if want & {"dust_dark", "dust_bright", "dust_radius", "dust_hair_share"}:
+        dark, bright, radii, hairs, parts = [], [], [], 0, 0
         for (d, b), x in zip(specks, logs):
-            rd, rb = _components(d, x.shape[0]), _components(b, x.shape[0])
+            (rd, hd, nd), (rb, hb, nb) = _components(d, x.shape[0]), _components(b, x.shape[0])
             dark.append(len(rd))
             bright.append(len(rb))
             radii += rd + rb
+            hairs, parts = hairs + hd + hb, parts + nd + nb
         out["dust_dark"] = float(np.mean(dark))
         out["dust_bright"] = float(np.mean(bright))
         out["dust_radius"] = float(np.median(radii)) if radii else 0.0
+        out["dust_hair_share"] = hairs / parts if parts else 0.0
     if "scratches" in want:
-        out["scratches"] = float(np.mean([scratch_columns(x, max(SCRATCH_STOPS, 2.0 * grain_stops)) for x in logs]))
+        out["scratches"] = float(np.mean([count_runs(cols) for cols in scratched]))
     if "flicker" in want:
         means = np.array([float(np.mean(x)) for x in logs])
         if len(means) >= 3:
@@ -371,14 +446,18 @@ def damage_statistics(frames: Sequence[Any], *, only: Sequence[str] | None = Non
     if want & {"density_r", "density_g", "density_b"}:
         dens = np.mean([mean_density(x) for x in rgbs], axis=0)
         out.update({f"density_{c}": float(dens[i]) for i, c in enumerate("rgb")})
-    if "edge_sigma" in want:  # on the median of (up to) five neighbours, away from the specks that survive it
+    if want & {"edge_sigma", "shadow_r", "shadow_g", "shadow_b"}:
+        # on the median of (up to) five neighbours, away from the specks that survive it
         span = min(len(rgbs), 5) if len(rgbs) >= 3 else 1
         grow = np.ones((9, 9), np.uint8)
-        sigmas = []
+        sigmas, shadows = [], []
         for i in range(len(rgbs) - span + 1):
             steady = np.median(np.stack(rgbs[i:i + span]), axis=0) if span > 1 else rgbs[i]
             # a speck survives the median only where more than one of the frames has one
             found = sum((d | b).astype(np.uint8) for d, b in specks[i:i + span])
-            sigmas.append(edge_sigma(steady, cv2.dilate((found >= min(2, span)).astype(np.uint8), grow) > 0))
+            left = cv2.dilate((found >= min(2, span)).astype(np.uint8), grow) > 0
+            sigmas.append(edge_sigma(steady, left))
+            shadows.append(shadow_density(steady, left))
         out["edge_sigma"] = float(np.median(sigmas))
+        out.update({f"shadow_{c}": float(v) for c, v in zip("rgb", np.median(shadows, axis=0))})
     return {k: out[k] for k in STAT_NAMES if k in want}

@@ -5,17 +5,23 @@ Grain and dust are random, so the scan is matched on statistics
 
 1. **Estimate** (:func:`estimate_params`): each matched parameter
    (:data:`MATCHED`) from its statistic through the damage model's own
-   laws: the dye fade from the channels' mean print densities against the
-   colour balance of natural scenes (:data:`SCENE_DENSITY`, measured on the
-   development photos) with the least faded dye assumed to have lost
-   :data:`LEAST_FADE` — a scan alone cannot tell a cast in the scene from
-   a cast in the print; the grain size from the grain's autocorrelation and
-   its intensity from its relative RMS (both inverted through
-   :func:`~core.inverse.damage_stats.grain_calibration`, the fade's share
-   taken out); dust from the specks counted per frame; scratches from the
-   lines found; flicker from the spread of the frames' exposure; the extra
-   lens blur from the width of the strongest edges against a sharp scene's
-   (:data:`SHARP_EDGE_SIGMA`).
+   laws: the dye fade from the channels' mean print densities and the dye
+   amounts of the shadows, each against natural scenes' balance, trusted
+   where the two agree (:func:`dye_kept`), with the least faded dye assumed
+   to have lost :data:`LEAST_FADE` — a scan alone cannot tell a cast in the
+   scene from a cast in the print for sure; each dye layer's grain size
+   from its grain's autocorrelation and its intensity from its relative RMS
+   (both inverted through :func:`~core.inverse.damage_stats.grain_calibration`,
+   the fade's share taken out), the stock's ``grain_intensity`` /
+   ``grain_size`` being the median over the layers of what the default
+   layer ratios make of them and each layer's ``grain_*_r|g|b`` relative to
+   that; dust from the specks counted per frame, the share of hairs from
+   those long and thin; scratches from the lines found; flicker from the
+   spread of the frames' exposure; the extra blur from the width of the
+   strongest edges against a sharp scene's (:data:`SHARP_EDGE_SIGMA`): the
+   generations' printer blur is as Gaussian as a lens's, so the edges
+   measure both together and the match puts all of it in ``blur_sigma``
+   (``generation_count`` is not matched).
 2. **Start from a CNN** (optional, :func:`cnn_start`): an inverse model
    trained on :func:`~core.inverse.generators.degrade_generator` data
    predicts the params it learned on the centre crop of every frame; their
@@ -52,11 +58,15 @@ from core.errors import ImageError, ImageReadError, ParameterError
 from core.inverse import damage_stats as ds
 
 #: The parameters damage matching estimates, with the range each is searched (and scored) in.
+#: ``grain_intensity`` / ``grain_size`` are the stock's, ``grain_intensity_r`` ... / ``grain_size_r`` ... each dye
+#: layer's relative to them (:mod:`core.degrade.grain`): only their products, each layer's own grain, are seen.
 MATCHED: Mapping[str, tuple[float, float] | tuple[str, ...]] = {
     "grain_intensity": (0.0, 0.1), "grain_size": (0.5, 3.0),
+    "grain_intensity_r": (0.0, 4.0), "grain_intensity_g": (0.0, 4.0), "grain_intensity_b": (0.0, 4.0),
+    "grain_size_r": (0.25, 4.0), "grain_size_g": (0.25, 4.0), "grain_size_b": (0.25, 4.0),
     "fade_cyan": (0.0, 0.6), "fade_magenta": (0.0, 0.6), "fade_yellow": (0.0, 0.6),
     "dust_count": (0.0, 200.0), "dust_size": (1.0, 6.0), "dust_polarity": ("dark", "bright", "mixed"),
-    "scratch_count": (0, 8), "flicker_amplitude": (0.0, 0.2), "blur_sigma": (0.0, 3.0),
+    "dust_hairs": (0.0, 1.0), "scratch_count": (0, 8), "flicker_amplitude": (0.0, 0.2), "blur_sigma": (0.0, 3.0),
 }
 #: The parameters CMA-ES refines on the statistics (the others keep their estimate). On the development split
 #: (benchmarks/degrade_match_bench.py, 15 cases of 8 frames, 30 renders) refinement brought the dust size's mean
@@ -67,6 +77,18 @@ REFINED = ("dust_size",)
 #: Mean print density of each channel relative to green in natural scenes (median of the development split's
 #: clean frames, 3 photos and 2 clips: benchmarks/degrade_match_bench.py --calibrate).
 SCENE_DENSITY = (0.84, 1.0, 1.31)
+#: Print density of each channel's shadows (:func:`~core.inverse.damage_stats.shadow_density`) relative to
+#: green in natural scenes: neutral (the development split's clean frames' median, (0.92, 1, 1.11), did worse on
+#: the coloured development photos: the fades' error 0.129 against 0.123 before the confidence,
+#: :data:`FADE_AGREEMENT`).
+SCENE_SHADOW = (1.0, 1.0, 1.0)
+#: Disagreement (natural log of the ratio) of the two fade readings at which a dye's fade is not trusted at all
+#: (:func:`dye_kept`). On the development split's photos and the coloured development photos (retina, orange,
+#: starry_night, messi5, aloeL, butterfly; 3 frames, 5 fades each, grain 3%) the fades' mean error was 0.139 of
+#: the range from the mean densities alone, 0.123 with the shadows (worst 0.37 -> 0.30); with this confidence
+#: 0.122, worst 0.24, and the spread an unfaded coloured scene is read with 0.074 -> 0.049 (0.3: 0.026, but
+#: faded scenes' 0.059 -> 0.096).
+FADE_AGREEMENT = 0.8
 #: Fade (share of the dye lost) assumed for the least faded dye: on the development split the three fades' mean
 #: error was 0.19 of their range at 0.1, 0.166 at 0.15 (worst 0.55 -> 0.47), 0.159 at 0.2 (worst 0.49).
 LEAST_FADE = 0.15
@@ -75,6 +97,11 @@ LEAST_FADE = 0.15
 SHARP_EDGE_SIGMA = 1.14
 #: Specks counted per speck drawn, and the counted radius per drawn median radius (development set).
 DUST_FOUND, DUST_RADIUS = 0.85, 0.95
+#: Hair-like share of the specks found (second row) for each share of hairs drawn (first row): the median over
+#: the development split's clean frames, dust alone (40 specks of 2.5 px per frame; benchmarks/
+#: degrade_match_bench.py --calibrate); pieces of a hair one pixel apart count as one, yet a faint hair still
+#: breaks up or goes unseen in places, so the share found falls behind.
+HAIR_SHARES = ((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (0.052, 0.237, 0.381, 0.529, 0.619, 0.718))
 #: Share of the time a scratch track shows (:mod:`core.degrade.scratches`' default presence).
 SCRATCH_PRESENCE = 0.8
 #: Statistics the refinement compares, with the scale of a unit difference.
@@ -89,7 +116,8 @@ class MatchResult:
     """``params``: the matched values (:data:`MATCHED` keys; every other parameter keeps its default);
     ``estimate``: the statistics' estimate (step 1), ``start``: what CMA-ES started from (the estimate or the
     CNN's); ``statistics`` of the scan; ``loss_before`` / ``loss_after`` of the refinement (statistics
-    distance), ``evaluations`` and ``stopped``."""
+    distance), ``evaluations`` and ``stopped``; ``confidence``: 0..1 per fade parameter (:func:`dye_kept`:
+    how far the scene's own colour may have moved it)."""
 
     params: dict[str, Any]
     estimate: dict[str, Any]
@@ -99,13 +127,15 @@ class MatchResult:
     loss_after: float
     evaluations: int
     stopped: str
+    confidence: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """JSON-friendly summary for manifests and preset files."""
         return {"estimate": self.estimate, "start": self.start, "statistics": {k: round(v, 6) for k, v in
                                                                                self.statistics.items()},
                 "refine": {"loss_before": round(self.loss_before, 6), "loss_after": round(self.loss_after, 6),
-                           "evaluations": self.evaluations, "stopped": self.stopped}}
+                           "evaluations": self.evaluations, "stopped": self.stopped},
+                "confidence": {k: round(v, 3) for k, v in self.confidence.items()}}
 
 
 def _clip(name: str, value: float) -> Any:
@@ -119,29 +149,62 @@ def estimate_params(stats: Mapping[str, float]) -> dict[str, Any]:
     from core.degrade import DEGRADE_PARAMS
 
     out: dict[str, Any] = {}
-    dens = np.array([stats[f"density_{c}"] for c in "rgb"]) / np.asarray(SCENE_DENSITY)
-    kept = dens / max(float(dens.max()), 1e-6) * (1.0 - LEAST_FADE)  # share of each dye left
+    kept, _ = dye_kept(stats)
     for i, dye in enumerate(("cyan", "magenta", "yellow")):
         out[f"fade_{dye}"] = _clip(f"fade_{dye}", 1.0 - kept[i])
-    defaults = DEGRADE_PARAMS.defaults()  # the layers' relative sizes and intensities
-    sizes, strengths = [], []
+    # each layer's own grain (size in px, intensity), then the stock's as the median over the layers of what
+    # the defaults' relative values make of it, and each layer relative to that
+    defaults = DEGRADE_PARAMS.defaults()
+    sizes, strengths = np.zeros(3), np.zeros(3)
     for i, c in enumerate("rgb"):
-        size = ds.grain_size_of(stats[f"grain_corr_{c}"])
-        sizes.append(size / defaults[f"grain_size_{c}"])
+        sizes[i] = ds.grain_size_of(stats[f"grain_corr_{c}"])
         # the fade takes (about) its share of the density, and of the density's grain
-        strengths.append(stats[f"grain_{c}"] / ds.grain_gain_of(size) / max(kept[i], 0.05)
-                         / defaults[f"grain_intensity_{c}"])
-    out["grain_intensity"] = _clip("grain_intensity", float(np.median(strengths)))
-    out["grain_size"] = _clip("grain_size", float(np.median(sizes)))
+        strengths[i] = stats[f"grain_{c}"] / ds.grain_gain_of(sizes[i]) / max(kept[i], 0.05)
+    rel_size = np.array([defaults[f"grain_size_{c}"] for c in "rgb"])
+    rel_strength = np.array([defaults[f"grain_intensity_{c}"] for c in "rgb"])
+    out["grain_intensity"] = _clip("grain_intensity", float(np.median(strengths / rel_strength)))
+    out["grain_size"] = _clip("grain_size", float(np.median(sizes / rel_size)))
+    for i, c in enumerate("rgb"):
+        out[f"grain_intensity_{c}"] = (_clip(f"grain_intensity_{c}", strengths[i] / out["grain_intensity"])
+                                       if out["grain_intensity"] > 0 else defaults[f"grain_intensity_{c}"])
+        out[f"grain_size_{c}"] = _clip(f"grain_size_{c}", sizes[i] / out["grain_size"])
     found = stats["dust_dark"] + stats["dust_bright"]
     out["dust_count"] = _clip("dust_count", found / DUST_FOUND)
     out["dust_size"] = _clip("dust_size", stats["dust_radius"] / DUST_RADIUS if found else 1.0)
     dark_share = stats["dust_dark"] / found if found else 1.0
     out["dust_polarity"] = "dark" if dark_share >= 0.8 else "bright" if dark_share <= 0.2 else "mixed"
+    drawn, seen = HAIR_SHARES
+    out["dust_hairs"] = _clip("dust_hairs", float(np.interp(stats["dust_hair_share"], seen, drawn)) if found else 0.0)
     out["scratch_count"] = _clip("scratch_count", stats["scratches"] / SCRATCH_PRESENCE)
     out["flicker_amplitude"] = _clip("flicker_amplitude", stats["flicker"])
     out["blur_sigma"] = _clip("blur_sigma", math.sqrt(max(stats["edge_sigma"] ** 2 - SHARP_EDGE_SIGMA ** 2, 0.0)))
     return {k: out[k] for k in MATCHED}
+
+
+def dye_kept(stats: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Share of the cyan, magenta and yellow dye left, and a confidence (0..1) in each, from a scan's statistics.
+
+    Two readings, each against natural scenes' own balance: the channels'
+    mean densities (:data:`SCENE_DENSITY`) and the dye amounts of the
+    shadows (:data:`SCENE_SHADOW`). A fade takes its share of every density,
+    so it moves both alike; a scene's own colour moves the means much more
+    than its deepest shadows (a warm, green or blue scene's shadows are still
+    nearly neutral), so where the two disagree by a factor ``e**x`` the
+    confidence is ``1 - x / FADE_AGREEMENT`` (at least 0) and that dye's
+    fade against the least faded one shrinks by it. The geometric mean of
+    the two readings, scaled so that the least faded dye keeps
+    ``1 - LEAST_FADE``.
+    """
+    from core.degrade.fade import DYE_DENSITIES
+
+    mean = np.maximum(np.array([stats[f"density_{c}"] for c in "rgb"]) / np.asarray(SCENE_DENSITY), 1e-6)
+    to_dyes = np.linalg.inv(DYE_DENSITIES)
+    shadow = np.maximum(to_dyes @ np.array([stats[f"shadow_{c}"] for c in "rgb"]), 1e-6) / (
+        to_dyes @ np.asarray(SCENE_SHADOW))
+    log_mean, log_shadow = np.log(mean / mean.max()), np.log(shadow / shadow.max())
+    confidence = np.clip(1.0 - np.abs(log_mean - log_shadow) / FADE_AGREEMENT, 0.0, 1.0)
+    kept = np.exp(0.5 * (log_mean + log_shadow) * confidence)
+    return kept / kept.max() * (1.0 - LEAST_FADE), confidence
 
 
 def cnn_start(model: Any, frames: Sequence[np.ndarray]) -> tuple[dict[str, Any], dict[str, float]]:
@@ -243,7 +306,9 @@ def match_damage(frames: Sequence[Any], *, model: Any = None, evals: int = 60, s
         start.update(learned)
     params, before, after, n, stopped = refine_on_statistics(rgbs, start, stats, sigma=sigma, seed=seed,
                                                              max_evals=evals, progress=progress)
-    return MatchResult({k: params[k] for k in MATCHED}, estimate, start, stats, before, after, n, stopped)
+    confidence = dict(zip(("fade_cyan", "fade_magenta", "fade_yellow"), dye_kept(stats)[1].tolist()))
+    return MatchResult({k: params[k] for k in MATCHED}, estimate, start, stats, before, after, n, stopped,
+                       confidence)
 
 
 #: Frames :func:`match_files` reads when none are named: the first ones of the scan.

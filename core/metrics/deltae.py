@@ -21,13 +21,22 @@ Kernels (:data:`core.kernels.KERNELS`): ``delta_e_2000`` runs the same float64 f
 either as numpy array passes (about 40 temporaries per pixel) or, with numba
 installed (the ``fast`` extra), as one compiled loop per pixel (``nogil``, no
 ``fastmath``) that spends fewer transcendental calls: powers by products,
-``hypot`` as ``sqrt(a² + b²)`` (Lab values cannot overflow), and T's four
-cosines from ``cos h̄'``/``sin h̄'`` by the multiple- and sum-angle
-identities. Each kernel is deterministic; the two differ by rounding only,
-at most 3.6e-14 ΔE per pixel on real photos (``tests/test_palette_deltae.py``
-checks 1e-12). ``"auto"`` takes numba when it imports. Speed:
-``benchmarks/validate_bench.py`` (the ``ΔE2000 numba/numpy`` line: 640x272,
-2 busy cores, 20.1 ms against 44.8 ms).
+``hypot`` as ``sqrt(a² + b²)`` (Lab values cannot overflow), the hues as
+unit vectors ``(a', b) / C'`` — ``ΔH' = 2 sqrt(C1' C2') sin(Δh'/2)`` is
+``sqrt(C1' C2')`` times the chord between them, signed as their cross
+product, and the mean hue ``h̄'`` is the direction of their sum, so T's
+four cosines come from its ``cos``/``sin`` by the multiple- and sum-angle
+identities and one ``atan2`` gives ``h̄'`` for ``Δθ`` — save where a chroma
+is 0 or the hues are nearly opposite (:data:`_APART`), which go by the
+angles as the numpy path does. Each kernel is deterministic; the two differ
+by rounding only, at most 7.3e-14 ΔE per pixel on real photos, random,
+near-opposite and near-equal hue pairs and Sharma's table
+(``tests/test_palette_deltae.py`` checks 1e-12); at exactly opposite hues,
+where CIEDE2000's mean hue jumps by 180 degrees, rounding picks the side
+in each kernel (as it did before the hue vectors). ``"auto"`` takes numba when
+it imports. Speed: ``benchmarks/validate_bench.py`` (the ``ΔE2000
+numba/numpy`` line; a 640x272 frame's pixels, one thread: 10.8 ms, the
+angle-by-angle loop before it 19.0 ms, the numpy path about 45 ms).
 """
 
 from __future__ import annotations
@@ -40,6 +49,9 @@ import numpy as np
 from core.kernels import KERNELS, choose
 
 _25_POW_7 = 25.0**7
+#: The numba kernel takes the hues as unit vectors where their sum is at least this long (hues less than
+#: about 174 degrees apart); nearer opposite, the sum's direction is ill-conditioned, and it goes by the angles.
+_APART = 0.1
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,12 +62,39 @@ def _compiled():
     except ImportError:
         return None
 
+    rad = math.pi / 180.0
+    # cos(x + k) = cos x cos k - sin x sin k for the constant offsets of T
+    c30, s30, c6, s6, c63, s63 = (math.cos(30.0 * rad), math.sin(30.0 * rad), math.cos(6.0 * rad),
+                                  math.sin(6.0 * rad), math.cos(63.0 * rad), math.sin(63.0 * rad))
+
+    @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+    def hue_by_angles(a1p, b1, a2p, b2, cprod, sq):  # pragma: no cover - compiled
+        """(ΔH', cos h̄', sin h̄', h̄' in degrees) from the hue angles, as the numpy path has them (h' in
+        [0, 360), 0 for a zero chroma; Δh' wrapped to ±180; the mean over the shorter arc)."""
+        h1p = 0.0 if (a1p == 0 and b1 == 0) else (math.atan2(b1, a1p) / rad) % 360.0
+        h2p = 0.0 if (a2p == 0 and b2 == 0) else (math.atan2(b2, a2p) / rad) % 360.0
+        dh = h2p - h1p
+        if cprod == 0:
+            dhp = 0.0
+        elif abs(dh) <= 180.0:
+            dhp = dh
+        elif dh > 180.0:
+            dhp = dh - 360.0
+        else:
+            dhp = dh + 360.0
+        hsum = h1p + h2p
+        if cprod == 0:
+            hbp = hsum
+        elif abs(h1p - h2p) <= 180.0:
+            hbp = hsum / 2.0
+        elif hsum < 360.0:
+            hbp = (hsum + 360.0) / 2.0
+        else:
+            hbp = (hsum - 360.0) / 2.0
+        return 2.0 * sq * math.sin(dhp * (rad / 2.0)), math.cos(hbp * rad), math.sin(hbp * rad), hbp
+
     @numba.njit(nogil=True, cache=True, error_model="numpy")
     def kernel(lab1, lab2, out, k_l, k_c, k_h):  # pragma: no cover - compiled
-        rad = math.pi / 180.0
-        # cos(x + k) = cos x cos k - sin x sin k for the constant offsets of T
-        c30, s30, c6, s6, c63, s63 = (math.cos(30.0 * rad), math.sin(30.0 * rad), math.cos(6.0 * rad),
-                                      math.sin(6.0 * rad), math.cos(63.0 * rad), math.sin(63.0 * rad))
         for i in range(out.shape[0]):
             L1, a1, b1 = np.float64(lab1[i, 0]), np.float64(lab1[i, 1]), np.float64(lab1[i, 2])
             L2, a2, b2 = np.float64(lab2[i, 0]), np.float64(lab2[i, 1]), np.float64(lab2[i, 2])
@@ -67,34 +106,27 @@ def _compiled():
             a2p = (1.0 + g) * a2
             c1p = math.sqrt(a1p * a1p + b1 * b1)
             c2p = math.sqrt(a2p * a2p + b2 * b2)
-            h1p = 0.0 if (a1p == 0 and b1 == 0) else (math.atan2(b1, a1p) / rad) % 360.0
-            h2p = 0.0 if (a2p == 0 and b2 == 0) else (math.atan2(b2, a2p) / rad) % 360.0
             dLp = L2 - L1
             dCp = c2p - c1p
             cprod = c1p * c2p
-            dh = h2p - h1p
-            if cprod == 0:
-                dhp = 0.0
-            elif abs(dh) <= 180.0:
-                dhp = dh
-            elif dh > 180.0:
-                dhp = dh - 360.0
+            sq = math.sqrt(cprod)
+            # the hues as unit vectors: ΔH' = 2 sqrt(C1'C2') sin(Δh'/2) is sqrt(C1'C2') times the chord between
+            # them (signed as their cross product), the mean hue is the direction of their sum; one angle
+            # (h̄' for Δθ) instead of five. Near-opposite hues (the sum's direction ill-conditioned, and which
+            # half-turn the mean takes decided by rounding) and a zero chroma go by the angles.
+            n1x, n1y, n2x, n2y = a1p / c1p, b1 / c1p, a2p / c2p, b2 / c2p
+            sx, sy = n1x + n2x, n1y + n2y
+            sl = math.sqrt(sx * sx + sy * sy)
+            if cprod > 0 and sl > 0.5:
+                ex, ey = n2x - n1x, n2y - n1y
+                chord = math.sqrt(ex * ex + ey * ey)
+                dHp = sq * chord if n1x * n2y - n1y * n2x >= 0 else -(sq * chord)
+                ch, sh = sx / sl, sy / sl
+                hbp = (math.atan2(sy, sx) / rad) % 360.0
             else:
-                dhp = dh + 360.0
-            dHp = 2.0 * math.sqrt(cprod) * math.sin(dhp * (rad / 2.0))
+                dHp, ch, sh, hbp = hue_by_angles(a1p, b1, a2p, b2, cprod, sq)
             Lbp = (L1 + L2) / 2.0
             Cbp = (c1p + c2p) / 2.0
-            hsum = h1p + h2p
-            if cprod == 0:
-                hbp = hsum
-            elif abs(h1p - h2p) <= 180.0:
-                hbp = hsum / 2.0
-            elif hsum < 360.0:
-                hbp = (hsum + 360.0) / 2.0
-            else:
-                hbp = (hsum - 360.0) / 2.0
-            ch = math.cos(hbp * rad)
-            sh = math.sin(hbp * rad)
             c2h = 2.0 * ch * ch - 1.0
             s2h = 2.0 * sh * ch
             c3h = ch * (4.0 * ch * ch - 3.0)

@@ -148,10 +148,21 @@ RENDERED_SOURCE = "render"
 #: output is finished by a grade (``grade``: ``lut3d``, or ``none``) fitted from the model's output of
 #: the training pairs to their references, the way stage 5 fits its ``grade_lut3d`` baseline from the
 #: source: whatever colour the model leaves wrong, the LUT takes, so the render is never worse than the
-#: grade alone where the model is an identity (benchmarks/project_bench.py measures it).
-ML_DEFAULTS = {"temporal": True, "grade": "lut3d"}
+#: grade alone where the model is an identity (benchmarks/project_bench.py measures it); then the detail
+#: the LUT cannot give back (``detail``: ``filters``, or ``none``): a bank of linear filters learned from
+#: the same pairs through the model and the LUT (:mod:`core.infer.filterbank`), kept only when it lowers
+#: the error on pixels held out of its fit.
+ML_DEFAULTS = {"temporal": True, "grade": "lut3d", "detail": "none"}
+#: What a new project's ``stages.inference`` starts with (written into its project.json), over
+#: :data:`ML_DEFAULTS`, which a project.json without the key keeps: a project rendered before the detail
+#: filters existed stays done, and renders as it did.
+NEW_RENDER_DEFAULTS = {"detail": "filters"}
 #: Values of ``stages.inference.grade``.
 ML_GRADES = ("lut3d", "none")
+#: Values of ``stages.inference.detail``.
+ML_DETAILS = ("filters", "none")
+#: Keys of ``stages.inference`` that are the project's, not :data:`~core.infer.files.INFER_PARAMS`.
+_RENDER_KEYS = ("method", "grade", "detail")
 
 #: Options of ``reelkit restore init`` besides the project folder and its inputs (CLI options, MCP tool).
 INIT_PARAMS = ParamSet("restore_init", [
@@ -274,11 +285,12 @@ def validate_params(project: Project, *, where: str = "project") -> None:
         if not isinstance(raw, Mapping):
             raise ParameterError(f"{where}: stages.{stage} must be a mapping of parameters")
         try:
-            spec.resolve({k: v for k, v in raw.items() if not (stage == "inference" and k in ("method", "grade"))})
+            spec.resolve({k: v for k, v in raw.items() if not (stage == "inference" and k in _RENDER_KEYS)})
             if stage == "inference":
                 render_method_of(project)
-                if raw.get("grade", ML_DEFAULTS["grade"]) not in ML_GRADES:
-                    raise ParameterError(f"grade must be one of {', '.join(ML_GRADES)}, got {raw['grade']!r}")
+                for key, allowed in (("grade", ML_GRADES), ("detail", ML_DETAILS)):
+                    if raw.get(key, ML_DEFAULTS[key]) not in allowed:
+                        raise ParameterError(f"{key} must be one of {', '.join(allowed)}, got {raw[key]!r}")
         except ParameterError as exc:
             raise ParameterError(f"{where}: stages.{stage}: {exc}") from None
     if not isinstance(project.stages.get("training") or {}, Mapping):
@@ -357,6 +369,7 @@ def init_project(path: str | os.PathLike, *, source: str | os.PathLike, referenc
     from core.train.config import merge
 
     stages["training"] = merge(TRAINING_DEFAULTS, stages["training"])
+    stages["inference"] = {**NEW_RENDER_DEFAULTS, **stages["inference"]}
     project = Project(path=out, name=name or out.resolve().name, source=src, reference=ref, seed=_seed(seed, "seed"),
                       stages=stages, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), colorspaces=spaces)
     validate_params(project)
@@ -550,7 +563,9 @@ def _params_hash(project: Project, stage: Stage) -> str:
         values["init_weights"] = _init_weights_sha(values["params"].get("init_from"))
     if stage.number == 4 and render_method_of(project) == ML_METHOD:  # the ml render's defaults and grade fit
         ml = {k: project.params(4).get(k, v) for k, v in ML_DEFAULTS.items()}
-        if ml["grade"] != "none":
+        if ml["detail"] == "none":  # as before the filters existed: earlier projects keep their hash
+            del ml["detail"]
+        if ml["grade"] != "none" or "detail" in ml:
             opts = _grade_options(project)
             ml["fit"] = {k: opts[k] for k in _GRADE_FIT_KEYS}
         values["ml"] = ml
@@ -1111,7 +1126,7 @@ def _run_inference(project: Project, *, fresh: bool, force: bool, progress,
     from core.infer.model import load_model
 
     method = render_method_of(project)
-    raw = {k: v for k, v in project.params(4).items() if k not in ("method", "grade")}
+    raw = {k: v for k, v in project.params(4).items() if k not in _RENDER_KEYS}
     if method == ML_METHOD:
         raw = {"temporal": ML_DEFAULTS["temporal"], **raw}
     values = INFER_PARAMS.resolve(raw)
@@ -1151,57 +1166,134 @@ def _grade_options(project: Project) -> dict[str, Any]:
 
 
 def _model_grade(project: Project, model, values: Mapping[str, Any], *, force: bool):
-    """The grade that finishes stage 4's ``ml`` render (:data:`ML_DEFAULTS`), and a note for the record.
+    """What finishes stage 4's ``ml`` render (:data:`ML_DEFAULTS`) after the model, and a note for the record.
 
-    A 3D LUT fitted from the model's output of the training pairs to their
-    aligned references and masks, by stage 5's own fitting
+    ``grade``: a 3D LUT fitted from the model's output of the training
+    pairs to their aligned references and masks, by stage 5's own fitting
     (:func:`core.validate.run._fits`: its ``fit_frames`` of the pairs,
     evenly spaced, its ``lut_size``, ``max_samples`` and the project's
     seed), which fits the ``grade_lut3d`` baseline from the source instead.
-    Kept in ``04_inference_render/grades/`` (``lut3d.json``, ``lut3d.cube``
-    and ``fits.json`` with the hash of everything it was fitted from: a
-    range of stage 4 on another machine fits the same LUT or reuses it).
-    ``(None, "")`` when ``stages.inference.grade`` is ``none``.
+    ``detail``: a :class:`~core.infer.filterbank.FilterBank` fitted on the
+    same frames through the model and that LUT. Both kept in
+    ``04_inference_render/grades/`` (``lut3d.json``, ``lut3d.cube``,
+    ``filters.json`` and ``fits.json``, each with the hash of everything it
+    was fitted from: a range of stage 4 on another machine fits the same or
+    reuses it). ``(None, "")`` when both are ``none``.
     """
     from core.infer.session import Restorer
     from core.manifest import config_hash
     from core.validate.run import _fits, _Seq
 
-    if project.params(4).get("grade", ML_DEFAULTS["grade"]) == "none":
+    wanted = {k: project.params(4).get(k, ML_DEFAULTS[k]) for k in ("grade", "detail")}
+    if all(v == "none" for v in wanted.values()):
         return None, ""
     opts = _grade_options(project)
     fit = _fit_pairs(project)
     space = project.colorspaces["source"]
     src = _Seq.of(fit["fit_sources"], "fit_sources", sequence=True, colorspace=space)
+    ref = _Seq.of(fit["fit_references"], "fit_references", sequence=True)
     key = config_hash({"model": model.spec.sha256, "frames": fit["fit_frames"],
                        "options": {k: opts[k] for k in _GRADE_FIT_KEYS},
                        "source": src.spec, "colorspace": space, "alignment": _manifest_digest(project.folder(2)),
                        "run": {k: values[k] for k in ("tile", "overlap", "precision", "mix")}})
     made: dict[str, Restorer] = {}
+    steps: list = []
 
     def through_model(n: int, pixels):
-        """Frame ``n`` of the source (ACEScg) -> the model's output of it (ACEScg), as stage 4 renders it."""
+        """Frame ``n`` of the source (ACEScg) -> the model's output of it (ACEScg), as stage 4 renders it, then
+        the finishing steps fitted so far."""
         import numpy as np
 
         from core.color import convert_frame
         from core.frame import Frame
 
-        if "restorer" not in made:  # only when the LUT is fitted, not when it is reused
+        if "restorer" not in made:  # only when something is fitted, not when every fit is reused
             made["restorer"] = Restorer(model, tile=values["tile"], overlap=values["overlap"],
                                         provider=values["provider"], threads=values["threads"],
                                         precision=values["precision"], mix=values["mix"])
         out = made["restorer"].run_frame(Frame(pixels, colorspace="ACEScg"))
         out = out if out.colorspace == "ACEScg" else convert_frame(out, "ACEScg")
-        return np.ascontiguousarray(out.pixels[..., :3], dtype=np.float32)
+        out = np.ascontiguousarray(out.pixels[..., :3], dtype=np.float32)
+        for step in steps:
+            out = step.apply(out)
+        return out
 
-    fits, note = _fits(("lut3d",), opts, project.folder(4), key, force, src=None, ref=None, msk=None, numbers=[],
-                       fit_src=src, fit_ref=_Seq.of(fit["fit_references"], "fit_references", sequence=True),
-                       fit_masks=fit["fit_masks"], fit_frames=fit["fit_frames"], through=through_model)
-    grade = fits["lut3d"]
-    if not grade.success:
-        raise StageError(f"stage 4: the grade after the model could not be fitted ({grade.reason}); "
-                         "set stages.inference.grade to none to render the model alone")
-    return grade, f"the model's output finished by a {opts['lut_size']}^3 LUT: {note}, rms {grade.rms:.4g}"
+    notes = []
+    if wanted["grade"] != "none":
+        fits, note = _fits(("lut3d",), opts, project.folder(4), key, force, src=None, ref=None, msk=None,
+                           numbers=[], fit_src=src, fit_ref=ref, fit_masks=fit["fit_masks"],
+                           fit_frames=fit["fit_frames"], through=through_model)
+        grade = fits["lut3d"]
+        if not grade.success:
+            raise StageError(f"stage 4: the grade after the model could not be fitted ({grade.reason}); "
+                             "set stages.inference.grade to none to render the model alone")
+        steps.append(grade)
+        notes.append(f"a {opts['lut_size']}^3 LUT ({note}, rms {grade.rms:.4g})")
+    if wanted["detail"] != "none":
+        bank = _detail_filters(project, key, steps, src, ref, fit, opts, through_model, force=force)
+        if bank.success:
+            steps.append(bank)
+            rms = bank.held_out_rms
+            notes.append(f"learned detail filters (held-out rms {rms['input']:.4g} -> {rms['filtered']:.4g})")
+        else:
+            notes.append(f"no detail filters: {bank.reason}")
+    if not steps:
+        return None, "the model's output as it is: " + "; ".join(notes)
+    finish = steps[0] if len(steps) == 1 else _Finish(tuple(steps))  # one step: its own digest, as before
+    return finish, "the model's output finished by " + ", then ".join(notes)
+
+
+#: ``04_inference_render/grades/`` file of the ml render's learned detail filters.
+DETAIL_FILE = "filters.json"
+
+
+def _detail_filters(project: Project, key: str, steps, src, ref, fit, opts, through, *, force: bool):
+    """The ml render's :class:`~core.infer.filterbank.FilterBank`: reused from :data:`DETAIL_FILE` when its
+    recorded hash matches (``key`` and the steps before it), else fitted on the grade's frames through the
+    model and ``steps`` and saved."""
+    from core.infer.filterbank import FilterBank, fit_filter_bank
+    from core.io.atomic import write_text_atomic
+    from core.manifest import config_hash
+    from core.validate.run import _evenly, _Seq, fit_pair_frames
+
+    path = project.folder(4) / "grades" / DETAIL_FILE
+    digest = config_hash({"fit": key, "after": [s.digest() for s in steps]})
+    if not force and path.is_file():
+        try:
+            saved = json.loads(path.read_text("utf-8"))
+            if saved.get("config_hash") == digest:
+                return FilterBank.from_dict(saved["bank"], where=str(path))
+        except (OSError, ValueError, KeyError, ParameterError):
+            pass  # unreadable or another fit's: fit again
+    msk = _Seq.of(fit["fit_masks"], "fit_masks", sequence=True) if fit["fit_masks"] is not None else None
+    chosen = _evenly(src.numbers(fit["fit_frames"]), opts["fit_frames"])
+    bank = fit_filter_bank(fit_pair_frames(src, ref, msk, chosen, through), seed=opts["seed"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps({"config_hash": digest, "frames": chosen, "bank": bank.to_dict()}) + "\n",
+                      overwrite=True)
+    return FilterBank.from_dict(json.loads(path.read_text("utf-8"))["bank"], where=str(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Finish:
+    """The ml render's finishing steps (a LUT, learned filters) as one ``grade`` for
+    :func:`~core.infer.files.infer_files`: applied in order to the model's ACEScg ``HWC`` output."""
+
+    steps: tuple
+
+    @property
+    def method(self) -> str:
+        return "+".join(s.method for s in self.steps)
+
+    def apply(self, pixels):
+        for step in self.steps:
+            pixels = step.apply(pixels)
+        return pixels
+
+    def digest(self) -> str:
+        import hashlib
+
+        return hashlib.sha256("\n".join(s.digest() for s in self.steps).encode("ascii")).hexdigest()
 
 
 def _fit_pairs(project: Project) -> dict[str, str]:

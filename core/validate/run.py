@@ -606,6 +606,16 @@ def _input_stamp(seqs) -> str:
     return h.hexdigest()
 
 
+def fit_pair_frames(src: "_Seq", ref: "_Seq", masks: "_Seq | None", frames: Sequence[int], through=None):
+    """``(source, reference, mask)`` of each of ``frames``: ACEScg ``HW3`` float32 frames, the mask ``HW``
+    (``None`` without ``masks``); the source after ``through(frame, pixels)`` when given (see :func:`_fits`)."""
+    for n in frames:
+        mask = _read_mask(masks.path(n)) if masks is not None else None
+        source = _read_acescg(src.path(n), "source", n, src.colorspace)
+        yield (source if through is None else through(n, source),
+               _read_acescg(ref.path(n), "reference", n, ref.colorspace), mask)
+
+
 def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, msk, numbers, fit_src, fit_ref,
           fit_masks, fit_frames, through=None):
     """Fit (or reuse, same config hash) the grades ``methods``; returns ``(fits, note for the report)``.
@@ -639,14 +649,8 @@ def _fits(methods, opts, out: Path, config_hash: str, force: bool, *, src, ref, 
         note = (f"grades fitted on {len(chosen)} of the validated frames ({_frames_text(chosen)}): no training "
                 "pairs were given, so the grade baselines saw these frames (optimistic for them)")
 
-    def pairs():
-        for n in chosen:
-            mask = _read_mask(m_seq.path(n)) if m_seq is not None else None
-            source = _read_acescg(s_seq.path(n), "source", n, s_seq.colorspace)
-            yield (source if through is None else through(n, source),
-                   _read_acescg(r_seq.path(n), "reference", n, r_seq.colorspace), mask)
-
-    drawn = sample_frames(pairs(), max_samples=opts["max_samples"], seed=opts["seed"])  # one read for every fit
+    drawn = sample_frames(fit_pair_frames(s_seq, r_seq, m_seq, chosen, through), max_samples=opts["max_samples"],
+                          seed=opts["seed"])  # one read for every fit
     fits = {m: fit_grade_samples(drawn, method=m, degree=opts["root_poly_degree"], lut_size=opts["lut_size"],
                                  seed=opts["seed"]) for m in methods}
     gdir.mkdir(parents=True, exist_ok=True)
