@@ -76,7 +76,7 @@ class TorchEngine:
     def _pinned(self, shape: tuple[int, ...]):
         """Page-locked ``float32`` host buffers (input, output) of ``shape``, made once per tile shape."""
         if shape not in self._buffers:
-            if len(self._buffers) >= 4:  # border tiles have a few shapes; a new frame size starts afresh
+            if len(self._buffers) >= 4:  # every tile of a frame has one shape: only frame sizes add shapes
                 self._buffers.clear()
             torch = self.torch
             self._buffers[shape] = (torch.empty(shape, dtype=torch.float32).pin_memory(),
