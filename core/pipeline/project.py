@@ -773,13 +773,16 @@ def _stage_outputs(project: Project, n: int) -> list[Path] | None:
         from core.validate.run import fit_files
 
         method = render_method_of(project)
-        if method == ML_METHOD:
-            grades = ("lut3d",) if project.params(4).get("grade", ML_DEFAULTS["grade"]) != "none" else ()
+        detail = []
+        if method == ML_METHOD:  # the finishing steps of _model_grade
+            wanted = {k: project.params(4).get(k, ML_DEFAULTS[k]) for k in ("grade", "detail")}
+            grades = ("lut3d",) if wanted["grade"] != "none" else ()
+            detail = [folder / "grades" / DETAIL_FILE] if wanted["detail"] != "none" else []
         else:
             grades = grade_methods([method]) if method != "source" else ()
         tasks = plan_frame_files(project.source, str(folder / RESTORED))
         return [folder / manifest_name(None), *(p for t in tasks for p in t.targets),
-                *fit_files(folder, {m: True for m in grades})]
+                *fit_files(folder, {m: True for m in grades}), *detail]
     from core.validate import plan_validation
 
     if project_status(project)[3].state != "done" or not (project.folder(2) / "manifest.json").is_file():
