@@ -62,39 +62,14 @@ def _compiled():
     except ImportError:
         return None
 
-    rad = math.pi / 180.0
-    # cos(x + k) = cos x cos k - sin x sin k for the constant offsets of T
-    c30, s30, c6, s6, c63, s63 = (math.cos(30.0 * rad), math.sin(30.0 * rad), math.cos(6.0 * rad),
-                                  math.sin(6.0 * rad), math.cos(63.0 * rad), math.sin(63.0 * rad))
-
-    @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-    def hue_by_angles(a1p, b1, a2p, b2, cprod, sq):  # pragma: no cover - compiled
-        """(ΔH', cos h̄', sin h̄', h̄' in degrees) from the hue angles, as the numpy path has them (h' in
-        [0, 360), 0 for a zero chroma; Δh' wrapped to ±180; the mean over the shorter arc)."""
-        h1p = 0.0 if (a1p == 0 and b1 == 0) else (math.atan2(b1, a1p) / rad) % 360.0
-        h2p = 0.0 if (a2p == 0 and b2 == 0) else (math.atan2(b2, a2p) / rad) % 360.0
-        dh = h2p - h1p
-        if cprod == 0:
-            dhp = 0.0
-        elif abs(dh) <= 180.0:
-            dhp = dh
-        elif dh > 180.0:
-            dhp = dh - 360.0
-        else:
-            dhp = dh + 360.0
-        hsum = h1p + h2p
-        if cprod == 0:
-            hbp = hsum
-        elif abs(h1p - h2p) <= 180.0:
-            hbp = hsum / 2.0
-        elif hsum < 360.0:
-            hbp = (hsum + 360.0) / 2.0
-        else:
-            hbp = (hsum - 360.0) / 2.0
-        return 2.0 * sq * math.sin(dhp * (rad / 2.0)), math.cos(hbp * rad), math.sin(hbp * rad), hbp
-
     @numba.njit(nogil=True, cache=True, error_model="numpy")
     def kernel(lab1, lab2, out, k_l, k_c, k_h):  # pragma: no cover - compiled
+        # everything in the body (a jitted helper or a constant in the closure would keep numba's cache from
+        # finding the kernel again: compiled anew in every process)
+        rad = math.pi / 180.0
+        # cos(x + k) = cos x cos k - sin x sin k for the constant offsets of T
+        c30, s30, c6, s6, c63, s63 = (math.cos(30.0 * rad), math.sin(30.0 * rad), math.cos(6.0 * rad),
+                                      math.sin(6.0 * rad), math.cos(63.0 * rad), math.sin(63.0 * rad))
         for i in range(out.shape[0]):
             L1, a1, b1 = np.float64(lab1[i, 0]), np.float64(lab1[i, 1]), np.float64(lab1[i, 2])
             L2, a2, b2 = np.float64(lab2[i, 0]), np.float64(lab2[i, 1]), np.float64(lab2[i, 2])
@@ -117,14 +92,36 @@ def _compiled():
             n1x, n1y, n2x, n2y = a1p / c1p, b1 / c1p, a2p / c2p, b2 / c2p
             sx, sy = n1x + n2x, n1y + n2y
             sl = math.sqrt(sx * sx + sy * sy)
-            if cprod > 0 and sl > 0.5:
+            if cprod > 0 and sl > _APART:
                 ex, ey = n2x - n1x, n2y - n1y
                 chord = math.sqrt(ex * ex + ey * ey)
                 dHp = sq * chord if n1x * n2y - n1y * n2x >= 0 else -(sq * chord)
                 ch, sh = sx / sl, sy / sl
                 hbp = (math.atan2(sy, sx) / rad) % 360.0
-            else:
-                dHp, ch, sh, hbp = hue_by_angles(a1p, b1, a2p, b2, cprod, sq)
+            else:  # the angles, as the numpy path has them: h' in [0, 360), 0 for a zero chroma; Δh' wrapped
+                # to +-180; the mean over the shorter arc
+                h1p = 0.0 if (a1p == 0 and b1 == 0) else (math.atan2(b1, a1p) / rad) % 360.0
+                h2p = 0.0 if (a2p == 0 and b2 == 0) else (math.atan2(b2, a2p) / rad) % 360.0
+                dh = h2p - h1p
+                if cprod == 0:
+                    dhp = 0.0
+                elif abs(dh) <= 180.0:
+                    dhp = dh
+                elif dh > 180.0:
+                    dhp = dh - 360.0
+                else:
+                    dhp = dh + 360.0
+                hsum = h1p + h2p
+                if cprod == 0:
+                    hbp = hsum
+                elif abs(h1p - h2p) <= 180.0:
+                    hbp = hsum / 2.0
+                elif hsum < 360.0:
+                    hbp = (hsum + 360.0) / 2.0
+                else:
+                    hbp = (hsum - 360.0) / 2.0
+                dHp = 2.0 * sq * math.sin(dhp * (rad / 2.0))
+                ch, sh = math.cos(hbp * rad), math.sin(hbp * rad)
             Lbp = (L1 + L2) / 2.0
             Cbp = (c1p + c2p) / 2.0
             c2h = 2.0 * ch * ch - 1.0

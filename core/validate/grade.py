@@ -154,23 +154,22 @@ def _lut_kernel():
     except ImportError:
         return None
 
-    @numba.njit(nogil=True, cache=True, inline="always")
-    def cell(v, top, n):  # pragma: no cover - compiled
-        """(lower node, fraction) of a value: np.clip to 0..1 (NaN stays), times n - 1 in float32."""
-        v = np.float32(0.0) if v < 0.0 else (np.float32(1.0) if v > 1.0 else v)
-        idx = np.float32(v * top)
-        i = np.int64(np.int32(idx))
-        i = n - 2 if i > n - 2 else i
-        return i, np.float64(idx) - np.float64(i)
-
     @numba.njit(nogil=True, cache=True)
     def kernel(u, table, n, out):  # pragma: no cover - compiled
         top = np.float32(n - 1)
+        cell = np.empty(3, np.int64)  # each channel's lower node and fraction (no jitted helper in the
+        frac = np.empty(3, np.float64)  # closure: numba's cache could not find the kernel again)
         for p in range(u.shape[0]):
-            ir, fr = cell(u[p, 0], top, n)
-            ig, fg = cell(u[p, 1], top, n)
-            ib, fb = cell(u[p, 2], top, n)
-            base = (ir * n + ig) * n + ib
+            for c in range(3):
+                v = u[p, c]
+                v = np.float32(0.0) if v < 0.0 else (np.float32(1.0) if v > 1.0 else v)  # np.clip (NaN stays)
+                idx = np.float32(v * top)
+                i = np.int64(np.int32(idx))
+                i = n - 2 if i > n - 2 else i
+                cell[c] = i
+                frac[c] = np.float64(idx) - np.float64(i)
+            fr, fg, fb = frac[0], frac[1], frac[2]
+            base = (cell[0] * n + cell[1]) * n + cell[2]
             o0 = np.float32(0.0)
             o1 = np.float32(0.0)
             o2 = np.float32(0.0)
