@@ -240,18 +240,30 @@ def _grow(mask: np.ndarray, within: np.ndarray, px: int) -> np.ndarray:
     return mask
 
 
-def _flat(mask: np.ndarray, lc: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """The groups of ``mask`` that are flat in frame n (``lc``) where the prediction is not: a solid patch."""
+def _groups(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """The 8-connected groups of ``mask``: ``(count, labels HW int32, area (count,) float64)``, label 0 the
+    background."""
     import cv2
 
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    return count, labels, np.bincount(labels.ravel(), minlength=count).astype(np.float64)
+
+
+def _group_sum(labels: np.ndarray, count: int, values: np.ndarray) -> np.ndarray:
+    """Per label of ``labels`` (``count`` labels), the sum of ``values`` (same shape) over its pixels."""
+    return np.bincount(labels.ravel(), weights=np.asarray(values, np.float64).ravel(), minlength=count)
+
+
+def _flat(mask: np.ndarray, lc: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """The groups of ``mask`` that are flat in frame n (``lc``) where the prediction is not: a solid patch."""
     if not mask.any():
         return mask
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    area = np.maximum(np.bincount(labels.ravel(), minlength=count), 1)
+    count, labels, area = _groups(mask)
+    area = np.maximum(area, 1)
 
     def spread(x):
-        m = np.bincount(labels.ravel(), weights=x.ravel(), minlength=count) / area
-        m2 = np.bincount(labels.ravel(), weights=(x.astype(np.float64) ** 2).ravel(), minlength=count) / area
+        m = _group_sum(labels, count, x) / area
+        m2 = _group_sum(labels, count, x.astype(np.float64) ** 2) / area
         return np.sqrt(np.maximum(m2 - m * m, 0.0))
 
     own, pred = spread(lc), spread(predicted)
@@ -263,11 +275,8 @@ def _flat(mask: np.ndarray, lc: np.ndarray, predicted: np.ndarray) -> np.ndarray
 def _components(mask: np.ndarray, min_px: int, strength: np.ndarray, min_strength: float) -> np.ndarray:
     """The 8-connected groups of ``mask`` with at least ``min_px`` pixels and a mean ``strength`` of at
     least ``min_strength``."""
-    import cv2
-
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    mean = np.bincount(labels.ravel(), weights=strength.ravel(), minlength=count) / np.maximum(area, 1)
+    count, labels, area = _groups(mask)
+    mean = _group_sum(labels, count, strength) / np.maximum(area, 1)
     keep = (area >= min_px) & (mean >= min_strength)
     keep[0] = False
     return keep[labels]
@@ -282,13 +291,13 @@ def _in_context(mask: np.ndarray, err: np.ndarray) -> np.ndarray:
 
     if not mask.any():
         return mask
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    count, labels, _ = _groups(mask)
     r_in, r_out = RING_PX
     spread = cv2.dilate(labels.astype(np.float32), np.ones((2 * r_out + 1,) * 2, np.uint8)).astype(np.int64)
     near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * r_in + 1,) * 2, np.uint8)) > 0
     ring = (spread > 0) & ~near
-    total = np.bincount(spread[ring], minlength=count)
-    missed = np.bincount(spread[ring], weights=(err[ring] > RING_STOPS).astype(np.float64), minlength=count)
+    total = _group_sum(spread[ring], count, np.ones(int(ring.sum())))
+    missed = _group_sum(spread[ring], count, err[ring] > RING_STOPS)
     keep = missed <= RING_MISS * np.maximum(total, 1)
     keep[0] = False
     return keep[labels]
