@@ -58,6 +58,25 @@ def test_reference_scorer_equals_each_metric_on_its_own(frames):
             assert got == M.frame_metrics(img, ref, m)
 
 
+def test_ssim_valid_pixels_by_opencv_erosion_equal_scipy():
+    """The pixels whose whole SSIM window is valid: OpenCV's erosion gives scipy's binary_erosion (outside the
+    image counts as valid), cropped by half a window, on random masks, holes at the borders and a full mask."""
+    from scipy.ndimage import binary_erosion
+
+    from core.metrics.image import _ssim_keep
+
+    rng = np.random.default_rng(2)
+    masks = [rng.random((40 + k, 57 - k)) > p for k, p in enumerate((0.02, 0.1, 0.5))]
+    edge = np.ones((30, 31), bool)
+    edge[0, 5], edge[:, -1], edge[12:15, 2] = False, False, False
+    masks += [edge, np.ones((9, 9), bool), edge[:, ::2]]  # the last one not contiguous
+    for m in masks:
+        want = np.zeros_like(m)
+        want[3:m.shape[0] - 3, 3:m.shape[1] - 3] = True
+        want &= binary_erosion(m, structure=np.ones((7, 7), bool), border_value=1)
+        assert np.array_equal(_ssim_keep(m), want)
+
+
 def test_ssim_map_in_slices_equals_scikit_image_and_one_pass(frames):
     from skimage.metrics import structural_similarity
 

