@@ -13,6 +13,12 @@ from sRGB and converted to ACEScg (core.color). Then, each timed on its own:
 - the floor: one plain numpy copy of the frame plus writing a uint8 array of
   the frame's size (one read of the frame, one write of the index).
 
+The machine's load average is printed with the times. On a shared, loaded
+machine wall times swing by 2x between runs; the encode and the floor are
+then also timed on one thread in that thread's CPU time
+(``time.thread_time``), which other processes do not lengthen (caches and
+memory bandwidth they still share).
+
 Quality: every palette is applied with the same exact nearest-entry
 assignment and scored by the mean ΔE OK x 100 over all pixels and mean ΔE00
 over a seeded 1M-pixel subset. Printed: times, ratios, ΔE and their ratios.
@@ -111,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"palette_bench: {args.sample} upscaled to {args.width}x{args.height}, K={args.k}, "
           f"CPUs available {len(os.sched_getaffinity(0))}, threads {args.threads or 'default'}, "
-          f"numpy {np.__version__}, {platform.processor() or platform.machine()}")
+          f"numpy {np.__version__}, {platform.processor() or platform.machine()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
     frame = _frame(args.sample, args.width, args.height)
     n = frame.shape[0] * frame.shape[1]
 
@@ -142,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  fit + encode         {(t_fit + t_enc) * 1e3:8.1f} ms   target < 1000 ms")
     print(f"  floor (copy+write)   {t_floor * 1e3:8.1f} ms   encode / floor = {t_enc / t_floor:.2f}x (target <= 3x; "
           f"numpy path {t_enc_np / t_floor:.2f}x)")
+    cpu = time.thread_time
+    c_floor, _ = best_of(floor, args.repeat, clock=cpu)
+    c_enc, _ = best_of(lambda: encode(frame, fit, distance=False, threads=1), args.repeat, clock=cpu)
+    print(f"  one thread, CPU time: encode {c_enc * 1e3:.1f} ms, floor {c_floor * 1e3:.1f} ms, encode / floor = "
+          f"{c_enc / c_floor:.2f}x; load average now {os.getloadavg()[0]:.1f}")
 
     _pack_sizes(frame, enc)
 

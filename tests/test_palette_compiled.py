@@ -28,6 +28,8 @@ def same(image, fit, **kw):
     assert a.index.dtype == b.index.dtype and np.array_equal(a.index, b.index)
     assert np.array_equal(a.distance.view(np.uint32), b.distance.view(np.uint32))
     assert np.array_equal(a.counts, b.counts)
+    c = encode(image, fit, kernel="numba", distance=False, **kw)  # the index-only pass (index and counts written
+    assert np.array_equal(c.index, b.index) and np.array_equal(c.counts, b.counts)  # by the kernel itself)
     return a
 
 
@@ -67,6 +69,29 @@ def test_rgba_threads_and_chunks(photos):
     one = same(rgba, fit, threads=1)
     many = encode(rgba, fit, kernel="numba", threads=2, chunk=4097)
     assert np.array_equal(one.index, many.index) and np.array_equal(one.distance, many.distance)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_refused_by_the_kernel_pass(bad):
+    """The compiled encoder checks RGB as it reads it (no pass of its own over the frame first): a NaN/Inf
+    is refused with the same line as the numpy path's up-front check, naming the pixel and channel, with and
+    without the distance map, on several threads and chunks; a non-finite alpha (not read by the kernel) too."""
+    from core.errors import ImageError
+
+    img = exact_random((50, 60, 3), seed=4)
+    fit = fit_palette(img, k=5)
+    img[7, 9, 2] = bad
+    lines = set()
+    for kernel in ("numba", "numpy"):
+        for distance in (False, True):
+            with pytest.raises(ImageError, match=r"non-finite.*x=9 y=7 channel=2") as err:
+                encode(img, fit, kernel=kernel, distance=distance, threads=2, chunk=500)
+            lines.add(str(err.value))
+    assert len(lines) == 1
+    rgba = np.concatenate([exact_random((50, 60, 3), seed=4), np.ones((50, 60, 1), np.float32)], axis=2)
+    rgba[3, 4, 3] = bad
+    with pytest.raises(ImageError, match=r"non-finite.*x=4 y=3 channel=3"):
+        encode(rgba, fit, kernel="numba")
 
 
 def test_kernel_choice():

@@ -46,7 +46,21 @@ alternating with the former one-entry passes in one process (2 CPUs under
 load 4.5), K=8 101 -> 91 ms, K=16 88.5 -> 60.1 ms, K=37 225 -> 161 ms,
 the same bits. The issue's target, 3x the floor, is not shown yet: under
 that load palette_bench gave 5.8x (111 ms against 19.3 ms); on a quiet
-machine it was 4.0x before this change.
+machine it was 4.0x before this change. The kernel also checks that every
+input is finite as it reads it (``encode`` no longer reads the frame once
+more to check it first): 4K, K=16, one thread, thread CPU time, best of 8
+alternating (load ~11): 67.2 -> 61.5 ms. Quiet (load 0.0, 2026-12-08,
+before that): 61.3 ms on two threads against a 10.1 ms floor, 6.1x.
+
+Tried and dropped: a 3D LUT over the bits of the linear LMS (8 cells per
+octave, 2**-12..4, each cell verified on first use at the 8 corners of
+its fixed-point box, keys being affine in q; bit-identical on 4K rocket):
+on 1080p rocket it was slower than this kernel (K=16 22 ms against 16 ms,
+thread CPU time), since 16% (K=8) to 27% (K=16) of the pixels sit in
+cells the palette splits and take this kernel anyway, and reading the
+input and finding the cell already cost half of it. Passing the
+interleaved channels to the kernel instead of de-interleaving them first
+made no difference (17.7 against 17.3 ms).
 """
 
 from __future__ import annotations
@@ -109,12 +123,15 @@ def _compiled():
               counts):  # pragma: no cover
         n = r.shape[0]
         k = fine.shape[0]
-        # 1. v = pre . rgb (float32, the order of _matrix3), written to u0..u2
+        # 1. v = pre . rgb (float32, the order of _matrix3), written to u0..u2; whether every input is finite
+        fmax = np.float32(np.inf)
+        finite = True
         for i in range(n):
             ri, gi, bi = r[i], g[i], b[i]
             u0[i] = (ri * pre[0, 0] + gi * pre[0, 1]) + bi * pre[0, 2]
             u1[i] = (ri * pre[1, 0] + gi * pre[1, 1]) + bi * pre[1, 2]
             u2[i] = (ri * pre[2, 0] + gi * pre[2, 1]) + bi * pre[2, 2]
+            finite &= (abs(ri) < fmax) & (abs(gi) < fmax) & (abs(bi) < fmax)  # False for NaN and +-Inf
         # 2. cube root and fixed point, channel by channel
         channel(u0, guess, q0, lab, consts)
         channel(u1, guess, q1, lab, consts)
@@ -150,25 +167,32 @@ def _compiled():
                     m = min(m, key)
                 best[i] = m
         mask = np.int64((1 << bits) - 1)
+        kmax = np.float64(2.0**53)
         for i in range(n):
-            out[i] = np.int64(best[i]) & mask
-        if index.shape[0]:  # the index map's own type, and the pixel count per entry
+            key = best[i]
+            if not abs(key) < kmax:  # NaN/Inf input: any entry (the caller refuses the image), a defined cast
+                key = 0.0
+            out[i] = np.int64(key) & mask
+        if index.shape[0]:  # the index map's own type, and the pixel count per entry (2**bits of them)
             for i in range(n):
                 e = out[i]
                 index[i] = e
                 counts[e] += 1
+        return finite
 
     @numba.njit(nogil=True, cache=True, error_model="numpy")
     def kernel(r, g, b, pre, lab, consts, fine, coarse, bits, u0, u1, u2, guess, q0, q1, q2, best, out, index,
                counts):  # pragma: no cover
         n = r.shape[0]
         step = guess.shape[0]  # blocks small enough for the scratch to stay in cache
+        finite = True
         for s in range(0, n, step):
             e = min(s + step, n)
             m = e - s
-            block(r[s:e], g[s:e], b[s:e], pre, lab, consts, fine, coarse, bits, u0[s:e], u1[s:e], u2[s:e],
-                  guess[:m], q0[:m], q1[:m], q2[:m], best[:m], out[s:e], index[s:e] if index.shape[0] else index,
-                  counts)
+            finite &= block(r[s:e], g[s:e], b[s:e], pre, lab, consts, fine, coarse, bits, u0[s:e], u1[s:e], u2[s:e],
+                            guess[:m], q0[:m], q1[:m], q2[:m], best[:m], out[s:e],
+                            index[s:e] if index.shape[0] else index, counts)
+        return finite
 
     return kernel
 
@@ -195,7 +219,12 @@ BLOCK = 2048
 
 
 class Scratch:
-    """Per-thread buffers of :func:`nearest` for chunks of up to ``n`` pixels."""
+    """Per-thread buffers of :func:`nearest` for chunks of up to ``n`` pixels.
+
+    ``finite``: False once :func:`nearest` has seen a NaN or an infinity in
+    its input (the entries it then gives are meaningless, and the caller
+    refuses the image: :func:`core.palette.encode`).
+    """
 
     def __init__(self, n: int):
         m = min(n, BLOCK)
@@ -203,6 +232,7 @@ class Scratch:
         self.q = tuple(np.empty(m, np.float64) for _ in range(3))
         self.best = np.empty(m, np.float64)
         self.out = np.empty(n, np.int64)
+        self.finite = True
 
 
 def nearest(r: np.ndarray, g: np.ndarray, b: np.ndarray, space: FitSpace, keys: Keys, u: tuple,
@@ -213,9 +243,12 @@ def nearest(r: np.ndarray, g: np.ndarray, b: np.ndarray, space: FitSpace, keys: 
     the same bits) in the three contiguous float32 arrays ``u``, for the
     distance map. Same result as :func:`core.palette.assign.nearest_from_u`
     on :func:`~core.palette.spaces.rgb_to_u`. ``index`` (an unsigned integer
-    array of length n) and ``counts`` (``(K,)`` int64): also write the
-    entries there and add one per pixel to its entry's count, in the same
-    pass (for an image without masked pixels).
+    array of length n) and ``counts`` (``(2**keys.index_bits,)`` int64: a
+    non-finite pixel's entry may be any of them): also write the entries
+    there and add one per pixel to its entry's count, in the same pass (for
+    an image without masked pixels). The same pass checks that every input
+    is finite (``scratch.finite``), so the caller need not read the image
+    once more to check it first.
     """
     kernel = _compiled()
     pre, consts = _constants(space)
@@ -223,8 +256,9 @@ def nearest(r: np.ndarray, g: np.ndarray, b: np.ndarray, space: FitSpace, keys: 
     out = scratch.out[:n]
     if index is None:
         index, counts = _NO_INDEX, _NO_COUNTS
-    kernel(r, g, b, pre, space.nonlinearity == "lab_f", consts, keys.fine, keys.coarse, keys.index_bits,
-           u[0], u[1], u[2], scratch.guess, *scratch.q, scratch.best, out, index, counts)
+    finite = kernel(r, g, b, pre, space.nonlinearity == "lab_f", consts, keys.fine, keys.coarse, keys.index_bits,
+                    u[0], u[1], u[2], scratch.guess, *scratch.q, scratch.best, out, index, counts)
+    scratch.finite &= bool(finite)
     return out
 
 

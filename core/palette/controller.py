@@ -47,14 +47,17 @@ def check_param(name: str, value: Any) -> Any:
     return ENCODE_PARAMS[name].coerce(value)
 
 
-def check_image(image: Any, *, name: str | None = None) -> tuple[np.ndarray, str]:
+def check_image(image: Any, *, name: str | None = None, finite: bool = True) -> tuple[np.ndarray, str]:
     """``(pixels, name)``: ``float32`` ``HWC`` ACEScg with 3 or 4 channels, all finite.
 
     ``image`` is an array (taken as ACEScg, RGB or premultiplied RGBA) or a
     :class:`~core.frame.Frame` (converted to ACEScg with :mod:`core.color`
     when it is in another colour space; RGBA comes back premultiplied,
     a straight PNG's colour multiplied by its alpha after the conversion). NaN/Inf anywhere raise
-    :class:`ImageError` naming the first pixel.
+    :class:`ImageError` naming the first pixel. ``finite=False``: the caller
+    checks the returned pixels itself, in a pass it makes anyway (the
+    compiled encoder), and calls :func:`core.frame.check_finite` when it
+    finds one.
     """
     if isinstance(image, Frame):
         label = name or image.describe()
@@ -72,7 +75,8 @@ def check_image(image: Any, *, name: str | None = None) -> tuple[np.ndarray, str
     pixels = as_hwc_float32(pixels, name=label)
     if pixels.shape[2] not in (3, 4):
         raise ImageError(f"{label}: expected ACEScg RGB or RGBA (3 or 4 channels), got {pixels.shape[2]}")
-    check_finite(pixels, name=label)
+    if finite:
+        check_finite(pixels, name=label)
     return pixels, label
 
 

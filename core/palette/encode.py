@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ImageError, ParameterError
+from core.frame import check_finite
 from core.palette import controller
 from core.palette.assign import block_columns, key_matrix, nearest_from_u, run_chunks
 from core.palette.operator import PaletteFit
@@ -122,15 +123,18 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
     ``kernel``: ``"numba"`` (:mod:`core.palette.compiled`, one fused pass),
     ``"numpy"``, or ``"auto"`` (numba when installed): the same bits either way.
     """
-    pixels, label = controller.check_image(image)
+    from core.palette import compiled
+
+    fused = compiled.choose(kernel) == "numba"
+    # the compiled kernel checks that RGB is finite as it reads it (alpha it does not read: checked here)
+    pixels, label = controller.check_image(image, finite=not fused)
+    if fused and pixels.shape[2] == 4:
+        check_finite(pixels, name=label)
     params = fit.params
     thr = controller.check_param("alpha_threshold", params.get("alpha_threshold", 0.0)
                                  if alpha_threshold is None else alpha_threshold)
     premult = controller.check_param("premultiplied", params.get("premultiplied", True)
                                      if premultiplied is None else premultiplied)
-    from core.palette import compiled
-
-    fused = compiled.choose(kernel) == "numba"
     chunk = int(chunk)
     if chunk < 1:
         raise ParameterError(f"parameter 'chunk': {chunk} must be >= 1")
@@ -150,6 +154,7 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
     index = np.empty(n, dt)
     dist = np.empty(n, np.float32) if distance else None
     counts_parts: list[np.ndarray] = []
+    scratches: list[compiled.Scratch] = []
     scale = np.float32(space.scale)
 
     def make_worker():
@@ -161,7 +166,9 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
         planar = np.empty((3, m), np.float32)
         sel = np.empty(m, np.float32)
         scratch = compiled.Scratch(m) if fused else None
-        local_counts = np.zeros(k, np.int64)
+        if fused:
+            scratches.append(scratch)
+        local_counts = np.zeros(max(k, 1 << keys.index_bits), np.int64)  # a NaN pixel's entry may be any key's
         counts_parts.append(local_counts)
 
         def work(s: int, e: int) -> None:
@@ -208,7 +215,9 @@ def encode(image: Any, fit: PaletteFit, *, distance: bool = True, index_dtype: s
         return work
 
     run_chunks(n, chunk, threads, make_worker)
-    counts = np.sum(counts_parts, axis=0) if counts_parts else np.zeros(k, np.int64)
+    if not all(s.finite for s in scratches):
+        check_finite(pixels, name=label)  # raises, naming the first NaN/Inf
+    counts = np.sum(counts_parts, axis=0)[:k] if counts_parts else np.zeros(k, np.int64)
     return PaletteEncoding(
         index=index.reshape(h, w),
         distance=None if dist is None else dist.reshape(h, w),
