@@ -711,7 +711,8 @@ def test_a_dataset_run_task_reports_its_stage_and_log_and_resumes_after_a_cancel
     async def scenario():
         async with _server(tmp_path) as c:
             plan = (await c.ok("dataset_run", **args))["plan"]
-            assert plan["writes_within"] == [str(tmp_path / "ds")] and plan["reads"] == [str(p) for p in footage.videos]
+            assert plan["writes_within"] == [str(tmp_path / "ds" / d) for d in ("frames", "cache", "dataset")]
+            assert plan["reads"] == [str(p) for p in footage.videos]
             assert plan["frames"] == total and plan["confirm_reasons"] == [f"{total} frames is more than 100"]
             started = await c.ok("dataset_run", **args, plan_only=False, confirm=plan["token"], background=True)
             status = await poll(c, started["task"], lambda s: s["note"] == "extract" and s["done"] > 0)
@@ -737,6 +738,50 @@ def test_a_dataset_run_task_reports_its_stage_and_log_and_resumes_after_a_cancel
 
     after, first = run(scenario)
     assert set(first["created"]) < set(after)  # the cancelled run's files were kept and built on
+
+
+def test_each_dataset_stage_plans_exactly_the_files_it_writes(tmp_path):
+    """dataset_run one stage a call on two real clips (tests.test_dataset_footage): every stage's plan names
+    exactly the files it creates or changes (extract: every frame PNG, its shots being on disk), but the
+    embedding cache and the training set, which are planned as their folders; a forced full run empties every
+    stage folder first (clears) and is undone byte for byte, and redone."""
+    from tests.test_dataset_builder import PARAMS
+    from tests.test_dataset_footage import make_footage
+
+    footage = make_footage(tmp_path / "footage")
+    args = {"footage": [str(p.relative_to(tmp_path)) for p in footage.videos], "output_dir": "ds", **PARAMS}
+    ds = tmp_path / "ds"
+
+    async def scenario():
+        async with _server(tmp_path) as c:
+            for stage in ("shots", "extract", "filter", "embed", "dedup", "cluster", "caption", "assemble"):
+                before = _files(tmp_path)
+                plan = (await c.ok("dataset_run", **args, stages=stage))["plan"]
+                await c.ok("dataset_run", **args, stages=stage, plan_only=False, confirm=plan["token"])
+                after = _files(tmp_path)
+                changed = {p for p in after if before.get(p) != after[p]}
+                within = tuple(f + os.sep for f in plan["writes_within"])
+                assert set(plan["writes"]) <= changed, (stage, set(plan["writes"]) - changed)
+                assert {p for p in changed - set(plan["writes"]) if not p.startswith(within)} == set(), stage
+                assert plan["writes_within"] == {"embed": [str(ds / "cache")], "assemble": [str(ds / "dataset")]}.get(
+                    stage, []), stage
+                if stage == "extract":
+                    frames = json.loads((ds / "frames" / "frames.json").read_text("utf-8"))["frames"]
+                    assert len(frames) > 10 and {str(ds / f["path"]) for f in frames} <= set(plan["writes"])
+            journal = (await c.ok("journal"))["actions"]
+            assert all(a["unplanned"] == [] for a in journal) and len(journal) == 8
+            before = _files(tmp_path)
+            plan = (await c.ok("dataset_run", **args, force=True))["plan"]
+            assert plan["clears"] == [str(ds / d) for d in ("shots", "frames", "filter", "embed", "dedup", "cluster",
+                                                            "caption", "dataset")]
+            await c.ok("dataset_run", **args, force=True, plan_only=False, confirm=plan["token"])
+            after = _files(tmp_path)
+            await c.ok("undo")
+            assert _files(tmp_path) == before
+            await c.ok("redo")
+            assert _files(tmp_path) == after
+
+    run(scenario)
 
 
 def test_a_restore_run_task_cancelled_in_alignment_resumes_its_frames(tmp_path):

@@ -604,13 +604,18 @@ def _dataset_stages(values) -> list[str] | None:
 def _dataset_plan(values, given, roots) -> Plan:
     from core import io
     from core.dataset import DATASET_PARAMS
+    from core.dataset.builder import plan_dataset
 
     DATASET_PARAMS.resolve(_given(DATASET_PARAMS, values, given))
     files = _footage(values, roots)
     out_dir = _path(values, "output_dir", roots)
     frames = sum(io.count_video_frames(f) for f in files)
-    return Plan("dataset_run", values, files, [], frames, out_dir, folders=[out_dir],
-                note="every stage writes within output_dir; stages up to date are skipped")
+    planned = plan_dataset(files, out_dir, _given(DATASET_PARAMS, values, given), stages=_dataset_stages(values),
+                           force=values["force"])
+    return Plan("dataset_run", values, files, planned.writes, frames, out_dir, folders=planned.within,
+                clears=planned.clears, note=f"runs {', '.join(planned.stages) or 'no stage'} (stages up to date "
+                "are skipped; one that leaves nothing for the next ends the run); the files of writes_within "
+                "depend on what an earlier stage of this run finds")
 
 
 def _dataset_run(values, given, roots, progress=None) -> dict[str, Any]:

@@ -28,6 +28,9 @@ sha256 of every file in its folder) is redone. ``force`` redoes the stages asked
 other footage (adding videos to the same footage is fine), or holding files
 reelkit did not write, is refused unless ``force``.
 
+:func:`plan_dataset` says, before a run, which stages it does and every
+file it writes that is known then (:class:`DatasetPlan`).
+
 Memory stays flat in the number of frames: frames are decoded one at a
 time, deduplication uses hash buckets, BK-trees and radius queries on
 embeddings, clustering never forms an N x N matrix.
@@ -503,6 +506,122 @@ def _check_folder(out: Path, footage_sha: dict[str, str], force: bool, top) -> N
                                   if not p.name.startswith(".") and p.name not in _INPUT_DIRS), owned=())
 
 
+def _walk(run: _Run, sha: Mapping[str, str], wanted: Sequence[str], force: bool):
+    """The stages asked for, in order, as ``(name, stage, due)``: each with its config (its parameters, the hash
+    of the stage before it, for shots the footage, for caption and assemble the review decisions) and whether
+    a run does it (``force``, or not up to date). A stage not asked for passes on its hash, or the hash of what
+    is on disk when that was made with other settings (later stages read it)."""
+    from core.manifest import file_sha256
+
+    previous = ""
+    for name in STAGES:
+        config: dict[str, Any] = {k: run.params[k] for k in STAGE_PARAMS[name]}
+        for key, unset in HASHED_WHEN_SET.items():  # only when set: earlier runs stay up to date
+            if key in config and config[key] == unset:
+                del config[key]
+        config["upstream"] = previous
+        if name == "shots":
+            config["footage"] = [sha[str(f)] for f in run.footage]
+            config["video_ids"] = run.ids
+        if name in ("caption", "assemble"):
+            dpath = decisions_path(run.out, run.params)
+            config["review_sha256"] = file_sha256(dpath) if dpath.is_file() else None
+        st = _Stage(run, name, config)
+        previous = st.hash
+        if name not in wanted:
+            old = st.previous()
+            if old and old.get("config_hash") and not st.up_to_date():
+                previous = old["config_hash"]  # later stages read what is on disk, made with other settings
+            continue
+        yield name, st, force or not st.up_to_date()
+
+
+def _resolve_run(footage, params, stages) -> tuple[list[Path], dict[str, Any], list[str]]:
+    """run_dataset's footage files (checked), parameters (resolved) and stages asked for (checked)."""
+    from core.io import colorspace_option
+
+    values = DATASET_PARAMS.resolve(params or {})
+    values["input_colorspace"] = colorspace_option(values["input_colorspace"], name="input_colorspace") or "auto"
+    files = [Path(footage)] if isinstance(footage, (str, os.PathLike)) else [Path(f) for f in footage]
+    if not files:
+        raise ParameterError("dataset: no footage given")
+    for f in files:
+        if not f.is_file():
+            raise ImageReadError(f"{f}: no such video")
+    wanted = list(STAGES) if stages is None else [s.strip() for s in stages if s.strip()]
+    unknown = [s for s in wanted if s not in STAGES]
+    if unknown:
+        raise ParameterError(f"stages: unknown {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
+    return files, values, wanted
+
+
+#: Each stage's own files in its folder, whatever it finds (its manifest besides): the extracted frames,
+#: the filter's mattes, the embedding cache and the training set depend on what the stages before find.
+STAGE_FILES = {"shots": ("shots.json",), "extract": ("frames.json",), "filter": ("quality.json",),
+               "embed": ("embeddings.npz",), "dedup": ("dedup.json",),
+               "cluster": ("clusters.json", "model.pkl", "clusters.png"), "caption": ("captions.json",),
+               "assemble": ()}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetPlan:
+    """What :func:`run_dataset` with the same arguments would write, said before it runs.
+
+    ``writes``: every file known now (the run's manifest, each stage's manifest and own files, the frames
+    extract takes when the shots are on disk already); ``within``: the folders whose files depend on what a
+    stage of the same run finds (extracted frames after shots run, the filter's mattes, the embedding cache,
+    the training set); ``clears``: folders the run may empty first (every stage folder in a forced full run,
+    the frames an earlier extract plan left, the filter's earlier mattes); ``stages``: the stages that
+    run (a stage that leaves nothing for the next ends the run earlier)."""
+
+    writes: list[Path]
+    within: list[Path]
+    clears: list[Path]
+    stages: list[str]
+
+
+def plan_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output_dir: str | os.PathLike,
+                 params: Mapping[str, Any] | None = None, *, stages: Iterable[str] | None = None,
+                 force: bool = False) -> DatasetPlan:
+    """The plan of :func:`run_dataset` with the same arguments: the same checks and stage configs (the
+    footage's sha256 read), nothing written."""
+    from core.dataset.extract import frame_file, plan_shot
+    from core.manifest import file_sha256
+    from core.shots import Shot
+
+    files, values, wanted = _resolve_run(footage, params, stages)
+    out = Path(output_dir)
+    run = _Run(files, out, values, None)
+    sha = {str(f): file_sha256(f) for f in files}
+    from core.dataset.layers import FrameAnalyser
+
+    writes, within, clears = [out / "manifest.json"], [], []
+    ran: list[str] = []
+    full = force and stages is None
+    for name, st, due in _walk(run, sha, wanted, force):
+        if not due:
+            continue
+        folder = out / STAGE_DIRS[name]
+        writes += [folder / "manifest.json", *(folder / f for f in STAGE_FILES[name])]
+        if name == "extract" and "shots" not in ran and not full and (out / "shots" / "shots.json").is_file():
+            doc = _read_doc(out / "shots" / "shots.json", SHOTS_FORMAT)
+            for shot in (Shot.from_dict(d) for d in doc["shots"]):
+                writes += [frame_file(folder, shot.video, n) for n in plan_shot(
+                    shot, mode=values["extract_mode"], interval=values["interval"],
+                    budget=values["per_shot_budget"], margin=values["shot_margin"])]
+            clears.append(folder)  # frames of an earlier plan are deleted
+        elif name in ("extract", "assemble") or (name == "filter" and FrameAnalyser(values).active):
+            within.append(folder)
+        elif name == "filter" and (folder / "mattes").is_dir():
+            clears.append(folder / "mattes")  # an earlier run's mattes are deleted
+        if name == "embed":
+            within.append(run.cache_dir())
+        ran.append(name)
+    if full:
+        clears = [out / d for d in STAGE_DIRS.values() if (out / d).is_dir()]
+    return DatasetPlan(list(dict.fromkeys(writes)), list(dict.fromkeys(within)), list(dict.fromkeys(clears)), ran)
+
+
 def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output_dir: str | os.PathLike,
                 params: Mapping[str, Any] | None = None, *, stages: Iterable[str] | None = None,
                 force: bool = False, progress: StageProgressFn | None = None) -> dict[str, dict[str, Any]]:
@@ -524,20 +643,7 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
     """
     from core.manifest import Manifest, file_sha256, refuse_escapes
 
-    from core.io import colorspace_option
-
-    values = DATASET_PARAMS.resolve(params or {})
-    values["input_colorspace"] = colorspace_option(values["input_colorspace"], name="input_colorspace") or "auto"
-    files = [Path(footage)] if isinstance(footage, (str, os.PathLike)) else [Path(f) for f in footage]
-    if not files:
-        raise ParameterError("dataset: no footage given")
-    for f in files:
-        if not f.is_file():
-            raise ImageReadError(f"{f}: no such video")
-    wanted = list(STAGES) if stages is None else [s.strip() for s in stages if s.strip()]
-    unknown = [s for s in wanted if s not in STAGES]
-    if unknown:
-        raise ParameterError(f"stages: unknown {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
+    files, values, wanted = _resolve_run(footage, params, stages)
     out = Path(output_dir)
     sha = {str(f): file_sha256(f) for f in files}
     top = Manifest(out, "dataset run", {"footage": sha, "params": values}, seed=values["seed"])
@@ -561,27 +667,8 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
         if (out / "manifest.json").is_file():
             old_stages = json.loads((out / "manifest.json").read_text("utf-8")).get("stages", {})
         top.set("stages", old_stages)
-        previous = ""
-        for name in STAGES:
-            config: dict[str, Any] = {k: values[k] for k in STAGE_PARAMS[name]}
-            for key, unset in HASHED_WHEN_SET.items():  # only when set: earlier runs stay up to date
-                if key in config and config[key] == unset:
-                    del config[key]
-            config["upstream"] = previous
-            if name == "shots":
-                config["footage"] = [sha[str(f)] for f in files]
-                config["video_ids"] = run.ids
-            if name in ("caption", "assemble"):
-                dpath = decisions_path(out, values)
-                config["review_sha256"] = file_sha256(dpath) if dpath.is_file() else None
-            st = _Stage(run, name, config)
-            previous = st.hash
-            if name not in wanted:
-                old = st.previous()
-                if old and old.get("config_hash") and not st.up_to_date():
-                    previous = old["config_hash"]  # later stages read what is on disk, made with other settings
-                continue
-            if st.up_to_date() and not force:
+        for name, st, due in _walk(run, sha, wanted, force):
+            if not due:
                 old = st.previous() or {}
                 run.summary[name] = {"status": "up to date", "config_hash": st.hash, **old.get("counts", {})}
                 if _left(name, run.summary[name]) == 0:

@@ -95,6 +95,11 @@ def frame_id(video_id: str, frame: int) -> str:
     return f"{video_id}_f{frame:06d}"
 
 
+def frame_file(frames_dir: str | os.PathLike, video_id: str, frame: int) -> Path:
+    """Where :func:`extract_frames` writes frame ``frame`` of video ``video_id``: ``FRAMES_DIR/<video>/<id>.png``."""
+    return Path(frames_dir) / video_id / f"{frame_id(video_id, frame)}.png"
+
+
 def extract_frames(video: str | os.PathLike, shots: Iterable[Shot], plan: dict[str, list[int]], *,
                    frames_dir: str | os.PathLike, root: str | os.PathLike | None = None,
                    progress: ProgressFn | None = None,
@@ -127,7 +132,7 @@ def extract_frames(video: str | os.PathLike, shots: Iterable[Shot], plan: dict[s
             frame = color.convert_frame(frame, "srgb")
         pixels = to_uint8(frame.pixels)
         fid = frame_id(shot.video, frame.frame)
-        path = folder / shot.video / f"{fid}.png"
+        path = frame_file(folder, shot.video, frame.frame)
         io.write_image(path, pixels.astype(np.float32) / 255.0, colorspace="srgb", bit_depth=8, overwrite=True)
         records.append({
             "id": fid, "video": shot.video, "shot": shot.shot_id, "frame": int(frame.frame),
