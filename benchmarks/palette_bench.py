@@ -142,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     t_encd, _ = best_of(lambda: encode(frame, fit, distance=True, threads=args.threads), args.repeat)
     print(f"  reelkit fit          {t_fit * 1e3:8.1f} ms   ({fit.n_iter} iterations, converged={fit.converged}, "
           f"{fit.n_samples} sampled pixels, {fit.n_distinct} distinct)")
-    print(f"  reelkit encode       {t_enc * 1e3:8.1f} ms   index only ({n / t_enc / 1e6:.0f} Mpixel/s; {kernel} kernel)")
+    from core.threads import job_threads
+
+    used = job_threads(args.threads or 0)  # what encode(threads=None) took: the free cores (sampled every 5 s)
+    print(f"  reelkit encode       {t_enc * 1e3:8.1f} ms   index only ({n / t_enc / 1e6:.0f} Mpixel/s; {kernel} kernel, "
+          f"{used} thread(s))")
     print(f"  encode, numpy path   {t_enc_np * 1e3:8.1f} ms   {t_enc_np / t_enc:.2f}x the {kernel} kernel's time; "
           f"same index: {same}")
     print(f"  reelkit encode+dist  {t_encd * 1e3:8.1f} ms   index and distance map")
