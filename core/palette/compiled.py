@@ -31,9 +31,12 @@ numba is optional (the ``fast`` extra, also in ``all`` and ``dev``; the
 ``dataset`` extra's umap-learn brings it too): :func:`available` says
 whether it is there, and ``encode(kernel="auto")`` keeps the numpy path
 without it, with the same bits (``tests/test_palette_kernel_fallback.py``
-runs encode in a process where ``import numba`` fails). The first call compiles (a few seconds;
-numba caches the machine code on disk beside this module when it can
-write there).
+runs encode in a process where ``import numba`` fails). The numba
+functions are in :mod:`core.palette._compiled_numba`, at module level, so
+that numba's on-disk cache (beside that module, when it can write there)
+serves every later process: the first call of the first process compiles
+(17.5 s on the loaded 2-core machine), later processes load it (2.3 s
+there; before, built in a closure, every process compiled anew).
 
 Speed (``benchmarks/palette_bench.py``, 3840x2160, K=16, 2 shared CPUs,
 both paths in the same run): encode (index only) 50.8 ms against 252 ms for
@@ -70,8 +73,8 @@ import functools
 import numpy as np
 
 from core import kernels
-from core.palette.assign import HDR_LIMIT, SDR_LIMIT, U_BITS, Keys
-from core.palette.spaces import _CBRT_B1, _LAB_DELTA, FitSpace
+from core.palette.assign import U_BITS, Keys
+from core.palette.spaces import _LAB_DELTA, FitSpace
 
 #: Encoder kernels: ``"numpy"`` (always there), ``"numba"`` (this module), ``"auto"`` (numba when installed).
 KERNELS = kernels.KERNELS
@@ -79,122 +82,12 @@ KERNELS = kernels.KERNELS
 
 @functools.lru_cache(maxsize=1)
 def _compiled():
-    """The numba function, or ``None`` when numba is not installed (compiled on first use)."""
+    """The numba kernel (:mod:`core.palette._compiled_numba`), or ``None`` when numba is not installed."""
     try:
-        import numba
+        from core.palette import _compiled_numba
     except ImportError:
         return None
-
-    @numba.njit(nogil=True, cache=True, inline="always", error_model="numpy")
-    def channel(u, guess, q, lab, consts):  # pragma: no cover - compiled
-        """Cube root of ``u`` in place (cbrt_f32; the CIE f(t) line for Lab), then its fixed point into ``q``."""
-        n = u.shape[0]
-        third, two_thirds, delta3, lab_k, lab_4, ustep = consts[0], consts[1], consts[2], consts[3], consts[4], consts[5]
-        ulimit = np.float32(HDR_LIMIT)
-        b1 = np.int32(_CBRT_B1)
-        sign = np.int32(-0x80000000)
-        absm = np.int32(0x7FFFFFFF)
-        ub = u.view(np.int32)
-        gf = guess.view(np.float32)
-        for i in range(n):  # the guess from the bit pattern (int32)
-            x = ub[i]
-            guess[i] = (((x & absm) // np.int32(3)) + b1) | (x & sign)
-        for i in range(n):  # two Newton steps (float32)
-            x3 = u[i] * third
-            y = gf[i]
-            y = y * two_thirds + x3 / (y * y)
-            y = y * two_thirds + x3 / (y * y)
-            gf[i] = y
-        if lab:
-            for i in range(n):
-                x = u[i]
-                if not x > delta3:
-                    gf[i] = x * lab_k + lab_4
-        for i in range(n):
-            y = gf[i]
-            u[i] = y
-            v = y * ustep
-            v = max(v, -ulimit)
-            v = min(v, ulimit)
-            q[i] = np.rint(v)
-
-    @numba.njit(nogil=True, cache=True, inline="always", error_model="numpy")
-    def block(r, g, b, pre, lab, consts, fine, coarse, bits, u0, u1, u2, guess, q0, q1, q2, best, out, index,
-              counts):  # pragma: no cover
-        n = r.shape[0]
-        k = fine.shape[0]
-        # 1. v = pre . rgb (float32, the order of _matrix3), written to u0..u2; whether every input is finite
-        fmax = np.float32(np.inf)
-        finite = True
-        for i in range(n):
-            ri, gi, bi = r[i], g[i], b[i]
-            u0[i] = (ri * pre[0, 0] + gi * pre[0, 1]) + bi * pre[0, 2]
-            u1[i] = (ri * pre[1, 0] + gi * pre[1, 1]) + bi * pre[1, 2]
-            u2[i] = (ri * pre[2, 0] + gi * pre[2, 1]) + bi * pre[2, 2]
-            finite &= (abs(ri) < fmax) & (abs(gi) < fmax) & (abs(bi) < fmax)  # False for NaN and +-Inf
-        # 2. cube root and fixed point, channel by channel
-        channel(u0, guess, q0, lab, consts)
-        channel(u1, guess, q1, lab, consts)
-        channel(u2, guess, q2, lab, consts)
-        # 3. exact integer keys on the fine grid, minimum over the entries (vectorised over pixels)
-        for i in range(n):
-            best[i] = ((fine[0, 0] * q0[i] + fine[0, 1] * q1[i]) + fine[0, 2] * q2[i]) + fine[0, 3]
-        j = 1
-        while j + 4 <= k:  # four entries per pass over the block: a quarter of the loads and stores of best
-            a0, a1, a2, a3 = fine[j, 0], fine[j, 1], fine[j, 2], fine[j, 3]
-            b0, b1, b2, b3 = fine[j + 1, 0], fine[j + 1, 1], fine[j + 1, 2], fine[j + 1, 3]
-            c0, c1, c2, c3 = fine[j + 2, 0], fine[j + 2, 1], fine[j + 2, 2], fine[j + 2, 3]
-            d0, d1, d2, d3 = fine[j + 3, 0], fine[j + 3, 1], fine[j + 3, 2], fine[j + 3, 3]
-            for i in range(n):
-                x0, x1, x2 = q0[i], q1[i], q2[i]
-                ka = ((a0 * x0 + a1 * x1) + a2 * x2) + a3
-                kb = ((b0 * x0 + b1 * x1) + b2 * x2) + b3
-                kc = ((c0 * x0 + c1 * x1) + c2 * x2) + c3
-                kd = ((d0 * x0 + d1 * x1) + d2 * x2) + d3
-                best[i] = min(best[i], min(min(ka, kb), min(kc, kd)))
-            j += 4
-        for jj in range(j, k):
-            w0, w1, w2, w3 = fine[jj, 0], fine[jj, 1], fine[jj, 2], fine[jj, 3]
-            for i in range(n):
-                key = ((w0 * q0[i] + w1 * q1[i]) + w2 * q2[i]) + w3
-                best[i] = min(best[i], key)
-        # 4. bright pixels (a coordinate beyond 2**20 on the grid): the coarse grid's keys
-        for i in range(n):
-            if abs(q0[i]) > SDR_LIMIT or abs(q1[i]) > SDR_LIMIT or abs(q2[i]) > SDR_LIMIT:
-                m = ((coarse[0, 0] * q0[i] + coarse[0, 1] * q1[i]) + coarse[0, 2] * q2[i]) + coarse[0, 3]
-                for j in range(1, k):
-                    key = ((coarse[j, 0] * q0[i] + coarse[j, 1] * q1[i]) + coarse[j, 2] * q2[i]) + coarse[j, 3]
-                    m = min(m, key)
-                best[i] = m
-        mask = np.int64((1 << bits) - 1)
-        kmax = np.float64(2.0**53)
-        for i in range(n):
-            key = best[i]
-            if not abs(key) < kmax:  # NaN/Inf input: any entry (the caller refuses the image), a defined cast
-                key = 0.0
-            out[i] = np.int64(key) & mask
-        if index.shape[0]:  # the index map's own type, and the pixel count per entry (2**bits of them)
-            for i in range(n):
-                e = out[i]
-                index[i] = e
-                counts[e] += 1
-        return finite
-
-    @numba.njit(nogil=True, cache=True, error_model="numpy")
-    def kernel(r, g, b, pre, lab, consts, fine, coarse, bits, u0, u1, u2, guess, q0, q1, q2, best, out, index,
-               counts):  # pragma: no cover
-        n = r.shape[0]
-        step = guess.shape[0]  # blocks small enough for the scratch to stay in cache
-        finite = True
-        for s in range(0, n, step):
-            e = min(s + step, n)
-            m = e - s
-            finite &= block(r[s:e], g[s:e], b[s:e], pre, lab, consts, fine, coarse, bits, u0[s:e], u1[s:e], u2[s:e],
-                            guess[:m], q0[:m], q1[:m], q2[:m], best[:m], out[s:e],
-                            index[s:e] if index.shape[0] else index, counts)
-        return finite
-
-    return kernel
+    return _compiled_numba.kernel
 
 
 def available() -> bool:
