@@ -125,3 +125,20 @@ def test_a_unit_that_fails_on_a_worker_raises_its_own_error(cluster, tmp_path):
     assert errors[0] == f"{tmp_path / 'missing_0.png'}: cannot read the extracted frame"
     assert errors[1] in {f"{tmp_path / name}: cannot read the extracted frame" for _, name in
                          [(k, v["path"]) for k, v in items]}
+
+
+def test_temporary_files_a_killed_extraction_left_are_removed(clips, local, tmp_path):
+    """A worker killed while writing a frame leaves ``.STEM.XXXXXXXX.tmp.png`` beside it (core.io.atomic's
+    name): the extract stage that runs again removes it, and its folder is the local run's again."""
+    import shutil
+
+    from core.dataset import run_dataset
+
+    out = tmp_path / "ds"
+    shutil.copytree(local, out)
+    stale = out / "frames" / "carphone_pristine" / ".carphone_pristine_f000010.k1ll3d00.tmp.png"
+    stale.write_bytes(b"\x89PNG half a frame")
+    run_dataset(clips, out, PARAMS, stages=["extract"], force=True)
+    assert not stale.exists()
+    got, want = folder_contents(out / "frames"), folder_contents(local / "frames")
+    assert sorted(got) == sorted(want) and {k for k in want if got[k] != want[k]} == set()

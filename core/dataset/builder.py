@@ -273,7 +273,6 @@ def _measure_frame(load: Any, record: Mapping[str, Any]) -> tuple[dict[str, Any]
 
 def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
     from core.dataset.extract import plan_shot
-    from core.io.atomic import remove_stale_temps
     from core.scale import current, map_in_order
     from core.shots import Shot
 
@@ -314,10 +313,10 @@ def _stage_extract(st: _Stage, run: _Run, force: bool) -> dict[str, Any]:
         st.progress(len(records), total)
 
     map_in_order(process, todo, landed, what="dataset extract")
-    remove_stale_temps(run.out / r["path"] for r in records)  # a worker killed mid-write left its temp file
     _write_json(st.dir / "frames.json", {"format": FRAMES_FORMAT.tag, "frames": records})
     wanted = {run.out / r["path"] for r in records}
-    for png in st.dir.glob("*/*.png"):  # frames of an earlier plan would linger
+    for png in st.dir.glob("*/*.png"):  # frames of an earlier plan would linger, and (the glob takes dot names)
+        # the temporary file of a frame whose writer was killed (a Dask worker) mid-write
         if png not in wanted:
             png.unlink()
     return {"frames": len(records)}
