@@ -9,7 +9,10 @@ work is a pure function of (frame, parameters), so a job is a list of
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -231,17 +234,34 @@ def _make_frames(tasks: list[FrameTask], process: Callable[[FrameTask], dict[str
         if stop is not None and stop():
             break
         try:
-            digests = {str(p): digest(p) for p in task.sources}
-            try:
-                record = process(task)
-            except MemoryError as exc:  # one line naming the frame, not numpy's traceback
-                raise out_of_memory(exc, _describe(task), frame_shape=_frame_shape(task.source)) from None
-            files = {"in": {str(p): fingerprint(p, sha256=digests[str(p)]) for p in task.sources},
-                     "out": {str(p): fingerprint(p) for p in task.targets}}
+            made.append(_finish_frame(task, *_start_frame(task, process, digest)))
         except Exception as exc:
             return made, exc
-        made.append({"digests": digests, "record": record, "files": files})
     return made, None
+
+
+def _start_frame(task: FrameTask, process: Callable[[FrameTask], Any],
+                 digest: Callable[[Path], str]) -> tuple[dict[str, str], Any]:
+    """The digests of ``task``'s inputs (before it runs) and what ``process`` returned: its record, or a
+    :class:`~concurrent.futures.Future` of it (a frame still being written)."""
+    digests = {str(p): digest(p) for p in task.sources}
+    return digests, _named_memory_error(task, process, task)
+
+
+def _finish_frame(task: FrameTask, digests: dict[str, str], record: Any) -> dict[str, Any]:
+    """A started frame made: its record (waited for when a future) and the fingerprints of its files."""
+    if isinstance(record, Future):
+        record = _named_memory_error(task, record.result)
+    files = {"in": {str(p): fingerprint(p, sha256=digests[str(p)]) for p in task.sources},
+             "out": {str(p): fingerprint(p) for p in task.targets}}
+    return {"digests": digests, "record": record, "files": files}
+
+
+def _named_memory_error(task: FrameTask, call: Callable, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except MemoryError as exc:  # one line naming the frame, not numpy's traceback
+        raise out_of_memory(exc, _describe(task), frame_shape=_frame_shape(task.source)) from None
 
 
 def _record_frame(manifest: Manifest, task: FrameTask, made: dict[str, Any]) -> None:
@@ -258,7 +278,7 @@ def _record_frame(manifest: Manifest, task: FrameTask, made: dict[str, Any]) -> 
 def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
                   process: Callable[[FrameTask], dict[str, Any]], *,
                   force: bool = False, progress: ProgressFn | None = None,
-                  resources: Mapping[str, float] | None = None) -> Manifest:
+                  resources: Mapping[str, float] | None = None, behind: int = 0) -> Manifest:
     """Run ``process`` on every task not already done; returns the finished manifest.
 
     The output's lock is taken first (:meth:`Manifest.claim`): a second job
@@ -297,6 +317,15 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     records, hashes; timings aside), and progress comes back as chunks land.
     ``resources``: what a chunk needs of a Dask worker (``{"GPU": 1}``: only
     workers started with ``--resources GPU=1`` take it); ignored in process.
+
+    Write-behind (in process): ``process`` may return a :class:`concurrent.futures.Future` of the record
+    instead of the record (the frame's files still being written, e.g. by a pool of writer threads).
+    Then at most ``behind`` frames are left unfinished when the next frame is started (the oldest is waited
+    for first), and frames are recorded (fingerprinted, progress called) in task order as they finish. A
+    frame that fails fails the job with its own error once the frames started before the failure are
+    finished and recorded: which frames are made does not depend on timing (the ``behind`` frames after
+    a failed one, too). Every frame is marked started before ``process`` is called, so a run killed
+    while writing leaves frames the next run redoes, never files it does not know.
     """
     from core.scale import current, pickled, require_resources, run_chunks
 
@@ -320,23 +349,44 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
     if videos:
         manifest.set("videos", videos)
     digest = _digester()
+    writing: deque[tuple[int, FrameTask, dict[str, str], Any]] = deque()  # started, not recorded: task order
+
+    def record(most: int) -> None:
+        """Record the oldest frames started until at most ``most`` are left (waiting for each in turn)."""
+        failure = None
+        while len(writing) > most:
+            i, task, digests, result = writing.popleft()
+            try:
+                made = _finish_frame(task, digests, result)
+            except BaseException as exc:  # the frames started before the failure are finished first
+                failure, most = failure or exc, 0
+                continue
+            _record_frame(manifest, task, made)
+            if progress is not None:
+                progress(i + 1, len(tasks), task.frame)
+        if failure is not None:
+            raise failure
+
     try:
         pending = []
         for i, task in enumerate(tasks):
             if task.key in done and _intact(manifest, task, done[task.key]):
+                record(0)  # progress in task order
                 manifest.adopt(task.key, done[task.key])
                 if progress is not None:
                     progress(i + 1, len(tasks), task.frame)
             else:
+                if client is None:
+                    record(behind)
                 manifest.frame_started(task.key, **({} if task.source is None else {"input": str(task.source)}))
                 pending.append(task)
                 if client is None:
-                    made, error = _make_frames([task], process, digest)
-                    if error is not None:
-                        raise error
-                    _record_frame(manifest, task, made[0])
-                    if progress is not None:
-                        progress(i + 1, len(tasks), task.frame)
+                    try:
+                        writing.append((i, task, *_start_frame(task, process, digest)))
+                    except BaseException:
+                        record(0)
+                        raise
+        record(0)
         if client is not None:
             count = len(tasks) - len(pending)
 
@@ -350,6 +400,7 @@ def run_frame_job(manifest: Manifest, tasks: list[FrameTask],
             run_chunks(client, pending, blob, _make_frames, landed, resources=resources)
             remove_stale_temps(p for t in pending for p in t.targets)  # a worker killed mid-write left its temp file
     except BaseException:
+        futures_wait([r for *_, r in writing if isinstance(r, Future)])  # no file lands after the folder is judged
         frames = manifest.data["frames"]
         wrote = any(os.path.lexists(p) for t in tasks if frames.get(t.key, {}).get("status") == "started"
                     for p in t.targets)  # a frame that died after writing: its file is this job's

@@ -15,6 +15,7 @@ from core import color, io  # noqa: E402
 from core.errors import ImageError, OutputExistsError, ParameterError  # noqa: E402
 from core.infer import INFER_PARAMS, ModelError, Restorer, default_output, infer_files, sessions_created  # noqa: E402
 from core.io import samples  # noqa: E402
+from core.threads import usable_cores  # noqa: E402
 from tests.test_infer import make_model, residual_cnn  # noqa: E402
 
 FRAMES = (1001, 1002, 1003)
@@ -215,17 +216,54 @@ def test_prefetch_restores_only_the_frames_the_job_makes(plate, model, tmp_path)
     assert restored == {1002}
 
 
-def test_a_failing_write_stops_the_job_on_that_frame_in_one_line_with_no_partial_file(plate, model, tmp_path):
+@pytest.mark.parametrize("prefetch, threads", [(False, 1), (True, 1), (True, 2)])
+def test_a_failing_write_stops_the_job_on_that_frame_in_one_line_with_no_partial_file(plate, model, tmp_path,
+                                                                                      prefetch, threads):
+    """The sequential path stops at the frame; writing behind, the frames already handed to the writers
+    (``threads`` of them: here frame 1003) are finished and recorded first, whatever the timing."""
     out = tmp_path / "out"
     (out / "plate.1002.exr").mkdir(parents=True)  # the name of frame 1002's output is taken by a folder
     with pytest.raises(OSError) as failed:
-        infer_files(model, str(plate), output_dir=out, params=PARAMS, force=True)
+        infer_files(model, str(plate), output_dir=out, params={**PARAMS, "prefetch": prefetch, "threads": threads},
+                    force=True)
     message = str(failed.value)
     assert "\n" not in message and "plate.1002.exr" in message
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "plate.1001.exr", "plate.1002.exr"]
+    behind = ["plate.1003.exr"] if prefetch else []
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "plate.1001.exr", "plate.1002.exr", *behind]
     assert (out / "plate.1002.exr").is_dir() and not any((out / "plate.1002.exr").iterdir())
     frames = json.loads((out / "manifest.json").read_text())["frames"]
-    assert frames["1001"]["status"] == "done" and frames["1002"]["status"] != "done" and "1003" not in frames
+    assert list(frames) == ["1001", "1002", "1003"][:3 if prefetch else 2]  # the records in frame order
+    assert frames["1001"]["status"] == "done" and frames["1002"]["status"] != "done"
+    assert frames.get("1003", {}).get("status") == ("done" if prefetch else None)
+    (out / "plate.1002.exr").rmdir()  # the next run makes the missing frame only
+    again = infer_files(model, str(plate), output_dir=out, params={**PARAMS, "prefetch": prefetch})
+    assert [bool(again.data["frames"][str(n)].get("resumed")) for n in FRAMES] == [True, False, prefetch]
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="the thread budget is one thread on one core")
+def test_several_writers_write_at_once_and_the_same_bytes_in_frame_order(plate, model, tmp_path, monkeypatch):
+    """With 2 threads two frames are written at the same time (they meet at a barrier: one writer would wait
+    forever), the records and the progress stay in frame order, and the files are the sequential path's."""
+    import threading
+
+    from core.infer import files
+
+    write, met = files._write_output, threading.Barrier(2, timeout=30)
+
+    def two_at_once(r, out, src, dst, *args, **kwargs):
+        if dst.name != "plate.1003.exr":
+            met.wait()
+        return write(r, out, src, dst, *args, **kwargs)
+
+    sequential = tmp_path / "sequential"
+    infer_files(model, str(plate), output_dir=sequential, params={**PARAMS, "prefetch": False})
+    monkeypatch.setattr(files, "_write_output", two_at_once)
+    seen = []
+    manifest = infer_files(model, str(plate), output_dir=tmp_path / "out", params={**PARAMS, "threads": 2},
+                           progress=lambda done, total, n: seen.append((done, n)))
+    assert seen == [(1, 1001), (2, 1002), (3, 1003)] and list(manifest.data["frames"]) == ["1001", "1002", "1003"]
+    for n in FRAMES:
+        assert (tmp_path / "out" / f"plate.{n}.exr").read_bytes() == (sequential / f"plate.{n}.exr").read_bytes()
 
 
 def test_prefetch_frees_a_frames_input_before_it_is_written(plate, model, tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from core.jobs import JOB_FACTS, ProgressFn, output_path, plan_frame_files, run_
 from core.manifest import Manifest
 from core.params import Param, ParamSet
 from core.scale import current as current_scheduler
+from core.threads import job_threads
 
 #: Colour space of the files written: the working space, scene-linear.
 OUTPUT_COLORSPACE = "ACEScg"
@@ -47,8 +49,9 @@ INFER_PARAMS = ParamSet(
               "model's torch network (the train extra; CUDA in fp16 when torch has it, else the CPU in fp32)",
               choices=PROVIDERS),
         Param("threads", int, 0, "CPU threads for onnxruntime; 0 = one per core", minimum=0, maximum=256),
-        Param("prefetch", bool, True, "read the next frame and write the previous one while the model restores "
-              "this one (two threads; the same files); off: one stage after the other", label="Prefetch"),
+        Param("prefetch", bool, True, "read the next frames and write the previous ones while the model restores "
+              "this one (as many readers and writers as the job's threads; the same files); off: one stage "
+              "after the other", label="Prefetch"),
         Param("precision", str, "auto", "auto runs the model as stored; fp16 converts a float32 model "
               "(faster on GPUs); fp32 refuses a float16 model", choices=PRECISIONS),
         *EXR_OUTPUT_PARAMS,
@@ -250,7 +253,7 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
     LUT fitted on the model's output of its training pairs; in the config
     hash by its digest.
     """
-    from core.io import colorspace_option
+    from core.io import colorspace_option, is_video_file
 
     values = INFER_PARAMS.resolve(params or {})
     input_colorspace = colorspace_option(input_colorspace, name="input_colorspace")
@@ -286,7 +289,9 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
     pipelined = values["prefetch"] and current_scheduler() is None
     if current_scheduler() is not None:  # frames made in Dask workers: their tiles are not followed from here
         tile_progress = None
-    following = {t.key: tasks[i + 1] for i, t in enumerate(tasks[:-1])}
+    threads = job_threads(values["threads"]) if pipelined else 1  # readers ahead and writers behind
+    readers = 1 if any(is_video_file(t.source) for t in tasks) else threads  # a video decodes in order
+    following = {t.key: tasks[i + 1:i + 1 + readers] for i, t in enumerate(tasks)}
 
     def restorer() -> tuple[Restorer, dict[str, Any]]:
         if "restorer" in state:
@@ -300,22 +305,27 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
     def frame_tiles(task):
         return None if tile_progress is None else lambda done, total: tile_progress(done, total, task.frame)
 
-    def process(task) -> dict[str, Any]:
+    def process(task) -> dict[str, Any] | Future:
         r, facts = restorer()
         if pipelined:
-            out, record = pipeline.restored(r, task, following.get(task.key), frame_tiles)
+            out, record = pipeline.restored(r, task, following[task.key], frame_tiles)
         else:
             img, context, record = _read_input(r, task.source, task.target, frame=task.frame,
                                                input_colorspace=input_colorspace, neighbours=task.reads[1:] or None)
             out = _restore(r, img, context, record, tile_progress=frame_tiles(task), grade=grade)
             del img
-        return {**_write_output(r, out, task.source, task.target, record, frame=task.frame,
-                                pixel_type=values["pixel_type"], compression=values["compression"],
-                                overwrite=True), **facts}
 
-    pipeline = _Pipeline(input_colorspace=input_colorspace, grade=grade, force=force) if pipelined else None
+        def write() -> dict[str, Any]:
+            return {**_write_output(r, out, task.source, task.target, record, frame=task.frame,
+                                    pixel_type=values["pixel_type"], compression=values["compression"],
+                                    overwrite=True), **facts}
+
+        return pipeline.writer.submit(write) if pipelined else write()  # the job records frames in order
+
+    pipeline = _Pipeline(input_colorspace=input_colorspace, grade=grade, force=force, readers=readers,
+                         writers=threads) if pipelined else None
     try:
-        return run_frame_job(job, tasks, process, force=force, progress=progress,
+        return run_frame_job(job, tasks, process, force=force, progress=progress, behind=threads if pipelined else 0,
                              resources={"GPU": 1} if values["provider"] == "cuda" else None)  # Dask: GPU workers only
     finally:
         if pipeline is not None:
@@ -323,27 +333,32 @@ def infer_files(model: str | os.PathLike | LoadedModel, input_pattern: str, *, o
 
 
 class _Pipeline:
-    """Reading ahead and restoring ahead for :func:`infer_files`, in two threads, while the job's thread writes.
+    """Reading ahead, restoring ahead and writing behind for :func:`infer_files`, in pools of threads.
 
-    :meth:`restored` gives frame n restored, after starting frame n+1: its
-    read (the reader thread) and then its restoration (the model thread,
-    once frame n's is done). So while the job's thread writes frame n-1 (the
-    file made atomically, by the same code as without the pipeline), the
-    model restores frame n and the next frame is read: at most two frames
-    ahead of the one written. Every frame goes through the model thread, in
-    order, with the same restorer: the files are those of the sequential
-    path, bit for bit. A frame is started ahead only when the job will make
-    it: its output does not exist yet (or ``force``), so an earlier run's
-    frames are never restored for nothing. A failure in either thread is
-    raised where that frame's record is asked for: the job fails on that
-    frame with its one line, and no output is written for it.
+    :meth:`restored` gives frame n restored, after starting the frames that
+    follow it (``readers`` of them): their reads (the reader threads, in
+    parallel) and then their restorations (the model thread, one at a time,
+    in order). The job hands each restored frame to :attr:`writer`
+    (``writers`` threads) and records the frames in order as they are
+    written (:func:`core.jobs.run_frame_job`'s write-behind, at most
+    ``writers`` frames unfinished when the next one is handed over). So
+    while frames n-k..n-1 are encoded and written (each atomically, by the
+    same code as without the pipeline), the model restores frame n and the
+    next ones are read. Every frame goes through the model thread, in order,
+    with the same restorer: the files are those of the sequential path, bit
+    for bit. A frame is started ahead only when the job will make it: its
+    output does not exist yet (or ``force``), so an earlier run's frames are
+    never restored for nothing. A failure in a thread is raised where that
+    frame's record is asked for: the job fails on that frame with its one
+    line, and no output (not even a partial one) is written for it.
     """
 
-    def __init__(self, *, input_colorspace: str | None, grade, force: bool):
+    def __init__(self, *, input_colorspace: str | None, grade, force: bool, readers: int = 1, writers: int = 1):
         from concurrent.futures import ThreadPoolExecutor
 
-        self.reader = ThreadPoolExecutor(1, thread_name_prefix="reelkit-read")
+        self.reader = ThreadPoolExecutor(readers, thread_name_prefix="reelkit-read")
         self.model = ThreadPoolExecutor(1, thread_name_prefix="reelkit-infer")
+        self.writer = ThreadPoolExecutor(writers, thread_name_prefix="reelkit-write")
         self.input_colorspace, self.grade, self.force = input_colorspace, grade, force
         self.ahead: dict[Any, Any] = {}
 
@@ -358,22 +373,23 @@ class _Pipeline:
         return self.model.submit(restore)
 
     def restored(self, r: Restorer, task, following, tiles) -> tuple[Any, dict[str, Any]]:
-        """``task``'s frame restored and its record's facts; ``following`` (the next task, or ``None``) started.
+        """``task``'s frame restored and its record's facts; the ``following`` tasks started.
         ``tiles(task)``: the tile progress callback of a task's frame (or ``None``)."""
         done = self.ahead.pop(task.key, None)
-        for stale in self.ahead.values():  # started for a task the job did not ask for: not wanted
-            stale.cancel()
-        self.ahead.clear()
+        wanted = {t.key for t in following}
+        for key in [k for k in self.ahead if k not in wanted]:  # started for a task the job did not ask for
+            self.ahead.pop(key).cancel()
         if done is None:
             done = self._start(r, task, tiles(task))
-        if following is not None and (self.force or not any(p.exists() for p in following.targets)):
-            self.ahead[following.key] = self._start(r, following, tiles(following))
+        for t in following:
+            if t.key not in self.ahead and (self.force or not any(p.exists() for p in t.targets)):
+                self.ahead[t.key] = self._start(r, t, tiles(t))
         return done.result()
 
     def close(self) -> None:
-        """Stop: frames not started are dropped, the one being read or restored is waited for (its result unused)."""
+        """Stop: frames not started are dropped, those being read, restored or written are waited for."""
         for future in self.ahead.values():
             future.cancel()
         self.ahead.clear()
-        self.reader.shutdown(wait=True, cancel_futures=True)
-        self.model.shutdown(wait=True, cancel_futures=True)
+        for pool in (self.reader, self.model, self.writer):
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -120,9 +121,35 @@ _CHANNEL_RANK = {c: i for i, c in enumerate("RGBAXYZUVW")}
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
 
 
+#: The size reelkit gave OpenEXR's process-wide thread pool (empty until the first EXR is read or written).
+_POOL: list[int] = []
+_POOL_LOCK = threading.Lock()
+
+
+def exr_threads(threads: int = 0) -> int:
+    """Size OpenEXR's process-wide pool of worker threads (zip/piz/... compression and decompression of a file's
+    scanline blocks) by the job's thread budget, :func:`core.threads.job_threads` (``threads`` when > 0, else
+    ``$REELKIT_THREADS``, else the cores free now); returns the count. Done once, by the first EXR read or
+    written; a job that states its budget (``reelkit infer --threads``) calls it again. Every file read or
+    written after it shares the pool (several files at once share its threads). The bytes written do not depend
+    on the count (blocks are compressed apart and written in order: tests/test_io_exr_threads.py)."""
+    from core.threads import job_threads
+
+    count = job_threads(threads)
+    with _POOL_LOCK:
+        import OpenEXR
+
+        if OpenEXR.global_thread_count() != count:
+            OpenEXR.set_global_thread_count(count)
+        _POOL[:] = [count]
+    return count
+
+
 def _openexr():
     import OpenEXR
 
+    if not _POOL:
+        exr_threads()
     return OpenEXR
 
 
