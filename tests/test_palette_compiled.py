@@ -47,6 +47,15 @@ def test_photos_bit_identical(photos, space, k):
         same(image, fit)
 
 
+@pytest.mark.parametrize("k", [3, 4, 5, 6, 7, 9])
+def test_every_remainder_of_the_four_entry_passes(photos, k):
+    """The keys run four entries per pass, the key matrix padded with its last row to a multiple of 4
+    (compiled._by_fours): every remainder of K mod 4, and K below and at 4, gives the numpy path's bits."""
+    image = photos["coffee.png"][::2, ::2]
+    for space in ("oklab", "lab"):
+        same(image, fit_palette(image, k=k, space=space, sample_size=5_000, max_iter=10))
+
+
 @pytest.mark.parametrize("space", ["oklab", "lab"])
 def test_hdr_negative_zero_denormal_bit_identical(space):
     rgb = exact_random((96, 96, 3), seed=11)

@@ -55,7 +55,7 @@ def channel(u, guess, q, lab, consts):  # pragma: no cover - compiled
 def block(r, g, b, pre, lab, consts, fine, coarse, bits, u0, u1, u2, guess, q0, q1, q2, best, out, index,
           counts):  # pragma: no cover
     n = r.shape[0]
-    k = fine.shape[0]
+    k = coarse.shape[0]
     # 1. v = pre . rgb (float32, the order of _matrix3), written to u0..u2; whether every input is finite
     fmax = np.float32(np.inf)
     finite = True
@@ -69,11 +69,13 @@ def block(r, g, b, pre, lab, consts, fine, coarse, bits, u0, u1, u2, guess, q0, 
     channel(u0, guess, q0, lab, consts)
     channel(u1, guess, q1, lab, consts)
     channel(u2, guess, q2, lab, consts)
-    # 3. exact integer keys on the fine grid, minimum over the entries (vectorised over pixels)
+    # 3. exact integer keys on the fine grid, minimum over the entries (vectorised over pixels): four entries
+    # per pass over the block (a quarter of the loads and stores of best); ``fine`` has a multiple of 4 rows,
+    # the last entry repeated (the same key: the same minimum)
+    inf = np.float64(np.inf)
     for i in range(n):
-        best[i] = ((fine[0, 0] * q0[i] + fine[0, 1] * q1[i]) + fine[0, 2] * q2[i]) + fine[0, 3]
-    j = 1
-    while j + 4 <= k:  # four entries per pass over the block: a quarter of the loads and stores of best
+        best[i] = inf
+    for j in range(0, fine.shape[0], 4):
         a0, a1, a2, a3 = fine[j, 0], fine[j, 1], fine[j, 2], fine[j, 3]
         b0, b1, b2, b3 = fine[j + 1, 0], fine[j + 1, 1], fine[j + 1, 2], fine[j + 1, 3]
         c0, c1, c2, c3 = fine[j + 2, 0], fine[j + 2, 1], fine[j + 2, 2], fine[j + 2, 3]
@@ -85,12 +87,6 @@ def block(r, g, b, pre, lab, consts, fine, coarse, bits, u0, u1, u2, guess, q0, 
             kc = ((c0 * x0 + c1 * x1) + c2 * x2) + c3
             kd = ((d0 * x0 + d1 * x1) + d2 * x2) + d3
             best[i] = min(best[i], min(min(ka, kb), min(kc, kd)))
-        j += 4
-    for jj in range(j, k):
-        w0, w1, w2, w3 = fine[jj, 0], fine[jj, 1], fine[jj, 2], fine[jj, 3]
-        for i in range(n):
-            key = ((w0 * q0[i] + w1 * q1[i]) + w2 * q2[i]) + w3
-            best[i] = min(best[i], key)
     # 4. bright pixels (a coordinate beyond 2**20 on the grid): the coarse grid's keys
     for i in range(n):
         if abs(q0[i]) > SDR_LIMIT or abs(q1[i]) > SDR_LIMIT or abs(q2[i]) > SDR_LIMIT:
