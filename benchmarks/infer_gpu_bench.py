@@ -3,7 +3,8 @@ stage, and the overlapped path against the sequential one, measured in the same 
 
     PYTHONPATH=. python3 benchmarks/infer_gpu_bench.py [--frames 100] [--size 3840x2160] [--provider torch]
                                                       [--model film_restore] [--tile 0] [--precision auto]
-                                                      [--threads 0] [--exr-threads N] [--workdir DIR] [--keep]
+                                                      [--threads 0] [--exr-threads N] [--writers 0]
+                                                      [--workdir DIR] [--keep]
 
 The frames: ``--frames`` textured ACEScg half-float EXR frames (zip), made
 from the shipped astronaut photo (``core/data/samples``, sRGB converted to
@@ -25,6 +26,11 @@ Printed: frames per second of each run (frames / wall seconds, import and
 model load included; and the steady rate between the first and the last
 frame written, from the outputs' mtimes), seconds per frame of each stage,
 and the ratios sequential / overlapped. The outputs of both runs are compared byte for byte.
+Then the write-only figure: the restored frames written again as half zip
+EXR by one writer thread and by ``--writers`` threads at once (what the
+overlapped run's writer pool does), frames per second and CPU seconds a
+frame of each, with how many cores other processes kept busy meanwhile (the
+machine's load: writers only gain where cores are free).
 
 Runs without the venv: only numpy and reelkit's own dependencies (OpenEXR,
 and onnxruntime or torch for the provider chosen) are needed, imported when
@@ -83,7 +89,7 @@ def run_infer(pattern: str, out: Path, args, prefetch: bool) -> float:
             "--prefetch" if prefetch else "--no-prefetch", "--quiet"]
     cmd = [sys.executable, "-m", "core.cli.main", *argv]
     if args.exr_threads is not None:  # OpenEXR's own thread pool (compression, decompression) set first
-        cmd = [sys.executable, "-c", f"import sys, OpenEXR; OpenEXR.set_global_thread_count({args.exr_threads}); "
+        cmd = [sys.executable, "-c", f"import sys; from core.io.exr import exr_threads; exr_threads({args.exr_threads}); "
                f"from core.cli.main import main; sys.exit(main({argv!r}))"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
     t0 = time.perf_counter()
@@ -106,6 +112,38 @@ def stage_means(out: Path) -> tuple[dict[str, float], float | None, dict]:
     return means, steady, data.get("runtime", {})
 
 
+def write_only(work: Path, writers: int) -> bool:
+    """Frames written per second (half zip EXR, what ``reelkit infer`` writes, atomically) by one writer thread
+    and by ``writers`` threads at once, in this process, from the restored frames held in memory; prints both
+    and the machine's load; returns whether both wrote the same bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core import io
+    from core.io.exr import exr_threads
+    from core.threads import busy_elsewhere, job_threads
+
+    writers, pool = job_threads(writers), exr_threads()
+    frames = [io.read_image(p) for p in sorted((work / "overlapped").glob("*.exr"))]
+    rates, cpu, files = {}, {}, {}
+    for n in sorted({1, writers}):
+        out = work / f"writers_{n}"
+        out.mkdir(exist_ok=True)
+        t0, c0 = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(n) as threads:
+            list(threads.map(lambda f: io.write_image(out / Path(f.path).name, f, pixel_type="half", compression="zip",
+                                                   overwrite=True), frames))
+        rates[n] = len(frames) / (time.perf_counter() - t0)
+        cpu[n] = (time.process_time() - c0) / len(frames)  # every thread of this process
+        files[n] = [p.read_bytes() for p in sorted(out.glob("*.exr"))]
+    same = all(v == files[1] for v in files.values())
+    print(f"write only ({len(frames)} frames, OpenEXR pool {pool} threads, other processes busy on "
+          f"{busy_elsewhere(1.0):.1f} of {os.cpu_count()} cores): "
+          + ", ".join(f"{n} writer{'s' * (n > 1)} {r:.2f} frames/s ({cpu[n]:.2f} CPU s a frame)"
+                      for n, r in rates.items())
+          + (f", ratio {rates[writers] / rates[1]:.2f}x" if writers > 1 else "") + f"; same bytes: {same}")
+    return same
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=100)
@@ -115,8 +153,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tile", type=int, default=0, help="0: the whole frame at once (the GPU default here)")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--exr-threads", type=int, help="OpenEXR's global thread count in the reelkit child "
-                    "(reelkit leaves OpenEXR's default, one thread); for an A/B of EXR compression threads")
+    ap.add_argument("--exr-threads", type=int, help="OpenEXR's thread pool in the reelkit child (default: "
+                    "reelkit's, the job's thread budget: core.io.exr.exr_threads); for an A/B of EXR threads")
+    ap.add_argument("--writers", type=int, default=0, help="the write-only figure: frames written per second "
+                    "by 1 writer thread against this many (0: the thread budget, core.threads.job_threads)")
     ap.add_argument("--workdir", type=Path, help="where the frames and outputs go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args(argv)
@@ -149,7 +189,8 @@ def main(argv=None) -> int:
         print(f"ratio sequential/overlapped wall: {walls[False] / walls[True]:.2f}x"
               + (f", steady {ovl_steady / seq_steady:.2f}x" if seq_steady and ovl_steady else "")
               + f"; outputs identical: {same}")
-        return 0 if same else 1
+        same_writes = write_only(work, args.writers)
+        return 0 if same and same_writes else 1
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -48,7 +48,8 @@ INFER_PARAMS = ParamSet(
         Param("provider", str, "auto", "onnxruntime device: auto (CUDA when available), cpu, cuda; or torch: the "
               "model's torch network (the train extra; CUDA in fp16 when torch has it, else the CPU in fp32)",
               choices=PROVIDERS),
-        Param("threads", int, 0, "CPU threads for onnxruntime; 0 = one per core", minimum=0, maximum=256),
+        Param("threads", int, 0, "CPU threads for onnxruntime, and the reader and writer threads of prefetch; "
+              "0 = the cores free (core.threads)", minimum=0, maximum=256),
         Param("prefetch", bool, True, "read the next frames and write the previous ones while the model restores "
               "this one (as many readers and writers as the job's threads; the same files); off: one stage "
               "after the other", label="Prefetch"),
