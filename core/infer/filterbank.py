@@ -115,30 +115,13 @@ def _apply_numpy(padded: np.ndarray, bucket: np.ndarray, weights: np.ndarray, ra
 
 @functools.lru_cache(maxsize=1)
 def _compiled():
-    """:func:`_apply_numpy` compiled by numba (same arguments, same sums), or ``None`` without numba."""
+    """:func:`_apply_numpy` compiled by numba (:mod:`core.infer._filterbank_numba`: same arguments, same sums),
+    or ``None`` without numba."""
     try:
-        import numba
+        from core.infer import _filterbank_numba
     except ImportError:
         return None
-
-    @numba.njit(nogil=True, cache=True, parallel=True)
-    def kernel(padded, bucket, weights, radius, out):  # pragma: no cover - compiled
-        side = 2 * radius + 1
-        last = weights.shape[1] - 1
-        for y in numba.prange(bucket.shape[0]):  # rows on numba's threads: each pixel on its own, same bits
-            for x in range(bucket.shape[1]):
-                k = bucket[y, x]
-                for o in range(3):
-                    acc = weights[k, last, o]
-                    j = 0
-                    for dy in range(side):
-                        for dx in range(side):
-                            for c in range(3):
-                                acc += padded[y + dy, x + dx, c] * weights[k, j, o]
-                                j += 1
-                    out[y, x, o] = acc
-
-    return kernel
+    return _filterbank_numba.kernel
 
 
 def _padded(code: np.ndarray, radius: int) -> np.ndarray:
