@@ -89,8 +89,8 @@ def run_infer(pattern: str, out: Path, args, prefetch: bool) -> float:
             "--prefetch" if prefetch else "--no-prefetch", "--quiet"]
     cmd = [sys.executable, "-m", "core.cli.main", *argv]
     if args.exr_threads is not None:  # OpenEXR's own thread pool (compression, decompression) set first
-        cmd = [sys.executable, "-c", f"import sys; from core.io.exr import exr_threads; exr_threads({args.exr_threads}); "
-               f"from core.cli.main import main; sys.exit(main({argv!r}))"]
+        cmd = [sys.executable, "-c", f"import sys; from core.io.exr import exr_threads; "
+               f"exr_threads({args.exr_threads}); from core.cli.main import main; sys.exit(main({argv!r}))"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)

@@ -262,17 +262,18 @@ def _model(values, roots) -> str:
 
 
 def _infer_plan(values, given, roots) -> Plan:
-    from core.infer import load_model
     from core.infer.files import default_output
+    from core.train.torch_model import load_for
 
-    load_model(_model(values, roots))  # the model and its manifest exist and match, before any plan
+    load_for(_model(values, roots), values["provider"])  # the model, its manifest (and torch weights) match
     return _frame_plan("infer", values, roots, default_output(values["input"], values["frames"]))
 
 
 def _infer_run(values, given, roots, progress=None) -> dict[str, Any]:
     from core.infer import INFER_PARAMS, infer_files
+    from core.train.torch_model import load_for
 
-    manifest = infer_files(_model(values, roots), str(_path(values, "input", roots)),
+    manifest = infer_files(load_for(_model(values, roots), values["provider"]), str(_path(values, "input", roots)),
                            output_dir=_path(values, "output_dir", roots), output=values["output"],
                            params={p.name: values[p.name] for p in INFER_PARAMS}, frames=values["frames"],
                            force=values["force"], input_colorspace=values["input_colorspace"], progress=progress)

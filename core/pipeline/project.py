@@ -1126,7 +1126,7 @@ def _run_inference(project: Project, *, fresh: bool, force: bool, progress,
                    frames: str | None = None) -> tuple[dict, dict, dict]:
     from core.infer.files import INFER_PARAMS, infer_files
 
-    from core.infer.model import load_model
+    from core.train.torch_model import load_for
 
     method = render_method_of(project)
     raw = {k: v for k, v in project.params(4).items() if k not in _RENDER_KEYS}
@@ -1135,7 +1135,7 @@ def _run_inference(project: Project, *, fresh: bool, force: bool, progress,
     values = INFER_PARAMS.resolve(raw)
     relay = lambda d, t, f: progress(d, t, f"frame {f}")  # noqa: E731
     if method == ML_METHOD:
-        model = load_model(project.folder(3) / "model.onnx")
+        model = load_for(project.folder(3) / "model.onnx", values["provider"])  # torch: the run's own network
         grade, note = _model_grade(project, model, values, force=fresh)
         manifest = infer_files(model, project.source, output_dir=project.folder(4),
                                output=RESTORED, params=values, force=fresh or (force and frames is not None),
