@@ -203,6 +203,50 @@ def test_status_marks_stages_built_on_older_results_as_stale(built, footage, tmp
     assert "reason" not in rows["cluster"]
 
 
+def test_a_run_of_some_stages_keeps_every_other_stage_in_the_run_manifest(built, footage, tmp_path):
+    """Nothing lost: re-running one stage updates its entry in the run's manifest.json and leaves every
+    other stage's entry as the full run wrote it (found this session: the run's manifest was saved before
+    the earlier stages were read back, so a ``--stages cluster`` run kept cluster's entry only)."""
+    from core.dataset import STAGES, run_dataset
+
+    src, summary, _ = built
+    out = tmp_path / "out"
+    shutil.copytree(src, out)
+    before = _json(out / "manifest.json")["stages"]
+    assert list(before) == list(STAGES)
+    assert {s: e["config_hash"] for s, e in before.items()} == {s: v["config_hash"] for s, v in summary.items()}
+    again = run_dataset(footage.videos, out, {**PARAMS, "min_cluster_size": 5}, stages=["cluster"])
+    after = _json(out / "manifest.json")["stages"]
+    assert list(after) == list(STAGES)
+    assert after["cluster"]["config_hash"] == again["cluster"]["config_hash"] != before["cluster"]["config_hash"]
+    assert after["cluster"]["counts"] == _json(out / "cluster" / "manifest.json")["counts"]
+    for stage in STAGES:
+        if stage != "cluster":
+            assert json.dumps(after[stage]) == json.dumps(before[stage]), stage
+    # a full run then redoes the stages built on the old clusters; the up-to-date ones keep their entries
+    full = run_dataset(footage.videos, out, {**PARAMS, "min_cluster_size": 5})
+    assert [s for s, v in full.items() if v["status"] == "done"] == ["caption", "assemble"]
+    last = _json(out / "manifest.json")["stages"]
+    assert {s: e["config_hash"] for s, e in last.items()} == {s: v["config_hash"] for s, v in full.items()}
+    assert all(json.dumps(last[s]) == json.dumps(after[s]) for s in STAGES if full[s]["status"] == "up to date")
+
+
+def test_a_forced_run_that_ends_early_drops_the_entries_of_the_stage_folders_it_cleared(built, footage, tmp_path):
+    """A forced full run empties every stage folder first; when its filter then rejects every frame, the
+    run's manifest holds shots, extract and filter only (not the old entries of folders no longer there)."""
+    from core.dataset import run_dataset
+    from core.errors import EmptyResultError
+
+    src, _, _ = built
+    out = tmp_path / "out"
+    shutil.copytree(src, out)
+    with pytest.raises(EmptyResultError, match="filter: all 72 frames rejected"):
+        run_dataset(footage.videos, out, {**PARAMS, "blur_threshold": 1e6}, force=True)
+    entries = _json(out / "manifest.json")["stages"]
+    assert list(entries) == ["shots", "extract", "filter"] and entries["filter"]["counts"]["kept"] == 0
+    assert not (out / "embed").exists()
+
+
 def test_review_decisions_are_applied(built, footage, tmp_path):
     review = pytest.importorskip("core.dataset.review")
     from core.dataset import run_dataset

@@ -623,6 +623,27 @@ def plan_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], outpu
     return DatasetPlan(list(dict.fromkeys(writes)), list(dict.fromkeys(within)), list(dict.fromkeys(clears)), ran)
 
 
+def _stage_entries(out: Path) -> dict[str, Any]:
+    """The per-stage entries (``{"config_hash", "counts"}``) of the run manifest already in ``out``, of the
+    stages whose folder still holds a manifest, in stage order: a run of some stages keeps the others'."""
+    try:
+        entries = json.loads((out / "manifest.json").read_text("utf-8")).get("stages")
+    except (OSError, ValueError, AttributeError):  # none yet, or a foreign file a forced run replaces
+        return {}
+    if not isinstance(entries, dict):
+        return {}
+    return {name: entries[name] for name in STAGES
+            if name in entries and (out / STAGE_DIRS[name] / "manifest.json").is_file()}
+
+
+def _set_entry(entries: dict[str, Any], name: str, entry: dict[str, Any]) -> None:
+    """Set stage ``name``'s entry in the run manifest's ``entries``, keeping them in stage order."""
+    entries[name] = entry
+    ordered = {s: entries[s] for s in STAGES if s in entries}
+    entries.clear()
+    entries.update(ordered)
+
+
 def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output_dir: str | os.PathLike,
                 params: Mapping[str, Any] | None = None, *, stages: Iterable[str] | None = None,
                 force: bool = False, progress: StageProgressFn | None = None) -> dict[str, dict[str, Any]]:
@@ -636,7 +657,9 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
     total)`` is called as work advances.
 
     Returns ``{stage: {"status": "done" | "up to date", "config_hash": ...,
-    counts...}}`` for the stages asked for. A stage that leaves nothing for
+    counts...}}`` for the stages asked for; the run's ``manifest.json`` keeps
+    ``stages``: ``{stage: {"config_hash", "counts"}}`` of every stage whose
+    folder holds a manifest (a run of some stages updates theirs only). A stage that leaves nothing for
     the next (every frame rejected by the filter, no shot found...) ends the
     run: its manifest and the run's are written, then
     :class:`~core.errors.EmptyResultError` names the stage, its counts and
@@ -663,15 +686,13 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
         top.set("colorspaces", {"input": values["input_colorspace"], "output": "srgb"})
         for f, digest in sha.items():
             top.add_input(f, digest)
+        top.set("stages", _stage_entries(out))  # read before the save below replaces the file
         top.save()  # first, so a folder whose first stage failed is still known as ours
-        old_stages = {}
-        if (out / "manifest.json").is_file():
-            old_stages = json.loads((out / "manifest.json").read_text("utf-8")).get("stages", {})
-        top.set("stages", old_stages)
         for name, st, due in _walk(run, sha, wanted, force):
             if not due:
                 old = st.previous() or {}
                 run.summary[name] = {"status": "up to date", "config_hash": st.hash, **old.get("counts", {})}
+                _set_entry(top.data["stages"], name, {"config_hash": st.hash, "counts": old.get("counts", {})})
                 if _left(name, run.summary[name]) == 0:
                     break
                 continue
@@ -685,7 +706,7 @@ def run_dataset(footage: str | os.PathLike | Iterable[str | os.PathLike], output
             st.manifest.record_folder()
             st.manifest.finish()
             run.summary[name] = {"status": "done", "config_hash": st.hash, **counts}
-            top.data["stages"][name] = {"config_hash": st.hash, "counts": counts}
+            _set_entry(top.data["stages"], name, {"config_hash": st.hash, "counts": counts})
             top.save()
             if _left(name, counts) == 0:
                 break
