@@ -116,6 +116,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("reelkit.train_checkpoint", 1, "a training checkpoint (.pt)", "core.train.trainer"),
     Format("reelkit.cattery", 1, "a Nuke Inference export's sidecar (NAME.cat.json)", "core.train.cattery"),
     Format("reelkit.grade", 1, "a fitted grade: a validation baseline", "core.validate.grade"),
+    Format("reelkit.filter_bank", 1, "learned detail filters (stage 4's grades/filters.json)",
+           "core.infer.filterbank"),
     Format("reelkit.render", 1, "a baseline render's record", "core.validate.render"),
     Format("reelkit.validation", 1, "a validation report's metrics.json", "core.validate.run"),
     Format("reelkit.dataset", 1, "an assembled data set's dataset.json", "core.dataset.assemble"),

@@ -51,10 +51,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from core.errors import ImageError, ParameterError
+from core.formats import FORMATS
 from core.kernels import choose
 
-#: The saved file's format tag.
-FORMAT = "reelkit.filter_bank/1"
+#: The saved file's format (:mod:`core.formats`).
+FORMAT = FORMATS["reelkit.filter_bank"]
 #: Encoding the filters work in (:mod:`core.infer.encoding`).
 ENCODING = "log2"
 #: Rows per strip when applying (bounded memory on any frame size).
@@ -190,7 +191,7 @@ class FilterBank:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly: everything :meth:`load` needs, weights at 9 decimals."""
-        return {"format": FORMAT, "method": self.method, "encoding": ENCODING, "radius": self.radius,
+        return {"format": FORMAT.tag, "method": self.method, "encoding": ENCODING, "radius": self.radius,
                 "angles": self.angles, "strengths": self.strengths, "lambda": self.lam,
                 "edges": [round(float(e), 9) for e in self.edges], "n_samples": self.n_samples,
                 "n_frames": self.n_frames, "held_out_rms": self.held_out_rms, "seed": self.seed,
@@ -212,8 +213,9 @@ class FilterBank:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "filter bank") -> "FilterBank":
-        if data.get("format") != FORMAT:
-            raise ParameterError(f"{where}: not a {FORMAT} file (format {data.get('format')!r})")
+        """A bank from :meth:`to_dict`'s document; a foreign or newer format raises
+        :class:`~core.errors.FormatError`, a malformed one :class:`~core.errors.ParameterError`, naming ``where``."""
+        data = FORMAT.read(data, where=where)
         try:
             bank = cls(radius=int(data["radius"]), angles=int(data["angles"]), strengths=int(data["strengths"]),
                        edges=np.asarray(data["edges"], np.float64), lam=float(data["lambda"]),
@@ -232,13 +234,9 @@ class FilterBank:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FilterBank":
         """Read a bank written by :meth:`save`."""
-        from core.errors import ImageReadError
+        from core.io.jsonfile import read_json_object
 
-        try:
-            data = json.loads(Path(path).read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ImageReadError(f"{path}: cannot read the filter bank ({exc})") from None
-        return cls.from_dict(data, where=str(path))
+        return cls.from_dict(read_json_object(path, "filter bank"), where=str(path))
 
 
 def _check_options(radius: int, angles: int, strengths: int, lam: float, samples: int, outlier: float) -> None:
