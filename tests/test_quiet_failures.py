@@ -7,6 +7,7 @@ left ``manifest.json`` in the folder it made.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -68,3 +69,44 @@ def test_a_large_frame_shows_its_tiles_and_the_frame_bar_its_real_time(tmp_path)
     rate = re.search(r"([\d.]+)(s/frame|frame/s)\]", last)
     per_frame = float(rate.group(1)) if rate.group(2) == "s/frame" else 1 / float(rate.group(1))
     assert per_frame >= 0.9 * seconds, last
+
+
+def test_captures_overlapping_in_two_threads_give_the_descriptors_back(capfd):
+    """Found by README step 1 on a fresh clone: with EXR files read by several threads at once, two
+    captures overlapped, the second one out put descriptors 1 and 2 back on the first one's (closed)
+    temporary file, and nothing the process printed afterwards reached the terminal (the demo's stages 4-5
+    and its result table)."""
+    import threading
+
+    from core.io._common import native_output_captured
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    said: dict[str, list[str]] = {}
+
+    def first():
+        with native_output_captured() as lines:
+            os.write(1, b"first block\n")
+            a_in.set()
+            assert b_in.wait(10)
+        said["first"] = lines
+        a_out.set()
+
+    def second():
+        assert a_in.wait(10)
+        with native_output_captured() as lines:
+            b_in.set()
+            assert a_out.wait(10)  # the first block ends while this one is open
+            os.write(2, b"second block\n")
+        said["second"] = lines
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    os.write(1, b"after on stdout\n")
+    os.write(2, b"after on stderr\n")
+    out, err = capfd.readouterr()
+    assert "after on stdout" in out and "after on stderr" in err
+    assert "block" not in out + err
+    assert said["first"] == ["first block"] and said["second"] == ["second block"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,21 @@ def tool_version() -> str:
     return __version__
 
 
+#: The process-wide redirection of :func:`native_output_captured`, shared by the blocks open at once (threads
+#: reading EXR files side by side): the first in redirects, the last out restores. Each block swapping the
+#: descriptors on its own left them on a closed temporary file when two overlapped, and every later line of
+#: the process (progress, the result table) was lost.
+_CAPTURE = {"depth": 0, "saved": None, "sink": None}
+_CAPTURE_LOCK = threading.Lock()
+
+
+def _flush_c() -> None:
+    import ctypes
+
+    with contextlib.suppress(Exception):  # C stdio buffers (std::cout shares them)
+        ctypes.CDLL(None).fflush(None)
+
+
 @contextlib.contextmanager
 def native_output_captured() -> Iterator[list[str]]:
     """Catch what C/C++ libraries print to file descriptors 1 and 2 inside the block (OpenEXR's
@@ -260,39 +276,60 @@ def native_output_captured() -> Iterator[list[str]]:
     truncated file): yields a list that holds those lines once the block ends, for the caller to put
     into its one-line error or a debug log. Python's own ``sys.stdout``/``sys.stderr`` are flushed
     first. The redirection is process-wide, so output other threads print meanwhile is caught too;
-    where the descriptors cannot be duplicated (no console), nothing is redirected.
+    blocks open at once in several threads share one redirection (the first in makes it, the last out
+    restores the descriptors), each getting what was written while it was open. Where the descriptors
+    cannot be duplicated (no console), nothing is redirected.
     """
-    import ctypes
-    import sys
-    import tempfile
-
-    def flush_c() -> None:
-        with contextlib.suppress(Exception):  # C stdio buffers (std::cout shares them)
-            ctypes.CDLL(None).fflush(None)
-
     lines: list[str] = []
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    try:
-        saved = (os.dup(1), os.dup(2))
-    except OSError:
+    start = _capture_enter()
+    if start is None:
         yield lines
         return
     try:
-        with tempfile.TemporaryFile() as sink:
-            flush_c()
+        yield lines
+    finally:
+        said = _capture_leave(start)
+        lines.extend(line.strip() for line in said.decode("utf-8", "replace").splitlines() if line.strip())
+
+
+def _capture_enter() -> int | None:
+    """Join the redirection of :func:`native_output_captured` (making it when none is open); the sink's size
+    now (where this block's output starts), or ``None`` when the descriptors cannot be duplicated."""
+    import sys
+    import tempfile
+
+    with _CAPTURE_LOCK:
+        if _CAPTURE["depth"] == 0:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            try:
+                saved = (os.dup(1), os.dup(2))
+            except OSError:
+                return None
+            sink = tempfile.TemporaryFile()
+            _flush_c()
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
-            try:
-                yield lines
-            finally:
-                flush_c()
-                os.dup2(saved[0], 1)
-                os.dup2(saved[1], 2)
-                sink.seek(0)
-                lines.extend(line.strip() for line in sink.read().decode("utf-8", "replace").splitlines()
-                             if line.strip())
-    finally:
-        for fd in saved:
-            os.close(fd)
+            _CAPTURE.update(saved=saved, sink=sink)
+        _CAPTURE["depth"] += 1
+        return os.fstat(_CAPTURE["sink"].fileno()).st_size
+
+
+def _capture_leave(start: int) -> bytes:
+    """Leave the redirection (the last one out restores descriptors 1 and 2); what was written from ``start``."""
+    with _CAPTURE_LOCK:
+        _flush_c()
+        sink = _CAPTURE["sink"]
+        fd = sink.fileno()
+        said = os.pread(fd, max(0, os.fstat(fd).st_size - start), start)
+        _CAPTURE["depth"] -= 1
+        if _CAPTURE["depth"] == 0:
+            saved = _CAPTURE["saved"]
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for old in saved:
+                os.close(old)
+            sink.close()
+            _CAPTURE.update(saved=None, sink=None)
+        return said
