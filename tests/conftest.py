@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,24 @@ def srgb_sample(name: str = "coffee.png") -> np.ndarray:
     bgr = cv2.imread(str(SAMPLES / name), cv2.IMREAD_COLOR)
     assert bgr is not None, f"cannot read sample {name}"
     return (bgr[..., ::-1].astype(np.float32) / 255.0).copy()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Delete the Qt widgets still alive when the tests end, while the QApplication is there.
+
+    Left to interpreter exit (a panel made by a fake Nuke menu command and never closed, its QTimer
+    running), they were destroyed in no particular order after the application, and the test process
+    crashed after every test had passed ("QObject: shared QObject was deleted directly", SIGSEGV/SIGBUS:
+    ``tests/nuke/test_startup.py -k journal_panel`` alone, every time), which fails CI.
+    """
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    app = widgets.QApplication.instance() if widgets is not None else None
+    if app is None:
+        return
+    from PySide6 import QtCore
+
+    for widget in widgets.QApplication.topLevelWidgets():
+        widget.close()
+        widget.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+    app.processEvents()
