@@ -95,6 +95,11 @@ def _structure(code: np.ndarray, angles: int) -> tuple[np.ndarray, np.ndarray]:
     return bins, np.nan_to_num(np.sqrt(np.maximum(half + spread, 0.0))).astype(np.float32)
 
 
+def _buckets(bins: np.ndarray, strength: np.ndarray, edges: np.ndarray, angles: int) -> np.ndarray:
+    """Each pixel's bucket, ``strength_bin * angles + angle_bin`` (int64, the shape of ``bins``)."""
+    return (np.digitize(strength, edges) * angles + bins).astype(np.int64)
+
+
 def _apply_numpy(padded: np.ndarray, bucket: np.ndarray, weights: np.ndarray, radius: int,
                  out: np.ndarray) -> None:
     """``out[y, x, o] = bias + sum_j feature_j * weight_jo`` of each pixel's bucket, summed in float32 in
@@ -175,8 +180,7 @@ class FilterBank:
         if min(h, w) <= self.radius:
             return out
         code = _encode(np.ascontiguousarray(arr[..., :3], dtype=np.float32))
-        bins, strength = _structure(code, self.angles)
-        bucket = (np.digitize(strength, self.edges) * self.angles + bins).astype(np.int64)
+        bucket = _buckets(*_structure(code, self.angles), self.edges, self.angles)
         filtered = np.empty((h, w, 3), np.float32)
         args = (_padded(code, self.radius), bucket, np.ascontiguousarray(self.weights, dtype=np.float32),
                 self.radius, filtered)
@@ -289,7 +293,7 @@ def fit_filter_bank(pairs: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | N
         r, c = np.divmod(pick, w)
         feats = _features(_padded(code, radius), radius, r, c).astype(np.float64)
         want = target.reshape(-1, 3)[pick].astype(np.float64)
-        bucket = np.digitize(strength.ravel()[pick], edges) * angles + bins.ravel()[pick]
+        bucket = _buckets(bins.ravel()[pick], strength.ravel()[pick], edges, angles)
         held = rng.random(len(pick)) < HELD_OUT
         for part, sel in (("fit", ~held), ("test", held)):
             a, b = acc[part]

@@ -161,6 +161,11 @@ NEW_RENDER_DEFAULTS = {"detail": "filters"}
 ML_GRADES = ("lut3d", "none")
 #: Values of ``stages.inference.detail``.
 ML_DETAILS = ("filters", "none")
+def _ml_options(project: "Project") -> dict[str, Any]:
+    """The ml render's :data:`ML_DEFAULTS` keys as this project sets them (``stages.inference``)."""
+    return {k: project.params(4).get(k, v) for k, v in ML_DEFAULTS.items()}
+
+
 #: Keys of ``stages.inference`` that are the project's, not :data:`~core.infer.files.INFER_PARAMS`.
 _RENDER_KEYS = ("method", "grade", "detail")
 
@@ -562,7 +567,7 @@ def _params_hash(project: Project, stage: Stage) -> str:
             values["params"].pop(key, None)
         values["init_weights"] = _init_weights_sha(values["params"].get("init_from"))
     if stage.number == 4 and render_method_of(project) == ML_METHOD:  # the ml render's defaults and grade fit
-        ml = {k: project.params(4).get(k, v) for k, v in ML_DEFAULTS.items()}
+        ml = _ml_options(project)
         if ml["detail"] == "none":  # as before the filters existed: earlier projects keep their hash
             del ml["detail"]
         if ml["grade"] != "none" or "detail" in ml:
@@ -775,7 +780,7 @@ def _stage_outputs(project: Project, n: int) -> list[Path] | None:
         method = render_method_of(project)
         detail = []
         if method == ML_METHOD:  # the finishing steps of _model_grade
-            wanted = {k: project.params(4).get(k, ML_DEFAULTS[k]) for k in ("grade", "detail")}
+            wanted = _ml_options(project)
             grades = ("lut3d",) if wanted["grade"] != "none" else ()
             detail = [folder / "grades" / DETAIL_FILE] if wanted["detail"] != "none" else []
         else:
@@ -1187,8 +1192,8 @@ def _model_grade(project: Project, model, values: Mapping[str, Any], *, force: b
     from core.manifest import config_hash
     from core.validate.run import _fits, _Seq
 
-    wanted = {k: project.params(4).get(k, ML_DEFAULTS[k]) for k in ("grade", "detail")}
-    if all(v == "none" for v in wanted.values()):
+    wanted = _ml_options(project)
+    if wanted["grade"] == "none" and wanted["detail"] == "none":
         return None, ""
     opts = _grade_options(project)
     fit = _fit_pairs(project)
